@@ -1,0 +1,100 @@
+import type { Argv, CommandModule } from 'yargs';
+import { activityEventSchema } from '../../contract/activity.js';
+import { alertsFileSchema } from '../../contract/alerts.js';
+import { parseJsonWith } from '../../contract/parse.js';
+import { pmStateSchema } from '../../contract/pm-state.js';
+import { SPEC_FOLDERS } from '../../contract/worker-spec.js';
+import { loadDaemonSettings, loadWorkerTypes } from '../../config/load.js';
+import { describeError } from '../../errors.js';
+import { readTextIfExists } from '../../store/atomic.js';
+import { listCheckinIds, readCheckin } from '../../store/checkins.js';
+import type { HomePaths } from '../../store/home.js';
+import { listSpecIds, readSpec } from '../../store/specs.js';
+import { readTaskQueue } from '../../store/tasks.js';
+import { homeFromEnv, printJson } from '../context.js';
+
+export interface Problem {
+  readonly file: string;
+  readonly problem: string;
+}
+
+/** Checks every file of a home against the contract; returns each problem with its path. */
+export function validateHome(paths: HomePaths): { problems: Problem[]; checked: number } {
+  const problems: Problem[] = [];
+  let checked = 0;
+  const check = (file: string, fn: () => void): void => {
+    checked += 1;
+    try {
+      fn();
+    } catch (error) {
+      problems.push({ file, problem: describeError(error).replace(`${file}: `, '') });
+    }
+  };
+  let typeNames: string[] = [];
+  check(paths.workerTypes, () => {
+    typeNames = Object.keys(loadWorkerTypes(paths).types);
+  });
+  check(paths.daemonConfig, () => void loadDaemonSettings(paths, {}));
+  for (const folder of SPEC_FOLDERS) {
+    for (const id of listSpecIds(paths, folder)) {
+      const read = readSpec(paths, folder, id);
+      if (read === undefined) continue;
+      checked += 1;
+      if (!read.ok) problems.push({ file: read.file, problem: read.error.message.replace(`${read.file}: `, '') });
+      else if (typeNames.length > 0 && !typeNames.includes(read.spec.worker_type)) problems.push({ file: read.file, problem: `unknown worker_type "${read.spec.worker_type}"` });
+      else if (folder === 'active' && (read.spec.status === 'completed' || read.spec.status === 'failed')) problems.push({ file: read.file, problem: `status "${read.spec.status}" in active/ (the daemon moves it on its next pass)` });
+    }
+  }
+  for (const id of listCheckinIds(paths)) {
+    checked += 1;
+    let read;
+    try {
+      read = readCheckin(paths, id);
+    } catch (error) {
+      problems.push({ file: `${paths.checkins}/${id}.json`, problem: describeError(error) });
+      continue;
+    }
+    if (read !== undefined && !read.ok) problems.push({ file: paths.checkinFile(id), problem: read.reason.replace(`${paths.checkinFile(id)}: `, '') });
+  }
+  check(paths.taskQueue, () => void readTaskQueue(paths));
+  for (const [file, schema] of [
+    [paths.pmState, pmStateSchema],
+    [paths.alerts, alertsFileSchema],
+  ] as const) {
+    const text = readTextIfExists(file);
+    if (text !== undefined) check(file, () => void parseJsonWith(schema, text, file));
+  }
+  const activity = readTextIfExists(paths.activity);
+  if (activity !== undefined) {
+    checked += 1;
+    const bad: number[] = [];
+    const lines = activity.split('\n');
+    lines.forEach((line, index) => {
+      if (line === '' && index === lines.length - 1) return;
+      try {
+        if (!activityEventSchema.safeParse(JSON.parse(line)).success) bad.push(index + 1);
+      } catch {
+        bad.push(index + 1);
+      }
+    });
+    if (bad.length > 0) problems.push({ file: paths.activity, problem: `${bad.length} line(s) are not contract events (first: line ${bad[0]})` });
+  }
+  return { problems, checked };
+}
+
+export const validateCommand: CommandModule<object, { json: boolean }> = {
+  command: 'validate',
+  describe: 'Check every file of the home against the contract and list each problem with its path',
+  builder: (y: Argv) => y.option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' }) as unknown as Argv<{ json: boolean }>,
+  handler: (argv) => {
+    const paths = homeFromEnv();
+    const { problems, checked } = validateHome(paths);
+    if (argv.json) printJson({ home: paths.home, files_checked: checked, problems });
+    else {
+      for (const p of problems) process.stdout.write(`${p.file}: ${p.problem}\n`);
+      process.stdout.write(`${checked} file(s) checked, ${problems.length} problem(s)\n`);
+    }
+    if (problems.length > 0) process.exitCode = 1;
+  },
+};
+

@@ -1,0 +1,119 @@
+import { z } from 'zod';
+import { alertThresholdsSchema, daemonConfigFileSchema, type AlertThresholds, type DaemonConfigFile } from '../contract/daemon-config.js';
+import { parseJsonWith } from '../contract/parse.js';
+import { workerTypesFileSchema, type WorkerType, type WorkerTypesFile } from '../contract/worker-types.js';
+import { RelayError } from '../errors.js';
+import { readTextIfExists } from '../store/atomic.js';
+import type { HomePaths } from '../store/home.js';
+
+export interface WorkerTypes {
+  readonly types: Readonly<Record<string, WorkerType>>;
+  readonly defaultType: string | undefined;
+  get(name: string): WorkerType;
+}
+
+/** Reads worker-types.json; unknown keys and bad values are errors naming the file and the path. */
+export function loadWorkerTypes(paths: HomePaths): WorkerTypes {
+  const text = readTextIfExists(paths.workerTypes);
+  if (text === undefined) throw new RelayError('CONFIG_INVALID', `${paths.workerTypes}: missing (it defines what each worker type runs)`);
+  const file: WorkerTypesFile = parseJsonWith(workerTypesFileSchema, text, paths.workerTypes, 'CONFIG_INVALID');
+  const types = Object.freeze(Object.fromEntries(Object.entries(file.worker_types).map(([k, v]) => [k, Object.freeze(v)])));
+  const names = Object.keys(types);
+  const defaultType = names.includes('implementation') ? 'implementation' : names[0];
+  return Object.freeze({
+    types,
+    defaultType,
+    get(name: string): WorkerType {
+      const type = types[name];
+      if (type === undefined) {
+        throw new RelayError('CONFIG_INVALID', `unknown worker type "${name}": ${paths.workerTypes} defines ${names.length > 0 ? names.map((n) => `"${n}"`).join(', ') : 'none'}`);
+      }
+      return type;
+    },
+  });
+}
+
+export interface DaemonSettings {
+  readonly loopIntervalSeconds: number;
+  readonly maxConcurrentWorkers: number;
+  readonly debounceMs: number;
+  readonly massActionMin: number;
+  readonly logLevel: NonNullable<DaemonConfigFile['log_level']>;
+  readonly alerts: AlertThresholds;
+  readonly alertHook: readonly string[] | undefined;
+  readonly alertHookTimeoutSeconds: number;
+  readonly metrics: { readonly enabled: boolean; readonly port: number; readonly host: string };
+  readonly demo: boolean;
+}
+
+/** Flags the CLI may pass; they win over environment and file. */
+export type DaemonFlags = Partial<Pick<DaemonSettings, 'loopIntervalSeconds' | 'maxConcurrentWorkers' | 'demo' | 'logLevel'>> & {
+  readonly metricsPort?: number;
+};
+
+const DEFAULTS = {
+  loopIntervalSeconds: 5,
+  maxConcurrentWorkers: 4,
+  debounceMs: 10,
+  massActionMin: 10,
+  logLevel: 'info',
+  alertHookTimeoutSeconds: 10,
+  metricsPort: 9464,
+} as const;
+
+function envNumber(env: NodeJS.ProcessEnv, name: string, schema: z.ZodNumber): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  const checked = schema.safeParse(value);
+  if (raw.trim() === '' || !checked.success) {
+    throw new RelayError('CONFIG_INVALID', `environment ${name}: expected ${schema.description ?? 'a number'}, got \`${raw}\``);
+  }
+  return checked.data;
+}
+
+function envBoolean(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new RelayError('CONFIG_INVALID', `environment ${name}: expected true or false, got \`${raw}\``);
+}
+
+const positive = z.number().positive().describe('a positive number');
+const count = z.number().int().nonnegative().describe('a whole number >= 0');
+const port = z.number().int().min(0).max(65535).describe('a port number 0..65535');
+
+/** Defaults, then pm-daemon.json, then the environment, then flags: one frozen object. */
+export function loadDaemonSettings(paths: HomePaths, env: NodeJS.ProcessEnv, flags: DaemonFlags = {}): DaemonSettings {
+  const text = readTextIfExists(paths.daemonConfig);
+  const file: DaemonConfigFile = text === undefined ? {} : parseJsonWith(daemonConfigFileSchema, text, paths.daemonConfig, 'CONFIG_INVALID');
+  const level = env.PM_LOG_LEVEL;
+  const logLevels = daemonConfigFileSchema.shape.log_level.unwrap();
+  if (level !== undefined && level !== '' && !logLevels.safeParse(level).success) {
+    throw new RelayError('CONFIG_INVALID', `environment PM_LOG_LEVEL: expected one of ${logLevels.options.join(', ')}, got \`${level}\``);
+  }
+  const metricsPort = flags.metricsPort ?? envNumber(env, 'PM_METRICS_PORT', port);
+  const settings: DaemonSettings = {
+    loopIntervalSeconds: flags.loopIntervalSeconds ?? envNumber(env, 'PM_LOOP_INTERVAL', positive) ?? file.loop_interval_seconds ?? DEFAULTS.loopIntervalSeconds,
+    maxConcurrentWorkers: flags.maxConcurrentWorkers ?? envNumber(env, 'WORKER_CONCURRENCY', count) ?? file.max_concurrent_workers ?? DEFAULTS.maxConcurrentWorkers,
+    debounceMs: envNumber(env, 'PM_DEBOUNCE_MS', count) ?? file.debounce_ms ?? DEFAULTS.debounceMs,
+    massActionMin: file.mass_action_min ?? DEFAULTS.massActionMin,
+    logLevel: flags.logLevel ?? ((level !== undefined && level !== '' ? level : undefined) as DaemonSettings['logLevel'] | undefined) ?? file.log_level ?? DEFAULTS.logLevel,
+    alerts: Object.freeze(alertThresholdsSchema.parse({ ...file.alerts, ...zombieThresholdFromEnv(env) })),
+    alertHook: file.alert_hook ? Object.freeze([...file.alert_hook]) : undefined,
+    alertHookTimeoutSeconds: file.alert_hook_timeout_seconds ?? DEFAULTS.alertHookTimeoutSeconds,
+    metrics: Object.freeze({
+      enabled: metricsPort !== undefined || (envBoolean(env, 'PM_METRICS') ?? file.metrics?.enabled ?? false),
+      port: metricsPort ?? file.metrics?.port ?? DEFAULTS.metricsPort,
+      host: file.metrics?.host ?? '127.0.0.1',
+    }),
+    demo: flags.demo ?? file.demo ?? false,
+  };
+  return Object.freeze(settings);
+}
+
+function zombieThresholdFromEnv(env: NodeJS.ProcessEnv): Partial<AlertThresholds> {
+  const value = envNumber(env, 'ZOMBIE_THRESHOLD', z.number().int().positive().describe('a whole number > 0'));
+  return value === undefined ? {} : { zombie_threshold: value };
+}

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { isoTimestamp } from './time.js';
+
+export const KNOWN_EVENTS = [
+  'pm_started',
+  'pm_stopped',
+  'worker_registered',
+  'worker_started',
+  'checkin_received',
+  'missed_checkin',
+  'worker_stalled',
+  'timeout_warning',
+  'timeout_exceeded',
+  'zombie_detected',
+  'worker_exited',
+  'worker_killed',
+  'worker_restarted',
+  'worker_completed',
+  'worker_failed',
+  'worker_zombie_cleaned',
+  'worker_orphan_stopped',
+  'worker_archived',
+  'worker_recovered',
+  'task_created',
+  'task_assigned',
+  'task_completed',
+  'task_failed',
+  'spec_invalid',
+  'alert_raised',
+  'alert_resolved',
+  'actions_held',
+  'daemon_error',
+] as const;
+export type KnownEvent = (typeof KNOWN_EVENTS)[number];
+
+/** Event types are free-form for emit-event, but always a short word. */
+export const EVENT_TYPE_PATTERN = /^[a-z][a-z0-9_.-]{0,63}$/;
+
+export const activityEventSchema = z.looseObject({
+  timestamp: isoTimestamp,
+  event: z.string().regex(EVENT_TYPE_PATTERN),
+  worker_id: z.string().optional(),
+  task_id: z.string().optional(),
+  data: z.record(z.string(), z.unknown()),
+});
+
+export type ActivityEvent = z.infer<typeof activityEventSchema>;

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+
+export const ALERT_DEFAULTS = {
+  zombie_threshold: 10,
+  stalled_threshold: 5,
+  restart_storm_threshold: 20,
+  failure_rate_threshold: 0.5,
+  failure_rate_min_samples: 5,
+  queue_depth_threshold: 100,
+} as const;
+
+export const alertThresholdsSchema = z.strictObject({
+  zombie_threshold: z.number().int().positive().default(ALERT_DEFAULTS.zombie_threshold),
+  stalled_threshold: z.number().int().positive().default(ALERT_DEFAULTS.stalled_threshold),
+  /** Restarts within the last hour. */
+  restart_storm_threshold: z.number().int().positive().default(ALERT_DEFAULTS.restart_storm_threshold),
+  /** Failed / (failed + completed) over the last hour, once there are enough samples. */
+  failure_rate_threshold: z.number().min(0).max(1).default(ALERT_DEFAULTS.failure_rate_threshold),
+  failure_rate_min_samples: z.number().int().positive().default(ALERT_DEFAULTS.failure_rate_min_samples),
+  queue_depth_threshold: z.number().int().nonnegative().default(ALERT_DEFAULTS.queue_depth_threshold),
+});
+
+/** coordination/config/pm-daemon.json: every key optional; environment and flags override it. */
+export const daemonConfigFileSchema = z.strictObject({
+  $comment: z.string().optional(),
+  loop_interval_seconds: z.number().positive().optional(),
+  max_concurrent_workers: z.number().int().nonnegative().optional(),
+  /** Wait this long after the last event before a pass, to batch a burst of events. */
+  debounce_ms: z.number().int().nonnegative().optional(),
+  /** The guard holds kills/death verdicts when one pass would act on at least this many workers and more than half the fleet. */
+  mass_action_min: z.number().int().positive().optional(),
+  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  alerts: alertThresholdsSchema.partial().optional(),
+  /** argv run with each raised or resolved alert as JSON on stdin. */
+  alert_hook: z.array(z.string()).min(1).optional(),
+  alert_hook_timeout_seconds: z.number().positive().optional(),
+  metrics: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      port: z.number().int().min(0).max(65535).optional(),
+      host: z.enum(['127.0.0.1', '::1', 'localhost']).optional(),
+    })
+    .optional(),
+  /** Queue a few demo tasks when the queue is empty on a first run (`npm start`). */
+  demo: z.boolean().optional(),
+});
+
+export type DaemonConfigFile = z.infer<typeof daemonConfigFileSchema>;
+export type AlertThresholds = z.infer<typeof alertThresholdsSchema>;

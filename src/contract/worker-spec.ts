@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { ID_PATTERN } from './ids.js';
+import { isoTimestamp } from './time.js';
+
+export const SPEC_STATUSES = ['pending', 'running', 'completed', 'failed'] as const;
+export type SpecStatus = (typeof SPEC_STATUSES)[number];
+
+export const SPEC_FOLDERS = ['active', 'completed', 'failed'] as const;
+export type SpecFolder = (typeof SPEC_FOLDERS)[number];
+
+const workerId = z.string().regex(ID_PATTERN, 'must be a safe id (letters, digits, . _ -, at most 128)').refine((s) => !s.includes('..'), 'must not contain ".."');
+const nullableIso = isoTimestamp.nullable().optional();
+
+/** What the system knows about the process of the worker's current run. Unknown fields survive rewrites. */
+export const executionSchema = z.looseObject({
+  started_at: nullableIso,
+  completed_at: nullableIso,
+  pid: z.number().int().positive().nullable().optional(),
+  restart_count: z.number().int().nonnegative().optional(),
+  exit_code: z.number().int().nullable().optional(),
+  signal: z.string().nullable().optional(),
+  /** Per-run token, also in the worker's environment and its exit record. */
+  run_id: z.string().nullable().optional(),
+  /** Process start time in clock ticks since boot (/proc/PID/stat field 22): with boot_id, tells this process from a later one reusing its pid. */
+  process_start_ticks: z.number().int().nonnegative().nullable().optional(),
+  boot_id: z.string().nullable().optional(),
+  host: z.string().nullable().optional(),
+  /** When the daemon may restart it next (ISO), while it waits in backoff. */
+  next_restart_at: nullableIso,
+  /** Time-limit warnings already given for this run (50, 75, 90). */
+  timeout_warnings: z.array(z.number().int()).optional(),
+  last_exit_at: nullableIso,
+});
+
+export const workerSpecSchema = z.looseObject({
+  worker_id: workerId,
+  worker_type: z.string().min(1),
+  task_id: workerId.nullable(),
+  status: z.enum(SPEC_STATUSES),
+  created_at: isoTimestamp,
+  task: z.looseObject({ description: z.string() }),
+  execution: executionSchema.optional(),
+  error: z.string().nullable().optional(),
+});
+
+export type WorkerSpec = z.infer<typeof workerSpecSchema>;
+export type Execution = z.infer<typeof executionSchema>;
+
+/** The execution block with every contract field present (null where unknown). */
+export function normalizeExecution(execution: Execution | undefined): Execution & { restart_count: number } {
+  return {
+    started_at: null,
+    completed_at: null,
+    pid: null,
+    exit_code: null,
+    signal: null,
+    ...execution,
+    restart_count: execution?.restart_count ?? 0,
+  };
+}

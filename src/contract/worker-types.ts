@@ -1,0 +1,47 @@
+import { z } from 'zod';
+
+/** Defaults follow the contract and the runbooks: check in every 15 min, stalled after 20. */
+export const WORKER_TYPE_DEFAULTS = {
+  time_limit_seconds: 2700,
+  checkin_timeout_seconds: 900,
+  stall_timeout_seconds: 1200,
+  startup_grace_seconds: 120,
+  max_restarts: 2,
+  restart_backoff_seconds: 30,
+  restart_backoff_max_seconds: 300,
+  stop_grace_seconds: 10,
+  healthy_reset_seconds: 3600,
+  log_max_bytes: 10 * 1024 * 1024,
+} as const;
+
+const seconds = z.number().nonnegative();
+
+export const workerTypeSchema = z.strictObject({
+  description: z.string().optional(),
+  command: z.array(z.string()).min(1, 'must name a program'),
+  env: z.record(z.string(), z.string()).optional(),
+  time_limit_seconds: seconds.default(WORKER_TYPE_DEFAULTS.time_limit_seconds),
+  checkin_timeout_seconds: seconds.default(WORKER_TYPE_DEFAULTS.checkin_timeout_seconds),
+  stall_timeout_seconds: seconds.default(WORKER_TYPE_DEFAULTS.stall_timeout_seconds),
+  /** How long a new run may take before its first check-in counts as late. */
+  startup_grace_seconds: seconds.default(WORKER_TYPE_DEFAULTS.startup_grace_seconds),
+  /** The interval the worker is asked to check in at (env COMMIT_RELAY_CHECKIN_INTERVAL); defaults to a third of the timeout. */
+  checkin_interval_seconds: seconds.optional(),
+  max_restarts: z.number().int().nonnegative().default(WORKER_TYPE_DEFAULTS.max_restarts),
+  restart_backoff_seconds: seconds.default(WORKER_TYPE_DEFAULTS.restart_backoff_seconds),
+  restart_backoff_max_seconds: seconds.default(WORKER_TYPE_DEFAULTS.restart_backoff_max_seconds),
+  /** Between SIGTERM to the group and SIGKILL. */
+  stop_grace_seconds: seconds.default(WORKER_TYPE_DEFAULTS.stop_grace_seconds),
+  /** A run healthy this long resets the restart count. */
+  healthy_reset_seconds: seconds.default(WORKER_TYPE_DEFAULTS.healthy_reset_seconds),
+  /** The worker's output log is rotated past this size. */
+  log_max_bytes: z.number().int().positive().default(WORKER_TYPE_DEFAULTS.log_max_bytes),
+});
+
+export const workerTypesFileSchema = z.strictObject({
+  $comment: z.string().optional(),
+  worker_types: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'worker type names are letters, digits, . _ -'), workerTypeSchema),
+});
+
+export type WorkerType = z.infer<typeof workerTypeSchema>;
+export type WorkerTypesFile = z.infer<typeof workerTypesFileSchema>;

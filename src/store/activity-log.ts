@@ -1,0 +1,61 @@
+import { appendFileSync } from 'node:fs';
+import { EVENT_TYPE_PATTERN, type ActivityEvent } from '../contract/activity.js';
+import { nowIso } from '../contract/time.js';
+import { RelayError, describeError } from '../errors.js';
+import type { HomePaths } from './home.js';
+
+/** Lines are kept well under what one write(2) to a local file appends whole, so appenders never interleave. */
+const MAX_LINE_BYTES = 32 * 1024;
+
+export interface EventInput {
+  readonly event: string;
+  readonly worker_id?: string | null | undefined;
+  readonly task_id?: string | null | undefined;
+  readonly data?: Record<string, unknown>;
+  readonly timestamp?: string;
+}
+
+export function formatEventLine(input: EventInput): string {
+  if (!EVENT_TYPE_PATTERN.test(input.event)) {
+    throw new RelayError('INVALID_INPUT', `invalid event type ${JSON.stringify(input.event)}: use lower-case letters, digits, _ . - (at most 64)`);
+  }
+  const event: ActivityEvent = {
+    timestamp: input.timestamp ?? nowIso(),
+    event: input.event,
+    ...(input.worker_id ? { worker_id: input.worker_id } : {}),
+    ...(input.task_id ? { task_id: input.task_id } : {}),
+    data: input.data ?? {},
+  };
+  let line = `${JSON.stringify(event)}\n`;
+  if (Buffer.byteLength(line) > MAX_LINE_BYTES) {
+    line = `${JSON.stringify({ ...event, data: { truncated: true, original_bytes: Buffer.byteLength(line) } })}\n`;
+  }
+  return line;
+}
+
+/**
+ * Appends events to pm-activity.jsonl with one O_APPEND write: concurrent appenders from any number
+ * of processes each land whole lines, in some order, never mixed.
+ */
+export function appendEvents(paths: HomePaths, inputs: readonly EventInput[]): void {
+  if (inputs.length === 0) return;
+  const lines = inputs.map(formatEventLine);
+  // Several lines go in one write when they fit, else one write each.
+  const chunks: string[] = [];
+  let current = '';
+  for (const line of lines) {
+    if (current.length > 0 && Buffer.byteLength(current) + Buffer.byteLength(line) > MAX_LINE_BYTES) {
+      chunks.push(current);
+      current = '';
+    }
+    current += line;
+  }
+  if (current.length > 0) chunks.push(current);
+  try {
+    for (const chunk of chunks) appendFileSync(paths.activity, chunk, { flag: 'a', mode: 0o644 });
+  } catch (error) {
+    throw new RelayError('IO_FAILED', `cannot append to ${paths.activity}: ${describeError(error)}`, { cause: error });
+  }
+}
+
+export const appendEvent = (paths: HomePaths, input: EventInput): void => appendEvents(paths, [input]);

@@ -1,0 +1,33 @@
+import { readdirSync } from 'node:fs';
+import { checkinSchema, type Checkin } from '../contract/checkin.js';
+import { parseJsonWith } from '../contract/parse.js';
+import { errnoCode } from '../errors.js';
+import { readTextIfExists } from './atomic.js';
+import type { HomePaths } from './home.js';
+
+export type CheckinRead = { readonly ok: true; readonly checkin: Checkin } | { readonly ok: false; readonly reason: string };
+
+/** The latest check-in of a worker; undefined when it never checked in. */
+export function readCheckin(paths: HomePaths, workerId: string): CheckinRead | undefined {
+  const file = paths.checkinFile(workerId);
+  try {
+    const text = readTextIfExists(file);
+    if (text === undefined) return undefined;
+    const checkin = parseJsonWith(checkinSchema, text, file);
+    if (checkin.worker_id !== workerId) return { ok: false, reason: `${file}: worker_id "${checkin.worker_id}" does not match the file name` };
+    return { ok: true, checkin };
+  } catch (error) {
+    return { ok: false, reason: (error as Error).message };
+  }
+}
+
+export function listCheckinIds(paths: HomePaths): string[] {
+  try {
+    return readdirSync(paths.checkins)
+      .filter((n) => n.endsWith('.json'))
+      .map((n) => n.slice(0, -5));
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return [];
+    throw error;
+  }
+}

@@ -1,0 +1,115 @@
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { assertValidId } from '../contract/ids.js';
+import type { SpecFolder } from '../contract/worker-spec.js';
+import { RelayError, describeError } from '../errors.js';
+
+/** The folder with package.json that holds this code: the home when COMMIT_RELAY_HOME is unset. */
+export function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new RelayError('HOME_UNUSABLE', 'cannot find the project root (no package.json above the code)');
+    dir = parent;
+  }
+}
+
+/** Every path of a home, in one place. Nothing else joins paths under coordination/ or agents/. */
+export interface HomePaths {
+  readonly home: string;
+  readonly coordination: string;
+  readonly config: string;
+  readonly workerTypes: string;
+  readonly daemonConfig: string;
+  readonly specsRoot: string;
+  readonly checkins: string;
+  readonly exits: string;
+  readonly locks: string;
+  readonly taskQueue: string;
+  readonly pmState: string;
+  readonly activity: string;
+  readonly alerts: string;
+  readonly daemonPidFile: string;
+  readonly logsRoot: string;
+  readonly systemLogs: string;
+  readonly daemonLog: string;
+  specDir(folder: SpecFolder): string;
+  specFile(folder: SpecFolder, workerId: string): string;
+  archivedDir(batch?: string): string;
+  checkinFile(workerId: string): string;
+  exitFile(workerId: string): string;
+  workerLogDir(workerId: string): string;
+}
+
+export function resolveHome(explicit: string | undefined): string {
+  return resolve(explicit !== undefined && explicit !== '' ? explicit : projectRoot());
+}
+
+export function homePaths(home: string): HomePaths {
+  const coordination = join(home, 'coordination');
+  const specsRoot = join(coordination, 'worker-specs');
+  const checkins = join(coordination, 'worker-checkins');
+  const exits = join(coordination, 'worker-exits');
+  const logsRoot = join(home, 'agents', 'logs');
+  return {
+    home,
+    coordination,
+    config: join(coordination, 'config'),
+    workerTypes: join(coordination, 'config', 'worker-types.json'),
+    daemonConfig: join(coordination, 'config', 'pm-daemon.json'),
+    specsRoot,
+    checkins,
+    exits,
+    locks: join(coordination, '.locks'),
+    taskQueue: join(coordination, 'task-queue.json'),
+    pmState: join(coordination, 'pm-state.json'),
+    activity: join(coordination, 'pm-activity.jsonl'),
+    alerts: join(coordination, 'health-alerts.json'),
+    daemonPidFile: join(coordination, 'pm-daemon.pid.json'),
+    logsRoot,
+    systemLogs: join(logsRoot, 'system'),
+    daemonLog: join(logsRoot, 'system', 'pm-daemon.log'),
+    specDir: (folder) => join(specsRoot, folder),
+    specFile: (folder, workerId) => join(specsRoot, folder, `${assertValidId(workerId)}.json`),
+    archivedDir: (batch) => (batch === undefined ? join(specsRoot, 'archived') : join(specsRoot, 'archived', assertValidId(batch, 'batch'))),
+    checkinFile: (workerId) => join(checkins, `${assertValidId(workerId)}.json`),
+    exitFile: (workerId) => join(exits, `${assertValidId(workerId)}.json`),
+    workerLogDir: (workerId) => join(logsRoot, assertValidId(workerId)),
+  };
+}
+
+/** Creates the folders a home needs (idempotent). The home itself must exist and be a folder. */
+export function ensureLayout(paths: HomePaths): void {
+  let isDir = false;
+  try {
+    isDir = statSync(paths.home).isDirectory();
+  } catch (error) {
+    throw new RelayError('HOME_UNUSABLE', `home ${paths.home} is not usable: ${describeError(error)}`, { cause: error });
+  }
+  if (!isDir) throw new RelayError('HOME_UNUSABLE', `home ${paths.home} is not a folder`);
+  const dirs = [
+    paths.config,
+    paths.specDir('active'),
+    paths.specDir('completed'),
+    paths.specDir('failed'),
+    paths.archivedDir(),
+    paths.checkins,
+    paths.exits,
+    paths.locks,
+    paths.systemLogs,
+  ];
+  try {
+    for (const dir of dirs) mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw new RelayError('HOME_UNUSABLE', `cannot create the layout under ${paths.home}: ${describeError(error)}`, { cause: error });
+  }
+}
+
+/** Resolves the home, checks it, creates its layout: what every command does first. */
+export function openHome(explicit: string | undefined): HomePaths {
+  const paths = homePaths(resolveHome(explicit));
+  ensureLayout(paths);
+  return paths;
+}

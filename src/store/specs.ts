@@ -1,0 +1,112 @@
+import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { assertValidId } from '../contract/ids.js';
+import { parseJsonWith } from '../contract/parse.js';
+import { SPEC_FOLDERS, workerSpecSchema, type SpecFolder, type WorkerSpec } from '../contract/worker-spec.js';
+import { RelayError, describeError, errnoCode } from '../errors.js';
+import { readTextIfExists, writeJsonAtomic } from './atomic.js';
+import type { HomePaths } from './home.js';
+import { specLockName, withLock } from './lock.js';
+
+export type SpecRead =
+  | { readonly ok: true; readonly spec: WorkerSpec; readonly file: string; readonly folder: SpecFolder }
+  | { readonly ok: false; readonly error: RelayError; readonly file: string; readonly folder: SpecFolder; readonly workerId: string };
+
+/** The ids of the specs in a folder: its `*.json` names that are valid ids (write-file-atomic's temp files are skipped). */
+export function listSpecIds(paths: HomePaths, folder: SpecFolder): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(paths.specDir(folder));
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return [];
+    throw new RelayError('IO_FAILED', `cannot list ${paths.specDir(folder)}: ${describeError(error)}`, { cause: error });
+  }
+  return names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5));
+}
+
+/** Parses and validates a spec text; the file name must equal its worker_id. */
+export function parseSpec(text: string, file: string, expectedId: string): WorkerSpec {
+  const spec = parseJsonWith(workerSpecSchema, text, file, 'SPEC_INVALID');
+  if (spec.worker_id !== expectedId) {
+    throw new RelayError('SPEC_INVALID', `${file}: worker_id "${spec.worker_id}" does not match the file name "${expectedId}.json"`, { details: { file } });
+  }
+  return spec;
+}
+
+/** Reads one spec; a missing file is undefined, a broken one is `ok: false` with the reason. Never throws for bad content. */
+export function readSpec(paths: HomePaths, folder: SpecFolder, workerId: string): SpecRead | undefined {
+  const file = join(paths.specDir(folder), `${workerId}.json`);
+  let text: string | undefined;
+  try {
+    text = readTextIfExists(file);
+  } catch (error) {
+    return { ok: false, error: error as RelayError, file, folder, workerId };
+  }
+  if (text === undefined) return undefined;
+  try {
+    assertValidId(workerId);
+    return { ok: true, spec: parseSpec(text, file, workerId), file, folder };
+  } catch (error) {
+    const relay = error instanceof RelayError ? error : new RelayError('SPEC_INVALID', `${file}: ${describeError(error)}`, { cause: error });
+    return { ok: false, error: relay, file, folder, workerId };
+  }
+}
+
+/** Finds a worker's spec in active/, then completed/, then failed/. */
+export function findSpec(paths: HomePaths, workerId: string): SpecRead | undefined {
+  assertValidId(workerId);
+  for (const folder of SPEC_FOLDERS) {
+    const read = readSpec(paths, folder, workerId);
+    if (read !== undefined) return read;
+  }
+  return undefined;
+}
+
+/** Reads a valid spec or throws SPEC_NOT_FOUND / SPEC_INVALID. */
+export function requireSpec(paths: HomePaths, folder: SpecFolder, workerId: string): WorkerSpec {
+  assertValidId(workerId);
+  const read = readSpec(paths, folder, workerId);
+  if (read === undefined) throw new RelayError('SPEC_NOT_FOUND', `no spec for worker "${workerId}" in worker-specs/${folder}/`);
+  if (!read.ok) throw read.error;
+  return read.spec;
+}
+
+export async function writeSpec(paths: HomePaths, folder: SpecFolder, spec: WorkerSpec): Promise<void> {
+  const checked = workerSpecSchema.safeParse(spec);
+  if (!checked.success) throw new RelayError('SPEC_INVALID', `refusing to write an invalid spec for ${spec.worker_id}: ${checked.error.issues[0]?.message ?? 'invalid'}`);
+  await writeJsonAtomic(paths.specFile(folder, spec.worker_id), spec);
+}
+
+/** Runs fn under the worker's spec lock: every read-modify-write of a spec goes through here. */
+export function withSpecLock<T>(paths: HomePaths, workerId: string, fn: () => Promise<T> | T): Promise<T> {
+  assertValidId(workerId);
+  return withLock(paths, specLockName(workerId), fn);
+}
+
+/**
+ * Moves a spec between folders with one rename, so it is never in two folders or none. The caller holds the
+ * spec lock and has already written the spec's final content in `from`. A file of the same name already in
+ * `to` (an earlier run of a reused id) is first set aside in archived/superseded-<time>/, never overwritten.
+ */
+export function moveSpecFile(paths: HomePaths, workerId: string, from: SpecFolder, to: SpecFolder): string {
+  const source = paths.specFile(from, workerId);
+  const target = paths.specFile(to, workerId);
+  if (from === to) return source;
+  if (existsSync(target)) {
+    const aside = paths.archivedDir(`superseded-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    mkdirSync(aside, { recursive: true });
+    renameSync(target, join(aside, `${workerId}.json`));
+  }
+  try {
+    renameSync(source, target);
+  } catch (error) {
+    throw new RelayError('IO_FAILED', `cannot move ${source} to ${to}/: ${describeError(error)}`, { cause: error });
+  }
+  return target;
+}
+
+/** Writes the new content in place, then moves it: the folder and the status change together for every reader that re-reads. */
+export async function finalizeSpec(paths: HomePaths, spec: WorkerSpec, from: SpecFolder, to: SpecFolder): Promise<string> {
+  await writeSpec(paths, from, spec);
+  return moveSpecFile(paths, spec.worker_id, from, to);
+}
