@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+
+/**
+ * Who a process is, beyond its pid: its start time in clock ticks since boot (/proc/PID/stat field 22)
+ * and the boot it belongs to. A pid reused by a later process has another start time; after a reboot,
+ * another boot id. Linux only: elsewhere identities cannot be read and nothing is ever signalled.
+ */
+export interface ProcessIdentity {
+  readonly pid: number;
+  readonly startTicks: number;
+  readonly bootId: string;
+}
+
+export type ProcessCheck = 'alive' | 'gone' | 'reused';
+
+let cachedBootId: string | undefined;
+
+export function currentBootId(): string {
+  if (cachedBootId === undefined) {
+    try {
+      cachedBootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    } catch {
+      cachedBootId = 'unknown';
+    }
+  }
+  return cachedBootId;
+}
+
+export const currentHost = (): string => hostname();
+
+export interface ProcStat {
+  readonly pid: number;
+  readonly state: string;
+  readonly ppid: number;
+  readonly pgrp: number;
+  readonly startTicks: number;
+}
+
+/** Parses /proc/PID/stat; the command name (field 2) may hold spaces and parentheses, so split after the last ')'. */
+export function parseProcStat(text: string): ProcStat | undefined {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return undefined;
+  const pid = Number(text.slice(0, open).trim());
+  const rest = text.slice(close + 2).split(' ');
+  // rest[0] is field 3 (state); field N is rest[N - 3].
+  const state = rest[0];
+  const ppid = Number(rest[1]);
+  const pgrp = Number(rest[2]);
+  const startTicks = Number(rest[19]);
+  if (state === undefined || !Number.isFinite(pid) || !Number.isFinite(startTicks)) return undefined;
+  return { pid, state, ppid, pgrp, startTicks };
+}
+
+export function readProcStat(pid: number): ProcStat | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The identity of a live process, or undefined when there is none with that pid (a zombie counts as gone). */
+export function readIdentity(pid: number): ProcessIdentity | undefined {
+  const stat = readProcStat(pid);
+  if (stat === undefined || stat.state === 'Z' || stat.state === 'X') return undefined;
+  return { pid, startTicks: stat.startTicks, bootId: currentBootId() };
+}
+
+/** Is the recorded process still the one running under that pid? */
+export function checkIdentity(recorded: { pid: number; startTicks: number | null | undefined; bootId: string | null | undefined }): ProcessCheck {
+  const live = readIdentity(recorded.pid);
+  if (live === undefined) return 'gone';
+  if (recorded.bootId !== undefined && recorded.bootId !== null && recorded.bootId !== live.bootId) return 'reused';
+  if (recorded.startTicks === undefined || recorded.startTicks === null) return 'reused';
+  return live.startTicks === recorded.startTicks ? 'alive' : 'reused';
+}
+
+/** The argv of a live process (/proc/PID/cmdline), or undefined. */
+export function readCmdline(pid: number): string[] | undefined {
+  try {
+    const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return raw.split('\0').filter((part, index, all) => part !== '' || index < all.length - 1);
+  } catch {
+    return undefined;
+  }
+}
