@@ -15,6 +15,7 @@ export async function runCli(argv: readonly string[], commands: readonly Command
     .help()
     .alias('h', 'help')
     .version(false)
+    .check(rejectRepeatedOptions, true)
     .wrap(Math.min(100, process.stdout.columns || 100))
     .fail((message, error) => {
       // yargs runs the handler anyway unless fail throws.
@@ -34,3 +35,17 @@ export async function runCli(argv: readonly string[], commands: readonly Command
 }
 
 const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, ' ').trim();
+
+/**
+ * yargs turns a repeated option (`--description a --description b`) into an array, which a handler that
+ * expects a string would trip over; only options declared as arrays may repeat.
+ */
+function rejectRepeatedOptions(argv: Record<string, unknown>, options: unknown): true {
+  const arrays = new Set((options as { array?: unknown }).array instanceof Array ? ((options as { array: unknown[] }).array as string[]) : []);
+  for (const [key, value] of Object.entries(argv)) {
+    if (key === '_' || key === '$0' || arrays.has(key) || !Array.isArray(value)) continue;
+    const flag = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    throw new RelayError('USAGE', `--${flag} was given more than once`);
+  }
+  return true;
+}

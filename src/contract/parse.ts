@@ -6,6 +6,8 @@ export function formatZodIssues(error: z.ZodError, max = 3): string {
   const parts = error.issues.slice(0, max).map((issue) => {
     const where = issue.path.length > 0 ? issue.path.map(String).join('.') : '(top level)';
     if (issue.code === 'unrecognized_keys') return `${where}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    // zod reports a bad record key as "Invalid key in record"; the key schema's own message says why.
+    if (issue.code === 'invalid_key') return `${where}: invalid key: ${issue.issues[0]?.message ?? issue.message}`;
     return `${where}: ${issue.message}`;
   });
   const more = error.issues.length > max ? ` (and ${error.issues.length - max} more)` : '';

@@ -30,6 +30,8 @@ export const executionSchema = z.looseObject({
   /** Time-limit warnings already given for this run (50, 75, 90). */
   timeout_warnings: z.array(z.number().int()).optional(),
   last_exit_at: nullableIso,
+  /** Why the daemon (or an operator command) stopped the last run: stalled, time_limit, manual, ... */
+  stop_reason: z.string().nullable().optional(),
 });
 
 export const workerSpecSchema = z.looseObject({

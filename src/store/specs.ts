@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertValidId } from '../contract/ids.js';
-import { parseJsonWith } from '../contract/parse.js';
+import { formatZodIssues, parseJsonWith } from '../contract/parse.js';
 import { SPEC_FOLDERS, workerSpecSchema, type SpecFolder, type WorkerSpec } from '../contract/worker-spec.js';
 import { RelayError, describeError, errnoCode } from '../errors.js';
 import { readTextIfExists, writeJsonAtomic } from './atomic.js';
@@ -35,6 +35,8 @@ export function parseSpec(text: string, file: string, expectedId: string): Worke
 
 /** Reads one spec; a missing file is undefined, a broken one is `ok: false` with the reason. Never throws for bad content. */
 export function readSpec(paths: HomePaths, folder: SpecFolder, workerId: string): SpecRead | undefined {
+  // A name listed from the folder is read and reported if bad; an id that is a path never reaches the disk.
+  if (workerId === '' || /[/\0]/.test(workerId)) assertValidId(workerId);
   const file = join(paths.specDir(folder), `${workerId}.json`);
   let text: string | undefined;
   try {
@@ -73,12 +75,12 @@ export function requireSpec(paths: HomePaths, folder: SpecFolder, workerId: stri
 
 export async function writeSpec(paths: HomePaths, folder: SpecFolder, spec: WorkerSpec): Promise<void> {
   const checked = workerSpecSchema.safeParse(spec);
-  if (!checked.success) throw new RelayError('SPEC_INVALID', `refusing to write an invalid spec for ${spec.worker_id}: ${checked.error.issues[0]?.message ?? 'invalid'}`);
+  if (!checked.success) throw new RelayError('SPEC_INVALID', `refusing to write an invalid spec for ${spec.worker_id}: ${formatZodIssues(checked.error)}`, { details: { worker_id: spec.worker_id } });
   await writeJsonAtomic(paths.specFile(folder, spec.worker_id), spec);
 }
 
 /** Runs fn under the worker's spec lock: every read-modify-write of a spec goes through here. */
-export function withSpecLock<T>(paths: HomePaths, workerId: string, fn: () => Promise<T> | T): Promise<T> {
+export async function withSpecLock<T>(paths: HomePaths, workerId: string, fn: () => Promise<T> | T): Promise<T> {
   assertValidId(workerId);
   return withLock(paths, specLockName(workerId), fn);
 }
@@ -92,10 +94,16 @@ export function moveSpecFile(paths: HomePaths, workerId: string, from: SpecFolde
   const source = paths.specFile(from, workerId);
   const target = paths.specFile(to, workerId);
   if (from === to) return source;
+  // Checked first: setting the target aside and then failing the move would leave the spec in no folder.
+  if (!existsSync(source)) throw new RelayError('SPEC_NOT_FOUND', `cannot move ${source} to ${to}/: it does not exist`, { details: { file: source } });
   if (existsSync(target)) {
     const aside = paths.archivedDir(`superseded-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-    mkdirSync(aside, { recursive: true });
-    renameSync(target, join(aside, `${workerId}.json`));
+    try {
+      mkdirSync(aside, { recursive: true });
+      renameSync(target, join(aside, `${workerId}.json`));
+    } catch (error) {
+      throw new RelayError('IO_FAILED', `cannot set aside ${target} before moving ${source} there: ${describeError(error)}`, { cause: error });
+    }
   }
   try {
     renameSync(source, target);

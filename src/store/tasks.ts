@@ -57,3 +57,26 @@ export async function enqueueTask(paths: HomePaths, task: Task): Promise<Task> {
   });
   return task;
 }
+
+export interface SettleFields {
+  readonly completed_at: string;
+  readonly error?: string | null;
+}
+
+/**
+ * Marks a task completed or failed under the queue lock. A null or unknown task id, or a task already
+ * settled, is left as it is; returns whether the task changed.
+ */
+export async function settleTask(paths: HomePaths, taskId: string | null | undefined, status: 'completed' | 'failed', fields: SettleFields): Promise<boolean> {
+  if (taskId === null || taskId === undefined) return false;
+  return withLock(paths, TASK_QUEUE_LOCK, async () => {
+    const queue = readTaskQueue(paths);
+    const task = queue.tasks.find((t) => t.task_id === taskId);
+    if (task === undefined || task.status === 'completed' || task.status === 'failed' || task.status === 'cancelled') return false;
+    task.status = status;
+    task.completed_at = fields.completed_at;
+    task.error = status === 'failed' ? (fields.error ?? null) : null;
+    await writeJsonAtomic(paths.taskQueue, queue);
+    return true;
+  });
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// scripts/checkin.sh runs this lean entry: node built-ins and zod-free modules only, so it starts fast.
+import { describeError, exitCodeFor, RelayError } from '../errors.js';
+import { homePaths, resolveHome } from '../store/home.js';
+import { CHECKIN_STATUS_VALUES, writeCheckin, type CheckinInput } from '../worker/checkin.js';
+
+const HELP = `Usage: checkin.sh [--worker-id ID] [--status S] [--progress N] [--message M]
+
+Records a worker's check-in in coordination/worker-checkins/<ID>.json.
+
+  --worker-id ID  the worker (default: $WORKER_ID, set inside every worker; a worker checks in only for itself)
+  --status S      one of ${CHECKIN_STATUS_VALUES.join(', ')} (default: in_progress)
+  --progress N    0..100 (default: the previous check-in's, 100 with --status completed)
+  --message M     a short note for people
+  -h, --help      this help
+`;
+
+const FLAGS: Readonly<Record<string, keyof CheckinInput>> = {
+  '--worker-id': 'workerId',
+  '--status': 'status',
+  '--progress': 'progress',
+  '--message': 'message',
+};
+
+/** Hand-parsed flags: `--flag value` or `--flag=value`, each at most once. Returns undefined for --help. */
+function parseCheckinArgs(argv: readonly string[]): CheckinInput | undefined {
+  const input: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i] as string;
+    if (arg === '--help' || arg === '-h') return undefined;
+    const eq = arg.indexOf('=');
+    const name = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
+    const key = FLAGS[name];
+    if (key === undefined) throw new RelayError('USAGE', `unknown argument ${JSON.stringify(arg)} (see --help)`);
+    let value: string | undefined;
+    if (name !== arg) value = arg.slice(eq + 1);
+    else {
+      value = argv[i + 1];
+      i += 1;
+    }
+    if (value === undefined) throw new RelayError('USAGE', `${name} needs a value`);
+    if (key in input) throw new RelayError('USAGE', `${name} given twice`);
+    input[key] = value;
+  }
+  return input as CheckinInput;
+}
+
+function main(argv: readonly string[], env: NodeJS.ProcessEnv): number {
+  try {
+    const input = parseCheckinArgs(argv);
+    if (input === undefined) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    writeCheckin(homePaths(resolveHome(env.COMMIT_RELAY_HOME)), input, env);
+    return 0;
+  } catch (error) {
+    process.stderr.write(`checkin: ${describeError(error).replace(/\s*\n\s*/g, ' ')}\n`);
+    return exitCodeFor(error);
+  }
+}
+
+process.exitCode = main(process.argv.slice(2), process.env);

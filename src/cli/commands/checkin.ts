@@ -1,0 +1,25 @@
+import type { Argv, CommandModule } from 'yargs';
+import { CHECKIN_STATUS_VALUES, writeCheckin } from '../../worker/checkin.js';
+import { homeFromEnv } from '../context.js';
+
+interface Args {
+  'worker-id'?: string;
+  status?: string;
+  progress?: string;
+  message?: string;
+}
+
+/** The same as scripts/checkin.sh (which runs the lean dist/bin/checkin.js), through the full CLI. */
+export const checkinCommand: CommandModule<object, Args> = {
+  command: 'checkin',
+  describe: "Record a worker's check-in (scripts/checkin.sh is the fast way)",
+  builder: (y: Argv) =>
+    y
+      .option('worker-id', { type: 'string', requiresArg: true, describe: 'the worker (default: $WORKER_ID)' })
+      .option('status', { type: 'string', requiresArg: true, describe: `one of ${CHECKIN_STATUS_VALUES.join(', ')} (default in_progress)` })
+      .option('progress', { type: 'string', requiresArg: true, describe: '0..100' })
+      .option('message', { type: 'string', requiresArg: true, describe: 'a short note' }) as unknown as Argv<Args>,
+  handler: (argv) => {
+    writeCheckin(homeFromEnv(), { workerId: argv['worker-id'], status: argv.status, progress: argv.progress, message: argv.message }, process.env);
+  },
+};

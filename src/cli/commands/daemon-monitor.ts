@@ -1,0 +1,47 @@
+import type { Argv, CommandModule } from 'yargs';
+import { RelayError } from '../../errors.js';
+import { collectDashboardModel } from '../../ops/dashboard-model.js';
+import { renderDashboard } from '../../ops/dashboard-render.js';
+import { watchDashboard } from '../../ops/dashboard-watch.js';
+import { openHomeForReading } from '../../ops/home-read.js';
+import { printJson } from '../context.js';
+
+interface Args {
+  status: boolean;
+  json: boolean;
+  watch: boolean;
+  width?: number;
+  interval: number;
+}
+
+/** Colour only on a terminal, and never when NO_COLOR is set to anything (https://no-color.org). */
+export const useColor = (stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv): boolean => stream.isTTY === true && (env.NO_COLOR === undefined || env.NO_COLOR === '');
+
+export const daemonMonitorCommand: CommandModule<object, Args> = {
+  command: 'daemon-monitor',
+  describe: 'The status dashboard: the daemon, each active worker (most troubled first), totals, queue depth, active alerts',
+  builder: (y: Argv) =>
+    y
+      .option('status', { type: 'boolean', default: false, describe: 'show the dashboard once (the default)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the dashboard model as JSON (with --watch: one line per second)' })
+      .option('watch', { type: 'boolean', default: false, describe: 'redraw every second until q or Ctrl-C' })
+      .option('width', { type: 'number', describe: 'columns to fit (default: the terminal, else 80)', requiresArg: true })
+      .option('interval', { type: 'number', default: 1, describe: 'with --watch: seconds between redraws', requiresArg: true }) as unknown as Argv<Args>,
+  handler: async (argv) => {
+    if (argv.width !== undefined && (!Number.isInteger(argv.width) || argv.width < 40)) throw new RelayError('USAGE', `--width must be a whole number >= 40, got \`${argv.width}\``);
+    if (!Number.isFinite(argv.interval) || argv.interval < 0.1) throw new RelayError('USAGE', `--interval must be at least 0.1 seconds, got \`${argv.interval}\``);
+    const paths = openHomeForReading();
+    const color = useColor(process.stdout, process.env) && !argv.json;
+    if (argv.watch) {
+      await watchDashboard(paths, { json: argv.json, color, width: argv.width, intervalMs: argv.interval * 1000, stdin: process.stdin, stdout: process.stdout });
+      return;
+    }
+    const model = collectDashboardModel(paths);
+    if (argv.json) {
+      printJson(model);
+      return;
+    }
+    const width = argv.width ?? (process.stdout.isTTY ? process.stdout.columns || 80 : 80);
+    process.stdout.write(renderDashboard(model, { width, color }));
+  },
+};

@@ -1,0 +1,90 @@
+import type { Argv, CommandModule } from 'yargs';
+import { loadWorkerTypes } from '../../config/load.js';
+import { formatEventForConsole } from '../../daemon/console.js';
+import { Daemon } from '../../daemon/daemon.js';
+import { seedDemoTasks } from '../../daemon/demo.js';
+import { createPassHooks } from '../../daemon/extras.js';
+import { describeError } from '../../errors.js';
+import { createFileLogger } from '../../log.js';
+import { homeFromEnv } from '../context.js';
+
+interface Args {
+  once: boolean;
+  demo: boolean;
+  quiet: boolean;
+  interval?: number;
+  concurrency?: number;
+}
+
+export const pmDaemonCommand: CommandModule<object, Args> = {
+  command: 'pm-daemon',
+  describe: 'Run the PM daemon in the foreground (--once: one full pass, then exit 0)',
+  builder: (y: Argv) =>
+    y
+      .option('once', { type: 'boolean', default: false, describe: 'make one full pass and exit' })
+      .option('demo', { type: 'boolean', default: false, describe: 'queue the demo tasks when the queue has never held a task' })
+      .option('quiet', { type: 'boolean', default: false, describe: 'print no event lines on stdout (the log and pm-activity.jsonl still get them)' })
+      .option('interval', { type: 'number', describe: 'seconds between full passes (overrides PM_LOOP_INTERVAL and pm-daemon.json)', requiresArg: true })
+      .option('concurrency', { type: 'number', describe: 'workers running at once (overrides WORKER_CONCURRENCY)', requiresArg: true })
+      .check((argv) => {
+        if (argv.interval !== undefined && !(Number.isFinite(argv.interval) && argv.interval > 0)) throw new Error(`--interval must be a positive number of seconds, got ${argv.interval}`);
+        if (argv.concurrency !== undefined && !(Number.isInteger(argv.concurrency) && argv.concurrency >= 0)) throw new Error(`--concurrency must be a whole number >= 0, got ${argv.concurrency}`);
+        return true;
+      }) as unknown as Argv<Args>,
+  handler: async (argv) => {
+    const paths = homeFromEnv();
+    const flags = {
+      ...(argv.interval === undefined ? {} : { loopIntervalSeconds: argv.interval }),
+      ...(argv.concurrency === undefined ? {} : { maxConcurrentWorkers: argv.concurrency }),
+      ...(argv.demo ? { demo: true } : {}),
+    };
+    // Configuration errors surface here, before anything is claimed or written.
+    const workerTypes = loadWorkerTypes(paths);
+    const { loadDaemonSettings } = await import('../../config/load.js');
+    const settings = loadDaemonSettings(paths, process.env, flags);
+    const { logger, flush } = createFileLogger(paths.daemonLog, settings.logLevel);
+    const print = !argv.quiet;
+    const hooks = createPassHooks(paths, settings, logger);
+    const daemon = new Daemon({
+      paths,
+      env: process.env,
+      flags,
+      logger,
+      hooks,
+      onEvent: print ? (event) => process.stdout.write(`${formatEventForConsole(event)}\n`) : undefined,
+    });
+    process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection (carrying on)'));
+    if (settings.demo) {
+      const seeded = await seedDemoTasks(paths, workerTypes);
+      if (seeded > 0 && print) process.stdout.write(`queued ${seeded} demo tasks; watch coordination/pm-activity.jsonl or ./scripts/dashboards/daemon-monitor.sh --watch\n`);
+    }
+    await hooks.start?.();
+    if (argv.once) {
+      await daemon.start({ watch: false });
+      await daemon.stop('once');
+      await hooks.close?.();
+      flush();
+      return;
+    }
+    await daemon.start();
+    if (print) process.stdout.write(`pm-daemon running for ${paths.home} (pid ${process.pid}); Ctrl-C stops it and leaves the workers running\n`);
+    await new Promise<void>((resolve) => {
+      let stopping = false;
+      const onSignal = (signal: NodeJS.Signals): void => {
+        if (stopping) return;
+        stopping = true;
+        void daemon
+          .stop(signal)
+          .catch((error: unknown) => logger.error({ err: error }, `stop failed: ${describeError(error)}`))
+          .then(() => hooks.close?.())
+          .finally(() => {
+            flush();
+            resolve();
+          });
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+      process.on('SIGHUP', onSignal);
+    });
+  },
+};

@@ -1,0 +1,26 @@
+/** What the decision core asks the daemon's shell to do. Each is applied under the worker's spec lock. */
+export type Action =
+  /** Record the time-limit warnings given (so each is given once, across daemon restarts). */
+  | { readonly kind: 'record_warnings'; readonly workerId: string; readonly pcts: readonly number[] }
+  /** Stop the process group (TERM, grace, KILL); its end is then recorded with the reason. */
+  | { readonly kind: 'stop'; readonly workerId: string; readonly reason: 'stalled' | 'time_limit'; readonly detail: string }
+  /** Exit 0: to completed/. */
+  | { readonly kind: 'complete'; readonly workerId: string }
+  /** Back to pending with a restart time; cause is what ended the run. */
+  | {
+      readonly kind: 'schedule_restart';
+      readonly workerId: string;
+      readonly cause: string;
+      readonly restartCount: number;
+      readonly delayMs: number;
+      readonly countWasReset: boolean;
+      readonly zombie: boolean;
+    }
+  /** Give up: to failed/ with the error. */
+  | { readonly kind: 'fail'; readonly workerId: string; readonly error: string; readonly cause: string; readonly zombie: boolean }
+  /** Start a pending spec now. */
+  | { readonly kind: 'start'; readonly workerId: string; readonly restart: boolean }
+  /** Turn a queued task into a spec and start it. */
+  | { readonly kind: 'dispatch'; readonly taskId: string; readonly workerId: string; readonly workerType: string };
+
+export type ActionKind = Action['kind'];

@@ -1,0 +1,169 @@
+import type { EventInput } from '../store/activity-log.js';
+import type { HealthState } from '../contract/pm-state.js';
+import type { Action } from './actions.js';
+import { decideRestart } from './backoff.js';
+import { orderPending, orderTasks, workerIdForTask, type QueuedTask } from './dispatch.js';
+import { assessHealth, type HealthAssessment, type WorkerView } from './health.js';
+import type { Limits } from './limits.js';
+
+export interface PassInput {
+  readonly now: number;
+  readonly workers: readonly (WorkerView & { readonly createdAt: string })[];
+  readonly limits: Readonly<Record<string, Limits>>;
+  readonly previousHealth: ReadonlyMap<string, HealthState>;
+  /** The guard held actions on the previous pass. */
+  readonly heldLastPass: boolean;
+  readonly queuedTasks: readonly QueuedTask[];
+  readonly maxConcurrent: number;
+  readonly massActionMin: number;
+  /** Ids a task's worker may not take (specs that exist in any folder). */
+  readonly takenIds: ReadonlySet<string>;
+  readonly rand: () => number;
+}
+
+export interface PassPlan {
+  readonly health: ReadonlyMap<string, HealthAssessment>;
+  readonly actions: readonly Action[];
+  /** Changes of health, each logged once, when it happens. */
+  readonly events: readonly EventInput[];
+  /** Workers whose destructive actions the guard held this pass (their health change is not yet recorded). */
+  readonly heldWorkerIds: ReadonlySet<string>;
+  readonly held: boolean;
+}
+
+const TRANSITION_EVENTS: Partial<Record<HealthState, string>> = {
+  late: 'missed_checkin',
+  stalled: 'worker_stalled',
+  zombie: 'zombie_detected',
+};
+
+/** One pass of decisions: health, remediation, dispatch and the guard. Pure: same input, same plan. */
+export function decidePass(input: PassInput): PassPlan {
+  const { now } = input;
+  const health = new Map<string, HealthAssessment>();
+  const actions: Action[] = [];
+  const events: EventInput[] = [];
+  const destructive = new Map<string, { actions: Action[]; events: EventInput[] }>();
+  let running = 0;
+
+  for (const view of input.workers) {
+    const limits = input.limits[view.workerType];
+    if (limits === undefined) continue;
+    const assessment = assessHealth(view, limits, now);
+    health.set(view.workerId, assessment);
+    if (view.status === 'running' && view.exit === null && !assessment.zombie) running += 1;
+    const ids = { worker_id: view.workerId, task_id: view.taskId };
+    const workerActions: Action[] = [];
+    const workerEvents: EventInput[] = [];
+    let isDestructive = false;
+
+    const previous = input.previousHealth.get(view.workerId);
+    const transition = TRANSITION_EVENTS[assessment.state];
+    if (transition !== undefined && previous !== assessment.state) {
+      const event = assessment.timeLimitExceeded ? 'timeout_exceeded' : transition;
+      workerEvents.push({ event, ...ids, data: { health_state: assessment.state, previous_state: previous ?? null, reason: assessment.reason } });
+    }
+    if (assessment.warningsDue.length > 0 && !assessment.timeLimitExceeded) {
+      for (const pct of assessment.warningsDue) workerEvents.push({ event: 'timeout_warning', ...ids, data: { percent: pct, reason: assessment.reason } });
+      workerActions.push({ kind: 'record_warnings', workerId: view.workerId, pcts: assessment.warningsDue });
+    }
+
+    if (view.status === 'running' && assessment.state === 'stalled' && !view.stopping) {
+      workerActions.push({ kind: 'stop', workerId: view.workerId, reason: assessment.timeLimitExceeded ? 'time_limit' : 'stalled', detail: assessment.reason });
+      isDestructive = true;
+    } else if (view.status === 'running' && (assessment.state === 'exited' || assessment.zombie) && !view.stopping) {
+      const exit = view.exit;
+      if (exit !== null && exit.exitCode === 0 && exit.signal === null && exit.stopReason === null) {
+        workerActions.push({ kind: 'complete', workerId: view.workerId });
+        workerEvents.push({ event: 'worker_exited', ...ids, data: { exit_code: 0, signal: null, decision: 'complete' } });
+      } else {
+        const cause = assessment.zombie ? assessment.reason : describeExit(exit);
+        const runMs = view.startedAt === null ? null : now - view.startedAt;
+        const verdict = decideRestart(view.restartCount, runMs, limits, input.rand());
+        if (verdict.kind === 'give_up') {
+          workerActions.push({
+            kind: 'fail',
+            workerId: view.workerId,
+            cause,
+            zombie: assessment.zombie,
+            error: `${cause}; gave up after ${verdict.restartCount} restart${verdict.restartCount === 1 ? '' : 's'} (max_restarts ${limits.maxRestarts})`,
+          });
+        } else {
+          workerActions.push({ kind: 'schedule_restart', workerId: view.workerId, cause, zombie: assessment.zombie, restartCount: verdict.restartCount, delayMs: verdict.delayMs, countWasReset: verdict.countWasReset });
+        }
+        const decided = workerActions[workerActions.length - 1];
+        const decision =
+          decided?.kind === 'fail'
+            ? { decision: 'fail', error: decided.error }
+            : decided?.kind === 'schedule_restart'
+              ? { decision: 'restart', restart_count: decided.restartCount, delay_ms: decided.delayMs, count_was_reset: decided.countWasReset }
+              : {};
+        if (assessment.zombie) {
+          // The zombie_detected event of this pass says what was decided.
+          const zombieEvent = workerEvents.find((e) => e.event === 'zombie_detected');
+          if (zombieEvent !== undefined) Object.assign(zombieEvent.data ?? {}, decision);
+        } else {
+          workerEvents.push({ event: 'worker_exited', ...ids, data: { exit_code: exit?.exitCode ?? null, signal: exit?.signal ?? null, stop_reason: exit?.stopReason ?? null, cause, ...decision } });
+        }
+        isDestructive = assessment.zombie;
+      }
+    }
+
+    if (isDestructive) destructive.set(view.workerId, { actions: workerActions, events: workerEvents });
+    else {
+      actions.push(...workerActions);
+      events.push(...workerEvents);
+    }
+  }
+
+  // The guard: one pass that would kill or declare dead at least massActionMin workers and more than half
+  // the fleet is more likely a clock jump or a /proc hiccup than a real mass death. Hold once; act if it persists.
+  const fleet = input.workers.filter((w) => w.status === 'running').length;
+  const held = destructive.size >= input.massActionMin && destructive.size * 2 > fleet && !input.heldLastPass;
+  const heldWorkerIds = new Set<string>();
+  if (held) {
+    for (const id of destructive.keys()) heldWorkerIds.add(id);
+    events.push({ event: 'actions_held', data: { workers: destructive.size, fleet, reason: `one pass would stop or declare dead ${destructive.size} of ${fleet} running workers; holding for one pass and re-checking`, worker_ids: [...destructive.keys()].slice(0, 50) } });
+  } else {
+    for (const { actions: a, events: e } of destructive.values()) {
+      actions.push(...a);
+      events.push(...e);
+    }
+  }
+
+  actions.push(...planStarts(input, running, heldWorkerIds));
+  return { health, actions, events, heldWorkerIds, held };
+}
+
+function describeExit(exit: WorkerView['exit']): string {
+  if (exit === null) return 'ended';
+  if (exit.stopReason !== null) return `stopped: ${exit.stopReason}`;
+  if (exit.signal !== null) return `killed by ${exit.signal}`;
+  return `exited with code ${exit.exitCode}`;
+}
+
+/** Starts up to the concurrency cap: due pending specs first (restarts before new), then queued tasks. */
+function planStarts(input: PassInput, running: number, held: ReadonlySet<string>): Action[] {
+  let slots = input.maxConcurrent - running;
+  const starts: Action[] = [];
+  if (slots <= 0) return starts;
+  const pending = input.workers
+    .filter((w) => w.status === 'pending' && input.limits[w.workerType] !== undefined && !held.has(w.workerId))
+    .map((w) => ({ workerId: w.workerId, restartCount: w.restartCount, nextRestartAt: w.nextRestartAt, createdAt: w.createdAt }));
+  for (const spec of orderPending(pending, input.now)) {
+    if (slots <= 0) return starts;
+    starts.push({ kind: 'start', workerId: spec.workerId, restart: spec.restartCount > 0 });
+    slots -= 1;
+  }
+  const taken = new Set(input.takenIds);
+  for (const task of orderTasks(input.queuedTasks)) {
+    if (slots <= 0) break;
+    if (input.limits[task.workerType] === undefined) continue;
+    const workerId = workerIdForTask(task.taskId, task.workerType);
+    if (taken.has(workerId)) continue;
+    taken.add(workerId);
+    starts.push({ kind: 'dispatch', taskId: task.taskId, workerId, workerType: task.workerType });
+    slots -= 1;
+  }
+  return starts;
+}

@@ -1,0 +1,87 @@
+import type { HealthState } from '../contract/pm-state.js';
+import type { Limits } from './limits.js';
+
+export type ProcessState = 'alive' | 'gone' | 'reused' | 'none';
+
+export interface ExitInfo {
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  /** Why the daemon stopped it, when it did (stalled, time_limit, ...). */
+  readonly stopReason: string | null;
+}
+
+/** What the daemon knows of one active worker at one instant; times are on the daemon clock (ms). */
+export interface WorkerView {
+  readonly workerId: string;
+  readonly taskId: string | null;
+  readonly workerType: string;
+  readonly status: 'pending' | 'running' | 'completed' | 'failed';
+  readonly restartCount: number;
+  readonly nextRestartAt: number | null;
+  readonly startedAt: number | null;
+  readonly lastCheckinAt: number | null;
+  readonly lastProgressChangeAt: number | null;
+  readonly progress: number | null;
+  readonly process: ProcessState;
+  readonly exit: ExitInfo | null;
+  readonly timeoutWarnings: readonly number[];
+  /** A stop of this worker is in flight. */
+  readonly stopping: boolean;
+}
+
+export const TIMEOUT_WARNING_PCTS = [50, 75, 90] as const;
+
+export interface HealthAssessment {
+  readonly state: HealthState;
+  /** Why, in words, for events and the log. */
+  readonly reason: string;
+  /** Time-limit warnings due now that were not given yet. */
+  readonly warningsDue: readonly number[];
+  readonly timeLimitExceeded: boolean;
+  /** A running worker whose recorded process is gone (or whose pid is another process) with no recorded exit. */
+  readonly zombie: boolean;
+}
+
+const seconds = (ms: number): string => `${Math.round(ms / 1000)}s`;
+
+/** The health of one worker, from its view, its type's limits and now. Pure. */
+export function assessHealth(view: WorkerView, limits: Limits, now: number): HealthAssessment {
+  const none = { warningsDue: [] as number[], timeLimitExceeded: false, zombie: false };
+  if (view.status === 'pending') {
+    const waiting = view.nextRestartAt !== null && view.nextRestartAt > now;
+    return { ...none, state: waiting ? 'backoff' : 'starting', reason: waiting ? `restart in ${seconds(view.nextRestartAt - now)}` : 'waiting to start' };
+  }
+  if (view.status !== 'running') return { ...none, state: 'exited', reason: `status ${view.status}` };
+  if (view.exit !== null) {
+    const how = view.exit.signal !== null ? `signal ${view.exit.signal}` : `exit code ${view.exit.exitCode}`;
+    return { ...none, state: 'exited', reason: view.exit.stopReason !== null ? `stopped (${view.exit.stopReason}), ${how}` : how };
+  }
+  if (view.process === 'gone' || view.process === 'reused' || view.process === 'none') {
+    const why = view.process === 'reused' ? 'its pid now belongs to another process' : view.process === 'none' ? 'no pid recorded' : 'no process found';
+    return { ...none, state: 'zombie', reason: `zombie: ${why}, no recorded exit`, zombie: true };
+  }
+  const started = view.startedAt ?? now;
+  const elapsed = Math.max(0, now - started);
+  let warningsDue: number[] = [];
+  let timeLimitExceeded = false;
+  if (limits.timeLimitMs > 0) {
+    const pct = (elapsed / limits.timeLimitMs) * 100;
+    warningsDue = TIMEOUT_WARNING_PCTS.filter((p) => pct >= p && !view.timeoutWarnings.includes(p));
+    timeLimitExceeded = elapsed >= limits.timeLimitMs;
+  }
+  const base = { warningsDue, timeLimitExceeded, zombie: false };
+  if (timeLimitExceeded) return { ...base, state: 'stalled', reason: `over its time limit (${seconds(elapsed)} of ${seconds(limits.timeLimitMs)})` };
+  // Silence: since the last check-in, or since the start past the startup grace when it never checked in.
+  const silentFor = view.lastCheckinAt !== null ? Math.max(0, now - view.lastCheckinAt) : Math.max(0, elapsed - limits.startupGraceMs);
+  if (silentFor >= limits.stallTimeoutMs) {
+    return { ...base, state: 'stalled', reason: view.lastCheckinAt === null ? `no check-in since it started ${seconds(elapsed)} ago` : `no check-in for ${seconds(silentFor)}` };
+  }
+  if (view.lastProgressChangeAt !== null && view.lastCheckinAt !== null && now - view.lastProgressChangeAt >= limits.stallTimeoutMs) {
+    return { ...base, state: 'stalled', reason: `progress stuck at ${view.progress ?? 0}% for ${seconds(now - view.lastProgressChangeAt)}` };
+  }
+  if (silentFor >= limits.checkinTimeoutMs) {
+    return { ...base, state: 'late', reason: view.lastCheckinAt === null ? `no first check-in ${seconds(elapsed)} after start` : `last check-in ${seconds(silentFor)} ago` };
+  }
+  if (view.lastCheckinAt === null) return { ...base, state: 'starting', reason: 'started, no check-in yet' };
+  return { ...base, state: 'healthy', reason: 'checking in' };
+}

@@ -1,0 +1,258 @@
+import type { ChildProcess } from 'node:child_process';
+import type { WorkerTypes } from '../config/load.js';
+import { nowIso } from '../contract/time.js';
+import type { WorkerSpec } from '../contract/worker-spec.js';
+import type { Action } from '../core/actions.js';
+import type { Clock } from '../core/clock.js';
+import { runState } from '../core/run-state.js';
+import { describeError, isRelayError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { groupHasLiveMembers } from '../process/group.js';
+import { checkIdentity } from '../process/identity.js';
+import { signalGroup, stopProcess } from '../process/terminate.js';
+import type { EventInput } from '../store/activity-log.js';
+import { readExitRecord, removeExitRecord } from '../store/exits.js';
+import type { HomePaths } from '../store/home.js';
+import { finalizeSpec, readSpec, withSpecLock, writeSpec } from '../store/specs.js';
+import { settleTask } from '../store/tasks.js';
+import { startWorker } from '../worker/start.js';
+import type { Observer } from './observer.js';
+
+/** What applying actions needs from the daemon: the home, the clock, where events go, and how to ask for a pass. */
+export interface ApplyContext {
+  readonly paths: HomePaths;
+  readonly workerTypes: () => WorkerTypes;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly observer: Observer;
+  emit(events: readonly EventInput[]): void;
+  /** Logs and prints events that another module already appended to pm-activity.jsonl. */
+  echo(events: readonly EventInput[]): void;
+  requestPass(): void;
+  adoptChild(workerId: string, child: ChildProcess): void;
+  /** Counters for pm-state and metrics. */
+  count(name: 'restarts' | 'completed' | 'failed' | 'zombies' | 'stops' | 'spawn_failures'): void;
+  /** Stops in flight, so shutdown can wait for them. */
+  readonly inflight: Set<Promise<unknown>>;
+}
+
+/** The run as the spec records it, re-derived under the lock: the daemon acts only if its verdict still holds. */
+function currentRun(paths: HomePaths, spec: WorkerSpec) {
+  const e = spec.execution;
+  return runState(
+    {
+      status: spec.status,
+      pid: e?.pid ?? null,
+      runId: e?.run_id ?? null,
+      exitCode: e?.exit_code ?? null,
+      signal: e?.signal ?? null,
+      stopReason: e?.stop_reason ?? null,
+    },
+    (pid) => checkIdentity({ pid, startTicks: e?.process_start_ticks ?? null, bootId: e?.boot_id ?? null }),
+    () => {
+      const record = readExitRecord(paths, spec.worker_id);
+      return record === undefined ? undefined : { runId: record.run_id, exitCode: record.exit_code, signal: record.signal };
+    },
+  );
+}
+
+/** Reads the active spec under its lock and hands it to fn; a missing or broken spec skips the action. */
+async function underLock(ctx: ApplyContext, workerId: string, fn: (spec: WorkerSpec) => Promise<void>): Promise<void> {
+  await withSpecLock(ctx.paths, workerId, async () => {
+    const read = readSpec(ctx.paths, 'active', workerId);
+    if (read === undefined || !read.ok) return;
+    await fn(read.spec);
+  });
+  ctx.observer.invalidate(workerId);
+}
+
+const ids = (spec: WorkerSpec): { worker_id: string; task_id: string | null } => ({ worker_id: spec.worker_id, task_id: spec.task_id });
+
+export async function applyAction(ctx: ApplyContext, action: Action): Promise<void> {
+  switch (action.kind) {
+    case 'record_warnings':
+      return underLock(ctx, action.workerId, async (spec) => {
+        if (spec.status !== 'running') return;
+        const given = new Set([...(spec.execution?.timeout_warnings ?? []), ...action.pcts]);
+        await writeSpec(ctx.paths, 'active', { ...spec, execution: { ...spec.execution, timeout_warnings: [...given].sort((a, b) => a - b) } });
+      });
+    case 'stop':
+      return startStop(ctx, action);
+    case 'complete':
+      return underLock(ctx, action.workerId, async (spec) => {
+        const run = currentRun(ctx.paths, spec);
+        if (run.exit === null || run.exit.exitCode !== 0) return;
+        const now = nowIso(ctx.clock.wallNow());
+        const done: WorkerSpec = {
+          ...spec,
+          status: 'completed',
+          error: null,
+          execution: { ...spec.execution, pid: null, exit_code: 0, signal: null, completed_at: now, last_exit_at: now, next_restart_at: null },
+        };
+        await finalizeSpec(ctx.paths, done, 'active', 'completed');
+        removeExitRecord(ctx.paths, spec.worker_id);
+        await settleTask(ctx.paths, spec.task_id, 'completed', { completed_at: now });
+        ctx.count('completed');
+        ctx.emit([
+          { event: 'worker_completed', ...ids(spec), data: { exit_code: 0, restart_count: spec.execution?.restart_count ?? 0 } },
+          ...(spec.task_id ? [{ event: 'task_completed', ...ids(spec), data: {} }] : []),
+        ]);
+      });
+    case 'schedule_restart':
+      return underLock(ctx, action.workerId, async (spec) => {
+        const run = currentRun(ctx.paths, spec);
+        if (spec.status !== 'running' || run.process === 'alive') return;
+        if (action.zombie) {
+          if (run.exit !== null) return;
+          killRemnants(ctx, spec);
+          ctx.count('zombies');
+        }
+        const wallNow = ctx.clock.wallNow();
+        const nextAt = nowIso(wallNow + action.delayMs);
+        await writeSpec(ctx.paths, 'active', {
+          ...spec,
+          status: 'pending',
+          error: action.cause,
+          execution: {
+            ...spec.execution,
+            pid: null,
+            exit_code: run.exit?.exitCode ?? null,
+            signal: run.exit?.signal ?? null,
+            stop_reason: null,
+            last_exit_at: nowIso(wallNow),
+            restart_count: action.restartCount,
+            next_restart_at: nextAt,
+          },
+        });
+        removeExitRecord(ctx.paths, spec.worker_id);
+        ctx.logger.info({ worker_id: spec.worker_id, cause: action.cause, restart_count: action.restartCount, delay_ms: action.delayMs }, 'restart scheduled');
+        if (action.delayMs <= 0) ctx.requestPass();
+      });
+    case 'fail':
+      return underLock(ctx, action.workerId, async (spec) => {
+        const run = currentRun(ctx.paths, spec);
+        if (spec.status !== 'running' || run.process === 'alive') return;
+        if (action.zombie) {
+          if (run.exit !== null) return;
+          killRemnants(ctx, spec);
+          ctx.count('zombies');
+        }
+        const now = nowIso(ctx.clock.wallNow());
+        const failed: WorkerSpec = {
+          ...spec,
+          status: 'failed',
+          error: action.error,
+          execution: { ...spec.execution, pid: null, exit_code: run.exit?.exitCode ?? null, signal: run.exit?.signal ?? null, completed_at: now, last_exit_at: now, next_restart_at: null },
+        };
+        await finalizeSpec(ctx.paths, failed, 'active', 'failed');
+        removeExitRecord(ctx.paths, spec.worker_id);
+        await settleTask(ctx.paths, spec.task_id, 'failed', { completed_at: now, error: action.error });
+        ctx.count('failed');
+        ctx.emit([
+          { event: 'worker_failed', ...ids(spec), data: { error: action.error, cause: action.cause, restart_count: spec.execution?.restart_count ?? 0 } },
+          ...(spec.task_id ? [{ event: 'task_failed', ...ids(spec), data: { error: action.error } }] : []),
+        ]);
+      });
+    case 'start':
+      return startPending(ctx, action.workerId, action.restart);
+    case 'dispatch':
+      throw new Error('dispatch actions are applied in batches by applyDispatches');
+  }
+}
+
+/** A zombie's group may still hold its children (only the shim died): kill them before a restart, so it never runs twice. */
+function killRemnants(ctx: ApplyContext, spec: WorkerSpec): void {
+  const pid = spec.execution?.pid ?? null;
+  if (pid === null) return;
+  // Only when the recorded pid is gone: a live group without its leader cannot have had its pgid reused.
+  if (checkIdentity({ pid, startTicks: spec.execution?.process_start_ticks ?? null, bootId: spec.execution?.boot_id ?? null }) !== 'gone') return;
+  if (!groupHasLiveMembers(pid)) return;
+  signalGroup(pid, 'SIGKILL');
+  ctx.logger.warn({ worker_id: spec.worker_id, pgid: pid }, 'killed what was left of a zombie worker group');
+}
+
+async function startPending(ctx: ApplyContext, workerId: string, restart: boolean): Promise<void> {
+  try {
+    const cause = readSpec(ctx.paths, 'active', workerId);
+    const before = cause?.ok ? cause.spec : undefined;
+    const result = await startWorker({ paths: ctx.paths, workerTypes: ctx.workerTypes() }, workerId, { reason: restart ? 'restart' : 'start', keepChild: true });
+    ctx.observer.invalidate(workerId);
+    ctx.adoptChild(workerId, result.child);
+    if (before !== undefined) {
+      ctx.echo([{ event: 'worker_started', ...ids(before), data: { pid: result.pid, run_id: result.runId, restart_count: before.execution?.restart_count ?? 0 } }]);
+    }
+    if (restart && before !== undefined) {
+      ctx.count('restarts');
+      ctx.emit([
+        {
+          event: 'worker_restarted',
+          ...ids(before),
+          data: { restart_count: before.execution?.restart_count ?? 0, cause: before.error ?? null, pid: result.pid },
+        },
+      ]);
+    }
+  } catch (error) {
+    ctx.observer.invalidate(workerId);
+    if (isRelayError(error) && (error.code === 'ALREADY_RUNNING' || error.code === 'WRONG_STATE' || error.code === 'SPEC_NOT_FOUND')) {
+      ctx.logger.debug({ worker_id: workerId, err: error }, 'start skipped');
+      return;
+    }
+    if (isRelayError(error) && error.code === 'SPAWN_FAILED') {
+      ctx.count('spawn_failures');
+      ctx.logger.error({ worker_id: workerId, err: error }, 'spawn failed');
+      return;
+    }
+    throw error;
+  }
+}
+
+/** Stops run in the background (the grace can be long); the pass goes on, and the end is recorded when it comes. */
+function startStop(ctx: ApplyContext, action: Extract<Action, { kind: 'stop' }>): Promise<void> {
+  const read = readSpec(ctx.paths, 'active', action.workerId);
+  if (read === undefined || !read.ok) return Promise.resolve();
+  const spec = read.spec;
+  const e = spec.execution;
+  if (spec.status !== 'running' || e?.pid === null || e?.pid === undefined) return Promise.resolve();
+  const type = ctx.workerTypes().types[spec.worker_type];
+  const graceMs = (type?.stop_grace_seconds ?? 10) * 1000;
+  const runId = e.run_id ?? null;
+  ctx.observer.setStopping(spec.worker_id, true);
+  const task = (async () => {
+    let outcome: string;
+    try {
+      outcome = await stopProcess({ pid: e.pid as number, startTicks: e.process_start_ticks, bootId: e.boot_id }, graceMs);
+    } catch (error) {
+      outcome = 'error';
+      ctx.logger.error({ worker_id: spec.worker_id, err: error }, 'stop failed');
+    }
+    ctx.count('stops');
+    ctx.emit([{ event: 'worker_killed', ...ids(spec), data: { reason: action.reason, detail: action.detail, outcome, pid: e.pid } }]);
+    try {
+      await underLock(ctx, spec.worker_id, async (current) => {
+        if (current.status !== 'running' || (current.execution?.run_id ?? null) !== runId) return;
+        if (outcome === 'not_ours' || outcome === 'error') return;
+        const record = readExitRecord(ctx.paths, spec.worker_id);
+        const fromShim = record !== undefined && record.run_id === runId ? record : undefined;
+        await writeSpec(ctx.paths, 'active', {
+          ...current,
+          execution: {
+            ...current.execution,
+            pid: null,
+            exit_code: fromShim?.exit_code ?? null,
+            signal: fromShim?.signal ?? (outcome === 'killed' ? 'SIGKILL' : 'SIGTERM'),
+            stop_reason: action.reason,
+            last_exit_at: nowIso(ctx.clock.wallNow()),
+          },
+        });
+      });
+    } catch (error) {
+      ctx.logger.error({ worker_id: spec.worker_id, err: error }, `cannot record the stop: ${describeError(error)}`);
+    } finally {
+      ctx.observer.setStopping(spec.worker_id, false);
+      ctx.requestPass();
+    }
+  })();
+  ctx.inflight.add(task);
+  void task.finally(() => ctx.inflight.delete(task));
+  return Promise.resolve();
+}

@@ -1,0 +1,432 @@
+import type { ChildProcess } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { watch, type FSWatcher } from 'chokidar';
+import { loadDaemonSettings, loadWorkerTypes, type DaemonFlags, type DaemonSettings, type WorkerTypes } from '../config/load.js';
+import { nowIso } from '../contract/time.js';
+import type { Task } from '../contract/task-queue.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { decidePass, type PassPlan } from '../core/decide.js';
+import type { QueuedTask } from '../core/dispatch.js';
+import { limitsOf, type Limits } from '../core/limits.js';
+import { describeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { appendEvents, type EventInput } from '../store/activity-log.js';
+import { writeJsonAtomic } from '../store/atomic.js';
+import type { DaemonPid } from '../store/daemon-pid.js';
+import type { HomePaths } from '../store/home.js';
+import { readTaskQueue } from '../store/tasks.js';
+import { applyAction, type ApplyContext } from './apply.js';
+import { createSpecsForTasks, type DispatchAction } from './dispatch.js';
+import { Observer, type Observation } from './observer.js';
+import { stopOrphans, findOrphansAtStart } from './orphans.js';
+import { claimDaemonSlot, releaseDaemonSlot } from './singleton.js';
+import { buildPmState, type DaemonCounters } from './state.js';
+import { rotateWorkerLogs } from './logs.js';
+import type { PassHooks } from './hooks.js';
+
+export interface DaemonOptions {
+  readonly paths: HomePaths;
+  readonly env: NodeJS.ProcessEnv;
+  readonly flags?: DaemonFlags;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  /** Called with every event, for the foreground console. */
+  readonly onEvent?: (event: EventInput) => void;
+  readonly hooks?: PassHooks;
+}
+
+type Lifecycle = 'new' | 'running' | 'stopping' | 'stopped';
+
+/**
+ * The PM daemon's I/O shell: it watches, observes, asks the pure core what to do (src/core/decide.ts),
+ * applies the actions, and writes pm-state.json. Events and timer ticks only ask for a pass; each pass
+ * re-reads the truth from the files and the process table.
+ */
+export class Daemon {
+  readonly paths: HomePaths;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private settings: DaemonSettings;
+  private workerTypes: WorkerTypes;
+  private workerTypesSig = '';
+  private limits: Record<string, Limits> = {};
+  private readonly observer: Observer;
+  private state: Lifecycle = 'new';
+  private self: DaemonPid | undefined;
+  private watcher: FSWatcher | undefined;
+  private interval: NodeJS.Timeout | undefined;
+  private passTimer: NodeJS.Timeout | undefined;
+  private passRunning: Promise<void> | undefined;
+  private passAgain = false;
+  private loops = 0;
+  private heldLastPass = false;
+  private queueSig = '';
+  private queueCache: { queued: QueuedTask[]; byId: Map<string, Task> } = { queued: [], byId: new Map() };
+  private readonly children = new Map<string, ChildProcess>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private lastError = new Map<string, number>();
+  readonly counters: DaemonCounters = { restarts: 0, completed: 0, failed: 0, zombies: 0, stops: 0, spawn_failures: 0, spec_invalid: 0, actions_held: 0 };
+  private readonly history: { kind: 'restart' | 'completed' | 'failed'; at: number }[] = [];
+  private lastPlan: PassPlan | undefined;
+  private lastObservation: Observation | undefined;
+
+  constructor(private readonly options: DaemonOptions) {
+    this.paths = options.paths;
+    this.logger = options.logger;
+    this.clock = options.clock ?? systemClock();
+    this.settings = loadDaemonSettings(this.paths, options.env, options.flags);
+    this.workerTypes = loadWorkerTypes(this.paths);
+    this.noteWorkerTypes();
+    this.observer = new Observer(this.paths, this.clock, (name) => this.workerTypes.types[name] !== undefined);
+  }
+
+  get loopsCompleted(): number {
+    return this.loops;
+  }
+
+  get config(): DaemonSettings {
+    return this.settings;
+  }
+
+  /** Claims the home, re-adopts what runs, makes the first pass, and starts watching. */
+  async start(options: { watch?: boolean } = {}): Promise<void> {
+    if (this.state !== 'new') throw new Error(`daemon already ${this.state}`);
+    const { record, tookOverFrom } = await claimDaemonSlot(this.paths, this.settings.loopIntervalSeconds);
+    this.self = record;
+    this.state = 'running';
+    const orphans = findOrphansAtStart(this.paths);
+    this.emit([
+      {
+        event: 'pm_started',
+        data: {
+          pid: process.pid,
+          home: this.paths.home,
+          loop_interval_seconds: this.settings.loopIntervalSeconds,
+          max_concurrent_workers: this.settings.maxConcurrentWorkers,
+          worker_types: Object.keys(this.workerTypes.types),
+          took_over_from: tookOverFrom === undefined ? null : { pid: tookOverFrom.pid, started_at: tookOverFrom.started_at },
+        },
+      },
+    ]);
+    this.logger.info({ home: this.paths.home, settings: this.settings }, 'pm-daemon started');
+    if (orphans.length > 0) this.track(stopOrphans(this.applyContext(), orphans));
+    await this.runPass();
+    if (options.watch !== false) {
+      this.startWatching();
+      this.interval = setInterval(() => this.requestPass(), this.settings.loopIntervalSeconds * 1000);
+    }
+  }
+
+  /** Asks for a pass soon; passes never overlap, and a request during a pass runs one more after it. */
+  requestPass(): void {
+    if (this.state !== 'running') return;
+    if (this.passRunning !== undefined) {
+      this.passAgain = true;
+      return;
+    }
+    if (this.passTimer !== undefined) return;
+    this.passTimer = setTimeout(() => {
+      this.passTimer = undefined;
+      void this.runPass();
+    }, this.settings.debounceMs);
+  }
+
+  /** One full pass. Never throws: a failure is logged and the next pass tries again. */
+  async runPass(): Promise<void> {
+    if (this.passRunning !== undefined) {
+      this.passAgain = true;
+      return this.passRunning;
+    }
+    this.passRunning = (async () => {
+      do {
+        this.passAgain = false;
+        try {
+          await this.pass();
+        } catch (error) {
+          this.reportError('pass', error);
+        }
+      } while (this.passAgain && this.state === 'running');
+    })();
+    try {
+      await this.passRunning;
+    } finally {
+      this.passRunning = undefined;
+    }
+  }
+
+  private async pass(): Promise<void> {
+    const cpuStart = process.cpuUsage();
+    const started = performance.now();
+    this.reloadWorkerTypesIfChanged();
+    const observation = this.observer.observe();
+    this.lastObservation = observation;
+    const events: EventInput[] = [];
+    for (const bad of observation.invalid) {
+      this.counters.spec_invalid += 1;
+      events.push({ event: 'spec_invalid', worker_id: bad.workerId, data: { file: bad.file, reason: bad.reason } });
+    }
+    for (const { workerId, taskId, checkin } of observation.newCheckins) {
+      events.push({ event: 'checkin_received', worker_id: workerId, task_id: taskId, data: { status: checkin.status, progress_pct: checkin.progress_pct, message: checkin.message ?? null } });
+    }
+    for (const ignored of observation.ignoredCheckins) this.logger.warn({ worker_id: ignored.workerId, reason: ignored.reason }, 'check-in ignored');
+    const departed = observation.departed.filter((d) => d.identity !== null);
+    if (departed.length > 0) this.track(stopOrphans(this.applyContext(), departed));
+
+    const queue = this.readQueue();
+    const plan = decidePass({
+      now: this.clock.now(),
+      workers: observation.workers.map((w) => w.view),
+      limits: this.limits,
+      previousHealth: this.observer.previousHealth(),
+      heldLastPass: this.heldLastPass,
+      queuedTasks: queue.queued,
+      maxConcurrent: this.settings.maxConcurrentWorkers,
+      massActionMin: this.settings.massActionMin,
+      takenIds: new Set(),
+      rand: Math.random,
+    });
+    this.lastPlan = plan;
+    this.heldLastPass = plan.held;
+    if (plan.held) this.counters.actions_held += 1;
+    for (const [id, assessment] of plan.health) if (!plan.heldWorkerIds.has(id)) this.observer.setHealth(id, assessment.state);
+    this.emit([...events, ...plan.events]);
+
+    const ctx = this.applyContext();
+    const dispatches: DispatchAction[] = [];
+    for (const action of plan.actions) {
+      if (action.kind === 'dispatch') {
+        dispatches.push(action);
+        continue;
+      }
+      try {
+        await applyAction(ctx, action);
+      } catch (error) {
+        this.reportError(`${action.kind} ${action.workerId}`, error, action.workerId);
+      }
+    }
+    if (dispatches.length > 0) {
+      try {
+        const ready = await createSpecsForTasks(this.paths, dispatches, queue.byId, this.clock.wallNow(), (e) => this.emit(e));
+        for (const workerId of ready) {
+          try {
+            await applyAction(ctx, { kind: 'start', workerId, restart: false });
+          } catch (error) {
+            this.reportError(`start ${workerId}`, error, workerId);
+          }
+        }
+        this.queueSig = '';
+      } catch (error) {
+        this.reportError('dispatch', error);
+      }
+    }
+    if (this.loops % 12 === 0) rotateWorkerLogs(this.paths, observation.workers, this.workerTypes, this.logger);
+    this.loops += 1;
+    const passMs = performance.now() - started;
+    await this.writeState(observation, plan, queue.queued.length, passMs);
+    const cpu = process.cpuUsage(cpuStart);
+    await this.options.hooks?.afterPass?.({ daemon: this, observation, plan, passMs, cpuMs: (cpu.user + cpu.system) / 1000, tasksQueued: queue.queued.length });
+  }
+
+  private async writeState(observation: Observation, plan: PassPlan, tasksQueued: number, passMs: number): Promise<void> {
+    if (this.self === undefined) return;
+    const state = buildPmState({
+      self: this.self,
+      lastLoopWall: this.clock.wallNow(),
+      loops: this.loops,
+      lastPassMs: passMs,
+      workers: observation.workers,
+      health: plan.health,
+      counters: this.counters,
+      tasksQueued,
+      invalidSpecs: observation.invalidCount,
+      settings: this.settings,
+      workerTypes: this.workerTypes,
+    });
+    try {
+      await writeJsonAtomic(this.paths.pmState, state, { fsync: false });
+    } catch (error) {
+      this.reportError('write pm-state.json', error);
+    }
+  }
+
+  /** Queued tasks, re-read only when task-queue.json changed. A broken queue is reported and skipped. */
+  private readQueue(): { queued: QueuedTask[]; byId: Map<string, Task> } {
+    let sig = '';
+    try {
+      const stat = statSync(this.paths.taskQueue);
+      sig = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+    } catch {
+      sig = 'absent';
+    }
+    if (sig === this.queueSig) return this.queueCache;
+    this.queueSig = sig;
+    try {
+      const queue = readTaskQueue(this.paths);
+      const queuedTasks = queue.tasks.filter((t) => t.status === 'queued');
+      this.queueCache = {
+        queued: queuedTasks.map((t) => ({ taskId: t.task_id, priority: t.priority, createdAt: t.created_at, workerType: t.worker_type })),
+        byId: new Map(queuedTasks.map((t) => [t.task_id, t])),
+      };
+    } catch (error) {
+      this.reportError('read task-queue.json', error);
+      this.queueCache = { queued: [], byId: new Map() };
+    }
+    return this.queueCache;
+  }
+
+  private noteWorkerTypes(): void {
+    this.limits = Object.fromEntries(Object.entries(this.workerTypes.types).map(([name, type]) => [name, limitsOf(type)]));
+    try {
+      const stat = statSync(this.paths.workerTypes);
+      this.workerTypesSig = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+    } catch {
+      this.workerTypesSig = '';
+    }
+  }
+
+  /** worker-types.json is re-read when it changes; a broken edit is reported and the last good one stays in force. */
+  private reloadWorkerTypesIfChanged(): void {
+    let sig = '';
+    try {
+      const stat = statSync(this.paths.workerTypes);
+      sig = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+    } catch {
+      sig = 'absent';
+    }
+    if (sig === this.workerTypesSig) return;
+    this.workerTypesSig = sig;
+    try {
+      this.workerTypes = loadWorkerTypes(this.paths);
+      this.noteWorkerTypes();
+      this.logger.info({ worker_types: Object.keys(this.workerTypes.types) }, 'worker-types.json reloaded');
+    } catch (error) {
+      this.reportError('reload worker-types.json (keeping the last good one)', error);
+    }
+  }
+
+  private startWatching(): void {
+    const targets = [this.paths.specDir('active'), this.paths.checkins, this.paths.exits, this.paths.taskQueue, this.paths.workerTypes];
+    this.watcher = watch(targets, {
+      ignoreInitial: true,
+      depth: 0,
+      // write-file-atomic and the shim write a temp file, then rename it to *.json: only the .json matters.
+      ignored: (path, stats) => stats?.isFile() === true && !path.endsWith('.json'),
+    });
+    const onChange = (): void => this.requestPass();
+    this.watcher.on('add', onChange).on('change', onChange).on('unlink', onChange);
+    this.watcher.on('error', (error) => this.reportError('watcher', error));
+  }
+
+  adoptChild(workerId: string, child: ChildProcess): void {
+    this.children.set(workerId, child);
+    // The child is a hint: its exit asks for a pass, which reads the shim's exit record.
+    child.once('exit', () => {
+      if (this.children.get(workerId) === child) this.children.delete(workerId);
+      this.requestPass();
+    });
+  }
+
+  private applyContext(): ApplyContext {
+    return {
+      paths: this.paths,
+      workerTypes: () => this.workerTypes,
+      clock: this.clock,
+      logger: this.logger,
+      observer: this.observer,
+      emit: (events) => this.emit(events),
+      echo: (events) => this.emit(events, { append: false }),
+      requestPass: () => this.requestPass(),
+      adoptChild: (id, child) => this.adoptChild(id, child),
+      count: (name) => {
+        this.counters[name] += 1;
+        if (name === 'restarts' || name === 'completed' || name === 'failed') this.history.push({ kind: name === 'restarts' ? 'restart' : name, at: this.clock.now() });
+      },
+      inflight: this.inflight,
+    };
+  }
+
+  /** Restarts, completions and failures in the last hour (for alerts). */
+  recentCounts(): { restarts: number; completed: number; failed: number } {
+    const since = this.clock.now() - 3600_000;
+    while (this.history.length > 0 && (this.history[0]?.at ?? since) < since) this.history.shift();
+    const counts = { restarts: 0, completed: 0, failed: 0 };
+    for (const h of this.history) {
+      if (h.kind === 'restart') counts.restarts += 1;
+      else counts[h.kind] += 1;
+    }
+    return counts;
+  }
+
+  emit(events: readonly EventInput[], options: { append?: boolean } = {}): void {
+    if (events.length === 0) return;
+    for (const event of events) {
+      this.logger.info({ event: event.event, worker_id: event.worker_id ?? undefined, task_id: event.task_id ?? undefined, data: event.data }, event.event);
+      this.options.onEvent?.(event);
+    }
+    if (options.append === false) return;
+    try {
+      appendEvents(this.paths, events);
+    } catch (error) {
+      this.logger.error({ err: error, events: events.length }, 'cannot append to pm-activity.jsonl');
+    }
+  }
+
+  /** Logs a failure; the same failure is written to the activity log at most once a minute. */
+  private reportError(where: string, error: unknown, workerId?: string): void {
+    this.logger.error({ err: error, where, worker_id: workerId }, `${where}: ${describeError(error)}`);
+    const key = `${where}:${describeError(error)}`;
+    const now = this.clock.now();
+    if ((this.lastError.get(key) ?? -Infinity) + 60_000 > now) return;
+    this.lastError.set(key, now);
+    if (this.lastError.size > 500) this.lastError = new Map([...this.lastError].slice(-100));
+    try {
+      appendEvents(this.paths, [{ event: 'daemon_error', worker_id: workerId, data: { where, error: describeError(error) } }]);
+    } catch {
+      /* the log is unwritable too: pino has it */
+    }
+  }
+
+  private track(promise: Promise<unknown>): void {
+    this.inflight.add(promise);
+    void promise.catch((error: unknown) => this.reportError('background', error)).finally(() => this.inflight.delete(promise));
+  }
+
+  get lastPass(): { plan: PassPlan | undefined; observation: Observation | undefined } {
+    return { plan: this.lastPlan, observation: this.lastObservation };
+  }
+
+  /**
+   * Graceful stop: no new passes, finish the current one, wait (bounded) for stops in flight, write the
+   * state, log pm_stopped, release the home. Workers keep running: they are detached.
+   */
+  async stop(reason = 'signal', waitMs = 15_000): Promise<void> {
+    if (this.state !== 'running') return;
+    this.state = 'stopping';
+    if (this.interval !== undefined) clearInterval(this.interval);
+    if (this.passTimer !== undefined) clearTimeout(this.passTimer);
+    this.interval = undefined;
+    this.passTimer = undefined;
+    await this.watcher?.close().catch(() => undefined);
+    if (this.passRunning !== undefined) await this.passRunning.catch(() => undefined);
+    if (this.inflight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.inflight]), new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+      if (timer !== undefined) clearTimeout(timer);
+    }
+    for (const child of this.children.values()) child.unref();
+    await this.options.hooks?.beforeStop?.();
+    this.emit([{ event: 'pm_stopped', data: { graceful: true, reason, loops_completed: this.loops, workers_left_running: this.children.size + this.runningCount() } }]);
+    await releaseDaemonSlot(this.paths);
+    this.state = 'stopped';
+    this.logger.info({ reason }, 'pm-daemon stopped');
+  }
+
+  private runningCount(): number {
+    return this.lastObservation?.workers.filter((w) => w.view.status === 'running' && w.view.process === 'alive' && !this.children.has(w.view.workerId)).length ?? 0;
+  }
+
+  /** For --once: the time of the state just written. */
+  stateWrittenAt(): string {
+    return nowIso(this.clock.wallNow());
+  }
+}

@@ -1,0 +1,23 @@
+import type { PassPlan } from '../core/decide.js';
+import type { EventInput } from '../store/activity-log.js';
+import type { Observation } from './observer.js';
+import type { DaemonCounters } from './state.js';
+
+/** What the daemon hands to the parts that ride on each pass (alerts, metrics), without knowing them. */
+export interface PassReport {
+  readonly daemon: {
+    recentCounts(): { restarts: number; completed: number; failed: number };
+    readonly counters: Readonly<DaemonCounters>;
+    emit(events: readonly EventInput[]): void;
+  };
+  readonly observation: Observation;
+  readonly plan: PassPlan;
+  readonly passMs: number;
+  readonly cpuMs: number;
+  readonly tasksQueued: number;
+}
+
+export interface PassHooks {
+  afterPass?(report: PassReport): Promise<void> | void;
+  beforeStop?(): Promise<void> | void;
+}

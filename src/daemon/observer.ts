@@ -1,0 +1,322 @@
+import { readdirSync, statSync, type Stats } from 'node:fs';
+import type { Checkin } from '../contract/checkin.js';
+import type { HealthState } from '../contract/pm-state.js';
+import type { WorkerSpec } from '../contract/worker-spec.js';
+import { placeOnDaemonClock, type Clock } from '../core/clock.js';
+import type { WorkerView } from '../core/health.js';
+import { runState } from '../core/run-state.js';
+import { describeError, errnoCode } from '../errors.js';
+import { checkIdentity, type ProcessIdentity } from '../process/identity.js';
+import { readCheckin } from '../store/checkins.js';
+import { readExitRecord } from '../store/exits.js';
+import type { HomePaths } from '../store/home.js';
+import { listSpecIds, readSpec } from '../store/specs.js';
+
+/** What the daemon remembers of one active worker between passes. */
+interface Memory {
+  specSig: string;
+  spec: WorkerSpec | null;
+  invalidReported: string | null;
+  runId: string | null;
+  startedAtIso: string | null;
+  startedAt: number | null;
+  checkinSig: string;
+  checkinTs: string | null;
+  checkin: Checkin | null;
+  checkinCount: number;
+  lastCheckinAt: number | null;
+  lastProgressChangeAt: number | null;
+  /** The identity of the run's process while it was last seen alive (for orphan checks). */
+  identity: ProcessIdentity | null;
+  stopping: boolean;
+  health: HealthState | null;
+  nextRestartIso: string | null;
+  nextRestartAt: number | null;
+}
+
+export interface ObservedWorker {
+  readonly spec: WorkerSpec;
+  readonly view: WorkerView & { readonly createdAt: string };
+  readonly checkin: Checkin | null;
+  readonly checkinCount: number;
+}
+
+export interface InvalidSpec {
+  readonly workerId: string;
+  readonly file: string;
+  readonly reason: string;
+}
+
+export interface NewCheckin {
+  readonly workerId: string;
+  readonly taskId: string | null;
+  readonly checkin: Checkin;
+}
+
+export interface Departed {
+  readonly workerId: string;
+  readonly identity: ProcessIdentity | null;
+}
+
+export interface Observation {
+  readonly workers: ObservedWorker[];
+  /** Newly broken specs (each reported once per version of the file). */
+  readonly invalid: InvalidSpec[];
+  readonly invalidCount: number;
+  readonly newCheckins: NewCheckin[];
+  readonly ignoredCheckins: { workerId: string; reason: string }[];
+  /** Workers that left active/ since the last pass. */
+  readonly departed: Departed[];
+}
+
+const signature = (stat: Stats): string => `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+
+function statSig(file: string): string | null {
+  try {
+    return signature(statSync(file));
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+/**
+ * Reads the active workers for one pass, re-reading only files whose (inode, size, mtime) changed, and
+ * places every timestamp on the daemon's monotonic clock when first seen.
+ */
+export class Observer {
+  private readonly memory = new Map<string, Memory>();
+
+  constructor(
+    private readonly paths: HomePaths,
+    private readonly clock: Clock,
+    private readonly knownType: (name: string) => boolean,
+  ) {}
+
+  healthOf(workerId: string): HealthState | null {
+    return this.memory.get(workerId)?.health ?? null;
+  }
+
+  setHealth(workerId: string, health: HealthState): void {
+    const memory = this.memory.get(workerId);
+    if (memory !== undefined) memory.health = health;
+  }
+
+  previousHealth(): Map<string, HealthState> {
+    const map = new Map<string, HealthState>();
+    for (const [id, m] of this.memory) if (m.health !== null) map.set(id, m.health);
+    return map;
+  }
+
+  setStopping(workerId: string, stopping: boolean): void {
+    const memory = this.memory.get(workerId);
+    if (memory !== undefined) memory.stopping = stopping;
+  }
+
+  identityOf(workerId: string): ProcessIdentity | null {
+    return this.memory.get(workerId)?.identity ?? null;
+  }
+
+  /** Forget a worker's cached spec so the next pass re-reads it (after the daemon itself rewrote it). */
+  invalidate(workerId: string): void {
+    const memory = this.memory.get(workerId);
+    if (memory !== undefined) memory.specSig = '';
+  }
+
+  observe(): Observation {
+    const now = this.clock.now();
+    const wallNow = this.clock.wallNow();
+    const ids = listSpecIds(this.paths, 'active');
+    const checkinIds = new Set(listNames(this.paths.checkins));
+    const seen = new Set<string>();
+    const workers: ObservedWorker[] = [];
+    const invalid: InvalidSpec[] = [];
+    const newCheckins: NewCheckin[] = [];
+    const ignoredCheckins: { workerId: string; reason: string }[] = [];
+    let invalidCount = 0;
+
+    for (const id of ids) {
+      seen.add(id);
+      let memory = this.memory.get(id);
+      const file = `${this.paths.specDir('active')}/${id}.json`;
+      let sig: string | null;
+      try {
+        sig = statSig(file);
+      } catch (error) {
+        invalidCount += 1;
+        invalid.push({ workerId: id, file, reason: `cannot stat: ${describeError(error)}` });
+        continue;
+      }
+      if (sig === null) continue;
+      if (memory === undefined) {
+        memory = blankMemory();
+        this.memory.set(id, memory);
+      }
+      if (sig !== memory.specSig) {
+        memory.specSig = sig;
+        const read = readSpec(this.paths, 'active', id);
+        if (read === undefined) continue;
+        if (!read.ok) {
+          memory.spec = null;
+          if (memory.invalidReported !== sig) invalid.push({ workerId: id, file: read.file, reason: read.error.message });
+          memory.invalidReported = sig;
+        } else if (!this.knownType(read.spec.worker_type)) {
+          memory.spec = null;
+          if (memory.invalidReported !== sig) invalid.push({ workerId: id, file: read.file, reason: `${read.file}: unknown worker_type "${read.spec.worker_type}" (not in worker-types.json)` });
+          memory.invalidReported = sig;
+        } else {
+          memory.spec = read.spec;
+          memory.invalidReported = null;
+          this.noteRun(memory, read.spec, now, wallNow);
+        }
+      }
+      const spec = memory.spec;
+      if (spec === null) {
+        invalidCount += 1;
+        continue;
+      }
+      if (checkinIds.has(id)) this.readNewCheckin(id, spec, memory, now, wallNow, newCheckins, ignoredCheckins);
+      workers.push(this.viewOf(id, spec, memory));
+    }
+
+    const departed: Departed[] = [];
+    for (const [id, memory] of this.memory) {
+      if (!seen.has(id)) {
+        departed.push({ workerId: id, identity: memory.identity });
+        this.memory.delete(id);
+      }
+    }
+    return { workers, invalid, invalidCount, newCheckins, ignoredCheckins, departed };
+  }
+
+  /** A new run (a new run_id or start time) resets what the daemon knows of check-ins and progress. */
+  private noteRun(memory: Memory, spec: WorkerSpec, now: number, wallNow: number): void {
+    const runId = spec.execution?.run_id ?? null;
+    const startedAtIso = spec.execution?.started_at ?? null;
+    if (runId === memory.runId && startedAtIso === memory.startedAtIso) return;
+    memory.runId = runId;
+    memory.startedAtIso = startedAtIso;
+    memory.startedAt = startedAtIso === null ? null : placeOnDaemonClock(Date.parse(startedAtIso), wallNow, now);
+    memory.lastCheckinAt = null;
+    memory.lastProgressChangeAt = null;
+    memory.checkin = null;
+    memory.checkinTs = null;
+    memory.checkinSig = '';
+    memory.identity = null;
+  }
+
+  private readNewCheckin(id: string, spec: WorkerSpec, memory: Memory, now: number, wallNow: number, out: NewCheckin[], ignored: { workerId: string; reason: string }[]): void {
+    const sig = statSig(this.paths.checkinFile(id));
+    if (sig === null || sig === memory.checkinSig) return;
+    memory.checkinSig = sig;
+    const read = readCheckin(this.paths, id);
+    if (read === undefined) return;
+    if (!read.ok) {
+      ignored.push({ workerId: id, reason: read.reason });
+      return;
+    }
+    const checkin = read.checkin;
+    if (checkin.timestamp === memory.checkinTs) return;
+    const runId = spec.execution?.run_id ?? null;
+    if (checkin.run_id !== undefined && checkin.run_id !== null && runId !== null && checkin.run_id !== runId) {
+      ignored.push({ workerId: id, reason: `check-in carries run ${checkin.run_id}, the current run is ${runId}` });
+      return;
+    }
+    const startedAtIso = spec.execution?.started_at ?? null;
+    // A check-in older than the run's start belongs to an earlier run (1 s of tolerance for clock granularity).
+    if (startedAtIso !== null && Date.parse(checkin.timestamp) < Date.parse(startedAtIso) - 1000) return;
+    const at = placeOnDaemonClock(Date.parse(checkin.timestamp), wallNow, now);
+    const previous = memory.checkin;
+    memory.checkinTs = checkin.timestamp;
+    memory.checkin = checkin;
+    memory.checkinCount += 1;
+    memory.lastCheckinAt = at;
+    if (previous === null || previous.progress_pct !== checkin.progress_pct) memory.lastProgressChangeAt = at;
+    out.push({ workerId: id, taskId: spec.task_id, checkin });
+  }
+
+  /** The restart time on the daemon clock, converted once per value so a later wall-clock jump does not move it. */
+  private restartTime(memory: Memory, iso: string | null): number | null {
+    if (iso === null) return null;
+    if (memory.nextRestartIso !== iso) {
+      memory.nextRestartIso = iso;
+      memory.nextRestartAt = this.clock.now() + (Date.parse(iso) - this.clock.wallNow());
+    }
+    return memory.nextRestartAt;
+  }
+
+  private viewOf(id: string, spec: WorkerSpec, memory: Memory): ObservedWorker {
+    const execution = spec.execution;
+    const run = {
+      status: spec.status,
+      pid: execution?.pid ?? null,
+      runId: execution?.run_id ?? null,
+      exitCode: execution?.exit_code ?? null,
+      signal: execution?.signal ?? null,
+      stopReason: execution?.stop_reason ?? null,
+    };
+    const recorded = { startTicks: execution?.process_start_ticks ?? null, bootId: execution?.boot_id ?? null };
+    const state = runState(
+      run,
+      (pid) => checkIdentity({ pid, ...recorded }),
+      () => {
+        const record = readExitRecord(this.paths, id);
+        return record === undefined ? undefined : { runId: record.run_id, exitCode: record.exit_code, signal: record.signal };
+      },
+    );
+    if (state.process === 'alive' && run.pid !== null && recorded.startTicks !== null) {
+      memory.identity = { pid: run.pid, startTicks: recorded.startTicks, bootId: recorded.bootId ?? '' };
+    }
+    const nextRestart = execution?.next_restart_at ?? null;
+    const view: WorkerView & { createdAt: string } = {
+      workerId: id,
+      taskId: spec.task_id,
+      workerType: spec.worker_type,
+      status: spec.status,
+      restartCount: execution?.restart_count ?? 0,
+      nextRestartAt: this.restartTime(memory, nextRestart),
+      startedAt: spec.status === 'running' ? memory.startedAt : null,
+      lastCheckinAt: memory.lastCheckinAt,
+      lastProgressChangeAt: memory.lastProgressChangeAt,
+      progress: memory.checkin?.progress_pct ?? null,
+      process: state.process,
+      exit: state.exit,
+      timeoutWarnings: execution?.timeout_warnings ?? [],
+      stopping: memory.stopping,
+      createdAt: spec.created_at,
+    };
+    return { spec, view, checkin: memory.checkin, checkinCount: memory.checkinCount };
+  }
+}
+
+function blankMemory(): Memory {
+  return {
+    specSig: '',
+    spec: null,
+    invalidReported: null,
+    runId: null,
+    startedAtIso: null,
+    startedAt: null,
+    checkinSig: '',
+    checkinTs: null,
+    checkin: null,
+    checkinCount: 0,
+    lastCheckinAt: null,
+    lastProgressChangeAt: null,
+    identity: null,
+    stopping: false,
+    health: null,
+    nextRestartIso: null,
+    nextRestartAt: null,
+  };
+}
+
+function listNames(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((n) => n.endsWith('.json'))
+      .map((n) => n.slice(0, -5));
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,114 @@
+import type { DaemonSettings, WorkerTypes } from '../config/load.js';
+import type { MonitoredWorker, PmState } from '../contract/pm-state.js';
+import { nowIso } from '../contract/time.js';
+import type { HealthAssessment } from '../core/health.js';
+import type { DaemonPid } from '../store/daemon-pid.js';
+import type { ObservedWorker } from './observer.js';
+
+export interface DaemonCounters {
+  restarts: number;
+  completed: number;
+  failed: number;
+  zombies: number;
+  stops: number;
+  spawn_failures: number;
+  spec_invalid: number;
+  actions_held: number;
+}
+
+export interface StateInput {
+  readonly self: DaemonPid;
+  readonly lastLoopWall: number;
+  readonly loops: number;
+  readonly lastPassMs: number;
+  readonly workers: readonly ObservedWorker[];
+  readonly health: ReadonlyMap<string, HealthAssessment>;
+  readonly counters: DaemonCounters;
+  readonly tasksQueued: number;
+  readonly invalidSpecs: number;
+  readonly settings: DaemonSettings;
+  readonly workerTypes: WorkerTypes;
+}
+
+/** pm-state.json: the daemon's view after a pass. Only the daemon writes it. */
+export function buildPmState(input: StateInput): PmState {
+  const monitored: Record<string, MonitoredWorker> = {};
+  const byHealth: Record<string, number> = {};
+  for (const worker of input.workers) {
+    const { spec, view } = worker;
+    const assessment = input.health.get(spec.worker_id);
+    if (assessment === undefined) continue;
+    byHealth[assessment.state] = (byHealth[assessment.state] ?? 0) + 1;
+    const e = spec.execution;
+    monitored[spec.worker_id] = {
+      worker_id: spec.worker_id,
+      task_id: spec.task_id,
+      worker_type: spec.worker_type,
+      health_state: assessment.state,
+      health_reason: assessment.reason,
+      status: spec.status,
+      last_checkin: worker.checkin?.timestamp ?? null,
+      checkin_count: worker.checkinCount,
+      checkin_status: worker.checkin?.status ?? null,
+      checkin_message: worker.checkin?.message ?? null,
+      progress_pct: view.progress,
+      restart_count: view.restartCount,
+      pid: e?.pid ?? null,
+      started_at: e?.started_at ?? null,
+      next_restart_at: spec.status === 'pending' ? (e?.next_restart_at ?? null) : null,
+      last_exit: e?.exit_code !== null && e?.exit_code !== undefined ? { exit_code: e.exit_code, signal: e.signal ?? null } : e?.signal ? { exit_code: null, signal: e.signal } : null,
+    };
+  }
+  const types = Object.fromEntries(
+    Object.entries(input.workerTypes.types).map(([name, t]) => [
+      name,
+      {
+        checkin_timeout_seconds: t.checkin_timeout_seconds,
+        stall_timeout_seconds: t.stall_timeout_seconds,
+        time_limit_seconds: t.time_limit_seconds,
+        startup_grace_seconds: t.startup_grace_seconds,
+        max_restarts: t.max_restarts,
+        restart_backoff_seconds: t.restart_backoff_seconds,
+        restart_backoff_max_seconds: t.restart_backoff_max_seconds,
+        stop_grace_seconds: t.stop_grace_seconds,
+      },
+    ]),
+  );
+  const defaultType = input.workerTypes.defaultType === undefined ? undefined : input.workerTypes.types[input.workerTypes.defaultType];
+  return {
+    pm_daemon: {
+      pid: input.self.pid,
+      started_at: input.self.started_at,
+      last_loop: nowIso(input.lastLoopWall),
+      loops_completed: input.loops,
+      loop_interval_seconds: input.settings.loopIntervalSeconds,
+      last_pass_ms: Math.round(input.lastPassMs * 100) / 100,
+      host: input.self.host,
+    },
+    monitored_workers: monitored,
+    metrics: {
+      workers_total: Object.keys(monitored).length,
+      workers_by_health: byHealth,
+      tasks_queued: input.tasksQueued,
+      invalid_specs: input.invalidSpecs,
+      restarts_total: input.counters.restarts,
+      zombies_detected_total: input.counters.zombies,
+      workers_completed_total: input.counters.completed,
+      workers_failed_total: input.counters.failed,
+      workers_killed_total: input.counters.stops,
+      spawn_failures_total: input.counters.spawn_failures,
+      actions_held_total: input.counters.actions_held,
+    },
+    configuration: {
+      loop_interval_seconds: input.settings.loopIntervalSeconds,
+      max_concurrent_workers: input.settings.maxConcurrentWorkers,
+      zombie_threshold: input.settings.alerts.zombie_threshold,
+      checkin_timeout_seconds: defaultType?.checkin_timeout_seconds ?? null,
+      stall_timeout_seconds: defaultType?.stall_timeout_seconds ?? null,
+      time_limit_seconds: defaultType?.time_limit_seconds ?? null,
+      mass_action_min: input.settings.massActionMin,
+      alerts: input.settings.alerts,
+      worker_types: types,
+    },
+  };
+}

@@ -1,0 +1,81 @@
+import { execa } from 'execa';
+import type { Alert } from '../contract/alerts.js';
+import { describeError } from '../errors.js';
+
+/** How a hook run ended; the daemon logs it when `ok` is false. */
+export interface HookOutcome {
+  readonly ok: boolean;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly timedOut: boolean;
+  readonly durationMs: number;
+  /** Why it failed, in words (absent when ok). */
+  readonly error?: string;
+  /** The end of what the hook wrote on stderr, for the log. */
+  readonly stderrTail?: string;
+}
+
+const STDERR_TAIL = 2000;
+const KILL_GRACE_MS = 500;
+
+function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/**
+ * Runs the operator's alert hook (an argv list, never a shell) with the alert as JSON on stdin.
+ * Bounded: after timeoutMs its whole process group gets SIGTERM, then SIGKILL after a short grace,
+ * so a hook that hangs or leaves children behind costs at most timeoutMs + 0.5 s. Never throws.
+ */
+export async function runAlertHook(argv: readonly string[], alert: Alert, timeoutMs: number, cwd: string): Promise<HookOutcome> {
+  const started = performance.now();
+  const elapsed = (): number => Math.round(performance.now() - started);
+  const [file, ...args] = argv;
+  if (file === undefined || file === '') {
+    return { ok: false, exitCode: null, signal: null, timedOut: false, durationMs: 0, error: 'the alert hook is an empty argv list' };
+  }
+  const timers: NodeJS.Timeout[] = [];
+  try {
+    const subprocess = execa(file, args, {
+      cwd,
+      input: `${JSON.stringify(alert)}\n`,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      reject: false,
+      // Its own process group, so the timeout reaches anything the hook started too.
+      detached: true,
+      maxBuffer: 64 * 1024,
+      env: { COMMIT_RELAY_ALERT_ID: alert.id, COMMIT_RELAY_ALERT_TYPE: alert.type, COMMIT_RELAY_ALERT_STATUS: alert.status },
+    });
+    let timedOut = false;
+    timers.push(
+      setTimeout(() => {
+        timedOut = true;
+        killGroup(subprocess.pid, 'SIGTERM');
+        timers.push(setTimeout(() => killGroup(subprocess.pid, 'SIGKILL'), KILL_GRACE_MS));
+      }, timeoutMs),
+    );
+    const result = await subprocess;
+    const stderr = typeof result.stderr === 'string' ? result.stderr.trim() : '';
+    const stderrTail = stderr === '' ? undefined : stderr.slice(-STDERR_TAIL);
+    const exitCode = typeof result.exitCode === 'number' ? result.exitCode : null;
+    const signal = result.signal ?? null;
+    if (timedOut) {
+      return { ok: false, exitCode, signal, timedOut, durationMs: elapsed(), error: `the alert hook did not finish within ${timeoutMs} ms and was killed`, ...(stderrTail ? { stderrTail } : {}) };
+    }
+    if (result.failed || exitCode !== 0) {
+      const why = exitCode !== null && exitCode !== 0 ? `exited with code ${exitCode}` : signal !== null ? `was killed by ${signal}` : result.shortMessage;
+      return { ok: false, exitCode, signal, timedOut, durationMs: elapsed(), error: `the alert hook ${why}`, ...(stderrTail ? { stderrTail } : {}) };
+    }
+    return { ok: true, exitCode, signal, timedOut, durationMs: elapsed(), ...(stderrTail ? { stderrTail } : {}) };
+  } catch (error) {
+    return { ok: false, exitCode: null, signal: null, timedOut: false, durationMs: elapsed(), error: `the alert hook could not run: ${describeError(error)}` };
+  } finally {
+    for (const timer of timers) clearTimeout(timer);
+  }
+}

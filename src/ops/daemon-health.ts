@@ -1,0 +1,116 @@
+import { existsSync } from 'node:fs';
+import { relative } from 'node:path';
+import { daemonLiveness, type DaemonLiveness } from '../store/daemon-pid.js';
+import type { HomePaths } from '../store/home.js';
+import { ageSeconds, formatDuration } from './format.js';
+import { parseTime, readPmStateView, type PmStateView } from './pm-state-view.js';
+
+/**
+ * healthy: the daemon runs and passed recently. not_running: no pid file. stale_pid: a pid file whose
+ * process is gone, reused or unreadable. starting: runs, no pass yet, still within the limit.
+ * passes_stopped: runs, but no pass within the limit.
+ */
+export type DaemonHealthState = 'healthy' | 'not_running' | 'stale_pid' | 'starting' | 'passes_stopped';
+
+export interface DaemonHealth {
+  readonly ok: boolean;
+  readonly state: DaemonHealthState;
+  /** The daemon process runs (identified by pid, start ticks and boot id). */
+  readonly running: boolean;
+  /** One line for a person. */
+  readonly message: string;
+  readonly pid: number | null;
+  readonly started_at: string | null;
+  readonly uptime_seconds: number | null;
+  readonly last_pass_at: string | null;
+  readonly last_pass_age_seconds: number | null;
+  readonly passes: number | null;
+  readonly loop_interval_seconds: number | null;
+  /** A pass older than this means passes stopped: max(3 × loop interval, 15 s). */
+  readonly max_pass_age_seconds: number | null;
+  readonly last_pass_ms: number | null;
+}
+
+export const MIN_PASS_AGE_LIMIT_SECONDS = 15;
+
+export const maxPassAgeSeconds = (loopIntervalSeconds: number): number => Math.max(3 * loopIntervalSeconds, MIN_PASS_AGE_LIMIT_SECONDS);
+
+export interface DaemonHealthInput {
+  readonly liveness: DaemonLiveness;
+  /** The pid file exists (it may still be unreadable, then liveness says absent). */
+  readonly pidFileExists: boolean;
+  readonly pmState: PmStateView | undefined;
+  /** Wall-clock ms. */
+  readonly now: number;
+  /** How to name the pid file in messages. */
+  readonly pidFileName: string;
+}
+
+/** Is this home's daemon up and passing? A pure function of the pid record's liveness, pm-state and now. */
+export function assessDaemonHealth(input: DaemonHealthInput): DaemonHealth {
+  const { liveness, pmState, now } = input;
+  const record = liveness.record;
+  const empty = {
+    pid: record?.pid ?? null,
+    started_at: record?.started_at ?? null,
+    uptime_seconds: null,
+    last_pass_at: pmState?.daemon.last_loop ?? null,
+    last_pass_age_seconds: ageSeconds(now, parseTime(pmState?.daemon.last_loop)),
+    passes: pmState?.daemon.loops_completed ?? null,
+    loop_interval_seconds: record?.loop_interval_seconds ?? pmState?.daemon.loop_interval_seconds ?? null,
+    max_pass_age_seconds: null,
+    last_pass_ms: pmState?.daemon.last_pass_ms ?? null,
+  };
+  if (record === undefined || liveness.process === 'absent') {
+    if (input.pidFileExists) {
+      return { ok: false, state: 'stale_pid', running: false, message: `pm-daemon not running: stale pid file (${input.pidFileName} is unreadable)`, ...empty };
+    }
+    return { ok: false, state: 'not_running', running: false, message: `pm-daemon not running: no pid file (${input.pidFileName})`, ...empty };
+  }
+  if (liveness.process !== 'alive') {
+    const why = liveness.process === 'gone' ? `process ${record.pid} is gone` : `pid ${record.pid} now belongs to another process`;
+    return { ok: false, state: 'stale_pid', running: false, message: `pm-daemon not running: stale pid file (${why}; started ${record.started_at})`, ...empty };
+  }
+
+  const startedMs = parseTime(record.started_at);
+  const limit = maxPassAgeSeconds(record.loop_interval_seconds);
+  // Only a pass by this very daemon counts: pm-state may still hold the last pass of an earlier one.
+  const ours = pmState !== undefined && (pmState.daemon.pid === undefined || pmState.daemon.pid === record.pid);
+  let lastPassMs = ours ? parseTime(pmState.daemon.last_loop) : undefined;
+  if (lastPassMs !== undefined && startedMs !== undefined && lastPassMs < startedMs - 1000) lastPassMs = undefined;
+  const base = {
+    ...empty,
+    uptime_seconds: ageSeconds(now, startedMs),
+    last_pass_at: lastPassMs === undefined ? null : new Date(lastPassMs).toISOString(),
+    last_pass_age_seconds: ageSeconds(now, lastPassMs),
+    passes: ours ? (pmState.daemon.loops_completed ?? null) : null,
+    loop_interval_seconds: record.loop_interval_seconds,
+    max_pass_age_seconds: limit,
+    last_pass_ms: ours ? (pmState.daemon.last_pass_ms ?? null) : null,
+  };
+  const who = `pid ${record.pid}, up ${formatDuration(base.uptime_seconds)}`;
+  if (lastPassMs === undefined) {
+    const up = base.uptime_seconds ?? 0;
+    if (up <= limit) {
+      return { ok: false, state: 'starting', running: true, message: `pm-daemon starting (${who}): no pass completed yet`, ...base };
+    }
+    return { ok: false, state: 'passes_stopped', running: true, message: `pm-daemon running (${who}) but passes stopped: no pass completed since it started ${formatDuration(up)} ago (limit ${limit}s)`, ...base };
+  }
+  const age = base.last_pass_age_seconds ?? 0;
+  if (age > limit) {
+    return { ok: false, state: 'passes_stopped', running: true, message: `pm-daemon running (${who}) but passes stopped: last pass ${age}s ago (limit ${limit}s)`, ...base };
+  }
+  const passes = base.passes === null ? '' : `, ${base.passes} passes`;
+  return { ok: true, state: 'healthy', running: true, message: `pm-daemon healthy (${who}): last pass ${age}s ago${passes}`, ...base };
+}
+
+/** Reads the pid file, the process table and pm-state.json, and assesses the daemon. Never writes. */
+export function checkDaemonHealth(paths: HomePaths, now: number = Date.now()): DaemonHealth {
+  return assessDaemonHealth({
+    liveness: daemonLiveness(paths),
+    pidFileExists: existsSync(paths.daemonPidFile),
+    pmState: readPmStateView(paths).state,
+    now,
+    pidFileName: relative(paths.home, paths.daemonPidFile),
+  });
+}

@@ -1,0 +1,177 @@
+import type { AlertRow, DashboardModel, WorkerRow } from './dashboard-model.js';
+import { formatDuration, truncateEnd, truncateMiddle } from './format.js';
+
+export interface RenderOptions {
+  /** Columns available; every line fits (default 80). */
+  readonly width?: number;
+  /** ANSI colours (the caller decides: a TTY and no NO_COLOR). */
+  readonly color?: boolean;
+  /** At most this many worker rows (the most troubled); the rest are counted. */
+  readonly maxRows?: number;
+}
+
+type Paint = (text: string, ...codes: number[]) => string;
+const ANSI = { bold: 1, dim: 2, red: 31, green: 32, yellow: 33, magenta: 35, cyan: 36 } as const;
+
+const HEALTH_COLORS: Record<string, number[]> = {
+  zombie: [ANSI.bold, ANSI.red],
+  stalled: [ANSI.red],
+  late: [ANSI.yellow],
+  backoff: [ANSI.yellow],
+  exited: [ANSI.magenta],
+  starting: [ANSI.cyan],
+  healthy: [ANSI.green],
+};
+const SEVERITY_LABEL: Record<string, { text: string; codes: number[] }> = {
+  critical: { text: 'CRIT', codes: [ANSI.bold, ANSI.red] },
+  warning: { text: 'WARN', codes: [ANSI.yellow] },
+  info: { text: 'INFO', codes: [ANSI.cyan] },
+};
+
+const LABEL_WIDTH = 9;
+const label = (text: string): string => text.padEnd(LABEL_WIDTH);
+
+interface Column {
+  readonly title: string;
+  readonly width: number;
+  readonly right?: boolean;
+  readonly cell: (row: WorkerRow) => string;
+}
+
+/** Every column but the id, whose width is what is left of the line. */
+const COLUMNS: readonly Column[] = [
+  { title: 'TYPE', width: 8, cell: (r) => truncateEnd(r.worker_type, 8) },
+  { title: 'STATUS', width: 7, cell: (r) => truncateEnd(r.status, 7) },
+  { title: 'HEALTH', width: 8, cell: (r) => truncateEnd(r.health_state ?? '-', 8) },
+  { title: 'PID', width: 7, right: true, cell: (r) => (r.pid === null ? '-' : String(r.pid)) },
+  { title: 'UP', width: 5, right: true, cell: (r) => formatDuration(r.uptime_seconds) },
+  { title: 'RST', width: 3, right: true, cell: (r) => String(r.restarts) },
+  { title: 'CHKIN', width: 5, right: true, cell: (r) => formatDuration(r.last_checkin_age_seconds) },
+  { title: 'PROG', width: 4, right: true, cell: (r) => (r.progress_pct === null ? '-' : `${Math.round(r.progress_pct)}%`) },
+  { title: 'NEXT', width: 5, right: true, cell: (r) => formatDuration(r.next_restart_in_seconds) },
+];
+const MIN_ID_WIDTH = 6;
+
+const fit = (text: string, width: number, right = false): string => {
+  const cut = truncateEnd(text, width);
+  return right ? cut.padStart(width) : cut.padEnd(width);
+};
+
+/** Joins parts with two spaces, dropping trailing parts that would not fit. */
+function fitParts(parts: readonly string[], width: number): string {
+  let line = '';
+  for (const part of parts) {
+    const next = line === '' ? part : `${line}  ${part}`;
+    if (next.length > width) break;
+    line = next;
+  }
+  return line === '' ? truncateEnd(parts[0] ?? '', width) : line;
+}
+
+/** Wraps comma-separated items under a label, continuing lines indented under the first item. */
+function wrapItems(head: string, items: readonly string[], width: number): string[] {
+  const lines: string[] = [];
+  let line = head;
+  let first = true;
+  for (const item of items) {
+    const piece = first ? item : `, ${item}`;
+    if (!first && line.length + piece.length > width) {
+      lines.push(`${line},`);
+      line = ' '.repeat(LABEL_WIDTH) + item;
+    } else {
+      line += piece;
+    }
+    first = false;
+  }
+  lines.push(truncateEnd(line, width));
+  return lines.map((l) => truncateEnd(l, width));
+}
+
+function daemonLines(model: DashboardModel, width: number, paint: Paint): string[] {
+  const d = model.daemon;
+  const state = d.running ? (d.state === 'healthy' ? 'running' : d.state === 'starting' ? 'starting' : 'running, passes stopped') : 'stopped';
+  const color = d.state === 'healthy' ? ANSI.green : d.running ? ANSI.yellow : ANSI.red;
+  const parts = [state];
+  if (d.running) {
+    parts.push(`pid ${d.pid ?? '-'}`, `up ${formatDuration(d.uptime_seconds)}`);
+    parts.push(`last pass ${d.last_pass_age_seconds === null ? '-' : `${formatDuration(d.last_pass_age_seconds)} ago`}`);
+    parts.push(`passes ${d.passes ?? '-'}`);
+    if (d.loop_interval_seconds !== null) parts.push(`loop ${d.loop_interval_seconds}s`);
+  }
+  const line = fitParts(parts, width - LABEL_WIDTH);
+  const lines = [label('daemon') + paint(line.slice(0, state.length), ANSI.bold, color) + line.slice(state.length)];
+  if (!d.ok) lines.push(' '.repeat(LABEL_WIDTH) + truncateEnd(d.message, width - LABEL_WIDTH));
+  return lines;
+}
+
+function totalsLines(model: DashboardModel, width: number, paint: Paint): string[] {
+  const t = model.totals;
+  const queue = model.queue_depth === null ? 'queue ?' : `queue ${model.queue_depth} queued`;
+  const counts = `${t.workers} active (${t.by_status.running ?? 0} running, ${t.by_status.pending ?? 0} pending)`;
+  const lines = [label('workers') + fitParts([counts, queue], width - LABEL_WIDTH)];
+  const states = ['zombie', 'stalled', 'late', 'backoff', 'exited', 'starting', 'unseen', 'healthy'].filter((s) => (t.by_health[s] ?? 0) > 0);
+  if (states.length > 0) {
+    const plain = wrapItems(label('health'), states.map((s) => `${t.by_health[s]} ${s}`), width);
+    // Colour each "N state" after wrapping, so widths are counted on the plain text.
+    lines.push(...plain.map((l) => l.replace(/(\d+) ([a-z]+)/g, (whole, _n: string, s: string) => (HEALTH_COLORS[s] ? paint(whole, ...(HEALTH_COLORS[s] ?? [])) : whole))));
+  }
+  return lines;
+}
+
+function alertLines(alerts: readonly AlertRow[], width: number, paint: Paint): string[] {
+  if (alerts.length === 0) return [label('alerts') + 'none active'];
+  return alerts.map((a, i) => {
+    const sev = SEVERITY_LABEL[a.severity] ?? { text: a.severity.slice(0, 4).toUpperCase(), codes: [] };
+    const since = a.age_seconds === null ? '' : ` (${formatDuration(a.age_seconds)})`;
+    const rest = truncateEnd(` ${a.type}: ${a.message}${since}`, width - LABEL_WIDTH - sev.text.length);
+    return (i === 0 ? label('alerts') : ' '.repeat(LABEL_WIDTH)) + paint(sev.text, ...sev.codes) + rest;
+  });
+}
+
+function tableLines(rows: readonly WorkerRow[], width: number, paint: Paint, maxRows: number | undefined): string[] {
+  if (rows.length === 0) return ['no active workers'];
+  const fixed = COLUMNS.reduce((sum, c) => sum + c.width + 1, 0);
+  const longest = Math.max(...rows.map((r) => r.worker_id.length), 'WORKER'.length);
+  const idWidth = Math.max(MIN_ID_WIDTH, Math.min(longest, width - fixed));
+  const header = [fit('WORKER', idWidth), ...COLUMNS.map((c) => fit(c.title, c.width, c.right))].join(' ');
+  const shown = maxRows === undefined ? rows : rows.slice(0, Math.max(0, maxRows));
+  const lines = [paint(truncateEnd(header, width), ANSI.bold)];
+  for (const row of shown) {
+    const cells = [fit(truncateMiddle(row.worker_id, idWidth), idWidth)];
+    for (const column of COLUMNS) {
+      const text = fit(column.cell(row), column.width, column.right);
+      cells.push(column.title === 'HEALTH' && row.health_state !== null ? paint(text, ...(HEALTH_COLORS[row.health_state] ?? [])) : text);
+    }
+    lines.push(cells.join(' '));
+  }
+  if (shown.length < rows.length) lines.push(paint(`… ${rows.length - shown.length} more workers (listed most troubled first)`, ANSI.dim));
+  return lines;
+}
+
+const MAX_PROBLEMS = 5;
+
+/** The status dashboard as text. Pure: every line fits `width` columns (ANSI codes aside). */
+export function renderDashboard(model: DashboardModel, options: RenderOptions = {}): string {
+  const width = Math.max(40, options.width ?? 80);
+  const paint: Paint = options.color ? (text, ...codes) => (codes.length === 0 ? text : `\u001b[${codes.join(';')}m${text}\u001b[0m`) : (text) => text;
+  const time = model.generated_at.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  const title = 'commit-relay';
+  const homeWidth = width - title.length - time.length - 4;
+  const home = truncateMiddle(model.home, Math.max(0, homeWidth));
+  const lines: string[] = [];
+  lines.push(`${paint(title, ANSI.bold)}  ${home}${' '.repeat(Math.max(2, width - title.length - 2 - home.length - time.length))}${time}`);
+  lines.push(...daemonLines(model, width, paint));
+  lines.push(...totalsLines(model, width, paint));
+  lines.push(...alertLines(model.alerts, width, paint));
+  lines.push('');
+  lines.push(...tableLines(model.workers, width, paint, options.maxRows));
+  if (model.health_stale && model.workers.length > 0) lines.push(paint(truncateEnd('health as the daemon last saw it: the daemon is not running', width), ANSI.dim));
+  for (const problem of model.problems.slice(0, MAX_PROBLEMS)) lines.push(paint(truncateEnd(`! ${problem}`, width), ANSI.yellow));
+  if (model.problems.length > MAX_PROBLEMS) lines.push(truncateEnd(`! … ${model.problems.length - MAX_PROBLEMS} more problems (scripts/validate.sh lists them all)`, width));
+  return `${lines.join('\n')}\n`;
+}
+
+/** How many lines the dashboard uses besides the worker rows, to size --watch to the terminal. */
+export function renderedOverhead(model: DashboardModel, width = 80): number {
+  return renderDashboard({ ...model, workers: [] }, { width }).split('\n').length + 2;
+}

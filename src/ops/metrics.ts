@@ -1,0 +1,84 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { HEALTH_STATES, type HealthState } from '../contract/pm-state.js';
+
+export const METRIC_PREFIX = 'commit_relay_';
+
+/** Running totals as the daemon keeps them (pm-state.json `metrics`); they only grow while it runs. */
+export interface MetricTotals {
+  readonly restarts_total: number;
+  readonly zombies_detected_total: number;
+  readonly workers_completed_total: number;
+  readonly workers_failed_total: number;
+}
+
+/** What the daemon knows at the end of one pass. */
+export interface PassMetrics {
+  readonly workersByHealth: Partial<Record<HealthState, number>>;
+  readonly tasksQueued: number;
+  /** How long the pass took (ms). */
+  readonly passDurationMs: number;
+  /** When it ended (wall-clock ms). */
+  readonly passEndedAt: number;
+  readonly totals: MetricTotals;
+}
+
+export interface DaemonMetrics {
+  readonly registry: Registry;
+  /** Call once after each pass: sets the gauges, observes the duration, brings the counters up to the totals. */
+  recordPass(pass: PassMetrics): void;
+  /** The Prometheus text exposition of every metric. */
+  render(): Promise<string>;
+  readonly contentType: string;
+}
+
+export interface MetricsOptions {
+  /** Also export the process's own metrics (CPU, memory, event-loop lag) under the prefix. Default true. */
+  readonly processMetrics?: boolean;
+}
+
+const COUNTER_HELP: Record<keyof MetricTotals, string> = {
+  restarts_total: 'Worker restarts',
+  zombies_detected_total: 'Workers found to be zombies (running spec, no process)',
+  workers_completed_total: 'Workers whose process exited 0',
+  workers_failed_total: 'Workers given up on (moved to failed/)',
+};
+
+/** The daemon's metrics on a registry of their own (never prom-client's global one). */
+export function createDaemonMetrics(options: MetricsOptions = {}): DaemonMetrics {
+  const registry = new Registry();
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+  const workers = new Gauge({ name: `${METRIC_PREFIX}workers`, help: 'Active workers by health state', labelNames: ['state'], registers: [registry] });
+  const queued = new Gauge({ name: `${METRIC_PREFIX}tasks_queued`, help: 'Tasks waiting in task-queue.json', registers: [registry] });
+  const lastPass = new Gauge({ name: `${METRIC_PREFIX}last_pass_timestamp_seconds`, help: 'When the last daemon pass ended (Unix time)', registers: [registry] });
+  const passDuration = new Histogram({
+    name: `${METRIC_PREFIX}pass_duration_seconds`,
+    help: 'How long one daemon pass takes',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const counters = Object.fromEntries(
+    (Object.keys(COUNTER_HELP) as (keyof MetricTotals)[]).map((key) => [key, new Counter({ name: `${METRIC_PREFIX}${key}`, help: COUNTER_HELP[key], registers: [registry] })]),
+  ) as Record<keyof MetricTotals, Counter>;
+  const seen: Record<keyof MetricTotals, number> = { restarts_total: 0, zombies_detected_total: 0, workers_completed_total: 0, workers_failed_total: 0 };
+  for (const state of HEALTH_STATES) workers.set({ state }, 0);
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    recordPass(pass: PassMetrics): void {
+      for (const state of HEALTH_STATES) workers.set({ state }, pass.workersByHealth[state] ?? 0);
+      queued.set(pass.tasksQueued);
+      lastPass.set(pass.passEndedAt / 1000);
+      passDuration.observe(Math.max(0, pass.passDurationMs) / 1000);
+      // Counters only go up: add what grew since the last pass; a total that went down (a reset) is ignored.
+      for (const key of Object.keys(seen) as (keyof MetricTotals)[]) {
+        const total = pass.totals[key];
+        if (Number.isFinite(total) && total > seen[key]) {
+          counters[key].inc(total - seen[key]);
+          seen[key] = total;
+        }
+      }
+    },
+    render: () => registry.metrics(),
+  };
+}

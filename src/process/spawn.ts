@@ -1,0 +1,182 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { accessSync, closeSync, constants as fsConstants, copyFileSync, mkdirSync, openSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { nowIso } from '../contract/time.js';
+import type { WorkerType } from '../contract/worker-types.js';
+import { RelayError, describeError, errnoCode } from '../errors.js';
+import { projectRoot, type HomePaths } from '../store/home.js';
+import { currentBootId, readProcStat } from './identity.js';
+
+/**
+ * The only module that starts worker processes. Each worker runs inside scripts/lib/worker-shim.sh,
+ * detached in its own session and process group (pid = pgid), cwd = home, stdout and stderr appended
+ * to agents/logs/<worker_id>/output.log. The shim writes the run's exit record when it ends.
+ */
+
+export interface WorkerLaunch {
+  readonly workerId: string;
+  readonly taskId: string | null;
+  readonly description: string;
+  readonly workerType: WorkerType;
+  readonly restartCount: number;
+  /** The environment the worker inherits before its own variables (default: this process's). */
+  readonly baseEnv?: NodeJS.ProcessEnv;
+  /** Start time, ms since the epoch (default: now). */
+  readonly now?: number;
+}
+
+export interface SpawnResult {
+  readonly pid: number;
+  /** /proc/PID/stat start time; null only when it could not be read. */
+  readonly startTicks: number | null;
+  readonly bootId: string;
+  readonly runId: string;
+  readonly startedAt: string;
+  /** The worker's argv after placeholders (the program as resolved). */
+  readonly argv: readonly string[];
+  readonly logFile: string;
+  /** The shim's ChildProcess: keep it to hear its exit, or unref() it to let this process exit first. */
+  readonly child: ChildProcess;
+}
+
+const OUTPUT_LOG = 'output.log';
+
+export const shimPath = (): string => join(projectRoot(), 'scripts', 'lib', 'worker-shim.sh');
+
+export const workerLogFile = (paths: HomePaths, workerId: string): string => join(paths.workerLogDir(workerId), OUTPUT_LOG);
+
+/** A per-run token: in the worker's environment, its exit record and its spec. */
+export const newRunId = (): string => `run-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+
+export interface Placeholders {
+  readonly worker_id: string;
+  readonly task_id: string | null;
+  readonly description: string;
+  readonly home: string;
+}
+
+/** Replaces {worker_id} {task_id} {description} {home} inside each element, in one pass (a value is never expanded again). */
+export function expandCommand(command: readonly string[], values: Placeholders): string[] {
+  return command.map((part) => part.replace(/\{(worker_id|task_id|description|home)\}/g, (_, key: keyof Placeholders) => values[key] ?? ''));
+}
+
+function isExecutableFile(file: string): boolean {
+  try {
+    if (!statSync(file).isFile()) return false;
+    accessSync(file, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The program to run: one containing `/` is resolved from the home and must be an executable file;
+ * a bare name must be found on the PATH the worker will have. Throws SPAWN_FAILED in one line.
+ */
+export function resolveProgram(program: string, home: string, env: NodeJS.ProcessEnv): string {
+  if (program === '') throw new RelayError('SPAWN_FAILED', 'cannot start: the command names an empty program');
+  if (program.includes('/')) {
+    const file = isAbsolute(program) ? program : resolve(home, program);
+    let exists = true;
+    try {
+      statSync(file);
+    } catch (error) {
+      exists = errnoCode(error) !== 'ENOENT' && errnoCode(error) !== 'ENOTDIR';
+    }
+    if (!exists) throw new RelayError('SPAWN_FAILED', `cannot start: program ${program} not found${isAbsolute(program) ? '' : ` (in ${home})`}`);
+    if (!isExecutableFile(file)) throw new RelayError('SPAWN_FAILED', `cannot start: program ${program} is not an executable file`);
+    return file;
+  }
+  const dirs = (env.PATH ?? '').split(delimiter).filter((d) => d !== '');
+  for (const dir of dirs) {
+    if (isExecutableFile(resolve(home, dir, program))) return program;
+  }
+  throw new RelayError('SPAWN_FAILED', `cannot start: program ${program} not found on PATH`);
+}
+
+/** The check-in interval a worker is asked for: the type's, else a third of its check-in timeout. */
+export const checkinIntervalSeconds = (type: WorkerType): number => type.checkin_interval_seconds ?? Math.max(1, Math.round(type.checkin_timeout_seconds / 3));
+
+export function workerEnv(launch: WorkerLaunch, paths: HomePaths, runId: string): NodeJS.ProcessEnv {
+  return {
+    ...(launch.baseEnv ?? process.env),
+    ...launch.workerType.env,
+    WORKER_ID: launch.workerId,
+    TASK_ID: launch.taskId ?? '',
+    COMMIT_RELAY_HOME: paths.home,
+    COMMIT_RELAY_RUN_ID: runId,
+    COMMIT_RELAY_CHECKIN_INTERVAL: String(checkinIntervalSeconds(launch.workerType)),
+    COMMIT_RELAY_RESTART_COUNT: String(launch.restartCount),
+  };
+}
+
+/** Opens the worker's log for appending (O_APPEND: the rotation's truncate never leaves a hole) and writes the run header. */
+function openLog(paths: HomePaths, workerId: string, header: string): { fd: number; file: string } {
+  const file = workerLogFile(paths, workerId);
+  try {
+    mkdirSync(paths.workerLogDir(workerId), { recursive: true });
+    const fd = openSync(file, 'a', 0o644);
+    writeSync(fd, header);
+    return { fd, file };
+  } catch (error) {
+    throw new RelayError('SPAWN_FAILED', `cannot start: cannot open ${file}: ${describeError(error)}`, { cause: error });
+  }
+}
+
+/** Starts a worker's command inside the shim. Checks the program first: a missing one throws SPAWN_FAILED and starts nothing. */
+export function spawnWorker(paths: HomePaths, launch: WorkerLaunch): SpawnResult {
+  const runId = newRunId();
+  const startedAt = nowIso(launch.now ?? Date.now());
+  const env = workerEnv(launch, paths, runId);
+  const argv = expandCommand(launch.workerType.command, { worker_id: launch.workerId, task_id: launch.taskId, description: launch.description, home: paths.home });
+  const [program, ...args] = argv;
+  const resolved = resolveProgram(program ?? '', paths.home, env);
+  const command = [resolved, ...args];
+  const header = `=== ${startedAt} run ${runId} of ${launch.workerId} (restart ${launch.restartCount}): ${JSON.stringify(command)}\n`;
+  const log = openLog(paths, launch.workerId, header);
+  let child: ChildProcess;
+  try {
+    child = spawn('/bin/sh', [shimPath(), launch.workerId, runId, paths.exitFile(launch.workerId), '--', ...command], {
+      cwd: paths.home,
+      env,
+      detached: true,
+      stdio: ['ignore', log.fd, log.fd],
+    });
+  } catch (error) {
+    throw new RelayError('SPAWN_FAILED', `cannot start: ${describeError(error)}`, { cause: error });
+  } finally {
+    closeSync(log.fd);
+  }
+  // An 'error' event without a listener would crash the caller; the pid check below reports it.
+  child.on('error', () => undefined);
+  const pid = child.pid;
+  if (pid === undefined) throw new RelayError('SPAWN_FAILED', 'cannot start: the system refused to create the process');
+  // Read at once: the process cannot have been reaped yet (we are its parent), even if it already exited.
+  const stat = readProcStat(pid);
+  return { pid, startTicks: stat?.startTicks ?? null, bootId: currentBootId(), runId, startedAt, argv: command, logFile: log.file, child };
+}
+
+/**
+ * Copy-truncate rotation: output.log is copied to output.log.1 (replacing it) and truncated in place, so
+ * the worker keeps writing through its O_APPEND descriptor. Lines written between the copy and the
+ * truncate are lost; that is the price of not signalling the worker. Returns whether it rotated.
+ */
+export function rotateLogIfNeeded(paths: HomePaths, workerId: string, maxBytes: number): boolean {
+  const file = workerLogFile(paths, workerId);
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch {
+    return false;
+  }
+  if (size <= maxBytes) return false;
+  try {
+    copyFileSync(file, `${file}.1`);
+    truncateSync(file, 0);
+  } catch (error) {
+    throw new RelayError('IO_FAILED', `cannot rotate ${file}: ${describeError(error)}`, { cause: error });
+  }
+  return true;
+}

@@ -1,0 +1,100 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { assertValidId } from '../contract/ids.js';
+import { RelayError, describeError } from '../errors.js';
+import type { HomePaths } from '../store/home.js';
+
+/**
+ * Writing a check-in. Runs inside every agent, often, so this module (and src/bin/checkin.ts) loads
+ * nothing but node built-ins and the zod-free ids/errors/home modules: no zod, yargs or pino.
+ */
+
+/** Must equal CHECKIN_STATUSES of src/contract/checkin.ts (a test holds them equal; importing it would load zod). */
+export const CHECKIN_STATUS_VALUES = ['starting', 'in_progress', 'blocked', 'completed', 'failed'] as const;
+export type CheckinStatusValue = (typeof CHECKIN_STATUS_VALUES)[number];
+
+export interface CheckinInput {
+  /** --worker-id, if given. */
+  readonly workerId?: string | undefined;
+  readonly status?: string | undefined;
+  /** --progress as typed (a string from argv) or a number. */
+  readonly progress?: string | number | undefined;
+  readonly message?: string | undefined;
+}
+
+export interface CheckinRecord {
+  readonly worker_id: string;
+  readonly timestamp: string;
+  readonly status: CheckinStatusValue;
+  readonly progress_pct: number;
+  readonly message: string | null;
+  readonly run_id: string | null;
+}
+
+const MAX_MESSAGE = 4000;
+
+function parseProgress(raw: string | number): number {
+  const value = typeof raw === 'number' ? raw : raw.trim() === '' ? Number.NaN : Number(raw);
+  if (!Number.isFinite(value) || value < 0 || value > 100) {
+    throw new RelayError('USAGE', `--progress must be a number from 0 to 100, got \`${String(raw)}\``);
+  }
+  return value;
+}
+
+/** The progress of the worker's previous check-in, so a bare status update keeps it. */
+function previousProgress(file: string): number | undefined {
+  try {
+    const previous = JSON.parse(readFileSync(file, 'utf8')) as { progress_pct?: unknown };
+    const value = previous.progress_pct;
+    return typeof value === 'number' && value >= 0 && value <= 100 ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Validates a check-in and writes coordination/worker-checkins/<id>.json atomically (temp file in the same
+ * folder, then rename). Refuses, writing nothing: an invalid id, an id with no spec in active/, a
+ * --worker-id other than the caller's own WORKER_ID, an unknown status, a progress outside 0..100.
+ */
+export function writeCheckin(paths: HomePaths, input: CheckinInput, env: NodeJS.ProcessEnv, now: number = Date.now()): CheckinRecord {
+  const ownId = env.WORKER_ID !== undefined && env.WORKER_ID !== '' ? env.WORKER_ID : undefined;
+  const workerId = input.workerId ?? ownId;
+  if (workerId === undefined) throw new RelayError('USAGE', 'name the worker: --worker-id ID, or run inside a worker (WORKER_ID is set there)');
+  assertValidId(workerId, 'worker');
+  // A worker may check in only for itself.
+  if (ownId !== undefined && workerId !== ownId) {
+    throw new RelayError('INVALID_INPUT', `--worker-id "${workerId}" is not this worker (WORKER_ID is "${ownId}"): a worker checks in only for itself`);
+  }
+  const status = input.status ?? 'in_progress';
+  if (!(CHECKIN_STATUS_VALUES as readonly string[]).includes(status)) {
+    throw new RelayError('USAGE', `unknown --status "${status}": use one of ${CHECKIN_STATUS_VALUES.join(', ')}`);
+  }
+  const progressFromFlag = input.progress === undefined ? undefined : parseProgress(input.progress);
+  const message = input.message ?? null;
+  if (message !== null && message.length > MAX_MESSAGE) throw new RelayError('USAGE', `--message is ${message.length} characters long (at most ${MAX_MESSAGE})`);
+  if (!existsSync(paths.specFile('active', workerId))) {
+    throw new RelayError('SPEC_NOT_FOUND', `no worker "${workerId}" in ${paths.specDir('active')}`);
+  }
+  const file = paths.checkinFile(workerId);
+  const progress = progressFromFlag ?? (status === 'completed' ? 100 : (previousProgress(file) ?? 0));
+  const record: CheckinRecord = {
+    worker_id: workerId,
+    timestamp: new Date(now).toISOString(),
+    status: status as CheckinStatusValue,
+    progress_pct: progress,
+    message,
+    run_id: env.COMMIT_RELAY_RUN_ID !== undefined && env.COMMIT_RELAY_RUN_ID !== '' ? env.COMMIT_RELAY_RUN_ID : null,
+  };
+  // Not ending in .json: readers listing the folder never see the temp file.
+  const temp = `${file}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
+  try {
+    mkdirSync(paths.checkins, { recursive: true });
+    writeFileSync(temp, `${JSON.stringify(record)}\n`, { mode: 0o644 });
+    renameSync(temp, file);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw new RelayError('IO_FAILED', `cannot write ${file}: ${describeError(error)}`, { cause: error });
+  }
+  return record;
+}

@@ -1,0 +1,34 @@
+import { normalizeExecution, type WorkerSpec } from '../contract/worker-spec.js';
+import { RelayError } from '../errors.js';
+import type { SpawnResult } from '../process/spawn.js';
+import { requireActiveSpec } from './active-spec.js';
+import type { LifecycleContext } from './context.js';
+import { emitWorkerEvent } from './events.js';
+import { assertStartable, startLocked, withStartLock } from './start.js';
+import { stopRun } from './stop.js';
+
+export interface RestartOptions {
+  readonly keepChild?: boolean;
+}
+
+/**
+ * Stops the worker if it runs, then starts a new run at once under the spec lock (so nothing else can
+ * start it in between): the runbook's "kill, reset to pending, start-worker" in one safe step.
+ * restart_count is left as it is: it counts the daemon's automatic restarts, which max_restarts limits.
+ */
+export async function restartWorker(ctx: LifecycleContext, workerId: string, options: RestartOptions = {}): Promise<SpawnResult> {
+  const spec = requireActiveSpec(ctx, workerId);
+  if (spec.status !== 'running' && spec.status !== 'pending') {
+    throw new RelayError('WRONG_STATE', `worker "${workerId}" has status ${spec.status} in active/: only a pending or running worker can be restarted`);
+  }
+  const outcome = await stopRun(ctx, spec);
+  const previous = { previous_pid: spec.execution?.pid ?? null, previous_run_id: spec.execution?.run_id ?? null, stop_outcome: outcome };
+  if (outcome === 'terminated' || outcome === 'killed') emitWorkerEvent(ctx, 'worker_killed', spec, { reason: 'restart', outcome, pid: previous.previous_pid, run_id: previous.previous_run_id });
+  return withStartLock(ctx, workerId, async () => {
+    const current = requireActiveSpec(ctx, workerId);
+    assertStartable(current);
+    emitWorkerEvent(ctx, 'worker_restarted', current, { ...previous, manual: true, restart_count: normalizeExecution(current.execution).restart_count });
+    const reset: WorkerSpec = { ...current, status: 'pending', execution: { ...normalizeExecution(current.execution), pid: null, started_at: null } };
+    return startLocked(ctx, reset, { reason: 'restart', keepChild: options.keepChild ?? false });
+  });
+}

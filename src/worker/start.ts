@@ -1,0 +1,163 @@
+import { nowIso } from '../contract/time.js';
+import { normalizeExecution, type WorkerSpec } from '../contract/worker-spec.js';
+import { RelayError } from '../errors.js';
+import { checkIdentity, currentHost } from '../process/identity.js';
+import { spawnWorker, type SpawnResult } from '../process/spawn.js';
+import { stopProcess } from '../process/terminate.js';
+import { removeExitRecord } from '../store/exits.js';
+import { finalizeSpec, withSpecLock, writeSpec } from '../store/specs.js';
+import { requireActiveSpec } from './active-spec.js';
+import { clock, type LifecycleContext } from './context.js';
+import { emitWorkerEvent } from './events.js';
+import { applyExitRecordIfAny, settleTaskOf } from './exit.js';
+import { recordedProcess, recordedState } from './spec-process.js';
+
+export type StartReason = 'start' | 'restart';
+
+export interface StartOptions {
+  readonly reason?: StartReason;
+  /** Keep the shim's ChildProcess referenced (a long-lived caller that wants its 'exit'); default false: unref()ed. */
+  readonly keepChild?: boolean;
+  /**
+   * A pending spec whose recorded process is still alive and ours (the runbook's "kill, reset, start"
+   * racing the old process's exit): wait up to this long for it to go before refusing. Default 0.
+   */
+  readonly waitForExitMs?: number;
+}
+
+/** A spawn failure: the spec went to failed/; the task is settled once the spec lock is released. */
+class SpawnFailure {
+  constructor(
+    readonly error: RelayError,
+    readonly spec: WorkerSpec,
+  ) {}
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitForRecordedExit(spec: WorkerSpec, ms: number): Promise<void> {
+  const recorded = recordedProcess(spec);
+  if (recorded === undefined || ms <= 0) return;
+  const deadline = Date.now() + ms;
+  while (checkIdentity(recorded) === 'alive' && Date.now() < deadline) await sleep(25);
+}
+
+/** Refuses to start a worker whose recorded process still runs: never a second copy. */
+export function assertStartable(spec: WorkerSpec): void {
+  if (spec.status === 'completed' || spec.status === 'failed') {
+    throw new RelayError('WRONG_STATE', `worker "${spec.worker_id}" has status ${spec.status}: only a pending worker (or a running one whose process is gone) can be started`);
+  }
+  const state = recordedState(spec);
+  if (state === 'alive' || state === 'unverified') {
+    const pid = spec.execution?.pid ?? null;
+    throw new RelayError(
+      'ALREADY_RUNNING',
+      `worker "${spec.worker_id}" is already running (pid ${String(pid)}${state === 'unverified' ? ', identity not recorded' : ''}): stop it first, or use restart-worker`,
+      { details: { pid } },
+    );
+  }
+}
+
+/** Spawns the worker and records the run in its active spec; the caller holds the spec lock and has checked assertStartable. */
+export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, options: StartOptions = {}): Promise<SpawnResult> {
+  const reason = options.reason ?? 'start';
+  const type = ctx.workerTypes.get(spec.worker_type);
+  const execution = normalizeExecution(spec.execution);
+  // Whatever record is left belongs to an earlier run.
+  removeExitRecord(ctx.paths, spec.worker_id);
+  const now = clock(ctx);
+  let result: SpawnResult;
+  try {
+    result = spawnWorker(ctx.paths, {
+      workerId: spec.worker_id,
+      taskId: spec.task_id,
+      description: spec.task.description,
+      workerType: type,
+      restartCount: execution.restart_count,
+      now,
+      ...(ctx.baseEnv === undefined ? {} : { baseEnv: ctx.baseEnv }),
+    });
+  } catch (error) {
+    if (error instanceof RelayError && error.code === 'SPAWN_FAILED') throw new SpawnFailure(error, await failUnstartable(ctx, spec, error));
+    throw error;
+  }
+  const next: WorkerSpec = {
+    ...spec,
+    status: 'running',
+    error: null,
+    execution: {
+      ...execution,
+      pid: result.pid,
+      process_start_ticks: result.startTicks,
+      boot_id: result.bootId,
+      host: currentHost(),
+      run_id: result.runId,
+      started_at: result.startedAt,
+      completed_at: null,
+      exit_code: null,
+      signal: null,
+      next_restart_at: null,
+      timeout_warnings: [],
+      stop_reason: null,
+    },
+  };
+  try {
+    await writeSpec(ctx.paths, 'active', next);
+  } catch (error) {
+    // A process the spec does not record would be an orphan: take it down again.
+    await stopProcess({ pid: result.pid, startTicks: result.startTicks, bootId: result.bootId }, 0).catch(() => undefined);
+    throw error;
+  }
+  if (options.keepChild !== true) result.child.unref();
+  emitWorkerEvent(ctx, 'worker_started', spec, {
+    pid: result.pid,
+    run_id: result.runId,
+    program: result.argv[0] ?? null,
+    restart_count: execution.restart_count,
+    reason,
+    log_file: result.logFile,
+  });
+  return result;
+}
+
+/** A program that cannot be started: the spec goes to failed/ with the reason; event worker_failed. */
+async function failUnstartable(ctx: LifecycleContext, spec: WorkerSpec, error: RelayError): Promise<WorkerSpec> {
+  const at = nowIso(clock(ctx));
+  const failed: WorkerSpec = {
+    ...spec,
+    status: 'failed',
+    error: error.message,
+    execution: { ...normalizeExecution(spec.execution), pid: null, completed_at: at },
+  };
+  await finalizeSpec(ctx.paths, failed, 'active', 'failed');
+  emitWorkerEvent(ctx, 'worker_failed', spec, { reason: 'spawn_failed', error: error.message });
+  return failed;
+}
+
+/** Runs fn under the spec lock; a spawn failure settles the task as failed after the lock and rethrows SPAWN_FAILED. */
+export async function withStartLock<T>(ctx: LifecycleContext, workerId: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await withSpecLock(ctx.paths, workerId, fn);
+  } catch (error) {
+    if (!(error instanceof SpawnFailure)) throw error;
+    await settleTaskOf(ctx, workerId, error.spec.task_id, 'failed', error.error.message);
+    throw error.error;
+  }
+}
+
+/**
+ * Starts the worker a pending spec in active/ describes (or a running one whose process is gone: a manual
+ * restart). Refuses with ALREADY_RUNNING while its recorded process is alive. A program that cannot be
+ * started moves the spec to failed/ with the reason and throws SPAWN_FAILED.
+ */
+export async function startWorker(ctx: LifecycleContext, workerId: string, options: StartOptions = {}): Promise<SpawnResult> {
+  const before = requireActiveSpec(ctx, workerId);
+  if (before.status === 'pending') await waitForRecordedExit(before, options.waitForExitMs ?? 0);
+  // A run that ended while nobody watched is recorded first: a finished worker is completed, never re-run.
+  if (before.status === 'running') await applyExitRecordIfAny(ctx, workerId);
+  return withStartLock(ctx, workerId, async () => {
+    const spec = requireActiveSpec(ctx, workerId);
+    assertStartable(spec);
+    return startLocked(ctx, spec, options);
+  });
+}

@@ -1,0 +1,125 @@
+import { nowIso } from '../contract/time.js';
+import { normalizeExecution, type WorkerSpec } from '../contract/worker-spec.js';
+import { stopProcess, type StopOutcome } from '../process/terminate.js';
+import { readExitRecord, removeExitRecord } from '../store/exits.js';
+import { finalizeSpec, withSpecLock, writeSpec } from '../store/specs.js';
+import { clock, stopGraceMs, type LifecycleContext } from './context.js';
+import { emitWorkerEvent } from './events.js';
+import { settleTaskOf } from './exit.js';
+import { requireActiveSpec } from './active-spec.js';
+import { recordedProcess, recordedState } from './spec-process.js';
+
+export interface StopResult {
+  /** 'gone' also when the spec records no process. */
+  readonly outcome: StopOutcome;
+  readonly pid: number | null;
+  readonly run_id: string | null;
+  readonly exit_code: number | null;
+  readonly signal: string | null;
+}
+
+export interface FailResult extends StopResult {
+  /** Where the failed spec now is. */
+  readonly file: string;
+}
+
+const stopped = (outcome: StopOutcome): boolean => outcome === 'terminated' || outcome === 'killed';
+
+/** Stops the process a spec records (TERM, the type's grace, KILL); a process not provably ours is never signalled. */
+export async function stopRun(ctx: LifecycleContext, spec: WorkerSpec): Promise<StopOutcome> {
+  const recorded = recordedProcess(spec);
+  if (recorded === undefined) return 'gone';
+  return stopProcess(recorded, stopGraceMs(ctx, spec.worker_type));
+}
+
+/** How the stopped run ended: its exit record when the shim wrote one, else the signal that ended it. */
+function endOfRun(ctx: LifecycleContext, spec: WorkerSpec, outcome: StopOutcome): { exit_code: number | null; signal: string | null } {
+  const record = readExitRecord(ctx.paths, spec.worker_id);
+  if (record !== undefined && record.run_id === spec.execution?.run_id) return { exit_code: record.exit_code, signal: record.signal };
+  if (outcome === 'killed') return { exit_code: null, signal: 'SIGKILL' };
+  if (outcome === 'terminated') return { exit_code: null, signal: 'SIGTERM' };
+  return { exit_code: spec.execution?.exit_code ?? null, signal: spec.execution?.signal ?? null };
+}
+
+const sameRun = (a: WorkerSpec, b: WorkerSpec): boolean => (a.execution?.run_id ?? null) === (b.execution?.run_id ?? null);
+
+/**
+ * Stops a worker's process group and records how it ended in the active spec (pid null, exit_code or
+ * signal, last_exit_at, stop_reason); the status is left for the caller (the daemon's policy, fail, restart).
+ * The stop happens outside the spec lock (it may take the whole grace); the record is made under it.
+ */
+export async function stopWorker(ctx: LifecycleContext, workerId: string, reason: string): Promise<StopResult> {
+  const spec = requireActiveSpec(ctx, workerId);
+  const outcome = await stopRun(ctx, spec);
+  const base = { outcome, pid: spec.execution?.pid ?? null, run_id: spec.execution?.run_id ?? null };
+  if (!stopped(outcome)) return { ...base, exit_code: null, signal: null };
+  const end = await withSpecLock(ctx.paths, workerId, async () => {
+    let current: WorkerSpec;
+    try {
+      current = requireActiveSpec(ctx, workerId);
+    } catch {
+      return endOfRun(ctx, spec, outcome);
+    }
+    const ended = endOfRun(ctx, current, outcome);
+    // Started again meanwhile: the new run is not the one stopped.
+    if (!sameRun(current, spec)) return ended;
+    const at = nowIso(clock(ctx));
+    await writeSpec(ctx.paths, 'active', {
+      ...current,
+      execution: { ...normalizeExecution(current.execution), pid: null, exit_code: ended.exit_code, signal: ended.signal, last_exit_at: at, stop_reason: reason },
+    });
+    removeExitRecord(ctx.paths, workerId);
+    return ended;
+  });
+  emitWorkerEvent(ctx, 'worker_killed', spec, { reason, ...base, ...end });
+  return { ...base, ...end };
+}
+
+export interface FailOptions {
+  /** data.reason of the worker_failed event (default 'manual'). */
+  readonly reason?: string;
+}
+
+/**
+ * Stops the worker if it runs, then: status failed, error, execution.completed_at, spec moved to failed/,
+ * event worker_failed, its task failed. What the runbook's "force fail" does by hand, safely.
+ */
+export async function failWorker(ctx: LifecycleContext, workerId: string, error = 'Manual termination', options: FailOptions = {}): Promise<FailResult> {
+  const reason = options.reason ?? 'manual';
+  const spec = requireActiveSpec(ctx, workerId);
+  const firstOutcome = await stopRun(ctx, spec);
+  if (stopped(firstOutcome)) {
+    emitWorkerEvent(ctx, 'worker_killed', spec, { reason: `fail: ${error}`, outcome: firstOutcome, pid: spec.execution?.pid ?? null, run_id: spec.execution?.run_id ?? null });
+  }
+  const result = await withSpecLock(ctx.paths, workerId, async () => {
+    const current = requireActiveSpec(ctx, workerId);
+    let outcome = firstOutcome;
+    if (!sameRun(current, spec) && recordedState(current) === 'alive') {
+      // Restarted between the stop and the lock (rare): stop that run too, holding the lock.
+      outcome = await stopRun(ctx, current);
+    }
+    const ended = endOfRun(ctx, current, outcome);
+    const at = nowIso(clock(ctx));
+    const failed: WorkerSpec = {
+      ...current,
+      status: 'failed',
+      error,
+      execution: {
+        ...normalizeExecution(current.execution),
+        pid: null,
+        completed_at: at,
+        exit_code: ended.exit_code,
+        signal: ended.signal,
+        next_restart_at: null,
+        ...(stopped(outcome) ? { last_exit_at: at, stop_reason: `fail: ${error}` } : {}),
+      },
+    };
+    const file = await finalizeSpec(ctx.paths, failed, 'active', 'failed');
+    removeExitRecord(ctx.paths, workerId);
+    emitWorkerEvent(ctx, 'worker_failed', current, { reason, error, outcome, exit_code: ended.exit_code, signal: ended.signal });
+    return { outcome, pid: current.execution?.pid ?? null, run_id: current.execution?.run_id ?? null, ...ended, file, taskId: current.task_id };
+  });
+  await settleTaskOf(ctx, workerId, result.taskId, 'failed', error);
+  const { taskId: _taskId, ...rest } = result;
+  return rest;
+}

@@ -1,0 +1,308 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { decidePass } from '../../dist/core/decide.js';
+import { eventNames, exitOf, fleet, kinds, L, MIN, NOW, passInput, runningView, SEC, task } from './fixtures.js';
+
+/** One worker, one pass; the actions and events about it. */
+function decideOne(view, overrides = {}) {
+  const previous = overrides.previous;
+  const plan = decidePass(passInput({ workers: [view], previousHealth: new Map(previous ? [[view.workerId, previous]] : []), ...overrides.input }));
+  return plan;
+}
+
+describe('decidePass: remediation of one worker', () => {
+  const ran = (ms) => ({ startedAt: NOW - ms, lastCheckinAt: NOW - SEC, lastProgressChangeAt: NOW - SEC });
+  const restart = (fields) => ({ kind: 'schedule_restart', workerId: 'w1', zombie: false, countWasReset: false, ...fields });
+  const fail = (fields) => ({ kind: 'fail', workerId: 'w1', zombie: false, ...fields });
+  // Each: the worker, the actions expected (in order).
+  const cases = [
+    { name: 'exit 0: complete', view: runningView({ exit: exitOf(0) }), actions: [{ kind: 'complete', workerId: 'w1' }] },
+    { name: 'exit 3, first time: schedule_restart 1 after base', view: runningView({ exit: exitOf(3) }), actions: [restart({ cause: 'exited with code 3', restartCount: 1, delayMs: 30 * SEC })] },
+    { name: 'exit 3, second time: schedule_restart 2 after 45 s', view: runningView({ exit: exitOf(3), restartCount: 1 }), actions: [restart({ cause: 'exited with code 3', restartCount: 2, delayMs: 45 * SEC })] },
+    { name: 'exit 3 after max_restarts: fail naming the cause and the count', view: runningView({ exit: exitOf(3), restartCount: 2 }), actions: [fail({ cause: 'exited with code 3', error: 'exited with code 3; gave up after 2 restarts (max_restarts 2)' })] },
+    { name: 'max_restarts 1 reached: "1 restart", singular', view: runningView({ exit: exitOf(1), restartCount: 1 }), limits: { ...L, maxRestarts: 1 }, actions: [fail({ cause: 'exited with code 1', error: 'exited with code 1; gave up after 1 restart (max_restarts 1)' })] },
+    { name: 'max_restarts 0: fail on the first crash', view: runningView({ exit: exitOf(1) }), limits: { ...L, maxRestarts: 0 }, actions: [fail({ cause: 'exited with code 1', error: 'exited with code 1; gave up after 0 restarts (max_restarts 0)' })] },
+    { name: 'killed by SIGKILL: restart, cause names the signal', view: runningView({ exit: exitOf(null, 'SIGKILL') }), actions: [restart({ cause: 'killed by SIGKILL', restartCount: 1, delayMs: 30 * SEC })] },
+    { name: 'stopped as stalled: restart, cause names the stop', view: runningView({ exit: exitOf(null, 'SIGTERM', 'stalled'), restartCount: 1 }), actions: [restart({ cause: 'stopped: stalled', restartCount: 2, delayMs: 45 * SEC })] },
+    { name: 'stopped as stalled, exited 0 on TERM: still a restart, not complete', view: runningView({ exit: exitOf(0, null, 'stalled') }), actions: [restart({ cause: 'stopped: stalled', restartCount: 1, delayMs: 30 * SEC })] },
+    { name: 'stopped for the time limit after max_restarts: fail', view: runningView({ exit: exitOf(null, 'SIGKILL', 'time_limit'), restartCount: 2 }), actions: [fail({ cause: 'stopped: time_limit', error: 'stopped: time_limit; gave up after 2 restarts (max_restarts 2)' })] },
+    { name: 'crash at max after a run of healthy_reset: count reset, restart 1', view: runningView({ exit: exitOf(1), restartCount: 2, ...ran(L.healthyResetMs) }), actions: [restart({ cause: 'exited with code 1', restartCount: 1, delayMs: 30 * SEC, countWasReset: true })] },
+    { name: 'crash at max after a run 1 ms short of healthy_reset: fail', view: runningView({ exit: exitOf(1), restartCount: 2, ...ran(L.healthyResetMs - 1) }), actions: [fail({ cause: 'exited with code 1', error: 'exited with code 1; gave up after 2 restarts (max_restarts 2)' })] },
+    { name: 'zero backoff: restart with delay 0', view: runningView({ exit: exitOf(1), restartCount: 1 }), limits: { ...L, backoffBaseMs: 0, backoffMaxMs: 0 }, actions: [restart({ cause: 'exited with code 1', restartCount: 2, delayMs: 0 })] },
+    { name: 'zombie (gone): schedule_restart with zombie true', view: runningView({ process: 'gone' }), actions: [restart({ cause: 'zombie: no process found, no recorded exit', restartCount: 1, delayMs: 30 * SEC, zombie: true })] },
+    { name: 'zombie (pid reused): schedule_restart with zombie true', view: runningView({ process: 'reused', restartCount: 1 }), actions: [restart({ cause: 'zombie: its pid now belongs to another process, no recorded exit', restartCount: 2, delayMs: 45 * SEC, zombie: true })] },
+    { name: 'zombie at max_restarts: fail with zombie true', view: runningView({ process: 'none', restartCount: 2 }), actions: [fail({ zombie: true, cause: 'zombie: no pid recorded, no recorded exit', error: 'zombie: no pid recorded, no recorded exit; gave up after 2 restarts (max_restarts 2)' })] },
+    { name: 'stalled (silent): stop as stalled', view: runningView({ lastCheckinAt: NOW - L.stallTimeoutMs }), actions: [{ kind: 'stop', workerId: 'w1', reason: 'stalled', detail: 'no check-in for 1200s' }] },
+    { name: 'stalled (progress stuck): stop as stalled', view: runningView({ lastProgressChangeAt: NOW - L.stallTimeoutMs }), actions: [{ kind: 'stop', workerId: 'w1', reason: 'stalled', detail: 'progress stuck at 40% for 1200s' }] },
+    { name: 'at the time limit: stop with reason time_limit, no warnings recorded', view: runningView({ startedAt: NOW - L.timeLimitMs }), actions: [{ kind: 'stop', workerId: 'w1', reason: 'time_limit', detail: 'over its time limit (2700s of 2700s)' }] },
+    { name: 'stalled with a stop in flight: no second stop', view: runningView({ lastCheckinAt: NOW - L.stallTimeoutMs, stopping: true }), actions: [] },
+    { name: 'over time with a stop in flight: no second stop', view: runningView({ startedAt: NOW - 2 * L.timeLimitMs, stopping: true }), actions: [] },
+    { name: 'exit recorded while the stop is still in flight: wait for the stop', view: runningView({ exit: exitOf(null, 'SIGTERM', 'stalled'), stopping: true }), actions: [] },
+    { name: 'zombie while a stop is in flight: wait for the stop', view: runningView({ process: 'gone', stopping: true }), actions: [] },
+    { name: 'healthy: nothing', view: runningView(), actions: [] },
+    { name: 'late: nothing (only an event)', view: runningView({ lastCheckinAt: NOW - L.checkinTimeoutMs }), actions: [] },
+    { name: 'starting: nothing', view: runningView({ lastCheckinAt: null, lastProgressChangeAt: null, startedAt: NOW - SEC }), actions: [] },
+    { name: 'spec already completed: nothing', view: runningView({ status: 'completed', exit: exitOf(0) }), actions: [] },
+    { name: 'spec already failed: nothing', view: runningView({ status: 'failed', exit: exitOf(1) }), actions: [] },
+    { name: 'unknown worker type: ignored entirely', view: runningView({ workerType: 'no-such-type', process: 'gone' }), actions: [], noHealth: true },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const plan = decidePass(passInput({ workers: [c.view], maxConcurrent: 0, ...(c.limits ? { limits: { implementation: c.limits } } : {}) }));
+      assert.deepEqual(plan.actions, c.actions);
+      assert.equal(plan.held, false);
+      assert.equal(plan.health.has('w1'), !c.noHealth);
+    });
+  }
+
+  test('rand is drawn once per restart decision and shapes the delay', () => {
+    let calls = 0;
+    const rand = () => {
+      calls += 1;
+      return 0;
+    };
+    const plan = decidePass(passInput({ workers: [runningView({ exit: exitOf(1), restartCount: 3 })], limits: { implementation: { ...L, maxRestarts: 9 } }, rand, maxConcurrent: 0 }));
+    assert.equal(calls, 1);
+    assert.equal(plan.actions[0].delayMs, 120 * SEC);
+  });
+});
+
+describe('decidePass: each change of health is one event, logged when it happens', () => {
+  const late = runningView({ lastCheckinAt: NOW - L.checkinTimeoutMs });
+  const stalled = runningView({ lastCheckinAt: NOW - L.stallTimeoutMs, stopping: true });
+  const zombie = runningView({ process: 'gone' });
+  const overTime = runningView({ startedAt: NOW - L.timeLimitMs, timeoutWarnings: [50, 75, 90] });
+  // Each: the previous health (undefined: never seen), the worker now, the events expected.
+  const cases = [
+    { name: 'first seen late: missed_checkin, previous null', previous: undefined, view: late, events: [['missed_checkin', 'late', null]] },
+    { name: 'healthy → late: missed_checkin', previous: 'healthy', view: late, events: [['missed_checkin', 'late', 'healthy']] },
+    { name: 'starting → late (no first check-in): missed_checkin', previous: 'starting', view: runningView({ lastCheckinAt: null, lastProgressChangeAt: null, startedAt: NOW - L.startupGraceMs - L.checkinTimeoutMs }), events: [['missed_checkin', 'late', 'starting']] },
+    { name: 'late → late: nothing again', previous: 'late', view: late, events: [] },
+    { name: 'late → stalled: worker_stalled', previous: 'late', view: stalled, events: [['worker_stalled', 'stalled', 'late']] },
+    { name: 'stalled → stalled: nothing again', previous: 'stalled', view: stalled, events: [] },
+    { name: 'healthy → zombie: zombie_detected', previous: 'healthy', view: zombie, events: [['zombie_detected', 'zombie', 'healthy']] },
+    { name: 'zombie → zombie: nothing again', previous: 'zombie', view: zombie, events: [] },
+    { name: 'healthy → over the time limit: timeout_exceeded (not worker_stalled)', previous: 'healthy', view: overTime, events: [['timeout_exceeded', 'stalled', 'healthy']] },
+    { name: 'stalled → over the time limit: nothing again', previous: 'stalled', view: overTime, events: [] },
+    { name: 'late → healthy: no event for a recovery', previous: 'late', view: runningView(), events: [] },
+    { name: 'healthy → healthy: nothing', previous: 'healthy', view: runningView(), events: [] },
+    { name: 'exited while its stop is in flight: nothing yet', previous: 'stalled', view: runningView({ exit: exitOf(null, 'SIGTERM', 'stalled'), stopping: true }), events: [] },
+    { name: 'backoff → starting: nothing', previous: 'backoff', view: runningView({ status: 'pending', nextRestartAt: NOW, restartCount: 1 }), events: [] },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const plan = decideOne(c.view, { previous: c.previous, input: { maxConcurrent: 0 } });
+      assert.deepEqual(
+        plan.events.map((e) => [e.event, e.data.health_state, e.data.previous_state]),
+        c.events,
+      );
+      for (const e of plan.events) {
+        assert.equal(e.worker_id, 'w1');
+        assert.equal(e.task_id, 'task-1');
+        assert.equal(typeof e.data.reason, 'string');
+      }
+    });
+  }
+
+  test('a second pass fed the first pass\'s health logs nothing again', () => {
+    const workers = [late, stalled, zombie, overTime, runningView({ workerId: 'ok' })].map((w, i) => ({ ...w, workerId: `w${i}` }));
+    const first = decidePass(passInput({ workers, maxConcurrent: 0 }));
+    assert.deepEqual(eventNames(first.events).sort(), ['missed_checkin', 'timeout_exceeded', 'worker_stalled', 'zombie_detected']);
+    const previousHealth = new Map([...first.health].map(([id, h]) => [id, h.state]));
+    const second = decidePass(passInput({ workers, previousHealth, maxConcurrent: 0 }));
+    assert.deepEqual(second.events, []);
+  });
+});
+
+describe('decidePass: an ended run is logged once with what was decided and why', () => {
+  // Each: the worker, the one event expected about it (name and data).
+  const cases = [
+    { name: 'exit 0: worker_exited, decision complete', view: runningView({ exit: exitOf(0) }), event: 'worker_exited', data: { exit_code: 0, signal: null, decision: 'complete' } },
+    {
+      name: 'exit 3: worker_exited, decision restart with count and delay',
+      view: runningView({ exit: exitOf(3) }),
+      event: 'worker_exited',
+      data: { exit_code: 3, signal: null, stop_reason: null, cause: 'exited with code 3', decision: 'restart', restart_count: 1, delay_ms: 30 * SEC, count_was_reset: false },
+    },
+    {
+      name: 'stopped as stalled: worker_exited with the stop reason',
+      view: runningView({ exit: exitOf(null, 'SIGTERM', 'stalled'), restartCount: 1 }),
+      event: 'worker_exited',
+      data: { exit_code: null, signal: 'SIGTERM', stop_reason: 'stalled', cause: 'stopped: stalled', decision: 'restart', restart_count: 2, delay_ms: 45 * SEC, count_was_reset: false },
+    },
+    {
+      name: 'crash at max_restarts: worker_exited, decision fail with the error',
+      view: runningView({ exit: exitOf(null, 'SIGKILL'), restartCount: 2 }),
+      event: 'worker_exited',
+      data: { exit_code: null, signal: 'SIGKILL', stop_reason: null, cause: 'killed by SIGKILL', decision: 'fail', error: 'killed by SIGKILL; gave up after 2 restarts (max_restarts 2)' },
+    },
+    {
+      name: 'zombie: one zombie_detected carrying the decision, no worker_exited',
+      view: runningView({ process: 'gone', restartCount: 1 }),
+      event: 'zombie_detected',
+      data: { health_state: 'zombie', previous_state: 'healthy', reason: 'zombie: no process found, no recorded exit', decision: 'restart', restart_count: 2, delay_ms: 45 * SEC, count_was_reset: false },
+    },
+    {
+      name: 'zombie at max_restarts: zombie_detected, decision fail',
+      view: runningView({ process: 'reused', restartCount: 2 }),
+      event: 'zombie_detected',
+      data: { health_state: 'zombie', previous_state: 'healthy', reason: 'zombie: its pid now belongs to another process, no recorded exit', decision: 'fail', error: 'zombie: its pid now belongs to another process, no recorded exit; gave up after 2 restarts (max_restarts 2)' },
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const plan = decideOne(c.view, { previous: 'healthy', input: { maxConcurrent: 0 } });
+      assert.deepEqual(plan.events, [{ event: c.event, worker_id: 'w1', task_id: 'task-1', data: c.data }]);
+    });
+  }
+});
+
+describe('decidePass: time-limit warnings, each once', () => {
+  const at = (pct, given) => runningView({ startedAt: NOW - (L.timeLimitMs * pct) / 100, timeoutWarnings: given });
+  // Each: percent of the limit, warnings already given, the timeout_warning percents expected.
+  const cases = [
+    ['49%: none', 49, [], []],
+    ['50%: 50', 50, [], [50]],
+    ['60%, 50 given: none', 60, [50], []],
+    ['75%, 50 given: 75', 75, [50], [75]],
+    ['90%, 50 and 75 given: 90', 90, [50, 75], [90]],
+    ['90%, none given (daemon was down): 50, 75 and 90 at once', 90, [], [50, 75, 90]],
+    ['99%, all given: none', 99, [50, 75, 90], []],
+    ['100%, none given: none (timeout_exceeded instead)', 100, [], []],
+  ];
+  for (const [name, pct, given, expected] of cases) {
+    test(name, () => {
+      const plan = decideOne(at(pct, given), { previous: 'healthy', input: { maxConcurrent: 0 } });
+      const warnings = plan.events.filter((e) => e.event === 'timeout_warning');
+      assert.deepEqual(warnings.map((e) => e.data.percent), expected);
+      const record = plan.actions.filter((a) => a.kind === 'record_warnings');
+      assert.deepEqual(record, expected.length === 0 ? [] : [{ kind: 'record_warnings', workerId: 'w1', pcts: expected }]);
+    });
+  }
+
+  test('a run to its limit, one pass a minute, gives 50, 75, 90 once, then timeout_exceeded and one stop', () => {
+    let view = runningView({ startedAt: NOW, lastCheckinAt: NOW, lastProgressChangeAt: NOW });
+    let previous = new Map();
+    const log = [];
+    for (let now = NOW; now <= NOW + L.timeLimitMs + 5 * MIN; now += MIN) {
+      // The worker keeps checking in and moving; only the time limit can stop it.
+      view = { ...view, lastCheckinAt: now, lastProgressChangeAt: now };
+      const plan = decidePass(passInput({ now, workers: [view], previousHealth: previous, maxConcurrent: 0 }));
+      for (const e of plan.events) log.push(e.event === 'timeout_warning' ? `warning ${e.data.percent}` : e.event);
+      for (const a of plan.actions) {
+        if (a.kind === 'record_warnings') view = { ...view, timeoutWarnings: [...view.timeoutWarnings, ...a.pcts] };
+        if (a.kind === 'stop') {
+          log.push(`stop ${a.reason}`);
+          view = { ...view, stopping: true };
+        }
+      }
+      previous = new Map([...plan.health].map(([id, h]) => [id, h.state]));
+    }
+    assert.deepEqual(log, ['warning 50', 'warning 75', 'warning 90', 'timeout_exceeded', 'stop time_limit']);
+  });
+});
+
+describe('decidePass: a worker that crashes every time', () => {
+  test('restarts max_restarts times with growing delays, then fails naming cause and count', () => {
+    let view = runningView({ exit: exitOf(2) });
+    const seen = [];
+    for (let i = 0; i < 5; i += 1) {
+      const plan = decidePass(passInput({ workers: [view], maxConcurrent: 0 }));
+      const [action] = plan.actions;
+      seen.push(action.kind === 'schedule_restart' ? `restart ${action.restartCount} in ${action.delayMs / SEC}s` : `${action.kind}: ${action.error}`);
+      if (action.kind === 'fail') break;
+      view = { ...view, restartCount: action.restartCount };
+    }
+    assert.deepEqual(seen, ['restart 1 in 30s', 'restart 2 in 45s', 'fail: exited with code 2; gave up after 2 restarts (max_restarts 2)']);
+  });
+});
+
+// The mass-action guard: fleets where many workers look dead or stalled at once.
+const zombieFleet = (n) => fleet(n, 'zombie', (workerId) => runningView({ workerId, process: 'gone' }));
+const stalledFleet = (n) => fleet(n, 'stalled', (workerId) => runningView({ workerId, lastCheckinAt: NOW - L.stallTimeoutMs }));
+const stoppingFleet = (n) => fleet(n, 'stopping', (workerId) => runningView({ workerId, lastCheckinAt: NOW - L.stallTimeoutMs, stopping: true }));
+const healthyFleet = (n) => fleet(n, 'ok', (workerId) => runningView({ workerId }));
+const crashedFleet = (n) => fleet(n, 'crashed', (workerId) => runningView({ workerId, exit: exitOf(1) }));
+const DESTRUCTIVE = new Set(['stop', 'schedule_restart', 'fail']);
+
+describe('decidePass: the mass-action guard', () => {
+  // Each: the fleet, the guard minimum, whether the last pass held, and whether this pass holds (and how many).
+  const cases = [
+    { name: '10 zombies of 10, min 10: held', workers: zombieFleet(10), held: 10 },
+    { name: '10 stalled of 19 (more than half), min 10: held', workers: [...stalledFleet(10), ...healthyFleet(9)], held: 10 },
+    { name: '5 zombies + 5 stalled of 12: held together', workers: [...zombieFleet(5), ...stalledFleet(5), ...healthyFleet(2)], held: 10 },
+    { name: '10 of 20 (exactly half): not held', workers: [...stalledFleet(10), ...healthyFleet(10)], held: 0, acted: 10 },
+    { name: '10 of 30: not held', workers: [...zombieFleet(10), ...healthyFleet(20)], held: 0, acted: 10 },
+    { name: '9 of 9, below the minimum: not held', workers: zombieFleet(9), held: 0, acted: 9 },
+    { name: 'min 3: 3 of 5 held', workers: [...zombieFleet(3), ...healthyFleet(2)], min: 3, held: 3 },
+    { name: 'min 3: 2 of 2 not held', workers: zombieFleet(2), min: 3, held: 0, acted: 2 },
+    { name: '10 of 10 held last pass: acted on now', workers: zombieFleet(10), heldLastPass: true, held: 0, acted: 10 },
+    { name: 'stalled workers already stopping are not counted again', workers: stoppingFleet(12), held: 0, acted: 0 },
+    { name: 'crashes with a recorded exit are real, never held', workers: crashedFleet(12), held: 0, acted: 12 },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const plan = decidePass(passInput({ workers: c.workers, massActionMin: c.min ?? 10, heldLastPass: c.heldLastPass ?? false, maxConcurrent: 0 }));
+      const fleetSize = c.workers.length;
+      assert.equal(plan.held, c.held > 0);
+      assert.equal(plan.heldWorkerIds.size, c.held);
+      const destructive = plan.actions.filter((a) => DESTRUCTIVE.has(a.kind));
+      if (c.held > 0) {
+        assert.deepEqual(destructive, [], 'no stop, restart or fail while held');
+        const heldEvents = plan.events.filter((e) => e.event === 'actions_held');
+        assert.equal(heldEvents.length, 1);
+        assert.equal(heldEvents[0].data.workers, c.held);
+        assert.equal(heldEvents[0].data.fleet, fleetSize);
+        assert.match(heldEvents[0].data.reason, new RegExp(`${c.held} of ${fleetSize} running workers`));
+        assert.deepEqual([...heldEvents[0].data.worker_ids].sort(), [...plan.heldWorkerIds].sort());
+        assert.deepEqual(eventNames(plan.events), ['actions_held'], 'the held workers\' changes are not logged yet');
+        for (const id of plan.heldWorkerIds) assert.ok(plan.health.has(id), `health of ${id} is still assessed`);
+      } else {
+        assert.equal(destructive.length, c.acted);
+        assert.ok(!eventNames(plan.events).includes('actions_held'));
+      }
+    });
+  }
+
+  test('a very large held set: all ids held, the event names the first 50', () => {
+    const plan = decidePass(passInput({ workers: zombieFleet(60), maxConcurrent: 0 }));
+    assert.equal(plan.heldWorkerIds.size, 60);
+    const [event] = plan.events;
+    assert.equal(event.event, 'actions_held');
+    assert.equal(event.data.worker_ids.length, 50);
+    assert.ok(event.data.worker_ids.every((id) => plan.heldWorkerIds.has(id)));
+  });
+
+  test('held, then the next pass (heldLastPass) acts on the same fleet', () => {
+    const workers = [...zombieFleet(6), ...stalledFleet(6), ...healthyFleet(2)];
+    const first = decidePass(passInput({ workers, maxConcurrent: 0 }));
+    assert.equal(first.held, true);
+    assert.deepEqual(kinds(first.actions), []);
+    assert.deepEqual(eventNames(first.events), ['actions_held']);
+
+    // The shell records health except for held workers, so their change is logged on the pass that acts.
+    const previousHealth = new Map([...first.health].filter(([id]) => !first.heldWorkerIds.has(id)).map(([id, h]) => [id, h.state]));
+    const second = decidePass(passInput({ workers, previousHealth, heldLastPass: first.held, maxConcurrent: 0 }));
+    assert.equal(second.held, false);
+    assert.equal(second.heldWorkerIds.size, 0);
+    assert.deepEqual(kinds(second.actions).sort(), [...Array(6).fill('schedule_restart'), ...Array(6).fill('stop')]);
+    assert.ok(second.actions.filter((a) => a.kind === 'schedule_restart').every((a) => a.zombie === true && a.restartCount === 1));
+    assert.deepEqual(eventNames(second.events).sort(), [...Array(6).fill('worker_stalled'), ...Array(6).fill('zombie_detected')]);
+  });
+
+  test('a held pass still passes through the other workers\' actions and events', () => {
+    const late = runningView({ workerId: 'late', lastCheckinAt: NOW - L.checkinTimeoutMs });
+    const done = runningView({ workerId: 'done', exit: exitOf(0) });
+    const warned = runningView({ workerId: 'warned', startedAt: NOW - L.timeLimitMs / 2 });
+    const plan = decidePass(passInput({ workers: [...zombieFleet(10), late, done, warned], maxConcurrent: 0 }));
+    assert.equal(plan.held, true);
+    assert.deepEqual(kinds(plan.actions).sort(), ['complete', 'record_warnings']);
+    assert.deepEqual(eventNames(plan.events).sort(), ['actions_held', 'missed_checkin', 'timeout_warning', 'worker_exited']);
+  });
+
+  test('a held pass does not hand the held zombies\' slots to new tasks', { todo: 'core bug: held zombies are not counted as running, so planStarts fills their slots in the very pass that doubts they are dead' }, () => {
+    const plan = decidePass(passInput({ workers: zombieFleet(10), queuedTasks: [task('task-a', 'high')], maxConcurrent: 10 }));
+    assert.equal(plan.held, true);
+    assert.deepEqual(plan.actions, []);
+  });
+});

@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { FIXTURES, ProcessTracker, isAlive, makeHome, readJson, removeHome, run, waitFor } from '../helpers/index.js';
+import { events, eventsOf, pmState, specPath, startDaemon, stopDaemon } from '../helpers/daemon.js';
+
+const fixture = (name, ...args) => ['sh', join(FIXTURES, name), ...args];
+const quick = { stop_grace_seconds: 1, restart_backoff_seconds: 0, restart_backoff_max_seconds: 0, startup_grace_seconds: 0 };
+
+async function queue(home, type, description = `task for ${type}`) {
+  const result = await run(home, ['create-task', '--description', description, '--worker-type', type]);
+  assert.equal(result.code, 0, result.stderr);
+  const taskId = result.stdout.trim();
+  return { taskId, workerId: `worker-${type}-${taskId.slice(5)}` };
+}
+
+describe('the daemon with real workers', () => {
+  let home;
+  let tracker;
+  let daemon;
+  beforeEach(() => {
+    tracker = new ProcessTracker();
+  });
+  afterEach(async () => {
+    if (daemon) await stopDaemon(daemon, 'SIGKILL');
+    daemon = undefined;
+    tracker.killHome(home);
+    tracker.cleanup();
+    removeHome(home);
+  });
+
+  test('a crash then a success ends in completed/ with one restart', async () => {
+    home = makeHome({ flaky: { command: fixture('crash-once.sh'), ...quick } });
+    const { workerId, taskId } = await queue(home, 'flaky');
+    daemon = await startDaemon(home, { tracker });
+    await waitFor(() => existsSync(specPath(home, 'completed', workerId)) && eventsOf(home, workerId, 'task_completed').length === 1, { what: 'completed spec', timeoutMs: 15_000 });
+    const spec = readJson(specPath(home, 'completed', workerId));
+    assert.equal(spec.status, 'completed');
+    assert.equal(spec.execution.exit_code, 0);
+    assert.equal(spec.execution.restart_count, 1);
+    assert.equal(eventsOf(home, workerId, 'worker_restarted').length, 1);
+    assert.equal(eventsOf(home, workerId, 'worker_completed').length, 1);
+    const task = readJson(join(home, 'coordination', 'task-queue.json')).tasks.find((t) => t.task_id === taskId);
+    assert.equal(task.status, 'completed');
+  });
+
+  test('silence: stalled, killed, restarted, then failed/ after the limit, each event once per run', async () => {
+    home = makeHome({ silent: { command: fixture('forever.sh', '{worker_id}'), ...quick, checkin_timeout_seconds: 0.4, stall_timeout_seconds: 0.8, max_restarts: 1 } });
+    const { workerId } = await queue(home, 'silent');
+    daemon = await startDaemon(home, { tracker });
+    await waitFor(() => existsSync(specPath(home, 'failed', workerId)) && eventsOf(home, workerId, 'worker_failed').length === 1, { what: 'failed spec', timeoutMs: 20_000 });
+    const spec = readJson(specPath(home, 'failed', workerId));
+    assert.equal(spec.status, 'failed');
+    assert.match(spec.error, /stalled/);
+    assert.match(spec.error, /gave up after 1 restart/);
+    const count = (type) => eventsOf(home, workerId, type).length;
+    assert.equal(count('missed_checkin'), 2, 'late once per run');
+    assert.equal(count('worker_stalled'), 2, 'stalled once per run');
+    assert.equal(count('worker_killed'), 2);
+    assert.equal(count('worker_restarted'), 1);
+    assert.equal(count('worker_failed'), 1);
+    // Nothing of the worker is left running.
+    await waitFor(() => !execFileSync('ps', ['-eo', 'args']).toString().includes(workerId), { what: 'no process left' });
+  });
+
+  test('kill -9 of a whole group is a zombie, then a restart', async () => {
+    home = makeHome({ steady: { command: fixture('checkin-loop.sh', '0.2'), ...quick, restart_backoff_seconds: 0 } });
+    const { workerId } = await queue(home, 'steady');
+    daemon = await startDaemon(home, { tracker });
+    const first = await waitFor(() => {
+      const spec = readJson(specPath(home, 'active', workerId));
+      return spec.status === 'running' && spec.execution.pid;
+    }, { what: 'worker running' });
+    process.kill(-first, 'SIGKILL');
+    await waitFor(() => eventsOf(home, workerId, 'zombie_detected').length === 1, { what: 'zombie_detected', timeoutMs: 5000 });
+    const second = await waitFor(() => {
+      const spec = readJson(specPath(home, 'active', workerId));
+      return spec.status === 'running' && spec.execution.pid !== first && spec.execution.pid;
+    }, { what: 'restarted worker' });
+    assert.ok(isAlive(second));
+    assert.equal(eventsOf(home, workerId, 'worker_restarted').length, 1);
+    assert.equal(readJson(specPath(home, 'active', workerId)).execution.restart_count, 1);
+  });
+
+  test('a second daemon for the same home is refused, naming the first', async () => {
+    home = makeHome();
+    daemon = await startDaemon(home, { tracker });
+    const second = await run(home, ['pm-daemon', '--quiet']);
+    assert.notEqual(second.code, 0);
+    assert.match(second.stderr, new RegExp(`already runs.*pid ${daemon.child.pid}`));
+    assert.equal(second.stderr.trim().split('\n').length, 1);
+  });
+
+  test('a daemon killed with SIGKILL is taken over by the next', async () => {
+    home = makeHome();
+    daemon = await startDaemon(home, { tracker });
+    await stopDaemon(daemon, 'SIGKILL');
+    daemon = await startDaemon(home, { tracker });
+    const started = events(home).filter((e) => e.event === 'pm_started');
+    assert.equal(started.length, 2);
+    assert.equal(started[1].data.took_over_from.pid, started[0].data.pid);
+  });
+
+  test('SIGTERM leaves workers running; a new daemon adopts them with the same pids', async () => {
+    home = makeHome({ steady: { command: fixture('checkin-loop.sh', '0.2'), ...quick } });
+    const a = await queue(home, 'steady', 'one');
+    const b = await queue(home, 'steady', 'two');
+    daemon = await startDaemon(home, { tracker });
+    const pids = await waitFor(() => {
+      const specs = [a, b].map((t) => readJson(specPath(home, 'active', t.workerId)));
+      return specs.every((s) => s.status === 'running') && specs.map((s) => s.execution.pid);
+    }, { what: 'both running' });
+    const result = await stopDaemon(daemon);
+    assert.equal(result.code, 0);
+    const stopped = events(home).filter((e) => e.event === 'pm_stopped');
+    assert.equal(stopped.length, 1);
+    assert.equal(stopped[0].data.graceful, true);
+    assert.ok(pids.every(isAlive), 'workers outlive the daemon');
+    daemon = await startDaemon(home, { tracker });
+    await waitFor(() => pmState(home).pm_daemon.loops_completed >= 3, { what: 'a few passes' });
+    const after = [a, b].map((t) => readJson(specPath(home, 'active', t.workerId)).execution.pid);
+    assert.deepEqual(after, pids);
+    for (const t of [a, b]) {
+      assert.equal(eventsOf(home, t.workerId, 'worker_started').length, 1, 'started once, never again');
+      assert.equal(pmState(home).monitored_workers[t.workerId].health_state, 'healthy');
+    }
+  });
+
+  test('a worker that exits while no daemon runs ends in the right folder', async () => {
+    home = makeHome({ short: { command: fixture('exit-with.sh', '0', '1'), ...quick }, bad: { command: fixture('exit-with.sh', '5', '1'), ...quick, max_restarts: 0 } });
+    const ok = await queue(home, 'short');
+    const bad = await queue(home, 'bad');
+    daemon = await startDaemon(home, { tracker });
+    await waitFor(() => [ok, bad].every((t) => readJson(specPath(home, 'active', t.workerId)).status === 'running'), { what: 'both running' });
+    await stopDaemon(daemon);
+    // Both exit while no daemon runs; their shims record it.
+    await waitFor(() => readdirSync(join(home, 'coordination', 'worker-exits')).filter((n) => n.endsWith('.json')).length === 2, { what: 'exit records' });
+    daemon = await startDaemon(home, { tracker });
+    await waitFor(() => existsSync(specPath(home, 'completed', ok.workerId)) && existsSync(specPath(home, 'failed', bad.workerId)), { what: 'true end states' });
+    assert.equal(readJson(specPath(home, 'failed', bad.workerId)).execution.exit_code, 5);
+    assert.equal(eventsOf(home, ok.workerId, 'zombie_detected').length, 0, 'never mistaken for a zombie');
+    assert.equal(eventsOf(home, bad.workerId, 'zombie_detected').length, 0);
+  });
+});

@@ -1,0 +1,203 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { assessDaemonHealth } from '../../dist/ops/daemon-health.js';
+import { buildDashboardModel, TROUBLE_ORDER } from '../../dist/ops/dashboard-model.js';
+import { renderDashboard } from '../../dist/ops/dashboard-render.js';
+import { formatDuration, truncateMiddle } from '../../dist/ops/format.js';
+import { CLI, makeHome, ProcessTracker, removeHome, run, spawnUnrelated, waitFor } from '../helpers/index.js';
+import { coord, makeSpec, snapshotTree, stripAnsi, writePidFile, writePmState, writeSpecFile } from './support.js';
+import { writeFileSync } from 'node:fs';
+
+const NOW = Date.parse('2025-11-21T12:00:00.000Z');
+const ago = (s) => new Date(NOW - s * 1000).toISOString();
+const HEALTHS = ['healthy', 'healthy', 'starting', 'late', 'stalled', 'zombie', 'backoff', 'exited'];
+
+const runningDaemon = assessDaemonHealth({
+  liveness: { record: { pid: 4242, process_start_ticks: 1, boot_id: 'b', host: 'h', started_at: ago(7380), home: '/h', loop_interval_seconds: 5 }, process: 'alive' },
+  pidFileExists: true,
+  pmState: { daemon: { pid: 4242, last_loop: ago(2), loops_completed: 1532 }, workers: {}, metrics: {}, configuration: {} },
+  now: NOW,
+  pidFileName: 'coordination/pm-daemon.pid.json',
+});
+const stoppedDaemon = assessDaemonHealth({ liveness: { record: undefined, process: 'absent' }, pidFileExists: false, pmState: undefined, now: NOW, pidFileName: 'coordination/pm-daemon.pid.json' });
+
+function fleet(n) {
+  const specs = [];
+  const workers = {};
+  const checkins = new Map();
+  for (let i = 0; i < n; i++) {
+    const id = `worker-implementation-${String(i).padStart(4, '0')}-with-a-rather-long-name`;
+    const health = HEALTHS[i % HEALTHS.length];
+    const pending = health === 'backoff';
+    specs.push(
+      makeSpec(id, {
+        worker_type: i % 2 ? 'implementation' : 'review',
+        status: pending ? 'pending' : 'running',
+        execution: pending ? { restart_count: 2, next_restart_at: new Date(NOW + 25_000).toISOString() } : { pid: 100000 + i, started_at: ago(3600 + i), restart_count: i % 3 },
+      }),
+    );
+    workers[id] = { worker_id: id, health_state: health, last_checkin: ago(30 + i), progress_pct: i % 101, restart_count: i % 3 };
+    if (i % 4 === 0) checkins.set(id, { worker_id: id, timestamp: ago(5), status: 'in_progress', progress_pct: 55, message: 'working' });
+  }
+  return { specs, pmState: { daemon: { pid: 4242 }, workers, metrics: {}, configuration: {} }, checkins };
+}
+
+function model(n, daemon = runningDaemon, extra = {}) {
+  const f = fleet(n);
+  return buildDashboardModel({ home: '/var/lib/commit-relay/a/very/long/home/path/that/goes/on/and/on', now: NOW, daemon, queueDepth: 12, alerts: [], problems: [], ...f, ...extra });
+}
+
+const widest = (text) => Math.max(...stripAnsi(text).split('\n').map((l) => l.length));
+
+describe('dashboard rendering (pure)', () => {
+  for (const n of [0, 1, 200]) {
+    test(`${n} worker(s) fit 80 columns, with and without colour`, () => {
+      const m = model(n);
+      const plain = renderDashboard(m, { width: 80 });
+      const colored = renderDashboard(m, { width: 80, color: true });
+      assert.ok(widest(plain) <= 80, plain);
+      assert.ok(widest(colored) <= 80);
+      assert.equal(stripAnsi(colored), plain);
+      assert.doesNotMatch(plain, /\u001b\[/);
+      if (n > 0) assert.match(colored, /\u001b\[/);
+      const rows = plain.split('\n').filter((l) => l.startsWith('worker-'));
+      assert.equal(rows.length, n);
+      assert.match(plain, /daemon {3}running {2}pid 4242 {2}up 2h03m {2}last pass 2s ago {2}passes 1532/);
+      assert.match(plain, /queue 12 queued/);
+      if (n === 0) assert.match(plain, /no active workers/);
+    });
+  }
+
+  test('rows are sorted trouble first, ids cut in the middle with …', () => {
+    const m = model(16);
+    const states = m.workers.map((w) => w.health_state);
+    const ranks = states.map((s) => TROUBLE_ORDER.indexOf(s));
+    assert.deepEqual(ranks, [...ranks].sort((a, b) => a - b));
+    assert.equal(states[0], 'zombie');
+    assert.equal(states.at(-1), 'healthy');
+    const text = renderDashboard(m, { width: 80 });
+    const firstRow = text.split('\n').find((l) => l.startsWith('worker-'));
+    assert.match(firstRow, /…/);
+    assert.match(firstRow, / zombie /);
+    assert.match(text, /health {3}2 zombie, 2 stalled, 2 late, 2 backoff, 2 exited, 2 starting, 4 healthy/);
+  });
+
+  test('a wider terminal shows whole ids; maxRows counts the rest', () => {
+    const m = model(200);
+    const wide = renderDashboard(m, { width: 160 });
+    assert.match(wide, /worker-implementation-0005-with-a-rather-long-name/);
+    const cut = renderDashboard(m, { width: 80, maxRows: 10 });
+    assert.equal(cut.split('\n').filter((l) => l.startsWith('worker-')).length, 10);
+    assert.match(cut, /… 190 more workers/);
+  });
+
+  test('a spec the daemon has not seen yet still shows, with health -', () => {
+    const unseen = makeSpec('fresh-one', { status: 'pending' });
+    const m = buildDashboardModel({ home: '/h', now: NOW, daemon: runningDaemon, specs: [unseen], checkins: new Map(), pmState: undefined, queueDepth: 0, alerts: [], problems: [] });
+    assert.equal(m.workers[0].health_state, null);
+    assert.equal(m.totals.by_health.unseen, 1);
+    assert.match(renderDashboard(m), /fresh-one +fixture +pending +- /);
+  });
+
+  test('a stopped daemon, alerts and problems are shown truthfully', () => {
+    const alerts = [
+      { id: 'a1', type: 'zombie_threshold', severity: 'critical', status: 'active', message: '12 zombie workers found in one pass (threshold 10)', metric_value: 12, threshold: 10, created_at: ago(300), resolved_at: null, worker_ids: [] },
+      { id: 'a0', type: 'queue_depth', severity: 'warning', status: 'resolved', message: 'old', metric_value: 1, threshold: 1, created_at: ago(900), resolved_at: ago(800), worker_ids: [] },
+    ];
+    const problems = Array.from({ length: 7 }, (_, i) => `worker-specs/active/bad-${i}.json: not valid JSON`);
+    const m = model(3, stoppedDaemon, { alerts, problems });
+    const text = renderDashboard(m, { width: 80 });
+    assert.match(text, /daemon {3}stopped\n {9}pm-daemon not running: no pid file/);
+    assert.match(text, /alerts {3}CRIT zombie_threshold: 12 zombie workers found in one pass \(threshold 10\) \(5m\)/);
+    assert.doesNotMatch(text, /old/);
+    assert.match(text, /health as the daemon last saw it/);
+    assert.match(text, /! worker-specs\/active\/bad-4\.json/);
+    assert.match(text, /… 2 more problems/);
+    assert.ok(widest(text) <= 80);
+    assert.equal(m.alerts.length, 1);
+  });
+
+  test('formatting helpers stay narrow', () => {
+    for (const [s, want] of [[0, '0s'], [59, '59s'], [60, '1m'], [3599, '59m'], [7380, '2h03m'], [36000, '10h'], [90000, '1d01h'], [8640000, '100d']]) assert.equal(formatDuration(s), want);
+    assert.equal(formatDuration(null), '-');
+    assert.equal(truncateMiddle('worker-implementation-001', 12), 'work…tion-001');
+    assert.equal(truncateMiddle('worker-implementation-001', 12).length, 12);
+  });
+});
+
+describe('daemon-monitor command', () => {
+  let home;
+  let tracker;
+  beforeEach(() => {
+    home = makeHome();
+    tracker = new ProcessTracker();
+  });
+  afterEach(() => {
+    tracker.cleanup();
+    removeHome(home);
+  });
+
+  test('--status (the default) shows a live daemon as running, and each worker joined from spec and pm-state', async () => {
+    const daemonPid = spawnUnrelated(tracker);
+    const workerPid = spawnUnrelated(tracker);
+    writePidFile(home, daemonPid);
+    writeSpecFile(home, 'active', makeSpec('worker-a', { execution: { pid: workerPid, started_at: new Date(Date.now() - 65_000).toISOString(), restart_count: 1 } }));
+    writeSpecFile(home, 'active', makeSpec('worker-b', { status: 'pending' }));
+    writeFileSync(coord(home, 'worker-specs', 'active', 'broken.json'), '{ nope');
+    writePmState(home, { pid: daemonPid, workers: { 'worker-a': { worker_id: 'worker-a', health_state: 'healthy', last_checkin: new Date(Date.now() - 20_000).toISOString(), progress_pct: 40, restart_count: 1, pid: workerPid } } });
+    writeFileSync(coord(home, 'task-queue.json'), JSON.stringify({ tasks: [] }));
+    const before = snapshotTree(home);
+    for (const args of [['daemon-monitor'], ['daemon-monitor', '--status']]) {
+      const result = await run(home, args);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, new RegExp(`daemon {3}running {2}pid ${daemonPid}`));
+      assert.match(result.stdout, new RegExp(`worker-a +fixture +running +healthy +${workerPid} +1m +1 +2\\ds +40%`));
+      assert.match(result.stdout, /worker-b +fixture +pending +- /);
+      assert.match(result.stdout, /broken\.json/);
+      assert.doesNotMatch(result.stdout, /\u001b\[/);
+    }
+    const json = await run(home, ['daemon-monitor', '--json']);
+    assert.equal(json.code, 0);
+    const parsed = JSON.parse(json.stdout);
+    assert.equal(parsed.daemon.running, true);
+    assert.equal(parsed.daemon.pid, daemonPid);
+    assert.deepEqual(parsed.workers.map((w) => w.worker_id).sort(), ['worker-a', 'worker-b']);
+    assert.equal(parsed.queue_depth, 0);
+    assert.deepEqual(snapshotTree(home), before, 'the dashboard changed a file');
+  });
+
+  test('200 workers through the script fit 80 columns; --json parses', async () => {
+    for (let i = 0; i < 200; i++) writeSpecFile(home, 'active', makeSpec(`worker-implementation-${String(i).padStart(3, '0')}`, { status: 'pending' }));
+    const text = await run(home, [], { script: 'dashboards/daemon-monitor.sh' });
+    assert.equal(text.code, 0, text.stderr);
+    assert.ok(widest(text.stdout) <= 80);
+    assert.equal(text.stdout.split('\n').filter((l) => l.startsWith('worker-')).length, 200);
+    assert.match(text.stdout, /daemon {3}stopped/);
+    const json = await run(home, ['--json'], { script: 'dashboards/daemon-monitor.sh' });
+    assert.equal(JSON.parse(json.stdout).totals.workers, 200);
+  });
+
+  test('--watch redraws until q, and until SIGINT', async () => {
+    writeSpecFile(home, 'active', makeSpec('watched-1', { status: 'pending' }));
+    for (const how of ['q', 'SIGINT']) {
+      const child = spawn(process.execPath, [CLI, 'daemon-monitor', '--watch', '--interval', '0.2'], { env: { ...process.env, COMMIT_RELAY_HOME: home }, stdio: ['pipe', 'pipe', 'pipe'] });
+      tracker.pid(child.pid);
+      let out = '';
+      child.stdout.on('data', (c) => (out += c));
+      const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+      await waitFor(() => out.split('watched-1').length > 2, { timeoutMs: 8000, what: 'two frames' });
+      if (how === 'q') child.stdin.write('q');
+      else child.kill('SIGINT');
+      const end = await exited;
+      assert.deepEqual(end, { code: 0, signal: null }, how);
+      assert.doesNotMatch(out, /\u001b\[\?1049h/, 'no screen control codes when stdout is not a terminal');
+    }
+  });
+
+  test('bad flags are refused with one line', async () => {
+    const result = await run(home, ['daemon-monitor', '--width', '10']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--width must be a whole number >= 40/);
+  });
+});
