@@ -24,21 +24,19 @@ run_id=$2
 exit_file=$3
 shift 4
 
-child=
+# The traps are set only after the fork: a child forked while this shell catches a signal would
+# swallow that signal until it resets the inherited traps just before its exec. Before the traps, a
+# signal to the group ends this shell and the child alike, by default action.
+"$@" &
+child=$!
 interrupted=0
-pending=
 forward() {
   interrupted=1
-  if [ -n "$child" ]; then kill "-$1" "$child" 2>/dev/null; else pending=$1; fi
+  kill "-$1" "$child" 2>/dev/null
 }
 trap 'forward TERM' TERM
 trap 'forward HUP' HUP
 trap 'forward TERM' INT
-
-"$@" &
-child=$!
-# A signal that came while the child was being forked (its subshell may have swallowed it) is sent now.
-if [ -n "$pending" ]; then kill "-$pending" "$child" 2>/dev/null; fi
 
 # A trapped signal interrupts `wait` (status > 128) while the child lives on: wait again.
 # If the child had already been reaped, the second wait answers 127; keep the status we had.

@@ -14,9 +14,10 @@ import { recoverTaskCommand } from './commands/recover-task.js';
 import { restartWorkerCommand } from './commands/restart-worker.js';
 import { startWorkerCommand } from './commands/start-worker.js';
 import { stopWorkerCommand } from './commands/stop-worker.js';
+import { cleanupZombieWorkersCommand } from './commands/cleanup-zombie-workers.js';
 import { runCli } from './run.js';
 
-const commands = [pmDaemonCommand, createTaskCommand, emitEventCommand, validateCommand, healthCheckCommand, daemonMonitorCommand, archiveFailedWorkersCommand, startWorkerCommand, stopWorkerCommand, restartWorkerCommand, failWorkerCommand, recoverTaskCommand, checkinCommand] as unknown as CommandModule<object, never>[];
+const commands = [pmDaemonCommand, cleanupZombieWorkersCommand, createTaskCommand, emitEventCommand, validateCommand, healthCheckCommand, daemonMonitorCommand, archiveFailedWorkersCommand, startWorkerCommand, stopWorkerCommand, restartWorkerCommand, failWorkerCommand, recoverTaskCommand, checkinCommand] as unknown as CommandModule<object, never>[];
 
 const code = await runCli(hideBin(process.argv), commands);
 process.exitCode = code;

