@@ -23,7 +23,7 @@ export const workerTypeSchema = z.strictObject({
   time_limit_seconds: seconds.default(WORKER_TYPE_DEFAULTS.time_limit_seconds),
   checkin_timeout_seconds: seconds.default(WORKER_TYPE_DEFAULTS.checkin_timeout_seconds),
   stall_timeout_seconds: seconds.default(WORKER_TYPE_DEFAULTS.stall_timeout_seconds),
-  /** How long a new run may take before its first check-in counts as late. */
+  /** Extra time a new run gets before its first check-in: until then its silence is counted from started_at + this grace. */
   startup_grace_seconds: seconds.default(WORKER_TYPE_DEFAULTS.startup_grace_seconds),
   /** The interval the worker is asked to check in at (env COMMIT_RELAY_CHECKIN_INTERVAL); defaults to a third of the timeout. */
   checkin_interval_seconds: seconds.optional(),

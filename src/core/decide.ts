@@ -47,11 +47,13 @@ export function decidePass(input: PassInput): PassPlan {
   let running = 0;
 
   for (const view of input.workers) {
+    // Every running spec holds a slot until it is pending or gone, whatever its health: a held verdict
+    // or an unknown type never lets the fleet grow past the cap.
+    if (view.status === 'running') running += 1;
     const limits = input.limits[view.workerType];
     if (limits === undefined) continue;
     const assessment = assessHealth(view, limits, now);
     health.set(view.workerId, assessment);
-    if (view.status === 'running' && view.exit === null && !assessment.zombie) running += 1;
     const ids = { worker_id: view.workerId, task_id: view.taskId };
     const workerActions: Action[] = [];
     const workerEvents: EventInput[] = [];

@@ -15,17 +15,18 @@ export interface PendingSpec {
 }
 
 /** Highest priority first, then oldest, then id for a stable order. */
+/** Timestamps compare as instants (offsets and fractions vary), never as text. */
+const byTime = (a: string, b: string): number => (Date.parse(a) || 0) - (Date.parse(b) || 0);
+
 export function orderTasks(tasks: readonly QueuedTask[]): QueuedTask[] {
-  return [...tasks].sort(
-    (a, b) => PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] || a.createdAt.localeCompare(b.createdAt) || a.taskId.localeCompare(b.taskId),
-  );
+  return [...tasks].sort((a, b) => PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] || byTime(a.createdAt, b.createdAt) || a.taskId.localeCompare(b.taskId));
 }
 
 /** Due pending specs: restarts first (they were running), then the oldest. */
 export function orderPending(specs: readonly PendingSpec[], now: number): PendingSpec[] {
   return specs
     .filter((s) => s.nextRestartAt === null || s.nextRestartAt <= now)
-    .sort((a, b) => Number(b.restartCount > 0) - Number(a.restartCount > 0) || a.createdAt.localeCompare(b.createdAt) || a.workerId.localeCompare(b.workerId));
+    .sort((a, b) => Number(b.restartCount > 0) - Number(a.restartCount > 0) || byTime(a.createdAt, b.createdAt) || a.workerId.localeCompare(b.workerId));
 }
 
 /** The worker id a task's worker gets: worker-<type>-<the task id's unique part>. */

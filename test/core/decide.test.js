@@ -300,7 +300,7 @@ describe('decidePass: the mass-action guard', () => {
     assert.deepEqual(eventNames(plan.events).sort(), ['actions_held', 'missed_checkin', 'timeout_warning', 'worker_exited']);
   });
 
-  test('a held pass does not hand the held zombies\' slots to new tasks', { todo: 'core bug: held zombies are not counted as running, so planStarts fills their slots in the very pass that doubts they are dead' }, () => {
+  test('a held pass does not hand the held zombies\' slots to new tasks', () => {
     const plan = decidePass(passInput({ workers: zombieFleet(10), queuedTasks: [task('task-a', 'high')], maxConcurrent: 10 }));
     assert.equal(plan.held, true);
     assert.deepEqual(plan.actions, []);
