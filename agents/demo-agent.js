@@ -82,6 +82,8 @@ if (args['fork-grandchild'] ?? markers['fork-grandchild']) {
   // Same process group as this agent, so a stop of the worker takes it down too.
   const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 60_000)'], { stdio: 'ignore' });
   child.unref();
+  // On its own exit (finished or crashed) the agent takes it along; a stop by signal leaves that to the group kill.
+  process.on('exit', () => child.kill('SIGKILL'));
   log(`forked grandchild pid ${child.pid}`);
 }
 

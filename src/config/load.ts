@@ -14,7 +14,7 @@ export interface WorkerTypes {
 
 /** Reads worker-types.json; unknown keys and bad values are errors naming the file and the path. */
 export function loadWorkerTypes(paths: HomePaths): WorkerTypes {
-  const text = readTextIfExists(paths.workerTypes);
+  const text = readTextIfExists(paths.workerTypes, { followSymlinks: true });
   if (text === undefined) throw new RelayError('CONFIG_INVALID', `${paths.workerTypes}: missing (it defines what each worker type runs)`);
   const file: WorkerTypesFile = parseJsonWith(workerTypesFileSchema, text, paths.workerTypes, 'CONFIG_INVALID');
   const types = Object.freeze(Object.fromEntries(Object.entries(file.worker_types).map(([k, v]) => [k, Object.freeze(v)])));
@@ -86,7 +86,7 @@ const port = z.number().int().min(0).max(65535).describe('a port number 0..65535
 
 /** Defaults, then pm-daemon.json, then the environment, then flags: one frozen object. */
 export function loadDaemonSettings(paths: HomePaths, env: NodeJS.ProcessEnv, flags: DaemonFlags = {}): DaemonSettings {
-  const text = readTextIfExists(paths.daemonConfig);
+  const text = readTextIfExists(paths.daemonConfig, { followSymlinks: true });
   const file: DaemonConfigFile = text === undefined ? {} : parseJsonWith(daemonConfigFileSchema, text, paths.daemonConfig, 'CONFIG_INVALID');
   const level = env.PM_LOG_LEVEL;
   const logLevels = daemonConfigFileSchema.shape.log_level.unwrap();

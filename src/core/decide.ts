@@ -29,6 +29,8 @@ export interface PassPlan {
   /** Workers whose destructive actions the guard held this pass (their health change is not yet recorded). */
   readonly heldWorkerIds: ReadonlySet<string>;
   readonly held: boolean;
+  /** The earliest deadline at which time alone changes some worker's health: the shell wakes then. */
+  readonly nextDeadline: number | null;
 }
 
 const TRANSITION_EVENTS: Partial<Record<HealthState, string>> = {
@@ -134,7 +136,11 @@ export function decidePass(input: PassInput): PassPlan {
   }
 
   actions.push(...planStarts(input, running, heldWorkerIds));
-  return { health, actions, events, heldWorkerIds, held };
+  let nextDeadline: number | null = null;
+  for (const assessment of health.values()) {
+    if (assessment.nextChangeAt !== null && (nextDeadline === null || assessment.nextChangeAt < nextDeadline)) nextDeadline = assessment.nextChangeAt;
+  }
+  return { health, actions, events, heldWorkerIds, held, nextDeadline };
 }
 
 function describeExit(exit: WorkerView['exit']): string {

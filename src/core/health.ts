@@ -40,16 +40,23 @@ export interface HealthAssessment {
   readonly timeLimitExceeded: boolean;
   /** A running worker whose recorded process is gone (or whose pid is another process) with no recorded exit. */
   readonly zombie: boolean;
+  /** The next instant at which time alone may change this assessment (a deadline), or null. */
+  readonly nextChangeAt: number | null;
 }
+
+const earliest = (...times: (number | null)[]): number | null => {
+  const valid = times.filter((t): t is number => t !== null && Number.isFinite(t));
+  return valid.length === 0 ? null : Math.min(...valid);
+};
 
 const seconds = (ms: number): string => `${Math.round(ms / 1000)}s`;
 
 /** The health of one worker, from its view, its type's limits and now. Pure. */
 export function assessHealth(view: WorkerView, limits: Limits, now: number): HealthAssessment {
-  const none = { warningsDue: [] as number[], timeLimitExceeded: false, zombie: false };
+  const none = { warningsDue: [] as number[], timeLimitExceeded: false, zombie: false, nextChangeAt: null };
   if (view.status === 'pending') {
     const waiting = view.nextRestartAt !== null && view.nextRestartAt > now;
-    return { ...none, state: waiting ? 'backoff' : 'starting', reason: waiting ? `restart in ${seconds(view.nextRestartAt - now)}` : 'waiting to start' };
+    return { ...none, state: waiting ? 'backoff' : 'starting', reason: waiting ? `restart in ${seconds(view.nextRestartAt - now)}` : 'waiting to start', nextChangeAt: waiting ? view.nextRestartAt : null };
   }
   if (view.status !== 'running') return { ...none, state: 'exited', reason: `status ${view.status}` };
   if (view.exit !== null) {
@@ -69,9 +76,15 @@ export function assessHealth(view: WorkerView, limits: Limits, now: number): Hea
     warningsDue = TIMEOUT_WARNING_PCTS.filter((p) => pct >= p && !view.timeoutWarnings.includes(p));
     timeLimitExceeded = elapsed >= limits.timeLimitMs;
   }
-  const base = { warningsDue, timeLimitExceeded, zombie: false };
-  if (timeLimitExceeded) return { ...base, state: 'stalled', reason: `over its time limit (${seconds(elapsed)} of ${seconds(limits.timeLimitMs)})` };
   // Silence: since the last check-in, or since the start past the startup grace when it never checked in.
+  const silentSince = view.lastCheckinAt ?? started + limits.startupGraceMs;
+  const nextWarning = limits.timeLimitMs > 0 ? TIMEOUT_WARNING_PCTS.filter((p) => !view.timeoutWarnings.includes(p)).map((p) => started + (limits.timeLimitMs * p) / 100) : [];
+  const nextChangeAt = earliest(
+    ...[silentSince + limits.checkinTimeoutMs, silentSince + limits.stallTimeoutMs, limits.timeLimitMs > 0 ? started + limits.timeLimitMs : null, ...nextWarning].filter((t) => t !== null && t > now),
+    view.lastProgressChangeAt !== null && view.lastProgressChangeAt + limits.stallTimeoutMs > now ? view.lastProgressChangeAt + limits.stallTimeoutMs : null,
+  );
+  const base = { warningsDue, timeLimitExceeded, zombie: false, nextChangeAt };
+  if (timeLimitExceeded) return { ...base, state: 'stalled', reason: `over its time limit (${seconds(elapsed)} of ${seconds(limits.timeLimitMs)})` };
   const silentFor = view.lastCheckinAt !== null ? Math.max(0, now - view.lastCheckinAt) : Math.max(0, elapsed - limits.startupGraceMs);
   if (silentFor >= limits.stallTimeoutMs) {
     return { ...base, state: 'stalled', reason: view.lastCheckinAt === null ? `no check-in since it started ${seconds(elapsed)} ago` : `no check-in for ${seconds(silentFor)}` };

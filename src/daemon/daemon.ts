@@ -56,6 +56,7 @@ export class Daemon {
   private watcher: FSWatcher | undefined;
   private interval: NodeJS.Timeout | undefined;
   private passTimer: NodeJS.Timeout | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
   private passRunning: Promise<void> | undefined;
   private passAgain = false;
   private loops = 0;
@@ -187,6 +188,7 @@ export class Daemon {
     });
     this.lastPlan = plan;
     this.heldLastPass = plan.held;
+    this.wakeAt(plan.nextDeadline);
     if (plan.held) this.counters.actions_held += 1;
     for (const [id, assessment] of plan.health) if (!plan.heldWorkerIds.has(id)) this.observer.setHealth(id, assessment.state);
     this.emit([...events, ...plan.events]);
@@ -225,6 +227,19 @@ export class Daemon {
     await this.writeState(observation, plan, queue.queued.length, passMs);
     const cpu = process.cpuUsage(cpuStart);
     await this.options.hooks?.afterPass?.({ daemon: this, observation, plan, passMs, cpuMs: (cpu.user + cpu.system) / 1000, tasksQueued: queue.queued.length });
+  }
+
+  /** A deadline sooner than the next full pass (a check-in timeout, a restart time) gets a pass of its own, on time. */
+  private wakeAt(deadline: number | null): void {
+    if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    if (deadline === null || this.state !== 'running') return;
+    const delay = Math.max(0, deadline - this.clock.now()) + 5;
+    if (delay >= this.settings.loopIntervalSeconds * 1000) return;
+    this.deadlineTimer = setTimeout(() => {
+      this.deadlineTimer = undefined;
+      this.requestPass();
+    }, delay);
   }
 
   private async writeState(observation: Observation, plan: PassPlan, tasksQueued: number, passMs: number): Promise<void> {
@@ -404,6 +419,8 @@ export class Daemon {
     this.state = 'stopping';
     if (this.interval !== undefined) clearInterval(this.interval);
     if (this.passTimer !== undefined) clearTimeout(this.passTimer);
+    if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
     this.interval = undefined;
     this.passTimer = undefined;
     await this.watcher?.close().catch(() => undefined);

@@ -1,4 +1,4 @@
-import { readdirSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import type { Checkin } from '../contract/checkin.js';
 import type { HealthState } from '../contract/pm-state.js';
 import type { WorkerSpec } from '../contract/worker-spec.js';
@@ -73,7 +73,7 @@ const signature = (stat: Stats): string => `${stat.ino}:${stat.size}:${stat.mtim
 
 function statSig(file: string): string | null {
   try {
-    return signature(statSync(file));
+    return signature(lstatSync(file));
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return null;
     throw error;

@@ -22,7 +22,7 @@ export interface StartedDaemon {
 }
 
 /**
- * Starts `node dist/cli/main.js pm-daemon` for this home in the background: detached in its own process
+ * Starts `node dist/cli/main.js pm-daemon --quiet` for this home in the background: detached in its own process
  * group (a cron job or the terminal ending does not take it down), stdio to agents/logs/system/pm-daemon.out.
  */
 export function startDaemonInBackground(paths: HomePaths, env: NodeJS.ProcessEnv, now: number = Date.now()): StartedDaemon {
@@ -36,7 +36,8 @@ export function startDaemonInBackground(paths: HomePaths, env: NodeJS.ProcessEnv
     throw new RelayError('IO_FAILED', `cannot open ${outFile}: ${describeError(error)}`, { cause: error });
   }
   try {
-    const child = spawn(process.execPath, [cliEntry(), 'pm-daemon'], {
+    // --quiet: its events already go to pm-daemon.log and pm-activity.jsonl; the .out file is for crashes.
+    const child = spawn(process.execPath, [cliEntry(), 'pm-daemon', '--quiet'], {
       cwd: paths.home,
       detached: true,
       stdio: ['ignore', fd, fd],
@@ -46,7 +47,7 @@ export function startDaemonInBackground(paths: HomePaths, env: NodeJS.ProcessEnv
       child.once('exit', (code, signal) => resolve({ code, signal }));
       child.once('error', () => resolve({ code: null, signal: null }));
     });
-    if (child.pid === undefined) throw new RelayError('SPAWN_FAILED', `cannot start the pm-daemon (${process.execPath} ${cliEntry()} pm-daemon)`);
+    if (child.pid === undefined) throw new RelayError('SPAWN_FAILED', `cannot start the pm-daemon (${process.execPath} ${cliEntry()} pm-daemon --quiet)`);
     return {
       pid: child.pid,
       outFile,

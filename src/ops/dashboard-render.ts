@@ -118,13 +118,31 @@ function totalsLines(model: DashboardModel, width: number, paint: Paint): string
   return lines;
 }
 
+/** Word-wraps text to `width`, at most `maxLines` lines (the last cut with …). */
+function wrapText(text: string, width: number, maxLines: number): string[] {
+  const lines: string[] = [];
+  let rest = text;
+  while (rest.length > width && lines.length < maxLines - 1) {
+    const space = rest.lastIndexOf(' ', width);
+    const cut = space > width / 3 ? space : width;
+    lines.push(rest.slice(0, cut));
+    rest = rest.slice(cut).trimStart();
+  }
+  lines.push(truncateEnd(rest, width));
+  return lines;
+}
+
 function alertLines(alerts: readonly AlertRow[], width: number, paint: Paint): string[] {
   if (alerts.length === 0) return [label('alerts') + 'none active'];
-  return alerts.map((a, i) => {
-    const sev = SEVERITY_LABEL[a.severity] ?? { text: a.severity.slice(0, 4).toUpperCase(), codes: [] };
-    const since = a.age_seconds === null ? '' : ` (${formatDuration(a.age_seconds)})`;
-    const rest = truncateEnd(` ${a.type}: ${a.message}${since}`, width - LABEL_WIDTH - sev.text.length);
-    return (i === 0 ? label('alerts') : ' '.repeat(LABEL_WIDTH)) + paint(sev.text, ...sev.codes) + rest;
+  const indent = LABEL_WIDTH + 5;
+  return alerts.flatMap((a, i) => {
+    const sev = SEVERITY_LABEL[a.severity] ?? { text: a.severity.slice(0, 4).toUpperCase().padEnd(4), codes: [] };
+    const since = a.age_seconds === null ? '' : ` (for ${formatDuration(a.age_seconds)})`;
+    const [first = '', ...more] = wrapText(`${a.type}: ${a.message}${since}`, width - indent, 2);
+    return [
+      (i === 0 ? label('alerts') : ' '.repeat(LABEL_WIDTH)) + paint(sev.text, ...sev.codes) + ' ' + first,
+      ...more.map((line) => ' '.repeat(indent) + line),
+    ];
   });
 }
 

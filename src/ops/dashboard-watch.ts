@@ -70,6 +70,8 @@ export function watchDashboard(paths: HomePaths, options: WatchOptions): Promise
       clearInterval(timer);
       stdin.off('data', onData);
       stdin.pause();
+      // A paused pipe still holds the event loop open; let go of it so the process can exit.
+      (stdin as unknown as { unref?: () => void }).unref?.();
       stdout.off('resize', draw);
       for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(signal, onSignal);
       process.off('exit', restore);

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { errnoCode } from '../errors.js';
 import { readProcStat } from './identity.js';
 
@@ -36,4 +36,25 @@ export function liveGroupMembers(pgid: number): number[] {
     if (stat !== undefined && stat.pgrp === pgid && isLiveState(stat.state)) members.push(stat.pid);
   }
   return members;
+}
+
+/** Does the process carry this run's token (COMMIT_RELAY_RUN_ID, inherited by everything the worker starts)? */
+export function carriesRunToken(pid: number, runId: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`COMMIT_RELAY_RUN_ID=${runId}`);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The live processes left in a worker's group after its leader (the shim) is gone: `ours` carry the
+ * run's token, `others` do not. A group whose leader is gone could, rarely, be another session that
+ * reused the number (a double-forking daemon); the token tells them apart.
+ */
+export function runRemnants(pgid: number, runId: string): { ours: number[]; others: number[] } {
+  const ours: number[] = [];
+  const others: number[] = [];
+  for (const pid of liveGroupMembers(pgid)) (carriesRunToken(pid, runId) ? ours : others).push(pid);
+  return { ours, others };
 }

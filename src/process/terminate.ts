@@ -1,5 +1,5 @@
 import { RelayError, errnoCode } from '../errors.js';
-import { groupHasLiveMembers } from './group.js';
+import { groupHasLiveMembers, runRemnants } from './group.js';
 import { checkIdentity, readProcStat } from './identity.js';
 
 /**
@@ -69,4 +69,26 @@ export async function stopProcess(recorded: RecordedProcess, graceMs: number, op
   const killWaitMs = options.killWaitMs ?? 3000;
   if (await waitUntilGone(isAlive, killWaitMs, pollMs)) return 'killed';
   throw new RelayError('WRONG_STATE', `pid ${recorded.pid} is still alive ${killWaitMs} ms after SIGKILL (uninterruptible?)`, { details: { pid: recorded.pid } });
+}
+
+export type RemnantsOutcome = 'none' | 'terminated' | 'killed' | 'not_ours';
+
+/**
+ * Stops what is left of a run whose leader (the shim) is gone: processes still in its group, e.g. a
+ * grandchild the worker left behind, or a worker whose shim alone was SIGKILLed. The group is signalled
+ * only when every live member carries the run's token (COMMIT_RELAY_RUN_ID=runId); otherwise nothing
+ * is signalled and the answer is 'not_ours'. Call it only once checkIdentity says the leader is gone.
+ */
+export async function stopRunRemnants(pgid: number, runId: string, graceMs: number, options: StopOptions = {}): Promise<RemnantsOutcome> {
+  const pollMs = options.pollMs ?? 25;
+  const { ours, others } = runRemnants(pgid, runId);
+  if (ours.length === 0) return others.length === 0 ? 'none' : 'not_ours';
+  if (others.length > 0) return 'not_ours';
+  const isAlive = (): boolean => groupHasLiveMembers(pgid);
+  if (!signalGroup(pgid, 'SIGTERM')) return 'none';
+  if (await waitUntilGone(isAlive, graceMs, pollMs)) return 'terminated';
+  signalGroup(pgid, 'SIGKILL');
+  const killWaitMs = options.killWaitMs ?? 3000;
+  if (await waitUntilGone(isAlive, killWaitMs, pollMs)) return 'killed';
+  throw new RelayError('WRONG_STATE', `process group ${pgid} is still alive ${killWaitMs} ms after SIGKILL`, { details: { pgid } });
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readFileSync } from 'node:fs';
 import writeFileAtomic from 'write-file-atomic';
 import { errnoCode, RelayError, describeError } from '../errors.js';
 
@@ -26,12 +26,41 @@ export function writeJsonAtomicSync(file: string, value: unknown, options: Write
   }
 }
 
-/** The file's text, or undefined when it does not exist. Other errors throw. */
-export function readTextIfExists(file: string): string | undefined {
+export interface ReadOptions {
+  /** Follow a symbolic link (operator-owned config may be one); coordination data never is. Default false. */
+  readonly followSymlinks?: boolean;
+  /** Refuse a larger file rather than load it whole. Default 8 MiB. */
+  readonly maxBytes?: number;
+}
+
+export const DEFAULT_MAX_READ_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The file's text, or undefined when it does not exist. Only a regular file is read: a symlink (unless
+ * followSymlinks), a FIFO or a device is refused without blocking, and so is a file over maxBytes, so a
+ * planted link can neither lead a reader out of the home nor hang it.
+ */
+export function readTextIfExists(file: string, options: ReadOptions = {}): string | undefined {
+  const flags = fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | (options.followSymlinks ? 0 : fsConstants.O_NOFOLLOW);
+  let fd: number;
   try {
-    return readFileSync(file, 'utf8');
+    fd = openSync(file, flags);
   } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return undefined;
+    const code = errnoCode(error);
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') throw new RelayError('FILE_INVALID', `${file}: is a symbolic link, which is not followed`, { cause: error, details: { file } });
     throw new RelayError('IO_FAILED', `cannot read ${file}: ${describeError(error)}`, { cause: error, details: { file } });
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new RelayError('FILE_INVALID', `${file}: not a regular file`, { details: { file } });
+    const max = options.maxBytes ?? DEFAULT_MAX_READ_BYTES;
+    if (stat.size > max) throw new RelayError('FILE_INVALID', `${file}: ${stat.size} bytes is over the ${max}-byte limit`, { details: { file } });
+    return readFileSync(fd, 'utf8');
+  } catch (error) {
+    if (error instanceof RelayError) throw error;
+    throw new RelayError('IO_FAILED', `cannot read ${file}: ${describeError(error)}`, { cause: error, details: { file } });
+  } finally {
+    closeSync(fd);
   }
 }

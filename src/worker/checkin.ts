@@ -1,5 +1,4 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { assertValidId } from '../contract/ids.js';
 import { RelayError, describeError } from '../errors.js';
 import type { HomePaths } from '../store/home.js';
@@ -86,8 +85,9 @@ export function writeCheckin(paths: HomePaths, input: CheckinInput, env: NodeJS.
     message,
     run_id: env.COMMIT_RELAY_RUN_ID !== undefined && env.COMMIT_RELAY_RUN_ID !== '' ? env.COMMIT_RELAY_RUN_ID : null,
   };
-  // Not ending in .json: readers listing the folder never see the temp file.
-  const temp = `${file}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
+  // Not ending in .json: readers listing the folder never see the temp file. The pid makes it unique
+  // among live writers; node:crypto is not loaded for a random suffix (it costs start-up time).
+  const temp = `${file}.tmp-${process.pid}-${Date.now()}`;
   try {
     mkdirSync(paths.checkins, { recursive: true });
     writeFileSync(temp, `${JSON.stringify(record)}\n`, { mode: 0o644 });

@@ -1,6 +1,6 @@
 import { nowIso } from '../contract/time.js';
 import { normalizeExecution, type WorkerSpec } from '../contract/worker-spec.js';
-import { stopProcess, type StopOutcome } from '../process/terminate.js';
+import { stopProcess, stopRunRemnants, type StopOutcome } from '../process/terminate.js';
 import { readExitRecord, removeExitRecord } from '../store/exits.js';
 import { finalizeSpec, withSpecLock, writeSpec } from '../store/specs.js';
 import { clock, stopGraceMs, type LifecycleContext } from './context.js';
@@ -29,7 +29,13 @@ const stopped = (outcome: StopOutcome): boolean => outcome === 'terminated' || o
 export async function stopRun(ctx: LifecycleContext, spec: WorkerSpec): Promise<StopOutcome> {
   const recorded = recordedProcess(spec);
   if (recorded === undefined) return 'gone';
-  return stopProcess(recorded, stopGraceMs(ctx, spec.worker_type));
+  const graceMs = stopGraceMs(ctx, spec.worker_type);
+  const outcome = await stopProcess(recorded, graceMs);
+  const runId = spec.execution?.run_id ?? null;
+  if (outcome !== 'gone' || runId === null) return outcome;
+  // The shim is gone; what it left in its group (provably this run's) goes too.
+  const remnants = await stopRunRemnants(recorded.pid, runId, graceMs);
+  return remnants === 'terminated' || remnants === 'killed' ? remnants : 'gone';
 }
 
 /** How the stopped run ended: its exit record when the shim wrote one, else the signal that ended it. */

@@ -80,7 +80,7 @@ describe('the daemon with real workers', () => {
       return spec.status === 'running' && spec.execution.pid !== first && spec.execution.pid;
     }, { what: 'restarted worker' });
     assert.ok(isAlive(second));
-    assert.equal(eventsOf(home, workerId, 'worker_restarted').length, 1);
+    await waitFor(() => eventsOf(home, workerId, 'worker_restarted').length === 1, { what: 'worker_restarted' });
     assert.equal(readJson(specPath(home, 'active', workerId)).execution.restart_count, 1);
   });
 

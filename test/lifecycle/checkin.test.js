@@ -50,12 +50,13 @@ test('checkin.sh refuses bad input with one line and a non-zero exit, writing no
     [['--worker-id', id, '--progress'], {}, /--progress needs a value/],
     [['--worker-id', id, '--progress', '5'], { WORKER_ID: 'someone-else' }, /is not this worker/],
   ];
-  for (const [args, env, expected] of cases) {
-    const result = await checkin(args, env);
+  const results = await Promise.all(cases.map(([args, env]) => checkin(args, env)));
+  results.forEach((result, i) => {
+    const [args, , expected] = cases[i];
     assert.notEqual(result.code, 0, `${args.join(' ')} must fail`);
     assert.match(result.stderr, expected, args.join(' '));
     assert.equal(result.stderr.trim().split('\n').length, 1, 'one line');
-  }
+  });
   assert.deepEqual(readdirSync(t.paths.checkins), []);
 });
 

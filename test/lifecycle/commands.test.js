@@ -40,13 +40,15 @@ test('start-worker.sh refuses a spec file outside worker-specs/active/ and a mis
   const file = writePendingSpec(t.paths, id);
   const outside = join(t.home, `${id}.json`);
   copyFileSync(file, outside);
-  const result = await sh('start-worker.sh', ['--spec', outside]);
+  const [result, missing, noFlag] = await Promise.all([
+    sh('start-worker.sh', ['--spec', outside]),
+    sh('start-worker.sh', ['--spec', join(t.paths.specDir('active'), 'nobody.json')]),
+    sh('start-worker.sh', []),
+  ]);
   assert.equal(result.code, 2);
   assert.match(result.stderr, /--spec must be a <worker_id>\.json file in .*worker-specs\/active/);
-  const missing = await sh('start-worker.sh', ['--spec', join(t.paths.specDir('active'), 'nobody.json')]);
   assert.equal(missing.code, 3);
   assert.match(missing.stderr, /no such file/);
-  const noFlag = await sh('start-worker.sh', []);
   assert.equal(noFlag.code, 2);
   assert.equal(readSpecFile(t.paths, 'active', id).status, 'pending');
   assert.deepEqual(readJsonl(t.paths.activity), []);
@@ -83,13 +85,15 @@ test('restart-worker.sh, fail-worker.sh --error, recover-task.sh --priority', as
   assert.deepEqual([task.description, task.worker_type, task.priority, task.metadata.retry_of], ['cycle', 'fixture', 'critical', 'task-c']);
 
   // Bad input: one line, non-zero, no change.
-  const badPriority = await sh('recover-task.sh', [id, '--priority', 'urgent']);
+  const [badPriority, notActive, badId] = await Promise.all([
+    sh('recover-task.sh', [id, '--priority', 'urgent']),
+    sh('fail-worker.sh', [id]),
+    sh('stop-worker.sh', ['../x']),
+  ]);
   assert.equal(badPriority.code, 2);
   assert.match(badPriority.stderr, /unknown priority "urgent"/);
-  const notActive = await sh('fail-worker.sh', [id]);
   assert.equal(notActive.code, 3);
   assert.match(notActive.stderr, /not active: its spec is in worker-specs\/failed/);
-  const badId = await sh('stop-worker.sh', ['../x']);
   assert.equal(badId.code, 2);
   assert.equal(JSON.parse(readFileSync(t.paths.taskQueue, 'utf8')).tasks.length, 2);
 });

@@ -136,3 +136,35 @@ test('start: refuses a spec that is not pending, and an invalid spec, without ch
   assert.equal(readFileSync(file, 'utf8'), '{"worker_id": "nope"');
   await assert.rejects(startWorker(t.ctx(), uniqueId('st-none')), { code: 'SPEC_NOT_FOUND' });
 });
+
+test('rotateLogIfNeeded: copy-truncate past the cap, the writer keeps appending', async () => {
+  const { rotateLogIfNeeded, workerLogFile } = await import('../../dist/process/spawn.js');
+  const id = uniqueId('st-rotate');
+  writePendingSpec(t.paths, id, { workerType: 'args', description: 'x'.repeat(3000) });
+  const result = await startWorker(t.ctx(), id);
+  t.tracker.group(result.pid);
+  const log = workerLogFile(t.paths, id);
+  await waitFor(() => readFileSync(log, 'utf8').includes('ARGS-END'), { what: 'the output' });
+  assert.equal(rotateLogIfNeeded(t.paths, id, 1_000_000), false);
+  const before = readFileSync(log, 'utf8');
+  assert.equal(rotateLogIfNeeded(t.paths, id, 1000), true);
+  assert.equal(readFileSync(`${log}.1`, 'utf8'), before);
+  assert.equal(readFileSync(log, 'utf8'), '');
+  assert.equal(rotateLogIfNeeded(t.paths, uniqueId('st-nolog'), 10), false);
+});
+
+test('expandCommand and resolveProgram', async () => {
+  const { expandCommand, resolveProgram } = await import('../../dist/process/spawn.js');
+  assert.deepEqual(expandCommand(['x', '--id={worker_id}', '{description}', '{task_id}', '{unknown}'], { worker_id: 'w', task_id: null, description: '{home}', home: '/h' }), [
+    'x',
+    '--id=w',
+    '{home}',
+    '',
+    '{unknown}',
+  ]);
+  assert.equal(resolveProgram('sh', t.home, process.env), 'sh');
+  assert.equal(resolveProgram(join(FIXTURES, 'echo-args.sh'), t.home, process.env), join(FIXTURES, 'echo-args.sh'));
+  assert.throws(() => resolveProgram('./nope', t.home, process.env), { code: 'SPAWN_FAILED', message: /program \.\/nope not found/ });
+  assert.throws(() => resolveProgram('sh', t.home, { PATH: '' }), { code: 'SPAWN_FAILED', message: /not found on PATH/ });
+  assert.throws(() => resolveProgram(FIXTURES, t.home, process.env), { code: 'SPAWN_FAILED', message: /not an executable file/ });
+});

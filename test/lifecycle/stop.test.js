@@ -69,6 +69,20 @@ test('stop: a grandchild dies with the group', async () => {
   await waitFor(() => !isLive(grandchild), { timeoutMs: 2000, what: 'the grandchild to be gone' });
 });
 
+test('stop: when only the shim was killed, what is left of the run (worker, grandchild) is stopped by its run token', async () => {
+  const id = uniqueId('sp-remnant');
+  const run = await started(id, 'forks');
+  const file = join(t.home, 'grandchild.pid');
+  await waitFor(() => existsSync(file) && readFileSync(file, 'utf8').trim() !== '', { what: 'the grandchild pid' });
+  const grandchild = t.tracker.pid(Number(readFileSync(file, 'utf8').trim()));
+  process.kill(run.pid, 'SIGKILL');
+  await waitFor(() => !isLive(run.pid), { what: 'the shim to die' });
+  assert.ok(isLive(grandchild), 'the rest of the group lives on');
+  const result = await stopWorker(t.ctx(), id, 'test');
+  assert.equal(result.outcome, 'terminated');
+  await waitFor(() => !isLive(grandchild), { timeoutMs: 2000, what: 'the grandchild to be gone' });
+});
+
 test('stop: a pid now used by an unrelated process is not ours, and that process survives', async () => {
   const unrelated = spawnUnrelated(t.tracker);
   const identity = readIdentity(unrelated);
@@ -99,15 +113,16 @@ test('restartWorker: stops the old run and starts a new one at once', async () =
   const first = await started(id, 'forever');
   const second = await restartWorker(t.ctx(), id);
   t.tracker.group(second.pid);
+  const events = readJsonl(t.paths.activity);
+  const seen = JSON.stringify(events.map((e) => [e.event, e.data]));
   assert.notEqual(second.pid, first.pid);
-  assert.equal(isLive(first.pid), false);
-  assert.deepEqual(shimPidsOf(id), [second.pid]);
+  assert.equal(isLive(first.pid), false, `the first run is gone (${seen})`);
+  assert.deepEqual(shimPidsOf(id), [second.pid], seen);
   const spec = readSpecFile(t.paths, 'active', id);
   assert.equal(spec.status, 'running');
   assert.equal(spec.execution.pid, second.pid);
   assert.equal(spec.execution.run_id, second.runId);
-  const events = readJsonl(t.paths.activity).map((e) => e.event);
-  assert.deepEqual(events, ['worker_started', 'worker_killed', 'worker_restarted', 'worker_started']);
+  assert.deepEqual(events.map((e) => e.event), ['worker_started', 'worker_killed', 'worker_restarted', 'worker_started'], seen);
 });
 
 test('failWorker then recoverTask: the runbook D and E in one step each', async () => {

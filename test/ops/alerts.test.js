@@ -108,8 +108,8 @@ describe('evaluateAlerts: lifecycle', () => {
 
   test('does not mutate its input', () => {
     const first = evaluateAlerts([], obs({ zombieIds: ids('z', 10) }));
-    const frozen = deepFreeze(structuredClone(first.alerts));
-    const copy = structuredClone(frozen);
+    const frozen = deepFreeze(JSON.parse(JSON.stringify(first.alerts)));
+    const copy = JSON.parse(JSON.stringify(frozen));
     evaluateAlerts(frozen, obs({ zombieIds: ids('z', 20) }, T0 + 1000));
     evaluateAlerts(frozen, obs({}, T0 + 2000));
     assert.deepEqual(frozen, copy);

@@ -79,4 +79,7 @@ export function snapshotTree(root) {
   return out;
 }
 
-export const stripAnsi = (text) => text.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '');
+/** The start of an ANSI control sequence. */
+export const CSI = '\u001b[';
+const ANSI_SEQUENCE = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, 'g');
+export const stripAnsi = (text) => text.replace(ANSI_SEQUENCE, '');

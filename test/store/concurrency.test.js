@@ -28,8 +28,8 @@ afterEach(() => {
 });
 
 /** Starts `node script args...` with this home; resolves {code, signal, stdout, stderr} when it exits. */
-function startNode(script, args = []) {
-  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, COMMIT_RELAY_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+function startNode(script, args = [], { stdin = false } = {}) {
+  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, COMMIT_RELAY_HOME: home }, stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   tracker.pid(child.pid);
   const out = { stdout: '', stderr: '' };
   child.stdout.on('data', (d) => (out.stdout += d));
@@ -42,8 +42,9 @@ function startNode(script, args = []) {
 const strayFiles = () => readdirSync(paths.coordination).filter((n) => !['task-queue.json', 'pm-activity.jsonl', 'health-alerts.json', 'pm-state.json'].includes(n) && !n.startsWith('.') && !['config', 'worker-specs', 'worker-checkins', 'worker-exits'].includes(n));
 
 test('30 create-task processes at once leave 30 distinct tasks in a valid task-queue.json', async () => {
-  const results = await Promise.all(Array.from({ length: 30 }, (_, i) => run(home, ['create-task', '--description', `task number ${i}`, '--metadata', JSON.stringify({ n: i })])));
-  for (const r of results) assert.equal(r.code, 0, r.stderr);
+  // A generous per-process ceiling: 30 node starts at once on a small, shared machine can be slow.
+  const results = await Promise.all(Array.from({ length: 30 }, (_, i) => run(home, ['create-task', '--description', `task number ${i}`, '--metadata', JSON.stringify({ n: i })], { timeoutMs: 120_000 })));
+  for (const r of results) assert.equal(r.code, 0, `exit ${r.code}, signal ${r.signal}, stderr: ${r.stderr}`);
   const ids = results.map((r) => r.stdout.trim());
   assert.equal(new Set(ids).size, 30, 'distinct ids');
   const queue = taskQueueSchema.parse(JSON.parse(readFileSync(paths.taskQueue, 'utf8')));
@@ -58,27 +59,28 @@ test('30 create-task processes at once leave 30 distinct tasks in a valid task-q
 
 test('20 processes appending 10 events each through emit-event leave 200 whole lines that each parse', async () => {
   // Each process runs the emit-event command 10 times in-process (a node start per event would be 200 starts);
-  // all wait at a barrier so that their appends overlap, and lines are up to ~16 KB so a torn write would show.
+  // all wait at a barrier (a line on stdin) so that their appends overlap, and lines are up to ~16 KB so
+  // that a torn or interleaved write would show.
   const script = join(home, 'appender.mjs');
   writeFileSync(
     script,
-    `import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+    `import { once } from 'node:events';
 import { runCli } from ${JSON.stringify(dist('cli/run.js'))};
 import { emitEventCommand } from ${JSON.stringify(dist('cli/commands/emit-event.js'))};
-const [home, n] = process.argv.slice(2);
-writeFileSync(join(home, 'ready-' + n), '');
-while (!existsSync(join(home, 'go'))) await new Promise((r) => setTimeout(r, 2));
+const n = Number(process.argv[2]);
+process.stdout.write('ready\\n');
+await once(process.stdin, 'data');
 for (let seq = 0; seq < 10; seq++) {
-  const pad = 'x'.repeat(((Number(n) * 10 + seq) * 1543) % 16000);
+  const pad = 'x'.repeat(((n * 10 + seq) * 1543) % 16000);
   const code = await runCli(['emit-event', '--type', 'load_test', '--worker-id', 'w-' + n, '--data', JSON.stringify({ seq, pad })], [emitEventCommand]);
   if (code !== 0) process.exit(code);
 }
+process.exit(0);
 `,
   );
-  const procs = Array.from({ length: 20 }, (_, n) => startNode(script, [home, String(n)]));
-  await waitFor(() => Array.from({ length: 20 }, (_, n) => existsSync(join(home, `ready-${n}`))).every(Boolean), { timeoutMs: 20_000, what: '20 appenders ready' });
-  writeFileSync(join(home, 'go'), '');
+  const procs = Array.from({ length: 20 }, (_, n) => startNode(script, [String(n)], { stdin: true }));
+  await waitFor(() => procs.every((p) => p.out.stdout.includes('ready')), { timeoutMs: 60_000, intervalMs: 50, what: '20 appenders ready' });
+  for (const p of procs) p.child.stdin.write('go\n');
   for (const r of await Promise.all(procs.map((p) => p.exited))) assert.equal(r.code, 0, r.stderr);
 
   const text = readFileSync(paths.activity, 'utf8');
@@ -109,7 +111,7 @@ await withLock(homePaths(process.argv[2]), 'task-queue', () => {
 `,
   );
   const holder = startNode(script, [home]);
-  await waitFor(() => holder.out.stdout.includes('locked'), { timeoutMs: 10_000, what: 'the holder to take the lock' });
+  await waitFor(() => holder.out.stdout.includes('locked'), { timeoutMs: 30_000, what: 'the holder to take the lock' });
 
   // The lock is real: while the holder lives, another taker gives up with LOCK_HELD.
   await assert.rejects(withLock(paths, 'task-queue', () => 'taken', { waitMs: 200 }), { code: 'LOCK_HELD' });

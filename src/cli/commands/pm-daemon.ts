@@ -53,7 +53,9 @@ export const pmDaemonCommand: CommandModule<object, Args> = {
       hooks,
       onEvent: print ? (event) => process.stdout.write(`${formatEventForConsole(event)}\n`) : undefined,
     });
+    // The daemon outlives its own bugs: a stray exception is logged and the next pass tries again.
     process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection (carrying on)'));
+    process.on('uncaughtException', (error) => logger.error({ err: error }, 'uncaught exception (carrying on)'));
     if (settings.demo) {
       const seeded = await seedDemoTasks(paths, workerTypes);
       if (seeded > 0 && print) process.stdout.write(`queued ${seeded} demo tasks; watch coordination/pm-activity.jsonl or ./scripts/dashboards/daemon-monitor.sh --watch\n`);

@@ -64,7 +64,7 @@ export function validateHome(paths: HomePaths): { problems: Problem[]; checked: 
     const text = readTextIfExists(file);
     if (text !== undefined) check(file, () => void parseJsonWith(schema, text, file));
   }
-  const activity = readTextIfExists(paths.activity);
+  const activity = readTextIfExists(paths.activity, { maxBytes: Number.POSITIVE_INFINITY });
   if (activity !== undefined) {
     checked += 1;
     const bad: number[] = [];

@@ -36,6 +36,6 @@ export function describeStop(result: Pick<StopResult, 'outcome' | 'pid' | 'exit_
     case 'gone':
       return `no process was running${pid}`;
     case 'not_ours':
-      return `pid ${String(result.pid)} now belongs to another process: left alone`;
+      return `pid ${String(result.pid)} is not provably this worker's process (reused, or its identity was never recorded): left alone`;
   }
 }

@@ -1,0 +1,4 @@
+export const name = 'checkins';
+export const title = 'todo';
+export const method = [];
+export async function run() { return { figures: [] }; }

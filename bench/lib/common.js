@@ -1,0 +1,426 @@
+// Shared pieces of the benchmarks: paths, machine info, statistics, temp homes, spec writers, and the
+// cleanup that kills every process a benchmark started (by an environment mark, pid by pid).
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants as fsConstants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const DIST = join(ROOT, 'dist');
+export const CLI = join(DIST, 'cli', 'main.js');
+export const SCRIPTS = join(ROOT, 'scripts');
+export const FIXTURES = join(ROOT, 'bench', 'fixtures');
+export const RESULTS = join(ROOT, 'bench', 'results');
+
+/**
+ * Every process a benchmark starts carries this variable (children inherit it, and so do the workers a
+ * daemon starts, since their environment extends the daemon's). Cleanup kills exactly the processes whose
+ * /proc/PID/environ holds MARK=<this run's id>: nothing else on the machine is touched.
+ */
+export const MARK = 'COMMIT_RELAY_BENCH_RUN';
+
+export function runMark() {
+  if (!process.env[MARK]) process.env[MARK] = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  return process.env[MARK];
+}
+
+/** The environment for anything a benchmark spawns: ours, the mark, and no PM_* or WORKER_* settings leaking in. */
+export function benchEnv(extra = {}) {
+  const env = { ...process.env };
+  for (const key of Object.keys(env)) if (/^(PM_|WORKER_|COMMIT_RELAY_HOME$|ZOMBIE_THRESHOLD$)/.test(key)) delete env[key];
+  return { ...env, [MARK]: runMark(), ...extra };
+}
+
+/** Pids (other than this process) whose initial environment holds the mark. */
+export function markedPids() {
+  const wanted = `${MARK}=${runMark()}`;
+  const out = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0').includes(wanted)) out.push(Number(entry));
+    } catch {
+      /* gone, or not readable */
+    }
+  }
+  return out;
+}
+
+/** SIGKILLs every marked process until none is left (a dying daemon may have spawned one more). Returns how many. */
+export function killMarked() {
+  let killed = 0;
+  for (let round = 0; round < 10; round += 1) {
+    const pids = markedPids();
+    if (pids.length === 0) break;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+        killed += 1;
+      } catch {
+        /* already gone */
+      }
+    }
+    sleepSync(20);
+  }
+  return killed;
+}
+
+const homes = new Set();
+
+/** A fresh temp home with its layout and worker-types.json (and pm-daemon.json when given). */
+export async function makeHome(name, workerTypes, daemonConfig) {
+  const home = mkdtempSync(join(os.tmpdir(), `relay-bench-${name}-`));
+  homes.add(home);
+  const { homePaths, ensureLayout } = await import(join(DIST, 'store', 'home.js'));
+  const paths = homePaths(home);
+  ensureLayout(paths);
+  writeFileSync(paths.workerTypes, JSON.stringify({ worker_types: workerTypes }, null, 2));
+  if (daemonConfig) writeFileSync(paths.daemonConfig, JSON.stringify(daemonConfig, null, 2));
+  return { home, paths };
+}
+
+export function removeHome(home) {
+  if (process.env.BENCH_KEEP_HOMES === '1') return;
+  rmSync(home, { recursive: true, force: true });
+  homes.delete(home);
+}
+
+/** Kills what is left and removes the temp homes: on every way out (normal end, error, SIGINT, SIGTERM). */
+export function cleanupAll() {
+  const killed = killMarked();
+  for (const home of [...homes]) removeHome(home);
+  return killed;
+}
+
+let handlersInstalled = false;
+export function installExitHandlers() {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(signal, () => {
+      process.stderr.write(`\nbench: ${signal}: killing every process it started and removing its temp homes\n`);
+      try {
+        cleanupAll();
+      } finally {
+        process.exit(128 + (os.constants.signals[signal] ?? 1));
+      }
+    });
+  }
+  process.on('exit', () => {
+    try {
+      cleanupAll();
+    } catch {
+      /* best effort on the way out */
+    }
+  });
+}
+
+// ---------- time and statistics ----------
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export function sleepSync(ms) {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+export const round = (x, digits = 1) => (x === null || x === undefined || Number.isNaN(x) ? null : Math.round(x * 10 ** digits) / 10 ** digits);
+
+/** Nearest-rank percentile (p in 0..100) of a list of numbers; p99 of fewer than 100 samples is the maximum. */
+export function percentile(values, p) {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[rank - 1];
+}
+
+export const median = (values) => percentile(values, 50);
+export const mean = (values) => (values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length);
+
+export function summarize(values, digits = 1) {
+  return {
+    n: values.length,
+    min: round(Math.min(...values), digits),
+    p50: round(percentile(values, 50), digits),
+    p90: round(percentile(values, 90), digits),
+    p99: round(percentile(values, 99), digits),
+    max: round(Math.max(...values), digits),
+    mean: round(mean(values), digits),
+  };
+}
+
+/** Polls fn until truthy; throws after timeoutMs naming what it waited for. */
+export async function waitFor(fn, { timeoutMs = 30_000, intervalMs = 20, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let value;
+    try {
+      value = await fn();
+    } catch {
+      value = undefined;
+    }
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+// ---------- the machine ----------
+
+export function machineInfo() {
+  let model = os.cpus()[0]?.model ?? 'unknown';
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
+    if (line) model = line.split(':')[1].trim();
+  } catch {
+    /* not Linux */
+  }
+  return {
+    cpus: os.availableParallelism(),
+    cpu_model: model,
+    cpu_mhz: os.cpus()[0]?.speed ?? null,
+    memory_gb: round(os.totalmem() / 2 ** 30, 1),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    date: new Date().toISOString(),
+  };
+}
+
+// ---------- /proc readings ----------
+
+export const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** utime + stime of a process in ms, or null when it is gone. */
+export function cpuMsOf(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return ((Number(rest[11]) + Number(rest[12])) * 1000) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+
+/** cutime + cstime of this process in ms: the CPU of the children it has waited for. */
+export function childrenCpuMs() {
+  const text = readFileSync('/proc/self/stat', 'utf8');
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return ((Number(rest[13]) + Number(rest[14])) * 1000) / CLK_TCK;
+}
+
+/** A field of /proc/PID/status in kB (VmRSS, VmHWM, ...), or null. */
+export function statusKb(pid, field) {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
+    return line ? Number(line.split(/\s+/)[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Proportional set size in kB (shared pages divided among their sharers), or null. */
+export function pssKb(pid) {
+  try {
+    const line = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').split('\n').find((l) => l.startsWith('Pss:'));
+    return line ? Number(line.split(/\s+/)[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+export function procStartTicks(pid) {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[19]);
+}
+
+export const bootId = () => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+
+/** The pids of the live (non-zombie) processes of a group. */
+export function groupMembers(pgid) {
+  const out = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const text = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      if (Number(rest[2]) === pgid && rest[0] !== 'Z') out.push(Number(entry));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+// ---------- files of a home ----------
+
+export const readJson = (file) => JSON.parse(readFileSync(file, 'utf8'));
+
+export function writeJsonAtomic(file, value) {
+  const tmp = `${file}.bench-${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(value, null, 2));
+  renameSync(tmp, file);
+}
+
+/** A spec as the daemon would have written it. */
+export function makeSpec({ id, type, status, taskId = null, createdAt, execution = {} }) {
+  return {
+    worker_id: id,
+    worker_type: type,
+    task_id: taskId,
+    status,
+    created_at: createdAt ?? new Date().toISOString(),
+    task: { description: `benchmark worker ${id}` },
+    execution: { started_at: null, completed_at: null, pid: null, restart_count: 0, exit_code: null, signal: null, ...execution },
+    error: null,
+  };
+}
+
+/** N queued tasks of one type, written at once as task-queue.json (what N create-task calls would leave). */
+export function queuedTasks(n, workerType, now = Date.now()) {
+  const tasks = [];
+  for (let i = 0; i < n; i += 1) {
+    const id = `task-bench-${String(i).padStart(5, '0')}`;
+    tasks.push({
+      task_id: id,
+      description: `benchmark task ${i}`,
+      priority: 'medium',
+      worker_type: workerType,
+      status: 'queued',
+      created_at: new Date(now + i).toISOString(),
+      metadata: {},
+      worker_id: null,
+      assigned_at: null,
+      completed_at: null,
+      error: null,
+    });
+  }
+  return { tasks };
+}
+
+export const workerIdFor = (taskId, type) => `worker-${type}-${taskId.slice(5)}`;
+
+/** Reads pm-activity.jsonl incrementally: each call returns the events appended since the last. */
+export class ActivityTail {
+  constructor(file) {
+    this.file = file;
+    this.offset = 0;
+    this.partial = '';
+  }
+  read() {
+    let fd;
+    try {
+      fd = openSync(this.file, 'r');
+    } catch {
+      return [];
+    }
+    try {
+      const chunks = [];
+      const buffer = Buffer.alloc(1 << 20);
+      for (;;) {
+        const n = readSync(fd, buffer, 0, buffer.length, this.offset);
+        if (n <= 0) break;
+        this.offset += n;
+        chunks.push(buffer.toString('utf8', 0, n));
+      }
+      const text = this.partial + chunks.join('');
+      const lines = text.split('\n');
+      this.partial = lines.pop() ?? '';
+      return lines.filter(Boolean).map((l) => JSON.parse(l));
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+// ---------- processes ----------
+
+/** Starts `pm-daemon --quiet` on a home; resolves once its first pass wrote pm-state.json. */
+export async function startDaemonProcess(paths, env = {}) {
+  const child = spawn(process.execPath, [CLI, 'pm-daemon', '--quiet'], {
+    env: benchEnv({ COMMIT_RELAY_HOME: paths.home, ...env }),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  await waitFor(
+    () => {
+      if (child.exitCode !== null) throw new Error(`daemon exited early (${child.exitCode}): ${stderr}`);
+      try {
+        return readJson(paths.pmState).pm_daemon.pid === child.pid;
+      } catch {
+        return false;
+      }
+    },
+    { what: 'the daemon to write pm-state.json', timeoutMs: 60_000 },
+  ).catch((error) => {
+    throw new Error(`${error.message}; stderr: ${stderr}`);
+  });
+  return { child, pid: child.pid, exited, stderr: () => stderr };
+}
+
+export async function stopDaemonProcess(daemon, signal = 'SIGTERM', timeoutMs = 30_000) {
+  if (daemon.child.exitCode !== null || daemon.child.signalCode !== null) return daemon.exited;
+  daemon.child.kill(signal);
+  const timer = setTimeout(() => daemon.child.kill('SIGKILL'), timeoutMs);
+  const result = await daemon.exited;
+  clearTimeout(timer);
+  return result;
+}
+
+/** Writes a line to a FIFO only if a reader has it open (O_NONBLOCK: ENXIO otherwise); never blocks. */
+export function writeFifo(file, text) {
+  let fd;
+  try {
+    fd = openSync(file, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+  } catch (error) {
+    if (error.code === 'ENXIO' || error.code === 'ENOENT') return false;
+    throw error;
+  }
+  try {
+    writeSync(fd, text);
+    return true;
+  } catch (error) {
+    if (error.code === 'EAGAIN' || error.code === 'EPIPE') return false;
+    throw error;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Lines "kind worker restart ns" that the bench fixtures append to <ctl>/events.log. */
+export function readFixtureLog(file) {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [kind, worker, restart, ns] = line.split(' ');
+      return { kind, worker, restart: Number(restart), ms: Number(BigInt(ns) / 1000n) / 1000 };
+    });
+}
+
+export function ensureDir(dir) {
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** A figure of a benchmark: its value, unit, and the goal it is held to (when it has one). */
+export function figure(id, label, value, unit, goal) {
+  const out = { id, label, value, unit };
+  if (goal !== undefined) {
+    out.goal = goal.text;
+    out.goal_met = value === null ? false : goal.check(value);
+  }
+  return out;
+}
+
+export const below = (limit, unit) => ({ text: `< ${limit} ${unit}`, check: (v) => v < limit });
+export const equals = (expected) => ({ text: `= ${expected}`, check: (v) => v === expected });
