@@ -1,4 +1,193 @@
+// Benchmark 5: start 200 workers from 200 queued tasks; then the daemon's memory and idle CPU with 200
+// and with 1,000 supervised live workers, and the shim's memory per worker.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ActivityTail,
+  below,
+  cpuMsOf,
+  figure,
+  FIXTURES,
+  groupMembers,
+  killMarked,
+  makeHome,
+  median,
+  pssKb,
+  queuedTasks,
+  readFixtureLog,
+  readJson,
+  removeHome,
+  round,
+  sleep,
+  startDaemonProcess,
+  statusKb,
+  stopDaemonProcess,
+  summarize,
+  waitFor,
+  workerIdFor,
+  writeJsonAtomic,
+} from './lib/common.js';
+
 export const name = 'fleet';
-export const title = 'todo';
-export const method = [];
-export async function run() { return { figures: [] }; }
+export const title = 'Start 200 workers from queued tasks; daemon memory and idle CPU with 200 and 1,000 workers';
+
+export const method = [
+  'A real daemon (PM_LOOP_INTERVAL unset: 5 s; WORKER_CONCURRENCY=200) on a temp home with an empty queue; once its first pass is written, task-queue.json is replaced at once by one holding 200 queued tasks (what 200 create-task calls leave). Time from that write to the last worker_started event, and to the last worker process running its first line (bench/fixtures/light.sh notes date +%s%N when it starts).',
+  'The light worker checks in once when it starts, then every 60 s (checkin_interval_seconds 60; the first after a random part of a minute, so the fleet does not check in in step), by writing its check-in file itself, and sleeps in between: about N/60 check-ins a second for N workers.',
+  'Idle: after a settling pause, the daemon\'s CPU (utime + stime from /proc/PID/stat) over a window of at least 30 s, as % of one core, with the passes it made; its memory is VmRSS at the end of the window (VmHWM: the peak since it started). First with the 200 workers; then the daemon is restarted gracefully with WORKER_CONCURRENCY=1000 (it adopts the 200), 800 more tasks are queued, and the window is measured again with 1,000 workers.',
+  'Shim: VmRSS and PSS (smaps_rollup: shared pages divided among the processes sharing them) of each worker\'s shim (the sh process whose pid the spec records), and the PSS of the whole worker group (shim + worker sh + its sleep).',
+];
+
+const TYPE = 'light';
+
+function upLines(ctl) {
+  return readFixtureLog(join(ctl, 'events.log')).filter((l) => l.kind === 'up');
+}
+
+async function idleWindow(daemon, paths, seconds) {
+  const s0 = readJson(paths.pmState);
+  const tail = new ActivityTail(paths.activity);
+  tail.read();
+  const cpu0 = cpuMsOf(daemon.pid);
+  const t0 = Date.now();
+  await sleep(seconds * 1000);
+  const cpu1 = cpuMsOf(daemon.pid);
+  const t1 = Date.now();
+  const s1 = readJson(paths.pmState);
+  const events = tail.read();
+  return {
+    seconds: round((t1 - t0) / 1000, 1),
+    cpu_pct_of_core: round(((cpu1 - cpu0) / (t1 - t0)) * 100, 2),
+    passes: s1.pm_daemon.loops_completed - s0.pm_daemon.loops_completed,
+    cpu_ms_per_pass: round((cpu1 - cpu0) / Math.max(1, s1.pm_daemon.loops_completed - s0.pm_daemon.loops_completed), 1),
+    checkins_received: events.filter((e) => e.event === 'checkin_received').length,
+    other_events: events.filter((e) => e.event !== 'checkin_received').map((e) => e.event),
+    last_pass_ms: s1.pm_daemon.last_pass_ms,
+    rss_mb: round(statusKb(daemon.pid, 'VmRSS') / 1024, 1),
+    peak_rss_mb: round(statusKb(daemon.pid, 'VmHWM') / 1024, 1),
+    workers_by_health: s1.metrics.workers_by_health,
+  };
+}
+
+function shimMemory(paths, workerIds) {
+  const shimRss = [];
+  const shimPss = [];
+  const groupPss = [];
+  for (const id of workerIds) {
+    let pid;
+    try {
+      pid = readJson(paths.specFile('active', id)).execution.pid;
+    } catch {
+      continue;
+    }
+    const rss = statusKb(pid, 'VmRSS');
+    const pss = pssKb(pid);
+    if (rss === null || pss === null) continue;
+    shimRss.push(rss);
+    shimPss.push(pss);
+    groupPss.push(groupMembers(pid).reduce((a, p) => a + (pssKb(p) ?? 0), 0));
+  }
+  return { shims: shimRss.length, shim_rss_kb: summarize(shimRss, 0), shim_pss_kb: summarize(shimPss, 0), worker_group_pss_kb: summarize(groupPss, 0) };
+}
+
+/** Queues tasks at once and waits until every one's worker runs; times from the queue write. */
+async function startFromQueue(paths, ctl, tasks, firstIndex, log, what) {
+  const tail = new ActivityTail(paths.activity);
+  tail.read();
+  const existing = (() => {
+    try {
+      return readJson(paths.taskQueue).tasks;
+    } catch {
+      return [];
+    }
+  })();
+  const fresh = tasks.slice(firstIndex);
+  const wanted = new Set(fresh.map((t) => workerIdFor(t.task_id, TYPE)));
+  const t0 = Date.now();
+  writeJsonAtomic(paths.taskQueue, { tasks: [...existing, ...fresh] });
+  const started = new Map();
+  await waitFor(
+    () => {
+      for (const e of tail.read()) if (e.event === 'worker_started' && wanted.has(e.worker_id) && !started.has(e.worker_id)) started.set(e.worker_id, Date.parse(e.timestamp));
+      return started.size === wanted.size && upLines(ctl).filter((l) => wanted.has(l.worker)).length === wanted.size;
+    },
+    { timeoutMs: 240_000, intervalMs: 100, what: `${wanted.size} workers started (${what})` },
+  );
+  const ups = upLines(ctl)
+    .filter((l) => wanted.has(l.worker))
+    .map((l) => l.ms - t0);
+  const starts = [...started.values()].map((ms) => ms - t0);
+  const result = {
+    workers: wanted.size,
+    all_started_ms: Math.max(...starts),
+    all_up_ms: round(Math.max(...ups)),
+    first_started_ms: Math.min(...starts),
+    started_p50_ms: median(starts),
+    per_worker_ms: round(Math.max(...starts) / wanted.size, 1),
+  };
+  log(`fleet: ${what}: all ${wanted.size} worker_started after ${result.all_started_ms} ms (first ${result.first_started_ms} ms), all processes up after ${result.all_up_ms} ms`);
+  return result;
+}
+
+export async function run({ quick, log }) {
+  const first = 200;
+  const big = quick ? 0 : 1000;
+  const windowSeconds = quick ? 10 : 30;
+  const { home, paths } = await makeHome('fleet', {
+    [TYPE]: {
+      command: ['sh', join(FIXTURES, 'light.sh'), '{worker_id}'],
+      time_limit_seconds: 0,
+      checkin_timeout_seconds: 900,
+      stall_timeout_seconds: 1200,
+      checkin_interval_seconds: 60,
+      stop_grace_seconds: 1,
+    },
+  });
+  const ctl = join(home, 'bench-ctl');
+  mkdirSync(ctl, { recursive: true });
+  const types = readJson(paths.workerTypes);
+  types.worker_types[TYPE].env = { BENCH_CTL: ctl };
+  writeJsonAtomic(paths.workerTypes, types);
+  const tasks = queuedTasks(Math.max(first, big), TYPE).tasks;
+  let daemon;
+  try {
+    daemon = await startDaemonProcess(paths, { WORKER_CONCURRENCY: String(first) });
+    await sleep(500);
+    const start200 = await startFromQueue(paths, ctl, tasks.slice(0, first), 0, log, `${first} queued tasks, WORKER_CONCURRENCY=${first}`);
+    await sleep(quick ? 2000 : 5000);
+    const idle200 = await idleWindow(daemon, paths, windowSeconds);
+    log(`fleet: idle with ${first} workers: ${idle200.cpu_pct_of_core}% of a core over ${idle200.seconds} s (${idle200.passes} passes, ${idle200.checkins_received} check-ins), RSS ${idle200.rss_mb} MB`);
+    const shims = shimMemory(paths, tasks.slice(0, first).map((t) => workerIdFor(t.task_id, TYPE)));
+    log(`fleet: shim RSS p50 ${shims.shim_rss_kb.p50} kB, PSS p50 ${shims.shim_pss_kb.p50} kB; whole worker group PSS p50 ${shims.worker_group_pss_kb.p50} kB`);
+    const figures = [
+      figure('start200_all_running_ms', `${first} queued tasks → all ${first} worker_started (WORKER_CONCURRENCY=${first}; first after ${start200.first_started_ms} ms)`, start200.all_started_ms, 'ms'),
+      figure('start200_all_up_ms', `${first} queued tasks → all ${first} worker processes running`, start200.all_up_ms, 'ms'),
+      figure('idle200_cpu_pct', `idle daemon, ${first} healthy workers: CPU over ${idle200.seconds} s (${idle200.passes} passes, ${idle200.checkins_received} check-ins)`, idle200.cpu_pct_of_core, '% core', below(2, '%')),
+      figure('idle200_rss_mb', `idle daemon, ${first} workers: RSS (peak ${idle200.peak_rss_mb} MB)`, idle200.rss_mb, 'MB', below(100, 'MB')),
+      figure('shim_rss_kb', `shim RSS per worker, p50 (PSS ${shims.shim_pss_kb.p50} kB)`, shims.shim_rss_kb.p50, 'kB'),
+      figure('worker_group_pss_kb', 'whole light worker (shim + sh + sleep) PSS, p50', shims.worker_group_pss_kb.p50, 'kB'),
+    ];
+    const details = { start200, idle200, shims200: shims };
+    if (big > 0) {
+      await stopDaemonProcess(daemon, 'SIGTERM');
+      daemon = await startDaemonProcess(paths, { WORKER_CONCURRENCY: String(big) });
+      const startBig = await startFromQueue(paths, ctl, tasks, first, log, `${big - first} more queued tasks, WORKER_CONCURRENCY=${big}`);
+      await waitFor(() => Object.values(readJson(paths.pmState).monitored_workers).filter((w) => w.status === 'running').length === big, { timeoutMs: 60_000, intervalMs: 200, what: `${big} running in pm-state` });
+      await sleep(5000);
+      const idleBig = await idleWindow(daemon, paths, windowSeconds);
+      log(`fleet: idle with ${big} workers: ${idleBig.cpu_pct_of_core}% of a core over ${idleBig.seconds} s (${idleBig.passes} passes, ${idleBig.checkins_received} check-ins, ${idleBig.cpu_ms_per_pass} ms CPU a pass), RSS ${idleBig.rss_mb} MB (peak ${idleBig.peak_rss_mb})`);
+      details.start_more = startBig;
+      details.idle1000 = idleBig;
+      figures.push(
+        figure('start800_more_all_running_ms', `${big - first} more queued tasks → all worker_started (adopted daemon, WORKER_CONCURRENCY=${big})`, startBig.all_started_ms, 'ms'),
+        figure('idle1000_cpu_pct', `idle daemon, ${big} healthy workers: CPU over ${idleBig.seconds} s (${idleBig.passes} passes, ${idleBig.checkins_received} check-ins, ${idleBig.cpu_ms_per_pass} ms a pass)`, idleBig.cpu_pct_of_core, '% core'),
+        figure('idle1000_rss_mb', `idle daemon, ${big} workers: RSS (peak ${idleBig.peak_rss_mb} MB)`, idleBig.rss_mb, 'MB'),
+      );
+    }
+    return { figures, details };
+  } finally {
+    if (daemon) await stopDaemonProcess(daemon, 'SIGKILL');
+    killMarked();
+    removeHome(home);
+  }
+}

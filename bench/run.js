@@ -12,7 +12,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { cleanupAll, installExitHandlers, killMarked, machineInfo, RESULTS, round, runMark } from './lib/common.js';
+import { abortBenchmark, cleanupAll, installExitHandlers, killMarked, machineInfo, resetAbort, RESULTS, round, runMark } from './lib/common.js';
 import * as pass from './pass.js';
 import * as cleanupDryRun from './cleanup-dry-run.js';
 import * as latency from './latency.js';
@@ -108,12 +108,20 @@ async function main() {
     // A benchmark that overruns its bound is abandoned; everything it started is killed below.
     const limitMs = (opts.quick ? 120 : 360) * 1000;
     let timer;
+    let timedOut = false;
+    resetAbort();
+    const running = bench.run({ quick: opts.quick, profile: opts.profile, log });
     try {
-      outcome = await Promise.race([
-        bench.run({ quick: opts.quick, profile: opts.profile, log }),
-        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`over its time bound of ${limitMs / 1000} s`)), limitMs))),
-      ]);
+      outcome = await Promise.race([running, new Promise((_, reject) => (timer = setTimeout(() => {
+        timedOut = true;
+        reject(new Error(`over its time bound of ${limitMs / 1000} s`));
+      }, limitMs)))]);
     } catch (error) {
+      if (timedOut) {
+        // Its next sleep or wait throws; let it unwind (and run its own cleanup) before the sweep below.
+        abortBenchmark(`${bench.name} over its time bound`);
+        await Promise.race([running.catch(() => undefined), new Promise((r) => setTimeout(r, 20_000))]);
+      }
       outcome = { error: error instanceof Error ? (error.stack ?? error.message) : String(error), figures: [] };
       failures += 1;
       process.stdout.write(`bench ${bench.name} FAILED: ${outcome.error}\n`);

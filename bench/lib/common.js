@@ -119,7 +119,26 @@ export function installExitHandlers() {
 
 // ---------- time and statistics ----------
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+let abortReason = null;
+
+/** Makes every later sleep() and waitFor() of the running benchmark throw: how run.js stops one that overran. */
+export function abortBenchmark(reason) {
+  abortReason = reason;
+}
+
+export function resetAbort() {
+  abortReason = null;
+}
+
+function checkAborted() {
+  if (abortReason !== null) throw new Error(`aborted: ${abortReason}`);
+}
+
+export async function sleep(ms) {
+  checkAborted();
+  await new Promise((r) => setTimeout(r, ms));
+  checkAborted();
+}
 
 export function sleepSync(ms) {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -154,6 +173,7 @@ export function summarize(values, digits = 1) {
 export async function waitFor(fn, { timeoutMs = 30_000, intervalMs = 20, what = 'condition' } = {}) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    checkAborted();
     let value;
     try {
       value = await fn();
@@ -162,7 +182,7 @@ export async function waitFor(fn, { timeoutMs = 30_000, intervalMs = 20, what = 
     }
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(intervalMs);
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 

@@ -1,7 +1,7 @@
 // Specs in the store: one rename per move, an existing target set aside (never overwritten), unknown fields
 // kept through a rewrite, broken files reported with path and reason and left byte-identical.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { SPEC_FOLDERS } from '../../dist/contract/worker-spec.js';
@@ -124,6 +124,18 @@ test('a file in a spec folder with a name that is not an id is reported, not rea
   assert.equal(read.ok, false);
   assert.equal(read.error.code, 'INVALID_ID');
   assert.equal(read.file, file);
+});
+
+test('a spec that is a symbolic link is reported, not followed, and left in place', () => {
+  const outside = join(home, 'outside.json');
+  writeFileSync(outside, json(spec('w-link')));
+  const link = paths.specFile('active', 'w-link');
+  symlinkSync(outside, link);
+  const read = readSpec(paths, 'active', 'w-link');
+  assert.equal(read.ok, false);
+  assert.equal(read.error.code, 'FILE_INVALID');
+  assert.equal(read.error.message, `${link}: is a symbolic link, which is not followed`);
+  assert.equal(readlinkSync(link), outside);
 });
 
 test('write-file-atomic temp files are not listed as specs', () => {

@@ -1,11 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
-import { loadWorkerTypes } from '../../config/load.js';
-import { formatEventForConsole } from '../../daemon/console.js';
-import { Daemon } from '../../daemon/daemon.js';
-import { seedDemoTasks } from '../../daemon/demo.js';
-import { createPassHooks } from '../../daemon/extras.js';
+import { loadDaemonSettings, loadWorkerTypes } from '../../config/load.js';
 import { describeError } from '../../errors.js';
-import { createFileLogger } from '../../log.js';
 import { homeFromEnv } from '../context.js';
 
 interface Args {
@@ -40,8 +35,15 @@ export const pmDaemonCommand: CommandModule<object, Args> = {
     };
     // Configuration errors surface here, before anything is claimed or written.
     const workerTypes = loadWorkerTypes(paths);
-    const { loadDaemonSettings } = await import('../../config/load.js');
     const settings = loadDaemonSettings(paths, process.env, flags);
+    // The daemon's own dependencies (chokidar, pino, prom-client, execa) load only here, so every other command starts fast.
+    const [{ Daemon }, { createPassHooks }, { seedDemoTasks }, { formatEventForConsole }, { createFileLogger }] = await Promise.all([
+      import('../../daemon/daemon.js'),
+      import('../../daemon/extras.js'),
+      import('../../daemon/demo.js'),
+      import('../../daemon/console.js'),
+      import('../../log.js'),
+    ]);
     const { logger, flush } = createFileLogger(paths.daemonLog, settings.logLevel);
     const print = !argv.quiet;
     const hooks = createPassHooks(paths, settings, logger);
