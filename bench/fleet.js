@@ -24,6 +24,7 @@ import {
   stopDaemonProcess,
   summarize,
   waitFor,
+  waitForFirstPass,
   workerIdFor,
   writeJsonAtomic,
 } from './lib/common.js';
@@ -152,7 +153,9 @@ export async function run({ quick, log }) {
   let daemon;
   try {
     daemon = await startDaemonProcess(paths, { WORKER_CONCURRENCY: String(first) });
-    await sleep(500);
+    await waitForFirstPass(paths, daemon);
+    // The watcher starts right after the first pass; give chokidar a moment to be ready.
+    await sleep(1000);
     const start200 = await startFromQueue(paths, ctl, tasks.slice(0, first), 0, log, `${first} queued tasks, WORKER_CONCURRENCY=${first}`);
     await sleep(quick ? 2000 : 5000);
     const idle200 = await idleWindow(daemon, paths, windowSeconds);
@@ -171,6 +174,8 @@ export async function run({ quick, log }) {
     if (big > 0) {
       await stopDaemonProcess(daemon, 'SIGTERM');
       daemon = await startDaemonProcess(paths, { WORKER_CONCURRENCY: String(big) });
+      await waitForFirstPass(paths, daemon);
+      await sleep(1000);
       const startBig = await startFromQueue(paths, ctl, tasks, first, log, `${big - first} more queued tasks, WORKER_CONCURRENCY=${big}`);
       await waitFor(() => Object.values(readJson(paths.pmState).monitored_workers).filter((w) => w.status === 'running').length === big, { timeoutMs: 60_000, intervalMs: 200, what: `${big} running in pm-state` });
       await sleep(5000);

@@ -19,6 +19,7 @@ import {
   stopDaemonProcess,
   summarize,
   waitFor,
+  waitForFirstPass,
   workerIdFor,
   writeFifo,
   writeJsonAtomic,
@@ -164,6 +165,7 @@ export async function run({ quick, log }) {
     // A graceful restart of the daemon: the workers keep running and the new daemon adopts them.
     await stopDaemonProcess(daemon, 'SIGTERM');
     daemon = await startDaemonProcess(paths);
+    await waitForFirstPass(paths, daemon);
     await sleep(1000);
     index.poll();
     used.clear();

@@ -361,7 +361,10 @@ export class ActivityTail {
 
 // ---------- processes ----------
 
-/** Starts `pm-daemon --quiet` on a home; resolves once its first pass wrote pm-state.json. */
+/**
+ * Starts `pm-daemon --quiet` on a home; resolves once it has claimed the home (its pid file names it).
+ * Not pm-state.json: that is written at the end of the first pass, which may start hundreds of workers.
+ */
 export async function startDaemonProcess(paths, env = {}) {
   const child = spawn(process.execPath, [CLI, 'pm-daemon', '--quiet'], {
     env: benchEnv({ COMMIT_RELAY_HOME: paths.home, ...env }),
@@ -374,16 +377,21 @@ export async function startDaemonProcess(paths, env = {}) {
     () => {
       if (child.exitCode !== null) throw new Error(`daemon exited early (${child.exitCode}): ${stderr}`);
       try {
-        return readJson(paths.pmState).pm_daemon.pid === child.pid;
+        return readJson(paths.daemonPidFile).pid === child.pid;
       } catch {
         return false;
       }
     },
-    { what: 'the daemon to write pm-state.json', timeoutMs: 60_000 },
+    { what: 'the daemon to claim the home', timeoutMs: 60_000 },
   ).catch((error) => {
     throw new Error(`${error.message}; stderr: ${stderr}`);
   });
   return { child, pid: child.pid, exited, stderr: () => stderr };
+}
+
+/** Waits until the daemon's first pass wrote pm-state.json (then it starts watching the home). */
+export async function waitForFirstPass(paths, daemon, timeoutMs = 240_000) {
+  await waitFor(() => readJson(paths.pmState).pm_daemon.pid === daemon.pid, { timeoutMs, intervalMs: 50, what: 'the daemon\'s first pass' });
 }
 
 export async function stopDaemonProcess(daemon, signal = 'SIGTERM', timeoutMs = 30_000) {

@@ -1,8 +1,9 @@
 import { RelayError } from '../errors.js';
-import { openHome, type HomePaths } from '../store/home.js';
+import { homePaths, openHome, resolveHome, type HomePaths } from '../store/home.js';
 
-/** The one place the CLI reads the home from the environment. */
-export function homeFromEnv(env: NodeJS.ProcessEnv = process.env): HomePaths {
+/** The one place the CLI reads the home from the environment; `create: false` resolves it without creating its folders. */
+export function homeFromEnv(env: NodeJS.ProcessEnv = process.env, options: { create?: boolean } = {}): HomePaths {
+  if (options.create === false) return homePaths(resolveHome(env.COMMIT_RELAY_HOME));
   return openHome(env.COMMIT_RELAY_HOME);
 }
 

@@ -8,7 +8,7 @@ import type { HomePaths } from './home.js';
  * Cross-process locks (proper-lockfile: an atomic mkdir whose mtime the holder refreshes).
  * A holder killed with SIGKILL stops refreshing, and its lock is taken over once stale.
  */
-export const LOCK_STALE_MS = 4000;
+export const LOCK_STALE_MS = 6000;
 const LOCK_UPDATE_MS = 1000;
 
 export interface LockOptions {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertValidId } from '../contract/ids.js';
@@ -97,7 +98,7 @@ export function moveSpecFile(paths: HomePaths, workerId: string, from: SpecFolde
   // Checked first: setting the target aside and then failing the move would leave the spec in no folder.
   if (!existsSync(source)) throw new RelayError('SPEC_NOT_FOUND', `cannot move ${source} to ${to}/: it does not exist`, { details: { file: source } });
   if (existsSync(target)) {
-    const aside = paths.archivedDir(`superseded-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    const aside = paths.archivedDir(`superseded-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`);
     try {
       mkdirSync(aside, { recursive: true });
       renameSync(target, join(aside, `${workerId}.json`));

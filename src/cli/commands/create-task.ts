@@ -3,6 +3,7 @@ import { PRIORITIES, type Priority } from '../../contract/task-queue.js';
 import { RelayError } from '../../errors.js';
 import { loadWorkerTypes } from '../../config/load.js';
 import { appendEvent } from '../../store/activity-log.js';
+import { ensureLayout } from '../../store/home.js';
 import { buildTask, enqueueTask } from '../../store/tasks.js';
 import { homeFromEnv, parseJsonObjectFlag, printJson } from '../context.js';
 
@@ -31,11 +32,13 @@ export const createTaskCommand: CommandModule<object, Args> = {
       throw new RelayError('USAGE', `unknown priority "${argv.priority}": use one of ${PRIORITIES.join(', ')}`);
     }
     const metadata = parseJsonObjectFlag('metadata', argv.metadata);
-    const paths = homeFromEnv();
+    // Check everything before the home is touched: bad input changes nothing, not even a folder.
+    const paths = homeFromEnv(process.env, { create: false });
     const types = loadWorkerTypes(paths);
     const workerType = argv['worker-type'] ?? types.defaultType;
     if (workerType === undefined) throw new RelayError('CONFIG_INVALID', `${paths.workerTypes} defines no worker type`);
     types.get(workerType);
+    ensureLayout(paths);
     const task = await enqueueTask(paths, buildTask({ description, priority: argv.priority as Priority, workerType, metadata }));
     appendEvent(paths, { event: 'task_created', task_id: task.task_id, data: { priority: task.priority, worker_type: task.worker_type, description: task.description, metadata } });
     if (argv.json) printJson(task);

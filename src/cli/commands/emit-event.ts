@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { assertValidId } from '../../contract/ids.js';
-import { appendEvent } from '../../store/activity-log.js';
+import { appendEvent, formatEventLine } from '../../store/activity-log.js';
 import { homeFromEnv, parseJsonObjectFlag } from '../context.js';
 
 interface Args {
@@ -25,6 +25,7 @@ export const emitEventCommand: CommandModule<object, Args> = {
     const data = parseJsonObjectFlag('data', argv.data);
     const workerId = argv['worker-id'] === undefined ? undefined : assertValidId(argv['worker-id'], 'worker');
     const taskId = argv['task-id'] === undefined ? undefined : assertValidId(argv['task-id'], 'task');
+    formatEventLine({ event: argv.type });
     const paths = homeFromEnv();
     appendEvent(paths, {
       event: argv.type,
