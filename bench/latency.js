@@ -1,6 +1,6 @@
 // Benchmark 3: detection latency under a real daemon with 200 live workers: crash → event → running
 // again, and kill -9 of a whole group → zombie_detected → running again.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ActivityTail,
@@ -90,6 +90,29 @@ async function waitRecovered(ctl, index, workerId, sinceMs, detectEvent, restart
     { timeoutMs, intervalMs: 10, what: `${workerId}: ${detectEvent} and a restart` },
   );
   return { worker: workerId, at: sinceMs, detect_ms: done.detected.ms - sinceMs, running_ms: done.started.ms - sinceMs, up_ms: done.up.ms - sinceMs, decision: done.detected.data?.decision ?? null };
+}
+
+/** worker id → times (ms) of the daemon's "restart scheduled" log lines. */
+function restartsScheduled(logFile) {
+  const out = new Map();
+  let text = '';
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return out;
+  }
+  for (const line of text.split('\n')) {
+    if (!line.includes('"restart scheduled"')) continue;
+    try {
+      const entry = JSON.parse(line);
+      const list = out.get(entry.worker_id) ?? [];
+      list.push(Date.parse(entry.time));
+      out.set(entry.worker_id, list);
+    } catch {
+      /* a line cut by a kill */
+    }
+  }
+  return out;
 }
 
 const specPid = (paths, workerId) => readJson(paths.specFile('active', workerId)).execution.pid;
@@ -195,8 +218,17 @@ export async function run({ quick, log }) {
     }
     if (adoptedCrashSamples.length > 0) log(`latency: ${adoptedCrashSamples.length} crashes (adopted workers): event p50 ${summarize(adoptedCrashSamples.map((s) => s.detect_ms)).p50} ms`);
 
+    // Where the time goes: the daemon logs "restart scheduled" once the spec is back to pending.
+    await stopDaemonProcess(daemon, 'SIGTERM');
+    daemon = undefined;
+    const scheduled = restartsScheduled(paths.daemonLog);
+    for (const sample of [...crashSamples, ...killSamples, ...adoptedKillSamples, ...adoptedCrashSamples]) {
+      const at = (scheduled.get(sample.worker) ?? []).find((ms) => ms >= sample.at - 1);
+      sample.scheduled_ms = at === undefined ? null : at - sample.at;
+    }
     const stats = (samples) => ({
       detect_ms: summarize(samples.map((s) => s.detect_ms)),
+      restart_scheduled_ms: summarize(samples.filter((s) => s.scheduled_ms !== null).map((s) => s.scheduled_ms)),
       running_ms: summarize(samples.map((s) => s.running_ms)),
       process_up_ms: summarize(samples.map((s) => s.up_ms)),
     });
@@ -209,6 +241,7 @@ export async function run({ quick, log }) {
       figure('crash_to_event_p99_ms', 'crash → worker_exited p99', crash.detect_ms.p99, 'ms', below(100, 'ms')),
       figure('crash_to_running_p50_ms', 'crash → worker_started (restart, backoff 0) p50', crash.running_ms.p50, 'ms', below(50, 'ms')),
       figure('crash_to_running_p99_ms', 'crash → worker_started p99', crash.running_ms.p99, 'ms'),
+      figure('crash_to_restart_scheduled_p50_ms', 'crash → spec back to pending ("restart scheduled" in the daemon log) p50', crash.restart_scheduled_ms.p50, 'ms'),
       figure('crash_to_process_up_p50_ms', 'crash → restarted process runs its first line, p50', crash.process_up_ms.p50, 'ms'),
       figure('kill9_to_zombie_p50_ms', `kill -9 group → zombie_detected p50, daemon's own children (n=${kill.detect_ms.n})`, kill.detect_ms.p50, 'ms'),
       figure('kill9_to_zombie_p99_ms', "kill -9 group → zombie_detected p99, daemon's own children", kill.detect_ms.p99, 'ms', below(loopMs + 1000, 'ms')),

@@ -158,6 +158,7 @@ export const median = (values) => percentile(values, 50);
 export const mean = (values) => (values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length);
 
 export function summarize(values, digits = 1) {
+  if (values.length === 0) return { n: 0, min: null, p50: null, p90: null, p99: null, max: null, mean: null };
   return {
     n: values.length,
     min: round(Math.min(...values), digits),

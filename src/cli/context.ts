@@ -1,9 +1,13 @@
 import { RelayError } from '../errors.js';
-import { homePaths, openHome, resolveHome, type HomePaths } from '../store/home.js';
+import { assertHomeUsable, homePaths, openHome, resolveHome, type HomePaths } from '../store/home.js';
 
 /** The one place the CLI reads the home from the environment; `create: false` resolves it without creating its folders. */
 export function homeFromEnv(env: NodeJS.ProcessEnv = process.env, options: { create?: boolean } = {}): HomePaths {
-  if (options.create === false) return homePaths(resolveHome(env.COMMIT_RELAY_HOME));
+  if (options.create === false) {
+    const paths = homePaths(resolveHome(env.COMMIT_RELAY_HOME));
+    assertHomeUsable(paths);
+    return paths;
+  }
   return openHome(env.COMMIT_RELAY_HOME);
 }
 

@@ -7,9 +7,8 @@ import type { Clock } from '../core/clock.js';
 import { runState } from '../core/run-state.js';
 import { describeError, isRelayError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { groupHasLiveMembers } from '../process/group.js';
 import { checkIdentity } from '../process/identity.js';
-import { signalGroup, stopProcess } from '../process/terminate.js';
+import { stopProcess, stopRunRemnants } from '../process/terminate.js';
 import type { EventInput } from '../store/activity-log.js';
 import { readExitRecord, removeExitRecord } from '../store/exits.js';
 import type { HomePaths } from '../store/home.js';
@@ -82,6 +81,7 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
       return underLock(ctx, action.workerId, async (spec) => {
         const run = currentRun(ctx.paths, spec);
         if (run.exit === null || run.exit.exitCode !== 0) return;
+        await stopRemnants(ctx, spec);
         const now = nowIso(ctx.clock.wallNow());
         const done: WorkerSpec = {
           ...spec,
@@ -104,9 +104,9 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
         if (spec.status !== 'running' || run.process === 'alive') return;
         if (action.zombie) {
           if (run.exit !== null) return;
-          killRemnants(ctx, spec);
           ctx.count('zombies');
         }
+        await stopRemnants(ctx, spec);
         const wallNow = ctx.clock.wallNow();
         const nextAt = nowIso(wallNow + action.delayMs);
         await writeSpec(ctx.paths, 'active', {
@@ -134,9 +134,9 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
         if (spec.status !== 'running' || run.process === 'alive') return;
         if (action.zombie) {
           if (run.exit !== null) return;
-          killRemnants(ctx, spec);
           ctx.count('zombies');
         }
+        await stopRemnants(ctx, spec);
         const now = nowIso(ctx.clock.wallNow());
         const failed: WorkerSpec = {
           ...spec,
@@ -160,15 +160,21 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
   }
 }
 
-/** A zombie's group may still hold its children (only the shim died): kill them before a restart, so it never runs twice. */
-function killRemnants(ctx: ApplyContext, spec: WorkerSpec): void {
-  const pid = spec.execution?.pid ?? null;
-  if (pid === null) return;
-  // Only when the recorded pid is gone: a live group without its leader cannot have had its pgid reused.
-  if (checkIdentity({ pid, startTicks: spec.execution?.process_start_ticks ?? null, bootId: spec.execution?.boot_id ?? null }) !== 'gone') return;
-  if (!groupHasLiveMembers(pid)) return;
-  signalGroup(pid, 'SIGKILL');
-  ctx.logger.warn({ worker_id: spec.worker_id, pgid: pid }, 'killed what was left of a zombie worker group');
+/**
+ * Whatever is left in a finished or vanished run's process group (a grandchild, or the worker itself when
+ * only its shim was killed) is stopped before the run is settled, so a worker never runs twice. Only
+ * processes carrying the run's token are signalled (stopRunRemnants), never a stranger reusing the group.
+ */
+async function stopRemnants(ctx: ApplyContext, spec: WorkerSpec): Promise<void> {
+  const e = spec.execution;
+  const pgid = e?.pid ?? null;
+  const runId = e?.run_id ?? null;
+  if (pgid === null || runId === null) return;
+  if (checkIdentity({ pid: pgid, startTicks: e?.process_start_ticks ?? null, bootId: e?.boot_id ?? null }) === 'alive') return;
+  const grace = (ctx.workerTypes().types[spec.worker_type]?.stop_grace_seconds ?? 10) * 1000;
+  const outcome = await stopRunRemnants(pgid, runId, grace);
+  if (outcome === 'terminated' || outcome === 'killed') ctx.logger.warn({ worker_id: spec.worker_id, pgid, outcome }, 'stopped what was left of a finished run');
+  else if (outcome === 'not_ours') ctx.logger.warn({ worker_id: spec.worker_id, pgid }, 'its old process group holds processes that are not its own; left alone');
 }
 
 async function startPending(ctx: ApplyContext, workerId: string, restart: boolean): Promise<void> {

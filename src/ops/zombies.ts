@@ -2,9 +2,8 @@ import { nowIso } from '../contract/time.js';
 import type { WorkerSpec } from '../contract/worker-spec.js';
 import { runState } from '../core/run-state.js';
 import { RelayError } from '../errors.js';
-import { groupHasLiveMembers } from '../process/group.js';
 import { checkIdentity, readProcStat } from '../process/identity.js';
-import { signalGroup } from '../process/terminate.js';
+import { stopRunRemnants } from '../process/terminate.js';
 import { appendEvent } from '../store/activity-log.js';
 import { readTextIfExists, writeJsonAtomic } from '../store/atomic.js';
 import { readCheckin } from '../store/checkins.js';
@@ -105,8 +104,9 @@ export async function cleanZombie(paths: HomePaths, workerId: string, now: numbe
     if (verdict.zombie === null) return null;
     const spec = read.spec;
     const pid = spec.execution?.pid ?? null;
-    // Only the leader died: its group may still run the worker. A group whose leader is gone keeps its pgid, so this is ours.
-    if (pid !== null && verdict.zombie.process === 'gone' && groupHasLiveMembers(pid)) signalGroup(pid, 'SIGKILL');
+    // Only the leader may have died: its group may still run the worker. Stop what carries this run's token.
+    const runId = spec.execution?.run_id ?? null;
+    if (pid !== null && runId !== null && verdict.zombie.process === 'gone') await stopRunRemnants(pid, runId, 1000);
     const at = nowIso(now);
     await finalizeSpec(paths, { ...spec, status: 'failed', error: ZOMBIE_ERROR, execution: { ...spec.execution, pid: null, completed_at: at, next_restart_at: null } }, 'active', 'failed');
     removeExitRecord(paths, workerId);

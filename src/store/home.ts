@@ -80,8 +80,8 @@ export function homePaths(home: string): HomePaths {
   };
 }
 
-/** Creates the folders a home needs (idempotent). The home itself must exist and be a folder. */
-export function ensureLayout(paths: HomePaths): void {
+/** Throws HOME_UNUSABLE unless the home exists and is a folder. */
+export function assertHomeUsable(paths: HomePaths): void {
   let isDir = false;
   try {
     isDir = statSync(paths.home).isDirectory();
@@ -89,6 +89,11 @@ export function ensureLayout(paths: HomePaths): void {
     throw new RelayError('HOME_UNUSABLE', `home ${paths.home} is not usable: ${describeError(error)}`, { cause: error });
   }
   if (!isDir) throw new RelayError('HOME_UNUSABLE', `home ${paths.home} is not a folder`);
+}
+
+/** Creates the folders a home needs (idempotent). The home itself must exist and be a folder. */
+export function ensureLayout(paths: HomePaths): void {
+  assertHomeUsable(paths);
   const dirs = [
     paths.config,
     paths.specDir('active'),

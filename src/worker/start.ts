@@ -3,11 +3,11 @@ import { normalizeExecution, type WorkerSpec } from '../contract/worker-spec.js'
 import { RelayError } from '../errors.js';
 import { checkIdentity, currentHost } from '../process/identity.js';
 import { spawnWorker, type SpawnResult } from '../process/spawn.js';
-import { stopProcess } from '../process/terminate.js';
+import { stopProcess, stopRunRemnants } from '../process/terminate.js';
 import { removeExitRecord } from '../store/exits.js';
 import { finalizeSpec, withSpecLock, writeSpec } from '../store/specs.js';
 import { requireActiveSpec } from './active-spec.js';
-import { clock, type LifecycleContext } from './context.js';
+import { clock, stopGraceMs, type LifecycleContext } from './context.js';
 import { emitWorkerEvent } from './events.js';
 import { applyExitRecordIfAny, settleTaskOf } from './exit.js';
 import { recordedProcess, recordedState } from './spec-process.js';
@@ -65,6 +65,11 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   const execution = normalizeExecution(spec.execution);
   // Whatever record is left belongs to an earlier run.
   removeExitRecord(ctx.paths, spec.worker_id);
+  // An earlier run whose shim is gone may still have its worker running in the old group (only the shim was
+  // killed): stop what carries that run's token first, so the worker never runs twice.
+  const oldPid = execution.pid ?? null;
+  const oldRun = execution.run_id ?? null;
+  if (oldPid !== null && oldRun !== null && recordedState(spec) === 'gone') await stopRunRemnants(oldPid, oldRun, stopGraceMs(ctx, spec.worker_type));
   const now = clock(ctx);
   let result: SpawnResult;
   try {

@@ -48,7 +48,7 @@ test('moveSpecFile sets an existing target aside in archived/ instead of overwri
   assert.equal(readFileSync(paths.specFile('completed', 'w-2'), 'utf8'), newer);
   const aside = archived();
   assert.equal(aside.length, 1);
-  assert.match(aside[0], /^superseded-[0-9TZ-]+\/w-2\.json$/);
+  assert.match(aside[0], /^superseded-[0-9TZ-]+-[0-9a-f]{6}\/w-2\.json$/);
   assert.equal(readFileSync(join(paths.archivedDir(), aside[0]), 'utf8'), older);
 });
 
