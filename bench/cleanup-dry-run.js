@@ -66,7 +66,7 @@ async function buildHome(n) {
 
 export async function run({ quick, log }) {
   const sizes = [0, 100, 1000, 10000];
-  const reps = quick ? { 0: 2, 100: 2, 1000: 2, 10000: 1 } : { 0: 5, 100: 5, 1000: 5, 10000: 3 };
+  const reps = quick ? { 0: 1, 100: 1, 1000: 2, 10000: 1 } : { 0: 5, 100: 5, 1000: 5, 10000: 3 };
   const figures = [];
   const details = {};
   for (const n of sizes) {

@@ -33,7 +33,7 @@ export async function run({ quick, profile, log }) {
     ? [
         { kind: 'pending', n: 100, passes: 10 },
         { kind: 'pending', n: 1000, passes: 10 },
-        { kind: 'pending', n: 10000, passes: 3 },
+        { kind: 'pending', n: 10000, passes: 2 },
         { kind: 'live', n: 1000, passes: 10 },
       ]
     : [
