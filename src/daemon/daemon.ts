@@ -69,6 +69,8 @@ export class Daemon {
   readonly counters: DaemonCounters = { restarts: 0, completed: 0, failed: 0, zombies: 0, stops: 0, spawn_failures: 0, spec_invalid: 0, actions_held: 0 };
   private readonly history: { kind: 'restart' | 'completed' | 'failed'; at: number }[] = [];
   private lastPlan: PassPlan | undefined;
+  /** Where the metrics listener is, when enabled: shown in pm-state.json. */
+  metricsEndpoint: { host: string; port: number } | undefined;
   private lastObservation: Observation | undefined;
 
   constructor(private readonly options: DaemonOptions) {
@@ -256,6 +258,7 @@ export class Daemon {
       invalidSpecs: observation.invalidCount,
       settings: this.settings,
       workerTypes: this.workerTypes,
+      metricsEndpoint: this.metricsEndpoint,
     });
     try {
       await writeJsonAtomic(this.paths.pmState, state, { fsync: false });

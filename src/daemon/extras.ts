@@ -12,7 +12,8 @@ import type { HomePaths } from '../store/home.js';
 import type { PassHooks, PassReport } from './hooks.js';
 
 export interface DaemonExtras extends PassHooks {
-  start(): Promise<void>;
+  /** Starts the metrics listener when enabled; resolves with where it listens. */
+  start(): Promise<{ host: string; port: number } | undefined>;
   close(): Promise<void>;
 }
 
@@ -41,8 +42,8 @@ export function createPassHooks(paths: HomePaths, settings: DaemonSettings, logg
   };
 
   return {
-    async start(): Promise<void> {
-      if (!settings.metrics.enabled) return;
+    async start(): Promise<{ host: string; port: number } | undefined> {
+      if (!settings.metrics.enabled) return undefined;
       metrics = createDaemonMetrics();
       server = await startMetricsServer({ host: settings.metrics.host, port: settings.metrics.port }, metrics, () => {
         const ageMs = last === undefined ? null : Date.now() - last.at;
@@ -57,6 +58,7 @@ export function createPassHooks(paths: HomePaths, settings: DaemonSettings, logg
         };
       });
       logger.info({ host: server.host, port: server.port }, 'metrics listening');
+      return { host: server.host, port: server.port };
     },
 
     async afterPass(report: PassReport): Promise<void> {

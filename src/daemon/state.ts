@@ -28,6 +28,7 @@ export interface StateInput {
   readonly invalidSpecs: number;
   readonly settings: DaemonSettings;
   readonly workerTypes: WorkerTypes;
+  readonly metricsEndpoint?: { host: string; port: number } | undefined;
 }
 
 /** pm-state.json: the daemon's view after a pass. Only the daemon writes it. */
@@ -84,6 +85,7 @@ export function buildPmState(input: StateInput): PmState {
       loop_interval_seconds: input.settings.loopIntervalSeconds,
       last_pass_ms: Math.round(input.lastPassMs * 100) / 100,
       host: input.self.host,
+      metrics: input.metricsEndpoint === undefined ? null : { host: input.metricsEndpoint.host, port: input.metricsEndpoint.port },
     },
     monitored_workers: monitored,
     metrics: {

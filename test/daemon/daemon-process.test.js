@@ -144,3 +144,26 @@ describe('the daemon with real workers', () => {
     assert.equal(eventsOf(home, bad.workerId, 'zombie_detected').length, 0);
   });
 });
+
+describe('the daemon with metrics enabled', () => {
+  test('serves /metrics and /health on loopback, on the port pm-state.json names', async () => {
+    const tracker = new ProcessTracker();
+    const home = makeHome();
+    let daemon;
+    try {
+      daemon = await startDaemon(home, { tracker, env: { PM_METRICS_PORT: '0' } });
+      const endpoint = await waitFor(() => pmState(home).pm_daemon.metrics, { what: 'the metrics endpoint in pm-state.json' });
+      assert.equal(endpoint.host, '127.0.0.1');
+      const metrics = await (await fetch(`http://127.0.0.1:${endpoint.port}/metrics`)).text();
+      assert.match(metrics, /commit_relay_workers\{state="healthy"\} 0/);
+      assert.match(metrics, /commit_relay_pass_duration_seconds_count \d+/);
+      const health = await fetch(`http://127.0.0.1:${endpoint.port}/health`);
+      assert.equal(health.status, 200);
+      assert.equal((await health.json()).ok, true);
+    } finally {
+      if (daemon) await stopDaemon(daemon);
+      tracker.cleanup();
+      removeHome(home);
+    }
+  });
+});

@@ -58,19 +58,26 @@ export const pmDaemonCommand: CommandModule<object, Args> = {
     // The daemon outlives its own bugs: a stray exception is logged and the next pass tries again.
     process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection (carrying on)'));
     process.on('uncaughtException', (error) => logger.error({ err: error }, 'uncaught exception (carrying on)'));
-    if (settings.demo) {
+    const seedDemo = async (): Promise<void> => {
+      if (!settings.demo) return;
       const seeded = await seedDemoTasks(paths, workerTypes);
       if (seeded > 0 && print) process.stdout.write(`queued ${seeded} demo tasks; watch coordination/pm-activity.jsonl or ./scripts/dashboards/daemon-monitor.sh --watch\n`);
-    }
-    await hooks.start?.();
+    };
     if (argv.once) {
+      await seedDemo();
       await daemon.start({ watch: false });
       await daemon.stop('once');
-      await hooks.close?.();
       flush();
       return;
     }
+    // Claim the home first: a second daemon is refused before it queues, listens or writes anything.
     await daemon.start();
+    await seedDemo();
+    const endpoint = await hooks.start();
+    if (endpoint !== undefined) {
+      daemon.metricsEndpoint = endpoint;
+      if (print) process.stdout.write(`metrics on http://${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}/metrics and /health\n`);
+    }
     if (print) process.stdout.write(`pm-daemon running for ${paths.home} (pid ${process.pid}); Ctrl-C stops it and leaves the workers running\n`);
     await new Promise<void>((resolve) => {
       let stopping = false;
@@ -80,7 +87,7 @@ export const pmDaemonCommand: CommandModule<object, Args> = {
         void daemon
           .stop(signal)
           .catch((error: unknown) => logger.error({ err: error }, `stop failed: ${describeError(error)}`))
-          .then(() => hooks.close?.())
+          .then(() => hooks.close())
           .finally(() => {
             flush();
             resolve();
