@@ -14,6 +14,7 @@ import {
   readJson,
   removeHome,
   round,
+  ROOT,
   SCRIPTS,
   benchEnv,
   sleep,
@@ -29,7 +30,10 @@ export const title = 'Check-ins: one checkin.sh, and the rate the daemon absorbs
 
 export const method = [
   'One check-in: scripts/checkin.sh --progress N run from a small sh loop (as hyperfine would, so the fork cost of a 100 MB node parent is not counted), timed with date +%s%N before and after each run; the same loop around /bin/true and around `node -e 0` shows the floor. Median of the runs.',
-  'Throughput: a real daemon (default settings, max_concurrent_workers 200) runs 200 workers of bench/fixtures/checkin-loop.sh, which check in in a loop by writing their own check-in file (temp file + rename, the same file checkin.sh writes), numbering each check-in in "message". The sleep between check-ins is stepped (the fixture re-reads a control file each round); each step runs for a fixed time, then the workers pause and, after a quiet moment (a pass later than the newest check-in), the bench compares, per worker, its last check-in file with pm-state.json: stale = last_checkin differs from the file\'s timestamp; lost = check-ins written minus the daemon\'s checkin_count increase. The offered rate is what the 200 sh workers achieved (each check-in costs them a date, a mv and a sleep: on 2 cores the writers, not the daemon, may be the limit). Daemon CPU is utime + stime from /proc over the step.',
+  'Throughput: a real daemon (default settings, max_concurrent_workers 200) supervises 200 live workers of bench/fixtures/checkin-loop.sh. Two kinds of load, each in steps of a fixed time, then a quiet moment until a pass later than the newest check-in. Per worker the bench compares what was written with pm-state.json: lost = check-ins written minus the increase of its checkin_count (a check-in overwritten before any pass read it); stale = last_checkin differs from the last check-in written.',
+  '(a) The workers check in themselves, in a loop (the fixture writes its check-in file as checkin.sh does: temp file + rename; the sleep between rounds is stepped through a control file). Each check-in costs the sh worker a date, a mv and a sleep: on 2 cores these forks, not the daemon, limit the rate, and they compete with the daemon for the CPU.',
+  '(b) The workers only sleep, and one separate node process (bench/lib/checkin-writer.js) writes their check-ins round robin at a target rate, each exactly as checkin.sh writes it: this measures what the daemon absorbs when the writers are cheap.',
+  'Daemon CPU is utime + stime from /proc/PID/stat over the step, as % of one core.',
 ];
 
 async function timeLoop(cmd, runs, env) {
@@ -50,8 +54,8 @@ async function oneCheckin(runs) {
     const checkin = await timeLoop(`'${join(SCRIPTS, 'checkin.sh')}' --progress 42 --message bench`, runs, env);
     const written = JSON.parse(readFileSync(paths.checkinFile(id), 'utf8'));
     if (written.progress_pct !== 42) throw new Error('checkin.sh did not write the check-in');
-    const trueFloor = await timeLoop('/bin/true', runs, env);
-    const nodeFloor = await timeLoop(`'${process.execPath}' -e 0`, runs, env);
+    const trueFloor = await timeLoop('/bin/true', Math.min(runs, 10), env);
+    const nodeFloor = await timeLoop(`'${process.execPath}' -e 0`, Math.min(runs, 10), env);
     return { checkin_sh_ms: summarize(checkin), true_ms: summarize(trueFloor), node_e_0_ms: summarize(nodeFloor) };
   } finally {
     removeHome(home);
@@ -67,13 +71,58 @@ function lastWritten(paths) {
       const c = JSON.parse(readFileSync(join(paths.checkins, f), 'utf8'));
       out.set(c.worker_id, { n: Number(c.message), ts: c.timestamp });
     } catch {
-      /* mid-rename: not possible for a .json, but never fail the bench on it */
+      /* never fail the bench on one unreadable file */
     }
   }
   return out;
 }
 
-async function throughput({ workers, steps, stepSeconds, log }) {
+/** After the writers stopped: waits for a pass later than the newest check-in, then returns pm-state.json. */
+async function settledState(paths, newestMs) {
+  await waitFor(() => Date.parse(readJson(paths.pmState).pm_daemon.last_loop) > newestMs + 5, { timeoutMs: 15_000, intervalMs: 50, what: 'a pass after the last check-in' });
+  await sleep(300);
+  return readJson(paths.pmState);
+}
+
+/** One step's verdict: per worker, check-ins written vs the daemon's checkin_count increase, and last_checkin vs the file. */
+function judge({ before, after, writtenBy, lastBy, seconds, cpuMs, interval, rate }) {
+  let written = 0;
+  let seen = 0;
+  let stale = 0;
+  let workersWithLost = 0;
+  for (const [id, n] of writtenBy) {
+    const m = after.monitored_workers[id];
+    const dc = (m?.checkin_count ?? 0) - (before.monitored_workers[id]?.checkin_count ?? 0);
+    written += n;
+    seen += dc;
+    if (dc < n) workersWithLost += 1;
+    if (n > 0 && m?.last_checkin !== lastBy.get(id)) stale += 1;
+  }
+  return {
+    ...(interval === undefined ? {} : { interval_s: interval }),
+    ...(rate === undefined ? {} : { target_per_s: rate }),
+    seconds: round(seconds, 2),
+    workers_writing: [...writtenBy.values()].filter((n) => n > 0).length,
+    written,
+    offered_per_s: round(written / seconds),
+    seen,
+    lost: written - seen,
+    workers_with_lost: workersWithLost,
+    stale,
+    passes: after.pm_daemon.loops_completed - before.pm_daemon.loops_completed,
+    daemon_cpu_pct: round((cpuMs / (seconds * 1000)) * 100),
+  };
+}
+
+function runWriter(cfg) {
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, [join(ROOT, 'bench', 'lib', 'checkin-writer.js'), JSON.stringify(cfg)], { env: benchEnv(), maxBuffer: 16 << 20, timeout: 120_000 }, (error, stdout, stderr) =>
+      error ? reject(new Error(`checkin-writer failed: ${error.message} ${stderr}`)) : resolve(JSON.parse(stdout.trim().split('\n').pop())),
+    ),
+  );
+}
+
+async function throughput({ workers, intervals, rates, stepSeconds, log }) {
   const TYPE = 'chatty';
   const { home, paths } = await makeHome(
     'checkins',
@@ -98,7 +147,7 @@ async function throughput({ workers, steps, stepSeconds, log }) {
     writeFileSync(join(ctl, 'control.tmp'), `${text}\n`);
     renameSync(join(ctl, 'control.tmp'), join(ctl, 'control'));
   };
-  control('pause 0.5');
+  control('pause 1');
   writeJsonAtomic(paths.taskQueue, queuedTasks(workers, TYPE));
   let daemon;
   try {
@@ -109,62 +158,44 @@ async function throughput({ workers, steps, stepSeconds, log }) {
       what: `${workers} workers running`,
     });
     await sleep(1500);
-    let prevWritten = new Map();
-    let prevCounts = new Map();
-    const results = [];
-    for (const interval of steps) {
-      const state0 = readJson(paths.pmState);
+    const byWorkers = [];
+    let prev = new Map();
+    for (const interval of intervals) {
+      const before = readJson(paths.pmState);
       const cpu0 = cpuMsOf(daemon.pid);
       const t0 = Date.now();
       control(`run ${interval}`);
       await sleep(stepSeconds * 1000);
-      control('pause 0.5');
+      control('pause 1');
       const t1 = Date.now();
-      const cpu1 = cpuMsOf(daemon.pid);
+      const cpuMs = cpuMsOf(daemon.pid) - cpu0;
       // Every worker finishes the round it is in, then only sleeps.
-      await sleep(interval * 1000 + 800);
-      const written = lastWritten(paths);
-      const newest = Math.max(...[...written.values()].map((w) => Date.parse(w.ts)));
-      await waitFor(() => Date.parse(readJson(paths.pmState).pm_daemon.last_loop) > newest + 5, { timeoutMs: 15_000, intervalMs: 50, what: 'a pass after the last check-in' });
-      await sleep(300);
-      const state = readJson(paths.pmState);
-      let writtenCount = 0;
-      let seenCount = 0;
-      let stale = 0;
-      let lostWorkers = 0;
-      const counts = new Map();
-      for (const [id, w] of written) {
-        const m = state.monitored_workers[id];
-        const c = m?.checkin_count ?? 0;
-        counts.set(id, c);
-        const dw = w.n - (prevWritten.get(id)?.n ?? 0);
-        const dc = c - (prevCounts.get(id) ?? 0);
-        writtenCount += dw;
-        seenCount += dc;
-        if (dc < dw) lostWorkers += 1;
-        if (m?.last_checkin !== w.ts) stale += 1;
-      }
-      const seconds = (t1 - t0) / 1000;
-      const step = {
-        interval_s: interval,
-        seconds: round(seconds, 2),
-        workers_writing: written.size,
-        written: writtenCount,
-        offered_per_s: round(writtenCount / seconds),
-        seen: seenCount,
-        lost: writtenCount - seenCount,
-        workers_with_lost: lostWorkers,
-        stale,
-        passes: state.pm_daemon.loops_completed - state0.pm_daemon.loops_completed,
-        daemon_cpu_pct: round(((cpu1 - cpu0) / (t1 - t0)) * 100),
-        last_pass_ms: state.pm_daemon.last_pass_ms,
-      };
-      results.push(step);
-      log(`checkins: every ${interval} s: ${step.offered_per_s}/s written, ${step.seen} of ${step.written} seen (lost ${step.lost}), stale ${step.stale}, ${step.passes} passes, daemon ${step.daemon_cpu_pct}% of a core`);
-      prevWritten = written;
-      prevCounts = counts;
+      await sleep(interval * 1000 + 1500);
+      const files = lastWritten(paths);
+      const after = await settledState(paths, Math.max(...[...files.values()].map((w) => Date.parse(w.ts))));
+      const writtenBy = new Map([...files].map(([id, w]) => [id, w.n - (prev.get(id)?.n ?? 0)]));
+      const step = judge({ before, after, writtenBy, lastBy: new Map([...files].map(([id, w]) => [id, w.ts])), seconds: (t1 - t0) / 1000, cpuMs, interval });
+      byWorkers.push(step);
+      log(`checkins: ${workers} sh workers, every ${interval} s: ${step.offered_per_s}/s written, ${step.seen} of ${step.written} seen (lost ${step.lost}), stale ${step.stale}, ${step.passes} passes, daemon ${step.daemon_cpu_pct}% of a core`);
+      prev = files;
     }
-    return results;
+    // The generator: the workers only sleep; one separate node process writes their check-ins.
+    control('pause 30');
+    await sleep(2500);
+    const runIds = Object.fromEntries(Object.values(readJson(paths.pmState).monitored_workers).map((w) => [w.worker_id, readJson(paths.specFile('active', w.worker_id)).execution.run_id]));
+    const byWriter = [];
+    for (const rate of rates) {
+      const before = readJson(paths.pmState);
+      const cpu0 = cpuMsOf(daemon.pid);
+      const out = await runWriter({ checkins: paths.checkins, workers: Object.entries(runIds), rate, seconds: stepSeconds });
+      const cpuMs = cpuMsOf(daemon.pid) - cpu0;
+      const lastBy = new Map(Object.entries(out.last));
+      const after = await settledState(paths, Math.max(...[...lastBy.values()].map((ts) => Date.parse(ts))));
+      const step = judge({ before, after, writtenBy: new Map(Object.entries(out.written)), lastBy, seconds: out.seconds, cpuMs, rate });
+      byWriter.push(step);
+      log(`checkins: one writer for ${workers} workers at ${rate}/s: ${step.offered_per_s}/s written, ${step.seen} of ${step.written} seen (lost ${step.lost}), stale ${step.stale}, ${step.passes} passes, daemon ${step.daemon_cpu_pct}% of a core`);
+    }
+    return { byWorkers, byWriter };
   } finally {
     if (daemon) await stopDaemonProcess(daemon, 'SIGKILL');
     killMarked();
@@ -176,14 +207,20 @@ export async function run({ quick, log }) {
   const one = await oneCheckin(quick ? 20 : 30);
   log(`checkins: one checkin.sh: p50 ${one.checkin_sh_ms.p50} ms (node -e 0: ${one.node_e_0_ms.p50} ms, /bin/true: ${one.true_ms.p50} ms)`);
   const workers = quick ? 50 : 200;
-  const steps = await throughput({ workers, steps: quick ? [0.25] : [1, 0.5, 0.25, 0.1], stepSeconds: quick ? 5 : 8, log });
-  const clean = steps.filter((s) => s.lost === 0 && s.stale === 0);
-  const best = clean.length === 0 ? null : Math.max(...clean.map((s) => s.offered_per_s));
-  const highest = steps.reduce((a, s) => (s.offered_per_s > a.offered_per_s ? s : a), steps[0]);
+  const { byWorkers, byWriter } = await throughput({ workers, intervals: quick ? [1] : [2, 1], rates: quick ? [500] : [500, 1000, 2000], stepSeconds: quick ? 5 : 6, log });
+  const clean = (steps) => {
+    const ok = steps.filter((s) => s.lost === 0 && s.stale === 0);
+    return ok.length === 0 ? null : Math.max(...ok.map((s) => s.offered_per_s));
+  };
+  const top = (steps) => steps.reduce((a, s) => (s.offered_per_s > a.offered_per_s ? s : a), steps[0]);
+  const topWorkers = top(byWorkers);
+  const topWriter = top(byWriter);
   const figures = [
-    figure('checkin_sh_p50_ms', `one scripts/checkin.sh, wall p50 (n=${one.checkin_sh_ms.n}; node -e 0: ${one.node_e_0_ms.p50} ms)`, one.checkin_sh_ms.p50, 'ms'),
-    figure('absorbed_per_s', `check-ins/s from ${workers} workers absorbed with none lost or stale (highest clean step)`, best, '/s'),
-    figure('highest_offered_per_s', `highest rate offered (lost ${highest.lost}, stale ${highest.stale}, daemon ${highest.daemon_cpu_pct}% of a core)`, highest.offered_per_s, '/s'),
+    figure('checkin_sh_p50_ms', `one scripts/checkin.sh, wall p50 (n=${one.checkin_sh_ms.n}; node -e 0 alone: ${one.node_e_0_ms.p50} ms)`, one.checkin_sh_ms.p50, 'ms'),
+    figure('sh_workers_clean_per_s', `check-ins/s written by ${workers} sh workers themselves, none lost or stale (highest clean step)`, clean(byWorkers), '/s'),
+    figure('sh_workers_top_per_s', `highest rate ${workers} sh workers wrote (lost ${topWorkers.lost}, stale ${topWorkers.stale}, daemon ${topWorkers.daemon_cpu_pct}% of a core)`, topWorkers.offered_per_s, '/s'),
+    figure('writer_clean_per_s', `check-ins/s for ${workers} workers from one writer process, none lost or stale (highest clean step)`, clean(byWriter), '/s'),
+    figure('writer_top_per_s', `highest writer rate (lost ${topWriter.lost}, stale ${topWriter.stale}, daemon ${topWriter.daemon_cpu_pct}% of a core, ${topWriter.passes} passes)`, topWriter.offered_per_s, '/s'),
   ];
-  return { figures, details: { one_checkin: one, steps } };
+  return { figures, details: { one_checkin: one, workers, steps_sh_workers: byWorkers, steps_writer: byWriter } };
 }

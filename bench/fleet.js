@@ -1,22 +1,29 @@
 // Benchmark 5: start 200 workers from 200 queued tasks; then the daemon's memory and idle CPU with 200
 // and with 1,000 supervised live workers, and the shim's memory per worker.
-import { mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ActivityTail,
   below,
+  benchEnv,
+  bootId,
   cpuMsOf,
   figure,
   FIXTURES,
   groupMembers,
   killMarked,
   makeHome,
+  makeSpec,
   median,
+  procStartTicks,
   pssKb,
   queuedTasks,
   readFixtureLog,
   readJson,
   removeHome,
+  RESULTS,
+  ROOT,
   round,
   sleep,
   startDaemonProcess,
@@ -28,6 +35,7 @@ import {
   workerIdFor,
   writeJsonAtomic,
 } from './lib/common.js';
+import { summarizeProfile } from './lib/profile.js';
 
 export const name = 'fleet';
 export const title = 'Start 200 workers from queued tasks; daemon memory and idle CPU with 200 and 1,000 workers';
@@ -35,7 +43,8 @@ export const title = 'Start 200 workers from queued tasks; daemon memory and idl
 export const method = [
   'A real daemon (PM_LOOP_INTERVAL unset: 5 s; WORKER_CONCURRENCY=200) on a temp home with an empty queue; once its first pass is written, task-queue.json is replaced at once by one holding 200 queued tasks (what 200 create-task calls leave). Time from that write to the last worker_started event, and to the last worker process running its first line (bench/fixtures/light.sh notes date +%s%N when it starts).',
   'The light worker checks in once when it starts, then every 60 s (checkin_interval_seconds 60; the first after a random part of a minute, so the fleet does not check in in step), by writing its check-in file itself, and sleeps in between: about N/60 check-ins a second for N workers.',
-  'Idle: after a settling pause, the daemon\'s CPU (utime + stime from /proc/PID/stat) over a window of at least 30 s, as % of one core, with the passes it made; its memory is VmRSS at the end of the window (VmHWM: the peak since it started). First with the 200 workers; then the daemon is restarted gracefully with WORKER_CONCURRENCY=1000 (it adopts the 200), 800 more tasks are queued, and the window is measured again with 1,000 workers.',
+  'Idle: after a settling pause, the daemon\'s CPU (utime + stime from /proc/PID/stat) over a window of at least 30 s, as % of one core, with the passes it made; its memory is VmRSS at the end of the window (VmHWM: the peak since it started). First with the 200 workers.',
+  'Then with 1,000: the daemon is stopped gracefully (the 200 keep running), the bench itself launches 800 more workers exactly as src/process/spawn.ts does (the same shim, a new session and process group each via setsid, the same environment and log file) from one small sh, and writes their running specs with pid, start ticks, boot id and run id, as start-worker records them; a new daemon with WORKER_CONCURRENCY=1000 adopts all 1,000 (starting 800 through the daemon one by one would take minutes on this machine: see the start figure). Same window.',
   'Shim: VmRSS and PSS (smaps_rollup: shared pages divided among the processes sharing them) of each worker\'s shim (the sh process whose pid the spec records), and the PSS of the whole worker group (shim + worker sh + its sleep).',
 ];
 
@@ -130,8 +139,45 @@ async function startFromQueue(paths, ctl, tasks, firstIndex, log, what) {
   return result;
 }
 
-export async function run({ quick, log }) {
-  const first = 200;
+/**
+ * Starts n light workers the way src/process/spawn.ts does (shim, own session and group, environment,
+ * output log), from one small sh, and records them as running specs, as start-worker would.
+ */
+function launchWorkers(paths, ctl, n, log) {
+  const t0 = Date.now();
+  const boot = bootId();
+  const shim = join(ROOT, 'scripts', 'lib', 'worker-shim.sh');
+  const workers = Array.from({ length: n }, (_, i) => ({ id: `worker-${TYPE}-adopted-${String(i).padStart(4, '0')}`, run: `run-bench-adopted-${i}` }));
+  for (const w of workers) mkdirSync(paths.workerLogDir(w.id), { recursive: true });
+  const lines = workers.map(
+    (w) =>
+      `WORKER_ID='${w.id}' COMMIT_RELAY_RUN_ID='${w.run}' setsid /bin/sh '${shim}' '${w.id}' '${w.run}' '${paths.exitFile(w.id)}' -- sh '${join(FIXTURES, 'light.sh')}' '${w.id}' </dev/null >>'${join(paths.workerLogDir(w.id), 'output.log')}' 2>&1 & echo "$!"`,
+  );
+  // The script goes on stdin: 800 lines are too long for one argument.
+  const out = execFileSync('sh', ['-s'], {
+    input: `${lines.join('\n')}\n`,
+    cwd: paths.home,
+    env: benchEnv({ COMMIT_RELAY_HOME: paths.home, BENCH_CTL: ctl, TASK_ID: '', COMMIT_RELAY_CHECKIN_INTERVAL: '60', COMMIT_RELAY_RESTART_COUNT: '0' }),
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
+  const pids = out.trim().split('\n').map(Number);
+  const startedAt = new Date().toISOString();
+  workers.forEach((w, i) => {
+    const pid = pids[i];
+    writeJsonAtomic(
+      paths.specFile('active', w.id),
+      makeSpec({ id: w.id, type: TYPE, status: 'running', execution: { started_at: startedAt, pid, process_start_ticks: procStartTicks(pid), boot_id: boot, host: 'bench', run_id: w.run, restart_count: 0, timeout_warnings: [] } }),
+    );
+  });
+  const ms = Date.now() - t0;
+  log(`fleet: launched ${n} more workers through the shim directly in ${ms} ms`);
+  return { workers: n, ms };
+}
+
+export async function run({ quick, profile, log }) {
+  // --quick: 100 workers and a 10 s window (a smoke run; the full run is the measurement).
+  const first = quick ? 100 : 200;
   const big = quick ? 0 : 1000;
   const windowSeconds = quick ? 10 : 30;
   const { home, paths } = await makeHome('fleet', {
@@ -149,7 +195,7 @@ export async function run({ quick, log }) {
   const types = readJson(paths.workerTypes);
   types.worker_types[TYPE].env = { BENCH_CTL: ctl };
   writeJsonAtomic(paths.workerTypes, types);
-  const tasks = queuedTasks(Math.max(first, big), TYPE).tasks;
+  const tasks = queuedTasks(first, TYPE).tasks;
   let daemon;
   try {
     daemon = await startDaemonProcess(paths, { WORKER_CONCURRENCY: String(first) });
@@ -163,30 +209,42 @@ export async function run({ quick, log }) {
     const shims = shimMemory(paths, tasks.slice(0, first).map((t) => workerIdFor(t.task_id, TYPE)));
     log(`fleet: shim RSS p50 ${shims.shim_rss_kb.p50} kB, PSS p50 ${shims.shim_pss_kb.p50} kB; whole worker group PSS p50 ${shims.worker_group_pss_kb.p50} kB`);
     const figures = [
-      figure('start200_all_running_ms', `${first} queued tasks → all ${first} worker_started (WORKER_CONCURRENCY=${first}; first after ${start200.first_started_ms} ms)`, start200.all_started_ms, 'ms'),
-      figure('start200_all_up_ms', `${first} queued tasks → all ${first} worker processes running`, start200.all_up_ms, 'ms'),
-      figure('idle200_cpu_pct', `idle daemon, ${first} healthy workers: CPU over ${idle200.seconds} s (${idle200.passes} passes, ${idle200.checkins_received} check-ins)`, idle200.cpu_pct_of_core, '% core', below(2, '%')),
-      figure('idle200_rss_mb', `idle daemon, ${first} workers: RSS (peak ${idle200.peak_rss_mb} MB)`, idle200.rss_mb, 'MB', below(100, 'MB')),
+      figure(`start${first}_all_running_ms`, `${first} queued tasks → all ${first} worker_started (WORKER_CONCURRENCY=${first}; first after ${start200.first_started_ms} ms)`, start200.all_started_ms, 'ms'),
+      figure(`start${first}_all_up_ms`, `${first} queued tasks → all ${first} worker processes running`, start200.all_up_ms, 'ms'),
+      figure(`idle${first}_cpu_pct`, `idle daemon, ${first} healthy workers: CPU over ${idle200.seconds} s (${idle200.passes} passes, ${idle200.checkins_received} check-ins)`, idle200.cpu_pct_of_core, '% core', below(2, '%')),
+      figure(`idle${first}_rss_mb`, `idle daemon, ${first} workers: RSS (peak ${idle200.peak_rss_mb} MB)`, idle200.rss_mb, 'MB', below(100, 'MB')),
       figure('shim_rss_kb', `shim RSS per worker, p50 (PSS ${shims.shim_pss_kb.p50} kB)`, shims.shim_rss_kb.p50, 'kB'),
       figure('worker_group_pss_kb', 'whole light worker (shim + sh + sleep) PSS, p50', shims.worker_group_pss_kb.p50, 'kB'),
     ];
-    const details = { start200, idle200, shims200: shims };
+    const details = { [`start${first}`]: start200, [`idle${first}`]: idle200, shims };
     if (big > 0) {
       await stopDaemonProcess(daemon, 'SIGTERM');
-      daemon = await startDaemonProcess(paths, { WORKER_CONCURRENCY: String(big) });
+      daemon = undefined;
+      const launch = launchWorkers(paths, ctl, big - first, log);
+      const profileDir = join(RESULTS, 'profiles', `fleet-daemon-${big}`);
+      if (profile) rmSync(profileDir, { recursive: true, force: true });
+      daemon = await startDaemonProcess(paths, { WORKER_CONCURRENCY: String(big) }, profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []);
       await waitForFirstPass(paths, daemon);
-      await sleep(1000);
-      const startBig = await startFromQueue(paths, ctl, tasks, first, log, `${big - first} more queued tasks, WORKER_CONCURRENCY=${big}`);
-      await waitFor(() => Object.values(readJson(paths.pmState).monitored_workers).filter((w) => w.status === 'running').length === big, { timeoutMs: 60_000, intervalMs: 200, what: `${big} running in pm-state` });
+      await waitFor(() => Object.values(readJson(paths.pmState).monitored_workers).filter((w) => w.status === 'running' && (w.health_state === 'starting' || w.health_state === 'healthy')).length === big, {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+        what: `${big} live workers in pm-state`,
+      });
       await sleep(5000);
       const idleBig = await idleWindow(daemon, paths, windowSeconds);
       log(`fleet: idle with ${big} workers: ${idleBig.cpu_pct_of_core}% of a core over ${idleBig.seconds} s (${idleBig.passes} passes, ${idleBig.checkins_received} check-ins, ${idleBig.cpu_ms_per_pass} ms CPU a pass), RSS ${idleBig.rss_mb} MB (peak ${idleBig.peak_rss_mb})`);
-      details.start_more = startBig;
-      details.idle1000 = idleBig;
+      if (profile) {
+        // A graceful stop writes the profile: the adoption, the settling pause and the window.
+        await stopDaemonProcess(daemon, 'SIGTERM');
+        daemon = undefined;
+        const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+        if (file) details.profile = { file: join(profileDir, file), ...summarizeProfile(JSON.parse(readFileSync(join(profileDir, file), 'utf8')), 20) };
+      }
+      details.launch = launch;
+      details[`idle${big}`] = idleBig;
       figures.push(
-        figure('start800_more_all_running_ms', `${big - first} more queued tasks → all worker_started (adopted daemon, WORKER_CONCURRENCY=${big})`, startBig.all_started_ms, 'ms'),
-        figure('idle1000_cpu_pct', `idle daemon, ${big} healthy workers: CPU over ${idleBig.seconds} s (${idleBig.passes} passes, ${idleBig.checkins_received} check-ins, ${idleBig.cpu_ms_per_pass} ms a pass)`, idleBig.cpu_pct_of_core, '% core'),
-        figure('idle1000_rss_mb', `idle daemon, ${big} workers: RSS (peak ${idleBig.peak_rss_mb} MB)`, idleBig.rss_mb, 'MB'),
+        figure(`idle${big}_cpu_pct`, `idle daemon, ${big} healthy workers: CPU over ${idleBig.seconds} s (${idleBig.passes} passes, ${idleBig.checkins_received} check-ins, ${idleBig.cpu_ms_per_pass} ms a pass)`, idleBig.cpu_pct_of_core, '% core'),
+        figure(`idle${big}_rss_mb`, `idle daemon, ${big} workers: RSS (peak ${idleBig.peak_rss_mb} MB)`, idleBig.rss_mb, 'MB'),
       );
     }
     return { figures, details };

@@ -30,7 +30,7 @@ export const title = 'Detection latency: crash and kill -9 of a group, with 200 
 
 export const method = [
   'A real daemon (node dist/cli/main.js pm-daemon, PM_LOOP_INTERVAL unset: the default 5 s) on a temp home with max_concurrent_workers 200 starts 200 workers from 200 queued tasks. The worker (bench/fixtures/crashable.sh, inside the usual shim) notes when it runs, then blocks on its own FIFO; the line "crash" makes it take the time (date +%s%N) and exit 3 at once. The type has restart_backoff_seconds 0.',
-  'Crash: one worker at a time (each a different worker, chosen at random, a random 50-250 ms apart), from the worker\'s own timestamp just before it exits to the timestamp of the daemon\'s worker_exited event in pm-activity.jsonl, and to its worker_started event of the restart; "process up" is the new run\'s own first timestamp.',
+  'Crash: one worker at a time (each a different worker, chosen at random, a random 50-200 ms apart), from the worker\'s own timestamp just before it exits to the timestamp of the daemon\'s worker_exited event in pm-activity.jsonl, and to its worker_started event of the restart; "process up" is the new run\'s own first timestamp.',
   'kill -9: process.kill(-pgid, "SIGKILL") on the whole group of a worker (pgid = the pid in its spec), timed just before the call, to zombie_detected and to worker_started of the restart. First for workers the daemon itself started (its child\'s exit asks for a pass at once), then after a graceful daemon restart for workers the new daemon adopted (no child handle: only the periodic pass finds them, so the latency is spread over the loop interval; kills staggered 100-300 ms apart).',
   'Timestamps: the worker\'s date and the daemon\'s event timestamps (ms) read the same wall clock of the same machine. Percentiles are nearest-rank (p99 of fewer than 100 samples is the maximum).',
 ];
@@ -120,9 +120,9 @@ const specPid = (paths, workerId) => readJson(paths.specFile('active', workerId)
 export async function run({ quick, log }) {
   // --quick: a smaller fleet and fewer samples (a smoke run; the full run is the measurement).
   const fleetSize = quick ? 50 : 200;
-  const crashes = quick ? 25 : 60;
-  const kills = quick ? 25 : 60;
-  const adoptedKills = quick ? 20 : 60;
+  const crashes = quick ? 25 : 50;
+  const kills = quick ? 25 : 50;
+  const adoptedKills = quick ? 20 : 50;
   const adoptedCrashes = quick ? 0 : 50;
   const { home, paths } = await makeHome(
     'latency',
@@ -170,7 +170,7 @@ export async function run({ quick, log }) {
       const sample = await crashOne(ctl, index, w, restarts.get(w));
       restarts.set(w, restarts.get(w) + 1);
       crashSamples.push(sample);
-      await sleep(quick ? 20 + Math.random() * 60 : 50 + Math.random() * 200);
+      await sleep(quick ? 20 + Math.random() * 60 : 50 + Math.random() * 150);
     }
     log(`latency: ${crashSamples.length} crashes: event p50 ${summarize(crashSamples.map((s) => s.detect_ms)).p50} ms, running p50 ${summarize(crashSamples.map((s) => s.running_ms)).p50} ms`);
 
@@ -182,7 +182,7 @@ export async function run({ quick, log }) {
       process.kill(-pgid, 'SIGKILL');
       killSamples.push(await waitRecovered(ctl, index, w, at, 'zombie_detected', restarts.get(w) + 1));
       restarts.set(w, restarts.get(w) + 1);
-      await sleep(quick ? 20 + Math.random() * 60 : 50 + Math.random() * 200);
+      await sleep(quick ? 20 + Math.random() * 60 : 50 + Math.random() * 150);
     }
     log(`latency: ${killSamples.length} kill -9 (daemon's own children): zombie p50 ${summarize(killSamples.map((s) => s.detect_ms)).p50} ms`);
 
@@ -215,7 +215,7 @@ export async function run({ quick, log }) {
       const sample = await crashOne(ctl, index, w, restarts.get(w));
       restarts.set(w, restarts.get(w) + 1);
       adoptedCrashSamples.push(sample);
-      await sleep(50 + Math.random() * 200);
+      await sleep(50 + Math.random() * 150);
     }
     if (adoptedCrashSamples.length > 0) log(`latency: ${adoptedCrashSamples.length} crashes (adopted workers): event p50 ${summarize(adoptedCrashSamples.map((s) => s.detect_ms)).p50} ms`);
 

@@ -366,8 +366,8 @@ export class ActivityTail {
  * Starts `pm-daemon --quiet` on a home; resolves once it has claimed the home (its pid file names it).
  * Not pm-state.json: that is written at the end of the first pass, which may start hundreds of workers.
  */
-export async function startDaemonProcess(paths, env = {}) {
-  const child = spawn(process.execPath, [CLI, 'pm-daemon', '--quiet'], {
+export async function startDaemonProcess(paths, env = {}, nodeArgs = []) {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'pm-daemon', '--quiet'], {
     env: benchEnv({ COMMIT_RELAY_HOME: paths.home, ...env }),
     stdio: ['ignore', 'ignore', 'pipe'],
   });

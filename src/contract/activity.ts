@@ -30,6 +30,7 @@ export const KNOWN_EVENTS = [
   'alert_resolved',
   'actions_held',
   'daemon_error',
+  'daemon_warning',
 ] as const;
 export type KnownEvent = (typeof KNOWN_EVENTS)[number];
 

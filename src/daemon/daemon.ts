@@ -18,6 +18,7 @@ import { readTaskQueue } from '../store/tasks.js';
 import { applyAction, type ApplyContext } from './apply.js';
 import { createSpecsForTasks, type DispatchAction } from './dispatch.js';
 import { Observer, type Observation } from './observer.js';
+import { homePermissionWarnings } from './permissions.js';
 import { stopOrphans, findOrphansAtStart } from './orphans.js';
 import { claimDaemonSlot, releaseDaemonSlot } from './singleton.js';
 import { buildPmState, type DaemonCounters } from './state.js';
@@ -112,6 +113,9 @@ export class Daemon {
       },
     ]);
     this.logger.info({ home: this.paths.home, settings: this.settings }, 'pm-daemon started');
+    const warnings = homePermissionWarnings(this.paths);
+    for (const w of warnings) this.logger.warn({ path: w.path, mode: w.mode }, w.message);
+    this.emit(warnings.map((w) => ({ event: 'daemon_warning', data: { warning: 'writable_by_others', path: w.path, mode: w.mode, message: w.message } })));
     if (orphans.length > 0) this.track(stopOrphans(this.applyContext(), orphans));
     await this.runPass();
     if (options.watch !== false) {

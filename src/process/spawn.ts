@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, closeSync, constants as fsConstants, copyFileSync, mkdirSync, openSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, copyFileSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { nowIso } from '../contract/time.js';
 import type { WorkerType } from '../contract/worker-types.js';
@@ -113,15 +113,22 @@ export function workerEnv(launch: WorkerLaunch, paths: HomePaths, runId: string)
 }
 
 /** Opens the worker's log for appending (O_APPEND: the rotation's truncate never leaves a hole) and writes the run header. */
+// A worker can write under agents/logs/: a link planted there (as the folder or as output.log) or a FIFO is
+// refused, never written through or blocked on.
 function openLog(paths: HomePaths, workerId: string, header: string): { fd: number; file: string } {
   const file = workerLogFile(paths, workerId);
+  let fd: number | undefined;
   try {
     mkdirSync(paths.workerLogDir(workerId), { recursive: true });
-    const fd = openSync(file, 'a', 0o644);
+    if (!lstatSync(paths.workerLogDir(workerId)).isDirectory()) throw new Error(`${paths.workerLogDir(workerId)} is not a folder (a symbolic link?)`);
+    fd = openSync(file, fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK, 0o644);
+    if (!fstatSync(fd).isFile()) throw new Error('not a regular file');
     writeSync(fd, header);
     return { fd, file };
   } catch (error) {
-    throw new RelayError('SPAWN_FAILED', `cannot start: cannot open ${file}: ${describeError(error)}`, { cause: error });
+    if (fd !== undefined) closeSync(fd);
+    const why = errnoCode(error) === 'ELOOP' ? 'it is a symbolic link' : describeError(error);
+    throw new RelayError('SPAWN_FAILED', `cannot start: cannot open ${file}: ${why}`, { cause: error });
   }
 }
 
@@ -165,18 +172,24 @@ export function spawnWorker(paths: HomePaths, launch: WorkerLaunch): SpawnResult
  */
 export function rotateLogIfNeeded(paths: HomePaths, workerId: string, maxBytes: number): boolean {
   const file = workerLogFile(paths, workerId);
-  let size: number;
+  let fd: number;
   try {
-    size = statSync(file).size;
+    // Not through a link a worker planted: only the regular file itself is truncated.
+    fd = openSync(file, fsConstants.O_WRONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
   } catch {
     return false;
   }
-  if (size <= maxBytes) return false;
   try {
-    copyFileSync(file, `${file}.1`);
-    truncateSync(file, 0);
+    const stat = fstatSync(fd);
+    if (!stat.isFile() || stat.size <= maxBytes) return false;
+    // Whatever sits at output.log.1 (a planted link too) is removed, then the copy is a new file.
+    rmSync(`${file}.1`, { force: true });
+    copyFileSync(file, `${file}.1`, fsConstants.COPYFILE_EXCL);
+    ftruncateSync(fd, 0);
   } catch (error) {
     throw new RelayError('IO_FAILED', `cannot rotate ${file}: ${describeError(error)}`, { cause: error });
+  } finally {
+    closeSync(fd);
   }
   return true;
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { assertValidId } from '../contract/ids.js';
 import { RelayError, describeError } from '../errors.js';
 import type { HomePaths } from '../store/home.js';
@@ -42,12 +42,19 @@ function parseProgress(raw: string | number): number {
 
 /** The progress of the worker's previous check-in, so a bare status update keeps it. */
 function previousProgress(file: string): number | undefined {
+  let fd: number | undefined;
   try {
-    const previous = JSON.parse(readFileSync(file, 'utf8')) as { progress_pct?: unknown };
+    // Only a small regular file: a planted link is not followed, a FIFO or device never blocks the read.
+    fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+    const stat = fstatSync(fd);
+    if (!stat.isFile() || stat.size > 64 * 1024) return undefined;
+    const previous = JSON.parse(readFileSync(fd, 'utf8')) as { progress_pct?: unknown };
     const value = previous.progress_pct;
     return typeof value === 'number' && value >= 0 && value <= 100 ? value : undefined;
   } catch {
     return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -1,0 +1,220 @@
+// Chaos: the daemon SIGKILLed at random moments, over and over, on one home, while tasks are created and
+// workers crash, check in and finish. After every kill the home must hold its invariants; at the end a last
+// daemon runs to quiescence and every worker must have its true end state.
+//
+//   node --test test/chaos/daemon-kill.test.js                 CI: 50 kills, ~25 tasks (about 40 s on 2 cores)
+//   CHAOS_ROUNDS=200 CHAOS_TASKS=80 node --test test/chaos/daemon-kill.test.js     a longer run
+//   CHAOS_LONG=1 node --test test/chaos/                       the long run of every chaos test (200 kills here)
+//   CHAOS_DEBUG=1 …                                            prints how long each round took to claim, run and check
+//
+// Each round starts a daemon (PM_LOOP_INTERVAL 0.1), waits until it has claimed the home (pm-daemon.pid.json
+// names it: loading the CLI alone takes ~0.6 s, and a kill before that tests nothing), lets it run a random
+// 50–400 ms, and SIGKILLs it.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { FIXTURES, ProcessTracker, SCRIPTS, isAlive, makeHome, removeHome, run, waitFor } from '../helpers/index.js';
+import { startDaemon, stopDaemon } from '../helpers/daemon.js';
+import {
+  LONG,
+  daemonClaimed,
+  duplicateRuns,
+  envNumber,
+  locateSpecs,
+  randomInt,
+  readQueue,
+  readSpecAnywhere,
+  runsLogged,
+  sleep,
+  spawnCommand,
+  spawnDaemon,
+  taskProblems,
+  unparsableFiles,
+  workerProcesses,
+} from './support.js';
+
+const ROUNDS = envNumber('CHAOS_ROUNDS', LONG ? 200 : 50);
+const TASKS = envNumber('CHAOS_TASKS', LONG ? 80 : 24);
+const MAX_CHATTY = 3;
+
+const fixture = (name, ...args) => ['sh', join(FIXTURES, name), ...args];
+const quick = { stop_grace_seconds: 1, restart_backoff_seconds: 0, restart_backoff_max_seconds: 0 };
+const TYPES = {
+  ok: { command: fixture('exit-with.sh', '0', '0.3'), ...quick },
+  crash: { command: fixture('exit-with.sh', '3', '0.2'), ...quick, max_restarts: 1 },
+  flaky: { command: fixture('crash-once.sh'), ...quick, max_restarts: 2 },
+  talker: { command: fixture('checkin-then-exit.sh', join(SCRIPTS, 'checkin.sh'), '2', '0.1', '0'), ...quick },
+  chatty: { command: fixture('checkin-loop.sh', '0.1'), ...quick },
+};
+/** What each type's run ends as, and how many runs that takes. */
+const EXPECTED = {
+  ok: { folder: 'completed', status: 'completed', exit_code: 0, runs: 1, task: 'completed' },
+  talker: { folder: 'completed', status: 'completed', exit_code: 0, runs: 1, task: 'completed' },
+  flaky: { folder: 'completed', status: 'completed', exit_code: 0, runs: 2, task: 'completed' },
+  crash: { folder: 'failed', status: 'failed', exit_code: 3, runs: 2, task: 'failed' },
+  chatty: { folder: 'active', status: 'running', exit_code: null, runs: 1, task: 'assigned' },
+};
+const WEIGHTED = ['ok', 'ok', 'ok', 'crash', 'crash', 'flaky', 'flaky', 'talker', 'talker', 'chatty'];
+
+const tracker = new ProcessTracker();
+const homes = [];
+after(() => {
+  for (const home of homes) tracker.killHome(home);
+  tracker.cleanup();
+  for (const home of homes) removeHome(home);
+});
+
+/** Creates tasks one after another with create-task until told to stop; returns the ids it saw printed, by type. */
+function startTaskCreator(home, state) {
+  const created = new Map();
+  let chatty = 0;
+  const loop = (async () => {
+    while (!state.stop && created.size < TASKS) {
+      let type = WEIGHTED[randomInt(0, WEIGHTED.length - 1)];
+      if (type === 'chatty' && chatty >= MAX_CHATTY) type = 'ok';
+      const { done } = spawnCommand(home, ['create-task', '--description', `chaos ${type} ${created.size}`, '--worker-type', type, '--priority', ['low', 'medium', 'high'][randomInt(0, 2)]], { tracker });
+      const result = await done;
+      if (result.code !== 0) {
+        state.errors.push(`create-task exited ${result.code}: ${result.stderr.trim()}`);
+        continue;
+      }
+      const id = result.stdout.trim();
+      created.set(id, type);
+      if (type === 'chatty') chatty += 1;
+      await sleep(randomInt(100, 500));
+    }
+  })();
+  return { created, loop };
+}
+
+/** Invariants that hold after any kill: returns the violations found. */
+function roundViolations(home, created, seenSpecs) {
+  const problems = [...unparsableFiles(home)];
+  const located = locateSpecs(home, seenSpecs);
+  problems.push(...located.duplicates, ...located.missing);
+  for (const id of located.flow.keys()) seenSpecs.add(id);
+  problems.push(...duplicateRuns(home));
+  problems.push(...taskProblems(home, created.keys(), located));
+  return problems;
+}
+
+test(`the daemon SIGKILLed ${ROUNDS} times at random moments loses, duplicates and corrupts nothing`, { timeout: 60_000 + ROUNDS * 3_000 }, async (t) => {
+  const home = makeHome(TYPES, { daemonConfig: { max_concurrent_workers: 64 } });
+  homes.push(home);
+  const env = { PM_LOOP_INTERVAL: '0.1' };
+  const state = { stop: false, errors: [] };
+  const creator = startTaskCreator(home, state);
+  const seenSpecs = new Set();
+  // A violation that persists is reported once, with the round it was first seen in.
+  const violations = [];
+  const firstSeen = new Map();
+  const note = (round, v) => {
+    if (!firstSeen.has(v)) {
+      firstSeen.set(v, round);
+      violations.push(`round ${round}: ${v}`);
+    }
+  };
+  const started = performance.now();
+  let selfExits = 0;
+
+  // The next daemon is spawned as soon as the current one has claimed the home, so that loading it (most of
+  // a round) overlaps the current one's run; it cannot act before it claims the home, which it can only do
+  // once the current one is dead. Should it get there first, it is refused (DAEMON_RUNNING) and replaced.
+  let refused = 0;
+  const claimed = async (round, daemon) => {
+    for (;;) {
+      await waitFor(() => daemon.child.exitCode !== null || daemonClaimed(home, daemon.child.pid), { what: `daemon ${round} to claim the home`, timeoutMs: 20_000, intervalMs: 5 });
+      if (daemon.child.exitCode === null) return daemon;
+      await daemon.exited;
+      if (!/DAEMON_RUNNING|already runs/.test(daemon.stderr())) {
+        selfExits += 1;
+        violations.push(`round ${round}: the daemon exited on its own (${daemon.child.exitCode}) before it was killed: ${daemon.stderr().trim().split('\n').pop()}`);
+      } else refused += 1;
+      daemon = spawnDaemon(home, { env, tracker });
+    }
+  };
+  let next = spawnDaemon(home, { env, tracker });
+  for (let round = 1; round <= ROUNDS; round += 1) {
+    const t0 = performance.now();
+    const daemon = await claimed(round, next);
+    const t1 = performance.now();
+    next = round < ROUNDS ? spawnDaemon(home, { env, tracker }) : undefined;
+    await sleep(randomInt(50, 400));
+    if (daemon.child.exitCode !== null) violations.push(`round ${round}: the daemon exited on its own (${daemon.child.exitCode}): ${daemon.stderr().trim().split('\n').pop()}`);
+    daemon.child.kill('SIGKILL');
+    await daemon.exited;
+    const t2 = performance.now();
+    for (const v of roundViolations(home, creator.created, seenSpecs)) note(round, v);
+    if (process.env.CHAOS_DEBUG) console.error(`round ${round}: claim ${Math.round(t1 - t0)} ms, run+kill ${Math.round(t2 - t1)} ms, checks ${Math.round(performance.now() - t2)} ms`);
+  }
+  const chaosMs = performance.now() - started;
+
+  state.stop = true;
+  await creator.loop;
+  const created = creator.created;
+
+  // A last daemon runs until everything settles: no task queued, only the chatty workers left in active/.
+  const final = await startDaemon(home, { env, tracker });
+  const settled = waitFor(
+    () => {
+      const queue = readQueue(home);
+      if (queue.tasks.some((task) => task.status === 'queued')) return false;
+      for (const [taskId, type] of created) {
+        const task = queue.tasks.find((x) => x.task_id === taskId);
+        const found = task?.worker_id ? readSpecAnywhere(home, task.worker_id) : undefined;
+        if (found === undefined) return false;
+        if (type === 'chatty' ? found.spec.status !== 'running' || !isAlive(found.spec.execution.pid) : found.place === 'active') return false;
+      }
+      return true;
+    },
+    { what: 'the last daemon to settle every task', timeoutMs: 45_000, intervalMs: 100 },
+  );
+  // Not settling is itself a violation; the checks below then say which worker or task is stuck.
+  await settled.catch((error) => violations.push(`final: ${error.message}`));
+
+  // Final invariants, with the daemon still running: every worker has its true end state.
+  const { flow: placesOf } = locateSpecs(home);
+  for (const v of roundViolations(home, created, seenSpecs)) if (!firstSeen.has(v)) violations.push(`final: ${v}`);
+  const queue = readQueue(home);
+  const extraRuns = [];
+  const live = workerProcesses(home);
+  for (const [taskId, type] of created) {
+    const expected = EXPECTED[type];
+    const task = queue.tasks.find((x) => x.task_id === taskId);
+    const workerId = task?.worker_id;
+    const found = workerId ? readSpecAnywhere(home, workerId) : undefined;
+    if (found === undefined) {
+      violations.push(`final: task ${taskId} (${type}) is ${task?.status ?? 'missing'} with no spec for worker ${workerId}`);
+      continue;
+    }
+    const { place, spec } = found;
+    const e = spec.execution;
+    const where = `final: ${type} worker ${workerId}`;
+    if (place !== expected.folder) violations.push(`${where} is in ${place}/, expected ${expected.folder}/ (status ${spec.status}, exit_code ${e.exit_code}, error ${JSON.stringify(spec.error)})`);
+    if (spec.status !== expected.status) violations.push(`${where} has status ${spec.status}, expected ${expected.status}`);
+    if (type !== 'chatty' && (e.exit_code !== expected.exit_code || e.signal !== null)) violations.push(`${where} records exit_code ${e.exit_code} signal ${e.signal}, expected exit_code ${expected.exit_code} and no signal`);
+    if (task.status !== expected.task) violations.push(`final: task ${taskId} (${type}) is ${task.status}, expected ${expected.task} (its spec is in ${place}/)`);
+    if (type === 'crash' && spec.error !== null && !/exited with code 3/.test(spec.error)) violations.push(`${where} says ${JSON.stringify(spec.error)}`);
+    if (type === 'chatty') {
+      const runs = new Set(live.filter((p) => p.workerId === workerId).map((p) => p.runId));
+      if (runs.size !== 1 || !runs.has(e.run_id)) violations.push(`${where}: live runs ${[...runs].join(', ') || 'none'}, the spec records ${e.run_id}`);
+    }
+    const logged = runsLogged(home, workerId);
+    if (logged.length > expected.runs) extraRuns.push(`${type} worker ${workerId}: ${logged.length} processes started, ${expected.runs} expected`);
+  }
+  // Nothing runs that its spec does not record.
+  for (const p of live) {
+    const found = readSpecAnywhere(home, p.workerId);
+    if (found?.place !== 'active' || found.spec.execution?.run_id !== p.runId) violations.push(`final: pid ${p.pid} of worker ${p.workerId} runs ${p.runId}, which no active spec records (an orphan run)`);
+  }
+  for (const [id, places] of placesOf) if (places.length !== 1) violations.push(`final: spec ${id} in ${places.join(', ')}`);
+  const validate = await run(home, ['validate']);
+  if (validate.code !== 0) violations.push(`final: validate exited ${validate.code}: ${validate.stdout.trim()}`);
+  await stopDaemon(final);
+
+  t.diagnostic(`${ROUNDS} kills in ${(chaosMs / 1000).toFixed(1)} s; ${created.size} tasks (${[...new Set(created.values())].map((type) => `${[...created.values()].filter((x) => x === type).length} ${type}`).join(', ')}); daemons that exited on their own: ${selfExits}; refused because the previous one still ran: ${refused}`);
+  if (extraRuns.length > 0) t.diagnostic(`workers started more often than their runs need (a start the killed daemon never recorded): ${extraRuns.join('; ')}`);
+  assert.deepEqual(state.errors, [], 'create-task failed');
+  assert.deepEqual(violations, [], `invariant violations:\n${violations.join('\n')}`);
+  assert.deepEqual(extraRuns, [], 'no worker process is started more often than its runs need');
+});

@@ -1,0 +1,171 @@
+// Ids are validated everywhere: in every path function, every command, and the daemon.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import fc from 'fast-check';
+import { homePaths, openHome } from '../../dist/store/home.js';
+import { isValidId } from '../../dist/contract/ids.js';
+import { RelayError } from '../../dist/errors.js';
+import { FIXTURES, ProcessTracker, makeHome, removeHome, run, waitFor } from '../helpers/index.js';
+import { events, pmState, specPath, startDaemon, stopDaemon } from '../helpers/daemon.js';
+import { diffSnapshots, snapshot } from '../helpers/snapshot.js';
+import { pendingSpec, writeSpecFile } from './support.js';
+
+const BAD = ['../x', '../../etc/passwd', 'a/b', '/abs', 'a\0b', '', '.', '..', 'a..b', '.hidden', '-x', 'x'.repeat(129), 'é', 'a b', 'a\nb'];
+
+describe('path functions', () => {
+  const paths = homePaths('/srv/relay-home');
+  const fns = {
+    specFile: (id) => paths.specFile('active', id),
+    checkinFile: (id) => paths.checkinFile(id),
+    exitFile: (id) => paths.exitFile(id),
+    workerLogDir: (id) => paths.workerLogDir(id),
+    archivedDir: (id) => paths.archivedDir(id),
+  };
+
+  for (const [name, fn] of Object.entries(fns)) {
+    test(`${name}: a bad id is INVALID_ID before any path exists; any string gives a name directly in its folder or INVALID_ID`, () => {
+      for (const id of BAD) assert.throws(() => fn(id), (e) => e instanceof RelayError && e.code === 'INVALID_ID', JSON.stringify(id));
+      const folder = dirname(fn('probe'));
+      fc.assert(
+        fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 140 }), fc.constantFrom(...BAD), fc.stringMatching(/^[A-Za-z0-9._/-]{1,20}$/)), (id) => {
+          let file;
+          try {
+            file = fn(id);
+          } catch (error) {
+            assert.ok(error instanceof RelayError && error.code === 'INVALID_ID');
+            assert.equal(isValidId(id), false);
+            return;
+          }
+          assert.equal(isValidId(id), true);
+          assert.equal(dirname(file), folder, `${JSON.stringify(id)} stays in ${folder}`);
+          assert.ok(basename(file).startsWith(id));
+        }),
+        { numRuns: Number(process.env.FUZZ_RUNS) || 300 },
+      );
+    });
+  }
+});
+
+describe('commands refuse bad ids, in one line, changing nothing', () => {
+  let home;
+  beforeEach(() => {
+    home = makeHome();
+    openHome(home);
+    // Decoys where "../x" from a folder of the home would land.
+    writeFileSync(join(home, 'coordination', 'worker-specs', 'x.json'), JSON.stringify(pendingSpec('x', 'fixture')));
+    writeFileSync(join(home, 'coordination', 'x.json'), '{}');
+    writeSpecFile(home, 'failed', { ...pendingSpec('ok', 'fixture'), status: 'failed', error: 'boom' });
+  });
+  afterEach(() => removeHome(home));
+
+  const commands = [
+    (id) => ['stop-worker', id],
+    (id) => ['restart-worker', id],
+    (id) => ['fail-worker', id],
+    (id) => ['recover-task', id],
+    (id) => ['cleanup-zombie-workers', id],
+    (id) => ['cleanup-zombie-workers', '--dry-run', id],
+    (id) => ['emit-event', '--type', 'note', '--worker-id', id],
+    (id) => ['emit-event', '--type', 'note', '--task-id', id],
+    (id) => ['checkin', '--worker-id', id, '--progress', '5'],
+  ];
+  const ids = ['../x', '../../x', 'a/b', 'a..b', '.hidden', 'x'.repeat(129), ''];
+
+  test('every id-taking command', async () => {
+    const before = snapshot(home);
+    // Every id through one command, and every command with two of them (each run is a node process).
+    const cases = [...ids.map((id) => commands[0](id)), ...commands.slice(1).flatMap((argsOf, i) => [argsOf(ids[i % ids.length]), argsOf(ids[(i + 3) % ids.length])])];
+    // A few at a time: each is a node process.
+    for (let i = 0; i < cases.length; i += 6) {
+      const results = await Promise.all(cases.slice(i, i + 6).map(async (args) => ({ args, result: await run(home, args) })));
+      for (const { args, result } of results) {
+        const shown = JSON.stringify(args);
+        assert.equal(result.code, 2, `${shown}: exit 2, got ${result.code}: ${result.stderr}`);
+        assert.match(result.stderr, /invalid (worker|task) id/, shown);
+        assert.equal(result.stderr.trim().split('\n').length, 1, shown);
+        assert.equal(result.stdout, '', shown);
+      }
+    }
+    assert.deepEqual(diffSnapshots(before, snapshot(home)), []);
+  });
+
+  test('checkin.sh with a bad WORKER_ID or --worker-id', async () => {
+    const before = snapshot(home);
+    for (const [args, env] of [
+      [['--progress', '5'], { WORKER_ID: '../x' }],
+      [['--worker-id', '../../x'], { WORKER_ID: '' }],
+      [['--worker-id', 'a..b'], { WORKER_ID: '' }],
+    ]) {
+      const result = await run(home, args, { script: 'checkin.sh', env });
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, /invalid worker id/);
+    }
+    assert.deepEqual(diffSnapshots(before, snapshot(home)), []);
+  });
+
+  test('start-worker --spec outside active/ (a path, not an id) is refused', async () => {
+    const before = snapshot(home);
+    for (const spec of [join(home, 'coordination', 'worker-specs', 'x.json'), join(home, 'coordination', 'worker-specs', 'active', '..', 'x.json'), join(home, 'coordination', 'x.json'), '../x.json']) {
+      const result = await run(home, ['--spec', spec], { script: 'start-worker.sh' });
+      assert.notEqual(result.code, 0, spec);
+      assert.equal(result.stderr.trim().split('\n').length, 1);
+    }
+    assert.deepEqual(diffSnapshots(before, snapshot(home)), []);
+  });
+});
+
+describe('the daemon', () => {
+  let home;
+  let tracker;
+  let daemon;
+  beforeEach(() => {
+    tracker = new ProcessTracker();
+  });
+  afterEach(async () => {
+    if (daemon) await stopDaemon(daemon, 'SIGKILL');
+    daemon = undefined;
+    tracker.killHome(home);
+    tracker.cleanup();
+    removeHome(home);
+  });
+
+  test('specs naming a bad id, and a queue with path-like task ids, touch nothing outside their folders; the daemon runs on', async () => {
+    home = makeHome({ quick: { command: ['sh', join(FIXTURES, 'exit-with.sh'), '0', '0.2'], stop_grace_seconds: 1 } });
+    openHome(home);
+    const bad = ['../escape', 'a/b', '../../outside', 'a..b', '.hidden'];
+    bad.forEach((id, i) => writeSpecFile(home, 'active', pendingSpec(id, 'quick'), `bad-${i}`));
+    writeSpecFile(home, 'active', { ...pendingSpec('tasked', 'quick'), task_id: '../../task' });
+    writeSpecFile(home, 'active', pendingSpec('fine', 'quick'));
+    const now = new Date().toISOString();
+    const task = (task_id, extra = {}) => ({ task_id, description: 'd', priority: 'high', worker_type: 'quick', status: 'queued', created_at: now, metadata: {}, ...extra });
+    writeFileSync(join(home, 'coordination', 'task-queue.json'), JSON.stringify({ tasks: [task('../escape'), task('task-ok', { worker_type: '../../x' })] }));
+    const outside = readdirSync(home).sort();
+
+    daemon = await startDaemon(home, { tracker });
+    await waitFor(() => existsSync(specPath(home, 'completed', 'fine')), { what: 'the good spec to run and complete' });
+    const loops = pmState(home).pm_daemon.loops_completed;
+    await waitFor(() => pmState(home).pm_daemon.loops_completed >= loops + 2, { what: 'two more passes' });
+
+    const invalid = events(home).filter((e) => e.event === 'spec_invalid');
+    for (let i = 0; i < bad.length; i += 1) assert.equal(invalid.filter((e) => e.worker_id === `bad-${i}`).length, 1, `bad-${i} (${bad[i]}) reported once`);
+    assert.equal(invalid.filter((e) => e.worker_id === 'tasked').length, 1);
+    assert.ok(events(home).some((e) => e.event === 'daemon_error' && /task-queue\.json/.test(e.data.error)), 'the bad queue is reported');
+    assert.deepEqual(readdirSync(join(home, 'coordination', 'worker-specs', 'active')).sort(), [...bad.map((_, i) => `bad-${i}.json`), 'tasked.json'].sort());
+    assert.deepEqual(readdirSync(join(home, 'coordination', 'worker-specs')).sort(), ['active', 'archived', 'completed', 'failed']);
+    assert.deepEqual(readdirSync(home).sort(), outside, 'nothing new at the top of the home');
+    assert.equal(existsSync(join(home, 'coordination', 'escape.json')), false);
+    assert.equal(daemon.child.exitCode, null);
+  });
+
+  test('a queued task whose id holds ".." does not block the other tasks', { todo: 'bug: the task schema accepts "a..b" but its worker id is refused at dispatch, failing the whole dispatch every pass' }, async () => {
+    home = makeHome({ quick: { command: ['sh', join(FIXTURES, 'exit-with.sh'), '0', '0.1'], stop_grace_seconds: 1 } });
+    openHome(home);
+    const now = new Date().toISOString();
+    const task = (task_id, priority) => ({ task_id, description: 'd', priority, worker_type: 'quick', status: 'queued', created_at: now, metadata: {} });
+    writeFileSync(join(home, 'coordination', 'task-queue.json'), JSON.stringify({ tasks: [task('a..b', 'critical'), task('task-ok', 'low')] }));
+    daemon = await startDaemon(home, { tracker });
+    await waitFor(() => existsSync(specPath(home, 'completed', 'worker-quick-ok')), { what: 'the good task to run', timeoutMs: 5000 });
+  });
+});
