@@ -16,6 +16,7 @@ import {
   makeHome,
   makeSpec,
   median,
+  processStartMs,
   procStartTicks,
   pssKb,
   queuedTasks,
@@ -162,9 +163,10 @@ function launchWorkers(paths, ctl, n, log) {
     maxBuffer: 1 << 20,
   });
   const pids = out.trim().split('\n').map(Number);
-  const startedAt = new Date().toISOString();
   workers.forEach((w, i) => {
     const pid = pids[i];
+    // As the spawner records it: when this very process started (its first check-in is not older).
+    const startedAt = new Date(processStartMs(pid)).toISOString();
     writeJsonAtomic(
       paths.specFile('active', w.id),
       makeSpec({ id: w.id, type: TYPE, status: 'running', execution: { started_at: startedAt, pid, process_start_ticks: procStartTicks(pid), boot_id: boot, host: 'bench', run_id: w.run, restart_count: 0, timeout_warnings: [] } }),

@@ -7,7 +7,7 @@ import { RESULTS } from './lib/common.js';
 
 const order = ['pass', 'cleanup-dry-run', 'latency', 'checkins', 'fleet'];
 const results = readdirSync(RESULTS)
-  .filter((f) => f.endsWith('.json'))
+  .filter((f) => f.endsWith('.json') && !f.endsWith('-profile.json'))
   .map((f) => JSON.parse(readFileSync(join(RESULTS, f), 'utf8')))
   .sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
 

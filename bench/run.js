@@ -25,7 +25,8 @@ const HELP = `Usage: node bench/run.js [--quick] [--profile] [--only NAME[,NAME]
 
   --quick        short run for CI (under 2 minutes)
   --only LIST    run only these benchmarks (comma-separated); bare names work too
-  --profile      write V8 CPU profiles of the daemon passes (pass benchmark) to bench/results/profiles/
+  --profile      write V8 CPU profiles (pass: the daemon passes; fleet: the daemon with 1,000 workers) to
+                 bench/results/profiles/; the figures then go to bench/results/<name>-profile.json
   --keep-homes   keep the temp homes (for inspection)
   --list         list the benchmarks
   -h, --help     this help
@@ -132,6 +133,7 @@ async function main() {
     }
     const result = {
       name: bench.name,
+      profiled: opts.profile,
       title: bench.title,
       command,
       quick: opts.quick,
@@ -142,7 +144,8 @@ async function main() {
       ...(outcome.error ? { error: outcome.error } : {}),
       details: outcome.details ?? {},
     };
-    const file = writeResult(bench.name, result);
+    // A profiled run is slower (the profiler samples): its figures never replace the plain ones.
+    const file = writeResult(opts.profile ? `${bench.name}-profile` : bench.name, result);
     process.stdout.write(`${bench.name}: ${result.duration_s} s, written to ${file}\n`);
     for (const f of outcome.figures) rows.push({ bench: bench.name, ...f });
   }

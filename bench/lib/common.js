@@ -261,6 +261,12 @@ export function procStartTicks(pid) {
   return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[19]);
 }
 
+/** When a process started, in ms since the epoch, from its start ticks and the boot time in /proc/stat. */
+export function processStartMs(pid) {
+  const btime = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+  return Math.round((btime + procStartTicks(pid) / CLK_TCK) * 1000);
+}
+
 export const bootId = () => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
 
 /** The pids of the live (non-zombie) processes of a group. */

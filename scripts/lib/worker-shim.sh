@@ -50,7 +50,11 @@ while :; do
   [ "$interrupted" = 1 ] || break
 done
 
+# The temp name is guessable by the worker ($PPID is this shell): remove whatever it planted there, and
+# with noclobber (O_EXCL) never write through a link planted after that.
 tmp="$exit_file.tmp.$$"
+rm -f "$tmp"
+set -C
 if printf '{"worker_id":"%s","run_id":"%s","status":%d}\n' "$worker_id" "$run_id" "$status" >"$tmp"; then
   mv -f "$tmp" "$exit_file" || rm -f "$tmp"
 else

@@ -10,7 +10,7 @@ export const TASK_STATUSES = ['queued', 'assigned', 'completed', 'failed', 'canc
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 export const taskSchema = z.looseObject({
-  task_id: z.string().regex(ID_PATTERN),
+  task_id: z.string().regex(ID_PATTERN).refine((s) => !s.includes('..'), 'must not contain ".."'),
   description: z.string().min(1),
   priority: z.enum(PRIORITIES),
   worker_type: z.string().min(1),

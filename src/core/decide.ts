@@ -1,3 +1,4 @@
+import { isValidId } from '../contract/ids.js';
 import type { EventInput } from '../store/activity-log.js';
 import type { HealthState } from '../contract/pm-state.js';
 import type { Action } from './actions.js';
@@ -168,7 +169,7 @@ function planStarts(input: PassInput, running: number, held: ReadonlySet<string>
     if (slots <= 0) break;
     if (input.limits[task.workerType] === undefined) continue;
     const workerId = workerIdForTask(task.taskId, task.workerType);
-    if (taken.has(workerId)) continue;
+    if (taken.has(workerId) || !isValidId(workerId)) continue;
     taken.add(workerId);
     starts.push({ kind: 'dispatch', taskId: task.taskId, workerId, workerType: task.workerType });
     slots -= 1;

@@ -2,6 +2,8 @@ import { nowIso } from '../contract/time.js';
 import type { Task } from '../contract/task-queue.js';
 import type { WorkerSpec } from '../contract/worker-spec.js';
 import type { Action } from '../core/actions.js';
+import { isValidId } from '../contract/ids.js';
+import { describeError } from '../errors.js';
 import type { EventInput } from '../store/activity-log.js';
 import type { HomePaths } from '../store/home.js';
 import { findSpec, withSpecLock, writeSpec } from '../store/specs.js';
@@ -34,7 +36,9 @@ export async function createSpecsForTasks(paths: HomePaths, actions: readonly Di
   for (const action of actions) {
     const task = tasks.get(action.taskId);
     if (task === undefined) continue;
+    // One task that cannot become a spec never blocks the others.
     const created = await withSpecLock(paths, action.workerId, async () => {
+      if (!isValidId(action.workerId)) return false;
       const existing = findSpec(paths, action.workerId);
       if (existing !== undefined) {
         if (!existing.ok || existing.spec.task_id !== task.task_id) return false;
@@ -48,6 +52,9 @@ export async function createSpecsForTasks(paths: HomePaths, actions: readonly Di
       await writeSpec(paths, 'active', specForTask(task, action.workerId, now));
       events.push({ event: 'worker_registered', worker_id: action.workerId, task_id: task.task_id, data: { worker_type: task.worker_type, priority: task.priority } });
       return true;
+    }).catch((error: unknown) => {
+      events.push({ event: 'daemon_error', task_id: task.task_id, data: { where: 'dispatch', error: describeError(error) } });
+      return false;
     });
     if (created) ready.push(action.workerId);
   }

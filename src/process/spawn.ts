@@ -112,9 +112,11 @@ export function workerEnv(launch: WorkerLaunch, paths: HomePaths, runId: string)
   };
 }
 
-/** Opens the worker's log for appending (O_APPEND: the rotation's truncate never leaves a hole) and writes the run header. */
-// A worker can write under agents/logs/: a link planted there (as the folder or as output.log) or a FIFO is
-// refused, never written through or blocked on.
+/**
+ * Opens the worker's log for appending (O_APPEND: the rotation's truncate never leaves a hole) and writes the run
+ * header. A worker can write under agents/logs/: a link planted there (as the folder or as output.log) or a FIFO is
+ * refused, never written through or blocked on.
+ */
 function openLog(paths: HomePaths, workerId: string, header: string): { fd: number; file: string } {
   const file = workerLogFile(paths, workerId);
   let fd: number | undefined;

@@ -1,16 +1,19 @@
 // Generators for the fuzz tests: valid documents of each file kind, and the ways a file can be broken.
 import fc from 'fast-check';
 
-/** numRuns for a property: the given default, or FUZZ_RUNS (times the default's share) for a longer run. */
-export function runs(defaultRuns) {
+/**
+ * numRuns for a property: its default, or FUZZ_RUNS for a longer run. `scale` shrinks FUZZ_RUNS for a
+ * costly property (the end-to-end daemon run takes seconds per run: it gets FUZZ_RUNS / 50).
+ */
+export function runs(defaultRuns, scale = 1) {
   const wanted = Number(process.env.FUZZ_RUNS);
-  return Number.isFinite(wanted) && wanted > 0 ? Math.max(1, Math.round(wanted)) : defaultRuns;
+  return Number.isFinite(wanted) && wanted > 0 ? Math.max(defaultRuns, Math.round(wanted * scale)) : defaultRuns;
 }
 
 /** fast-check options: a fixed seed when FUZZ_SEED is set, so a failure can be replayed. */
-export function fcOptions(defaultRuns, extra = {}) {
+export function fcOptions(defaultRuns, extra = {}, scale = 1) {
   const seed = Number(process.env.FUZZ_SEED);
-  return { numRuns: runs(defaultRuns), includeErrorInReport: true, ...(Number.isFinite(seed) && process.env.FUZZ_SEED ? { seed } : {}), ...extra };
+  return { numRuns: runs(defaultRuns, scale), includeErrorInReport: true, ...(process.env.FUZZ_SEED && Number.isFinite(seed) ? { seed } : {}), ...extra };
 }
 
 const ID_BODY = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-'.split('');
