@@ -31,7 +31,7 @@ export const title = 'Check-ins: one checkin.sh, and the rate the daemon absorbs
 export const method = [
   'One check-in: scripts/checkin.sh --progress N run from a small sh loop (as hyperfine would, so the fork cost of a 100 MB node parent is not counted), timed with date +%s%N before and after each run; the same loop around /bin/true and around `node -e 0` shows the floor. Median of the runs.',
   'Throughput: a real daemon (default settings, max_concurrent_workers 200) supervises 200 live workers of bench/fixtures/checkin-loop.sh. Two kinds of load, each in steps of a fixed time, then a quiet moment until a pass later than the newest check-in. Per worker the bench compares what was written with pm-state.json: lost = check-ins written minus the increase of its checkin_count (a check-in overwritten before any pass read it); stale = last_checkin differs from the last check-in written.',
-  '(a) The workers check in themselves, in a loop (the fixture writes its check-in file as checkin.sh does: temp file + rename; the sleep between rounds is stepped through a control file). Each check-in costs the sh worker a date, a mv and a sleep: on 2 cores these forks, not the daemon, limit the rate, and they compete with the daemon for the CPU.',
+  '(a) The workers check in themselves, in a loop (the bash fixture writes its check-in file as checkin.sh does: temp file + rename; the wait between rounds is stepped through a control file). Each check-in costs the worker one fork (the mv; its clock and its wait are bash builtins), yet 200 of them still compete with the daemon for 2 cores.',
   '(b) The workers only sleep, and one separate node process (bench/lib/checkin-writer.js) writes their check-ins round robin at a target rate, each exactly as checkin.sh writes it: this measures what the daemon absorbs when the writers are cheap.',
   'Daemon CPU is utime + stime from /proc/PID/stat over the step, as % of one core.',
 ];
@@ -128,7 +128,7 @@ async function throughput({ workers, intervals, rates, stepSeconds, log }) {
     'checkins',
     {
       [TYPE]: {
-        command: ['sh', join(FIXTURES, 'checkin-loop.sh'), '{worker_id}'],
+        command: ['bash', join(FIXTURES, 'checkin-loop.sh'), '{worker_id}'],
         time_limit_seconds: 0,
         checkin_timeout_seconds: 86_400,
         stall_timeout_seconds: 172_800,

@@ -7,8 +7,8 @@
 //   npm run bench -- pass --profile    also write V8 CPU profiles of the daemon passes
 //   npm run bench -- --list
 //
-// Each benchmark writes bench/results/<name>.json (figures, method, machine) and the run ends with a
-// summary table. Every process a benchmark starts is killed when it ends, fails, or is interrupted.
+// Each benchmark writes bench/results/<name>.json (figures, method, machine; a --quick run writes
+// bench/results/quick/<name>.json) and the run ends with a summary table. Every process a benchmark starts is killed when it ends, fails, or is interrupted.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -63,9 +63,10 @@ function parseArgs(argv) {
   return opts;
 }
 
-function writeResult(name, result) {
-  mkdirSync(RESULTS, { recursive: true });
-  const file = join(RESULTS, `${name}.json`);
+function writeResult(name, result, quick) {
+  const dir = quick ? join(RESULTS, 'quick') : RESULTS;
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.json`);
   writeFileSync(`${file}.tmp`, `${JSON.stringify(result, null, 2)}\n`);
   renameSync(`${file}.tmp`, file);
   return file;
@@ -144,8 +145,9 @@ async function main() {
       ...(outcome.error ? { error: outcome.error } : {}),
       details: outcome.details ?? {},
     };
-    // A profiled run is slower (the profiler samples): its figures never replace the plain ones.
-    const file = writeResult(opts.profile ? `${bench.name}-profile` : bench.name, result);
+    // A quick run (bench/results/quick/) or a profiled one (slower: the profiler samples) never replaces
+    // the figures of a full run.
+    const file = writeResult(opts.profile ? `${bench.name}-profile` : bench.name, result, opts.quick);
     process.stdout.write(`${bench.name}: ${result.duration_s} s, written to ${file}\n`);
     for (const f of outcome.figures) rows.push({ bench: bench.name, ...f });
   }

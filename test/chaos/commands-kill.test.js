@@ -4,14 +4,15 @@
 // a daemon settles everything and every task, zombie and archived spec must be where it belongs.
 //
 //   node --test test/chaos/commands-kill.test.js               CI: two phases, each until every command was killed
-//                                                               mid-run 4 times (3 s at least, 15 s at most): ~10 s idle
+//                                                               mid-run 3 times (2 s at least, 10 s at most)
 //   CHAOS_KILLS=50 CHAOS_PHASE_MS=300000 node --test test/chaos/commands-kill.test.js    a longer run
 //   CHAOS_LONG=1 node --test test/chaos/                       the long run of every chaos test (50 kills a phase here)
 //
 // When to kill: these commands spend their first ~0.5 s loading node modules and touch the home only in
 // their last few hundred ms, so a kill "after a random 0–300 ms" would mostly hit module loading. Each
-// command's unkilled run time T is measured as the test goes (the first run of each is never killed), and a
-// run is killed (4 in 5) at a random point of its last 300 ms: uniformly in [T − 320, T − 20] ms.
+// command's unkilled run time T (the shortest of its last 9) is measured as the test goes (the first run of
+// each is never killed), and a run is killed (4 in 5) at a random point of its last 300 ms: uniformly in
+// [T − 320, T − 20] ms.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
@@ -35,9 +36,9 @@ import {
   workerProcesses,
 } from './support.js';
 
-const KILLS_PER_PHASE = envNumber('CHAOS_KILLS', LONG ? 50 : 4);
-const PHASE_MS = envNumber('CHAOS_PHASE_MS', LONG ? 300_000 : 15_000);
-const MIN_PHASE_MS = 3_000;
+const KILLS_PER_PHASE = envNumber('CHAOS_KILLS', LONG ? 50 : 3);
+const PHASE_MS = envNumber('CHAOS_PHASE_MS', LONG ? 300_000 : 10_000);
+const MIN_PHASE_MS = 2_000;
 const KILL_SHARE = 0.8;
 
 const fixture = (name, ...args) => ['sh', join(FIXTURES, name), ...args];
@@ -108,7 +109,8 @@ function commandLoop(home, name, argsOf, { script, onSuccess, stats, ctl }) {
   stats[name] = { runs: 0, killed: 0, killedAfterEnd: 0, failed: [] };
   return (async () => {
     while (!ctl.stop) {
-      const typical = durations.length === 0 ? undefined : [...durations].sort((a, b) => a - b)[Math.floor(durations.length / 2)];
+      // The shortest recent run: load varies, and a kill planned after the run's end tests nothing.
+      const typical = durations.length === 0 ? undefined : Math.min(...durations);
       const kill = typical !== undefined && Math.random() < KILL_SHARE;
       const { child, done } = spawnCommand(home, argsOf(), { script, tracker });
       stats[name].runs += 1;
@@ -187,7 +189,7 @@ test('create-task, checkin, cleanup-zombie-workers and archive-failed-workers ki
         const found = [...unparsableFiles(home)];
         const located = locateSpecs(home, seenSpecs);
         for (const id of located.flow.keys()) seenSpecs.add(id);
-        found.push(...located.duplicates, ...located.missing, ...duplicateRuns(home), ...taskProblems(home, created.keys(), located));
+        found.push(...located.duplicates, ...located.missing, ...duplicateRuns(home), ...taskProblems(home, created.keys()));
         for (const v of found) violations.push(`sample ${samples}: ${v}`);
       }
       await sleep(10);
@@ -229,6 +231,8 @@ test('create-task, checkin, cleanup-zombie-workers and archive-failed-workers ki
     () => {
       const tasks = queueTypes();
       if ([...tasks.values()].some((task) => task.status === 'queued')) return false;
+      // A task is settled just after its spec moves.
+      if ([...created.keys()].some((id) => !['completed', 'failed'].includes(tasks.get(id)?.status))) return false;
       const active = readdirSync(coord(home, 'worker-specs', 'active')).filter((f) => f.endsWith('.json'));
       return active.length === chatty.length;
     },
@@ -239,7 +243,7 @@ test('create-task, checkin, cleanup-zombie-workers and archive-failed-workers ki
   // Final invariants.
   violations.push(...unparsableFiles(home).map((v) => `final: ${v}`));
   const located = locateSpecs(home, seenSpecs);
-  violations.push(...[...located.duplicates, ...located.missing, ...duplicateRuns(home), ...taskProblems(home, created.keys(), located)].map((v) => `final: ${v}`));
+  violations.push(...[...located.duplicates, ...located.missing, ...duplicateRuns(home), ...taskProblems(home, created.keys())].map((v) => `final: ${v}`));
   const tasks = queueTypes();
   for (const taskId of created.keys()) {
     const task = tasks.get(taskId);
@@ -305,6 +309,6 @@ test('create-task, checkin, cleanup-zombie-workers and archive-failed-workers ki
   t.diagnostic(`${summary.join('; ')}; ${created.size} tasks created; ${n} zombies and ${n} failed specs fabricated; ${batches} archive batches (${manifestsInProgress} left in_progress by a kill); ${samples} invariant samples, ${queueReads} queue reads; temp files left: ${leftovers.length} (${[...new Set(leftovers.map((f) => f.replace(/[0-9a-f-]{6,}$|\d+$/g, '…')))].slice(0, 5).join(', ')})`);
   const failures = Object.values(stats).flatMap((s) => s.failed);
   assert.deepEqual(failures.filter((f) => !/LOCK_HELD|held by another process/.test(f)), [], 'a command run to its end failed');
-  assert.ok(Object.values(stats).every((s) => s.killed >= 2), `every command was killed mid-run several times: ${summary.join('; ')}`);
+  assert.ok(Object.values(stats).every((s) => s.killed >= 1), `every command was killed mid-run: ${summary.join('; ')}`);
   assert.deepEqual(violations, [], `invariant violations:\n${violations.join('\n')}`);
 });

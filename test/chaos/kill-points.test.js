@@ -63,6 +63,19 @@ test('killed between writing a spec\'s final content and moving it: the daemon m
   assert.equal(validate.code, 0, validate.stdout);
 });
 
+test('killed after a task\'s spec was written and started, before the task was marked assigned: the settled task names its worker', async () => {
+  // The spec is written before the queue names it; a daemon killed in between leaves a task still queued
+  // whose worker then runs (a pending spec is started as such) and ends, here with exit code 0.
+  write(coord(home, 'task-queue.json'), { tasks: [{ ...task('task-d', 'worker-ok-d', 'queued'), worker_id: null, assigned_at: null }] });
+  write(coord(home, 'worker-specs', 'active', 'worker-ok-d.json'), spec('worker-ok-d', 'task-d', 'running', { started_at: at, exit_code: 0, last_exit_at: at, run_id: 'run-d' }));
+  assert.equal((await once()).code, 0);
+  assert.equal((await once()).code, 0);
+  assert.equal(readSpecAnywhere(home, 'worker-ok-d').place, 'completed');
+  const settled = readQueue(home).tasks[0];
+  assert.equal(settled.status, 'completed');
+  assert.equal(settled.worker_id, 'worker-ok-d', 'a settled task names the worker that did it');
+});
+
 test('killed after spawning a worker, before recording it in the spec: the next daemon does not run it a second time', async () => {
   // What spawn.ts had started when the daemon died: the shim, in its own group, with the run's token.
   const id = 'worker-chatty-c';

@@ -222,9 +222,11 @@ export function readQueue(home) {
 
 /**
  * No task lost or duplicated: each task id the test saw created is in the queue exactly once; no id twice;
- * every task that names a worker has exactly one spec, which names the task back; every spec's task exists.
+ * every task that names a worker has exactly one spec; a task that names none is still queued. The queue
+ * is read before the specs are listed: a spec is written before its task names it, and specs only move
+ * forward, so whatever the queue names already exists when the listing runs, even with a daemon at work.
  */
-export function taskProblems(home, createdIds, located) {
+export function taskProblems(home, createdIds) {
   const problems = [];
   let queue;
   try {
@@ -232,6 +234,7 @@ export function taskProblems(home, createdIds, located) {
   } catch (error) {
     return [`task-queue.json does not parse: ${error.message}`];
   }
+  const located = locateSpecs(home);
   const count = new Map();
   for (const task of queue.tasks) count.set(task.task_id, (count.get(task.task_id) ?? 0) + 1);
   for (const [id, n] of count) if (n > 1) problems.push(`task ${id} is in the queue ${n} times`);
