@@ -177,6 +177,11 @@ function launchWorkers(paths, ctl, n, log) {
   return { workers: n, ms };
 }
 
+function readProfile(dir) {
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  return file === undefined ? null : { file: join(dir, file), ...summarizeProfile(JSON.parse(readFileSync(join(dir, file), 'utf8')), 20) };
+}
+
 export async function run({ quick, profile, log }) {
   // --quick: 100 workers and a 10 s window (a smoke run; the full run is the measurement).
   const first = quick ? 100 : 200;
@@ -200,7 +205,9 @@ export async function run({ quick, profile, log }) {
   const tasks = queuedTasks(first, TYPE).tasks;
   let daemon;
   try {
-    daemon = await startDaemonProcess(paths, { WORKER_CONCURRENCY: String(first) });
+    const profileFirst = join(RESULTS, 'profiles', `fleet-daemon-${first}`);
+    if (profile) rmSync(profileFirst, { recursive: true, force: true });
+    daemon = await startDaemonProcess(paths, { WORKER_CONCURRENCY: String(first) }, profile ? ['--cpu-prof', '--cpu-prof-dir', profileFirst] : []);
     await waitForFirstPass(paths, daemon);
     // The watcher starts right after the first pass; give chokidar a moment to be ready.
     await sleep(1000);
@@ -219,8 +226,14 @@ export async function run({ quick, profile, log }) {
       figure('worker_group_pss_kb', 'whole light worker (shim + sh + sleep) PSS, p50', shims.worker_group_pss_kb.p50, 'kB'),
     ];
     const details = { [`start${first}`]: start200, [`idle${first}`]: idle200, shims };
-    if (big > 0) {
+    if (profile) {
+      // A graceful stop writes the profile: the start of the fleet and the idle window.
       await stopDaemonProcess(daemon, 'SIGTERM');
+      daemon = undefined;
+      details[`profile${first}`] = readProfile(profileFirst);
+    }
+    if (big > 0) {
+      if (daemon) await stopDaemonProcess(daemon, 'SIGTERM');
       daemon = undefined;
       const launch = launchWorkers(paths, ctl, big - first, log);
       const profileDir = join(RESULTS, 'profiles', `fleet-daemon-${big}`);
@@ -239,8 +252,7 @@ export async function run({ quick, profile, log }) {
         // A graceful stop writes the profile: the adoption, the settling pause and the window.
         await stopDaemonProcess(daemon, 'SIGTERM');
         daemon = undefined;
-        const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
-        if (file) details.profile = { file: join(profileDir, file), ...summarizeProfile(JSON.parse(readFileSync(join(profileDir, file), 'utf8')), 20) };
+        details[`profile${big}`] = readProfile(profileDir);
       }
       details.launch = launch;
       details[`idle${big}`] = idleBig;

@@ -18,6 +18,8 @@ export type Action =
     }
   /** Give up: to failed/ with the error. */
   | { readonly kind: 'fail'; readonly workerId: string; readonly error: string; readonly cause: string; readonly zombie: boolean }
+  /** A spec already completed or failed but still in active/ (its move was interrupted): move it, settle its task. */
+  | { readonly kind: 'finalize'; readonly workerId: string; readonly status: 'completed' | 'failed' }
   /** Start a pending spec now. */
   | { readonly kind: 'start'; readonly workerId: string; readonly restart: boolean }
   /** Turn a queued task into a spec and start it. */

@@ -73,7 +73,9 @@ export function decidePass(input: PassInput): PassPlan {
       workerActions.push({ kind: 'record_warnings', workerId: view.workerId, pcts: assessment.warningsDue });
     }
 
-    if (view.status === 'running' && assessment.state === 'stalled' && !view.stopping) {
+    if (view.status === 'completed' || view.status === 'failed') {
+      workerActions.push({ kind: 'finalize', workerId: view.workerId, status: view.status });
+    } else if (view.status === 'running' && assessment.state === 'stalled' && !view.stopping) {
       workerActions.push({ kind: 'stop', workerId: view.workerId, reason: assessment.timeLimitExceeded ? 'time_limit' : 'stalled', detail: assessment.reason });
       isDestructive = true;
     } else if (view.status === 'running' && (assessment.state === 'exited' || assessment.zombie) && !view.stopping) {

@@ -12,7 +12,7 @@ import { stopProcess, stopRunRemnants } from '../process/terminate.js';
 import type { EventInput } from '../store/activity-log.js';
 import { readExitRecord, removeExitRecord } from '../store/exits.js';
 import type { HomePaths } from '../store/home.js';
-import { finalizeSpec, readSpec, withSpecLock, writeSpec } from '../store/specs.js';
+import { finalizeSpec, moveSpecFile, readSpec, withSpecLock, writeSpec } from '../store/specs.js';
 import { settleTask } from '../store/tasks.js';
 import { startWorker } from '../worker/start.js';
 import type { Observer } from './observer.js';
@@ -91,7 +91,7 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
         };
         await finalizeSpec(ctx.paths, done, 'active', 'completed');
         removeExitRecord(ctx.paths, spec.worker_id);
-        await settleTask(ctx.paths, spec.task_id, 'completed', { completed_at: now });
+        await settleTask(ctx.paths, spec.task_id, 'completed', { completed_at: now, worker_id: spec.worker_id });
         ctx.count('completed');
         ctx.emit([
           { event: 'worker_completed', ...ids(spec), data: { exit_code: 0, restart_count: spec.execution?.restart_count ?? 0 } },
@@ -146,12 +146,20 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
         };
         await finalizeSpec(ctx.paths, failed, 'active', 'failed');
         removeExitRecord(ctx.paths, spec.worker_id);
-        await settleTask(ctx.paths, spec.task_id, 'failed', { completed_at: now, error: action.error });
+        await settleTask(ctx.paths, spec.task_id, 'failed', { completed_at: now, error: action.error, worker_id: spec.worker_id });
         ctx.count('failed');
         ctx.emit([
           { event: 'worker_failed', ...ids(spec), data: { error: action.error, cause: action.cause, restart_count: spec.execution?.restart_count ?? 0 } },
           ...(spec.task_id ? [{ event: 'task_failed', ...ids(spec), data: { error: action.error } }] : []),
         ]);
+      });
+    case 'finalize':
+      return underLock(ctx, action.workerId, async (spec) => {
+        if (spec.status !== action.status) return;
+        moveSpecFile(ctx.paths, spec.worker_id, 'active', action.status);
+        removeExitRecord(ctx.paths, spec.worker_id);
+        await settleTask(ctx.paths, spec.task_id, action.status, { completed_at: spec.execution?.completed_at ?? nowIso(ctx.clock.wallNow()), error: spec.error ?? null, worker_id: spec.worker_id });
+        ctx.logger.info({ worker_id: spec.worker_id, status: action.status }, 'moved a finished spec out of active/');
       });
     case 'start':
       return startPending(ctx, action.workerId, action.restart);
@@ -236,7 +244,8 @@ function startStop(ctx: ApplyContext, action: Extract<Action, { kind: 'stop' }>)
     try {
       await underLock(ctx, spec.worker_id, async (current) => {
         if (current.status !== 'running' || (current.execution?.run_id ?? null) !== runId) return;
-        if (outcome === 'not_ours' || outcome === 'error') return;
+        // 'gone': it ended on its own before any signal; its exit record (or its absence) tells how, next pass.
+        if (outcome === 'not_ours' || outcome === 'error' || outcome === 'gone') return;
         const record = readExitRecord(ctx.paths, spec.worker_id);
         const fromShim = record !== undefined && record.run_id === runId ? record : undefined;
         await writeSpec(ctx.paths, 'active', {
@@ -244,8 +253,8 @@ function startStop(ctx: ApplyContext, action: Extract<Action, { kind: 'stop' }>)
           execution: {
             ...current.execution,
             pid: null,
-            exit_code: fromShim?.exit_code ?? null,
-            signal: fromShim?.signal ?? (outcome === 'killed' ? 'SIGKILL' : 'SIGTERM'),
+            exit_code: fromShim !== undefined ? fromShim.exit_code : null,
+            signal: fromShim !== undefined ? fromShim.signal : outcome === 'killed' ? 'SIGKILL' : 'SIGTERM',
             stop_reason: action.reason,
             last_exit_at: nowIso(ctx.clock.wallNow()),
           },

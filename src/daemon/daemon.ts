@@ -16,7 +16,7 @@ import type { DaemonPid } from '../store/daemon-pid.js';
 import type { HomePaths } from '../store/home.js';
 import { readTaskQueue } from '../store/tasks.js';
 import { applyAction, type ApplyContext } from './apply.js';
-import { createSpecsForTasks, type DispatchAction } from './dispatch.js';
+import { createSpecsForTasks, reconcileTasks, type DispatchAction } from './dispatch.js';
 import { Observer, type Observation } from './observer.js';
 import { homePermissionWarnings } from './permissions.js';
 import { stopOrphans, findOrphansAtStart } from './orphans.js';
@@ -117,6 +117,7 @@ export class Daemon {
     for (const w of warnings) this.logger.warn({ path: w.path, mode: w.mode }, w.message);
     this.emit(warnings.map((w) => ({ event: 'daemon_warning', data: { warning: 'writable_by_others', path: w.path, mode: w.mode, message: w.message } })));
     if (orphans.length > 0) this.track(stopOrphans(this.applyContext(), orphans));
+    await this.reconcile();
     await this.runPass();
     if (options.watch !== false) {
       this.startWatching();
@@ -227,12 +228,23 @@ export class Daemon {
         this.reportError('dispatch', error);
       }
     }
+    if (this.loops % 120 === 119) await this.reconcile();
     if (this.loops % 12 === 0) rotateWorkerLogs(this.paths, observation.workers, this.workerTypes, this.logger);
     this.loops += 1;
     const passMs = performance.now() - started;
     await this.writeState(observation, plan, queue.queued.length, passMs);
     const cpu = process.cpuUsage(cpuStart);
     await this.options.hooks?.afterPass?.({ daemon: this, observation, plan, passMs, cpuMs: (cpu.user + cpu.system) / 1000, tasksQueued: queue.queued.length });
+  }
+
+  /** Settles tasks a crash left behind (see reconcileTasks); never fatal. */
+  private async reconcile(): Promise<void> {
+    try {
+      const fixed = await reconcileTasks(this.paths, this.clock.wallNow());
+      if (fixed > 0) this.logger.info({ fixed }, 'tasks reconciled with their specs');
+    } catch (error) {
+      this.reportError('reconcile tasks', error);
+    }
   }
 
   /** A deadline sooner than the next full pass (a check-in timeout, a restart time) gets a pass of its own, on time. */

@@ -7,7 +7,8 @@ import { describeError } from '../errors.js';
 import type { EventInput } from '../store/activity-log.js';
 import type { HomePaths } from '../store/home.js';
 import { findSpec, withSpecLock, writeSpec } from '../store/specs.js';
-import { settleTask, updateTaskQueue } from '../store/tasks.js';
+import { readTaskQueue, settleTask, updateTaskQueue } from '../store/tasks.js';
+import { workerIdForTask } from '../core/dispatch.js';
 
 export type DispatchAction = Extract<Action, { kind: 'dispatch' }>;
 
@@ -44,7 +45,7 @@ export async function createSpecsForTasks(paths: HomePaths, actions: readonly Di
         if (!existing.ok || existing.spec.task_id !== task.task_id) return false;
         // A crash after the spec was written, before the task was marked: repair the task from the spec.
         if (existing.folder !== 'active') {
-          await settleTask(paths, task.task_id, existing.folder === 'completed' ? 'completed' : 'failed', { completed_at: nowIso(now), error: existing.spec.error ?? null });
+          await settleTask(paths, task.task_id, existing.folder === 'completed' ? 'completed' : 'failed', { completed_at: nowIso(now), error: existing.spec.error ?? null, worker_id: action.workerId });
           return false;
         }
         return true;
@@ -80,4 +81,40 @@ export async function createSpecsForTasks(paths: HomePaths, actions: readonly Di
   }
   emit(events);
   return ready.filter((id) => assigned.has(id));
+}
+
+/**
+ * Repairs what a crash between two writes can leave (run at start and now and then): a task still queued
+ * or assigned whose worker's spec already sits in completed/ or failed/ is settled, and a queued task
+ * whose spec is already in active/ is marked assigned. Each fix is idempotent.
+ */
+export async function reconcileTasks(paths: HomePaths, now: number): Promise<number> {
+  let queue;
+  try {
+    queue = readTaskQueue(paths);
+  } catch {
+    return 0;
+  }
+  let fixed = 0;
+  for (const task of queue.tasks) {
+    if (task.status !== 'queued' && task.status !== 'assigned') continue;
+    const workerId = task.worker_id ?? workerIdForTask(task.task_id, task.worker_type);
+    if (!isValidId(workerId)) continue;
+    const found = findSpec(paths, workerId);
+    if (found === undefined || !found.ok || found.spec.task_id !== task.task_id) continue;
+    if (found.folder === 'active') {
+      if (task.status !== 'queued') continue;
+      await updateTaskQueue(paths, (q) => {
+        const t = q.tasks.find((x) => x.task_id === task.task_id);
+        if (t === undefined || t.status !== 'queued') return;
+        t.status = 'assigned';
+        t.worker_id = workerId;
+        t.assigned_at = nowIso(now);
+      });
+    } else {
+      await settleTask(paths, task.task_id, found.folder, { completed_at: found.spec.execution?.completed_at ?? nowIso(now), error: found.spec.error ?? null, worker_id: workerId });
+    }
+    fixed += 1;
+  }
+  return fixed;
 }

@@ -113,7 +113,7 @@ export async function cleanZombie(paths: HomePaths, workerId: string, now: numbe
     return verdict.zombie;
   });
   if (cleaned === null) return false;
-  await settleTask(paths, cleaned.task_id, 'failed', { completed_at: nowIso(now), error: ZOMBIE_ERROR }).catch(() => false);
+  await settleTask(paths, cleaned.task_id, 'failed', { completed_at: nowIso(now), error: ZOMBIE_ERROR, worker_id: workerId }).catch(() => false);
   appendEvent(paths, { event: 'worker_zombie_cleaned', worker_id: workerId, task_id: cleaned.task_id, data: { pid: cleaned.pid, evidence: cleaned.evidence, restart_count: cleaned.restart_count, source: 'cleanup-zombie-workers' } });
   return true;
 }

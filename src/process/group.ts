@@ -64,3 +64,22 @@ export function runRemnants(pgid: number, runId: string): { ours: number[]; othe
   for (const pid of liveGroupMembers(pgid)) (carriesRunToken(pid, runId) ? ours : others).push(pid);
   return { ours, others };
 }
+
+/** The process groups of live processes carrying this run's token (a scan of /proc: only for crash recovery). */
+export function groupsOfRun(runId: string): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const groups = new Set<number>();
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (!carriesRunToken(pid, runId)) continue;
+    const stat = readProcStat(pid);
+    if (stat !== undefined && isLiveState(stat.state)) groups.add(stat.pgrp);
+  }
+  return [...groups];
+}

@@ -24,6 +24,8 @@ export interface WorkerLaunch {
   readonly baseEnv?: NodeJS.ProcessEnv;
   /** Start time, ms since the epoch (default: now). */
   readonly now?: number;
+  /** The run token, when the caller recorded it before spawning (default: a new one). */
+  readonly runId?: string;
 }
 
 export interface SpawnResult {
@@ -136,7 +138,7 @@ function openLog(paths: HomePaths, workerId: string, header: string): { fd: numb
 
 /** Starts a worker's command inside the shim. Checks the program first: a missing one throws SPAWN_FAILED and starts nothing. */
 export function spawnWorker(paths: HomePaths, launch: WorkerLaunch): SpawnResult {
-  const runId = newRunId();
+  const runId = launch.runId ?? newRunId();
   const startedAt = nowIso(launch.now ?? Date.now());
   const env = workerEnv(launch, paths, runId);
   const argv = expandCommand(launch.workerType.command, { worker_id: launch.workerId, task_id: launch.taskId, description: launch.description, home: paths.home });

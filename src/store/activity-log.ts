@@ -1,4 +1,4 @@
-import { appendFileSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { EVENT_TYPE_PATTERN, type ActivityEvent } from '../contract/activity.js';
 import { nowIso } from '../contract/time.js';
 import { RelayError, describeError } from '../errors.js';
@@ -51,11 +51,40 @@ export function appendEvents(paths: HomePaths, inputs: readonly EventInput[]): v
     current += line;
   }
   if (current.length > 0) chunks.push(current);
+  let fd: number;
   try {
-    for (const chunk of chunks) appendFileSync(paths.activity, chunk, { flag: 'a', mode: 0o644 });
+    fd = openSync(paths.activity, 'a', 0o644);
   } catch (error) {
     throw new RelayError('IO_FAILED', `cannot append to ${paths.activity}: ${describeError(error)}`, { cause: error });
+  }
+  try {
+    for (const chunk of chunks) appendWhole(fd, Buffer.from(chunk), paths.activity);
+  } finally {
+    closeSync(fd);
   }
 }
 
 export const appendEvent = (paths: HomePaths, input: EventInput): void => appendEvents(paths, [input]);
+
+/**
+ * One write(2) of whole lines. A short or failed write (a full disk) would leave part of a line for the
+ * next append to glue onto: it is cut back off, as long as nobody appended after it.
+ */
+function appendWhole(fd: number, bytes: Buffer, file: string): void {
+  const before = fstatSync(fd).size;
+  let written = 0;
+  try {
+    written = writeSync(fd, bytes);
+    if (written === bytes.length) return;
+    throw new RelayError('IO_FAILED', `cannot append to ${file}: short write (${written} of ${bytes.length} bytes; disk full?)`);
+  } catch (error) {
+    try {
+      const size = fstatSync(fd).size;
+      if (size > before && size <= before + bytes.length) ftruncateSync(fd, before);
+    } catch {
+      /* nothing more can be done; readers skip a line that does not parse */
+    }
+    if (error instanceof RelayError) throw error;
+    throw new RelayError('IO_FAILED', `cannot append to ${file}: ${describeError(error)}`, { cause: error });
+  }
+}

@@ -61,6 +61,8 @@ export async function enqueueTask(paths: HomePaths, task: Task): Promise<Task> {
 export interface SettleFields {
   readonly completed_at: string;
   readonly error?: string | null;
+  /** The worker that ran it: filled in when the task does not name one yet (it was settled before it was marked assigned). */
+  readonly worker_id?: string | null;
 }
 
 /**
@@ -75,6 +77,10 @@ export async function settleTask(paths: HomePaths, taskId: string | null | undef
     if (task === undefined || task.status === 'completed' || task.status === 'failed' || task.status === 'cancelled') return false;
     task.status = status;
     task.completed_at = fields.completed_at;
+    if ((task.worker_id ?? null) === null && fields.worker_id) {
+      task.worker_id = fields.worker_id;
+      task.assigned_at ??= fields.completed_at;
+    }
     task.error = status === 'failed' ? (fields.error ?? null) : null;
     await writeJsonAtomic(paths.taskQueue, queue);
     return true;

@@ -80,7 +80,7 @@ export async function settleTaskOf(ctx: LifecycleContext, workerId: string, task
   const ref = { worker_id: workerId, task_id: taskId };
   let settled: boolean;
   try {
-    settled = await settleTask(ctx.paths, taskId, status, { completed_at: completedAt, error });
+    settled = await settleTask(ctx.paths, taskId, status, { completed_at: completedAt, error, worker_id: workerId });
   } catch (settleError) {
     // The worker's own change is done and stays done; a broken or locked queue is reported, not thrown.
     emitWorkerEvent(ctx, 'task_settle_failed', ref, { status, reason: describeError(settleError) });

@@ -2,7 +2,8 @@ import { nowIso } from '../contract/time.js';
 import { normalizeExecution, type WorkerSpec } from '../contract/worker-spec.js';
 import { RelayError } from '../errors.js';
 import { checkIdentity, currentHost } from '../process/identity.js';
-import { spawnWorker, type SpawnResult } from '../process/spawn.js';
+import { newRunId, spawnWorker, type SpawnResult } from '../process/spawn.js';
+import { groupsOfRun } from '../process/group.js';
 import { stopProcess, stopRunRemnants } from '../process/terminate.js';
 import { removeExitRecord } from '../store/exits.js';
 import { finalizeSpec, withSpecLock, writeSpec } from '../store/specs.js';
@@ -70,6 +71,15 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   const oldPid = execution.pid ?? null;
   const oldRun = execution.run_id ?? null;
   if (oldPid !== null && oldRun !== null && recordedState(spec) === 'gone') await stopRunRemnants(oldPid, oldRun, stopGraceMs(ctx, spec.worker_type));
+  // A launch that was recorded but never confirmed (the starter died between spawn and record) may have
+  // left a live run no spec names: stop it, so the worker never runs twice.
+  const launching = typeof execution.launching_run_id === 'string' ? execution.launching_run_id : null;
+  if (launching !== null) {
+    for (const pgid of groupsOfRun(launching)) await stopRunRemnants(pgid, launching, stopGraceMs(ctx, spec.worker_type));
+  }
+  // Record the run before it exists: a crash after the spawn leaves its token in the spec.
+  const runId = newRunId();
+  await writeSpec(ctx.paths, 'active', { ...spec, execution: { ...spec.execution, launching_run_id: runId } });
   const now = clock(ctx);
   let result: SpawnResult;
   try {
@@ -80,6 +90,7 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
       workerType: type,
       restartCount: execution.restart_count,
       now,
+      runId,
       ...(ctx.baseEnv === undefined ? {} : { baseEnv: ctx.baseEnv }),
     });
   } catch (error) {
@@ -104,6 +115,7 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
       next_restart_at: null,
       timeout_warnings: [],
       stop_reason: null,
+      launching_run_id: null,
     },
   };
   try {

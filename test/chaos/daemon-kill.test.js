@@ -10,7 +10,9 @@
 //
 // Each round starts a daemon (PM_LOOP_INTERVAL 0.1), waits until it has claimed the home (pm-daemon.pid.json
 // names it: loading the CLI alone takes ~0.6 s, and a kill before that tests nothing), lets it run a random
-// 50–400 ms, and SIGKILLs it.
+// 50–400 ms, and SIGKILLs it; the next one is already loading by then (it can only claim the home once this one
+// is dead). The invariants are checked after every kill; the run fails listing every violation, each once,
+// with the round it was first seen in.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, test } from 'node:test';

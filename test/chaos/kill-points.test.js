@@ -77,10 +77,11 @@ test('killed after a task\'s spec was written and started, before the task was m
 });
 
 test('killed after spawning a worker, before recording it in the spec: the next daemon does not run it a second time', async () => {
-  // What spawn.ts had started when the daemon died: the shim, in its own group, with the run's token.
+  // What spawn.ts had started when the daemon died: the shim, in its own group, with the run's token,
+  // which start.ts recorded in the spec (launching_run_id) just before spawning.
   const id = 'worker-chatty-c';
   write(coord(home, 'task-queue.json'), { tasks: [task('task-c', id, 'assigned')] });
-  write(coord(home, 'worker-specs', 'active', `${id}.json`), spec(id, 'task-c', 'pending', {}));
+  write(coord(home, 'worker-specs', 'active', `${id}.json`), spec(id, 'task-c', 'pending', { launching_run_id: 'run-orphan' }));
   mkdirSync(coord(home, 'worker-exits'), { recursive: true });
   const orphan = spawn('/bin/sh', [join(ROOT, 'scripts', 'lib', 'worker-shim.sh'), id, 'run-orphan', coord(home, 'worker-exits', `${id}.json`), '--', 'sh', join(FIXTURES, 'checkin-loop.sh'), '0.2'], {
     cwd: home,
