@@ -98,8 +98,9 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
           ...(spec.task_id ? [{ event: 'task_completed', ...ids(spec), data: {} }] : []),
         ]);
       });
-    case 'schedule_restart':
-      return underLock(ctx, action.workerId, async (spec) => {
+    case 'schedule_restart': {
+      let restartNow = false;
+      await underLock(ctx, action.workerId, async (spec) => {
         const run = currentRun(ctx.paths, spec);
         if (spec.status !== 'running' || run.process === 'alive') return;
         if (action.zombie) {
@@ -126,8 +127,12 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
         });
         removeExitRecord(ctx.paths, spec.worker_id);
         ctx.logger.info({ worker_id: spec.worker_id, cause: action.cause, restart_count: action.restartCount, delay_ms: action.delayMs }, 'restart scheduled');
-        if (action.delayMs <= 0) ctx.requestPass();
+        restartNow = action.delayMs <= 0;
       });
+      // No backoff: start it again in this pass, in the slot it already holds, rather than one pass later.
+      if (restartNow) await startPending(ctx, action.workerId, true);
+      return;
+    }
     case 'fail':
       return underLock(ctx, action.workerId, async (spec) => {
         const run = currentRun(ctx.paths, spec);

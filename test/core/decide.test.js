@@ -42,8 +42,8 @@ describe('decidePass: remediation of one worker', () => {
     { name: 'healthy: nothing', view: runningView(), actions: [] },
     { name: 'late: nothing (only an event)', view: runningView({ lastCheckinAt: NOW - L.checkinTimeoutMs }), actions: [] },
     { name: 'starting: nothing', view: runningView({ lastCheckinAt: null, lastProgressChangeAt: null, startedAt: NOW - SEC }), actions: [] },
-    { name: 'spec already completed: nothing', view: runningView({ status: 'completed', exit: exitOf(0) }), actions: [] },
-    { name: 'spec already failed: nothing', view: runningView({ status: 'failed', exit: exitOf(1) }), actions: [] },
+    { name: 'spec completed but still in active/ (a move cut short): finalize it', view: runningView({ status: 'completed', exit: exitOf(0) }), actions: [{ kind: 'finalize', workerId: 'w1', status: 'completed' }] },
+    { name: 'spec failed but still in active/: finalize it', view: runningView({ status: 'failed', exit: exitOf(1) }), actions: [{ kind: 'finalize', workerId: 'w1', status: 'failed' }] },
     { name: 'unknown worker type: ignored entirely', view: runningView({ workerType: 'no-such-type', process: 'gone' }), actions: [], noHealth: true },
   ];
   for (const c of cases) {
