@@ -37,6 +37,8 @@ export interface DaemonSettings {
   readonly loopIntervalSeconds: number;
   readonly maxConcurrentWorkers: number;
   readonly debounceMs: number;
+  /** Check-ins alone ask for at most one pass per this many ms. */
+  readonly checkinBatchMs: number;
   readonly massActionMin: number;
   readonly logLevel: NonNullable<DaemonConfigFile['log_level']>;
   readonly alerts: AlertThresholds;
@@ -55,6 +57,7 @@ const DEFAULTS = {
   loopIntervalSeconds: 5,
   maxConcurrentWorkers: 4,
   debounceMs: 10,
+  checkinBatchMs: 1000,
   massActionMin: 10,
   logLevel: 'info',
   alertHookTimeoutSeconds: 10,
@@ -98,6 +101,7 @@ export function loadDaemonSettings(paths: HomePaths, env: NodeJS.ProcessEnv, fla
     loopIntervalSeconds: flags.loopIntervalSeconds ?? envNumber(env, 'PM_LOOP_INTERVAL', positive) ?? file.loop_interval_seconds ?? DEFAULTS.loopIntervalSeconds,
     maxConcurrentWorkers: flags.maxConcurrentWorkers ?? envNumber(env, 'WORKER_CONCURRENCY', count) ?? file.max_concurrent_workers ?? DEFAULTS.maxConcurrentWorkers,
     debounceMs: envNumber(env, 'PM_DEBOUNCE_MS', count) ?? file.debounce_ms ?? DEFAULTS.debounceMs,
+    checkinBatchMs: envNumber(env, 'PM_CHECKIN_BATCH_MS', count) ?? file.checkin_batch_ms ?? DEFAULTS.checkinBatchMs,
     massActionMin: file.mass_action_min ?? DEFAULTS.massActionMin,
     logLevel: flags.logLevel ?? ((level !== undefined && level !== '' ? level : undefined) as DaemonSettings['logLevel'] | undefined) ?? file.log_level ?? DEFAULTS.logLevel,
     alerts: Object.freeze(alertThresholdsSchema.parse({ ...file.alerts, ...zombieThresholdFromEnv(env) })),

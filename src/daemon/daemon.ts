@@ -58,6 +58,8 @@ export class Daemon {
   private interval: NodeJS.Timeout | undefined;
   private passTimer: NodeJS.Timeout | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
+  private lazyTimer: NodeJS.Timeout | undefined;
+  private lastPassEndedAt = 0;
   private passRunning: Promise<void> | undefined;
   private passAgain = false;
   private loops = 0;
@@ -126,8 +128,19 @@ export class Daemon {
   }
 
   /** Asks for a pass soon; passes never overlap, and a request during a pass runs one more after it. */
-  requestPass(): void {
+  requestPass(options: { lazy?: boolean } = {}): void {
     if (this.state !== 'running') return;
+    if (options.lazy === true) {
+      // A check-in only makes a worker healthier, and deadlines have timers of their own: check-ins are
+      // batched into at most one pass per checkin_batch_ms, so a chatty fleet does not cost a pass each.
+      if (this.lazyTimer !== undefined || this.passTimer !== undefined) return;
+      const delay = Math.max(this.settings.debounceMs, this.lastPassEndedAt + this.settings.checkinBatchMs - this.clock.now());
+      this.lazyTimer = setTimeout(() => {
+        this.lazyTimer = undefined;
+        this.requestPass();
+      }, delay);
+      return;
+    }
     if (this.passRunning !== undefined) {
       this.passAgain = true;
       return;
@@ -232,6 +245,7 @@ export class Daemon {
     if (this.loops % 12 === 0) rotateWorkerLogs(this.paths, observation.workers, this.workerTypes, this.logger);
     this.loops += 1;
     const passMs = performance.now() - started;
+    this.lastPassEndedAt = this.clock.now();
     await this.writeState(observation, plan, queue.queued.length, passMs);
     const cpu = process.cpuUsage(cpuStart);
     await this.options.hooks?.afterPass?.({ daemon: this, observation, plan, passMs, cpuMs: (cpu.user + cpu.system) / 1000, tasksQueued: queue.queued.length });
@@ -346,7 +360,7 @@ export class Daemon {
       // write-file-atomic and the shim write a temp file, then rename it to *.json: only the .json matters.
       ignored: (path, stats) => stats?.isFile() === true && !path.endsWith('.json'),
     });
-    const onChange = (): void => this.requestPass();
+    const onChange = (path: string): void => this.requestPass({ lazy: path.startsWith(this.paths.checkins) });
     this.watcher.on('add', onChange).on('change', onChange).on('unlink', onChange);
     this.watcher.on('error', (error) => this.reportError('watcher', error));
   }
@@ -439,7 +453,9 @@ export class Daemon {
     if (this.interval !== undefined) clearInterval(this.interval);
     if (this.passTimer !== undefined) clearTimeout(this.passTimer);
     if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
+    if (this.lazyTimer !== undefined) clearTimeout(this.lazyTimer);
     this.deadlineTimer = undefined;
+    this.lazyTimer = undefined;
     this.interval = undefined;
     this.passTimer = undefined;
     await this.watcher?.close().catch(() => undefined);

@@ -70,32 +70,34 @@ export const pmDaemonCommand: CommandModule<object, Args> = {
       flush();
       return;
     }
+    // Signals are caught from here on: one that arrives while the daemon is still starting stops it
+    // gracefully as soon as it has started, never by the default action mid-write.
+    let received: NodeJS.Signals | undefined;
+    let wake: (() => void) | undefined;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      received ??= signal;
+      wake?.();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGHUP', onSignal);
     // Claim the home first: a second daemon is refused before it queues, listens or writes anything.
     await daemon.start();
-    await seedDemo();
-    const endpoint = await hooks.start();
-    if (endpoint !== undefined) {
-      daemon.metricsEndpoint = endpoint;
-      if (print) process.stdout.write(`metrics on http://${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}/metrics and /health\n`);
+    if (received === undefined) {
+      await seedDemo();
+      const endpoint = await hooks.start();
+      if (endpoint !== undefined) {
+        daemon.metricsEndpoint = endpoint;
+        if (print) process.stdout.write(`metrics on http://${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}/metrics and /health\n`);
+      }
+      if (print) process.stdout.write(`pm-daemon running for ${paths.home} (pid ${process.pid}); Ctrl-C stops it and leaves the workers running\n`);
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        if (received !== undefined) resolve();
+      });
     }
-    if (print) process.stdout.write(`pm-daemon running for ${paths.home} (pid ${process.pid}); Ctrl-C stops it and leaves the workers running\n`);
-    await new Promise<void>((resolve) => {
-      let stopping = false;
-      const onSignal = (signal: NodeJS.Signals): void => {
-        if (stopping) return;
-        stopping = true;
-        void daemon
-          .stop(signal)
-          .catch((error: unknown) => logger.error({ err: error }, `stop failed: ${describeError(error)}`))
-          .then(() => hooks.close())
-          .finally(() => {
-            flush();
-            resolve();
-          });
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
-      process.on('SIGHUP', onSignal);
-    });
+    await daemon.stop(received ?? 'signal').catch((error: unknown) => logger.error({ err: error }, `stop failed: ${describeError(error)}`));
+    await hooks.close();
+    flush();
   },
 };
