@@ -5,6 +5,9 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { FIXTURES, ProcessTracker, isAlive, makeHome, readJson, removeHome, run, spawnUnrelated, waitFor } from '../helpers/index.js';
 import { eventsOf, specPath, startDaemon, stopDaemon } from '../helpers/daemon.js';
 import { diffSnapshots, snapshot } from '../helpers/snapshot.js';
+import { loadWorkerTypes } from '../../dist/config/load.js';
+import { openHome } from '../../dist/store/home.js';
+import { startWorker } from '../../dist/worker/start.js';
 
 function writeSpec(home, id, fields = {}) {
   const spec = {
@@ -22,12 +25,13 @@ function writeSpec(home, id, fields = {}) {
   return specPath(home, 'active', id);
 }
 
-/** Starts a worker with start-worker.sh, then kills its whole group: a zombie. */
+/** Starts a worker (in-process, as start-worker.sh does), then kills its whole group: a zombie. */
 async function makeZombie(home, id, tracker) {
   const file = writeSpec(home, id);
-  const started = await run(home, ['--spec', file], { script: 'start-worker.sh' });
-  assert.equal(started.code, 0, started.stderr);
-  const pid = readJson(file).execution.pid;
+  const paths = openHome(home);
+  const started = await startWorker({ paths, workerTypes: loadWorkerTypes(paths) }, id);
+  const pid = started.pid;
+  assert.equal(readJson(file).execution.pid, pid);
   tracker.group(pid);
   process.kill(-pid, 'SIGKILL');
   await waitFor(() => !isAlive(pid), { what: 'the worker to die' });
