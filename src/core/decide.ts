@@ -80,7 +80,9 @@ export function decidePass(input: PassInput): PassPlan {
       isDestructive = true;
     } else if (view.status === 'running' && (assessment.state === 'exited' || assessment.zombie) && !view.stopping) {
       const exit = view.exit;
-      if (exit !== null && exit.exitCode === 0 && exit.signal === null && exit.stopReason === null) {
+      // The exit code is the worker's own word: 0 with no signal is success, even if a stop was on its way
+      // (it finished before the signal reached it). A worker interrupted by TERM exits non-zero or by the signal.
+      if (exit !== null && exit.exitCode === 0 && exit.signal === null) {
         workerActions.push({ kind: 'complete', workerId: view.workerId });
         workerEvents.push({ event: 'worker_exited', ...ids, data: { exit_code: 0, signal: null, decision: 'complete' } });
       } else {

@@ -241,7 +241,7 @@ export class Daemon {
         this.reportError('dispatch', error);
       }
     }
-    if (this.loops % 120 === 119) await this.reconcile();
+    if (this.loops % 12 === 11) await this.reconcile();
     if (this.loops % 12 === 0) rotateWorkerLogs(this.paths, observation.workers, this.workerTypes, this.logger);
     this.loops += 1;
     const passMs = performance.now() - started;
