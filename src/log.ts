@@ -47,5 +47,3 @@ export function createFileLogger(file: string, level: string): { logger: Logger;
   const logger = pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, sink);
   return { logger, flush: () => sink.close() };
 }
-
-export const silentLogger = (): Logger => pino({ level: 'silent' });

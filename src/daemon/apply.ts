@@ -4,7 +4,6 @@ import { nowIso } from '../contract/time.js';
 import type { WorkerSpec } from '../contract/worker-spec.js';
 import type { Action } from '../core/actions.js';
 import type { Clock } from '../core/clock.js';
-import { runState } from '../core/run-state.js';
 import { describeError, isRelayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { checkIdentity } from '../process/identity.js';
@@ -14,6 +13,7 @@ import { readExitRecord, removeExitRecord } from '../store/exits.js';
 import type { HomePaths } from '../store/home.js';
 import { finalizeSpec, moveSpecFile, readSpec, withSpecLock, writeSpec } from '../store/specs.js';
 import { settleTask } from '../store/tasks.js';
+import { runStateOfSpec } from '../worker/spec-process.js';
 import { startWorker } from '../worker/start.js';
 import type { Observer } from './observer.js';
 
@@ -33,26 +33,6 @@ export interface ApplyContext {
   count(name: 'restarts' | 'completed' | 'failed' | 'zombies' | 'stops' | 'spawn_failures'): void;
   /** Stops in flight, so shutdown can wait for them. */
   readonly inflight: Set<Promise<unknown>>;
-}
-
-/** The run as the spec records it, re-derived under the lock: the daemon acts only if its verdict still holds. */
-function currentRun(paths: HomePaths, spec: WorkerSpec) {
-  const e = spec.execution;
-  return runState(
-    {
-      status: spec.status,
-      pid: e?.pid ?? null,
-      runId: e?.run_id ?? null,
-      exitCode: e?.exit_code ?? null,
-      signal: e?.signal ?? null,
-      stopReason: e?.stop_reason ?? null,
-    },
-    (pid) => checkIdentity({ pid, startTicks: e?.process_start_ticks ?? null, bootId: e?.boot_id ?? null }),
-    () => {
-      const record = readExitRecord(paths, spec.worker_id);
-      return record === undefined ? undefined : { runId: record.run_id, exitCode: record.exit_code, signal: record.signal };
-    },
-  );
 }
 
 /** Reads the active spec under its lock and hands it to fn; a missing or broken spec skips the action. */
@@ -79,7 +59,7 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
       return startStop(ctx, action);
     case 'complete':
       return underLock(ctx, action.workerId, async (spec) => {
-        const run = currentRun(ctx.paths, spec);
+        const run = runStateOfSpec(ctx.paths, spec);
         if (run.exit === null || run.exit.exitCode !== 0) return;
         await stopRemnants(ctx, spec);
         const now = nowIso(ctx.clock.wallNow());
@@ -101,7 +81,7 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
     case 'schedule_restart': {
       let restartNow = false;
       await underLock(ctx, action.workerId, async (spec) => {
-        const run = currentRun(ctx.paths, spec);
+        const run = runStateOfSpec(ctx.paths, spec);
         if (spec.status !== 'running' || run.process === 'alive') return;
         if (action.zombie) {
           if (run.exit !== null) return;
@@ -135,7 +115,7 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
     }
     case 'fail':
       return underLock(ctx, action.workerId, async (spec) => {
-        const run = currentRun(ctx.paths, spec);
+        const run = runStateOfSpec(ctx.paths, spec);
         if (spec.status !== 'running' || run.process === 'alive') return;
         if (action.zombie) {
           if (run.exit !== null) return;

@@ -2,7 +2,6 @@ import type { ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { watch, type FSWatcher } from 'chokidar';
 import { loadDaemonSettings, loadWorkerTypes, type DaemonFlags, type DaemonSettings, type WorkerTypes } from '../config/load.js';
-import { nowIso } from '../contract/time.js';
 import type { Task } from '../contract/task-queue.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { decidePass, type PassPlan } from '../core/decide.js';
@@ -71,7 +70,6 @@ export class Daemon {
   private lastError = new Map<string, number>();
   readonly counters: DaemonCounters = { restarts: 0, completed: 0, failed: 0, zombies: 0, stops: 0, spawn_failures: 0, spec_invalid: 0, actions_held: 0 };
   private readonly history: { kind: 'restart' | 'completed' | 'failed'; at: number }[] = [];
-  private lastPlan: PassPlan | undefined;
   /** Where the metrics listener is, when enabled: shown in pm-state.json. */
   metricsEndpoint: { host: string; port: number } | undefined;
   private lastObservation: Observation | undefined;
@@ -86,13 +84,7 @@ export class Daemon {
     this.observer = new Observer(this.paths, this.clock, (name) => this.workerTypes.types[name] !== undefined);
   }
 
-  get loopsCompleted(): number {
-    return this.loops;
-  }
 
-  get config(): DaemonSettings {
-    return this.settings;
-  }
 
   /** Claims the home, re-adopts what runs, makes the first pass, and starts watching. */
   async start(options: { watch?: boolean } = {}): Promise<void> {
@@ -206,7 +198,6 @@ export class Daemon {
       takenIds: new Set(),
       rand: Math.random,
     });
-    this.lastPlan = plan;
     this.heldLastPass = plan.held;
     this.wakeAt(plan.nextDeadline);
     if (plan.held) this.counters.actions_held += 1;
@@ -439,9 +430,6 @@ export class Daemon {
     void promise.catch((error: unknown) => this.reportError('background', error)).finally(() => this.inflight.delete(promise));
   }
 
-  get lastPass(): { plan: PassPlan | undefined; observation: Observation | undefined } {
-    return { plan: this.lastPlan, observation: this.lastObservation };
-  }
 
   /**
    * Graceful stop: no new passes, finish the current one, wait (bounded) for stops in flight, write the
@@ -477,8 +465,4 @@ export class Daemon {
     return this.lastObservation?.workers.filter((w) => w.view.status === 'running' && w.view.process === 'alive' && !this.children.has(w.view.workerId)).length ?? 0;
   }
 
-  /** For --once: the time of the state just written. */
-  stateWrittenAt(): string {
-    return nowIso(this.clock.wallNow());
-  }
 }

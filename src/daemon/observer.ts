@@ -4,13 +4,12 @@ import type { HealthState } from '../contract/pm-state.js';
 import type { WorkerSpec } from '../contract/worker-spec.js';
 import { placeOnDaemonClock, type Clock } from '../core/clock.js';
 import type { WorkerView } from '../core/health.js';
-import { runState } from '../core/run-state.js';
 import { describeError, errnoCode } from '../errors.js';
-import { checkIdentity, type ProcessIdentity } from '../process/identity.js';
+import type { ProcessIdentity } from '../process/identity.js';
 import { readCheckin } from '../store/checkins.js';
-import { readExitRecord } from '../store/exits.js';
 import type { HomePaths } from '../store/home.js';
 import { listSpecIds, readSpec } from '../store/specs.js';
+import { runStateOfSpec } from '../worker/spec-process.js';
 
 /** What the daemon remembers of one active worker between passes. */
 interface Memory {
@@ -247,25 +246,11 @@ export class Observer {
 
   private viewOf(id: string, spec: WorkerSpec, memory: Memory): ObservedWorker {
     const execution = spec.execution;
-    const run = {
-      status: spec.status,
-      pid: execution?.pid ?? null,
-      runId: execution?.run_id ?? null,
-      exitCode: execution?.exit_code ?? null,
-      signal: execution?.signal ?? null,
-      stopReason: execution?.stop_reason ?? null,
-    };
-    const recorded = { startTicks: execution?.process_start_ticks ?? null, bootId: execution?.boot_id ?? null };
-    const state = runState(
-      run,
-      (pid) => checkIdentity({ pid, ...recorded }),
-      () => {
-        const record = readExitRecord(this.paths, id);
-        return record === undefined ? undefined : { runId: record.run_id, exitCode: record.exit_code, signal: record.signal };
-      },
-    );
-    if (state.process === 'alive' && run.pid !== null && recorded.startTicks !== null) {
-      memory.identity = { pid: run.pid, startTicks: recorded.startTicks, bootId: recorded.bootId ?? '' };
+    const state = runStateOfSpec(this.paths, spec);
+    const pid = execution?.pid ?? null;
+    const startTicks = execution?.process_start_ticks ?? null;
+    if (state.process === 'alive' && pid !== null && startTicks !== null) {
+      memory.identity = { pid, startTicks, bootId: execution?.boot_id ?? '' };
     }
     const nextRestart = execution?.next_restart_at ?? null;
     const view: WorkerView & { createdAt: string } = {

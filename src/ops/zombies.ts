@@ -1,17 +1,17 @@
 import { nowIso } from '../contract/time.js';
 import type { WorkerSpec } from '../contract/worker-spec.js';
-import { runState } from '../core/run-state.js';
 import { RelayError } from '../errors.js';
-import { checkIdentity, readProcStat } from '../process/identity.js';
+import { readProcStat } from '../process/identity.js';
 import { stopRunRemnants } from '../process/terminate.js';
 import { appendEvent } from '../store/activity-log.js';
 import { readTextIfExists, writeJsonAtomic } from '../store/atomic.js';
 import { readCheckin } from '../store/checkins.js';
 import { daemonLiveness } from '../store/daemon-pid.js';
-import { readExitRecord, removeExitRecord } from '../store/exits.js';
+import { removeExitRecord } from '../store/exits.js';
 import type { HomePaths } from '../store/home.js';
 import { finalizeSpec, listSpecIds, readSpec, withSpecLock } from '../store/specs.js';
 import { settleTask } from '../store/tasks.js';
+import { runStateOfSpec } from '../worker/spec-process.js';
 
 export const ZOMBIE_ERROR = 'Zombie worker - no process found';
 
@@ -34,14 +34,7 @@ export function assessZombie(paths: HomePaths, spec: WorkerSpec, now: number = D
   if (spec.status !== 'running') return { zombie: null, why: `its status is ${spec.status}, not running` };
   const e = spec.execution;
   const recorded = { startTicks: e?.process_start_ticks ?? null, bootId: e?.boot_id ?? null };
-  const state = runState(
-    { status: spec.status, pid: e?.pid ?? null, runId: e?.run_id ?? null, exitCode: e?.exit_code ?? null, signal: e?.signal ?? null, stopReason: e?.stop_reason ?? null },
-    (pid) => checkIdentity({ pid, ...recorded }),
-    () => {
-      const record = readExitRecord(paths, spec.worker_id);
-      return record === undefined ? undefined : { runId: record.run_id, exitCode: record.exit_code, signal: record.signal };
-    },
-  );
+  const state = runStateOfSpec(paths, spec);
   if (state.exit !== null) return { zombie: null, why: `its run ended (${state.exit.signal ?? `exit code ${state.exit.exitCode}`}) and is recorded; the daemon finishes it` };
   if (state.process === 'alive') return { zombie: null, why: `its process ${e?.pid} is alive` };
   const pid = e?.pid ?? null;

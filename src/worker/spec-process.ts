@@ -1,6 +1,10 @@
 import type { WorkerSpec } from '../contract/worker-spec.js';
+import type { ExitInfo, ProcessState } from '../core/health.js';
+import { runState } from '../core/run-state.js';
 import { checkIdentity, readCmdline } from '../process/identity.js';
 import type { RecordedProcess } from '../process/terminate.js';
+import { readExitRecord } from '../store/exits.js';
+import type { HomePaths } from '../store/home.js';
 
 /** The process a spec records for its current run, if any. */
 export function recordedProcess(spec: WorkerSpec): RecordedProcess | undefined {
@@ -25,4 +29,27 @@ export function recordedState(spec: WorkerSpec): RecordedState {
   }
   const check = checkIdentity(recorded);
   return check === 'alive' ? 'alive' : check === 'gone' ? 'gone' : 'not_ours';
+}
+
+/**
+ * How a spec's current run stands (core/run-state.ts over the spec, /proc and the shim's exit record):
+ * the one reading the daemon's observer, its actions and cleanup-zombie-workers all use.
+ */
+export function runStateOfSpec(paths: HomePaths, spec: WorkerSpec): { process: ProcessState; exit: ExitInfo | null } {
+  const e = spec.execution;
+  return runState(
+    {
+      status: spec.status,
+      pid: e?.pid ?? null,
+      runId: e?.run_id ?? null,
+      exitCode: e?.exit_code ?? null,
+      signal: e?.signal ?? null,
+      stopReason: e?.stop_reason ?? null,
+    },
+    (pid) => checkIdentity({ pid, startTicks: e?.process_start_ticks ?? null, bootId: e?.boot_id ?? null }),
+    () => {
+      const record = readExitRecord(paths, spec.worker_id);
+      return record === undefined ? undefined : { runId: record.run_id, exitCode: record.exit_code, signal: record.signal };
+    },
+  );
 }
