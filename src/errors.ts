@@ -29,6 +29,12 @@ export class RelayError extends Error {
   }
 }
 
+/**
+ * A value shown in an error message: JSON-quoted, with U+2028 and U+2029 escaped too (JSON.stringify
+ * leaves them raw, and a terminal or log reader breaks the line there), so a message stays one line.
+ */
+export const quote = (value: string): string => JSON.stringify(value).replace(/[\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+
 export const isRelayError = (error: unknown): error is RelayError => error instanceof RelayError;
 
 /** Exit codes: 2 for input a person can fix, 3 for state (conflict, not found), 1 for the rest. */

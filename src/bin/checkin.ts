@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // scripts/checkin.sh runs this lean entry: node built-ins and zod-free modules only, so it starts fast.
-import { describeError, exitCodeFor, RelayError } from '../errors.js';
+import { describeError, exitCodeFor, quote, RelayError } from '../errors.js';
 import { homePaths, resolveHome } from '../store/home.js';
 import { CHECKIN_STATUS_VALUES, writeCheckin, type CheckinInput } from '../worker/checkin.js';
 
@@ -31,7 +31,7 @@ function parseCheckinArgs(argv: readonly string[]): CheckinInput | undefined {
     const eq = arg.indexOf('=');
     const name = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
     const key = FLAGS[name];
-    if (key === undefined) throw new RelayError('USAGE', `unknown argument ${JSON.stringify(arg)} (see --help)`);
+    if (key === undefined) throw new RelayError('USAGE', `unknown argument ${quote(arg)} (see --help)`);
     let value: string | undefined;
     if (name !== arg) value = arg.slice(eq + 1);
     else {

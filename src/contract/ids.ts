@@ -1,4 +1,4 @@
-import { RelayError } from '../errors.js';
+import { quote, RelayError } from '../errors.js';
 
 /** Worker and task ids: a safe file name, never a path. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -20,6 +20,6 @@ function describeBadId(value: unknown): string {
 /** Throws INVALID_ID naming the kind of id and why, e.g. `invalid worker id "../x": it contains a path separator`. */
 export function assertValidId(value: unknown, kind: 'worker' | 'task' | 'batch' = 'worker'): string {
   if (isValidId(value)) return value;
-  const shown = typeof value === 'string' ? JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value) : String(value);
+  const shown = typeof value === 'string' ? quote(value.length > 60 ? `${value.slice(0, 60)}…` : value) : String(value);
   throw new RelayError('INVALID_ID', `invalid ${kind} id ${shown}: ${describeBadId(value)}`, { details: { kind, value } });
 }

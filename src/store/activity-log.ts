@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { EVENT_TYPE_PATTERN, type ActivityEvent } from '../contract/activity.js';
 import { nowIso } from '../contract/time.js';
-import { RelayError, describeError } from '../errors.js';
+import { RelayError, describeError, quote } from '../errors.js';
 import type { HomePaths } from './home.js';
 
 /** Lines are kept well under what one write(2) to a local file appends whole, so appenders never interleave. */
@@ -17,7 +17,7 @@ export interface EventInput {
 
 export function formatEventLine(input: EventInput): string {
   if (!EVENT_TYPE_PATTERN.test(input.event)) {
-    throw new RelayError('INVALID_INPUT', `invalid event type ${JSON.stringify(input.event)}: use lower-case letters, digits, _ . - (at most 64)`);
+    throw new RelayError('INVALID_INPUT', `invalid event type ${quote(input.event)}: use lower-case letters, digits, _ . - (at most 64)`);
   }
   const event: ActivityEvent = {
     timestamp: input.timestamp ?? nowIso(),

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { RelayError, describeError, errnoCode } from '../errors.js';
+import { RelayError, describeError, errnoCode, quote } from '../errors.js';
 import type { HomePaths } from './home.js';
 
 /**
@@ -19,7 +19,7 @@ export interface LockOptions {
 const LOCK_NAME = /^[a-z0-9][a-z0-9._-]*$/i;
 
 function lockTarget(paths: HomePaths, name: string): string {
-  if (!LOCK_NAME.test(name)) throw new RelayError('INVALID_INPUT', `invalid lock name ${JSON.stringify(name)}`);
+  if (!LOCK_NAME.test(name)) throw new RelayError('INVALID_INPUT', `invalid lock name ${quote(name)}`);
   return join(paths.locks, name);
 }
 

@@ -39,3 +39,12 @@ for (const id of ['a'.repeat(128), 'worker-implementation-001', 'task-20251121-1
     assert.equal(assertValidId(id), id);
   });
 }
+
+test('an id with a line separator (U+2028, U+2029) is refused in a message of one line', () => {
+  for (const bad of ['a\u2028b', '\u2029', 'x\ny']) {
+    assert.throws(() => assertValidId(bad), (error) => {
+      assert.match(error.message, /^[^\n\r\u2028\u2029]*$/, JSON.stringify(error.message));
+      return error.code === 'INVALID_ID';
+    });
+  }
+});

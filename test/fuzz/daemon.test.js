@@ -2,8 +2,8 @@
 // once, leaves every bad file as it was, and keeps supervising the valid workers to completion.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import fc from 'fast-check';
 import { FIXTURES, ProcessTracker, makeHome, readJson, removeHome, waitFor } from '../helpers/index.js';
@@ -42,9 +42,16 @@ const goodSpec = (name, description) => ({
 /** Puts a bad spec in place and returns how to check it is untouched later. */
 function placeBadSpec(home, bad) {
   const file = specPath(home, 'active', bad.name);
-  if (bad.kind === 'text') writeFileSync(file, bad.text);
-  else if (bad.kind === 'huge') writeFileSync(file, Buffer.alloc(9 * 1024 * 1024, 0x20));
-  else if (bad.kind === 'megabyte') writeFileSync(file, `{"worker_id":"${bad.name}","task":{"description":"${'x'.repeat(1024 * 1024)}"`);
+  // Files appear whole, as every writer of specs writes them (temp file, then rename): a daemon that read a
+  // file half-written would rightly report each version it saw.
+  const place = (content) => {
+    const temp = join(dirname(file), `.${bad.name}.tmp`);
+    writeFileSync(temp, content);
+    renameSync(temp, file);
+  };
+  if (bad.kind === 'text') place(bad.text);
+  else if (bad.kind === 'huge') place(Buffer.alloc(9 * 1024 * 1024, 0x20));
+  else if (bad.kind === 'megabyte') place(`{"worker_id":"${bad.name}","task":{"description":"${'x'.repeat(1024 * 1024)}"`);
   else if (bad.kind === 'dir') mkdirSync(file);
   else if (bad.kind === 'fifo') execFileSync('mkfifo', [file]);
   else if (bad.kind === 'symlink') {

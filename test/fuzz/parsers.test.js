@@ -265,6 +265,8 @@ describe('files on disk', () => {
       }),
       fcOptions(150),
     );
+    // The last run may have left a folder or a FIFO there (writing to a FIFO with no reader blocks forever).
+    rmSync(paths.workerTypes, { recursive: true, force: true });
     writeFileSync(paths.workerTypes, JSON.stringify({ worker_types: { implementation: { command: ['true'] }, review: { command: ['true'] } } }));
   });
 
