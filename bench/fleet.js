@@ -209,7 +209,7 @@ export async function run({ quick, profile, log }) {
     if (profile) rmSync(profileFirst, { recursive: true, force: true });
     daemon = await startDaemonProcess(paths, { WORKER_CONCURRENCY: String(first) }, profile ? ['--cpu-prof', '--cpu-prof-dir', profileFirst] : []);
     await waitForFirstPass(paths, daemon);
-    // The watcher starts right after the first pass; give chokidar a moment to be ready.
+    // The watcher starts right after the first pass; give the folder watch a moment to be ready.
     await sleep(1000);
     const start200 = await startFromQueue(paths, ctl, tasks.slice(0, first), 0, log, `${first} queued tasks, WORKER_CONCURRENCY=${first}`);
     await sleep(quick ? 2000 : 5000);

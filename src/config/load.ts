@@ -57,7 +57,7 @@ const DEFAULTS = {
   loopIntervalSeconds: 5,
   maxConcurrentWorkers: 4,
   debounceMs: 10,
-  checkinBatchMs: 1000,
+  checkinBatchMs: 2000,
   massActionMin: 10,
   logLevel: 'info',
   alertHookTimeoutSeconds: 10,

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { watch, type FSWatcher } from 'chokidar';
+import { basename, dirname } from 'node:path';
 import { loadDaemonSettings, loadWorkerTypes, type DaemonFlags, type DaemonSettings, type WorkerTypes } from '../config/load.js';
 import type { Task } from '../contract/task-queue.js';
 import { systemClock, type Clock } from '../core/clock.js';
@@ -10,12 +10,13 @@ import { limitsOf, type Limits } from '../core/limits.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { appendEvents, type EventInput } from '../store/activity-log.js';
-import { writeJsonAtomic } from '../store/atomic.js';
+import { writeDerivedJsonSync } from '../store/atomic.js';
 import type { DaemonPid } from '../store/daemon-pid.js';
 import type { HomePaths } from '../store/home.js';
 import { readTaskQueue } from '../store/tasks.js';
 import { applyAction, type ApplyContext } from './apply.js';
 import { createSpecsForTasks, reconcileTasks, type DispatchAction } from './dispatch.js';
+import { FolderWatcher } from './folder-watch.js';
 import { Observer, type Observation } from './observer.js';
 import { homePermissionWarnings } from './permissions.js';
 import { stopOrphans, findOrphansAtStart } from './orphans.js';
@@ -53,11 +54,16 @@ export class Daemon {
   private readonly observer: Observer;
   private state: Lifecycle = 'new';
   private self: DaemonPid | undefined;
-  private watcher: FSWatcher | undefined;
+  private folderWatcher: FolderWatcher | undefined;
   private interval: NodeJS.Timeout | undefined;
   private passTimer: NodeJS.Timeout | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private lazyTimer: NodeJS.Timeout | undefined;
+  /** Whether the next pass must read everything (anything but check-ins changed, or a timer asked). */
+  private fullPassWanted = true;
+  private fullPasses = 0;
+  /** Check-in files changed since the last pass (worker ids), for an incremental pass. */
+  private dirtyCheckins = new Set<string>();
   private lastPassEndedAt = 0;
   private passRunning: Promise<void> | undefined;
   private passAgain = false;
@@ -115,24 +121,39 @@ export class Daemon {
     await this.runPass();
     if (options.watch !== false) {
       this.startWatching();
-      this.interval = setInterval(() => this.requestPass(), this.settings.loopIntervalSeconds * 1000);
+      this.interval = setInterval(() => {
+        this.folderWatcher?.ensure();
+        this.requestPass();
+      }, this.settings.loopIntervalSeconds * 1000);
     }
   }
 
-  /** Asks for a pass soon; passes never overlap, and a request during a pass runs one more after it. */
-  requestPass(options: { lazy?: boolean } = {}): void {
+  /**
+   * Asks for a pass soon; passes never overlap, and a request during a pass runs one more after it.
+   * `checkins` (from the folder watch): only these check-in files changed. Such a pass may read
+   * incrementally (Observer.observe); any other request makes the next pass a full one.
+   */
+  requestPass(options: { lazy?: boolean; checkins?: readonly string[] } = {}): void {
     if (this.state !== 'running') return;
     if (options.lazy === true) {
+      for (const id of options.checkins ?? []) this.dirtyCheckins.add(id);
+      if (options.checkins === undefined) this.fullPassWanted = true;
       // A check-in only makes a worker healthier, and deadlines have timers of their own: check-ins are
       // batched into at most one pass per checkin_batch_ms, so a chatty fleet does not cost a pass each.
       if (this.lazyTimer !== undefined || this.passTimer !== undefined) return;
       const delay = Math.max(this.settings.debounceMs, this.lastPassEndedAt + this.settings.checkinBatchMs - this.clock.now());
       this.lazyTimer = setTimeout(() => {
         this.lazyTimer = undefined;
-        this.requestPass();
+        this.schedulePass();
       }, delay);
       return;
     }
+    this.fullPassWanted = true;
+    this.schedulePass();
+  }
+
+  private schedulePass(): void {
+    if (this.state !== 'running') return;
     if (this.passRunning !== undefined) {
       this.passAgain = true;
       return;
@@ -171,7 +192,18 @@ export class Daemon {
     const cpuStart = process.cpuUsage();
     const started = performance.now();
     this.reloadWorkerTypesIfChanged();
-    const observation = this.observer.observe();
+    // Check-ins alone since the last pass: an incremental reading; anything else: a full one.
+    const full = this.fullPassWanted;
+    const checkins = this.dirtyCheckins;
+    this.fullPassWanted = false;
+    this.dirtyCheckins = new Set();
+    let observation: Observation;
+    try {
+      observation = this.observer.observe(full ? undefined : { checkins });
+    } catch (error) {
+      this.fullPassWanted = true;
+      throw error;
+    }
     this.lastObservation = observation;
     const events: EventInput[] = [];
     for (const bad of observation.invalid) {
@@ -232,8 +264,12 @@ export class Daemon {
         this.reportError('dispatch', error);
       }
     }
-    if (this.loops % 12 === 11) await this.reconcile();
-    if (this.loops % 12 === 0) rotateWorkerLogs(this.paths, observation.workers, this.workerTypes, this.logger);
+    // Now and then (every 12th full pass: a minute at the default interval), the slow housekeeping.
+    if (full) {
+      this.fullPasses += 1;
+      if (this.fullPasses % 12 === 0) await this.reconcile(new Set(observation.workers.map((w) => w.spec.worker_id)));
+      if (this.fullPasses % 12 === 1) rotateWorkerLogs(this.paths, observation.workers, this.workerTypes, this.logger);
+    }
     this.loops += 1;
     const passMs = performance.now() - started;
     this.lastPassEndedAt = this.clock.now();
@@ -243,9 +279,9 @@ export class Daemon {
   }
 
   /** Settles tasks a crash left behind (see reconcileTasks); never fatal. */
-  private async reconcile(): Promise<void> {
+  private async reconcile(active?: ReadonlySet<string>): Promise<void> {
     try {
-      const fixed = await reconcileTasks(this.paths, this.clock.wallNow());
+      const fixed = await reconcileTasks(this.paths, this.clock.wallNow(), active);
       if (fixed > 0) this.logger.info({ fixed }, 'tasks reconciled with their specs');
     } catch (error) {
       this.reportError('reconcile tasks', error);
@@ -282,7 +318,7 @@ export class Daemon {
       metricsEndpoint: this.metricsEndpoint,
     });
     try {
-      await writeJsonAtomic(this.paths.pmState, state, { fsync: false });
+      writeDerivedJsonSync(this.paths.pmState, state);
     } catch (error) {
       this.reportError('write pm-state.json', error);
     }
@@ -344,16 +380,26 @@ export class Daemon {
   }
 
   private startWatching(): void {
-    const targets = [this.paths.specDir('active'), this.paths.checkins, this.paths.exits, this.paths.taskQueue, this.paths.workerTypes];
-    this.watcher = watch(targets, {
-      ignoreInitial: true,
-      depth: 0,
-      // write-file-atomic and the shim write a temp file, then rename it to *.json: only the .json matters.
-      ignored: (path, stats) => stats?.isFile() === true && !path.endsWith('.json'),
-    });
-    const onChange = (path: string): void => this.requestPass({ lazy: path.startsWith(this.paths.checkins) });
-    this.watcher.on('add', onChange).on('change', onChange).on('unlink', onChange);
-    this.watcher.on('error', (error) => this.reportError('watcher', error));
+    // write-file-atomic and the shim write a temp file, then rename it to *.json: only *.json matters.
+    const json = (name: string): boolean => name.endsWith('.json');
+    const only = (file: string) => {
+      const name = basename(file);
+      return (n: string): boolean => n === name;
+    };
+    this.folderWatcher = new FolderWatcher(
+      [
+        { folder: this.paths.specDir('active'), accept: json },
+        { folder: this.paths.checkins, accept: json },
+        { folder: this.paths.exits, accept: json },
+        { folder: dirname(this.paths.taskQueue), accept: only(this.paths.taskQueue) },
+        { folder: dirname(this.paths.workerTypes), accept: only(this.paths.workerTypes) },
+      ],
+      // A check-in only makes a worker healthier: it asks for a batched (lazy) pass that reads only it.
+      (folder, name) =>
+        folder === this.paths.checkins ? this.requestPass({ lazy: true, ...(name === null ? {} : { checkins: [name.slice(0, -'.json'.length)] }) }) : this.requestPass(),
+      (folder, error) => this.reportError(`watch ${folder} (the timed passes still see its changes)`, error),
+    );
+    this.folderWatcher.ensure();
   }
 
   adoptChild(workerId: string, child: ChildProcess): void {
@@ -446,7 +492,7 @@ export class Daemon {
     this.lazyTimer = undefined;
     this.interval = undefined;
     this.passTimer = undefined;
-    await this.watcher?.close().catch(() => undefined);
+    this.folderWatcher?.close();
     if (this.passRunning !== undefined) await this.passRunning.catch(() => undefined);
     if (this.inflight.size > 0) {
       let timer: NodeJS.Timeout | undefined;

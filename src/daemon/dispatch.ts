@@ -86,9 +86,11 @@ export async function createSpecsForTasks(paths: HomePaths, actions: readonly Di
 /**
  * Repairs what a crash between two writes can leave (run at start and now and then): a task still queued
  * or assigned whose worker's spec already sits in completed/ or failed/ is settled, and a queued task
- * whose spec is already in active/ is marked assigned. Each fix is idempotent.
+ * whose spec is already in active/ is marked assigned. Each fix is idempotent. `active`: the workers whose
+ * valid specs the daemon just read in active/; an assigned task of one of them is as it should be, and
+ * its spec is not read again.
  */
-export async function reconcileTasks(paths: HomePaths, now: number): Promise<number> {
+export async function reconcileTasks(paths: HomePaths, now: number, active?: ReadonlySet<string>): Promise<number> {
   let queue;
   try {
     queue = readTaskQueue(paths);
@@ -100,6 +102,7 @@ export async function reconcileTasks(paths: HomePaths, now: number): Promise<num
     if (task.status !== 'queued' && task.status !== 'assigned') continue;
     const workerId = task.worker_id ?? workerIdForTask(task.task_id, task.worker_type);
     if (!isValidId(workerId)) continue;
+    if (task.status === 'assigned' && active?.has(workerId) === true) continue;
     const found = findSpec(paths, workerId);
     if (found === undefined || !found.ok || found.spec.task_id !== task.task_id) continue;
     if (found.folder === 'active') {

@@ -3,11 +3,10 @@ import type { Alert } from '../contract/alerts.js';
 import type { HealthState } from '../contract/pm-state.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { runAlertHook } from '../ops/alert-hook.js';
 import { updateAlertsFile, type AlertsUpdate } from '../ops/alerts-file.js';
 import type { AlertObservation } from '../ops/alerts.js';
-import { startMetricsServer, type MetricsServer } from '../ops/metrics-server.js';
-import { createDaemonMetrics, type DaemonMetrics } from '../ops/metrics.js';
+import type { MetricsServer } from '../ops/metrics-server.js';
+import type { DaemonMetrics } from '../ops/metrics.js';
 import type { HomePaths } from '../store/home.js';
 import type { PassHooks, PassReport } from './hooks.js';
 
@@ -22,7 +21,11 @@ function alertKey(o: Omit<AlertObservation, 'now' | 'thresholds'>): string {
   return JSON.stringify([o.zombieIds, o.stalledIds, o.restartsLastHour, o.completedLastHour, o.failedLastHour, o.queueDepth]);
 }
 
-/** Alerts (health-alerts.json, the hook) and metrics (/metrics, /health) ride on each daemon pass. */
+/**
+ * Alerts (health-alerts.json, the hook) and metrics (/metrics, /health) ride on each daemon pass. The
+ * hook runner (execa) and prom-client are loaded only when configured: together they are about a fifth
+ * of an idle daemon's memory, and both are off by default.
+ */
 export function createPassHooks(paths: HomePaths, settings: DaemonSettings, logger: Logger): DaemonExtras {
   let metrics: DaemonMetrics | undefined;
   let server: MetricsServer | undefined;
@@ -34,9 +37,14 @@ export function createPassHooks(paths: HomePaths, settings: DaemonSettings, logg
   const runHook = (alert: Alert, change: 'raised' | 'resolved'): void => {
     const argv = settings.alertHook;
     if (argv === undefined) return;
-    const task = runAlertHook(argv, { ...alert, change } as Alert, settings.alertHookTimeoutSeconds * 1000, paths.home).then((outcome) => {
-      if (!outcome.ok) logger.warn({ alert_id: alert.id, outcome }, `alert hook failed: ${outcome.error ?? 'non-zero exit'}`);
-    });
+    const task = import('../ops/alert-hook.js')
+      .then(({ runAlertHook }) => runAlertHook(argv, { ...alert, change } as Alert, settings.alertHookTimeoutSeconds * 1000, paths.home))
+      .then(
+        (outcome) => {
+          if (!outcome.ok) logger.warn({ alert_id: alert.id, outcome }, `alert hook failed: ${outcome.error ?? 'non-zero exit'}`);
+        },
+        (error: unknown) => logger.warn({ alert_id: alert.id, err: error }, `alert hook failed: ${describeError(error)}`),
+      );
     hooks.add(task);
     void task.finally(() => hooks.delete(task));
   };
@@ -44,6 +52,7 @@ export function createPassHooks(paths: HomePaths, settings: DaemonSettings, logg
   return {
     async start(): Promise<{ host: string; port: number } | undefined> {
       if (!settings.metrics.enabled) return undefined;
+      const [{ createDaemonMetrics }, { startMetricsServer }] = await Promise.all([import('../ops/metrics.js'), import('../ops/metrics-server.js')]);
       metrics = createDaemonMetrics();
       server = await startMetricsServer({ host: settings.metrics.host, port: settings.metrics.port }, metrics, () => {
         const ageMs = last === undefined ? null : Date.now() - last.at;

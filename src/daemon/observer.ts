@@ -122,11 +122,20 @@ export class Observer {
     if (memory !== undefined) memory.specSig = '';
   }
 
-  observe(): Observation {
+  /**
+   * One pass's reading. A full reading lists the folders and stats every spec and check-in. An
+   * incremental one (`checkins`: the ids whose check-in files changed, from the folder watch) is for a
+   * pass asked for by check-ins alone: it keeps the specs as last read (any spec the daemon rewrote
+   * since is re-read), reads only the named check-ins, and re-checks a process proved alive at the last
+   * full reading with kill(pid, 0) instead of /proc. A pid reused in between is caught by the next full
+   * reading, at most one loop interval later; any other change to the folders asks for a full pass.
+   */
+  observe(incremental?: { readonly checkins: ReadonlySet<string> }): Observation {
+    const full = incremental === undefined;
     const now = this.clock.now();
     const wallNow = this.clock.wallNow();
-    const ids = listSpecIds(this.paths, 'active');
-    const checkinIds = new Set(listNames(this.paths.checkins));
+    const ids = full ? listSpecIds(this.paths, 'active') : [...this.memory.keys()];
+    const checkinIds = full ? new Set(listNames(this.paths.checkins)) : incremental.checkins;
     const seen = new Set<string>();
     const workers: ObservedWorker[] = [];
     const invalid: InvalidSpec[] = [];
@@ -137,36 +146,38 @@ export class Observer {
     for (const id of ids) {
       seen.add(id);
       let memory = this.memory.get(id);
-      const file = `${this.paths.specDir('active')}/${id}.json`;
-      let sig: string | null;
-      try {
-        sig = statSig(file);
-      } catch (error) {
-        invalidCount += 1;
-        invalid.push({ workerId: id, file, reason: `cannot stat: ${describeError(error)}` });
-        continue;
-      }
-      if (sig === null) continue;
-      if (memory === undefined) {
-        memory = blankMemory();
-        this.memory.set(id, memory);
-      }
-      if (sig !== memory.specSig) {
-        memory.specSig = sig;
-        const read = readSpec(this.paths, 'active', id);
-        if (read === undefined) continue;
-        if (!read.ok) {
-          memory.spec = null;
-          if (memory.invalidReported !== sig) invalid.push({ workerId: id, file: read.file, reason: read.error.message });
-          memory.invalidReported = sig;
-        } else if (!this.knownType(read.spec.worker_type)) {
-          memory.spec = null;
-          if (memory.invalidReported !== sig) invalid.push({ workerId: id, file: read.file, reason: `${read.file}: unknown worker_type "${read.spec.worker_type}" (not in worker-types.json)` });
-          memory.invalidReported = sig;
-        } else {
-          memory.spec = read.spec;
-          memory.invalidReported = null;
-          this.noteRun(memory, read.spec, now, wallNow);
+      if (full || memory === undefined || memory.specSig === '') {
+        const file = `${this.paths.specDir('active')}/${id}.json`;
+        let sig: string | null;
+        try {
+          sig = statSig(file);
+        } catch (error) {
+          invalidCount += 1;
+          invalid.push({ workerId: id, file, reason: `cannot stat: ${describeError(error)}` });
+          continue;
+        }
+        if (sig === null) continue;
+        if (memory === undefined) {
+          memory = blankMemory();
+          this.memory.set(id, memory);
+        }
+        if (sig !== memory.specSig) {
+          memory.specSig = sig;
+          const read = readSpec(this.paths, 'active', id);
+          if (read === undefined) continue;
+          if (!read.ok) {
+            memory.spec = null;
+            if (memory.invalidReported !== sig) invalid.push({ workerId: id, file: read.file, reason: read.error.message });
+            memory.invalidReported = sig;
+          } else if (!this.knownType(read.spec.worker_type)) {
+            memory.spec = null;
+            if (memory.invalidReported !== sig) invalid.push({ workerId: id, file: read.file, reason: `${read.file}: unknown worker_type "${read.spec.worker_type}" (not in worker-types.json)` });
+            memory.invalidReported = sig;
+          } else {
+            memory.spec = read.spec;
+            memory.invalidReported = null;
+            this.noteRun(memory, read.spec, now, wallNow);
+          }
         }
       }
       const spec = memory.spec;
@@ -175,14 +186,16 @@ export class Observer {
         continue;
       }
       if (checkinIds.has(id)) this.readNewCheckin(id, spec, memory, now, wallNow, newCheckins, ignoredCheckins);
-      workers.push(this.viewOf(id, spec, memory));
+      workers.push(this.viewOf(id, spec, memory, full));
     }
 
     const departed: Departed[] = [];
-    for (const [id, memory] of this.memory) {
-      if (!seen.has(id)) {
-        departed.push({ workerId: id, identity: memory.identity });
-        this.memory.delete(id);
+    if (full) {
+      for (const [id, memory] of this.memory) {
+        if (!seen.has(id)) {
+          departed.push({ workerId: id, identity: memory.identity });
+          this.memory.delete(id);
+        }
       }
     }
     return { workers, invalid, invalidCount, newCheckins, ignoredCheckins, departed };
@@ -244,9 +257,9 @@ export class Observer {
     return memory.nextRestartAt;
   }
 
-  private viewOf(id: string, spec: WorkerSpec, memory: Memory): ObservedWorker {
+  private viewOf(id: string, spec: WorkerSpec, memory: Memory, full: boolean): ObservedWorker {
     const execution = spec.execution;
-    const state = runStateOfSpec(this.paths, spec);
+    const state = !full && provedAliveStill(spec, memory.identity) ? ({ process: 'alive', exit: null } as const) : runStateOfSpec(this.paths, spec);
     const pid = execution?.pid ?? null;
     const startTicks = execution?.process_start_ticks ?? null;
     if (state.process === 'alive' && pid !== null && startTicks !== null) {
@@ -271,6 +284,22 @@ export class Observer {
       createdAt: spec.created_at,
     };
     return { spec, view, checkin: memory.checkin, checkinCount: memory.checkinCount };
+  }
+}
+
+/**
+ * The spec's running process is the one a full reading proved alive (same pid and start time), and a
+ * process with that pid still exists (kill(pid, 0): one syscall, where /proc costs an open and a read).
+ */
+function provedAliveStill(spec: WorkerSpec, identity: ProcessIdentity | null): boolean {
+  const execution = spec.execution;
+  if (identity === null || spec.status !== 'running' || execution?.pid !== identity.pid || execution.process_start_ticks !== identity.startTicks) return false;
+  try {
+    process.kill(identity.pid, 0);
+    return true;
+  } catch {
+    // ESRCH: gone; EPERM: someone else's process now. Either way the full check decides.
+    return false;
   }
 }
 

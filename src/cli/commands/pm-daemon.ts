@@ -36,7 +36,7 @@ export const pmDaemonCommand: CommandModule<object, Args> = {
     // Configuration errors surface here, before anything is claimed or written.
     const workerTypes = loadWorkerTypes(paths);
     const settings = loadDaemonSettings(paths, process.env, flags);
-    // The daemon's own dependencies (chokidar, pino, prom-client, execa) load only here, so every other command starts fast.
+    // The daemon's own dependencies (pino; prom-client and execa only when metrics or an alert hook are configured) load only here, so every other command starts fast.
     const [{ Daemon }, { createPassHooks }, { seedDemoTasks }, { formatEventForConsole }, { createFileLogger }] = await Promise.all([
       import('../../daemon/daemon.js'),
       import('../../daemon/extras.js'),

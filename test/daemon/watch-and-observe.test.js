@@ -1,0 +1,209 @@
+// The daemon's cheap paths: the folder watch (fs.watch, no rescans), the incremental reading of a pass
+// asked for by check-ins alone, the derived-file write for pm-state.json, and reconcile skipping specs
+// it already knows.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { systemClock } from '../../dist/core/clock.js';
+import { FolderWatcher } from '../../dist/daemon/folder-watch.js';
+import { Observer } from '../../dist/daemon/observer.js';
+import { reconcileTasks } from '../../dist/daemon/dispatch.js';
+import { currentBootId, readIdentity } from '../../dist/process/identity.js';
+import { writeDerivedJsonSync } from '../../dist/store/atomic.js';
+import { ensureLayout, homePaths } from '../../dist/store/home.js';
+import { ProcessTracker, isAlive, makeHome, readJson, removeHome, waitFor } from '../helpers/index.js';
+
+let home;
+let paths;
+let tracker;
+beforeEach(() => {
+  home = makeHome({ fixture: { command: ['true'] } });
+  paths = homePaths(home);
+  ensureLayout(paths);
+  tracker = new ProcessTracker();
+});
+afterEach(() => {
+  tracker.cleanup();
+  removeHome(home);
+});
+
+describe('FolderWatcher', () => {
+  test('reports the accepted names that change, and nothing for the others', async () => {
+    const seen = [];
+    const errors = [];
+    const watcher = new FolderWatcher([{ folder: paths.checkins, accept: (n) => n.endsWith('.json') }], (folder, name) => seen.push([folder, name]), (folder, error) => errors.push([folder, error]));
+    watcher.ensure();
+    try {
+      writeFileSync(join(paths.checkins, '.w1.tmp'), '{}');
+      renameSync(join(paths.checkins, '.w1.tmp'), join(paths.checkins, 'w1.json'));
+      writeFileSync(join(paths.checkins, 'notes.txt'), 'x');
+      await waitFor(() => seen.some(([, name]) => name === 'w1.json'), { what: 'an event for w1.json' });
+      assert.ok(seen.every(([folder, name]) => folder === paths.checkins && (name === null || name.endsWith('.json'))), JSON.stringify(seen));
+      assert.deepEqual(errors, []);
+    } finally {
+      watcher.close();
+    }
+  });
+
+  test('a folder removed and made again is watched again by ensure(); a missing one is reported once', async () => {
+    const seen = [];
+    const errors = [];
+    const watcher = new FolderWatcher([{ folder: paths.exits, accept: () => true }], (_folder, name) => seen.push(name), (folder) => errors.push(folder));
+    watcher.ensure();
+    try {
+      rmSync(paths.exits, { recursive: true });
+      watcher.ensure();
+      watcher.ensure();
+      assert.deepEqual(errors, [paths.exits], 'reported once while missing');
+      assert.deepEqual(watcher.folderNames(), []);
+      mkdirSync(paths.exits);
+      watcher.ensure();
+      assert.deepEqual(watcher.folderNames(), [paths.exits]);
+      writeFileSync(join(paths.exits, 'w2.json'), '{}');
+      await waitFor(() => seen.includes('w2.json'), { what: 'an event from the new folder' });
+    } finally {
+      watcher.close();
+    }
+    assert.deepEqual(watcher.folderNames(), []);
+  });
+});
+
+describe('Observer: incremental readings', () => {
+  function runningSpec(id, pid) {
+    const identity = readIdentity(pid);
+    return {
+      worker_id: id,
+      worker_type: 'fixture',
+      task_id: null,
+      status: 'running',
+      created_at: new Date().toISOString(),
+      task: { description: 'd' },
+      execution: { pid, process_start_ticks: identity.startTicks, boot_id: currentBootId(), run_id: `run-${id}`, started_at: new Date().toISOString(), restart_count: 0 },
+    };
+  }
+  const writeSpecFile = (spec) => writeFileSync(paths.specFile('active', spec.worker_id), JSON.stringify(spec));
+  const writeCheckin = (id, pct) =>
+    writeFileSync(paths.checkinFile(id), JSON.stringify({ worker_id: id, timestamp: new Date().toISOString(), status: 'in_progress', progress_pct: pct, run_id: `run-${id}` }));
+  function sleeper() {
+    const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+    tracker.pid(child.pid);
+    return child;
+  }
+
+  test('reads only the named check-ins, keeps the specs it has, and still sees a process that died', async () => {
+    const a = sleeper();
+    const b = sleeper();
+    writeSpecFile(runningSpec('wa', a.pid));
+    writeSpecFile(runningSpec('wb', b.pid));
+    const observer = new Observer(paths, systemClock(), (t) => t === 'fixture');
+    const first = observer.observe();
+    assert.deepEqual(first.workers.map((w) => [w.view.workerId, w.view.process]), [['wa', 'alive'], ['wb', 'alive']]);
+
+    writeCheckin('wa', 10);
+    writeCheckin('wb', 20);
+    const some = observer.observe({ checkins: new Set(['wa']) });
+    assert.deepEqual(some.newCheckins.map((c) => c.workerId), ['wa'], 'only the named check-in is read');
+    assert.deepEqual(some.workers.map((w) => w.view.process), ['alive', 'alive']);
+    const full = observer.observe();
+    assert.deepEqual(full.newCheckins.map((c) => c.workerId), ['wb'], 'the full reading finds the other');
+
+    // A spec that appears is the full reading's business; an incremental one keeps what it knows.
+    const c = sleeper();
+    writeSpecFile(runningSpec('wc', c.pid));
+    assert.deepEqual(observer.observe({ checkins: new Set() }).workers.map((w) => w.view.workerId), ['wa', 'wb']);
+    assert.deepEqual(observer.observe().workers.map((w) => w.view.workerId), ['wa', 'wb', 'wc']);
+
+    // A process gone since the last full reading is gone in an incremental one too.
+    const exited = new Promise((resolve) => a.once('exit', resolve));
+    a.kill('SIGKILL');
+    await exited;
+    assert.equal(isAlive(a.pid), false);
+    const after = observer.observe({ checkins: new Set() });
+    assert.equal(after.workers.find((w) => w.view.workerId === 'wa').view.process, 'gone', 'gone with no exit record: a zombie, as a full reading says');
+    assert.equal(after.workers.find((w) => w.view.workerId === 'wb').view.process, 'alive');
+  });
+
+  test('a spec the daemon rewrote (invalidated) is read again by an incremental reading; a vanished one is only departed in a full one', () => {
+    const a = sleeper();
+    const spec = runningSpec('wa', a.pid);
+    writeSpecFile(spec);
+    const observer = new Observer(paths, systemClock(), (t) => t === 'fixture');
+    observer.observe();
+    writeSpecFile({ ...spec, status: 'pending', execution: { ...spec.execution, pid: null } });
+    assert.equal(observer.observe({ checkins: new Set() }).workers[0].view.status, 'running', 'not invalidated: the cached spec stands');
+    observer.invalidate('wa');
+    assert.equal(observer.observe({ checkins: new Set() }).workers[0].view.status, 'pending', 'invalidated: read again');
+
+    rmSync(paths.specFile('active', 'wa'));
+    observer.invalidate('wa');
+    const incremental = observer.observe({ checkins: new Set() });
+    assert.deepEqual(incremental.workers, []);
+    assert.deepEqual(incremental.departed, []);
+    assert.deepEqual(observer.observe().departed.map((d) => d.workerId), ['wa']);
+  });
+});
+
+describe('writeDerivedJsonSync', () => {
+  test('replaces the file whole and leaves no temp file', () => {
+    const file = join(home, 'coordination', 'pm-state.json');
+    writeDerivedJsonSync(file, { a: 1 });
+    writeDerivedJsonSync(file, { a: 2, text: 'é'.repeat(100_000) });
+    assert.deepEqual(readJson(file), { a: 2, text: 'é'.repeat(100_000) });
+    assert.deepEqual(readdirSync(join(home, 'coordination')).filter((n) => n.includes('.tmp')), []);
+  });
+
+  test('a failed write is IO_FAILED naming the file, keeps the old file and leaves no temp file', () => {
+    const dir = join(home, 'coordination', 'state-dir');
+    mkdirSync(dir);
+    const file = join(dir, 'pm-state.json');
+    writeDerivedJsonSync(file, { old: true });
+    // The rename target becomes a non-empty folder: the rename fails after the temp file was written.
+    rmSync(file);
+    mkdirSync(file);
+    writeFileSync(join(file, 'x'), 'x');
+    assert.throws(() => writeDerivedJsonSync(file, { new: true }), (error) => error.code === 'IO_FAILED' && error.message.includes(file));
+    assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.tmp')), []);
+  });
+
+  test('never writes through a link planted at its temp name', () => {
+    const file = join(home, 'coordination', 'pm-state.json');
+    const outside = join(home, 'outside.txt');
+    writeFileSync(outside, 'keep');
+    // Plant links at the next few temp names this process would use.
+    const planted = [];
+    for (let i = 1; i <= 200; i += 1) {
+      const temp = `${file}.${process.pid}.${i}.tmp`;
+      symlinkSync(outside, temp);
+      planted.push(temp);
+    }
+    let failures = 0;
+    for (let i = 0; i < 5; i += 1) {
+      try {
+        writeDerivedJsonSync(file, { i });
+      } catch (error) {
+        assert.equal(error.code, 'IO_FAILED');
+        failures += 1;
+      }
+    }
+    assert.equal(readFileSync(outside, 'utf8'), 'keep', 'the link target is untouched');
+    assert.ok(failures > 0, 'a write that meets a planted link fails instead of following it');
+  });
+});
+
+describe('reconcileTasks', () => {
+  test('an assigned task whose worker the daemon knows in active/ is not read again; others still are', async () => {
+    const now = Date.now();
+    const task = (id, status, workerId) => ({ task_id: id, description: 'd', worker_type: 'fixture', priority: 'medium', status, created_at: new Date(now).toISOString(), worker_id: workerId });
+    writeFileSync(paths.taskQueue, JSON.stringify({ tasks: [task('t1', 'assigned', 'w1'), task('t2', 'assigned', 'w2')] }));
+    // w1 is "known active" but its spec actually sits in completed/: with the hint it is skipped.
+    const done = (id, taskId) => ({ worker_id: id, worker_type: 'fixture', task_id: taskId, status: 'completed', created_at: new Date(now).toISOString(), task: { description: 'd' }, execution: { completed_at: new Date(now).toISOString(), exit_code: 0 } });
+    writeFileSync(paths.specFile('completed', 'w1'), JSON.stringify(done('w1', 't1')));
+    writeFileSync(paths.specFile('completed', 'w2'), JSON.stringify(done('w2', 't2')));
+    assert.equal(await reconcileTasks(paths, now, new Set(['w1'])), 1);
+    const byId = Object.fromEntries(readJson(paths.taskQueue).tasks.map((t) => [t.task_id, t.status]));
+    assert.deepEqual(byId, { t1: 'assigned', t2: 'completed' });
+    assert.equal(await reconcileTasks(paths, now), 1, 'without the hint, t1 is settled too');
+  });
+});
