@@ -14,7 +14,9 @@ import type { HomePaths } from '../store/home.js';
 import { finalizeSpec, moveSpecFile, readSpec, withSpecLock, writeSpec } from '../store/specs.js';
 import { settleTask } from '../store/tasks.js';
 import { runStateOfSpec } from '../worker/spec-process.js';
-import { startWorker } from '../worker/start.js';
+import type { LifecycleContext } from '../worker/context.js';
+import { startLocked, startWorker, withStartLock } from '../worker/start.js';
+import type { SpawnResult } from '../process/spawn.js';
 import type { Observer } from './observer.js';
 
 /** What applying actions needs from the daemon: the home, the clock, where events go, and how to ask for a pass. */
@@ -79,38 +81,54 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
         ]);
       });
     case 'schedule_restart': {
-      let restartNow = false;
-      await underLock(ctx, action.workerId, async (spec) => {
-        const run = runStateOfSpec(ctx.paths, spec);
-        if (spec.status !== 'running' || run.process === 'alive') return;
-        if (action.zombie) {
-          if (run.exit !== null) return;
-          ctx.count('zombies');
-        }
-        await stopRemnants(ctx, spec);
-        const wallNow = ctx.clock.wallNow();
-        const nextAt = nowIso(wallNow + action.delayMs);
-        await writeSpec(ctx.paths, 'active', {
-          ...spec,
-          status: 'pending',
-          error: action.cause,
-          execution: {
-            ...spec.execution,
-            pid: null,
-            exit_code: run.exit?.exitCode ?? null,
-            signal: run.exit?.signal ?? null,
-            stop_reason: null,
-            last_exit_at: nowIso(wallNow),
-            restart_count: action.restartCount,
-            next_restart_at: nextAt,
-          },
+      let started: { before: WorkerSpec; result: SpawnResult } | undefined;
+      try {
+        await withStartLock(lifecycle(ctx), action.workerId, async () => {
+          const read = readSpec(ctx.paths, 'active', action.workerId);
+          if (read === undefined || !read.ok) return;
+          const spec = read.spec;
+          const run = runStateOfSpec(ctx.paths, spec);
+          if (spec.status !== 'running' || run.process === 'alive') return;
+          if (action.zombie) {
+            if (run.exit !== null) return;
+            ctx.count('zombies');
+          }
+          await stopRemnants(ctx, spec);
+          const wallNow = ctx.clock.wallNow();
+          const pending: WorkerSpec = {
+            ...spec,
+            status: 'pending',
+            error: action.cause,
+            execution: {
+              ...spec.execution,
+              pid: null,
+              exit_code: run.exit?.exitCode ?? null,
+              signal: run.exit?.signal ?? null,
+              stop_reason: null,
+              last_exit_at: nowIso(wallNow),
+              restart_count: action.restartCount,
+              next_restart_at: nowIso(wallNow + action.delayMs),
+            },
+          };
+          removeExitRecord(ctx.paths, spec.worker_id);
+          ctx.logger.info({ worker_id: spec.worker_id, cause: action.cause, restart_count: action.restartCount, delay_ms: action.delayMs }, 'restart scheduled');
+          if (action.delayMs > 0) {
+            await writeSpec(ctx.paths, 'active', pending);
+            return;
+          }
+          // No backoff: start it again now, under the same lock and in the slot it holds. The pending state
+          // is written together with the launch record (startLocked's first write), so a daemon killed
+          // before the spawn leaves a pending spec that the next pass starts, and one killed after it
+          // leaves the launch token, whose run is stopped before the next start.
+          started = { before: pending, result: await startLocked(lifecycle(ctx), pending, { reason: 'restart', keepChild: true }) };
         });
-        removeExitRecord(ctx.paths, spec.worker_id);
-        ctx.logger.info({ worker_id: spec.worker_id, cause: action.cause, restart_count: action.restartCount, delay_ms: action.delayMs }, 'restart scheduled');
-        restartNow = action.delayMs <= 0;
-      });
-      // No backoff: start it again in this pass, in the slot it already holds, rather than one pass later.
-      if (restartNow) await startPending(ctx, action.workerId, true);
+      } catch (error) {
+        startFailed(ctx, action.workerId, error);
+        return;
+      } finally {
+        ctx.observer.invalidate(action.workerId);
+      }
+      if (started !== undefined) noteStarted(ctx, started.before, started.result, true);
       return;
     }
     case 'fail':
@@ -170,39 +188,49 @@ async function stopRemnants(ctx: ApplyContext, spec: WorkerSpec): Promise<void> 
   else if (outcome === 'not_ours') ctx.logger.warn({ worker_id: spec.worker_id, pgid }, 'its old process group holds processes that are not its own; left alone');
 }
 
+const lifecycle = (ctx: ApplyContext): LifecycleContext => ({ paths: ctx.paths, workerTypes: ctx.workerTypes() });
+
 async function startPending(ctx: ApplyContext, workerId: string, restart: boolean): Promise<void> {
   try {
     const cause = readSpec(ctx.paths, 'active', workerId);
     const before = cause?.ok ? cause.spec : undefined;
-    const result = await startWorker({ paths: ctx.paths, workerTypes: ctx.workerTypes() }, workerId, { reason: restart ? 'restart' : 'start', keepChild: true });
+    const result = await startWorker(lifecycle(ctx), workerId, { reason: restart ? 'restart' : 'start', keepChild: true });
     ctx.observer.invalidate(workerId);
-    ctx.adoptChild(workerId, result.child);
-    if (before !== undefined) {
-      ctx.echo([{ event: 'worker_started', ...ids(before), data: { pid: result.pid, run_id: result.runId, restart_count: before.execution?.restart_count ?? 0 } }]);
-    }
-    if (restart && before !== undefined) {
-      ctx.count('restarts');
-      ctx.emit([
-        {
-          event: 'worker_restarted',
-          ...ids(before),
-          data: { restart_count: before.execution?.restart_count ?? 0, cause: before.error ?? null, pid: result.pid },
-        },
-      ]);
-    }
+    if (before !== undefined) noteStarted(ctx, before, result, restart);
+    else ctx.adoptChild(workerId, result.child);
   } catch (error) {
     ctx.observer.invalidate(workerId);
-    if (isRelayError(error) && (error.code === 'ALREADY_RUNNING' || error.code === 'WRONG_STATE' || error.code === 'SPEC_NOT_FOUND')) {
-      ctx.logger.debug({ worker_id: workerId, err: error }, 'start skipped');
-      return;
-    }
-    if (isRelayError(error) && error.code === 'SPAWN_FAILED') {
-      ctx.count('spawn_failures');
-      ctx.logger.error({ worker_id: workerId, err: error }, 'spawn failed');
-      return;
-    }
-    throw error;
+    startFailed(ctx, workerId, error);
   }
+}
+
+/** After a start: the child is watched, the event (appended by startLocked) is echoed, a restart counted. */
+function noteStarted(ctx: ApplyContext, before: WorkerSpec, result: SpawnResult, restart: boolean): void {
+  ctx.adoptChild(before.worker_id, result.child);
+  ctx.echo([{ event: 'worker_started', ...ids(before), data: { pid: result.pid, run_id: result.runId, restart_count: before.execution?.restart_count ?? 0 } }]);
+  if (!restart) return;
+  ctx.count('restarts');
+  ctx.emit([
+    {
+      event: 'worker_restarted',
+      ...ids(before),
+      data: { restart_count: before.execution?.restart_count ?? 0, cause: before.error ?? null, pid: result.pid },
+    },
+  ]);
+}
+
+/** A start that did not happen: another already ran it (skipped), or the program could not be spawned (counted). */
+function startFailed(ctx: ApplyContext, workerId: string, error: unknown): void {
+  if (isRelayError(error) && (error.code === 'ALREADY_RUNNING' || error.code === 'WRONG_STATE' || error.code === 'SPEC_NOT_FOUND')) {
+    ctx.logger.debug({ worker_id: workerId, err: error }, 'start skipped');
+    return;
+  }
+  if (isRelayError(error) && error.code === 'SPAWN_FAILED') {
+    ctx.count('spawn_failures');
+    ctx.logger.error({ worker_id: workerId, err: error }, 'spawn failed');
+    return;
+  }
+  throw error;
 }
 
 /** Stops run in the background (the grace can be long); the pass goes on, and the end is recorded when it comes. */

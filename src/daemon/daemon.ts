@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { loadDaemonSettings, loadWorkerTypes, type DaemonFlags, type DaemonSettings, type WorkerTypes } from '../config/load.js';
 import type { Task } from '../contract/task-queue.js';
@@ -7,6 +7,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { decidePass, type PassPlan } from '../core/decide.js';
 import type { QueuedTask } from '../core/dispatch.js';
 import { limitsOf, type Limits } from '../core/limits.js';
+import { isValidId } from '../contract/ids.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { appendEvents, type EventInput } from '../store/activity-log.js';
@@ -59,11 +60,16 @@ export class Daemon {
   private passTimer: NodeJS.Timeout | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private lazyTimer: NodeJS.Timeout | undefined;
+  private recheckTimer: NodeJS.Timeout | undefined;
   /** Whether the next pass must read everything (anything but check-ins changed, or a timer asked). */
   private fullPassWanted = true;
   private fullPasses = 0;
   /** Check-in files changed since the last pass (worker ids), for an incremental pass. */
   private dirtyCheckins = new Set<string>();
+  /** Exit records written since the last pass (worker ids): their processes are checked in full. */
+  private dirtyExits = new Set<string>();
+  /** How often each such worker was still alive when checked (its shim writes the record, then exits). */
+  private readonly exitRechecks = new Map<string, number>();
   private lastPassEndedAt = 0;
   private passRunning: Promise<void> | undefined;
   private passAgain = false;
@@ -133,7 +139,7 @@ export class Daemon {
    * `checkins` (from the folder watch): only these check-in files changed. Such a pass may read
    * incrementally (Observer.observe); any other request makes the next pass a full one.
    */
-  requestPass(options: { lazy?: boolean; checkins?: readonly string[] } = {}): void {
+  requestPass(options: { lazy?: boolean; checkins?: readonly string[]; processEnded?: boolean } = {}): void {
     if (this.state !== 'running') return;
     if (options.lazy === true) {
       for (const id of options.checkins ?? []) this.dirtyCheckins.add(id);
@@ -148,11 +154,18 @@ export class Daemon {
       }, delay);
       return;
     }
+    if (options.processEnded === true) {
+      // A child of ours ended, or a shim wrote its exit record: only that worker's process changed. An
+      // incremental reading sees it (the shim reaped: kill(pid, 0) fails; a named exit: checked in full,
+      // and its record read once the process is gone). At once: nothing else is coming to batch with it.
+      this.schedulePass(0);
+      return;
+    }
     this.fullPassWanted = true;
     this.schedulePass();
   }
 
-  private schedulePass(): void {
+  private schedulePass(delayMs = this.settings.debounceMs): void {
     if (this.state !== 'running') return;
     if (this.passRunning !== undefined) {
       this.passAgain = true;
@@ -162,7 +175,7 @@ export class Daemon {
     this.passTimer = setTimeout(() => {
       this.passTimer = undefined;
       void this.runPass();
-    }, this.settings.debounceMs);
+    }, delayMs);
   }
 
   /** One full pass. Never throws: a failure is logged and the next pass tries again. */
@@ -195,16 +208,19 @@ export class Daemon {
     // Check-ins alone since the last pass: an incremental reading; anything else: a full one.
     const full = this.fullPassWanted;
     const checkins = this.dirtyCheckins;
+    const exits = this.dirtyExits;
     this.fullPassWanted = false;
     this.dirtyCheckins = new Set();
+    this.dirtyExits = new Set();
     let observation: Observation;
     try {
-      observation = this.observer.observe(full ? undefined : { checkins });
+      observation = this.observer.observe(full ? undefined : { checkins, exits });
     } catch (error) {
       this.fullPassWanted = true;
       throw error;
     }
     this.lastObservation = observation;
+    this.recheckExits(exits, observation);
     const events: EventInput[] = [];
     for (const bad of observation.invalid) {
       this.counters.spec_invalid += 1;
@@ -395,19 +411,66 @@ export class Daemon {
         { folder: dirname(this.paths.workerTypes), accept: only(this.paths.workerTypes) },
       ],
       // A check-in only makes a worker healthier: it asks for a batched (lazy) pass that reads only it.
-      (folder, name) =>
-        folder === this.paths.checkins ? this.requestPass({ lazy: true, ...(name === null ? {} : { checkins: [name.slice(0, -'.json'.length)] }) }) : this.requestPass(),
+      (folder, name) => {
+        if (folder === this.paths.checkins) this.checkinChanged(name);
+        else if (folder === this.paths.exits && name !== null) this.exitRecordChanged(name.slice(0, -'.json'.length));
+        else this.requestPass();
+      },
       (folder, error) => this.reportError(`watch ${folder} (the timed passes still see its changes)`, error),
     );
     this.folderWatcher.ensure();
   }
 
+  /**
+   * An exit record names a worker whose shim is about to exit: if the pass saw it still alive, look
+   * again shortly (every 20 ms, up to 1 s), rather than leave the end to the next timed pass. This
+   * matters for adopted workers, whose exit no child event announces.
+   */
+  private recheckExits(exits: ReadonlySet<string>, observation: Observation): void {
+    if (exits.size === 0) return;
+    const alive = new Set(observation.workers.filter((w) => exits.has(w.view.workerId) && w.view.process === 'alive').map((w) => w.view.workerId));
+    for (const id of exits) {
+      const tries = (this.exitRechecks.get(id) ?? 0) + 1;
+      if (!alive.has(id) || tries > 50 || !existsSync(this.paths.exitFile(id))) {
+        this.exitRechecks.delete(id);
+        continue;
+      }
+      this.exitRechecks.set(id, tries);
+      this.dirtyExits.add(id);
+    }
+    if (this.dirtyExits.size > 0 && this.recheckTimer === undefined) {
+      this.recheckTimer = setTimeout(() => {
+        this.recheckTimer = undefined;
+        this.requestPass({ processEnded: true });
+      }, 20);
+    }
+  }
+
+  /** An exit record was written (a shim is ending) or removed (by the daemon or a command: nothing to see). */
+  private exitRecordChanged(workerId: string): void {
+    if (!isValidId(workerId)) return;
+    if (!existsSync(this.paths.exitFile(workerId))) return;
+    this.dirtyExits.add(workerId);
+    this.requestPass({ processEnded: true });
+  }
+
+  /** A check-in file changed: read it now (so none is missed between batched passes), then ask lazily. */
+  private checkinChanged(name: string | null): void {
+    if (name === null) {
+      this.requestPass({ lazy: true });
+      return;
+    }
+    const workerId = name.slice(0, -'.json'.length);
+    if (!this.observer.readCheckinNow(workerId)) this.fullPassWanted = true;
+    this.requestPass({ lazy: true, checkins: [workerId] });
+  }
+
   adoptChild(workerId: string, child: ChildProcess): void {
     this.children.set(workerId, child);
-    // The child is a hint: its exit asks for a pass, which reads the shim's exit record.
+    // The child is a hint: its exit asks for a pass at once, which reads the shim's exit record.
     child.once('exit', () => {
       if (this.children.get(workerId) === child) this.children.delete(workerId);
-      this.requestPass();
+      this.requestPass({ processEnded: true });
     });
   }
 
@@ -488,6 +551,8 @@ export class Daemon {
     if (this.passTimer !== undefined) clearTimeout(this.passTimer);
     if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
     if (this.lazyTimer !== undefined) clearTimeout(this.lazyTimer);
+    if (this.recheckTimer !== undefined) clearTimeout(this.recheckTimer);
+    this.recheckTimer = undefined;
     this.deadlineTimer = undefined;
     this.lazyTimer = undefined;
     this.interval = undefined;

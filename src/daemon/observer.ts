@@ -85,6 +85,9 @@ function statSig(file: string): string | null {
  */
 export class Observer {
   private readonly memory = new Map<string, Memory>();
+  /** Check-ins read as they arrived (readCheckinNow), handed to the next observation. */
+  private arrived: NewCheckin[] = [];
+  private arrivedIgnored: { workerId: string; reason: string }[] = [];
 
   constructor(
     private readonly paths: HomePaths,
@@ -116,21 +119,27 @@ export class Observer {
     return this.memory.get(workerId)?.identity ?? null;
   }
 
-  /** Forget a worker's cached spec so the next pass re-reads it (after the daemon itself rewrote it). */
+  /**
+   * Forget a worker's cached spec so the next pass re-reads it (after the daemon itself rewrote it). A
+   * worker not known yet (its spec created by this pass's dispatch) is noted, so that an incremental
+   * reading reads it too.
+   */
   invalidate(workerId: string): void {
     const memory = this.memory.get(workerId);
     if (memory !== undefined) memory.specSig = '';
+    else this.memory.set(workerId, blankMemory());
   }
 
   /**
    * One pass's reading. A full reading lists the folders and stats every spec and check-in. An
    * incremental one (`checkins`: the ids whose check-in files changed, from the folder watch) is for a
-   * pass asked for by check-ins alone: it keeps the specs as last read (any spec the daemon rewrote
-   * since is re-read), reads only the named check-ins, and re-checks a process proved alive at the last
-   * full reading with kill(pid, 0) instead of /proc. A pid reused in between is caught by the next full
+   * pass asked for by check-ins and process ends alone: it keeps the specs as last read (any spec the
+   * daemon rewrote since is re-read), reads only the named check-ins, checks the processes of the
+   * workers named in `exits` (an exit record appeared) in full, and re-checks any other process proved
+   * alive at the last full reading with kill(pid, 0) instead of /proc. A pid reused in between is caught by the next full
    * reading, at most one loop interval later; any other change to the folders asks for a full pass.
    */
-  observe(incremental?: { readonly checkins: ReadonlySet<string> }): Observation {
+  observe(incremental?: { readonly checkins: ReadonlySet<string>; readonly exits?: ReadonlySet<string> }): Observation {
     const full = incremental === undefined;
     const now = this.clock.now();
     const wallNow = this.clock.wallNow();
@@ -139,8 +148,10 @@ export class Observer {
     const seen = new Set<string>();
     const workers: ObservedWorker[] = [];
     const invalid: InvalidSpec[] = [];
-    const newCheckins: NewCheckin[] = [];
-    const ignoredCheckins: { workerId: string; reason: string }[] = [];
+    const newCheckins: NewCheckin[] = this.arrived;
+    const ignoredCheckins: { workerId: string; reason: string }[] = this.arrivedIgnored;
+    this.arrived = [];
+    this.arrivedIgnored = [];
     let invalidCount = 0;
 
     for (const id of ids) {
@@ -186,7 +197,7 @@ export class Observer {
         continue;
       }
       if (checkinIds.has(id)) this.readNewCheckin(id, spec, memory, now, wallNow, newCheckins, ignoredCheckins);
-      workers.push(this.viewOf(id, spec, memory, full));
+      workers.push(this.viewOf(id, spec, memory, full || incremental.exits?.has(id) === true));
     }
 
     const departed: Departed[] = [];
@@ -199,6 +210,26 @@ export class Observer {
       }
     }
     return { workers, invalid, invalidCount, newCheckins, ignoredCheckins, departed };
+  }
+
+  /**
+   * Reads one worker's check-in file as soon as the watch says it changed, so that a check-in
+   * overwritten before the next pass is still counted and logged (passes for check-ins are batched).
+   * Only for a worker whose valid spec is known and current (any other is left to the pass);
+   * the next observation hands the result on. Never throws: false when reading failed.
+   */
+  readCheckinNow(workerId: string): boolean {
+    const memory = this.memory.get(workerId);
+    // A check-in is only ever judged against the current run: when the spec is not running or has
+    // changed on disk since it was read (a new run, say; one lstat tells), the pass reads both in order.
+    if (memory?.spec === null || memory?.spec === undefined || memory.specSig === '' || memory.spec.status !== 'running') return true;
+    try {
+      if (statSig(`${this.paths.specDir('active')}/${workerId}.json`) !== memory.specSig) return true;
+      this.readNewCheckin(workerId, memory.spec, memory, this.clock.now(), this.clock.wallNow(), this.arrived, this.arrivedIgnored);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** A new run (a new run_id or start time) resets what the daemon knows of check-ins and progress. */
@@ -257,9 +288,9 @@ export class Observer {
     return memory.nextRestartAt;
   }
 
-  private viewOf(id: string, spec: WorkerSpec, memory: Memory, full: boolean): ObservedWorker {
+  private viewOf(id: string, spec: WorkerSpec, memory: Memory, checkInFull: boolean): ObservedWorker {
     const execution = spec.execution;
-    const state = !full && provedAliveStill(spec, memory.identity) ? ({ process: 'alive', exit: null } as const) : runStateOfSpec(this.paths, spec);
+    const state = !checkInFull && provedAliveStill(spec, memory.identity) ? ({ process: 'alive', exit: null } as const) : runStateOfSpec(this.paths, spec);
     const pid = execution?.pid ?? null;
     const startTicks = execution?.process_start_ticks ?? null;
     if (state.process === 'alive' && pid !== null && startTicks !== null) {

@@ -5,7 +5,7 @@ import { assertValidId } from '../contract/ids.js';
 import { formatZodIssues, parseJsonWith } from '../contract/parse.js';
 import { SPEC_FOLDERS, workerSpecSchema, type SpecFolder, type WorkerSpec } from '../contract/worker-spec.js';
 import { RelayError, describeError, errnoCode } from '../errors.js';
-import { readTextIfExists, writeJsonAtomic } from './atomic.js';
+import { readTextIfExists, writeJsonAtomic, type WriteOptions } from './atomic.js';
 import type { HomePaths } from './home.js';
 import { specLockName, withLock } from './lock.js';
 
@@ -74,10 +74,11 @@ export function requireSpec(paths: HomePaths, folder: SpecFolder, workerId: stri
   return read.spec;
 }
 
-export async function writeSpec(paths: HomePaths, folder: SpecFolder, spec: WorkerSpec): Promise<void> {
+/** `fsync: false` only where losing the write to a power cut loses nothing (see startLocked). */
+export async function writeSpec(paths: HomePaths, folder: SpecFolder, spec: WorkerSpec, options: WriteOptions = {}): Promise<void> {
   const checked = workerSpecSchema.safeParse(spec);
   if (!checked.success) throw new RelayError('SPEC_INVALID', `refusing to write an invalid spec for ${spec.worker_id}: ${formatZodIssues(checked.error)}`, { details: { worker_id: spec.worker_id } });
-  await writeJsonAtomic(paths.specFile(folder, spec.worker_id), spec);
+  await writeJsonAtomic(paths.specFile(folder, spec.worker_id), spec, options);
 }
 
 /** Runs fn under the worker's spec lock: every read-modify-write of a spec goes through here. */

@@ -77,9 +77,11 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   if (launching !== null) {
     for (const pgid of groupsOfRun(launching)) await stopRunRemnants(pgid, launching, stopGraceMs(ctx, spec.worker_type));
   }
-  // Record the run before it exists: a crash after the spawn leaves its token in the spec.
+  // Record the run before it exists: a crash after the spawn leaves its token in the spec. Not fsynced:
+  // the token guards against the starter being killed, and a killed process's writes are in the page
+  // cache; a power cut that loses the write also ends every process the token could name.
   const runId = newRunId();
-  await writeSpec(ctx.paths, 'active', { ...spec, execution: { ...spec.execution, launching_run_id: runId } });
+  await writeSpec(ctx.paths, 'active', { ...spec, execution: { ...spec.execution, launching_run_id: runId } }, { fsync: false });
   const now = clock(ctx);
   let result: SpawnResult;
   try {

@@ -125,6 +125,40 @@ describe('Observer: incremental readings', () => {
     assert.equal(after.workers.find((w) => w.view.workerId === 'wb').view.process, 'alive');
   });
 
+  test('check-ins read as they arrive are all counted, though a later one overwrote the file before the pass', () => {
+    const a = sleeper();
+    writeSpecFile(runningSpec('wa', a.pid));
+    const observer = new Observer(paths, systemClock(), (t) => t === 'fixture');
+    observer.observe();
+    for (const pct of [1, 2, 3]) {
+      // Each version must differ in its (inode, size, mtime) and timestamp, as real ones do.
+      const stamped = { worker_id: 'wa', timestamp: new Date(Date.now() + pct).toISOString(), status: 'in_progress', progress_pct: pct, run_id: 'run-wa', message: 'x'.repeat(pct) };
+      writeFileSync(`${paths.checkinFile('wa')}.tmp`, JSON.stringify(stamped));
+      renameSync(`${paths.checkinFile('wa')}.tmp`, paths.checkinFile('wa'));
+      assert.equal(observer.readCheckinNow('wa'), true);
+    }
+    assert.equal(observer.readCheckinNow('nobody'), true, 'a check-in of an unknown worker is left to the full pass');
+    const next = observer.observe({ checkins: new Set(['wa']) });
+    assert.deepEqual(next.newCheckins.map((c) => c.checkin.progress_pct), [1, 2, 3]);
+    assert.equal(next.workers[0].checkinCount, 3);
+    assert.deepEqual(observer.observe().newCheckins, [], 'handed on once');
+  });
+
+  test('a check-in is never read ahead of a spec that changed on disk: it is judged against the new run', () => {
+    const a = sleeper();
+    const spec = runningSpec('wa', a.pid);
+    writeSpecFile(spec);
+    const observer = new Observer(paths, systemClock(), (t) => t === 'fixture');
+    observer.observe();
+    // Another process starts a new run (a new run_id); a check-in still carrying the old run arrives.
+    writeSpecFile({ ...spec, execution: { ...spec.execution, run_id: 'run-new', started_at: new Date(Date.now() - 5000).toISOString() } });
+    writeCheckin('wa', 50);
+    assert.equal(observer.readCheckinNow('wa'), true);
+    const next = observer.observe();
+    assert.deepEqual(next.newCheckins, [], 'the old run\'s check-in is not counted');
+    assert.match(next.ignoredCheckins[0]?.reason ?? '', /current run is run-new/);
+  });
+
   test('a spec the daemon rewrote (invalidated) is read again by an incremental reading; a vanished one is only departed in a full one', () => {
     const a = sleeper();
     const spec = runningSpec('wa', a.pid);
@@ -205,5 +239,26 @@ describe('reconcileTasks', () => {
     const byId = Object.fromEntries(readJson(paths.taskQueue).tasks.map((t) => [t.task_id, t.status]));
     assert.deepEqual(byId, { t1: 'assigned', t2: 'completed' });
     assert.equal(await reconcileTasks(paths, now), 1, 'without the hint, t1 is settled too');
+  });
+});
+
+describe('the daemon between timed passes (loop interval 60 s: every reaction here comes from an event)', () => {
+  test('a worker dispatched by the first pass, and its restart, are each seen ending at once', async () => {
+    const { startDaemon, stopDaemon, events } = await import('../helpers/daemon.js');
+    const { FIXTURES, run } = await import('../helpers/index.js');
+    removeHome(home);
+    home = makeHome({ quick: { command: ['sh', join(FIXTURES, 'exit-with.sh'), '3', '0.5'], restart_backoff_seconds: 0, restart_backoff_max_seconds: 0, max_restarts: 1, stop_grace_seconds: 1 } });
+    const created = await run(home, ['create-task', '--worker-type', 'quick', '--description', 'd']);
+    assert.equal(created.code, 0, created.stderr);
+    const daemon = await startDaemon(home, { tracker, env: { PM_LOOP_INTERVAL: '60' } });
+    try {
+      // Two runs of 0.5 s each, then failed: long before any timed pass.
+      await waitFor(() => events(home).some((e) => e.event === 'worker_failed'), { what: 'both runs seen ending', timeoutMs: 20_000 });
+      const ends = events(home).filter((e) => e.event === 'worker_exited');
+      assert.equal(ends.length, 2);
+    } finally {
+      tracker.killHome(home);
+      await stopDaemon(daemon, 'SIGKILL');
+    }
   });
 });
