@@ -87,13 +87,8 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
           const read = readSpec(ctx.paths, 'active', action.workerId);
           if (read === undefined || !read.ok) return;
           const spec = read.spec;
-          const run = runStateOfSpec(ctx.paths, spec);
-          if (spec.status !== 'running' || run.process === 'alive') return;
-          if (action.zombie) {
-            if (run.exit !== null) return;
-            ctx.count('zombies');
-          }
-          await stopRemnants(ctx, spec);
+          const run = await endedRun(ctx, spec, action.zombie);
+          if (run === undefined) return;
           const wallNow = ctx.clock.wallNow();
           const pending: WorkerSpec = {
             ...spec,
@@ -133,13 +128,8 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
     }
     case 'fail':
       return underLock(ctx, action.workerId, async (spec) => {
-        const run = runStateOfSpec(ctx.paths, spec);
-        if (spec.status !== 'running' || run.process === 'alive') return;
-        if (action.zombie) {
-          if (run.exit !== null) return;
-          ctx.count('zombies');
-        }
-        await stopRemnants(ctx, spec);
+        const run = await endedRun(ctx, spec, action.zombie);
+        if (run === undefined) return;
         const now = nowIso(ctx.clock.wallNow());
         const failed: WorkerSpec = {
           ...spec,
@@ -169,6 +159,22 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
     case 'dispatch':
       throw new Error('dispatch actions are applied in batches by applyDispatches');
   }
+}
+
+/**
+ * The verdict re-checked under the lock: the run still recorded as running has ended (for a zombie
+ * verdict: with no exit recorded since). Then what is left of its group is stopped and the run's state
+ * returned; undefined when the verdict no longer holds.
+ */
+async function endedRun(ctx: ApplyContext, spec: WorkerSpec, zombie: boolean): Promise<ReturnType<typeof runStateOfSpec> | undefined> {
+  const run = runStateOfSpec(ctx.paths, spec);
+  if (spec.status !== 'running' || run.process === 'alive') return undefined;
+  if (zombie) {
+    if (run.exit !== null) return undefined;
+    ctx.count('zombies');
+  }
+  await stopRemnants(ctx, spec);
+  return run;
 }
 
 /**
