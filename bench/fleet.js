@@ -183,10 +183,17 @@ function readProfile(dir) {
 }
 
 export async function run({ quick, profile, log }) {
-  // --quick: 100 workers and a 10 s window (a smoke run; the full run is the measurement).
-  const first = quick ? 100 : 200;
-  const big = quick ? 0 : 1000;
-  const windowSeconds = quick ? 10 : 30;
+  // --quick: 100 workers and a 10 s window (a smoke run; the full run is the measurement). The full run
+  // first measures a fleet of 100 on its own (issue 4 states the idle goal for 100 healthy workers),
+  // then 200 and 1,000.
+  if (quick) return measure({ first: 100, big: 0, windowSeconds: 10, profile, log });
+  const small = await measure({ first: 100, big: 0, windowSeconds: 30, profile: false, log });
+  const full = await measure({ first: 200, big: 1000, windowSeconds: 30, profile, log });
+  return { figures: [...small.figures.filter((f) => f.id.startsWith('idle')), ...full.figures], details: { fleet100: small.details, ...full.details } };
+}
+
+async function measure({ first, big, windowSeconds, profile, log }) {
+  const quick = windowSeconds < 30;
   const { home, paths } = await makeHome('fleet', {
     [TYPE]: {
       command: ['sh', join(FIXTURES, 'light.sh'), '{worker_id}'],
@@ -220,8 +227,8 @@ export async function run({ quick, profile, log }) {
     const figures = [
       figure(`start${first}_all_running_ms`, `${first} queued tasks → all ${first} worker_started (WORKER_CONCURRENCY=${first}; first after ${start200.first_started_ms} ms)`, start200.all_started_ms, 'ms'),
       figure(`start${first}_all_up_ms`, `${first} queued tasks → all ${first} worker processes running`, start200.all_up_ms, 'ms'),
-      figure(`idle${first}_cpu_pct`, `idle daemon, ${first} healthy workers: CPU over ${idle200.seconds} s (${idle200.passes} passes, ${idle200.checkins_received} check-ins)`, idle200.cpu_pct_of_core, '% core', below(2, '%')),
-      figure(`idle${first}_rss_mb`, `idle daemon, ${first} workers: RSS (peak ${idle200.peak_rss_mb} MB)`, idle200.rss_mb, 'MB', below(100, 'MB')),
+      figure(`idle${first}_cpu_pct`, `idle daemon, ${first} healthy workers: CPU over ${idle200.seconds} s (${idle200.passes} passes, ${idle200.checkins_received} check-ins)`, idle200.cpu_pct_of_core, '% core', first === 100 ? below(2, '%') : undefined),
+      figure(`idle${first}_rss_mb`, `idle daemon, ${first} workers: RSS (peak ${idle200.peak_rss_mb} MB)`, idle200.rss_mb, 'MB', first === 100 ? below(100, 'MB') : undefined),
       figure('shim_rss_kb', `shim RSS per worker, p50 (PSS ${shims.shim_pss_kb.p50} kB)`, shims.shim_rss_kb.p50, 'kB'),
       figure('worker_group_pss_kb', 'whole light worker (shim + sh + sleep) PSS, p50', shims.worker_group_pss_kb.p50, 'kB'),
     ];
