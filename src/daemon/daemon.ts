@@ -136,8 +136,9 @@ export class Daemon {
 
   /**
    * Asks for a pass soon; passes never overlap, and a request during a pass runs one more after it.
-   * `checkins` (from the folder watch): only these check-in files changed. Such a pass may read
-   * incrementally (Observer.observe); any other request makes the next pass a full one.
+   * `lazy` with `checkins` (from the folder watch): only these check-in files changed; `processEnded`:
+   * a child exited or a shim wrote its exit record. Such passes read incrementally (Observer.observe);
+   * any other request makes the next pass a full one.
    */
   requestPass(options: { lazy?: boolean; checkins?: readonly string[]; processEnded?: boolean } = {}): void {
     if (this.state !== 'running') return;
@@ -205,7 +206,7 @@ export class Daemon {
     const cpuStart = process.cpuUsage();
     const started = performance.now();
     this.reloadWorkerTypesIfChanged();
-    // Check-ins alone since the last pass: an incremental reading; anything else: a full one.
+    // Only check-ins and process ends since the last pass: an incremental reading; anything else: full.
     const full = this.fullPassWanted;
     const checkins = this.dirtyCheckins;
     const exits = this.dirtyExits;

@@ -136,8 +136,9 @@ export class Observer {
    * pass asked for by check-ins and process ends alone: it keeps the specs as last read (any spec the
    * daemon rewrote since is re-read), reads only the named check-ins, checks the processes of the
    * workers named in `exits` (an exit record appeared) in full, and re-checks any other process proved
-   * alive at the last full reading with kill(pid, 0) instead of /proc. A pid reused in between is caught by the next full
-   * reading, at most one loop interval later; any other change to the folders asks for a full pass.
+   * alive at the last full reading with kill(pid, 0) instead of /proc. A pid reused in between is
+   * caught by the next full reading, at most one loop interval later; any other change to the folders
+   * asks for a full pass.
    */
   observe(incremental?: { readonly checkins: ReadonlySet<string>; readonly exits?: ReadonlySet<string> }): Observation {
     const full = incremental === undefined;
