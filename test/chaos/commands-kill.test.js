@@ -219,11 +219,16 @@ test('create-task, checkin, cleanup-zombie-workers and archive-failed-workers ki
       intervalMs: 100,
     }).catch(() => undefined);
   };
-  await phase();
-  const daemon = await startDaemon(home, { env, tracker });
-  await phase();
-  ctl.stop = true;
-  await Promise.all([...loops, fodder, sampler]);
+  // Whatever fails in between, the loops stop (else they would go on forking commands after the test).
+  let daemon;
+  try {
+    await phase();
+    daemon = await startDaemon(home, { env, tracker });
+    await phase();
+  } finally {
+    ctl.stop = true;
+    await Promise.all([...loops, fodder, sampler]);
+  }
 
   // The daemon settles: no task queued, nothing left in active/ but the two chatty workers.
   const queueTypes = () => new Map(readQueue(home).tasks.map((task) => [task.task_id, task]));

@@ -104,7 +104,7 @@ function roundViolations(home, created, seenSpecs) {
   return problems;
 }
 
-test(`the daemon SIGKILLed ${ROUNDS} times at random moments loses, duplicates and corrupts nothing`, { timeout: 60_000 + ROUNDS * 3_000 }, async (t) => {
+test(`the daemon SIGKILLed ${ROUNDS} times at random moments loses, duplicates and corrupts nothing`, { timeout: 60_000 + ROUNDS * 4_000 }, async (t) => {
   const home = makeHome(TYPES, { daemonConfig: { max_concurrent_workers: 64 } });
   homes.push(home);
   const env = { PM_LOOP_INTERVAL: '0.1' };

@@ -23,7 +23,7 @@ export async function startDaemon(home, { args = [], env = {}, tracker } = {}) {
         return false;
       }
     },
-    { what: 'the daemon to write pm-state.json', timeoutMs: 15_000 },
+    { what: 'the daemon to write pm-state.json', timeoutMs: 30_000 },
   );
   return { child, exited, stderr: () => stderr };
 }
