@@ -96,8 +96,6 @@ export class Daemon {
     this.observer = new Observer(this.paths, this.clock, (name) => this.workerTypes.types[name] !== undefined);
   }
 
-
-
   /** Claims the home, re-adopts what runs, makes the first pass, and starts watching. */
   async start(options: { watch?: boolean } = {}): Promise<void> {
     if (this.state !== 'new') throw new Error(`daemon already ${this.state}`);
@@ -539,7 +537,6 @@ export class Daemon {
     this.inflight.add(promise);
     void promise.catch((error: unknown) => this.reportError('background', error)).finally(() => this.inflight.delete(promise));
   }
-
 
   /**
    * Graceful stop: no new passes, finish the current one, wait (bounded) for stops in flight, write the

@@ -81,7 +81,13 @@ export type RemnantsOutcome = 'none' | 'terminated' | 'killed' | 'not_ours';
  */
 export async function stopRunRemnants(pgid: number, runId: string, graceMs: number, options: StopOptions = {}): Promise<RemnantsOutcome> {
   const pollMs = options.pollMs ?? 25;
-  const { ours, others } = runRemnants(pgid, runId);
+  let { ours, others } = runRemnants(pgid, runId);
+  // A member seen without the token may be one caught in flight (forked, exec'ing, ending: see
+  // runRemnants); a stranger is still there a moment later. Look again before leaving the group alone.
+  for (let look = 0; others.length > 0 && look < 3; look += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    ({ ours, others } = runRemnants(pgid, runId));
+  }
   if (ours.length === 0) return others.length === 0 ? 'none' : 'not_ours';
   if (others.length > 0) return 'not_ours';
   const isAlive = (): boolean => groupHasLiveMembers(pgid);

@@ -320,6 +320,8 @@ test('a full disk: the daemon keeps running, corrupts nothing, and recovers when
     if (!ok) problems.push(what);
   };
   const queueBefore = readFileSync(coord(home, 'task-queue.json'), 'utf8');
+  // The daemon may have freed a block since (a removed exit record, a replaced file): fill what it freed.
+  fillDisk(filler);
   const refused = await run(home, ['create-task', '--description', 'no room', '--worker-type', 'ok']);
   check(refused.code !== 0, 'create-task succeeded on a full disk');
   check(refused.stderr.trim().split('\n').length === 1, `create-task on a full disk printed more than one line: ${refused.stderr}`);

@@ -1,0 +1,40 @@
+// What is left of a run's process group is stopped when every live member carries the run's token,
+// also while the worker forks short-lived commands (a member that ends between the reads of its
+// stat and its environment is nobody's, not a stranger).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { test } from 'node:test';
+import { carriesRunToken, liveGroupMembers } from '../../dist/process/group.js';
+import { stopRunRemnants } from '../../dist/process/terminate.js';
+import { ProcessTracker, isAlive, waitFor } from '../helpers/index.js';
+
+test('a run whose worker forks without pause is still stopped as ours, every time', async () => {
+  const tracker = new ProcessTracker();
+  try {
+    for (let i = 0; i < 20; i += 1) {
+      const runId = `run-remnants-${process.pid}-${i}`;
+      const child = spawn('sh', ['-c', 'while :; do /bin/true; done'], { detached: true, stdio: 'ignore', env: { ...process.env, COMMIT_RELAY_RUN_ID: runId } });
+      tracker.group(child.pid);
+      await waitFor(() => liveGroupMembers(child.pid).length >= 2, { what: 'the group forking', intervalMs: 5 });
+      const outcome = await stopRunRemnants(child.pid, runId, 1000);
+      assert.ok(outcome === 'terminated' || outcome === 'killed', `attempt ${i}: ${outcome}`);
+    }
+  } finally {
+    tracker.cleanup();
+  }
+});
+
+test('a live member without the token still makes the group not ours (left alone)', async () => {
+  const tracker = new ProcessTracker();
+  try {
+    const runId = `run-remnants-${process.pid}-mixed`;
+    // The leader carries the token; its child is started with the token removed.
+    const child = spawn('sh', ['-c', 'env -u COMMIT_RELAY_RUN_ID sleep 30 & wait'], { detached: true, stdio: 'ignore', env: { ...process.env, COMMIT_RELAY_RUN_ID: runId } });
+    tracker.group(child.pid);
+    await waitFor(() => liveGroupMembers(child.pid).some((pid) => !carriesRunToken(pid, runId)), { what: 'the tokenless child' });
+    assert.equal(await stopRunRemnants(child.pid, runId, 500), 'not_ours');
+    assert.equal(isAlive(child.pid), true, 'nothing was signalled');
+  } finally {
+    tracker.cleanup();
+  }
+});
