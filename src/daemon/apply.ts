@@ -11,8 +11,10 @@ import { stopProcess, stopRunRemnants } from '../process/terminate.js';
 import type { EventInput } from '../store/activity-log.js';
 import { readExitRecord, removeExitRecord } from '../store/exits.js';
 import type { HomePaths } from '../store/home.js';
-import { finalizeSpec, moveSpecFile, readSpec, withSpecLock, writeSpec } from '../store/specs.js';
-import { settleTask } from '../store/tasks.js';
+import { moveSpecFile, readSpec, withSpecLock, writeSpec } from '../store/specs.js';
+import { toCompleted, toFailed, toPending, withRunEnded, withWarningsGiven } from '../core/transitions.js';
+import { workerEvent } from '../worker/events.js';
+import { finalizeLocked, settleAfterLock } from '../worker/settle.js';
 import { runStateOfSpec } from '../worker/spec-process.js';
 import type { LifecycleContext } from '../worker/context.js';
 import { startLocked, startWorker, withStartLock } from '../worker/start.js';
@@ -27,9 +29,9 @@ export interface ApplyContext {
   readonly logger: Logger;
   readonly observer: Observer;
   emit(events: readonly EventInput[]): void;
-  /** Logs and prints events that another module already appended to pm-activity.jsonl. */
-  echo(events: readonly EventInput[]): void;
   requestPass(): void;
+  /** The context the worker lifecycle runs in: this daemon's worker types, and its emit for events. */
+  lifecycle(): LifecycleContext;
   adoptChild(workerId: string, child: ChildProcess): void;
   /** Counters for pm-state and metrics. */
   count(name: 'restarts' | 'completed' | 'failed' | 'zombies' | 'stops' | 'spawn_failures'): void;
@@ -38,13 +40,16 @@ export interface ApplyContext {
 }
 
 /** Reads the active spec under its lock and hands it to fn; a missing or broken spec skips the action. */
-async function underLock(ctx: ApplyContext, workerId: string, fn: (spec: WorkerSpec) => Promise<void>): Promise<void> {
-  await withSpecLock(ctx.paths, workerId, async () => {
-    const read = readSpec(ctx.paths, 'active', workerId);
-    if (read === undefined || !read.ok) return;
-    await fn(read.spec);
-  });
-  ctx.observer.invalidate(workerId);
+async function underLock<T>(ctx: ApplyContext, workerId: string, fn: (spec: WorkerSpec) => Promise<T>): Promise<T | undefined> {
+  try {
+    return await withSpecLock(ctx.paths, workerId, async () => {
+      const read = readSpec(ctx.paths, 'active', workerId);
+      if (read === undefined || !read.ok) return undefined;
+      return fn(read.spec);
+    });
+  } finally {
+    ctx.observer.invalidate(workerId);
+  }
 }
 
 const ids = (spec: WorkerSpec): { worker_id: string; task_id: string | null } => ({ worker_id: spec.worker_id, task_id: spec.task_id });
@@ -54,57 +59,39 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
     case 'record_warnings':
       return underLock(ctx, action.workerId, async (spec) => {
         if (spec.status !== 'running') return;
-        const given = new Set([...(spec.execution?.timeout_warnings ?? []), ...action.pcts]);
-        await writeSpec(ctx.paths, 'active', { ...spec, execution: { ...spec.execution, timeout_warnings: [...given].sort((a, b) => a - b) } });
-      });
+        await writeSpec(ctx.paths, 'active', withWarningsGiven(spec, action.pcts));
+      }).then(() => undefined);
     case 'stop':
       return startStop(ctx, action);
-    case 'complete':
-      return underLock(ctx, action.workerId, async (spec) => {
+    case 'complete': {
+      const final = await underLock(ctx, action.workerId, async (spec) => {
         const run = runStateOfSpec(ctx.paths, spec);
-        if (run.exit === null || run.exit.exitCode !== 0) return;
+        if (run.exit === null || run.exit.exitCode !== 0) return undefined;
         await stopRemnants(ctx, spec);
-        const now = nowIso(ctx.clock.wallNow());
-        const done: WorkerSpec = {
-          ...spec,
-          status: 'completed',
-          error: null,
-          execution: { ...spec.execution, pid: null, exit_code: 0, signal: null, completed_at: now, last_exit_at: now, next_restart_at: null },
-        };
-        await finalizeSpec(ctx.paths, done, 'active', 'completed');
-        removeExitRecord(ctx.paths, spec.worker_id);
-        await settleTask(ctx.paths, spec.task_id, 'completed', { completed_at: now, worker_id: spec.worker_id });
-        ctx.count('completed');
-        ctx.emit([
-          { event: 'worker_completed', ...ids(spec), data: { exit_code: 0, restart_count: spec.execution?.restart_count ?? 0 } },
-          ...(spec.task_id ? [{ event: 'task_completed', ...ids(spec), data: {} }] : []),
-        ]);
+        const done = toCompleted(spec, nowIso(ctx.clock.wallNow()));
+        await finalizeLocked(ctx.lifecycle(), done);
+        return done;
       });
+      if (final === undefined) return;
+      ctx.count('completed');
+      return settleAfterLock(ctx.lifecycle(), final, [workerEvent('worker_completed', final, { exit_code: 0, restart_count: final.execution?.restart_count ?? 0 })]);
+    }
     case 'schedule_restart': {
       let started: { before: WorkerSpec; result: SpawnResult } | undefined;
       try {
-        await withStartLock(lifecycle(ctx), action.workerId, async () => {
+        await withStartLock(ctx.lifecycle(), action.workerId, async () => {
           const read = readSpec(ctx.paths, 'active', action.workerId);
           if (read === undefined || !read.ok) return;
           const spec = read.spec;
           const run = await endedRun(ctx, spec, action.zombie);
           if (run === undefined) return;
           const wallNow = ctx.clock.wallNow();
-          const pending: WorkerSpec = {
-            ...spec,
-            status: 'pending',
-            error: action.cause,
-            execution: {
-              ...spec.execution,
-              pid: null,
-              exit_code: run.exit?.exitCode ?? null,
-              signal: run.exit?.signal ?? null,
-              stop_reason: null,
-              last_exit_at: nowIso(wallNow),
-              restart_count: action.restartCount,
-              next_restart_at: nowIso(wallNow + action.delayMs),
-            },
-          };
+          const pending = toPending(spec, {
+            cause: action.cause,
+            end: { exitCode: run.exit?.exitCode ?? null, signal: run.exit?.signal ?? null, at: nowIso(wallNow) },
+            restartCount: action.restartCount,
+            nextRestartAt: nowIso(wallNow + action.delayMs),
+          });
           removeExitRecord(ctx.paths, spec.worker_id);
           ctx.logger.info({ worker_id: spec.worker_id, cause: action.cause, restart_count: action.restartCount, delay_ms: action.delayMs }, 'restart scheduled');
           if (action.delayMs > 0) {
@@ -115,7 +102,7 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
           // is written together with the launch record (startLocked's first write), so a daemon killed
           // before the spawn leaves a pending spec that the next pass starts, and one killed after it
           // leaves the launch token, whose run is stopped before the next start.
-          started = { before: pending, result: await startLocked(lifecycle(ctx), pending, { reason: 'restart', keepChild: true }) };
+          started = { before: pending, result: await startLocked(ctx.lifecycle(), pending, { reason: 'restart', keepChild: true }) };
         });
       } catch (error) {
         startFailed(ctx, action.workerId, error);
@@ -126,38 +113,35 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
       if (started !== undefined) noteStarted(ctx, started.before, started.result, true);
       return;
     }
-    case 'fail':
-      return underLock(ctx, action.workerId, async (spec) => {
+    case 'fail': {
+      const final = await underLock(ctx, action.workerId, async (spec) => {
         const run = await endedRun(ctx, spec, action.zombie);
-        if (run === undefined) return;
+        if (run === undefined) return undefined;
         const now = nowIso(ctx.clock.wallNow());
-        const failed: WorkerSpec = {
-          ...spec,
-          status: 'failed',
-          error: action.error,
-          execution: { ...spec.execution, pid: null, exit_code: run.exit?.exitCode ?? null, signal: run.exit?.signal ?? null, completed_at: now, last_exit_at: now, next_restart_at: null },
-        };
-        await finalizeSpec(ctx.paths, failed, 'active', 'failed');
-        removeExitRecord(ctx.paths, spec.worker_id);
-        await settleTask(ctx.paths, spec.task_id, 'failed', { completed_at: now, error: action.error, worker_id: spec.worker_id });
-        ctx.count('failed');
-        ctx.emit([
-          { event: 'worker_failed', ...ids(spec), data: { error: action.error, cause: action.cause, restart_count: spec.execution?.restart_count ?? 0 } },
-          ...(spec.task_id ? [{ event: 'task_failed', ...ids(spec), data: { error: action.error } }] : []),
-        ]);
+        const failed = toFailed(spec, action.error, now, { exitCode: run.exit?.exitCode ?? null, signal: run.exit?.signal ?? null, at: now });
+        await finalizeLocked(ctx.lifecycle(), failed);
+        return failed;
       });
-    case 'finalize':
-      return underLock(ctx, action.workerId, async (spec) => {
-        if (spec.status !== action.status) return;
+      if (final === undefined) return;
+      ctx.count('failed');
+      return settleAfterLock(ctx.lifecycle(), final, [workerEvent('worker_failed', final, { error: action.error, cause: action.cause, restart_count: final.execution?.restart_count ?? 0 })]);
+    }
+    case 'finalize': {
+      // Its content is final already (a move interrupted by a crash): only the move and the task are left.
+      const final = await underLock(ctx, action.workerId, async (spec) => {
+        if (spec.status !== action.status) return undefined;
         moveSpecFile(ctx.paths, spec.worker_id, 'active', action.status);
         removeExitRecord(ctx.paths, spec.worker_id);
-        await settleTask(ctx.paths, spec.task_id, action.status, { completed_at: spec.execution?.completed_at ?? nowIso(ctx.clock.wallNow()), error: spec.error ?? null, worker_id: spec.worker_id });
         ctx.logger.info({ worker_id: spec.worker_id, status: action.status }, 'moved a finished spec out of active/');
+        return spec;
       });
+      if (final !== undefined) await settleAfterLock(ctx.lifecycle(), final, []);
+      return;
+    }
     case 'start':
       return startPending(ctx, action.workerId, action.restart);
     case 'dispatch':
-      throw new Error('dispatch actions are applied in batches by applyDispatches');
+      throw new Error('dispatch actions are applied in batches by createSpecsForTasks');
   }
 }
 
@@ -194,13 +178,11 @@ async function stopRemnants(ctx: ApplyContext, spec: WorkerSpec): Promise<void> 
   else if (outcome === 'not_ours') ctx.logger.warn({ worker_id: spec.worker_id, pgid }, 'its old process group holds processes that are not its own; left alone');
 }
 
-const lifecycle = (ctx: ApplyContext): LifecycleContext => ({ paths: ctx.paths, workerTypes: ctx.workerTypes() });
-
 async function startPending(ctx: ApplyContext, workerId: string, restart: boolean): Promise<void> {
   try {
     const cause = readSpec(ctx.paths, 'active', workerId);
     const before = cause?.ok ? cause.spec : undefined;
-    const result = await startWorker(lifecycle(ctx), workerId, { reason: restart ? 'restart' : 'start', keepChild: true });
+    const result = await startWorker(ctx.lifecycle(), workerId, { reason: restart ? 'restart' : 'start', keepChild: true });
     ctx.observer.invalidate(workerId);
     if (before !== undefined) noteStarted(ctx, before, result, restart);
     else ctx.adoptChild(workerId, result.child);
@@ -210,10 +192,9 @@ async function startPending(ctx: ApplyContext, workerId: string, restart: boolea
   }
 }
 
-/** After a start: the child is watched, the event (appended by startLocked) is echoed, a restart counted. */
+/** After a start (its worker_started emitted by startLocked): the child is watched, a restart counted. */
 function noteStarted(ctx: ApplyContext, before: WorkerSpec, result: SpawnResult, restart: boolean): void {
   ctx.adoptChild(before.worker_id, result.child);
-  ctx.echo([{ event: 'worker_started', ...ids(before), data: { pid: result.pid, run_id: result.runId, restart_count: before.execution?.restart_count ?? 0 } }]);
   if (!restart) return;
   ctx.count('restarts');
   ctx.emit([
@@ -267,17 +248,16 @@ function startStop(ctx: ApplyContext, action: Extract<Action, { kind: 'stop' }>)
         if (outcome === 'not_ours' || outcome === 'error' || outcome === 'gone') return;
         const record = readExitRecord(ctx.paths, spec.worker_id);
         const fromShim = record !== undefined && record.run_id === runId ? record : undefined;
-        await writeSpec(ctx.paths, 'active', {
-          ...current,
-          execution: {
-            ...current.execution,
-            pid: null,
-            exit_code: fromShim !== undefined ? fromShim.exit_code : null,
+        await writeSpec(
+          ctx.paths,
+          'active',
+          withRunEnded(current, {
+            exitCode: fromShim !== undefined ? fromShim.exit_code : null,
             signal: fromShim !== undefined ? fromShim.signal : outcome === 'killed' ? 'SIGKILL' : 'SIGTERM',
-            stop_reason: action.reason,
-            last_exit_at: nowIso(ctx.clock.wallNow()),
-          },
-        });
+            at: nowIso(ctx.clock.wallNow()),
+            stopReason: action.reason,
+          }),
+        );
       });
     } catch (error) {
       ctx.logger.error({ worker_id: spec.worker_id, err: error }, `cannot record the stop: ${describeError(error)}`);

@@ -481,7 +481,7 @@ export class Daemon {
       logger: this.logger,
       observer: this.observer,
       emit: (events) => this.emit(events),
-      echo: (events) => this.emit(events, { append: false }),
+      lifecycle: () => ({ paths: this.paths, workerTypes: this.workerTypes, emit: (events) => this.emit(events) }),
       requestPass: () => this.requestPass(),
       adoptChild: (id, child) => this.adoptChild(id, child),
       count: (name) => {

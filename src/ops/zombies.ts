@@ -3,14 +3,14 @@ import type { WorkerSpec } from '../contract/worker-spec.js';
 import { RelayError } from '../errors.js';
 import { readProcStat } from '../process/identity.js';
 import { stopRunRemnants } from '../process/terminate.js';
-import { appendEvent } from '../store/activity-log.js';
 import { readTextIfExists, writeJsonAtomic } from '../store/atomic.js';
 import { readCheckin } from '../store/checkins.js';
 import { daemonLiveness } from '../store/daemon-pid.js';
-import { removeExitRecord } from '../store/exits.js';
 import type { HomePaths } from '../store/home.js';
-import { finalizeSpec, listSpecIds, readSpec, withSpecLock } from '../store/specs.js';
-import { settleTask } from '../store/tasks.js';
+import { listSpecIds, readSpec, withSpecLock } from '../store/specs.js';
+import { toFailed } from '../core/transitions.js';
+import { workerEvent } from '../worker/events.js';
+import { finalizeLocked, settleAfterLock } from '../worker/settle.js';
 import { runStateOfSpec } from '../worker/spec-process.js';
 
 export const ZOMBIE_ERROR = 'Zombie worker - no process found';
@@ -90,6 +90,7 @@ export function requireZombie(paths: HomePaths, workerId: string, now: number = 
  * logged. Returns false when it was no longer a zombie.
  */
 export async function cleanZombie(paths: HomePaths, workerId: string, now: number = Date.now()): Promise<boolean> {
+  const ctx = { paths, now: () => now };
   const cleaned = await withSpecLock(paths, workerId, async () => {
     const read = readSpec(paths, 'active', workerId);
     if (read === undefined || !read.ok) return null;
@@ -100,14 +101,15 @@ export async function cleanZombie(paths: HomePaths, workerId: string, now: numbe
     // Only the leader may have died: its group may still run the worker. Stop what carries this run's token.
     const runId = spec.execution?.run_id ?? null;
     if (pid !== null && runId !== null && verdict.zombie.process === 'gone') await stopRunRemnants(pid, runId, 1000);
-    const at = nowIso(now);
-    await finalizeSpec(paths, { ...spec, status: 'failed', error: ZOMBIE_ERROR, execution: { ...spec.execution, pid: null, completed_at: at, next_restart_at: null } }, 'active', 'failed');
-    removeExitRecord(paths, workerId);
-    return verdict.zombie;
+    const final = toFailed(spec, ZOMBIE_ERROR, nowIso(now));
+    await finalizeLocked(ctx, final);
+    return { final, zombie: verdict.zombie };
   });
   if (cleaned === null) return false;
-  await settleTask(paths, cleaned.task_id, 'failed', { completed_at: nowIso(now), error: ZOMBIE_ERROR, worker_id: workerId }).catch(() => false);
-  appendEvent(paths, { event: 'worker_zombie_cleaned', worker_id: workerId, task_id: cleaned.task_id, data: { pid: cleaned.pid, evidence: cleaned.evidence, restart_count: cleaned.restart_count, source: 'cleanup-zombie-workers' } });
+  const { final, zombie } = cleaned;
+  await settleAfterLock(ctx, final, [
+    workerEvent('worker_zombie_cleaned', final, { pid: zombie.pid, evidence: zombie.evidence, restart_count: zombie.restart_count, source: 'cleanup-zombie-workers' }),
+  ]);
   return true;
 }
 

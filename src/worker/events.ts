@@ -1,9 +1,27 @@
 import { nowIso } from '../contract/time.js';
 import type { WorkerSpec } from '../contract/worker-spec.js';
-import { appendEvent } from '../store/activity-log.js';
-import { clock, type LifecycleContext } from './context.js';
+import { appendEvents, type EventInput } from '../store/activity-log.js';
+import { clock, type SettleContext } from './context.js';
 
-/** Appends one lifecycle event about a worker, stamped with the context's clock. */
-export function emitWorkerEvent(ctx: LifecycleContext, event: string, spec: Pick<WorkerSpec, 'worker_id' | 'task_id'>, data: Record<string, unknown>): void {
-  appendEvent(ctx.paths, { event, worker_id: spec.worker_id, task_id: spec.task_id, data, timestamp: nowIso(clock(ctx)) });
+/** Appends lifecycle events (stamped with the context's clock), or hands them to the context's own emitter (the daemon's). */
+export function emitEvents(ctx: SettleContext, events: readonly EventInput[]): void {
+  if (events.length === 0) return;
+  if (ctx.emit !== undefined) {
+    ctx.emit(events);
+    return;
+  }
+  const timestamp = nowIso(clock(ctx));
+  appendEvents(
+    ctx.paths,
+    events.map((e) => ({ timestamp, ...e })),
+  );
+}
+
+/** One lifecycle event about a worker. */
+export function workerEvent(event: string, spec: Pick<WorkerSpec, 'worker_id' | 'task_id'>, data: Record<string, unknown>): EventInput {
+  return { event, worker_id: spec.worker_id, task_id: spec.task_id, data };
+}
+
+export function emitWorkerEvent(ctx: SettleContext, event: string, spec: Pick<WorkerSpec, 'worker_id' | 'task_id'>, data: Record<string, unknown>): void {
+  emitEvents(ctx, [workerEvent(event, spec, data)]);
 }

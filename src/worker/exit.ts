@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
 import { nowIso } from '../contract/time.js';
-import { normalizeExecution, type WorkerSpec } from '../contract/worker-spec.js';
-import { RelayError, describeError } from '../errors.js';
+import type { WorkerSpec } from '../contract/worker-spec.js';
+import { toCompleted, withRunEnded } from '../core/transitions.js';
+import { RelayError } from '../errors.js';
 import { readExitRecordResult, removeExitRecord, setAsideExitRecord, type ExitRecord } from '../store/exits.js';
-import { findSpec, finalizeSpec, readSpec, withSpecLock, writeSpec } from '../store/specs.js';
-import { settleTask } from '../store/tasks.js';
+import { findSpec, readSpec, withSpecLock, writeSpec } from '../store/specs.js';
 import { clock, type LifecycleContext } from './context.js';
-import { emitWorkerEvent } from './events.js';
+import { emitWorkerEvent, workerEvent } from './events.js';
+import { finalizeLocked, settleAfterLock } from './settle.js';
 
 /** How a run ended, from its exit record or from the ChildProcess 'exit' event. */
 export interface ExitInfo {
@@ -40,28 +41,22 @@ export interface ApplyResult {
 const isCurrentRun = (spec: WorkerSpec, exit: ExitInfo): boolean =>
   exit.run_id === undefined || exit.run_id === null || exit.run_id === (spec.execution?.run_id ?? null);
 
-/** exit 0, under the spec lock: completed/, status completed, completed_at, exit_code 0, pid null. Returns the task to settle. */
-export async function completeLocked(ctx: LifecycleContext, spec: WorkerSpec, exit: ExitInfo): Promise<string | null> {
-  const endedAt = exit.ended_at ?? nowIso(clock(ctx));
-  const next: WorkerSpec = {
-    ...spec,
-    status: 'completed',
-    error: null,
-    execution: { ...normalizeExecution(spec.execution), pid: null, completed_at: endedAt, last_exit_at: endedAt, exit_code: 0, signal: null, next_restart_at: null },
-  };
-  await finalizeSpec(ctx.paths, next, 'active', 'completed');
-  removeExitRecord(ctx.paths, spec.worker_id);
-  emitWorkerEvent(ctx, 'worker_completed', spec, { run_id: spec.execution?.run_id ?? null, exit_code: 0, restart_count: next.execution?.restart_count ?? 0 });
-  return spec.task_id;
+/** What applying an exit under the lock did: the outcome, and for a completed run the final spec to settle after the lock. */
+interface Applied {
+  readonly outcome: ExitOutcome;
+  readonly final?: WorkerSpec;
+}
+
+/** exit 0, under the spec lock: to completed/. The caller settles the task and emits the event after the lock. */
+async function completeLocked(ctx: LifecycleContext, spec: WorkerSpec, exit: ExitInfo): Promise<WorkerSpec> {
+  const final = toCompleted(spec, exit.ended_at ?? nowIso(clock(ctx)));
+  await finalizeLocked(ctx, final);
+  return final;
 }
 
 /** A non-zero exit or a signal, under the spec lock: recorded in the running spec (status stays running). */
-export async function recordExitLocked(ctx: LifecycleContext, spec: WorkerSpec, exit: ExitInfo): Promise<void> {
-  const endedAt = exit.ended_at ?? nowIso(clock(ctx));
-  const next: WorkerSpec = {
-    ...spec,
-    execution: { ...normalizeExecution(spec.execution), pid: null, exit_code: exit.exit_code, signal: exit.signal, last_exit_at: endedAt },
-  };
+async function recordExitLocked(ctx: LifecycleContext, spec: WorkerSpec, exit: ExitInfo): Promise<void> {
+  const next = withRunEnded(spec, { exitCode: exit.exit_code, signal: exit.signal, at: exit.ended_at ?? nowIso(clock(ctx)) });
   await writeSpec(ctx.paths, 'active', next);
   removeExitRecord(ctx.paths, spec.worker_id);
   emitWorkerEvent(ctx, 'worker_exited', spec, {
@@ -73,28 +68,12 @@ export async function recordExitLocked(ctx: LifecycleContext, spec: WorkerSpec, 
   });
 }
 
-/** Settles a worker's task after its spec lock is released (never both locks at once). */
-export async function settleTaskOf(ctx: LifecycleContext, workerId: string, taskId: string | null, status: 'completed' | 'failed', error: string | null = null): Promise<void> {
-  if (taskId === null) return;
-  const completedAt = nowIso(clock(ctx));
-  const ref = { worker_id: workerId, task_id: taskId };
-  let settled: boolean;
-  try {
-    settled = await settleTask(ctx.paths, taskId, status, { completed_at: completedAt, error, worker_id: workerId });
-  } catch (settleError) {
-    // The worker's own change is done and stays done; a broken or locked queue is reported, not thrown.
-    emitWorkerEvent(ctx, 'task_settle_failed', ref, { status, reason: describeError(settleError) });
-    return;
-  }
-  if (settled) emitWorkerEvent(ctx, status === 'completed' ? 'task_completed' : 'task_failed', ref, error === null ? {} : { error });
-}
-
 function alreadyRecorded(spec: WorkerSpec): boolean {
   return (spec.execution?.pid ?? null) === null && (spec.execution?.last_exit_at ?? null) !== null;
 }
 
-/** Applies one exit to the active spec under its lock; the caller settles the returned task. */
-async function applyExit(ctx: LifecycleContext, workerId: string, exit: ExitInfo): Promise<{ outcome: ExitOutcome; taskId: string | null }> {
+/** Applies one exit to the active spec under its lock; the caller settles a completed run after it. */
+async function applyExit(ctx: LifecycleContext, workerId: string, exit: ExitInfo): Promise<Applied> {
   return withSpecLock(ctx.paths, workerId, async () => {
     const read = readSpec(ctx.paths, 'active', workerId);
     if (read === undefined) throw new RelayError('SPEC_NOT_FOUND', `no spec for worker "${workerId}" in worker-specs/active/`);
@@ -102,16 +81,16 @@ async function applyExit(ctx: LifecycleContext, workerId: string, exit: ExitInfo
     const spec = read.spec;
     if (!isCurrentRun(spec, exit)) {
       removeExitRecord(ctx.paths, workerId);
-      return { outcome: 'stale', taskId: null };
+      return { outcome: 'stale' };
     }
-    if (spec.status !== 'running') return { outcome: 'not_running', taskId: null };
+    if (spec.status !== 'running') return { outcome: 'not_running' };
     if (alreadyRecorded(spec)) {
       removeExitRecord(ctx.paths, workerId);
-      return { outcome: 'already_recorded', taskId: null };
+      return { outcome: 'already_recorded' };
     }
-    if (exit.exit_code === 0 && exit.signal === null) return { outcome: 'completed', taskId: await completeLocked(ctx, spec, exit) };
+    if (exit.exit_code === 0 && exit.signal === null) return { outcome: 'completed', final: await completeLocked(ctx, spec, exit) };
     await recordExitLocked(ctx, spec, exit);
-    return { outcome: 'exited', taskId: null };
+    return { outcome: 'exited' };
   });
 }
 
@@ -129,15 +108,18 @@ export async function recordExit(ctx: LifecycleContext, workerId: string, exit: 
 
 /** Either of the two above, as the exit says. */
 export async function handleExit(ctx: LifecycleContext, workerId: string, exit: ExitInfo): Promise<ExitOutcome> {
-  const { outcome, taskId } = await applyExit(ctx, workerId, exit);
-  if (outcome === 'completed') await settleTaskOf(ctx, workerId, taskId, 'completed');
+  const { outcome, final } = await applyExit(ctx, workerId, exit);
+  if (final !== undefined) {
+    const events = [workerEvent('worker_completed', final, { run_id: final.execution?.run_id ?? null, exit_code: 0, restart_count: final.execution?.restart_count ?? 0 })];
+    await settleAfterLock(ctx, final, events);
+  }
   return outcome;
 }
 
 /**
  * Reads the worker's exit record (written by the shim when its process ended) and applies it to the
- * current run. Cheap when there is none (no lock). The daemon calls it for each worker on each pass;
- * start-worker does not wait for its worker, so this is how a run started there gets recorded.
+ * current run. Cheap when there is none (no lock). start-worker calls it before starting a worker whose
+ * spec still says running, so a run that ended while no daemon watched is recorded, never run again.
  */
 export async function applyExitRecordIfAny(ctx: LifecycleContext, workerId: string): Promise<ApplyResult> {
   if (!existsSync(ctx.paths.exitFile(workerId))) return { outcome: 'none' };

@@ -1,4 +1,5 @@
-import { normalizeExecution, type WorkerSpec } from '../contract/worker-spec.js';
+import { normalizeExecution } from '../contract/worker-spec.js';
+import { toPending } from '../core/transitions.js';
 import { RelayError } from '../errors.js';
 import type { SpawnResult } from '../process/spawn.js';
 import { requireActiveSpec } from './active-spec.js';
@@ -28,7 +29,8 @@ export async function restartWorker(ctx: LifecycleContext, workerId: string, opt
     const current = requireActiveSpec(ctx, workerId);
     assertStartable(current);
     emitWorkerEvent(ctx, 'worker_restarted', current, { ...previous, manual: true, restart_count: normalizeExecution(current.execution).restart_count });
-    const reset: WorkerSpec = { ...current, status: 'pending', execution: { ...normalizeExecution(current.execution), pid: null, started_at: null } };
-    return startLocked(ctx, reset, { reason: 'restart', keepChild: options.keepChild ?? false });
+    // Pending while it launches: a starter killed before the spawn leaves a spec the daemon simply starts.
+    const ready = current.status === 'running' ? toPending(current, { cause: current.error ?? null, nextRestartAt: null }) : current;
+    return startLocked(ctx, ready, { reason: 'restart', keepChild: options.keepChild ?? false });
   });
 }

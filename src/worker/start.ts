@@ -1,16 +1,18 @@
 import { nowIso } from '../contract/time.js';
 import { normalizeExecution, type WorkerSpec } from '../contract/worker-spec.js';
+import { toFailed, toRunning, withLaunchRecorded } from '../core/transitions.js';
 import { RelayError } from '../errors.js';
 import { checkIdentity, currentHost } from '../process/identity.js';
 import { newRunId, spawnWorker, type SpawnResult } from '../process/spawn.js';
 import { groupsOfRun } from '../process/group.js';
 import { stopProcess, stopRunRemnants } from '../process/terminate.js';
 import { removeExitRecord } from '../store/exits.js';
-import { finalizeSpec, withSpecLock, writeSpec } from '../store/specs.js';
+import { withSpecLock, writeSpec } from '../store/specs.js';
 import { requireActiveSpec } from './active-spec.js';
 import { clock, stopGraceMs, type LifecycleContext } from './context.js';
-import { emitWorkerEvent } from './events.js';
-import { applyExitRecordIfAny, settleTaskOf } from './exit.js';
+import { emitWorkerEvent, workerEvent } from './events.js';
+import { applyExitRecordIfAny } from './exit.js';
+import { finalizeLocked, settleAfterLock } from './settle.js';
 import { recordedProcess, recordedState } from './spec-process.js';
 
 export type StartReason = 'start' | 'restart';
@@ -26,11 +28,11 @@ export interface StartOptions {
   readonly waitForExitMs?: number;
 }
 
-/** A spawn failure: the spec went to failed/; the task is settled once the spec lock is released. */
+/** A spawn failure: the spec went to failed/; the task is settled and the event emitted once the spec lock is released. */
 class SpawnFailure {
   constructor(
     readonly error: RelayError,
-    readonly spec: WorkerSpec,
+    readonly final: WorkerSpec,
   ) {}
 }
 
@@ -81,7 +83,7 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   // the token guards against the starter being killed, and a killed process's writes are in the page
   // cache; a power cut that loses the write also ends every process the token could name.
   const runId = newRunId();
-  await writeSpec(ctx.paths, 'active', { ...spec, execution: { ...spec.execution, launching_run_id: runId } }, { fsync: false });
+  await writeSpec(ctx.paths, 'active', withLaunchRecorded(spec, runId), { fsync: false });
   const now = clock(ctx);
   let result: SpawnResult;
   try {
@@ -96,30 +98,14 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
       ...(ctx.baseEnv === undefined ? {} : { baseEnv: ctx.baseEnv }),
     });
   } catch (error) {
-    if (error instanceof RelayError && error.code === 'SPAWN_FAILED') throw new SpawnFailure(error, await failUnstartable(ctx, spec, error));
+    if (error instanceof RelayError && error.code === 'SPAWN_FAILED') {
+      const final = toFailed(spec, error.message, nowIso(clock(ctx)));
+      await finalizeLocked(ctx, final);
+      throw new SpawnFailure(error, final);
+    }
     throw error;
   }
-  const next: WorkerSpec = {
-    ...spec,
-    status: 'running',
-    error: null,
-    execution: {
-      ...execution,
-      pid: result.pid,
-      process_start_ticks: result.startTicks,
-      boot_id: result.bootId,
-      host: currentHost(),
-      run_id: result.runId,
-      started_at: result.startedAt,
-      completed_at: null,
-      exit_code: null,
-      signal: null,
-      next_restart_at: null,
-      timeout_warnings: [],
-      stop_reason: null,
-      launching_run_id: null,
-    },
-  };
+  const next = toRunning(spec, { pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, host: currentHost(), runId: result.runId, startedAt: result.startedAt });
   try {
     await writeSpec(ctx.paths, 'active', next);
   } catch (error) {
@@ -139,27 +125,13 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   return result;
 }
 
-/** A program that cannot be started: the spec goes to failed/ with the reason; event worker_failed. */
-async function failUnstartable(ctx: LifecycleContext, spec: WorkerSpec, error: RelayError): Promise<WorkerSpec> {
-  const at = nowIso(clock(ctx));
-  const failed: WorkerSpec = {
-    ...spec,
-    status: 'failed',
-    error: error.message,
-    execution: { ...normalizeExecution(spec.execution), pid: null, completed_at: at },
-  };
-  await finalizeSpec(ctx.paths, failed, 'active', 'failed');
-  emitWorkerEvent(ctx, 'worker_failed', spec, { reason: 'spawn_failed', error: error.message });
-  return failed;
-}
-
 /** Runs fn under the spec lock; a spawn failure settles the task as failed after the lock and rethrows SPAWN_FAILED. */
 export async function withStartLock<T>(ctx: LifecycleContext, workerId: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await withSpecLock(ctx.paths, workerId, fn);
   } catch (error) {
     if (!(error instanceof SpawnFailure)) throw error;
-    await settleTaskOf(ctx, workerId, error.spec.task_id, 'failed', error.error.message);
+    await settleAfterLock(ctx, error.final, [workerEvent('worker_failed', error.final, { reason: 'spawn_failed', error: error.error.message })]);
     throw error.error;
   }
 }

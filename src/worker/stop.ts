@@ -1,11 +1,12 @@
 import { nowIso } from '../contract/time.js';
-import { normalizeExecution, type WorkerSpec } from '../contract/worker-spec.js';
+import type { WorkerSpec } from '../contract/worker-spec.js';
+import { toFailed, withRunEnded } from '../core/transitions.js';
 import { stopProcess, stopRunRemnants, type StopOutcome } from '../process/terminate.js';
 import { readExitRecord, removeExitRecord } from '../store/exits.js';
-import { finalizeSpec, withSpecLock, writeSpec } from '../store/specs.js';
+import { withSpecLock, writeSpec } from '../store/specs.js';
 import { clock, stopGraceMs, type LifecycleContext } from './context.js';
-import { emitWorkerEvent } from './events.js';
-import { settleTaskOf } from './exit.js';
+import { emitWorkerEvent, workerEvent } from './events.js';
+import { finalizeLocked, settleAfterLock } from './settle.js';
 import { requireActiveSpec } from './active-spec.js';
 import { recordedProcess, recordedState } from './spec-process.js';
 
@@ -69,11 +70,7 @@ export async function stopWorker(ctx: LifecycleContext, workerId: string, reason
     const ended = endOfRun(ctx, current, outcome);
     // Started again meanwhile: the new run is not the one stopped.
     if (!sameRun(current, spec)) return ended;
-    const at = nowIso(clock(ctx));
-    await writeSpec(ctx.paths, 'active', {
-      ...current,
-      execution: { ...normalizeExecution(current.execution), pid: null, exit_code: ended.exit_code, signal: ended.signal, last_exit_at: at, stop_reason: reason },
-    });
+    await writeSpec(ctx.paths, 'active', withRunEnded(current, { exitCode: ended.exit_code, signal: ended.signal, at: nowIso(clock(ctx)), stopReason: reason }));
     removeExitRecord(ctx.paths, workerId);
     return ended;
   });
@@ -106,26 +103,11 @@ export async function failWorker(ctx: LifecycleContext, workerId: string, error 
     }
     const ended = endOfRun(ctx, current, outcome);
     const at = nowIso(clock(ctx));
-    const failed: WorkerSpec = {
-      ...current,
-      status: 'failed',
-      error,
-      execution: {
-        ...normalizeExecution(current.execution),
-        pid: null,
-        completed_at: at,
-        exit_code: ended.exit_code,
-        signal: ended.signal,
-        next_restart_at: null,
-        ...(stopped(outcome) ? { last_exit_at: at, stop_reason: `fail: ${error}` } : {}),
-      },
-    };
-    const file = await finalizeSpec(ctx.paths, failed, 'active', 'failed');
-    removeExitRecord(ctx.paths, workerId);
-    emitWorkerEvent(ctx, 'worker_failed', current, { reason, error, outcome, exit_code: ended.exit_code, signal: ended.signal });
-    return { outcome, pid: current.execution?.pid ?? null, run_id: current.execution?.run_id ?? null, ...ended, file, taskId: current.task_id };
+    const final = toFailed(current, error, at, { exitCode: ended.exit_code, signal: ended.signal, ...(stopped(outcome) ? { at, stopReason: `fail: ${error}` } : {}) });
+    const file = await finalizeLocked(ctx, final);
+    const event = workerEvent('worker_failed', current, { reason, error, outcome, exit_code: ended.exit_code, signal: ended.signal });
+    return { result: { outcome, pid: current.execution?.pid ?? null, run_id: current.execution?.run_id ?? null, ...ended, file }, final, event };
   });
-  await settleTaskOf(ctx, workerId, result.taskId, 'failed', error);
-  const { taskId: _taskId, ...rest } = result;
-  return rest;
+  await settleAfterLock(ctx, result.final, [result.event]);
+  return result.result;
 }
