@@ -8,11 +8,16 @@ export function placeOnDaemonClock(wallTimestampMs: number, wallNowMs: number, d
   return daemonNowMs - ago;
 }
 
+export type Timer = ReturnType<typeof setTimeout>;
+
 export interface Clock {
   /** Milliseconds on the daemon's monotonic clock. */
   now(): number;
   /** Wall-clock milliseconds (only to read and write timestamps). */
   wallNow(): number;
+  /** The daemon's timers go through its clock, so a test drives them (node's mock timers) without sleeping. */
+  setTimeout(fn: () => void, ms: number): Timer;
+  clearTimeout(timer: Timer): void;
 }
 
 export function systemClock(): Clock {
@@ -21,5 +26,8 @@ export function systemClock(): Clock {
   return {
     now: () => wallAtStart + (performance.now() - monoAtStart),
     wallNow: () => Date.now(),
+    // Looked up at each call: node's mock timers replace the globals after this clock is made.
+    setTimeout: (fn, ms) => setTimeout(fn, ms),
+    clearTimeout: (timer) => clearTimeout(timer),
   };
 }

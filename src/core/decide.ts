@@ -17,8 +17,6 @@ export interface PassInput {
   readonly queuedTasks: readonly QueuedTask[];
   readonly maxConcurrent: number;
   readonly massActionMin: number;
-  /** Ids a task's worker may not take (specs that exist in any folder). */
-  readonly takenIds: ReadonlySet<string>;
   readonly rand: () => number;
 }
 
@@ -168,7 +166,7 @@ function planStarts(input: PassInput, running: number, held: ReadonlySet<string>
     starts.push({ kind: 'start', workerId: spec.workerId, restart: spec.restartCount > 0 });
     slots -= 1;
   }
-  const taken = new Set(input.takenIds);
+  const taken = new Set<string>();
   for (const task of orderTasks(input.queuedTasks)) {
     if (slots <= 0) break;
     if (input.limits[task.workerType] === undefined) continue;

@@ -1,83 +1,18 @@
-import { lstatSync, readdirSync, type Stats } from 'node:fs';
-import type { Checkin } from '../contract/checkin.js';
+import { readdirSync } from 'node:fs';
 import type { HealthState } from '../contract/pm-state.js';
 import type { WorkerSpec } from '../contract/worker-spec.js';
 import { placeOnDaemonClock, type Clock } from '../core/clock.js';
 import type { WorkerView } from '../core/health.js';
-import { describeError, errnoCode } from '../errors.js';
-import type { ProcessIdentity } from '../process/identity.js';
+import { describeError } from '../errors.js';
+import { pidExists, type ProcessIdentity } from '../process/identity.js';
 import { readCheckin } from '../store/checkins.js';
 import type { HomePaths } from '../store/home.js';
 import { listSpecIds, readSpec } from '../store/specs.js';
 import { runStateOfSpec } from '../worker/spec-process.js';
+import { lstatSignature } from './file-signature.js';
+import { blankMemory, type Departed, type InvalidSpec, type Memory, type NewCheckin, type Observation, type ObservedWorker } from './observation.js';
 
-/** What the daemon remembers of one active worker between passes. */
-interface Memory {
-  specSig: string;
-  spec: WorkerSpec | null;
-  invalidReported: string | null;
-  runId: string | null;
-  startedAtIso: string | null;
-  startedAt: number | null;
-  checkinSig: string;
-  checkinTs: string | null;
-  checkin: Checkin | null;
-  checkinCount: number;
-  lastCheckinAt: number | null;
-  lastProgressChangeAt: number | null;
-  /** The identity of the run's process while it was last seen alive (for orphan checks). */
-  identity: ProcessIdentity | null;
-  stopping: boolean;
-  health: HealthState | null;
-  nextRestartIso: string | null;
-  nextRestartAt: number | null;
-}
-
-export interface ObservedWorker {
-  readonly spec: WorkerSpec;
-  readonly view: WorkerView & { readonly createdAt: string };
-  readonly checkin: Checkin | null;
-  readonly checkinCount: number;
-}
-
-export interface InvalidSpec {
-  readonly workerId: string;
-  readonly file: string;
-  readonly reason: string;
-}
-
-export interface NewCheckin {
-  readonly workerId: string;
-  readonly taskId: string | null;
-  readonly checkin: Checkin;
-}
-
-export interface Departed {
-  readonly workerId: string;
-  readonly identity: ProcessIdentity | null;
-}
-
-export interface Observation {
-  readonly workers: ObservedWorker[];
-  /** Newly broken specs (each reported once per version of the file). */
-  readonly invalid: InvalidSpec[];
-  readonly invalidCount: number;
-  readonly newCheckins: NewCheckin[];
-  readonly ignoredCheckins: { workerId: string; reason: string }[];
-  /** Workers that left active/ since the last pass. */
-  readonly departed: Departed[];
-}
-
-const signature = (stat: Stats): string => `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
-
-function statSig(file: string): string | null {
-  try {
-    return signature(lstatSync(file));
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return null;
-    throw error;
-  }
-}
+export type { Departed, Observation, ObservedWorker } from './observation.js';
 
 /**
  * Reads the active workers for one pass, re-reading only files whose (inode, size, mtime) changed, and
@@ -95,10 +30,6 @@ export class Observer {
     private readonly knownType: (name: string) => boolean,
   ) {}
 
-  healthOf(workerId: string): HealthState | null {
-    return this.memory.get(workerId)?.health ?? null;
-  }
-
   setHealth(workerId: string, health: HealthState): void {
     const memory = this.memory.get(workerId);
     if (memory !== undefined) memory.health = health;
@@ -113,10 +44,6 @@ export class Observer {
   setStopping(workerId: string, stopping: boolean): void {
     const memory = this.memory.get(workerId);
     if (memory !== undefined) memory.stopping = stopping;
-  }
-
-  identityOf(workerId: string): ProcessIdentity | null {
-    return this.memory.get(workerId)?.identity ?? null;
   }
 
   /**
@@ -162,7 +89,7 @@ export class Observer {
         const file = `${this.paths.specDir('active')}/${id}.json`;
         let sig: string | null;
         try {
-          sig = statSig(file);
+          sig = lstatSignature(file);
         } catch (error) {
           invalidCount += 1;
           invalid.push({ workerId: id, file, reason: `cannot stat: ${describeError(error)}` });
@@ -225,7 +152,7 @@ export class Observer {
     // changed on disk since it was read (a new run, say; one lstat tells), the pass reads both in order.
     if (memory?.spec === null || memory?.spec === undefined || memory.specSig === '' || memory.spec.status !== 'running') return true;
     try {
-      if (statSig(`${this.paths.specDir('active')}/${workerId}.json`) !== memory.specSig) return true;
+      if (lstatSignature(`${this.paths.specDir('active')}/${workerId}.json`) !== memory.specSig) return true;
       this.readNewCheckin(workerId, memory.spec, memory, this.clock.now(), this.clock.wallNow(), this.arrived, this.arrivedIgnored);
       return true;
     } catch {
@@ -250,7 +177,7 @@ export class Observer {
   }
 
   private readNewCheckin(id: string, spec: WorkerSpec, memory: Memory, now: number, wallNow: number, out: NewCheckin[], ignored: { workerId: string; reason: string }[]): void {
-    const sig = statSig(this.paths.checkinFile(id));
+    const sig = lstatSignature(this.paths.checkinFile(id));
     if (sig === null || sig === memory.checkinSig) return;
     memory.checkinSig = sig;
     const read = readCheckin(this.paths, id);
@@ -326,35 +253,7 @@ export class Observer {
 function provedAliveStill(spec: WorkerSpec, identity: ProcessIdentity | null): boolean {
   const execution = spec.execution;
   if (identity === null || spec.status !== 'running' || execution?.pid !== identity.pid || execution.process_start_ticks !== identity.startTicks) return false;
-  try {
-    process.kill(identity.pid, 0);
-    return true;
-  } catch {
-    // ESRCH: gone; EPERM: someone else's process now. Either way the full check decides.
-    return false;
-  }
-}
-
-function blankMemory(): Memory {
-  return {
-    specSig: '',
-    spec: null,
-    invalidReported: null,
-    runId: null,
-    startedAtIso: null,
-    startedAt: null,
-    checkinSig: '',
-    checkinTs: null,
-    checkin: null,
-    checkinCount: 0,
-    lastCheckinAt: null,
-    lastProgressChangeAt: null,
-    identity: null,
-    stopping: false,
-    health: null,
-    nextRestartIso: null,
-    nextRestartAt: null,
-  };
+  return pidExists(identity.pid);
 }
 
 function listNames(dir: string): string[] {

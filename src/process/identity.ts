@@ -87,3 +87,17 @@ export function readCmdline(pid: number): string[] | undefined {
     return undefined;
   }
 }
+
+/**
+ * Whether a process with this pid exists (kill(pid, 0): one syscall, where /proc costs an open and a
+ * read). No signal is sent. ESRCH: gone; EPERM: someone else's process now; either way false, and the
+ * caller's full identity check decides.
+ */
+export function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -119,13 +119,6 @@ describe('decidePass: starts up to the concurrency cap', () => {
       starts: [start('due', true)],
     },
     {
-      name: 'a task whose worker id is taken is skipped; the next one gets the slot',
-      workers: healthy(3),
-      tasks: queue,
-      input: { takenIds: new Set([workerIdForTask('task-crit', TYPE)]) },
-      starts: [dispatched('task-high-old')],
-    },
-    {
       name: 'two tasks that map to one worker id: the second is skipped',
       workers: [],
       tasks: [task('task-dup', 'high', at(1)), task('dup', 'high', at(2)), task('task-other', 'low', at(0))],

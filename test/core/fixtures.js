@@ -64,7 +64,6 @@ export function passInput(overrides = {}) {
     queuedTasks: [],
     maxConcurrent: 4,
     massActionMin: 10,
-    takenIds: new Set(),
     rand: fixedRand,
     ...overrides,
   };

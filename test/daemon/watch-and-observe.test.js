@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { systemClock } from '../../dist/core/clock.js';
 import { FolderWatcher } from '../../dist/daemon/folder-watch.js';
 import { Observer } from '../../dist/daemon/observer.js';
-import { reconcileTasks } from '../../dist/daemon/dispatch.js';
+import { reconcileTasks } from '../../dist/daemon/task-specs.js';
 import { currentBootId, readIdentity } from '../../dist/process/identity.js';
 import { writeDerivedJsonSync } from '../../dist/store/atomic.js';
 import { ensureLayout, homePaths } from '../../dist/store/home.js';

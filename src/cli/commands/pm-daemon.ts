@@ -39,7 +39,7 @@ export const pmDaemonCommand: CommandModule<object, Args> = {
     // The daemon's own dependencies (pino; prom-client and execa only when metrics or an alert hook are configured) load only here, so every other command starts fast.
     const [{ Daemon }, { createPassHooks }, { seedDemoTasks }, { formatEventForConsole }, { createFileLogger }] = await Promise.all([
       import('../../daemon/daemon.js'),
-      import('../../daemon/extras.js'),
+      import('../../daemon/alerts-and-metrics.js'),
       import('../../daemon/demo.js'),
       import('../../daemon/console.js'),
       import('../../log.js'),

@@ -1,0 +1,32 @@
+import type { Task } from '../contract/task-queue.js';
+import type { PassPlan } from '../core/decide.js';
+import { applyAction, type ApplyContext } from './apply.js';
+import { createSpecsForTasks, type DispatchAction } from './task-specs.js';
+
+/**
+ * Applies a pass's plan: each action in order (a failure is reported and the rest go on), then the
+ * dispatches as one batch (new specs, one queue update), each new worker started. Returns whether the
+ * queue was changed (the caller reads it again next pass).
+ */
+export async function applyPlan(
+  ctx: ApplyContext,
+  plan: PassPlan,
+  tasks: ReadonlyMap<string, Task>,
+  reportError: (where: string, error: unknown, workerId?: string) => void,
+): Promise<boolean> {
+  const dispatches: DispatchAction[] = [];
+  for (const action of plan.actions) {
+    if (action.kind === 'dispatch') dispatches.push(action);
+    else await applyAction(ctx, action).catch((error: unknown) => reportError(`${action.kind} ${action.workerId}`, error, action.workerId));
+  }
+  if (dispatches.length === 0) return false;
+  try {
+    const ready = await createSpecsForTasks(ctx.paths, dispatches, tasks, ctx.clock.wallNow(), (events) => ctx.emit(events));
+    for (const workerId of ready) {
+      await applyAction(ctx, { kind: 'start', workerId, restart: false }).catch((error: unknown) => reportError(`start ${workerId}`, error, workerId));
+    }
+  } catch (error) {
+    reportError('dispatch', error);
+  }
+  return true;
+}

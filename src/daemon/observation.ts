@@ -1,0 +1,86 @@
+import type { Checkin } from '../contract/checkin.js';
+import type { HealthState } from '../contract/pm-state.js';
+import type { WorkerSpec } from '../contract/worker-spec.js';
+import type { WorkerView } from '../core/health.js';
+import type { ProcessIdentity } from '../process/identity.js';
+
+// What the observer reads for one pass, and what it remembers of each worker between passes.
+
+/** What the daemon remembers of one active worker between passes. */
+export interface Memory {
+  specSig: string;
+  spec: WorkerSpec | null;
+  invalidReported: string | null;
+  runId: string | null;
+  startedAtIso: string | null;
+  startedAt: number | null;
+  checkinSig: string;
+  checkinTs: string | null;
+  checkin: Checkin | null;
+  checkinCount: number;
+  lastCheckinAt: number | null;
+  lastProgressChangeAt: number | null;
+  /** The identity of the run's process while it was last seen alive (for orphan checks). */
+  identity: ProcessIdentity | null;
+  stopping: boolean;
+  health: HealthState | null;
+  nextRestartIso: string | null;
+  nextRestartAt: number | null;
+}
+
+export interface ObservedWorker {
+  readonly spec: WorkerSpec;
+  readonly view: WorkerView & { readonly createdAt: string };
+  readonly checkin: Checkin | null;
+  readonly checkinCount: number;
+}
+
+export interface InvalidSpec {
+  readonly workerId: string;
+  readonly file: string;
+  readonly reason: string;
+}
+
+export interface NewCheckin {
+  readonly workerId: string;
+  readonly taskId: string | null;
+  readonly checkin: Checkin;
+}
+
+export interface Departed {
+  readonly workerId: string;
+  readonly identity: ProcessIdentity | null;
+}
+
+export interface Observation {
+  readonly workers: ObservedWorker[];
+  /** Newly broken specs (each reported once per version of the file). */
+  readonly invalid: InvalidSpec[];
+  readonly invalidCount: number;
+  readonly newCheckins: NewCheckin[];
+  readonly ignoredCheckins: { workerId: string; reason: string }[];
+  /** Workers that left active/ since the last pass. */
+  readonly departed: Departed[];
+}
+
+export function blankMemory(): Memory {
+  return {
+    specSig: '',
+    spec: null,
+    invalidReported: null,
+    runId: null,
+    startedAtIso: null,
+    startedAt: null,
+    checkinSig: '',
+    checkinTs: null,
+    checkin: null,
+    checkinCount: 0,
+    lastCheckinAt: null,
+    lastProgressChangeAt: null,
+    identity: null,
+    stopping: false,
+    health: null,
+    nextRestartIso: null,
+    nextRestartAt: null,
+  };
+}

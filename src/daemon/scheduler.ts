@@ -1,0 +1,189 @@
+import type { Clock, Timer } from '../core/clock.js';
+
+/** What the next pass must read: everything (full), or only these check-ins and process ends (incremental). */
+export interface PassRequest {
+  readonly full: boolean;
+  readonly checkins: ReadonlySet<string>;
+  readonly exits: ReadonlySet<string>;
+}
+
+export interface SchedulerOptions {
+  readonly clock: Clock;
+  /** Delay before a pass others asked for, so a burst of changes makes one pass. */
+  readonly debounceMs: number;
+  /** Check-ins alone ask for at most one pass per this long. */
+  readonly checkinBatchMs: number;
+  /** The periodic pass, the safety net for missed events. */
+  readonly intervalMs: number;
+  /** Runs one pass; the scheduler never calls it while the last call is running. A throw is handed to onError. */
+  readonly runPass: (request: PassRequest) => Promise<void>;
+  readonly onError: (error: unknown) => void;
+  /** At each periodic tick, before the pass it asks for. */
+  readonly onTick?: () => void;
+}
+
+/** How a pass is asked for (see request). */
+export interface RequestKind {
+  /** A check-in changed: batched, and read incrementally (only these workers' check-ins). */
+  readonly lazy?: boolean;
+  /** With lazy: the workers whose check-in files changed; without: unknown, so the pass is full. */
+  readonly checkins?: readonly string[];
+  /** A child ended or a shim wrote its exit record: a pass at once, incremental. */
+  readonly processEnded?: boolean;
+  /** With processEnded: workers whose exit records appeared (their processes are checked in full). */
+  readonly exits?: readonly string[];
+}
+
+/**
+ * When the daemon passes, and what each pass reads. Folder events, a child's exit, a health deadline and
+ * the periodic tick only *ask* for a pass; passes never overlap, and a request during one runs one more
+ * right after it. Every timer is the clock's and is owned here, so stop() leaves none behind.
+ */
+export class PassScheduler {
+  private running = false;
+  private passTimer: Timer | undefined;
+  private lazyTimer: Timer | undefined;
+  private deadlineTimer: Timer | undefined;
+  private tickTimer: Timer | undefined;
+  private recheckTimer: Timer | undefined;
+  private fullWanted = true;
+  private checkins = new Set<string>();
+  private exits = new Set<string>();
+  private lastPassEndedAt = 0;
+  private current: Promise<void> | undefined;
+  private again = false;
+
+  constructor(private readonly options: SchedulerOptions) {}
+
+  /** Starts asking: the periodic tick (the first pass is the caller's, through runNow). */
+  start(): void {
+    this.running = true;
+  }
+
+  /** Starts the periodic tick (a daemon that watches; `--once` does not). */
+  startTicking(): void {
+    const tick = (): void => {
+      this.tickTimer = this.options.clock.setTimeout(() => {
+        tick();
+        this.options.onTick?.();
+        this.request();
+      }, this.options.intervalMs);
+    };
+    if (this.running && this.tickTimer === undefined) tick();
+  }
+
+  /** The next pass reads everything (a cached reading could not be trusted). */
+  wantFull(): void {
+    this.fullWanted = true;
+  }
+
+  /**
+   * Asks for a pass soon. A check-in alone (`lazy`) can only make a worker healthier and every deadline
+   * has a timer of its own, so check-ins are batched into at most one pass per checkinBatchMs; a process
+   * end asks at once; anything else makes the next pass a full one, after the debounce.
+   */
+  request(kind: RequestKind = {}): void {
+    if (!this.running) return;
+    if (kind.lazy === true) {
+      for (const id of kind.checkins ?? []) this.checkins.add(id);
+      if (kind.checkins === undefined) this.fullWanted = true;
+      if (this.lazyTimer !== undefined || this.passTimer !== undefined) return;
+      const { clock, debounceMs, checkinBatchMs } = this.options;
+      const delay = Math.max(debounceMs, this.lastPassEndedAt + checkinBatchMs - clock.now());
+      this.lazyTimer = clock.setTimeout(() => {
+        this.lazyTimer = undefined;
+        this.schedule(debounceMs);
+      }, delay);
+      return;
+    }
+    if (kind.processEnded === true) {
+      for (const id of kind.exits ?? []) this.exits.add(id);
+      // Only that worker's process changed: an incremental reading sees it. At once: nothing else is coming to batch with it.
+      this.schedule(0);
+      return;
+    }
+    this.fullWanted = true;
+    this.schedule(this.options.debounceMs);
+  }
+
+  /** Looks at these workers' processes again after `ms` (a shim seen alive after writing its exit record). */
+  recheckExits(ids: Iterable<string>, ms: number): void {
+    for (const id of ids) this.exits.add(id);
+    if (this.exits.size === 0 || this.recheckTimer !== undefined || !this.running) return;
+    this.recheckTimer = this.options.clock.setTimeout(() => {
+      this.recheckTimer = undefined;
+      this.request({ processEnded: true });
+    }, ms);
+  }
+
+  /** A deadline sooner than the next periodic pass (a check-in timeout, a restart time) gets a pass of its own, on time. */
+  wakeAt(deadline: number | null): void {
+    const { clock, intervalMs } = this.options;
+    if (this.deadlineTimer !== undefined) clock.clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
+    if (deadline === null || !this.running) return;
+    const delay = Math.max(0, deadline - clock.now()) + 5;
+    if (delay >= intervalMs) return;
+    this.deadlineTimer = clock.setTimeout(() => {
+      this.deadlineTimer = undefined;
+      this.request();
+    }, delay);
+  }
+
+  private schedule(delayMs: number): void {
+    if (!this.running) return;
+    if (this.current !== undefined) {
+      this.again = true;
+      return;
+    }
+    if (this.passTimer !== undefined) return;
+    this.passTimer = this.options.clock.setTimeout(() => {
+      this.passTimer = undefined;
+      void this.runNow();
+    }, delayMs);
+  }
+
+  /** Runs a pass now (or, when one runs, one more right after it) and resolves when they are done. Never throws. */
+  async runNow(): Promise<void> {
+    if (this.current !== undefined) {
+      this.again = true;
+      return this.current;
+    }
+    this.current = (async () => {
+      do {
+        this.again = false;
+        const request = this.take();
+        try {
+          await this.options.runPass(request);
+        } catch (error) {
+          // What it was asked to read is read again, in full.
+          this.fullWanted = true;
+          this.options.onError(error);
+        }
+        this.lastPassEndedAt = this.options.clock.now();
+      } while (this.again && this.running);
+    })();
+    try {
+      await this.current;
+    } finally {
+      this.current = undefined;
+    }
+  }
+
+  private take(): PassRequest {
+    const request = { full: this.fullWanted, checkins: this.checkins, exits: this.exits };
+    this.fullWanted = false;
+    this.checkins = new Set();
+    this.exits = new Set();
+    return request;
+  }
+
+  /** No more passes: every timer cleared; resolves when the pass under way (if any) is done. Idempotent. */
+  async stop(): Promise<void> {
+    this.running = false;
+    const { clock } = this.options;
+    for (const timer of [this.passTimer, this.lazyTimer, this.deadlineTimer, this.tickTimer, this.recheckTimer]) if (timer !== undefined) clock.clearTimeout(timer);
+    this.passTimer = this.lazyTimer = this.deadlineTimer = this.tickTimer = this.recheckTimer = undefined;
+    if (this.current !== undefined) await this.current.catch(() => undefined);
+  }
+}
