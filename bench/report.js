@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RESULTS } from './lib/common.js';
 
-const order = ['pass', 'cleanup-dry-run', 'latency', 'checkins', 'fleet'];
+const order = ['pass', 'cleanup-dry-run', 'latency', 'checkins', 'fleet', 'ps-list'];
 const results = readdirSync(RESULTS)
   .filter((f) => f.endsWith('.json') && !f.endsWith('-profile.json'))
   .map((f) => JSON.parse(readFileSync(join(RESULTS, f), 'utf8')))

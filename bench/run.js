@@ -18,8 +18,9 @@ import * as cleanupDryRun from './cleanup-dry-run.js';
 import * as latency from './latency.js';
 import * as checkins from './checkins.js';
 import * as fleet from './fleet.js';
+import * as psList from './ps-list.js';
 
-const BENCHMARKS = [pass, cleanupDryRun, latency, checkins, fleet];
+const BENCHMARKS = [pass, cleanupDryRun, latency, checkins, fleet, psList];
 
 const HELP = `Usage: node bench/run.js [--quick] [--profile] [--only NAME[,NAME]] [NAME...] [--list]
 

@@ -4,25 +4,39 @@ import { isoTimestamp } from './time.js';
 export const HEALTH_STATES = ['starting', 'healthy', 'late', 'stalled', 'zombie', 'exited', 'backoff'] as const;
 export type HealthState = (typeof HEALTH_STATES)[number];
 
+// Fields the daemon writes but older files may lack are optional, so `validate` accepts both.
 export const monitoredWorkerSchema = z.looseObject({
   worker_id: z.string(),
   task_id: z.string().nullable(),
   worker_type: z.string(),
   health_state: z.enum(HEALTH_STATES),
+  health_reason: z.string().nullable().optional(),
+  status: z.string().optional(),
   last_checkin: isoTimestamp.nullable(),
   checkin_count: z.number().int().nonnegative(),
+  checkin_status: z.string().nullable().optional(),
+  checkin_message: z.string().nullable().optional(),
   progress_pct: z.number().nullable(),
   restart_count: z.number().int().nonnegative(),
   pid: z.number().int().nullable(),
+  started_at: z.string().nullable().optional(),
+  next_restart_at: z.string().nullable().optional(),
+  last_exit: z.looseObject({ exit_code: z.number().int().nullable(), signal: z.string().nullable() }).nullable().optional(),
+});
+
+export const pmDaemonSchema = z.looseObject({
+  pid: z.number().int(),
+  started_at: isoTimestamp,
+  last_loop: isoTimestamp.nullable(),
+  loops_completed: z.number().int().nonnegative(),
+  loop_interval_seconds: z.number().positive().optional(),
+  last_pass_ms: z.number().nonnegative().optional(),
+  host: z.string().optional(),
+  metrics: z.looseObject({ host: z.string(), port: z.number().int() }).nullable().optional(),
 });
 
 export const pmStateSchema = z.looseObject({
-  pm_daemon: z.looseObject({
-    pid: z.number().int(),
-    started_at: isoTimestamp,
-    last_loop: isoTimestamp.nullable(),
-    loops_completed: z.number().int().nonnegative(),
-  }),
+  pm_daemon: pmDaemonSchema,
   monitored_workers: z.record(z.string(), monitoredWorkerSchema),
   metrics: z.record(z.string(), z.unknown()),
   configuration: z.record(z.string(), z.unknown()),
@@ -30,3 +44,57 @@ export const pmStateSchema = z.looseObject({
 
 export type MonitoredWorker = z.infer<typeof monitoredWorkerSchema>;
 export type PmState = z.infer<typeof pmStateSchema>;
+
+// The lenient reading the operator tools use (dashboard, health check): the daemon may not have written
+// a field yet, or an older daemon another shape, so a field that is missing, empty or of another type
+// reads as undefined instead of failing the whole file. Its fields are the schema's own (checked below).
+const viewText = z.string().min(1).optional().catch(undefined);
+const viewNumber = z.number().optional().catch(undefined);
+const viewObject = z.record(z.string(), z.unknown()).catch({});
+
+export const pmDaemonViewSchema = z.object({
+  pid: viewNumber,
+  started_at: viewText,
+  last_loop: viewText,
+  loops_completed: viewNumber,
+  loop_interval_seconds: viewNumber,
+  last_pass_ms: viewNumber,
+});
+
+export const monitoredWorkerViewSchema = z.object({
+  task_id: viewText,
+  worker_type: viewText,
+  health_state: viewText,
+  health_reason: viewText,
+  status: viewText,
+  last_checkin: viewText,
+  checkin_count: viewNumber,
+  checkin_status: viewText,
+  checkin_message: viewText,
+  progress_pct: viewNumber,
+  restart_count: viewNumber,
+  pid: viewNumber,
+  started_at: viewText,
+  next_restart_at: viewText,
+});
+
+/** pm-state.json read leniently: anything that is not an object reads as empty; a worker that is not one is skipped. */
+export const pmStateViewSchema = z.object({
+  pm_daemon: pmDaemonViewSchema.catch({}),
+  monitored_workers: z.record(z.string(), monitoredWorkerViewSchema.optional().catch(undefined)).catch({}),
+  metrics: viewObject,
+  configuration: viewObject,
+});
+
+// The view names no field the schema does not: a rename in one is a compile error in the other.
+type FieldsOf<T extends z.ZodObject> = keyof T['shape'];
+type FieldsWithin<View extends z.ZodObject, Contract extends z.ZodObject> = [FieldsOf<View>] extends [FieldsOf<Contract>] ? true : false;
+const viewFieldsAreContractFields: [
+  FieldsWithin<typeof pmDaemonViewSchema, typeof pmDaemonSchema>,
+  FieldsWithin<typeof monitoredWorkerViewSchema, typeof monitoredWorkerSchema>,
+  FieldsWithin<typeof pmStateViewSchema, typeof pmStateSchema>,
+] = [true, true, true];
+void viewFieldsAreContractFields;
+
+export type PmDaemonView = z.infer<typeof pmDaemonViewSchema>;
+export type MonitoredWorkerView = z.infer<typeof monitoredWorkerViewSchema> & { readonly worker_id: string };

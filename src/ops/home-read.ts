@@ -1,6 +1,4 @@
-import { statSync } from 'node:fs';
-import { RelayError, describeError } from '../errors.js';
-import { homePaths, resolveHome, type HomePaths } from '../store/home.js';
+import { assertHomeUsable, homePaths, resolveHome, type HomePaths } from '../store/home.js';
 
 /**
  * The home for commands that only look (health-check, the dashboard, dry runs): resolved and checked like
@@ -8,12 +6,6 @@ import { homePaths, resolveHome, type HomePaths } from '../store/home.js';
  */
 export function openHomeForReading(env: NodeJS.ProcessEnv = process.env): HomePaths {
   const paths = homePaths(resolveHome(env.COMMIT_RELAY_HOME));
-  let isDir = false;
-  try {
-    isDir = statSync(paths.home).isDirectory();
-  } catch (error) {
-    throw new RelayError('HOME_UNUSABLE', `home ${paths.home} is not usable: ${describeError(error)}`, { cause: error });
-  }
-  if (!isDir) throw new RelayError('HOME_UNUSABLE', `home ${paths.home} is not a folder`);
+  assertHomeUsable(paths);
   return paths;
 }

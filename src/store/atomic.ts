@@ -17,15 +17,6 @@ export async function writeJsonAtomic(file: string, value: unknown, options: Wri
   }
 }
 
-export function writeJsonAtomicSync(file: string, value: unknown, options: WriteOptions = {}): void {
-  const text = `${JSON.stringify(value, null, 2)}\n`;
-  try {
-    writeFileAtomic.sync(file, text, { fsync: options.fsync ?? true, mode: 0o644 });
-  } catch (error) {
-    throw new RelayError('IO_FAILED', `cannot write ${file}: ${describeError(error)}`, { cause: error, details: { file, errno: errnoCode(error) } });
-  }
-}
-
 let derivedWrites = 0;
 
 /**

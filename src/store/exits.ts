@@ -1,6 +1,5 @@
 import { constants } from 'node:os';
-import { readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { isValidId } from '../contract/ids.js';
+import { renameSync, rmSync, statSync } from 'node:fs';
 import { nowIso } from '../contract/time.js';
 import { describeError, errnoCode } from '../errors.js';
 import { readTextIfExists } from './atomic.js';
@@ -94,16 +93,4 @@ export function setAsideExitRecord(paths: HomePaths, workerId: string, now: numb
   } catch {
     return undefined;
   }
-}
-
-/** The ids that have an exit record (temp files and set-aside records are skipped). */
-export function listExitRecordIds(paths: HomePaths): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(paths.exits);
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return [];
-    throw error;
-  }
-  return names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)).filter(isValidId);
 }
