@@ -1,5 +1,4 @@
 import type { ChildProcess } from 'node:child_process';
-import type { WorkerTypes } from '../config/load.js';
 import { nowIso } from '../contract/time.js';
 import type { WorkerSpec } from '../contract/worker-spec.js';
 import type { Action } from '../core/actions.js';
@@ -7,24 +6,25 @@ import type { Clock } from '../core/clock.js';
 import { describeError, isRelayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { checkIdentity } from '../process/identity.js';
-import { stopProcess, stopRunRemnants } from '../process/terminate.js';
+import { stopProcess, stopRunRemnants, type StopOutcome } from '../process/terminate.js';
 import type { EventInput } from '../store/activity-log.js';
-import { readExitRecord, removeExitRecord } from '../store/exits.js';
+import { removeExitRecord } from '../store/exits.js';
 import type { HomePaths } from '../store/home.js';
 import { moveSpecFile, readSpec, withSpecLock, writeSpec } from '../store/specs.js';
-import { toCompleted, toFailed, toPending, withRunEnded, withWarningsGiven } from '../core/transitions.js';
+import { toCompleted, toFailed, toPending, withWarningsGiven } from '../core/transitions.js';
 import { workerEvent } from '../worker/events.js';
 import { finalizeLocked, settleAfterLock } from '../worker/settle.js';
 import { runStateOfSpec } from '../worker/spec-process.js';
 import type { LifecycleContext } from '../worker/context.js';
 import { startLocked, startWorker, withStartLock } from '../worker/start.js';
+import { recordStop, stopped } from '../worker/stop.js';
+import { stopGraceMs } from '../worker/context.js';
 import type { SpawnResult } from '../process/spawn.js';
 import type { Observer } from './observer.js';
 
 /** What applying actions needs from the daemon: the home, the clock, where events go, and how to ask for a pass. */
 export interface ApplyContext {
   readonly paths: HomePaths;
-  readonly workerTypes: () => WorkerTypes;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly observer: Observer;
@@ -172,8 +172,7 @@ async function stopRemnants(ctx: ApplyContext, spec: WorkerSpec): Promise<void> 
   const runId = e?.run_id ?? null;
   if (pgid === null || runId === null) return;
   if (checkIdentity({ pid: pgid, startTicks: e?.process_start_ticks ?? null, bootId: e?.boot_id ?? null }) === 'alive') return;
-  const grace = (ctx.workerTypes().types[spec.worker_type]?.stop_grace_seconds ?? 10) * 1000;
-  const outcome = await stopRunRemnants(pgid, runId, grace);
+  const outcome = await stopRunRemnants(pgid, runId, stopGraceMs(ctx.lifecycle(), spec.worker_type));
   if (outcome === 'terminated' || outcome === 'killed') ctx.logger.warn({ worker_id: spec.worker_id, pgid, outcome }, 'stopped what was left of a finished run');
   else if (outcome === 'not_ours') ctx.logger.warn({ worker_id: spec.worker_id, pgid }, 'its old process group holds processes that are not its own; left alone');
 }
@@ -227,12 +226,10 @@ function startStop(ctx: ApplyContext, action: Extract<Action, { kind: 'stop' }>)
   const spec = read.spec;
   const e = spec.execution;
   if (spec.status !== 'running' || e?.pid === null || e?.pid === undefined) return Promise.resolve();
-  const type = ctx.workerTypes().types[spec.worker_type];
-  const graceMs = (type?.stop_grace_seconds ?? 10) * 1000;
-  const runId = e.run_id ?? null;
+  const graceMs = stopGraceMs(ctx.lifecycle(), spec.worker_type);
   ctx.observer.setStopping(spec.worker_id, true);
   const task = (async () => {
-    let outcome: string;
+    let outcome: StopOutcome | 'error';
     try {
       outcome = await stopProcess({ pid: e.pid as number, startTicks: e.process_start_ticks, bootId: e.boot_id }, graceMs);
     } catch (error) {
@@ -242,27 +239,13 @@ function startStop(ctx: ApplyContext, action: Extract<Action, { kind: 'stop' }>)
     ctx.count('stops');
     ctx.emit([{ event: 'worker_killed', ...ids(spec), data: { reason: action.reason, detail: action.detail, outcome, pid: e.pid } }]);
     try {
-      await underLock(ctx, spec.worker_id, async (current) => {
-        if (current.status !== 'running' || (current.execution?.run_id ?? null) !== runId) return;
-        // 'gone': it ended on its own before any signal; its exit record (or its absence) tells how, next pass.
-        if (outcome === 'not_ours' || outcome === 'error' || outcome === 'gone') return;
-        const record = readExitRecord(ctx.paths, spec.worker_id);
-        const fromShim = record !== undefined && record.run_id === runId ? record : undefined;
-        await writeSpec(
-          ctx.paths,
-          'active',
-          withRunEnded(current, {
-            exitCode: fromShim !== undefined ? fromShim.exit_code : null,
-            signal: fromShim !== undefined ? fromShim.signal : outcome === 'killed' ? 'SIGKILL' : 'SIGTERM',
-            at: nowIso(ctx.clock.wallNow()),
-            stopReason: action.reason,
-          }),
-        );
-      });
+      // 'gone': it ended on its own before any signal; its exit record (or its absence) tells how, next pass.
+      if (outcome !== 'error' && stopped(outcome)) await recordStop(ctx.lifecycle(), spec, outcome, action.reason);
     } catch (error) {
       ctx.logger.error({ worker_id: spec.worker_id, err: error }, `cannot record the stop: ${describeError(error)}`);
     } finally {
       ctx.observer.setStopping(spec.worker_id, false);
+      ctx.observer.invalidate(spec.worker_id);
       ctx.requestPass();
     }
   })();

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { loadDaemonSettings, type DaemonFlags, type DaemonSettings, type WorkerTypes } from '../config/load.js';
+import { loadDaemonSettings, type DaemonFlags, type DaemonSettings } from '../config/load.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { decidePass, type PassPlan } from '../core/decide.js';
 import type { Logger } from '../log.js';
@@ -220,16 +220,14 @@ export class Daemon {
   }
 
   private applyContext(): ApplyContext {
-    const workerTypes = (): WorkerTypes => this.inputs.workerTypes;
     return {
       paths: this.paths,
-      workerTypes,
       clock: this.clock,
       logger: this.logger,
       observer: this.observer,
       emit: (events) => this.emit(events),
       requestPass: () => this.requestPass(),
-      lifecycle: () => ({ paths: this.paths, workerTypes: workerTypes(), emit: (events) => this.emit(events) }),
+      lifecycle: () => ({ paths: this.paths, workerTypes: this.inputs.workerTypes, emit: (events) => this.emit(events) }),
       adoptChild: (id, child) => this.adoptChild(id, child),
       count: (name) => this.events.count(name),
       inflight: this.inflight,

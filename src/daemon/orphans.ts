@@ -3,6 +3,7 @@ import { checkIdentity, type ProcessIdentity } from '../process/identity.js';
 import { stopProcess } from '../process/terminate.js';
 import type { HomePaths } from '../store/home.js';
 import { findSpec, listSpecIds, readSpec } from '../store/specs.js';
+import { stopGraceMs } from '../worker/context.js';
 import type { ApplyContext } from './apply.js';
 import type { Departed } from './observer.js';
 
@@ -32,8 +33,7 @@ export async function stopOrphans(ctx: ApplyContext, orphans: readonly Departed[
       if (identity === null || checkIdentity(identity) !== 'alive') return;
       const where = findSpec(ctx.paths, workerId);
       if (where?.folder === 'active') return;
-      const type = where?.ok === true ? ctx.workerTypes().types[where.spec.worker_type] : undefined;
-      const outcome = await stopProcess(identity, (type?.stop_grace_seconds ?? 10) * 1000);
+      const outcome = await stopProcess(identity, stopGraceMs(ctx.lifecycle(), where?.ok === true ? where.spec.worker_type : ''));
       ctx.emit([
         {
           event: 'worker_orphan_stopped',

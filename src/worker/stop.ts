@@ -3,7 +3,7 @@ import type { WorkerSpec } from '../contract/worker-spec.js';
 import { toFailed, withRunEnded } from '../core/transitions.js';
 import { stopProcess, stopRunRemnants, type StopOutcome } from '../process/terminate.js';
 import { readExitRecord, removeExitRecord } from '../store/exits.js';
-import { withSpecLock, writeSpec } from '../store/specs.js';
+import { readSpec, withSpecLock, writeSpec } from '../store/specs.js';
 import { clock, stopGraceMs, type LifecycleContext } from './context.js';
 import { emitWorkerEvent, workerEvent } from './events.js';
 import { finalizeLocked, settleAfterLock } from './settle.js';
@@ -24,7 +24,8 @@ export interface FailResult extends StopResult {
   readonly file: string;
 }
 
-const stopped = (outcome: StopOutcome): boolean => outcome === 'terminated' || outcome === 'killed';
+/** The stop ended the run (rather than finding it gone, or not ours). */
+export const stopped = (outcome: StopOutcome): boolean => outcome === 'terminated' || outcome === 'killed';
 
 /** Stops the process a spec records (TERM, the type's grace, KILL); a process not provably ours is never signalled. */
 export async function stopRun(ctx: LifecycleContext, spec: WorkerSpec): Promise<StopOutcome> {
@@ -39,7 +40,7 @@ export async function stopRun(ctx: LifecycleContext, spec: WorkerSpec): Promise<
   return remnants === 'terminated' || remnants === 'killed' ? remnants : 'gone';
 }
 
-/** How the stopped run ended: its exit record when the shim wrote one, else the signal that ended it. */
+/** How the stopped run ended: its exit record when the shim wrote one, else the signal that ended it, else what the spec says. */
 function endOfRun(ctx: LifecycleContext, spec: WorkerSpec, outcome: StopOutcome): { exit_code: number | null; signal: string | null } {
   const record = readExitRecord(ctx.paths, spec.worker_id);
   if (record !== undefined && record.run_id === spec.execution?.run_id) return { exit_code: record.exit_code, signal: record.signal };
@@ -51,29 +52,34 @@ function endOfRun(ctx: LifecycleContext, spec: WorkerSpec, outcome: StopOutcome)
 const sameRun = (a: WorkerSpec, b: WorkerSpec): boolean => (a.execution?.run_id ?? null) === (b.execution?.run_id ?? null);
 
 /**
- * Stops a worker's process group and records how it ended in the active spec (pid null, exit_code or
- * signal, last_exit_at, stop_reason); the status is left for the caller (the daemon's policy, fail, restart).
- * The stop happens outside the spec lock (it may take the whole grace); the record is made under it.
+ * After a stop, under the spec lock: how the stopped run (`stoppedSpec`'s) ended is recorded in the
+ * active spec with the reason (pid null, exit code or signal, last_exit_at, stop_reason), unless the spec
+ * no longer runs that run (started again, or settled, meanwhile). The status is left for the caller (the
+ * daemon's policy, fail, restart). The daemon and stop-worker both record a stop here.
+ */
+export async function recordStop(ctx: LifecycleContext, stoppedSpec: WorkerSpec, outcome: StopOutcome, reason: string): Promise<{ exit_code: number | null; signal: string | null }> {
+  return withSpecLock(ctx.paths, stoppedSpec.worker_id, async () => {
+    const read = readSpec(ctx.paths, 'active', stoppedSpec.worker_id);
+    const current = read?.ok === true ? read.spec : undefined;
+    if (current === undefined) return endOfRun(ctx, stoppedSpec, outcome);
+    const ended = endOfRun(ctx, current, outcome);
+    if (current.status !== 'running' || !sameRun(current, stoppedSpec)) return ended;
+    await writeSpec(ctx.paths, 'active', withRunEnded(current, { exitCode: ended.exit_code, signal: ended.signal, at: nowIso(clock(ctx)), stopReason: reason }));
+    removeExitRecord(ctx.paths, current.worker_id);
+    return ended;
+  });
+}
+
+/**
+ * Stops a worker's process group and records how it ended (recordStop). The stop happens outside the
+ * spec lock (it may take the whole grace); the record is made under it.
  */
 export async function stopWorker(ctx: LifecycleContext, workerId: string, reason: string): Promise<StopResult> {
   const spec = requireActiveSpec(ctx, workerId);
   const outcome = await stopRun(ctx, spec);
   const base = { outcome, pid: spec.execution?.pid ?? null, run_id: spec.execution?.run_id ?? null };
   if (!stopped(outcome)) return { ...base, exit_code: null, signal: null };
-  const end = await withSpecLock(ctx.paths, workerId, async () => {
-    let current: WorkerSpec;
-    try {
-      current = requireActiveSpec(ctx, workerId);
-    } catch {
-      return endOfRun(ctx, spec, outcome);
-    }
-    const ended = endOfRun(ctx, current, outcome);
-    // Started again meanwhile: the new run is not the one stopped.
-    if (!sameRun(current, spec)) return ended;
-    await writeSpec(ctx.paths, 'active', withRunEnded(current, { exitCode: ended.exit_code, signal: ended.signal, at: nowIso(clock(ctx)), stopReason: reason }));
-    removeExitRecord(ctx.paths, workerId);
-    return ended;
-  });
+  const end = await recordStop(ctx, spec, outcome, reason);
   emitWorkerEvent(ctx, 'worker_killed', spec, { reason, ...base, ...end });
   return { ...base, ...end };
 }
