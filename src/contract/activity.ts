@@ -25,6 +25,7 @@ export const KNOWN_EVENTS = [
   'task_assigned',
   'task_completed',
   'task_failed',
+  'task_settle_failed',
   'spec_invalid',
   'alert_raised',
   'alert_resolved',

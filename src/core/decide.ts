@@ -1,3 +1,4 @@
+import type { KnownEvent } from '../contract/activity.js';
 import { isValidId } from '../contract/ids.js';
 import type { EventInput } from '../store/activity-log.js';
 import type { HealthState } from '../contract/pm-state.js';
@@ -32,7 +33,7 @@ export interface PassPlan {
   readonly nextDeadline: number | null;
 }
 
-const TRANSITION_EVENTS: Partial<Record<HealthState, string>> = {
+const TRANSITION_EVENTS: Partial<Record<HealthState, KnownEvent>> = {
   late: 'missed_checkin',
   stalled: 'worker_stalled',
   zombie: 'zombie_detected',

@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
-import { EVENT_TYPE_PATTERN, type ActivityEvent } from '../contract/activity.js';
+import { EVENT_TYPE_PATTERN, type ActivityEvent, type KnownEvent } from '../contract/activity.js';
 import { nowIso } from '../contract/time.js';
 import { RelayError, describeError, quote } from '../errors.js';
 import type { HomePaths } from './home.js';
@@ -7,7 +7,8 @@ import type { HomePaths } from './home.js';
 /** Lines are kept well under what one write(2) to a local file appends whole, so appenders never interleave. */
 const MAX_LINE_BYTES = 32 * 1024;
 
-export interface EventInput {
+/** An event of any type, as pm-activity.jsonl holds them (emit-event appends whatever type an operator names). */
+export interface AnyEventInput {
   readonly event: string;
   readonly worker_id?: string | null | undefined;
   readonly task_id?: string | null | undefined;
@@ -15,7 +16,12 @@ export interface EventInput {
   readonly timestamp?: string;
 }
 
-export function formatEventLine(input: EventInput): string {
+/** An event the program itself emits: its type is one of KNOWN_EVENTS, so a misspelt name is a type error. */
+export interface EventInput extends AnyEventInput {
+  readonly event: KnownEvent;
+}
+
+export function formatEventLine(input: AnyEventInput): string {
   if (!EVENT_TYPE_PATTERN.test(input.event)) {
     throw new RelayError('INVALID_INPUT', `invalid event type ${quote(input.event)}: use lower-case letters, digits, _ . - (at most 64)`);
   }
@@ -38,6 +44,13 @@ export function formatEventLine(input: EventInput): string {
  * of processes each land whole lines, in some order, never mixed.
  */
 export function appendEvents(paths: HomePaths, inputs: readonly EventInput[]): void {
+  appendAnyEvents(paths, inputs);
+}
+
+/** An operator's event, of a type the program may not know (emit-event). */
+export const appendOperatorEvent = (paths: HomePaths, input: AnyEventInput): void => appendAnyEvents(paths, [input]);
+
+function appendAnyEvents(paths: HomePaths, inputs: readonly AnyEventInput[]): void {
   if (inputs.length === 0) return;
   const lines = inputs.map(formatEventLine);
   // Several lines go in one write when they fit, else one write each.

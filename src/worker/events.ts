@@ -1,3 +1,4 @@
+import type { KnownEvent } from '../contract/activity.js';
 import { nowIso } from '../contract/time.js';
 import type { WorkerSpec } from '../contract/worker-spec.js';
 import { appendEvents, type EventInput } from '../store/activity-log.js';
@@ -18,10 +19,10 @@ export function emitEvents(ctx: SettleContext, events: readonly EventInput[]): v
 }
 
 /** One lifecycle event about a worker. */
-export function workerEvent(event: string, spec: Pick<WorkerSpec, 'worker_id' | 'task_id'>, data: Record<string, unknown>): EventInput {
+export function workerEvent(event: KnownEvent, spec: Pick<WorkerSpec, 'worker_id' | 'task_id'>, data: Record<string, unknown>): EventInput {
   return { event, worker_id: spec.worker_id, task_id: spec.task_id, data };
 }
 
-export function emitWorkerEvent(ctx: SettleContext, event: string, spec: Pick<WorkerSpec, 'worker_id' | 'task_id'>, data: Record<string, unknown>): void {
+export function emitWorkerEvent(ctx: SettleContext, event: KnownEvent, spec: Pick<WorkerSpec, 'worker_id' | 'task_id'>, data: Record<string, unknown>): void {
   emitEvents(ctx, [workerEvent(event, spec, data)]);
 }

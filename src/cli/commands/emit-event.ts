@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { assertValidId } from '../../contract/ids.js';
-import { appendEvent, formatEventLine } from '../../store/activity-log.js';
+import { appendOperatorEvent, formatEventLine } from '../../store/activity-log.js';
 import { homeFromEnv, parseJsonObjectFlag } from '../context.js';
 
 interface Args {
@@ -27,7 +27,7 @@ export const emitEventCommand: CommandModule<object, Args> = {
     const taskId = argv['task-id'] === undefined ? undefined : assertValidId(argv['task-id'], 'task');
     formatEventLine({ event: argv.type });
     const paths = homeFromEnv();
-    appendEvent(paths, {
+    appendOperatorEvent(paths, {
       event: argv.type,
       worker_id: workerId,
       task_id: taskId,
