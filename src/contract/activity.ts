@@ -19,6 +19,7 @@ export const KNOWN_EVENTS = [
   'worker_failed',
   'worker_zombie_cleaned',
   'worker_orphan_stopped',
+  'process_not_ours',
   'worker_archived',
   'worker_recovered',
   'task_created',

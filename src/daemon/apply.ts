@@ -5,8 +5,7 @@ import type { Action } from '../core/actions.js';
 import type { Clock } from '../core/clock.js';
 import { describeError, isRelayError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { checkIdentity } from '../process/identity.js';
-import { stopProcess, stopRunRemnants, type StopOutcome } from '../process/terminate.js';
+import type { StopOutcome } from '../process/terminate.js';
 import type { EventInput } from '../store/activity-log.js';
 import { removeExitRecord } from '../store/exits.js';
 import type { HomePaths } from '../store/home.js';
@@ -17,8 +16,7 @@ import { finalizeLocked, settleAfterLock } from '../worker/settle.js';
 import { runStateOfSpec } from '../worker/spec-process.js';
 import type { LifecycleContext } from '../worker/context.js';
 import { startLocked, startWorker, withStartLock } from '../worker/start.js';
-import { recordStop, stopped } from '../worker/stop.js';
-import { stopGraceMs } from '../worker/context.js';
+import { recordStop, stopEndedRun, stopRun, stopped } from '../worker/stop.js';
 import type { SpawnResult } from '../process/spawn.js';
 import type { Observer } from './observer.js';
 
@@ -162,19 +160,13 @@ async function endedRun(ctx: ApplyContext, spec: WorkerSpec, zombie: boolean): P
 }
 
 /**
- * Whatever is left in a finished or vanished run's process group (a grandchild, or the worker itself when
- * only its shim was killed) is stopped before the run is settled, so a worker never runs twice. Only
- * processes carrying the run's token are signalled (stopRunRemnants), never a stranger reusing the group.
+ * Whatever is left of a finished or vanished run (a grandchild, or the worker itself when only its shim
+ * was killed) is stopped before the run is settled, so a worker never runs twice. Only processes carrying
+ * the run's token are signalled (worker/stop.ts stopEndedRun), never a stranger.
  */
 async function stopRemnants(ctx: ApplyContext, spec: WorkerSpec): Promise<void> {
-  const e = spec.execution;
-  const pgid = e?.pid ?? null;
-  const runId = e?.run_id ?? null;
-  if (pgid === null || runId === null) return;
-  if (checkIdentity({ pid: pgid, startTicks: e?.process_start_ticks ?? null, bootId: e?.boot_id ?? null }) === 'alive') return;
-  const outcome = await stopRunRemnants(pgid, runId, stopGraceMs(ctx.lifecycle(), spec.worker_type));
-  if (outcome === 'terminated' || outcome === 'killed') ctx.logger.warn({ worker_id: spec.worker_id, pgid, outcome }, 'stopped what was left of a finished run');
-  else if (outcome === 'not_ours') ctx.logger.warn({ worker_id: spec.worker_id, pgid }, 'its old process group holds processes that are not its own; left alone');
+  const outcome = await stopEndedRun(ctx.lifecycle(), spec);
+  if (outcome === 'terminated' || outcome === 'killed') ctx.logger.warn({ worker_id: spec.worker_id, pid: spec.execution?.pid, outcome }, 'stopped what was left of a finished run');
 }
 
 async function startPending(ctx: ApplyContext, workerId: string, restart: boolean): Promise<void> {
@@ -226,12 +218,11 @@ function startStop(ctx: ApplyContext, action: Extract<Action, { kind: 'stop' }>)
   const spec = read.spec;
   const e = spec.execution;
   if (spec.status !== 'running' || e?.pid === null || e?.pid === undefined) return Promise.resolve();
-  const graceMs = stopGraceMs(ctx.lifecycle(), spec.worker_type);
   ctx.observer.setStopping(spec.worker_id, true);
   const task = (async () => {
     let outcome: StopOutcome | 'error';
     try {
-      outcome = await stopProcess({ pid: e.pid as number, startTicks: e.process_start_ticks, bootId: e.boot_id }, graceMs);
+      outcome = await stopRun(ctx.lifecycle(), spec);
     } catch (error) {
       outcome = 'error';
       ctx.logger.error({ worker_id: spec.worker_id, err: error }, 'stop failed');

@@ -49,7 +49,9 @@ export interface NewCheckin {
 
 export interface Departed {
   readonly workerId: string;
+  /** Its process as last seen alive (and carrying the run's token), if it was. */
   readonly identity: ProcessIdentity | null;
+  readonly runId: string | null;
 }
 
 export interface Observation {

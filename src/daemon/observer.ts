@@ -132,7 +132,7 @@ export class Observer {
     if (full) {
       for (const [id, memory] of this.memory) {
         if (!seen.has(id)) {
-          departed.push({ workerId: id, identity: memory.identity });
+          departed.push({ workerId: id, identity: memory.identity, runId: memory.runId });
           this.memory.delete(id);
         }
       }
@@ -218,7 +218,9 @@ export class Observer {
 
   private viewOf(id: string, spec: WorkerSpec, memory: Memory, checkInFull: boolean): ObservedWorker {
     const execution = spec.execution;
-    const state = !checkInFull && provedAliveStill(spec, memory.identity) ? ({ process: 'alive', exit: null } as const) : runStateOfSpec(this.paths, spec);
+    // The token is read once per process: a process cannot lose it, and the same pid and start ticks are the same process.
+    const tokenSeen = sameProcess(spec, memory.identity);
+    const state = !checkInFull && tokenSeen && pidExists(memory.identity?.pid ?? 0) ? ({ process: 'alive', exit: null } as const) : runStateOfSpec(this.paths, spec, tokenSeen);
     const pid = execution?.pid ?? null;
     const startTicks = execution?.process_start_ticks ?? null;
     if (state.process === 'alive' && pid !== null && startTicks !== null) {
@@ -247,13 +249,12 @@ export class Observer {
 }
 
 /**
- * The spec's running process is the one a full reading proved alive (same pid and start time), and a
- * process with that pid still exists (kill(pid, 0): one syscall, where /proc costs an open and a read).
+ * The spec's running process is the one a full reading proved alive and the run's (same pid and start
+ * ticks). Then kill(pid, 0), one syscall where /proc costs an open and a read, tells it still exists.
  */
-function provedAliveStill(spec: WorkerSpec, identity: ProcessIdentity | null): boolean {
+function sameProcess(spec: WorkerSpec, identity: ProcessIdentity | null): boolean {
   const execution = spec.execution;
-  if (identity === null || spec.status !== 'running' || execution?.pid !== identity.pid || execution.process_start_ticks !== identity.startTicks) return false;
-  return pidExists(identity.pid);
+  return identity !== null && spec.status === 'running' && execution?.pid === identity.pid && execution.process_start_ticks === identity.startTicks;
 }
 
 function listNames(dir: string): string[] {

@@ -1,5 +1,5 @@
 import type { SpecFolder } from '../contract/worker-spec.js';
-import { checkIdentity, type ProcessIdentity } from '../process/identity.js';
+import { checkRun, type ProcessIdentity } from '../process/identity.js';
 import { stopProcess } from '../process/terminate.js';
 import type { HomePaths } from '../store/home.js';
 import { findSpec, listSpecIds, readSpec } from '../store/specs.js';
@@ -20,7 +20,8 @@ export function findOrphansAtStart(paths: HomePaths): Departed[] {
       const e = read.spec.execution;
       if (e?.pid === null || e?.pid === undefined || e.process_start_ticks === null || e.process_start_ticks === undefined) continue;
       const identity: ProcessIdentity = { pid: e.pid, startTicks: e.process_start_ticks, bootId: e.boot_id ?? '' };
-      if (checkIdentity(identity) === 'alive') found.push({ workerId: id, identity });
+      const runId = e.run_id ?? null;
+      if (checkRun({ ...identity, runId }) === 'alive') found.push({ workerId: id, identity, runId });
     }
   }
   return found;
@@ -29,11 +30,11 @@ export function findOrphansAtStart(paths: HomePaths): Departed[] {
 /** Stops each orphan still alive and positively identified; a worker whose spec came back to active/ is left alone. */
 export async function stopOrphans(ctx: ApplyContext, orphans: readonly Departed[]): Promise<void> {
   await Promise.all(
-    orphans.map(async ({ workerId, identity }) => {
-      if (identity === null || checkIdentity(identity) !== 'alive') return;
+    orphans.map(async ({ workerId, identity, runId }) => {
+      if (identity === null || checkRun({ ...identity, runId }) !== 'alive') return;
       const where = findSpec(ctx.paths, workerId);
       if (where?.folder === 'active') return;
-      const outcome = await stopProcess(identity, stopGraceMs(ctx.lifecycle(), where?.ok === true ? where.spec.worker_type : ''));
+      const outcome = await stopProcess({ ...identity, runId }, stopGraceMs(ctx.lifecycle(), where?.ok === true ? where.spec.worker_type : ''));
       ctx.emit([
         {
           event: 'worker_orphan_stopped',

@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { errnoCode } from '../errors.js';
-import { readProcStat } from './identity.js';
+import { readProcStat, runTokenOf } from './identity.js';
 
 const isLiveState = (state: string): boolean => state !== 'Z' && state !== 'X';
 
@@ -52,30 +52,6 @@ export function carriesRunToken(pid: number, runId: string): boolean {
  * run's token, `others` do not. A group whose leader is gone could, rarely, be another session that
  * reused the number (a double-forking daemon); the token tells them apart.
  */
-/**
- * Whether a group member carries the run's token. A worker forking short-lived commands always has
- * members in flight: one ending still shows as running in its stat while its environment reads ESRCH,
- * and one inside execve can show part of its new environment for an instant. The first kind is
- * nobody's ('gone'); the second is read again. Only a live member seen without the token every time,
- * or whose environment cannot be read at all (another user's), is a stranger's ('theirs').
- */
-function runTokenOf(pid: number, runId: string): 'ours' | 'theirs' | 'gone' {
-  const token = `COMMIT_RELAY_RUN_ID=${runId}`;
-  for (let attempt = 0; attempt < 50; attempt += 1) {
-    let environ: string;
-    try {
-      environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
-    } catch (error) {
-      const code = errnoCode(error);
-      return code === 'ESRCH' || code === 'ENOENT' ? 'gone' : 'theirs';
-    }
-    if (environ.split('\0').includes(token)) return 'ours';
-    const stat = readProcStat(pid);
-    if (stat === undefined || !isLiveState(stat.state)) return 'gone';
-  }
-  return 'theirs';
-}
-
 export function runRemnants(pgid: number, runId: string): { ours: number[]; others: number[] } {
   const ours: number[] = [];
   // The common case, an empty group, costs one kill(2) and no scan of /proc.

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { errnoCode } from '../errors.js';
 
 /**
  * Who a process is, beyond its pid: its start time in clock ticks since boot (/proc/PID/stat field 22)
@@ -76,6 +77,57 @@ export function checkIdentity(recorded: { pid: number; startTicks: number | null
   if (recorded.bootId !== undefined && recorded.bootId !== null && recorded.bootId !== live.bootId) return 'reused';
   if (recorded.startTicks === undefined || recorded.startTicks === null) return 'reused';
   return live.startTicks === recorded.startTicks ? 'alive' : 'reused';
+}
+
+/** A worker's run as its spec records it: the process identity, and the run's token. */
+export interface RecordedRun {
+  readonly pid: number;
+  readonly startTicks: number | null | undefined;
+  readonly bootId: string | null | undefined;
+  /** The run's token (COMMIT_RELAY_RUN_ID), in the environment of every process of the run. */
+  readonly runId: string | null | undefined;
+}
+
+/**
+ * Is the recorded process alive and positively this run's? Its identity (pid, start ticks, boot id) must
+ * match, and it must carry the run's token: a spec is not trusted, so a pid and start time written into
+ * it by hand never make a stranger ours. 'reused': a live process that is not the run's (a reused pid, or
+ * a stranger); 'gone': none. `tokenSeen`: the caller already saw this very process (same pid and start
+ * ticks) carry the token, which it cannot lose.
+ */
+export function checkRun(recorded: RecordedRun, tokenSeen = false): ProcessCheck {
+  const check = checkIdentity(recorded);
+  if (check !== 'alive' || tokenSeen) return check;
+  if (recorded.runId === null || recorded.runId === undefined) return 'reused';
+  const token = runTokenOf(recorded.pid, recorded.runId);
+  return token === 'ours' ? 'alive' : token === 'gone' ? 'gone' : 'reused';
+}
+
+const isLiveState = (state: string): boolean => state !== 'Z' && state !== 'X';
+
+/**
+ * Whether a process carries the run's token (COMMIT_RELAY_RUN_ID=runId in /proc/PID/environ). A worker
+ * forking short-lived commands always has processes in flight: one ending still shows as running in its
+ * stat while its environment reads ESRCH, and one inside execve can show part of its new environment for
+ * an instant. The first kind is nobody's ('gone'); the second is read again. Only a live process seen
+ * without the token every time, or whose environment cannot be read at all (another user's), is a
+ * stranger's ('theirs').
+ */
+export function runTokenOf(pid: number, runId: string): 'ours' | 'theirs' | 'gone' {
+  const token = `COMMIT_RELAY_RUN_ID=${runId}`;
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    let environ: string;
+    try {
+      environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
+    } catch (error) {
+      const code = errnoCode(error);
+      return code === 'ESRCH' || code === 'ENOENT' ? 'gone' : 'theirs';
+    }
+    if (environ.split('\0').includes(token)) return 'ours';
+    const stat = readProcStat(pid);
+    if (stat === undefined || !isLiveState(stat.state)) return 'gone';
+  }
+  return 'theirs';
 }
 
 /** The argv of a live process (/proc/PID/cmdline), or undefined. */

@@ -1,17 +1,14 @@
 import { RelayError, errnoCode } from '../errors.js';
-import { groupHasLiveMembers, runRemnants } from './group.js';
-import { checkIdentity, readProcStat } from './identity.js';
+import { groupHasLiveMembers, groupsOfRun, runRemnants } from './group.js';
+import { checkIdentity, checkRun, readProcStat, type RecordedRun } from './identity.js';
 
 /**
- * The only module that signals processes. A process is signalled only when its identity (pid, start
- * ticks, boot id) still matches what was recorded when it was started; a pid since reused by another
- * process is left alone.
+ * The only module that signals processes. A process is signalled only when it is positively ours: its
+ * identity (pid, start ticks, boot id) still matches what was recorded when it was started, and it carries
+ * the run's token (COMMIT_RELAY_RUN_ID). A pid since reused, or a stranger named by a hand-edited spec,
+ * is left alone.
  */
-export interface RecordedProcess {
-  readonly pid: number;
-  readonly startTicks: number | null | undefined;
-  readonly bootId: string | null | undefined;
-}
+export type RecordedProcess = RecordedRun;
 
 export type StopOutcome = 'terminated' | 'killed' | 'gone' | 'not_ours';
 
@@ -50,11 +47,11 @@ async function waitUntilGone(isAlive: () => boolean, ms: number, pollMs: number)
 /**
  * Stops a recorded process and its whole group: SIGTERM to the group, up to graceMs for it to empty,
  * then SIGKILL to the group and a bounded wait to confirm. Grandchildren go with the group.
- * 'gone': nothing to stop; 'not_ours': the pid now belongs to another process, which is not touched.
+ * 'gone': nothing to stop; 'not_ours': the pid belongs to a process that is not the run's, which is not touched.
  */
 export async function stopProcess(recorded: RecordedProcess, graceMs: number, options: StopOptions = {}): Promise<StopOutcome> {
   const pollMs = options.pollMs ?? 25;
-  const check = checkIdentity(recorded);
+  const check = checkRun(recorded);
   if (check === 'gone') return 'gone';
   if (check === 'reused') return 'not_ours';
   // Workers are started as group leaders; a recorded process that is not one is signalled alone.
@@ -97,4 +94,32 @@ export async function stopRunRemnants(pgid: number, runId: string, graceMs: numb
   const killWaitMs = options.killWaitMs ?? 3000;
   if (await waitUntilGone(isAlive, killWaitMs, pollMs)) return 'killed';
   throw new RelayError('WRONG_STATE', `process group ${pgid} is still alive ${killWaitMs} ms after SIGKILL`, { details: { pgid } });
+}
+
+export interface RunStop {
+  readonly outcome: StopOutcome;
+  /** The recorded pid, when a live process that is not the run's holds it (never signalled): to report. */
+  readonly notOurs: number | null;
+}
+
+/**
+ * Stops a worker's run. The recorded process and its group, when they are positively the run's; then,
+ * when the recorded process was gone or not the run's, whatever still carries the run's token, in any
+ * group (the real run of a spec whose pid was edited by hand, or what a killed shim left). A process
+ * without the token is never signalled.
+ */
+export async function stopRun(recorded: RecordedRun, graceMs: number, options: StopOptions = {}): Promise<RunStop> {
+  const first = await stopProcess(recorded, graceMs, options);
+  if (first === 'terminated' || first === 'killed') return { outcome: first, notOurs: null };
+  const notOurs = first === 'not_ours' ? recorded.pid : null;
+  const runId = recorded.runId;
+  let outcome: StopOutcome = first;
+  if (runId === null || runId === undefined) return { outcome, notOurs };
+  // The common case (the shim ended on its own) costs one look at the old group, no scan of /proc.
+  const groups = first === 'gone' ? [recorded.pid] : groupsOfRun(runId);
+  for (const pgid of groups) {
+    const remnants = await stopRunRemnants(pgid, runId, graceMs, options);
+    if (remnants === 'terminated' || remnants === 'killed') outcome = remnants;
+  }
+  return { outcome, notOurs };
 }

@@ -2,7 +2,7 @@ import { nowIso } from '../contract/time.js';
 import { normalizeExecution, type WorkerSpec } from '../contract/worker-spec.js';
 import { toFailed, toRunning, withLaunchRecorded } from '../core/transitions.js';
 import { RelayError } from '../errors.js';
-import { checkIdentity, currentHost } from '../process/identity.js';
+import { checkRun, currentHost } from '../process/identity.js';
 import { newRunId, spawnWorker, type SpawnResult } from '../process/spawn.js';
 import { groupsOfRun } from '../process/group.js';
 import { stopProcess, stopRunRemnants } from '../process/terminate.js';
@@ -14,6 +14,7 @@ import { emitWorkerEvent, workerEvent } from './events.js';
 import { applyExitRecordIfAny } from './exit.js';
 import { finalizeLocked, settleAfterLock } from './settle.js';
 import { recordedProcess, recordedState } from './spec-process.js';
+import { stopEndedRun } from './stop.js';
 
 export type StartReason = 'start' | 'restart';
 
@@ -42,7 +43,7 @@ async function waitForRecordedExit(spec: WorkerSpec, ms: number): Promise<void> 
   const recorded = recordedProcess(spec);
   if (recorded === undefined || ms <= 0) return;
   const deadline = Date.now() + ms;
-  while (checkIdentity(recorded) === 'alive' && Date.now() < deadline) await sleep(25);
+  while (checkRun(recorded) === 'alive' && Date.now() < deadline) await sleep(25);
 }
 
 /** Refuses to start a worker whose recorded process still runs: never a second copy. */
@@ -69,10 +70,9 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   // Whatever record is left belongs to an earlier run.
   removeExitRecord(ctx.paths, spec.worker_id);
   // An earlier run whose shim is gone may still have its worker running in the old group (only the shim was
-  // killed): stop what carries that run's token first, so the worker never runs twice.
-  const oldPid = execution.pid ?? null;
-  const oldRun = execution.run_id ?? null;
-  if (oldPid !== null && oldRun !== null && recordedState(spec) === 'gone') await stopRunRemnants(oldPid, oldRun, stopGraceMs(ctx, spec.worker_type));
+  // killed), or, when its pid was edited by hand, anywhere: stop what carries that run's token first, so
+  // the worker never runs twice.
+  await stopEndedRun(ctx, spec);
   // A launch that was recorded but never confirmed (the starter died between spawn and record) may have
   // left a live run no spec names: stop it, so the worker never runs twice.
   const launching = typeof execution.launching_run_id === 'string' ? execution.launching_run_id : null;
@@ -110,7 +110,7 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
     await writeSpec(ctx.paths, 'active', next);
   } catch (error) {
     // A process the spec does not record would be an orphan: take it down again.
-    await stopProcess({ pid: result.pid, startTicks: result.startTicks, bootId: result.bootId }, 0).catch(() => undefined);
+    await stopProcess({ pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, runId: result.runId }, 0).catch(() => undefined);
     throw error;
   }
   if (options.keepChild !== true) result.child.unref();

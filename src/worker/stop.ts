@@ -1,7 +1,7 @@
 import { nowIso } from '../contract/time.js';
 import type { WorkerSpec } from '../contract/worker-spec.js';
 import { toFailed, withRunEnded } from '../core/transitions.js';
-import { stopProcess, stopRunRemnants, type StopOutcome } from '../process/terminate.js';
+import { stopRun as stopRecordedRun, type StopOutcome } from '../process/terminate.js';
 import { readExitRecord, removeExitRecord } from '../store/exits.js';
 import { readSpec, withSpecLock, writeSpec } from '../store/specs.js';
 import { clock, stopGraceMs, type LifecycleContext } from './context.js';
@@ -27,17 +27,36 @@ export interface FailResult extends StopResult {
 /** The stop ended the run (rather than finding it gone, or not ours). */
 export const stopped = (outcome: StopOutcome): boolean => outcome === 'terminated' || outcome === 'killed';
 
-/** Stops the process a spec records (TERM, the type's grace, KILL); a process not provably ours is never signalled. */
+/**
+ * Stops the run a spec records (TERM, the type's grace, KILL): its process group when that is positively
+ * the run's, else whatever carries the run's token. A recorded process that is not the run's (a reused
+ * pid, or a stranger written into the spec) is never signalled, and is reported: event process_not_ours.
+ */
 export async function stopRun(ctx: LifecycleContext, spec: WorkerSpec): Promise<StopOutcome> {
   const recorded = recordedProcess(spec);
   if (recorded === undefined) return 'gone';
-  const graceMs = stopGraceMs(ctx, spec.worker_type);
-  const outcome = await stopProcess(recorded, graceMs);
-  const runId = spec.execution?.run_id ?? null;
-  if (outcome !== 'gone' || runId === null) return outcome;
-  // The shim is gone; what it left in its group (provably this run's) goes too.
-  const remnants = await stopRunRemnants(recorded.pid, runId, graceMs);
-  return remnants === 'terminated' || remnants === 'killed' ? remnants : 'gone';
+  const { outcome, notOurs } = await stopRecordedRun(recorded, stopGraceMs(ctx, spec.worker_type));
+  if (notOurs !== null) {
+    emitWorkerEvent(ctx, 'process_not_ours', spec, {
+      pid: notOurs,
+      run_id: recorded.runId ?? null,
+      outcome,
+      message: `pid ${notOurs} is not this run's process (it does not carry the run's token): left alone`,
+    });
+  }
+  return outcome;
+}
+
+/**
+ * What is left of a run whose recorded process is no longer the run's (it ended, or its pid now names
+ * another process): whatever still carries the run's token is stopped (in the old group; wherever it
+ * runs when the pid names a stranger), so a worker never runs twice. The recorded process itself is
+ * never signalled; a run whose process is still the run's is left to stopRun.
+ */
+export async function stopEndedRun(ctx: LifecycleContext, spec: WorkerSpec): Promise<StopOutcome> {
+  const state = recordedState(spec);
+  if (state !== 'gone' && state !== 'not_ours') return 'gone';
+  return stopRun(ctx, spec);
 }
 
 /** How the stopped run ended: its exit record when the shim wrote one, else the signal that ended it, else what the spec says. */

@@ -86,15 +86,16 @@ describe('Observer: incremental readings', () => {
   const writeSpecFile = (spec) => writeFileSync(paths.specFile('active', spec.worker_id), JSON.stringify(spec));
   const writeCheckin = (id, pct) =>
     writeFileSync(paths.checkinFile(id), JSON.stringify({ worker_id: id, timestamp: new Date().toISOString(), status: 'in_progress', progress_pct: pct, run_id: `run-${id}` }));
-  function sleeper() {
-    const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+  /** A process of worker `id`'s run: it carries the run's token, as every process a worker starts does. */
+  function sleeper(id = 'wa') {
+    const child = spawn('sleep', ['60'], { stdio: 'ignore', env: { ...process.env, COMMIT_RELAY_RUN_ID: `run-${id}` } });
     tracker.pid(child.pid);
     return child;
   }
 
   test('reads only the named check-ins, keeps the specs it has, and still sees a process that died', async () => {
     const a = sleeper();
-    const b = sleeper();
+    const b = sleeper('wb');
     writeSpecFile(runningSpec('wa', a.pid));
     writeSpecFile(runningSpec('wb', b.pid));
     const observer = new Observer(paths, systemClock(), (t) => t === 'fixture');
@@ -110,7 +111,7 @@ describe('Observer: incremental readings', () => {
     assert.deepEqual(full.newCheckins.map((c) => c.workerId), ['wb'], 'the full reading finds the other');
 
     // A spec that appears is the full reading's business; an incremental one keeps what it knows.
-    const c = sleeper();
+    const c = sleeper('wc');
     writeSpecFile(runningSpec('wc', c.pid));
     assert.deepEqual(observer.observe({ checkins: new Set() }).workers.map((w) => w.view.workerId), ['wa', 'wb']);
     assert.deepEqual(observer.observe().workers.map((w) => w.view.workerId), ['wa', 'wb', 'wc']);
