@@ -5,18 +5,17 @@ import { decidePass, type PassPlan } from '../core/decide.js';
 import type { Logger } from '../log.js';
 import type { EventInput } from '../store/activity-log.js';
 import { writeDerivedJsonSync } from '../store/atomic.js';
-import type { DaemonPid } from '../store/daemon-pid.js';
 import type { HomePaths } from '../store/home.js';
 import type { ApplyContext } from './apply.js';
 import { DaemonEvents } from './event-log.js';
 import type { PassHooks } from './hooks.js';
 import { PassInputs } from './inputs.js';
 import { rotateWorkerLogs } from './logs.js';
-import { Observer, type Observation } from './observer.js';
+import { Observer, type Departed, type Observation } from './observer.js';
 import { findOrphansAtStart, stopOrphans } from './orphans.js';
 import { homePermissionWarnings } from './permissions.js';
 import { PassScheduler, type PassRequest } from './scheduler.js';
-import { claimDaemonSlot, releaseDaemonSlot } from './singleton.js';
+import { claimDaemonSlot, releaseDaemonSlot, restoreClaimIfLost, type DaemonClaim } from './singleton.js';
 import { buildPmState, type DaemonCounters } from './state.js';
 import { reconcileTasks } from './task-specs.js';
 import { HomeWatch } from './home-watch.js';
@@ -50,7 +49,9 @@ export class Daemon {
   private readonly events: DaemonEvents;
   private readonly scheduler: PassScheduler;
   private state: Lifecycle = 'new';
-  private self: DaemonPid | undefined;
+  private claim: DaemonClaim | undefined;
+  /** Orphans the guard held on the last pass (a whole home vanishing is not a reason to stop everything at once). */
+  private heldOrphans: Departed[] = [];
   private readonly watch: HomeWatch;
   private fullPasses = 0;
   private loops = 0;
@@ -96,8 +97,8 @@ export class Daemon {
   /** Claims the home, re-adopts what runs, makes the first pass, and starts watching. */
   async start(options: { watch?: boolean } = {}): Promise<void> {
     if (this.state !== 'new') throw new Error(`daemon already ${this.state}`);
-    const { record, tookOverFrom } = await claimDaemonSlot(this.paths, this.settings.loopIntervalSeconds);
-    this.self = record;
+    this.claim = await claimDaemonSlot(this.paths, this.settings.loopIntervalSeconds);
+    const { tookOverFrom } = this.claim;
     this.state = 'running';
     this.scheduler.start();
     const orphans = findOrphansAtStart(this.paths);
@@ -142,8 +143,8 @@ export class Daemon {
       events.push({ event: 'checkin_received', worker_id: workerId, task_id: taskId, data: { status: checkin.status, progress_pct: checkin.progress_pct, message: checkin.message ?? null } });
     }
     for (const ignored of observation.ignoredCheckins) this.logger.warn({ worker_id: ignored.workerId, reason: ignored.reason }, 'check-in ignored');
-    const departed = observation.departed.filter((d) => d.identity !== null);
-    if (departed.length > 0) this.track(stopOrphans(this.applyContext(), departed));
+    if (request.full) await this.keepClaim();
+    this.stopDeparted(observation);
 
     const queue = this.inputs.readQueue();
     const plan = decidePass({
@@ -177,6 +178,41 @@ export class Daemon {
     await this.options.hooks?.afterPass?.({ daemon: this, observation, plan, passMs, cpuMs: (cpu.user + cpu.system) / 1000, tasksQueued: queue.queued.length });
   }
 
+  /**
+   * Workers whose specs left active/ while their process runs are orphans, and are stopped. The guard
+   * holds once when that would stop at least mass_action_min workers and more than half the fleet (a
+   * coordination/ removed by mistake): the stops happen at the next full pass if the specs are still
+   * gone, and stopOrphans leaves alone any whose spec came back.
+   */
+  private stopDeparted(observation: Observation): void {
+    const departed = observation.departed.filter((d) => d.identity !== null);
+    const held = this.heldOrphans;
+    this.heldOrphans = [];
+    const fleet = departed.length + observation.workers.filter((w) => w.view.status === 'running').length;
+    if (held.length === 0 && departed.length >= this.settings.massActionMin && departed.length * 2 > fleet) {
+      this.heldOrphans = departed;
+      this.emit([{ event: 'actions_held', data: { workers: departed.length, fleet, reason: `${departed.length} of ${fleet} running workers left active/ at once; holding their stops for one pass and re-checking`, worker_ids: departed.slice(0, 50).map((d) => d.workerId) } }]);
+      this.events.count('actions_held');
+      this.scheduler.wantFull();
+      return;
+    }
+    const orphans = [...held, ...departed];
+    if (orphans.length > 0) this.track(stopOrphans(this.applyContext(), orphans));
+  }
+
+  /** The pid file, removed or replaced while this daemon runs, is written again (the anchor already keeps a second daemon out). */
+  private async keepClaim(): Promise<void> {
+    if (this.claim === undefined) return;
+    try {
+      if (!(await restoreClaimIfLost(this.paths, this.claim.record))) return;
+      const message = 'the pid file was removed or replaced while this daemon ran: restored';
+      this.logger.warn({ file: this.paths.daemonPidFile }, message);
+      this.emit([{ event: 'daemon_warning', data: { warning: 'claim_restored', path: this.paths.daemonPidFile, message } }]);
+    } catch (error) {
+      this.events.reportError('restore the pid file', error);
+    }
+  }
+
   /** Settles tasks a crash left behind (see reconcileTasks); never fatal. */
   private async reconcile(active?: ReadonlySet<string>): Promise<void> {
     try {
@@ -188,9 +224,9 @@ export class Daemon {
   }
 
   private writeState(observation: Observation, plan: PassPlan, tasksQueued: number, passMs: number): void {
-    if (this.self === undefined) return;
+    if (this.claim === undefined) return;
     const state = buildPmState({
-      self: this.self,
+      self: this.claim.record,
       lastLoopWall: this.clock.wallNow(),
       loops: this.loops,
       lastPassMs: passMs,
@@ -256,7 +292,7 @@ export class Daemon {
     for (const child of this.children.values()) child.unref();
     await this.options.hooks?.beforeStop?.();
     this.emit([{ event: 'pm_stopped', data: { graceful: true, reason, loops_completed: this.loops, workers_left_running: this.children.size + this.runningCount() } }]);
-    await releaseDaemonSlot(this.paths);
+    await releaseDaemonSlot(this.paths, this.claim);
     this.state = 'stopped';
     this.logger.info({ reason }, 'pm-daemon stopped');
   }

@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto';
+import { realpathSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { errnoCode } from '../errors.js';
+
+/**
+ * One daemon per home, whatever happens to the home's files. The daemon holds an abstract Unix socket
+ * (Linux: a name in the kernel, no file) named after the home's real path; the kernel frees it when the
+ * process ends, however it ends, and no rm of coordination/ can take it away. A second daemon on the same
+ * home cannot bind it. The pid file remains the record people and the health check read.
+ */
+export class HomeAnchor {
+  private constructor(private readonly server: Server) {}
+
+  /** The socket name of a home: the same for every path that resolves to it. */
+  static nameOf(home: string): string {
+    let real = home;
+    try {
+      real = realpathSync(home);
+    } catch {
+      /* a home that does not resolve is named by its path */
+    }
+    return `\0commit-relay/${createHash('sha256').update(real).digest('hex').slice(0, 40)}`;
+  }
+
+  /** Holds the home's anchor; 'held' when another live process holds it already. */
+  static async take(home: string): Promise<HomeAnchor | 'held'> {
+    const server = createServer((socket) => socket.destroy());
+    const outcome = await new Promise<'ok' | 'held' | Error>((resolve) => {
+      server.once('error', (error) => resolve(errnoCode(error) === 'EADDRINUSE' ? 'held' : error));
+      server.listen(HomeAnchor.nameOf(home), () => resolve('ok'));
+    });
+    if (outcome === 'held') return 'held';
+    if (outcome instanceof Error) throw outcome;
+    // The anchor must never keep the daemon's process alive on its own.
+    server.unref();
+    return new HomeAnchor(server);
+  }
+
+  /** Lets go of the home (idempotent). */
+  release(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.server.listening) return resolve();
+      this.server.close(() => resolve());
+    });
+  }
+}
