@@ -51,7 +51,8 @@ export function decidePass(input: PassInput): PassPlan {
   for (const view of input.workers) {
     // Every running spec holds a slot until it is pending or gone, whatever its health: a held verdict
     // or an unknown type never lets the fleet grow past the cap.
-    if (view.status === 'running') running += 1;
+    // A pending spec whose old run is being stopped holds its slot until that run is gone.
+    if (view.status === 'running' || (view.status === 'pending' && view.stopping)) running += 1;
     const limits = input.limits[view.workerType];
     if (limits === undefined) continue;
     const assessment = assessHealth(view, limits, now);
@@ -160,7 +161,7 @@ function planStarts(input: PassInput, running: number, held: ReadonlySet<string>
   const starts: Action[] = [];
   if (slots <= 0) return starts;
   const pending = input.workers
-    .filter((w) => w.status === 'pending' && input.limits[w.workerType] !== undefined && !held.has(w.workerId))
+    .filter((w) => w.status === 'pending' && input.limits[w.workerType] !== undefined && !held.has(w.workerId) && !w.stopping)
     .map((w) => ({ workerId: w.workerId, restartCount: w.restartCount, nextRestartAt: w.nextRestartAt, createdAt: w.createdAt }));
   for (const spec of orderPending(pending, input.now)) {
     if (slots <= 0) return starts;

@@ -13,7 +13,7 @@ import { moveSpecFile, readSpec, withSpecLock, writeSpec } from '../store/specs.
 import { toCompleted, toFailed, toPending, withWarningsGiven } from '../core/transitions.js';
 import { workerEvent } from '../worker/events.js';
 import { finalizeLocked, settleAfterLock } from '../worker/settle.js';
-import { runStateOfSpec } from '../worker/spec-process.js';
+import { recordedState, runStateOfSpec } from '../worker/spec-process.js';
 import type { LifecycleContext } from '../worker/context.js';
 import { startLocked, startWorker, withStartLock } from '../worker/start.js';
 import { recordStop, stopEndedRun, stopRun, stopped } from '../worker/stop.js';
@@ -136,8 +136,13 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
       if (final !== undefined) await settleAfterLock(ctx.lifecycle(), final, []);
       return;
     }
-    case 'start':
+    case 'start': {
+      const read = readSpec(ctx.paths, 'active', action.workerId);
+      // Set to pending by hand while its process still runs (runbook A's kill failed): that run is stopped
+      // first, in the background, and the next pass starts the new one. Never two runs of one worker.
+      if (read?.ok === true && read.spec.status === 'pending' && recordedState(read.spec) === 'alive') return stopLivePending(ctx, read.spec);
       return startPending(ctx, action.workerId, action.restart);
+    }
     case 'dispatch':
       throw new Error('dispatch actions are applied in batches by createSpecsForTasks');
   }
@@ -211,6 +216,35 @@ function startFailed(ctx: ApplyContext, workerId: string, error: unknown): void 
   throw error;
 }
 
+/** The live run of a pending spec, stopped in the background (one event), then a pass to start the new run. */
+function stopLivePending(ctx: ApplyContext, spec: WorkerSpec): Promise<void> {
+  ctx.observer.setStopping(spec.worker_id, true);
+  inBackground(ctx, spec.worker_id, async () => {
+    const outcome = await stopRun(ctx.lifecycle(), spec);
+    ctx.count('stops');
+    const message = 'its spec was set to pending while its process still ran: stopped before a new run starts';
+    ctx.emit([workerEvent('worker_killed', spec, { reason: 'pending_with_live_process', outcome, pid: spec.execution?.pid ?? null, run_id: spec.execution?.run_id ?? null, message })]);
+  });
+  return Promise.resolve();
+}
+
+/** Runs a stop in the background (the grace can be long): the pass goes on; at its end, the worker is looked at again. */
+function inBackground(ctx: ApplyContext, workerId: string, fn: () => Promise<void>): void {
+  const task = (async () => {
+    try {
+      await fn();
+    } catch (error) {
+      ctx.logger.error({ worker_id: workerId, err: error }, `stop failed: ${describeError(error)}`);
+    } finally {
+      ctx.observer.setStopping(workerId, false);
+      ctx.observer.invalidate(workerId);
+      ctx.requestPass();
+    }
+  })();
+  ctx.inflight.add(task);
+  void task.finally(() => ctx.inflight.delete(task));
+}
+
 /** Stops run in the background (the grace can be long); the pass goes on, and the end is recorded when it comes. */
 function startStop(ctx: ApplyContext, action: Extract<Action, { kind: 'stop' }>): Promise<void> {
   const read = readSpec(ctx.paths, 'active', action.workerId);
@@ -219,7 +253,7 @@ function startStop(ctx: ApplyContext, action: Extract<Action, { kind: 'stop' }>)
   const e = spec.execution;
   if (spec.status !== 'running' || e?.pid === null || e?.pid === undefined) return Promise.resolve();
   ctx.observer.setStopping(spec.worker_id, true);
-  const task = (async () => {
+  inBackground(ctx, spec.worker_id, async () => {
     let outcome: StopOutcome | 'error';
     try {
       outcome = await stopRun(ctx.lifecycle(), spec);
@@ -234,13 +268,7 @@ function startStop(ctx: ApplyContext, action: Extract<Action, { kind: 'stop' }>)
       if (outcome !== 'error' && stopped(outcome)) await recordStop(ctx.lifecycle(), spec, outcome, action.reason);
     } catch (error) {
       ctx.logger.error({ worker_id: spec.worker_id, err: error }, `cannot record the stop: ${describeError(error)}`);
-    } finally {
-      ctx.observer.setStopping(spec.worker_id, false);
-      ctx.observer.invalidate(spec.worker_id);
-      ctx.requestPass();
     }
-  })();
-  ctx.inflight.add(task);
-  void task.finally(() => ctx.inflight.delete(task));
+  });
   return Promise.resolve();
 }

@@ -27,8 +27,9 @@ test('coordination/ removed and its config restored under a running daemon: the 
   try {
     const config = join(home, 'config-backup');
     cpSync(join(home, 'coordination', 'config'), config, { recursive: true });
-    // The daemon keeps writing meanwhile: retried as rm -rf would be, until the folder is gone.
-    rmSync(join(home, 'coordination'), { recursive: true, force: true, maxRetries: 20, retryDelay: 10 });
+    // Gone in one step (the daemon keeps writing into it meanwhile, so rm -rf races it), then removed.
+    renameSync(join(home, 'coordination'), join(home, 'gone'));
+    rmSync(join(home, 'gone'), { recursive: true, force: true, maxRetries: 20, retryDelay: 10 });
     mkdirSync(join(home, 'coordination'), { recursive: true });
     cpSync(config, join(home, 'coordination', 'config'), { recursive: true });
 
