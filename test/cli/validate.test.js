@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { removeHome, run } from '../helpers/index.js';
-import { makeSeededHome, snapshotTree } from './support.js';
+import { makeSeededHome } from './support.js';
+import { removeHome, run } from '../helpers/home.js';
+import { snapshotTree } from '../helpers/snapshots.js';
 
 const T = '2025-11-21T10:00:00.000Z';
 const json = (value) => `${JSON.stringify(value, null, 2)}\n`;

@@ -12,22 +12,20 @@ import { Observer } from '../../dist/daemon/observer.js';
 import { reconcileTasks } from '../../dist/daemon/dispatch.js';
 import { currentBootId, readIdentity } from '../../dist/process/identity.js';
 import { writeDerivedJsonSync } from '../../dist/store/atomic.js';
-import { ensureLayout, homePaths } from '../../dist/store/home.js';
-import { ProcessTracker, isAlive, makeHome, readJson, removeHome, waitFor } from '../helpers/index.js';
+import { events } from '../helpers/daemon.js';
+import { FIXTURES, readJson, run, waitFor } from '../helpers/home.js';
+import { openScope, withHome } from '../helpers/scope.js';
+import { isAlive } from '../helpers/processes.js';
 
+let scope;
 let home;
 let paths;
 let tracker;
 beforeEach(() => {
-  home = makeHome({ fixture: { command: ['true'] } });
-  paths = homePaths(home);
-  ensureLayout(paths);
-  tracker = new ProcessTracker();
+  scope = openScope({ types: { fixture: { command: ['true'] } } });
+  ({ home, paths, tracker } = scope);
 });
-afterEach(() => {
-  tracker.cleanup();
-  removeHome(home);
-});
+afterEach(() => scope.close());
 
 describe('FolderWatcher', () => {
   test('reports the accepted names that change, and nothing for the others', async () => {
@@ -243,22 +241,13 @@ describe('reconcileTasks', () => {
 });
 
 describe('the daemon between timed passes (loop interval 60 s: every reaction here comes from an event)', () => {
-  test('a worker dispatched by the first pass, and its restart, are each seen ending at once', async () => {
-    const { startDaemon, stopDaemon, events } = await import('../helpers/daemon.js');
-    const { FIXTURES, run } = await import('../helpers/index.js');
-    removeHome(home);
-    home = makeHome({ quick: { command: ['sh', join(FIXTURES, 'exit-with.sh'), '3', '0.5'], restart_backoff_seconds: 0, restart_backoff_max_seconds: 0, max_restarts: 1, stop_grace_seconds: 1 } });
+  test('a worker dispatched by the first pass, and its restart, are each seen ending at once', () => withHome({ types: { quick: { command: ['sh', join(FIXTURES, 'exit-with.sh'), '3', '0.5'], restart_backoff_seconds: 0, restart_backoff_max_seconds: 0, max_restarts: 1, stop_grace_seconds: 1 } } }, async ({ home, startDaemon }) => {
     const created = await run(home, ['create-task', '--worker-type', 'quick', '--description', 'd']);
     assert.equal(created.code, 0, created.stderr);
-    const daemon = await startDaemon(home, { tracker, env: { PM_LOOP_INTERVAL: '60' } });
-    try {
-      // Two runs of 0.5 s each, then failed: long before any timed pass.
-      await waitFor(() => events(home).some((e) => e.event === 'worker_failed'), { what: 'both runs seen ending', timeoutMs: 20_000 });
-      const ends = events(home).filter((e) => e.event === 'worker_exited');
-      assert.equal(ends.length, 2);
-    } finally {
-      tracker.killHome(home);
-      await stopDaemon(daemon, 'SIGKILL');
-    }
-  });
+    await startDaemon({ env: { PM_LOOP_INTERVAL: '60' } });
+    // Two runs of 0.5 s each, then failed: long before any timed pass.
+    await waitFor(() => events(home).some((e) => e.event === 'worker_failed'), { what: 'both runs seen ending', timeoutMs: 20_000 });
+    const ends = events(home).filter((e) => e.event === 'worker_exited');
+    assert.equal(ends.length, 2);
+  }));
 });

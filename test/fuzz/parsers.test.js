@@ -18,7 +18,6 @@ import { readCheckin } from '../../dist/store/checkins.js';
 import { homePaths, ensureLayout } from '../../dist/store/home.js';
 import { parseSpec, readSpec, writeSpec } from '../../dist/store/specs.js';
 import { readTaskQueue, updateTaskQueue } from '../../dist/store/tasks.js';
-import { makeHome, removeHome } from '../helpers/index.js';
 import {
   CHECKIN_REQUIRED,
   CHECKIN_WRONG,
@@ -36,6 +35,7 @@ import {
   validSpec,
   validWorkerTypes,
 } from './arbitraries.js';
+import { makeHome, removeHome } from '../helpers/home.js';
 
 /** JSON round trip: what a file holding the value would parse back to. */
 const plain = (value) => JSON.parse(JSON.stringify(value));

@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { carriesRunToken, liveGroupMembers } from '../../dist/process/group.js';
 import { stopRunRemnants } from '../../dist/process/terminate.js';
-import { ProcessTracker, isAlive, waitFor } from '../helpers/index.js';
+import { waitFor } from '../helpers/home.js';
+import { isAlive, ProcessTracker } from '../helpers/processes.js';
 
 test('a run whose worker forks without pause is still stopped as ours, every time', async () => {
   const tracker = new ProcessTracker();
