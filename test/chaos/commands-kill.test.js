@@ -81,6 +81,11 @@ function fabricateFailed(home, n) {
 }
 
 /** Runs one command over and over until ctl.stop, killing most runs at a random point of their last 300 ms. */
+/**
+ * @param {{ home: string, tracker: import('../helpers/processes.js').ProcessTracker }} scope
+ * @param {string} name @param {() => string[]}  argsOf
+ * @param {{ script?: string, onSuccess?: (result: any) => void, stats: Record<string, any>, ctl: { stop: boolean } }} options
+ */
 function commandLoop({ home, tracker }, name, argsOf, { script, onSuccess, stats, ctl }) {
   const durations = [];
   stats[name] = { runs: 0, killed: 0, killedAfterEnd: 0, failed: [] };

@@ -113,6 +113,7 @@ test(`the daemon SIGKILLed ${ROUNDS} times at random moments loses, duplicates a
       daemon = spawnDaemon({ env });
     }
   };
+  /** @type {import('../helpers/daemon.js').DaemonProcess | undefined} */
   let next = spawnDaemon({ env });
   for (let round = 1; round <= ROUNDS; round += 1) {
     const t0 = performance.now();

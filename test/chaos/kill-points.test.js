@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readQueue, readSpecAnywhere, workerProcesses } from './support.js';
-import { coord, FIXTURES, ROOT, run, waitFor } from '../helpers/home.js';
+import { coord, defined, FIXTURES, ROOT, run, waitFor } from '../helpers/home.js';
 import { withHome } from '../helpers/scope.js';
 
 const quick = { stop_grace_seconds: 1, restart_backoff_seconds: 0, restart_backoff_max_seconds: 0 };
@@ -46,7 +46,7 @@ test('killed between writing a spec\'s final content and moving it: the daemon m
   write(coord(home, 'worker-specs', 'active', 'worker-ok-b.json'), spec('worker-ok-b', 'task-b', 'completed', { started_at: at, completed_at: at, exit_code: 0, run_id: 'run-b' }));
   assert.equal((await once(home)).code, 0);
   assert.equal((await once(home)).code, 0);
-  const found = readSpecAnywhere(home, 'worker-ok-b');
+  const found = defined(readSpecAnywhere(home, 'worker-ok-b'), 'the spec of worker-ok-b');
   assert.equal(found.place, 'completed', 'a completed spec does not stay in active/ (validate: "the daemon moves it on its next pass")');
   assert.equal(readQueue(home).tasks[0].status, 'completed');
   const validate = await run(home, ['validate']);
@@ -60,7 +60,7 @@ test('killed after a task\'s spec was written and started, before the task was m
   write(coord(home, 'worker-specs', 'active', 'worker-ok-d.json'), spec('worker-ok-d', 'task-d', 'running', { started_at: at, exit_code: 0, last_exit_at: at, run_id: 'run-d' }));
   assert.equal((await once(home)).code, 0);
   assert.equal((await once(home)).code, 0);
-  assert.equal(readSpecAnywhere(home, 'worker-ok-d').place, 'completed');
+  assert.equal(defined(readSpecAnywhere(home, 'worker-ok-d'), 'the spec of worker-ok-d').place, 'completed');
   const settled = readQueue(home).tasks[0];
   assert.equal(settled.status, 'completed');
   assert.equal(settled.worker_id, 'worker-ok-d', 'a settled task names the worker that did it');

@@ -115,6 +115,7 @@ function listPlaces(home, order) {
  * but never seen twice, so a duplicate there is real; listed with the flow, it can be seen twice but never
  * missed, so an absence there is real. Returns both listings (Map id → places) and what they prove.
  */
+/** @param {string} home @param {Iterable<string>} [mustExist] */
 export function locateSpecs(home, mustExist = []) {
   const against = new Map();
   for (const [place, ids] of listPlaces(home, 'against')) for (const id of ids) against.set(id, [...(against.get(id) ?? []), place]);
@@ -228,7 +229,11 @@ export function taskProblems(home, createdIds) {
   return problems;
 }
 
-/** Spawns a CLI subcommand (or a scripts/*.sh) against home; tracked; resolves its end as {code, signal, stdout, stderr, ms}. */
+/**
+ * Spawns a CLI subcommand (or a scripts/*.sh) against home; tracked; resolves its end as {code, signal, stdout, stderr, ms}.
+ * @param {string} home @param {string[]} args
+ * @param {{ script?: string, env?: Record<string, string>, tracker?: import('../helpers/processes.js').ProcessTracker }} [options]
+ */
 export function spawnCommand(home, args, { script, env = {}, tracker } = {}) {
   const file = script ? join(SCRIPTS, script) : process.execPath;
   const argv = script ? args : [CLI, ...args];

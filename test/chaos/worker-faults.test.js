@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { LONG, describeHome, envNumber, locateSpecs, readQueue, readSpecAnywhere, taskProblems, unparsableFiles, workerProcesses } from './support.js';
 import { events, eventsOf, stopDaemon } from '../helpers/daemon.js';
-import { coord, FIXTURES, readJson, run, waitFor } from '../helpers/home.js';
+import { coord, defined, FIXTURES, readJson, run, waitFor } from '../helpers/home.js';
 import { withHome } from '../helpers/scope.js';
 
 const RACES = envNumber('CHAOS_RACES', LONG ? 200 : 24);
@@ -129,7 +129,7 @@ test(`${RACES} workers that exit on their own just as the daemon stops them each
     const stallAfter = [];
     for (const { taskId, workerId, type } of racers) {
       const found = readSpecAnywhere(home, workerId);
-      const description = tasks.find((x) => x.id === taskId).description;
+      const description = defined(tasks.find((x) => x.id === taskId), taskId).description;
       const where = `${type} ${workerId} (exits after ${description} s)`;
       if (found === undefined) {
         problems.push(`${where}: no spec`);
@@ -286,7 +286,7 @@ test('a full disk: the daemon keeps running, corrupts nothing, and recovers when
   const filler = join(mnt, 'filler');
   const filled = fillDisk(filler);
   const fullSince = Date.now();
-  const statfs = spawnSync('df', ['-B1', '--output=avail', mnt], { encoding: 'utf8' }).stdout.trim().split('\n').pop().trim();
+  const statfs = defined(spawnSync('df', ['-B1', '--output=avail', mnt], { encoding: 'utf8' }).stdout.trim().split('\n').at(-1), 'the output of df').trim();
   t.diagnostic(`disk filled with ${filled} bytes; available now: ${statfs}`);
 
   // While full: the daemon lives, every JSON stays whole, and a command fails cleanly, changing nothing.

@@ -12,6 +12,7 @@ import { readJson, readJsonl, removeHome, run, SCRIPTS } from '../helpers/home.j
 const TASK_ID = /^task-\d{8}-\d{6}-[0-9a-f]{6}$/;
 
 describe('create-task refuses bad input with one line, a non-zero exit and no change', { concurrency: 4 }, () => {
+  /** @type {Array<[string, string[], RegExp]>} */
   const cases = [
     ['missing --description', ['create-task'], /Missing required argument: description/],
     ['--description without a value', ['create-task', '--description'], /Not enough arguments following: description/],

@@ -8,6 +8,7 @@ import { expectRefused, makeSeededHome, testUnusableHome } from './support.js';
 import { readJsonl, removeHome, run } from '../helpers/home.js';
 
 describe('emit-event refuses bad input with one line, a non-zero exit and no change', { concurrency: 4 }, () => {
+  /** @type {Array<[string, string[], RegExp]>} */
   const cases = [
     ['missing --type', ['emit-event', '--worker-id', 'w-1'], /Missing required argument: type/],
     ['--type without a value', ['emit-event', '--type'], /Not enough arguments following: type/],

@@ -46,6 +46,7 @@ test('an empty environment variable counts as unset', () => withHome(SCOPE, asyn
   assert.equal(loadDaemonSettings(paths, { PM_LOOP_INTERVAL: '' }).loopIntervalSeconds, 7);
 }));
 
+/** @type {Array<[string, string, RegExp]>} */
 const badEnv = [
   ['PM_LOOP_INTERVAL', '0', /environment PM_LOOP_INTERVAL: expected a positive number, got `0`/],
   ['PM_LOOP_INTERVAL', 'fast', /environment PM_LOOP_INTERVAL: expected a positive number, got `fast`/],
@@ -59,7 +60,7 @@ const badEnv = [
 ];
 for (const [name, value, message] of badEnv) {
   test(`${name}=${value} is refused, naming the variable and the value`, () => withHome(SCOPE, async ({ paths }) => {
-    assert.throws(() => loadDaemonSettings(paths, { [name]: value }), (error) => {
+    assert.throws(() => loadDaemonSettings(paths, { [name]: value }), (/** @type {import('../../dist/errors.js').RelayError} */ error) => {
       assert.equal(error.code, 'CONFIG_INVALID');
       assert.match(error.message, message);
       return true;
@@ -69,7 +70,7 @@ for (const [name, value, message] of badEnv) {
 
 test('an unknown key in pm-daemon.json is refused, naming the key and the file', () => withHome(SCOPE, async ({ paths }) => {
   writeDaemonConfig({ paths }, { loop_interval: 3 });
-  assert.throws(() => loadDaemonSettings(paths, {}), (error) => {
+  assert.throws(() => loadDaemonSettings(paths, {}), (/** @type {import('../../dist/errors.js').RelayError} */ error) => {
     assert.equal(error.code, 'CONFIG_INVALID');
     assert.equal(error.message, `${paths.daemonConfig}: (top level): unknown key "loop_interval"`);
     return true;
@@ -87,7 +88,7 @@ test('worker types: defaults filled in, frozen, implementation is the default ty
 
 test('worker types: an unknown key is refused, naming the key and the file', () => withHome(SCOPE, async ({ paths }) => {
   writeFileSync(paths.workerTypes, JSON.stringify({ worker_types: { implementation: { command: ['x'], retries: 3 } } }));
-  assert.throws(() => loadWorkerTypes(paths), (error) => {
+  assert.throws(() => loadWorkerTypes(paths), (/** @type {import('../../dist/errors.js').RelayError} */ error) => {
     assert.equal(error.code, 'CONFIG_INVALID');
     assert.equal(error.message, `${paths.workerTypes}: worker_types.implementation: unknown key "retries"`);
     return true;

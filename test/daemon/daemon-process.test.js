@@ -92,7 +92,7 @@ describe('the daemon with real workers', () => {
     let daemon = await startDaemon();
     const pids = await waitFor(() => {
       const specs = [a, b].map((t) => readJson(specPath(home, 'active', t.workerId)));
-      return specs.every((s) => s.status === 'running') && specs.map((s) => s.execution.pid);
+      return specs.every((s) => s.status === 'running') && /** @type {number[]} */ (specs.map((s) => s.execution.pid));
     }, { what: 'both running' });
     const result = await stopDaemon(daemon);
     assert.equal(result.code, 0);
@@ -136,6 +136,6 @@ describe('the daemon with metrics enabled', () => {
     assert.match(metrics, /commit_relay_pass_duration_seconds_count \d+/);
     const health = await fetch(`http://127.0.0.1:${endpoint.port}/health`);
     assert.equal(health.status, 200);
-    assert.equal((await health.json()).ok, true);
+    assert.equal(/** @type {{ ok: boolean }} */ (await health.json()).ok, true);
   }));
 });

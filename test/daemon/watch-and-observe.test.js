@@ -13,9 +13,9 @@ import { reconcileTasks } from '../../dist/daemon/dispatch.js';
 import { currentBootId, readIdentity } from '../../dist/process/identity.js';
 import { writeDerivedJsonSync } from '../../dist/store/atomic.js';
 import { events } from '../helpers/daemon.js';
-import { FIXTURES, readJson, run, waitFor } from '../helpers/home.js';
-import { openScope, withHome } from '../helpers/scope.js';
+import { defined, FIXTURES, readJson, run, waitFor } from '../helpers/home.js';
 import { isAlive } from '../helpers/processes.js';
+import { openScope, withHome } from '../helpers/scope.js';
 
 let scope;
 let home;
@@ -70,7 +70,7 @@ describe('FolderWatcher', () => {
 
 describe('Observer: incremental readings', () => {
   function runningSpec(id, pid) {
-    const identity = readIdentity(pid);
+    const identity = defined(readIdentity(pid), `the identity of ${pid}`);
     return {
       worker_id: id,
       worker_type: 'fixture',
@@ -117,10 +117,10 @@ describe('Observer: incremental readings', () => {
     const exited = new Promise((resolve) => a.once('exit', resolve));
     a.kill('SIGKILL');
     await exited;
-    assert.equal(isAlive(a.pid), false);
+    assert.equal(isAlive(defined(a.pid, 'its pid')), false);
     const after = observer.observe({ checkins: new Set() });
-    assert.equal(after.workers.find((w) => w.view.workerId === 'wa').view.process, 'gone', 'gone with no exit record: a zombie, as a full reading says');
-    assert.equal(after.workers.find((w) => w.view.workerId === 'wb').view.process, 'alive');
+    assert.equal(defined(after.workers.find((w) => w.view.workerId === 'wa'), 'wa').view.process, 'gone', 'gone with no exit record: a zombie, as a full reading says');
+    assert.equal(defined(after.workers.find((w) => w.view.workerId === 'wb'), 'wb').view.process, 'alive');
   });
 
   test('check-ins read as they arrive are all counted, though a later one overwrote the file before the pass', () => {
@@ -195,7 +195,7 @@ describe('writeDerivedJsonSync', () => {
     rmSync(file);
     mkdirSync(file);
     writeFileSync(join(file, 'x'), 'x');
-    assert.throws(() => writeDerivedJsonSync(file, { new: true }), (error) => error.code === 'IO_FAILED' && error.message.includes(file));
+    assert.throws(() => writeDerivedJsonSync(file, { new: true }), (/** @type {import('../../dist/errors.js').RelayError} */ error) => error.code === 'IO_FAILED' && error.message.includes(file));
     assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.tmp')), []);
   });
 

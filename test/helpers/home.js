@@ -1,4 +1,5 @@
 // A temp home per test, the CLI run against it, reading its JSON files, and polling with a ceiling.
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -90,7 +91,7 @@ export function run(home, args, { script, env = {}, input, timeoutMs = 30_000 } 
  * @template T
  * @param {() => T | Promise<T>} fn
  * @param {{ timeoutMs?: number, intervalMs?: number, what?: string }} [options]
- * @returns {Promise<NonNullable<T>>}
+ * @returns {Promise<Exclude<Awaited<T>, false | 0 | '' | null | undefined>>}
  */
 export async function waitFor(fn, { timeoutMs = 10_000, intervalMs = 25, what = 'condition' } = {}) {
   const deadline = Date.now() + timeoutMs;
@@ -98,7 +99,7 @@ export async function waitFor(fn, { timeoutMs = 10_000, intervalMs = 25, what = 
   for (;;) {
     try {
       last = await fn();
-      if (last) return last;
+      if (last) return /** @type {Exclude<Awaited<T>, false | 0 | '' | null | undefined>} */ (last);
     } catch (error) {
       last = error;
     }
@@ -112,3 +113,15 @@ export const fixtureCommand = (name, ...args) => ['sh', join(FIXTURES, name), ..
 
 /** Worker-type settings for fast tests: a one-second stop grace and restarts without backoff. */
 export const QUICK = Object.freeze({ stop_grace_seconds: 1, restart_backoff_seconds: 0, restart_backoff_max_seconds: 0 });
+
+/**
+ * value, asserted to be there (not undefined or null): for what a test expects to exist, such as a found item.
+ * @template T
+ * @param {T} value
+ * @param {string} what
+ * @returns {NonNullable<T>}
+ */
+export function defined(value, what) {
+  assert.ok(value !== undefined && value !== null, `${what} is there`);
+  return /** @type {NonNullable<T>} */ (value);
+}

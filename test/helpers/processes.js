@@ -1,4 +1,5 @@
 // Processes a test started, and what /proc says about any process (Linux).
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -84,12 +85,12 @@ export class ProcessTracker {
     /** @type {Set<number>} */
     this.pids = new Set();
   }
-  /** @param {number | undefined} pgid */
+  /** @template {number | undefined} P @param {P} pgid @returns {P} */
   group(pgid) {
     if (pgid) this.groups.add(pgid);
     return pgid;
   }
-  /** @param {number | undefined} pid */
+  /** @template {number | undefined} P @param {P} pid @returns {P} */
   pid(pid) {
     if (pid) this.pids.add(pid);
     return pid;
@@ -122,4 +123,10 @@ export function spawnUnrelated(tracker) {
   child.unref();
   tracker.group(child.pid);
   return /** @type {number} */ (child.pid);
+}
+
+/** The pid of a child process the test started (asserted: it did start). @param {{ pid?: number | undefined }} child */
+export function pidOf(child) {
+  assert.ok(child.pid !== undefined, 'the process started');
+  return child.pid;
 }

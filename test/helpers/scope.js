@@ -14,7 +14,7 @@ import { ProcessTracker } from './processes.js';
  * @property {string} home the temp home, its layout made
  * @property {import('../../dist/store/home.js').HomePaths} paths the home's paths
  * @property {ProcessTracker} tracker give it what the test starts itself; it is killed at the end
- * @property {(extra?: Record<string, unknown>) => any} ctx the context the worker lifecycle functions take
+ * @property {(extra?: Partial<import('../../dist/worker/index.js').LifecycleContext>) => import('../../dist/worker/index.js').LifecycleContext} ctx the context the worker lifecycle functions take
  * @property {(options?: DaemonOptions) => Promise<DaemonProcess>} startDaemon a daemon on this home, stopped at the end
  * @property {(options?: DaemonOptions) => DaemonProcess} spawnDaemon the same, not waiting for its first pass
  * @property {(types?: WorkerTypes, options?: { daemonConfig?: Record<string, unknown> }) => string} makeHome another temp home, removed (and its processes killed) at the end

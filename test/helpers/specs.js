@@ -82,3 +82,18 @@ export function readSpecFile(home, folder, workerId) {
 
 /** A worker id no other test uses: prefix and six hex digits. @param {string} prefix */
 export const uniqueId = (prefix) => `${prefix}-${randomBytes(3).toString('hex')}`;
+
+/**
+ * A read result (SpecRead, CheckinRead, ...) the test expects to have failed, typed as the failure; the
+ * test asserts `ok` itself.
+ * @template {{ ok: boolean }} R
+ * @param {R | undefined} read
+ */
+export const failedRead = (read) => /** @type {Extract<R, { ok: false }>} */ (read);
+
+/**
+ * A read result the test expects to have succeeded, typed as the success; the test asserts `ok` itself.
+ * @template {{ ok: boolean }} R
+ * @param {R | undefined} read
+ */
+export const okRead = (read) => /** @type {Extract<R, { ok: true }>} */ (read);

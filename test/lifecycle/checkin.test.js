@@ -35,6 +35,7 @@ test('checkin.sh writes the check-in with the contract fields', () => withHome(S
 test('checkin.sh refuses bad input with one line and a non-zero exit, writing nothing', () => withHome(SCOPE, async (t) => {
   const id = uniqueId('ck-bad');
   writePendingSpec(t.home, id);
+  /** @type {Array<[string[], Record<string, string>, RegExp]>} */
   const cases = [
     [['--worker-id', '../etc/passwd', '--progress', '1'], {}, /invalid worker id/],
     [['--worker-id', 'no-such-worker', '--progress', '1'], {}, /no worker "no-such-worker"/],

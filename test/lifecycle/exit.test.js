@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { decodeStatus, readExitRecord } from '../../dist/store/exits.js';
 import { applyExitRecordIfAny, startWorker } from '../../dist/worker/index.js';
-import { withHome } from '../helpers/scope.js';
-import { FIXTURES, readJsonl, waitFor } from '../helpers/home.js';
+import { defined, FIXTURES, readJsonl, waitFor } from '../helpers/home.js';
 import { childrenOf } from '../helpers/processes.js';
+import { withHome } from '../helpers/scope.js';
 import { readSpecFile, uniqueId, writePendingSpec } from '../helpers/specs.js';
 
 const SCOPE = {
@@ -33,7 +33,7 @@ test('exit 0: the shim records it, and applying it moves the spec to completed/ 
   t.tracker.group(started.pid);
   const result = await waitAndApply(t, id);
   assert.equal(result.outcome, 'completed');
-  assert.equal(result.record.run_id, started.runId);
+  assert.equal(defined(result.record, 'the exit record').run_id, started.runId);
   assert.equal(readSpecFile(t.home, 'active', id), undefined);
   const spec = readSpecFile(t.home, 'completed', id);
   assert.equal(spec.status, 'completed');
@@ -82,7 +82,7 @@ test('SIGKILL: a worker killed by a signal is recorded with the signal name', ()
   process.kill(child, 'SIGKILL');
   const result = await waitAndApply(t, id);
   assert.equal(result.outcome, 'exited');
-  assert.equal(result.record.status, 137);
+  assert.equal(defined(result.record, 'the exit record').status, 137);
   const spec = readSpecFile(t.home, 'active', id);
   assert.equal(spec.execution.signal, 'SIGKILL');
   assert.equal(spec.execution.exit_code, null);
@@ -105,7 +105,7 @@ test('an exit record of an earlier run is ignored; an invalid one is set aside a
   assert.match(reasons[0], /not valid JSON/);
   const result = await applyExitRecordIfAny(t.ctx(), id);
   assert.equal(result.outcome, 'invalid_record');
-  assert.match(result.reason, /not valid JSON/);
+  assert.match(defined(result.reason, 'the reason'), /not valid JSON/);
   assert.equal(existsSync(t.paths.exitFile(id)), false, 'set aside, so it is reported once');
   assert.equal(readSpecFile(t.home, 'active', id).status, 'running');
 }));

@@ -98,18 +98,18 @@ test('start: a running worker is never started twice, also by two starts at once
   assert.equal(readJsonl(t.paths.activity).filter((e) => e.event === 'worker_started').length, 1);
 }));
 
-for (const [type, expected] of [
+for (const [type, expected] of /** @type {Array<[string, RegExp]>} */ ([
   ['missing', /cannot start: program \.\/no\/such\/program not found/],
   ['missingOnPath', /cannot start: program no-such-program-relay-test not found on PATH/],
   ['notExecutable', /cannot start: program \.\/not-executable\.sh is not an executable file/],
-]) {
+])) {
   test(`start: a program that cannot start (${type}) fails the spec with an error and an event`, () => withHome(SCOPE, async (t) => {
     writeFileSync(join(t.home, 'not-executable.sh'), '#!/bin/sh\nexit 0\n');
     chmodSync(join(t.home, 'not-executable.sh'), 0o644);
     const id = uniqueId('st-fail');
     writePendingSpec(t.home, id, { workerType: type, taskId: 'task-x' });
     writeFileSync(t.paths.taskQueue, JSON.stringify({ tasks: [{ task_id: 'task-x', description: 'd', priority: 'high', worker_type: type, status: 'assigned', created_at: new Date().toISOString(), metadata: {}, worker_id: id }] }));
-    await assert.rejects(startWorker(t.ctx(), id), (error) => error.code === 'SPAWN_FAILED' && expected.test(error.message));
+    await assert.rejects(startWorker(t.ctx(), id), (/** @type {import('../../dist/errors.js').RelayError} */ error) => error.code === 'SPAWN_FAILED' && expected.test(error.message));
     assert.equal(readSpecFile(t.home, 'active', id), undefined);
     const spec = readSpecFile(t.home, 'failed', id);
     assert.equal(spec.status, 'failed');

@@ -5,9 +5,9 @@ import { test } from 'node:test';
 import { stopProcess } from '../../dist/process/terminate.js';
 import { readIdentity } from '../../dist/process/identity.js';
 import { failWorker, recoverTask, restartWorker, startWorker, stopWorker } from '../../dist/worker/index.js';
-import { withHome } from '../helpers/scope.js';
-import { FIXTURES, readJsonl, waitFor } from '../helpers/home.js';
+import { defined, FIXTURES, readJsonl, waitFor } from '../helpers/home.js';
 import { isLive, shimPidsOf, spawnUnrelated } from '../helpers/processes.js';
+import { withHome } from '../helpers/scope.js';
 import { readSpecFile, uniqueId, writePendingSpec } from '../helpers/specs.js';
 
 const SCOPE = {
@@ -85,7 +85,7 @@ test('stop: when only the shim was killed, what is left of the run (worker, gran
 
 test('stop: a pid now used by an unrelated process is not ours, and that process survives', () => withHome(SCOPE, async (t) => {
   const unrelated = spawnUnrelated(t.tracker);
-  const identity = readIdentity(unrelated);
+  const identity = defined(readIdentity(unrelated), 'the identity of the unrelated process');
   const id = uniqueId('sp-reused');
   // The spec recorded this pid for an earlier process: same pid, another start time.
   writePendingSpec(t.home, id, {

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { runAlertHook } from '../../dist/ops/alert-hook.js';
 import { readAlertsFile, updateAlertsFile } from '../../dist/ops/alerts-file.js';
 import { readIdentity } from '../../dist/process/identity.js';
-import { readJson, readJsonl, waitFor } from '../helpers/home.js';
+import { defined, readJson, readJsonl, waitFor } from '../helpers/home.js';
 import { withHome } from '../helpers/scope.js';
 
 const thresholds = { zombie_threshold: 2, stalled_threshold: 5, restart_storm_threshold: 20, failure_rate_threshold: 0.5, failure_rate_min_samples: 5, queue_depth_threshold: 100 };
@@ -79,6 +79,7 @@ describe('updateAlertsFile', () => {
 });
 
 describe('runAlertHook', () => {
+  /** @type {import('../../dist/contract/alerts.js').Alert} */
   const alert = { id: 'queue_depth-x', type: 'queue_depth', severity: 'warning', status: 'active', message: '150 tasks queued', metric_value: 150, threshold: 100, created_at: new Date().toISOString(), resolved_at: null, worker_ids: [] };
 
   test('the hook receives the alert as JSON on stdin', () => withHome({}, async ({ home }) => {
@@ -101,14 +102,14 @@ describe('runAlertHook', () => {
     assert.equal(outcome.ok, false);
     assert.equal(outcome.exitCode, 7);
     assert.equal(outcome.timedOut, false);
-    assert.match(outcome.error, /exited with code 7/);
+    assert.match(defined(outcome.error, 'the error'), /exited with code 7/);
     assert.equal(outcome.stderrTail, 'boom');
   }));
 
   test('a missing program is reported, never thrown', () => withHome({}, async ({ home }) => {
     const outcome = await runAlertHook([join(home, 'no-such-hook')], alert, 5000, home);
     assert.equal(outcome.ok, false);
-    assert.match(outcome.error, /no-such-hook|ENOENT/);
+    assert.match(defined(outcome.error, 'the error'), /no-such-hook|ENOENT/);
     const empty = await runAlertHook([], alert, 5000, home);
     assert.equal(empty.ok, false);
   }));
@@ -120,7 +121,7 @@ describe('runAlertHook', () => {
     const took = Date.now() - started;
     assert.equal(outcome.ok, false);
     assert.equal(outcome.timedOut, true);
-    assert.match(outcome.error, /did not finish within 300 ms/);
+    assert.match(defined(outcome.error, 'the error'), /did not finish within 300 ms/);
     assert.ok(took < 2000, `took ${took} ms`);
     const grandchild = Number(readFileSync(pidFile, 'utf8'));
     // Gone, or a zombie waiting for init to reap it: either way no longer running.

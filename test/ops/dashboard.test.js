@@ -8,7 +8,7 @@ import { formatDuration, truncateMiddle } from '../../dist/ops/format.js';
 import { CSI, stripAnsi } from './support.js';
 import { writeFileSync } from 'node:fs';
 import { writePidFile, writePmState } from '../helpers/daemon.js';
-import { CLI, coord, run, waitFor } from '../helpers/home.js';
+import { CLI, coord, defined, run, waitFor } from '../helpers/home.js';
 import { spawnUnrelated } from '../helpers/processes.js';
 import { withHome } from '../helpers/scope.js';
 import { snapshotTree } from '../helpers/snapshots.js';
@@ -29,6 +29,7 @@ const stoppedDaemon = assessDaemonHealth({ liveness: { record: undefined, proces
 
 function fleet(n) {
   const specs = [];
+  /** @type {Record<string, import('../../dist/ops/pm-state-view.js').PmStateView['workers'][string]>} */
   const workers = {};
   const checkins = new Map();
   for (let i = 0; i < n; i++) {
@@ -77,12 +78,12 @@ describe('dashboard rendering (pure)', () => {
   test('rows are sorted trouble first, ids cut in the middle with …', () => {
     const m = model(16);
     const states = m.workers.map((w) => w.health_state);
-    const ranks = states.map((s) => TROUBLE_ORDER.indexOf(s));
+    const ranks = states.map((s) => TROUBLE_ORDER.indexOf(/** @type {(typeof TROUBLE_ORDER)[number]} */ (s)));
     assert.deepEqual(ranks, [...ranks].sort((a, b) => a - b));
     assert.equal(states[0], 'zombie');
     assert.equal(states.at(-1), 'healthy');
     const text = renderDashboard(m, { width: 80 });
-    const firstRow = text.split('\n').find((l) => l.startsWith('worker-'));
+    const firstRow = defined(text.split('\n').find((l) => l.startsWith('worker-')), 'a worker row');
     assert.match(firstRow, /…/);
     assert.match(firstRow, / zombie /);
     assert.match(text, /health {3}2 zombie, 2 stalled, 2 late, 2 backoff, 2 exited, 2 starting, 4 healthy/);
@@ -124,7 +125,7 @@ describe('dashboard rendering (pure)', () => {
   });
 
   test('formatting helpers stay narrow', () => {
-    for (const [s, want] of [[0, '0s'], [59, '59s'], [60, '1m'], [3599, '59m'], [7380, '2h03m'], [36000, '10h'], [90000, '1d01h'], [8640000, '100d']]) assert.equal(formatDuration(s), want);
+    for (const [s, want] of /** @type {Array<[number, string]>} */ ([[0, '0s'], [59, '59s'], [60, '1m'], [3599, '59m'], [7380, '2h03m'], [36000, '10h'], [90000, '1d01h'], [8640000, '100d']])) assert.equal(formatDuration(s), want);
     assert.equal(formatDuration(null), '-');
     assert.equal(truncateMiddle('worker-implementation-001', 12), 'work…ion-001');
     assert.equal(truncateMiddle('worker-implementation-001', 12).length, 12);

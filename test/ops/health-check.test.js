@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { readIdentity } from '../../dist/process/identity.js';
 import { assessDaemonHealth, maxPassAgeSeconds } from '../../dist/ops/daemon-health.js';
 import { writePidFile, writePmState } from '../helpers/daemon.js';
-import { CLI, coord, readJson, run, waitFor } from '../helpers/home.js';
+import { CLI, coord, defined, readJson, run, waitFor } from '../helpers/home.js';
 import { spawnUnrelated } from '../helpers/processes.js';
 import { withHome } from '../helpers/scope.js';
 import { snapshotTree } from '../helpers/snapshots.js';
@@ -85,7 +85,7 @@ describe('health-check command', () => {
 
   test('fails with a stale pid file: the pid belongs to another process', () => withHome({}, async ({ home, tracker }) => {
     const pid = spawnUnrelated(tracker);
-    const identity = readIdentity(pid);
+    const identity = defined(readIdentity(pid), `the identity of ${pid}`);
     writePidFile(home, pid, { process_start_ticks: identity.startTicks + 4242 });
     writePmState(home, { pid });
     const result = await check(home, ['--json']);

@@ -18,11 +18,11 @@ describe('check-in identity', () => {
     writeSpecFile(home, 'active', pendingSpec('a', 'fixture'));
     writeSpecFile(home, 'active', pendingSpec('b', 'fixture'));
     const before = snapshotTree(join(home, 'coordination'));
-    for (const [args, options] of [
+    for (const [args, options] of /** @type {Array<[string[], { script?: string }]>} */ ([
       [['--worker-id', 'b', '--progress', '90'], { script: 'checkin.sh' }],
       [['--worker-id=b', '--status', 'completed'], { script: 'checkin.sh' }],
       [['checkin', '--worker-id', 'b', '--progress', '90'], {}],
-    ]) {
+    ])) {
       const result = await run(home, args, { ...options, env: { WORKER_ID: 'a', COMMIT_RELAY_RUN_ID: 'run-a' } });
       assert.notEqual(result.code, 0, `${args.join(' ')} must be refused`);
       assert.match(result.stderr, /is not this worker.*checks in only for itself/);

@@ -141,7 +141,7 @@ describe('arguments never pass through a shell', () => {
     const type = loadWorkerTypes(paths).get('echo');
     assert.throws(
       () => spawnWorker(paths, { workerId: 'nul', taskId: null, description: 'a\0b', workerType: type, restartCount: 0 }),
-      (error) => error instanceof RelayError && error.code === 'SPAWN_FAILED',
+      (/** @type {import('../../dist/errors.js').RelayError} */ error) => error instanceof RelayError && error.code === 'SPAWN_FAILED',
     );
     assert.equal(existsSync(join(home, 'argv-nul.out')), false);
   }));

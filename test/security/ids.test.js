@@ -27,7 +27,7 @@ describe('path functions', () => {
 
   for (const [name, fn] of Object.entries(fns)) {
     test(`${name}: a bad id is INVALID_ID before any path exists; any string gives a name directly in its folder or INVALID_ID`, () => {
-      for (const id of BAD) assert.throws(() => fn(id), (e) => e instanceof RelayError && e.code === 'INVALID_ID', JSON.stringify(id));
+      for (const id of BAD) assert.throws(() => fn(id), (/** @type {import('../../dist/errors.js').RelayError} */ e) => e instanceof RelayError && e.code === 'INVALID_ID', JSON.stringify(id));
       const folder = dirname(fn('probe'));
       fc.assert(
         fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 140 }), fc.constantFrom(...BAD), fc.stringMatching(/^[A-Za-z0-9._/-]{1,20}$/)), (id) => {
@@ -93,11 +93,11 @@ describe('commands refuse bad ids, in one line, changing nothing', () => {
 
   test('checkin.sh with a bad WORKER_ID or --worker-id', () => withDecoys(async ({ home }) => {
     const before = snapshotTree(home);
-    for (const [args, env] of [
+    for (const [args, env] of /** @type {Array<[string[], Record<string, string>]>} */ ([
       [['--progress', '5'], { WORKER_ID: '../x' }],
       [['--worker-id', '../../x'], { WORKER_ID: '' }],
       [['--worker-id', 'a..b'], { WORKER_ID: '' }],
-    ]) {
+    ])) {
       const result = await run(home, args, { script: 'checkin.sh', env });
       assert.equal(result.code, 2, result.stderr);
       assert.match(result.stderr, /invalid worker id/);

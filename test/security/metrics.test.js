@@ -19,7 +19,7 @@ function get(host, port) {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode }));
     });
-    req.on('error', (error) => resolve({ error: error.code }));
+    req.on('error', (/** @type {NodeJS.ErrnoException} */ error) => resolve({ error: error.code }));
     req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
     req.end();
   });
@@ -53,7 +53,7 @@ describe('the metrics listener', () => {
   test('startMetricsServer refuses every non-loopback host before it listens', async () => {
     const metrics = createDaemonMetrics({ processMetrics: false });
     for (const host of nonLoopback) {
-      await assert.rejects(startMetricsServer({ host, port: 0 }, metrics, () => ({})), (e) => e.code === 'CONFIG_INVALID' && /loopback/.test(e.message), `host ${JSON.stringify(host)}`);
+      await assert.rejects(startMetricsServer({ host, port: 0 }, metrics, () => ({})), (/** @type {import('../../dist/errors.js').RelayError} */ e) => e.code === 'CONFIG_INVALID' && /loopback/.test(e.message), `host ${JSON.stringify(host)}`);
     }
   });
 
@@ -71,7 +71,7 @@ describe('the metrics listener', () => {
         const bound = listeners(server.port);
         assert.ok(bound.length >= 1, 'the listening socket is in /proc/net');
         assert.ok(bound.every((a) => LOOPBACK_HEX.has(a)), `bound only to loopback, got ${bound.join(', ')}`);
-        const external = Object.values(networkInterfaces()).flat().filter((i) => i && !i.internal && i.family === 'IPv4');
+        const external = /** @type {import('node:os').NetworkInterfaceInfo[]} */ (Object.values(networkInterfaces()).flat().filter((i) => i && !i.internal && i.family === 'IPv4'));
         for (const address of external) {
           const answer = await get(address.address, server.port);
           assert.ok(answer.error !== undefined, `${address.address}:${server.port} must not answer, got ${JSON.stringify(answer)}`);
@@ -88,7 +88,7 @@ describe('the metrics listener', () => {
       const paths = openHome(home);
       for (const host of ['0.0.0.0', '::', '192.168.1.10']) {
         writeFileSync(paths.daemonConfig, JSON.stringify({ metrics: { enabled: true, host } }));
-        assert.throws(() => loadDaemonSettings(paths, {}), (e) => e.code === 'CONFIG_INVALID' && e.message.includes(paths.daemonConfig) && /metrics\.host/.test(e.message));
+        assert.throws(() => loadDaemonSettings(paths, {}), (/** @type {import('../../dist/errors.js').RelayError} */ e) => e.code === 'CONFIG_INVALID' && e.message.includes(paths.daemonConfig) && /metrics\.host/.test(e.message));
       }
     } finally {
       removeHome(home);

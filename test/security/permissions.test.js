@@ -23,6 +23,7 @@ describe('home permission warnings', () => {
     assert.deepEqual(homePermissionWarnings(paths), []);
   }));
 
+  /** @type {Array<[string, (paths: import('../../dist/store/home.js').HomePaths) => string, number, RegExp]>} */
   const cases = [
     ['the home, world-writable', (paths) => paths.home, 0o777, /writable by its group and others \(mode 777\)/],
     ['coordination/, group-writable', (paths) => paths.coordination, 0o775, /writable by its group \(mode 775\)/],

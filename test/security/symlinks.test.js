@@ -37,7 +37,7 @@ describe('symbolic links in worker-specs/ and worker-checkins/', () => {
     const passes = readJson(join(home, 'coordination', 'pm-state.json')).pm_daemon.loops_completed;
     await waitFor(() => readJson(join(home, 'coordination', 'pm-state.json')).pm_daemon.loops_completed >= passes + 3, { what: 'three more passes' });
 
-    for (const [id, print, file] of [['planted', before, target], ['planted2', before2, target2]]) {
+    for (const [id, print, file] of /** @type {Array<[string, ReturnType<typeof targetPrint>, string]>} */ ([['planted', before, target], ['planted2', before2, target2]])) {
       const reports = eventsOf(home, id, 'spec_invalid');
       assert.equal(reports.length, 1, `${id} reported once`);
       assert.match(reports[0].data.reason, /symbolic link/);

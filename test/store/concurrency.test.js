@@ -8,9 +8,10 @@ import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import { activityEventSchema } from '../../dist/contract/activity.js';
 import { taskQueueSchema } from '../../dist/contract/task-queue.js';
-import { readJsonl, ROOT, run, waitFor } from '../helpers/home.js';
-import { withHome } from '../helpers/scope.js';
 import { withLock } from '../../dist/store/lock.js';
+import { readJsonl, ROOT, run, waitFor } from '../helpers/home.js';
+import { pidOf } from '../helpers/processes.js';
+import { withHome } from '../helpers/scope.js';
 
 const dist = (path) => pathToFileURL(join(ROOT, 'dist', path)).href;
 
@@ -21,8 +22,8 @@ function startNode({ home, tracker }, script, args = [], { stdin = false } = {})
   const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, COMMIT_RELAY_HOME: home }, stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   tracker.pid(child.pid);
   const out = { stdout: '', stderr: '' };
-  child.stdout.on('data', (d) => (out.stdout += d));
-  child.stderr.on('data', (d) => (out.stderr += d));
+  child.stdout?.on('data', (d) => (out.stdout += d));
+  child.stderr?.on('data', (d) => (out.stderr += d));
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, ...out })));
   return { child, out, exited };
 }
@@ -39,7 +40,7 @@ test('30 create-task processes at once leave 30 distinct tasks in a valid task-q
   const queue = taskQueueSchema.parse(JSON.parse(readFileSync(paths.taskQueue, 'utf8')));
   assert.equal(queue.tasks.length, 30);
   assert.deepEqual(queue.tasks.map((t) => t.task_id).sort(), [...ids].sort());
-  assert.deepEqual(queue.tasks.map((t) => t.metadata.n).sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => i));
+  assert.deepEqual(queue.tasks.map((t) => /** @type {number} */ (t.metadata.n)).sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => i));
   const created = readJsonl(paths.activity).filter((e) => e.event === 'task_created');
   assert.equal(created.length, 30);
   assert.deepEqual(strayFiles(paths), []);
@@ -69,7 +70,7 @@ process.exit(0);
   );
   const procs = Array.from({ length: 20 }, (_, n) => startNode({ home, tracker }, script, [String(n)], { stdin: true }));
   await waitFor(() => procs.every((p) => p.out.stdout.includes('ready')), { timeoutMs: 60_000, intervalMs: 50, what: '20 appenders ready' });
-  for (const p of procs) p.child.stdin.write('go\n');
+  for (const p of procs) p.child.stdin?.write('go\n');
   for (const r of await Promise.all(procs.map((p) => p.exited))) assert.equal(r.code, 0, r.stderr);
 
   const text = readFileSync(paths.activity, 'utf8');
@@ -79,9 +80,10 @@ process.exit(0);
   const seen = new Set();
   for (const line of lines) {
     const event = activityEventSchema.parse(JSON.parse(line));
+    const data = /** @type {{ pad: string, seq: number }} */ (event.data);
     assert.equal(event.event, 'load_test');
-    assert.equal(event.data.pad.length, ((Number(event.worker_id.slice(2)) * 10 + event.data.seq) * 1543) % 16000);
-    seen.add(`${event.worker_id}/${event.data.seq}`);
+    assert.equal(data.pad.length, ((Number(event.worker_id?.slice(2)) * 10 + data.seq) * 1543) % 16000);
+    seen.add(`${event.worker_id}/${data.seq}`);
   }
   assert.equal(seen.size, 200, 'every (worker, seq) exactly once');
 }));
@@ -105,7 +107,7 @@ await withLock(homePaths(process.argv[2]), 'task-queue', () => {
   // The lock is real: while the holder lives, another taker gives up with LOCK_HELD.
   await assert.rejects(withLock(paths, 'task-queue', () => 'taken', { waitMs: 200 }), { code: 'LOCK_HELD' });
 
-  process.kill(holder.child.pid, 'SIGKILL');
+  process.kill(pidOf(holder.child), 'SIGKILL');
   assert.equal((await holder.exited).signal, 'SIGKILL');
   assert.ok(existsSync(join(paths.locks, 'task-queue.lock')), 'the dead holder left its lock behind');
 

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { listCheckinIds, readCheckin } from '../../dist/store/checkins.js';
 import { buildTask, enqueueTask, newTaskId, readTaskQueue, updateTaskQueue } from '../../dist/store/tasks.js';
 import { withHome } from '../helpers/scope.js';
+import { failedRead } from '../helpers/specs.js';
 
 
 const T = '2025-11-21T10:00:00.000Z';
@@ -26,14 +27,14 @@ test('task ids are sortable by time and unique', () => {
   assert.ok(ids.size > 990);
 });
 
-for (const [name, text, reason] of [
+for (const [name, text, reason] of /** @type {Array<[string, string, RegExp]>} */ ([
   ['not JSON', '{"tasks": [', /: not valid JSON \(.+\)$/],
   ['tasks not a list', '{"tasks": {}}', /: tasks: Invalid input: expected array/],
-]) {
+])) {
   test(`a task-queue.json with ${name} is reported with its path and left byte-identical`, () => withHome({}, async ({ paths }) => {
     writeFileSync(paths.taskQueue, text);
-    assert.throws(() => readTaskQueue(paths), (error) => error.code === 'FILE_INVALID' && error.message.startsWith(`${paths.taskQueue}: `) && reason.test(error.message));
-    await assert.rejects(updateTaskQueue(paths, (q) => q.tasks.push({})), { code: 'FILE_INVALID' });
+    assert.throws(() => readTaskQueue(paths), (/** @type {import('../../dist/errors.js').RelayError} */ error) => error.code === 'FILE_INVALID' && error.message.startsWith(`${paths.taskQueue}: `) && reason.test(error.message));
+    await assert.rejects(updateTaskQueue(paths, (q) => q.tasks.push(/** @type {(typeof q.tasks)[number]} */ ({}))), { code: 'FILE_INVALID' });
     assert.equal(readFileSync(paths.taskQueue, 'utf8'), text);
   }));
 }
@@ -45,13 +46,13 @@ test('a check-in reads back; a broken one is reported with its path and left byt
 
   const broken = '{"worker_id": "w-2", "progress_pct": ';
   writeFileSync(paths.checkinFile('w-2'), broken);
-  const read = readCheckin(paths, 'w-2');
+  const read = failedRead(readCheckin(paths, 'w-2'));
   assert.equal(read.ok, false);
   assert.match(read.reason, new RegExp(`^${paths.checkinFile('w-2')}: not valid JSON`));
   assert.equal(readFileSync(paths.checkinFile('w-2'), 'utf8'), broken);
 
   writeFileSync(paths.checkinFile('w-3'), JSON.stringify({ worker_id: 'w-other', timestamp: T, status: 'starting', progress_pct: 0 }));
-  assert.match(readCheckin(paths, 'w-3').reason, /worker_id "w-other" does not match the file name/);
+  assert.match(failedRead(readCheckin(paths, 'w-3')).reason, /worker_id "w-other" does not match the file name/);
   assert.deepEqual(listCheckinIds(paths).sort(), ['w-1', 'w-2', 'w-3']);
   assert.throws(() => readCheckin(paths, '../w'), { code: 'INVALID_ID' });
 }));

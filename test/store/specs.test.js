@@ -7,8 +7,10 @@ import { test } from 'node:test';
 import { SPEC_FOLDERS } from '../../dist/contract/worker-spec.js';
 import { finalizeSpec, findSpec, listSpecIds, moveSpecFile, readSpec, requireSpec, withSpecLock, writeSpec } from '../../dist/store/specs.js';
 import { withHome } from '../helpers/scope.js';
+import { failedRead } from '../helpers/specs.js';
 
 const T = '2025-11-21T10:00:00.000Z';
+/** @param {string} id @param {Record<string, unknown>} [over] @returns {import('../../dist/contract/worker-spec.js').WorkerSpec} */
 const spec = (id, over = {}) => ({ worker_id: id, worker_type: 'implementation', task_id: 'task-1', status: 'pending', created_at: T, task: { description: 'd' }, ...over });
 const json = (value) => `${JSON.stringify(value, null, 2)}\n`;
 
@@ -85,6 +87,7 @@ test('writeSpec refuses an invalid spec and leaves the file as it was', () => wi
   assert.equal(readFileSync(paths.specFile('active', 'w-6'), 'utf8'), text);
 }));
 
+/** @type {Array<[string, string, RegExp]>} */
 const broken = [
   ['not JSON', '{"worker_id": "w-bad", ', /: not valid JSON \(.+\)$/],
   ['an empty file', '', /: not valid JSON/],
@@ -96,7 +99,7 @@ for (const [name, text, reason] of broken) {
   test(`a spec with ${name} is reported with its path and reason, and left byte-identical`, () => withHome({}, async ({ paths }) => {
     const file = paths.specFile('active', 'w-bad');
     writeFileSync(file, text);
-    const read = readSpec(paths, 'active', 'w-bad');
+    const read = failedRead(readSpec(paths, 'active', 'w-bad'));
     assert.equal(read.ok, false);
     assert.equal(read.file, file);
     assert.equal(read.error.code, 'SPEC_INVALID');
@@ -112,7 +115,7 @@ for (const [name, text, reason] of broken) {
 test('a file in a spec folder with a name that is not an id is reported, not read as a path', () => withHome({}, async ({ paths }) => {
   const file = join(paths.specDir('active'), 'bad..name.json');
   writeFileSync(file, json(spec('bad..name')));
-  const read = readSpec(paths, 'active', 'bad..name');
+  const read = failedRead(readSpec(paths, 'active', 'bad..name'));
   assert.equal(read.ok, false);
   assert.equal(read.error.code, 'INVALID_ID');
   assert.equal(read.file, file);
@@ -123,7 +126,7 @@ test('a spec that is a symbolic link is reported, not followed, and left in plac
   writeFileSync(outside, json(spec('w-link')));
   const link = paths.specFile('active', 'w-link');
   symlinkSync(outside, link);
-  const read = readSpec(paths, 'active', 'w-link');
+  const read = failedRead(readSpec(paths, 'active', 'w-link'));
   assert.equal(read.ok, false);
   assert.equal(read.error.code, 'FILE_INVALID');
   assert.equal(read.error.message, `${link}: is a symbolic link, which is not followed`);
@@ -148,7 +151,7 @@ for (const id of badIds) {
     assert.throws(() => requireSpec(paths, 'active', id), invalid);
     assert.throws(() => moveSpecFile(paths, id, 'active', 'failed'), invalid);
     await assert.rejects(withSpecLock(paths, id, () => 'ran'), invalid);
-    await assert.rejects(writeSpec(paths, 'active', spec(id)), (error) => ['INVALID_ID', 'SPEC_INVALID'].includes(error.code));
+    await assert.rejects(writeSpec(paths, 'active', spec(id)), (/** @type {import('../../dist/errors.js').RelayError} */ error) => ['INVALID_ID', 'SPEC_INVALID'].includes(error.code));
     if (id === '' || /[/\0]/.test(id)) assert.throws(() => readSpec(paths, 'active', id), invalid);
   }));
 }
