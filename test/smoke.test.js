@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { makeHome, removeHome, run } from './helpers/index.js';
+import { makeHome, removeHome, run } from './helpers/home.js';
 
 test('the CLI answers --help', async () => {
   const home = makeHome();

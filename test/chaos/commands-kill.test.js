@@ -17,32 +17,17 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { FIXTURES, ProcessTracker, makeHome, removeHome, run, waitFor } from '../helpers/index.js';
-import { startDaemon, stopDaemon } from '../helpers/daemon.js';
-import {
-  LONG,
-  coord,
-  duplicateRuns,
-  envNumber,
-  locateSpecs,
-  randomInt,
-  readQueue,
-  readSpecAnywhere,
-  sleep,
-  spawnCommand,
-  taskProblems,
-  unparsableFiles,
-  workerProcesses,
-} from './support.js';
+import { test } from 'node:test';
+import { LONG, duplicateRuns, envNumber, locateSpecs, randomInt, readQueue, readSpecAnywhere, sleep, spawnCommand, taskProblems, unparsableFiles, workerProcesses } from './support.js';
+import { stopDaemon } from '../helpers/daemon.js';
+import { coord, fixtureCommand as fixture, QUICK as quick, run, waitFor } from '../helpers/home.js';
+import { withHome } from '../helpers/scope.js';
 
 const KILLS_PER_PHASE = envNumber('CHAOS_KILLS', LONG ? 50 : 3);
 const PHASE_MS = envNumber('CHAOS_PHASE_MS', LONG ? 300_000 : 30_000);
 const MIN_PHASE_MS = 2_000;
 const KILL_SHARE = 0.8;
 
-const fixture = (name, ...args) => ['sh', join(FIXTURES, name), ...args];
-const quick = { stop_grace_seconds: 1, restart_backoff_seconds: 0, restart_backoff_max_seconds: 0 };
 const TYPES = {
   chatty: { command: fixture('checkin-loop.sh', '0.3'), ...quick },
   quick: { command: fixture('exit-with.sh', '0', '0.1'), ...quick },
@@ -51,14 +36,6 @@ const TYPES = {
 };
 // Failed by cleanup-zombie-workers (the runbook's words), or by the daemon ("zombie: …; gave up after …").
 const ZOMBIE_ERROR = 'Zombie worker - no process found';
-
-const tracker = new ProcessTracker();
-const homes = [];
-after(() => {
-  for (const home of homes) tracker.killHome(home);
-  tracker.cleanup();
-  for (const home of homes) removeHome(home);
-});
 
 const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
 const iso = () => new Date().toISOString();
@@ -104,7 +81,12 @@ function fabricateFailed(home, n) {
 }
 
 /** Runs one command over and over until ctl.stop, killing most runs at a random point of their last 300 ms. */
-function commandLoop(home, name, argsOf, { script, onSuccess, stats, ctl }) {
+/**
+ * @param {{ home: string, tracker: import('../helpers/processes.js').ProcessTracker }} scope
+ * @param {string} name @param {() => string[]}  argsOf
+ * @param {{ script?: string, onSuccess?: (result: any) => void, stats: Record<string, any>, ctl: { stop: boolean } }} options
+ */
+function commandLoop({ home, tracker }, name, argsOf, { script, onSuccess, stats, ctl }) {
   const durations = [];
   stats[name] = { runs: 0, killed: 0, killedAfterEnd: 0, failed: [] };
   return (async () => {
@@ -137,9 +119,7 @@ function commandLoop(home, name, argsOf, { script, onSuccess, stats, ctl }) {
   })();
 }
 
-test('create-task, checkin, cleanup-zombie-workers and archive-failed-workers killed mid-run leave every file whole and nothing lost', { timeout: 120_000 + PHASE_MS * 2 }, async (t) => {
-  const home = makeHome(TYPES, { daemonConfig: { max_concurrent_workers: 32 } });
-  homes.push(home);
+test('create-task, checkin, cleanup-zombie-workers and archive-failed-workers killed mid-run leave every file whole and nothing lost', { timeout: 120_000 + PHASE_MS * 2 }, (t) => withHome({ types: TYPES, daemonConfig: { max_concurrent_workers: 32 } }, async ({ home, tracker, startDaemon }) => {
   for (const folder of ['active', 'completed', 'failed', 'archived']) mkdirSync(coord(home, 'worker-specs', folder), { recursive: true });
   const env = { PM_LOOP_INTERVAL: '0.2' };
 
@@ -197,15 +177,15 @@ test('create-task, checkin, cleanup-zombie-workers and archive-failed-workers ki
   })();
 
   const loops = [
-    commandLoop(home, 'create-task', () => ['--description', `chaos ${randomInt(0, 1e6)}`, '--worker-type', Math.random() < 0.5 ? 'quick' : 'doomed'], {
+    commandLoop({ home, tracker }, 'create-task', () => ['--description', `chaos ${randomInt(0, 1e6)}`, '--worker-type', Math.random() < 0.5 ? 'quick' : 'doomed'], {
       script: 'create-task.sh',
       stats,
       ctl,
       onSuccess: (r) => created.set(r.stdout.trim(), null),
     }),
-    commandLoop(home, 'checkin', () => ['--worker-id', chatty[randomInt(0, 1)], '--progress', String(randomInt(0, 100)), '--message', 'chaos'], { script: 'checkin.sh', stats, ctl }),
-    commandLoop(home, 'cleanup-zombie-workers', () => [], { script: 'cleanup-zombie-workers.sh', stats, ctl }),
-    commandLoop(home, 'archive-failed-workers', () => [], { script: 'archive-failed-workers.sh', stats, ctl }),
+    commandLoop({ home, tracker }, 'checkin', () => ['--worker-id', chatty[randomInt(0, 1)], '--progress', String(randomInt(0, 100)), '--message', 'chaos'], { script: 'checkin.sh', stats, ctl }),
+    commandLoop({ home, tracker }, 'cleanup-zombie-workers', () => [], { script: 'cleanup-zombie-workers.sh', stats, ctl }),
+    commandLoop({ home, tracker }, 'archive-failed-workers', () => [], { script: 'archive-failed-workers.sh', stats, ctl }),
   ];
 
   // Phase A: no daemon. Phase B: a daemon runs too (and races cleanup for the zombies). Each phase lasts
@@ -223,7 +203,7 @@ test('create-task, checkin, cleanup-zombie-workers and archive-failed-workers ki
   let daemon;
   try {
     await phase();
-    daemon = await startDaemon(home, { env, tracker });
+    daemon = await startDaemon({ env });
     await phase();
   } finally {
     ctl.stop = true;
@@ -316,4 +296,4 @@ test('create-task, checkin, cleanup-zombie-workers and archive-failed-workers ki
   assert.deepEqual(failures.filter((f) => !/LOCK_HELD|held by another process/.test(f)), [], 'a command run to its end failed');
   assert.ok(Object.values(stats).every((s) => s.killed >= 1), `every command was killed mid-run: ${summary.join('; ')}`);
   assert.deepEqual(violations, [], `invariant violations:\n${violations.join('\n')}`);
-});
+}));

@@ -15,33 +15,17 @@
 // with the round it was first seen in.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { FIXTURES, ProcessTracker, SCRIPTS, isAlive, makeHome, removeHome, run, waitFor } from '../helpers/index.js';
-import { startDaemon, stopDaemon } from '../helpers/daemon.js';
-import {
-  LONG,
-  daemonClaimed,
-  duplicateRuns,
-  envNumber,
-  locateSpecs,
-  randomInt,
-  readQueue,
-  readSpecAnywhere,
-  runsLogged,
-  sleep,
-  spawnCommand,
-  spawnDaemon,
-  taskProblems,
-  unparsableFiles,
-  workerProcesses,
-} from './support.js';
+import { test } from 'node:test';
+import { LONG, duplicateRuns, envNumber, locateSpecs, randomInt, readQueue, readSpecAnywhere, runsLogged, sleep, spawnCommand, taskProblems, unparsableFiles, workerProcesses } from './support.js';
+import { daemonClaimed, stopDaemon } from '../helpers/daemon.js';
+import { fixtureCommand as fixture, QUICK as quick, run, SCRIPTS, waitFor } from '../helpers/home.js';
+import { isAlive } from '../helpers/processes.js';
+import { withHome } from '../helpers/scope.js';
 
 const ROUNDS = envNumber('CHAOS_ROUNDS', LONG ? 200 : 50);
 const TASKS = envNumber('CHAOS_TASKS', LONG ? 80 : 16);
 const MAX_CHATTY = 3;
 
-const fixture = (name, ...args) => ['sh', join(FIXTURES, name), ...args];
-const quick = { stop_grace_seconds: 1, restart_backoff_seconds: 0, restart_backoff_max_seconds: 0 };
 const TYPES = {
   ok: { command: fixture('exit-with.sh', '0', '0.3'), ...quick },
   crash: { command: fixture('exit-with.sh', '3', '0.2'), ...quick, max_restarts: 1 },
@@ -59,19 +43,11 @@ const EXPECTED = {
 };
 const WEIGHTED = ['ok', 'ok', 'ok', 'crash', 'crash', 'flaky', 'flaky', 'talker', 'talker', 'chatty'];
 
-const tracker = new ProcessTracker();
-const homes = [];
-after(() => {
-  for (const home of homes) tracker.killHome(home);
-  tracker.cleanup();
-  for (const home of homes) removeHome(home);
-});
-
 /** The worker a task's spec is for (src/core/dispatch.ts workerIdForTask): found even when the task does not name it. */
 const workerOf = (taskId, type) => `worker-${type}-${taskId.slice(5)}`;
 
 /** Creates tasks one after another with create-task until told to stop; returns the ids it saw printed, by type. */
-function startTaskCreator(home, state) {
+function startTaskCreator({ home, tracker }, state) {
   const created = new Map();
   let chatty = 0;
   const loop = (async () => {
@@ -104,12 +80,10 @@ function roundViolations(home, created, seenSpecs) {
   return problems;
 }
 
-test(`the daemon SIGKILLed ${ROUNDS} times at random moments loses, duplicates and corrupts nothing`, { timeout: 60_000 + ROUNDS * 4_000 }, async (t) => {
-  const home = makeHome(TYPES, { daemonConfig: { max_concurrent_workers: 64 } });
-  homes.push(home);
+test(`the daemon SIGKILLed ${ROUNDS} times at random moments loses, duplicates and corrupts nothing`, { timeout: 60_000 + ROUNDS * 4_000 }, (t) => withHome({ types: TYPES, daemonConfig: { max_concurrent_workers: 64 } }, async ({ home, tracker, startDaemon, spawnDaemon }) => {
   const env = { PM_LOOP_INTERVAL: '0.1' };
   const state = { stop: false, errors: [] };
-  const creator = startTaskCreator(home, state);
+  const creator = startTaskCreator({ home, tracker }, state);
   const seenSpecs = new Set();
   // A violation that persists is reported once, with the round it was first seen in.
   const violations = [];
@@ -136,15 +110,16 @@ test(`the daemon SIGKILLed ${ROUNDS} times at random moments loses, duplicates a
         selfExits += 1;
         violations.push(`round ${round}: the daemon exited on its own (${daemon.child.exitCode}) before it was killed: ${daemon.stderr().trim().split('\n').pop()}`);
       } else refused += 1;
-      daemon = spawnDaemon(home, { env, tracker });
+      daemon = spawnDaemon({ env });
     }
   };
-  let next = spawnDaemon(home, { env, tracker });
+  /** @type {import('../helpers/daemon.js').DaemonProcess | undefined} */
+  let next = spawnDaemon({ env });
   for (let round = 1; round <= ROUNDS; round += 1) {
     const t0 = performance.now();
     const daemon = await claimed(round, next);
     const t1 = performance.now();
-    next = round < ROUNDS ? spawnDaemon(home, { env, tracker }) : undefined;
+    next = round < ROUNDS ? spawnDaemon({ env }) : undefined;
     await sleep(randomInt(50, 400));
     if (daemon.child.exitCode !== null) violations.push(`round ${round}: the daemon exited on its own (${daemon.child.exitCode}): ${daemon.stderr().trim().split('\n').pop()}`);
     daemon.child.kill('SIGKILL');
@@ -160,7 +135,7 @@ test(`the daemon SIGKILLed ${ROUNDS} times at random moments loses, duplicates a
   const created = creator.created;
 
   // A last daemon runs until everything settles: no task queued, only the chatty workers left in active/.
-  const final = await startDaemon(home, { env, tracker });
+  const final = await startDaemon({ env });
   const settled = waitFor(
     () => {
       const queue = readQueue(home);
@@ -228,4 +203,4 @@ test(`the daemon SIGKILLed ${ROUNDS} times at random moments loses, duplicates a
   // A daemon killed between a spawn and its record leaves a launch its successor stops and starts anew
   // (launching_run_id): the work may be redone, but never by two runs at once (the invariants above).
   // Adopting such a launch instead would save the repeat; until then it is reported, not failed.
-});
+}));

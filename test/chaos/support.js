@@ -4,13 +4,13 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { CLI, SCRIPTS } from '../helpers/index.js';
+import { CLI, SCRIPTS, coord } from '../helpers/home.js';
+import { envOf, procStat } from '../helpers/processes.js';
 
 export const FOLDERS = ['active', 'completed', 'failed'];
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export const randomInt = (min, max) => min + Math.floor(Math.random() * (max - min + 1));
-export const coord = (home, ...parts) => join(home, 'coordination', ...parts);
 
 /** A number from the environment (CHAOS_ROUNDS and friends), else the CI default. */
 export function envNumber(name, fallback) {
@@ -115,6 +115,7 @@ function listPlaces(home, order) {
  * but never seen twice, so a duplicate there is real; listed with the flow, it can be seen twice but never
  * missed, so an absence there is real. Returns both listings (Map id → places) and what they prove.
  */
+/** @param {string} home @param {Iterable<string>} [mustExist] */
 export function locateSpecs(home, mustExist = []) {
   const against = new Map();
   for (const [place, ids] of listPlaces(home, 'against')) for (const id of ids) against.set(id, [...(against.get(id) ?? []), place]);
@@ -136,29 +137,6 @@ export function readSpecAnywhere(home, id) {
     if (text !== undefined) return { place, spec: JSON.parse(text) };
   }
   return undefined;
-}
-
-function procStat(pid) {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0], pgrp: Number(fields[2]) };
-  } catch {
-    return undefined;
-  }
-}
-
-function envOf(pid) {
-  try {
-    const env = {};
-    for (const entry of readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0')) {
-      const eq = entry.indexOf('=');
-      if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
-    }
-    return env;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The live worker processes of a home: [{pid, pgrp, workerId, runId}] (those with WORKER_ID and a run token). */
@@ -251,7 +229,11 @@ export function taskProblems(home, createdIds) {
   return problems;
 }
 
-/** Spawns a CLI subcommand (or a scripts/*.sh) against home; tracked; resolves its end as {code, signal, stdout, stderr, ms}. */
+/**
+ * Spawns a CLI subcommand (or a scripts/*.sh) against home; tracked; resolves its end as {code, signal, stdout, stderr, ms}.
+ * @param {string} home @param {string[]} args
+ * @param {{ script?: string, env?: Record<string, string>, tracker?: import('../helpers/processes.js').ProcessTracker }} [options]
+ */
 export function spawnCommand(home, args, { script, env = {}, tracker } = {}) {
   const file = script ? join(SCRIPTS, script) : process.execPath;
   const argv = script ? args : [CLI, ...args];
@@ -264,28 +246,6 @@ export function spawnCommand(home, args, { script, env = {}, tracker } = {}) {
   child.stderr.on('data', (d) => (stderr += d));
   const done = new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: performance.now() - started })));
   return { child, done };
-}
-
-/** The daemon as a raw process (not waiting for anything): {child, exited, stderr()}. */
-export function spawnDaemon(home, { env = {}, tracker } = {}) {
-  const child = spawn(process.execPath, [CLI, 'pm-daemon', '--quiet'], {
-    env: { ...process.env, COMMIT_RELAY_HOME: home, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  tracker?.pid(child.pid);
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  return { child, exited, stderr: () => stderr };
-}
-
-/** Has the daemon claimed the home (pm-daemon.pid.json names it)? */
-export function daemonClaimed(home, pid) {
-  try {
-    return JSON.parse(readFileSync(coord(home, 'pm-daemon.pid.json'), 'utf8')).pid === pid;
-  } catch {
-    return false;
-  }
 }
 
 export const isFile = (file) => {

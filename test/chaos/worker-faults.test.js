@@ -14,36 +14,15 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, test } from 'node:test';
-import { FIXTURES, ProcessTracker, makeHome, readJson, removeHome, run, waitFor } from '../helpers/index.js';
-import { events, eventsOf, startDaemon, stopDaemon } from '../helpers/daemon.js';
-import { LONG, coord, describeHome, envNumber, locateSpecs, readQueue, readSpecAnywhere, taskProblems, unparsableFiles, workerProcesses } from './support.js';
+import { test } from 'node:test';
+import { LONG, describeHome, envNumber, locateSpecs, readQueue, readSpecAnywhere, taskProblems, unparsableFiles, workerProcesses } from './support.js';
+import { events, eventsOf, stopDaemon } from '../helpers/daemon.js';
+import { coord, defined, FIXTURES, readJson, run, waitFor } from '../helpers/home.js';
+import { withHome } from '../helpers/scope.js';
 
 const RACES = envNumber('CHAOS_RACES', LONG ? 200 : 24);
 const fixture = (name, ...args) => ['sh', join(FIXTURES, name), ...args];
 
-let tracker;
-let cleanups;
-beforeEach(() => {
-  tracker = new ProcessTracker();
-  cleanups = [];
-});
-afterEach(async () => {
-  for (const fn of cleanups.reverse()) await fn();
-});
-
-/** A home of the test's own, removed (with every process it started) after the test. */
-function ownHome(types, daemonConfig) {
-  const home = makeHome(types, daemonConfig === undefined ? {} : { daemonConfig });
-  cleanups.push(() => {
-    tracker.killHome(home);
-    tracker.cleanup();
-    removeHome(home);
-  });
-  return home;
-}
-
-/** Live (not zombie) state of a pid, from /proc: orphans reparented to a PID 1 that does not reap stay as Z. */
 function liveState(pid) {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -76,8 +55,8 @@ function writeQueue(home, tasks) {
   return tasks.map(({ id, type }) => ({ taskId: id, workerId: `worker-${type}-${id.slice(5)}`, type }));
 }
 
-test('a stalled worker that ignores SIGTERM and forked a grandchild is stopped with its whole group', { timeout: 60_000 }, async () => {
-  const home = ownHome({
+test('a stalled worker that ignores SIGTERM and forked a grandchild is stopped with its whole group', { timeout: 60_000 }, () => withHome({}, async ({ startDaemon, makeHome }) => {
+  const home = makeHome({
     stubborn: {
       command: fixture('fork-ignore-term.sh', '{home}/pids-{worker_id}'),
       checkin_timeout_seconds: 0.3,
@@ -88,8 +67,7 @@ test('a stalled worker that ignores SIGTERM and forked a grandchild is stopped w
     },
   });
   const [{ workerId, taskId }] = writeQueue(home, [{ id: 'task-stubborn-1', type: 'stubborn', description: 'ignore TERM' }]);
-  const daemon = await startDaemon(home, { tracker, env: { PM_LOOP_INTERVAL: '0.2' } });
-  cleanups.push(() => stopDaemon(daemon, 'SIGKILL'));
+  await startDaemon({ home, env: { PM_LOOP_INTERVAL: '0.2' } });
 
   const pidsFile = join(home, `pids-${workerId}`);
   await waitFor(() => existsSync(pidsFile), { what: 'the worker to write its pids' });
@@ -116,21 +94,20 @@ test('a stalled worker that ignores SIGTERM and forked a grandchild is stopped w
   assert.ok(Date.parse(killed[0].timestamp) - Date.parse(stalled.timestamp) >= 900, 'the KILL came only after the 1 s grace');
   // The task is settled just after the spec moves.
   await waitFor(() => readQueue(home).tasks.find((task) => task.task_id === taskId).status === 'failed', { what: 'the task to be failed', timeoutMs: 5_000 });
-});
+}));
 
-test(`${RACES} workers that exit on their own just as the daemon stops them each end in one consistent state`, { timeout: 60_000 + RACES * 1_000 }, async (t) => {
+test(`${RACES} workers that exit on their own just as the daemon stops them each end in one consistent state`, { timeout: 60_000 + RACES * 1_000 }, (t) => withHome({}, async ({ startDaemon, makeHome }) => {
   // Each racer sleeps its task's description (seconds), then exits 0 or 3 on its own. It never checks in,
   // so with no startup grace it is stalled 0.5 s after its start and the daemon stops it (TERM, 1 s, KILL);
   // the TERM lands some tens of ms later, depending on the machine. The first batch spreads the sleeps over
   // 0.45–0.75 s; each later batch centres them (±60 ms) on the median moment the stalls were seen, so its
   // own exit comes just before, at and just after the stop.
   const racer = (code) => ({ command: fixture('exit-with.sh', code, '{description}'), checkin_timeout_seconds: 0.25, stall_timeout_seconds: 0.5, startup_grace_seconds: 0, stop_grace_seconds: 1, max_restarts: 0 });
-  const home = ownHome({ racer0: racer('0'), racer3: racer('3') }, { max_concurrent_workers: 64, mass_action_min: 1000 });
+  const home = makeHome({ racer0: racer('0'), racer3: racer('3') }, { daemonConfig: { max_concurrent_workers: 64, mass_action_min: 1000 } });
   const outcomes = new Map();
   const problems = [];
   let daemon;
   let window = [0.45, 0.75];
-  cleanups.push(() => daemon && stopDaemon(daemon, 'SIGKILL'));
   const BATCH = 12;
   for (let done = 0, batch = 0; done < RACES; batch += 1) {
     const size = Math.min(BATCH, RACES - done);
@@ -138,7 +115,7 @@ test(`${RACES} workers that exit on their own just as the daemon stops them each
     for (let i = 0; i < size; i += 1) tasks.push({ id: `task-race-${batch}-${i}`, type: i % 2 === 0 ? 'racer0' : 'racer3', description: (window[0] + Math.random() * (window[1] - window[0])).toFixed(3) });
     if (daemon) await stopDaemon(daemon);
     const racers = writeQueue(home, tasks);
-    daemon = await startDaemon(home, { tracker, env: { PM_LOOP_INTERVAL: '0.2' } });
+    daemon = await startDaemon({ home, env: { PM_LOOP_INTERVAL: '0.2' } });
     await waitFor(() => racers.every(({ workerId }) => ['completed', 'failed'].some((f) => existsSync(coord(home, 'worker-specs', f, `${workerId}.json`)))), {
       what: `batch ${batch} to end`,
       timeoutMs: 30_000,
@@ -152,7 +129,7 @@ test(`${RACES} workers that exit on their own just as the daemon stops them each
     const stallAfter = [];
     for (const { taskId, workerId, type } of racers) {
       const found = readSpecAnywhere(home, workerId);
-      const description = tasks.find((x) => x.id === taskId).description;
+      const description = defined(tasks.find((x) => x.id === taskId), taskId).description;
       const where = `${type} ${workerId} (exits after ${description} s)`;
       if (found === undefined) {
         problems.push(`${where}: no spec`);
@@ -186,7 +163,7 @@ test(`${RACES} workers that exit on their own just as the daemon stops them each
   problems.push(...located.duplicates, ...unparsableFiles(home), ...taskProblems(home, []));
   t.diagnostic(`outcomes: ${[...outcomes].sort().map(([k, v]) => `${v}× ${k}`).join('; ')}`);
   assert.deepEqual(problems, [], `inconsistent end states:\n${problems.join('\n')}`);
-});
+}));
 
 /** Fills the file system under dir: big writes, then smaller ones, until not one byte more fits. */
 function fillDisk(file) {
@@ -210,8 +187,8 @@ function fillDisk(file) {
   return written;
 }
 
-/** Mounts a tmpfs of the given size for the test (unmounted after it), or skips the test saying why it cannot. */
-function mountTmpfs(t, size) {
+/** Mounts a tmpfs of the given size for the test (unmounted by the scope's tear-down), or skips the test saying why it cannot. */
+function mountTmpfs(t, size, { defer, tracker }) {
   const mnt = mkdtempSync(join(tmpdir(), 'relay-chaos-tmpfs-'));
   const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mnt], { encoding: 'utf8' });
   if (mounted.status !== 0) {
@@ -220,7 +197,7 @@ function mountTmpfs(t, size) {
     return undefined;
   }
   const home = join(mnt, 'home');
-  cleanups.push(() => {
+  defer(() => {
     tracker.killHome(home);
     tracker.cleanup();
     // Busy until the last process with a file open inside is gone: retry, then detach it lazily.
@@ -234,8 +211,8 @@ function mountTmpfs(t, size) {
   return { mnt, home };
 }
 
-test('an event appended on a full disk leaves no partial line in pm-activity.jsonl', { timeout: 30_000 }, async (t) => {
-  const mounted = mountTmpfs(t, '1m');
+test('an event appended on a full disk leaves no partial line in pm-activity.jsonl', { timeout: 30_000 }, (t) => withHome({}, async ({ tracker, defer }) => {
+  const mounted = mountTmpfs(t, '1m', { defer, tracker });
   if (mounted === undefined) return;
   const { mnt, home } = mounted;
   mkdirSync(coord(home, 'config'), { recursive: true });
@@ -253,10 +230,10 @@ test('an event appended on a full disk leaves no partial line in pm-activity.jso
   assert.equal(next.code, 0, next.stderr);
   assert.deepEqual(unparsableFiles(home), [], 'every line of pm-activity.jsonl parses once space is back');
   assert.equal(after, before, `a failed append leaves the log as it was (it left ${JSON.stringify(after.slice(before.length))})`);
-});
+}));
 
-test('a full disk: the daemon keeps running, corrupts nothing, and recovers when space comes back', { timeout: 90_000 }, async (t) => {
-  const mounted = mountTmpfs(t, '4m');
+test('a full disk: the daemon keeps running, corrupts nothing, and recovers when space comes back', { timeout: 90_000 }, (t) => withHome({}, async ({ tracker, startDaemon, defer }) => {
+  const mounted = mountTmpfs(t, '4m', { defer, tracker });
   if (mounted === undefined) return;
   const { mnt, home } = mounted;
   mkdirSync(coord(home, 'config'), { recursive: true });
@@ -274,8 +251,7 @@ test('a full disk: the daemon keeps running, corrupts nothing, and recovers when
     { id: 'task-chatty-2', type: 'chatty', description: 'c2' },
   ]);
   // CHAOS_DISK_LOG_LEVEL=silent keeps the daemon's own log quiet: to look at everything else when the log is at fault.
-  const daemon = await startDaemon(home, { tracker, env: { PM_LOOP_INTERVAL: '0.2', ...(process.env.CHAOS_DISK_LOG_LEVEL ? { PM_LOG_LEVEL: process.env.CHAOS_DISK_LOG_LEVEL } : {}) } });
-  cleanups.push(() => stopDaemon(daemon, 'SIGKILL'));
+  const daemon = await startDaemon({ home, env: { PM_LOOP_INTERVAL: '0.2', ...(process.env.CHAOS_DISK_LOG_LEVEL ? { PM_LOG_LEVEL: process.env.CHAOS_DISK_LOG_LEVEL } : {}) } });
   const pid = daemon.child.pid;
   const runningSpec = (workerId) => {
     try {
@@ -310,7 +286,7 @@ test('a full disk: the daemon keeps running, corrupts nothing, and recovers when
   const filler = join(mnt, 'filler');
   const filled = fillDisk(filler);
   const fullSince = Date.now();
-  const statfs = spawnSync('df', ['-B1', '--output=avail', mnt], { encoding: 'utf8' }).stdout.trim().split('\n').pop().trim();
+  const statfs = defined(spawnSync('df', ['-B1', '--output=avail', mnt], { encoding: 'utf8' }).stdout.trim().split('\n').at(-1), 'the output of df').trim();
   t.diagnostic(`disk filled with ${filled} bytes; available now: ${statfs}`);
 
   // While full: the daemon lives, every JSON stays whole, and a command fails cleanly, changing nothing.
@@ -379,4 +355,4 @@ test('a full disk: the daemon keeps running, corrupts nothing, and recovers when
   const errors = events(home).filter((e) => e.event === 'daemon_error');
   t.diagnostic(`daemon_error events logged: ${errors.length} (${[...new Set(errors.map((e) => e.data.where))].join(', ')})`);
   assert.deepEqual([...new Set(problems)], [], `a full disk went wrong:\n${[...new Set(problems)].join('\n')}\n--- the home:\n${describeHome(home, 30)}`);
-});
+}));

@@ -1,29 +1,19 @@
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, test } from 'node:test';
-import { FIXTURES, ProcessTracker, isAlive, makeHome, readJson, removeHome, run, spawnUnrelated, waitFor } from '../helpers/index.js';
-import { eventsOf, specPath, startDaemon, stopDaemon } from '../helpers/daemon.js';
-import { diffSnapshots, snapshot } from '../helpers/snapshot.js';
+import { describe, test } from 'node:test';
 import { loadWorkerTypes } from '../../dist/config/load.js';
 import { openHome } from '../../dist/store/home.js';
 import { startWorker } from '../../dist/worker/start.js';
+import { eventsOf, stopDaemon } from '../helpers/daemon.js';
+import { FIXTURES, readJson, run, waitFor } from '../helpers/home.js';
+import { isAlive, spawnUnrelated } from '../helpers/processes.js';
+import { withHome } from '../helpers/scope.js';
+import { diffSnapshots, snapshotTree } from '../helpers/snapshots.js';
+import { buildSpec, specPath, writeSpecFile } from '../helpers/specs.js';
 
-function writeSpec(home, id, fields = {}) {
-  const spec = {
-    worker_id: id,
-    worker_type: 'fixture',
-    task_id: null,
-    status: 'pending',
-    created_at: new Date().toISOString(),
-    task: { description: 'a fixture worker' },
-    execution: { started_at: null, completed_at: null, pid: null, restart_count: 0, exit_code: null, signal: null },
-    error: null,
-    ...fields,
-  };
-  writeFileSync(specPath(home, 'active', id), JSON.stringify(spec, null, 2));
-  return specPath(home, 'active', id);
-}
+/** A pending spec of the fixture type in active/ (fields override); its file. */
+const writeSpec = (home, id, fields = {}) => writeSpecFile(home, 'active', buildSpec(id, { task: { description: 'a fixture worker' }, execution: { exit_code: null, signal: null }, ...fields }));
 
 /** Starts a worker (in-process, as start-worker.sh does), then kills its whole group: a zombie. */
 async function makeZombie(home, id, tracker) {
@@ -39,36 +29,24 @@ async function makeZombie(home, id, tracker) {
 }
 
 describe('cleanup-zombie-workers', () => {
-  let home;
-  let tracker;
-  beforeEach(() => {
-    tracker = new ProcessTracker();
-    home = makeHome({ fixture: { command: ['sh', join(FIXTURES, 'forever.sh'), '{worker_id}'], stop_grace_seconds: 1 } });
-  });
-  afterEach(() => {
-    tracker.killHome(home);
-    tracker.cleanup();
-    removeHome(home);
-  });
-
-  test('--dry-run lists each zombie with its evidence and leaves every file byte-identical', async () => {
+  test('--dry-run lists each zombie with its evidence and leaves every file byte-identical', () => withHome({}, async ({ home, tracker }) => {
     await run(home, ['validate']);
     await makeZombie(home, 'worker-z1', tracker);
     await makeZombie(home, 'worker-z2', tracker);
     writeSpec(home, 'worker-idle'); // pending: not a zombie
-    const before = snapshot(home);
+    const before = snapshotTree(home);
     const result = await run(home, ['--dry-run'], { script: 'cleanup-zombie-workers.sh' });
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /ZOMBIE: worker-z1 .*no process with pid \d+/);
     assert.match(result.stdout, /ZOMBIE: worker-z2 /);
     assert.match(result.stdout, /2 zombie workers found \(dry run: nothing changed\)/);
-    assert.deepEqual(diffSnapshots(before, snapshot(home)), []);
+    assert.deepEqual(diffSnapshots(before, snapshotTree(home)), []);
     const json = JSON.parse((await run(home, ['--dry-run', '--json'], { script: 'cleanup-zombie-workers.sh' })).stdout);
     assert.equal(json.count, 2);
-    assert.deepEqual(diffSnapshots(before, snapshot(home)), []);
-  });
+    assert.deepEqual(diffSnapshots(before, snapshotTree(home)), []);
+  }));
 
-  test('cleans up: spec to failed/, status failed, the zombie error, one event', async () => {
+  test('cleans up: spec to failed/, status failed, the zombie error, one event', () => withHome({}, async ({ home, tracker }) => {
     await run(home, ['validate']);
     await makeZombie(home, 'worker-z1', tracker);
     const result = await run(home, [], { script: 'cleanup-zombie-workers.sh' });
@@ -81,9 +59,9 @@ describe('cleanup-zombie-workers', () => {
     assert.equal(eventsOf(home, 'worker-z1', 'worker_zombie_cleaned').length, 1);
     const again = await run(home, [], { script: 'cleanup-zombie-workers.sh' });
     assert.match(again.stdout, /0 zombie workers cleaned up/);
-  });
+  }));
 
-  test('a pid reused by an unrelated process is a zombie, and that process is left alone', async () => {
+  test('a pid reused by an unrelated process is a zombie, and that process is left alone', () => withHome({}, async ({ home, tracker }) => {
     await run(home, ['validate']);
     const unrelated = spawnUnrelated(tracker);
     writeSpec(home, 'worker-reused', { status: 'running', execution: { started_at: new Date().toISOString(), pid: unrelated, process_start_ticks: 1, boot_id: 'x', restart_count: 0, run_id: 'run-x' } });
@@ -92,9 +70,9 @@ describe('cleanup-zombie-workers', () => {
     await run(home, [], { script: 'cleanup-zombie-workers.sh' });
     assert.ok(existsSync(specPath(home, 'failed', 'worker-reused')));
     assert.ok(isAlive(unrelated), 'the unrelated process survives');
-  });
+  }));
 
-  test('with an id: only that worker; a worker that is not a zombie is refused with why', async () => {
+  test('with an id: only that worker; a worker that is not a zombie is refused with why', () => withHome({}, async ({ home, tracker }) => {
     await run(home, ['validate']);
     await makeZombie(home, 'worker-z1', tracker);
     await makeZombie(home, 'worker-z2', tracker);
@@ -113,22 +91,21 @@ describe('cleanup-zombie-workers', () => {
     assert.equal(one.code, 0, one.stderr);
     assert.ok(existsSync(specPath(home, 'failed', 'worker-z1')));
     assert.ok(existsSync(specPath(home, 'active', 'worker-z2')), 'the other zombie is untouched');
-  });
+  }));
 
-  test('a worker that finished while nothing watched is not a zombie', async () => {
-    home = makeHome({ fixture: { command: ['sh', join(FIXTURES, 'exit-with.sh'), '0', '0'] } });
+  test('a worker that finished while nothing watched is not a zombie', () => withHome({ types: { fixture: { command: ['sh', join(FIXTURES, 'exit-with.sh'), '0', '0'] } } }, async ({ home }) => {
     await run(home, ['validate']);
     const file = writeSpec(home, 'worker-done');
     await run(home, ['--spec', file], { script: 'start-worker.sh' });
     await waitFor(() => existsSync(join(home, 'coordination', 'worker-exits', 'worker-done.json')), { what: 'exit record' });
     const dry = await run(home, ['--dry-run', '--json'], { script: 'cleanup-zombie-workers.sh' });
     assert.equal(JSON.parse(dry.stdout).count, 0);
-  });
+  }));
 
-  test('safe while the daemon runs: each zombie is handled once', async () => {
+  test('safe while the daemon runs: each zombie is handled once', () => withHome({}, async ({ home, tracker, startDaemon }) => {
     await run(home, ['validate']);
     for (let i = 0; i < 3; i += 1) await makeZombie(home, `worker-z${i}`, tracker);
-    const daemon = await startDaemon(home, { tracker, env: { PM_LOOP_INTERVAL: '60' } });
+    const daemon = await startDaemon({ env: { PM_LOOP_INTERVAL: '60' } });
     try {
       await run(home, [], { script: 'cleanup-zombie-workers.sh' });
       for (let i = 0; i < 3; i += 1) {
@@ -143,5 +120,5 @@ describe('cleanup-zombie-workers', () => {
     } finally {
       await stopDaemon(daemon);
     }
-  });
+  }));
 });

@@ -6,12 +6,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { readJson, readJsonl, removeHome, run, SCRIPTS } from '../helpers/index.js';
-import { assertOneLineError, expectRefused, makeSeededHome } from './support.js';
+import { expectRefused, makeSeededHome, testUnusableHome } from './support.js';
+import { readJson, readJsonl, removeHome, run, SCRIPTS } from '../helpers/home.js';
 
 const TASK_ID = /^task-\d{8}-\d{6}-[0-9a-f]{6}$/;
 
 describe('create-task refuses bad input with one line, a non-zero exit and no change', { concurrency: 4 }, () => {
+  /** @type {Array<[string, string[], RegExp]>} */
   const cases = [
     ['missing --description', ['create-task'], /Missing required argument: description/],
     ['--description without a value', ['create-task', '--description'], /Not enough arguments following: description/],
@@ -39,28 +40,7 @@ describe('create-task refuses bad input with one line, a non-zero exit and no ch
 });
 
 describe('create-task with an unusable home', { concurrency: 2 }, () => {
-  test('COMMIT_RELAY_HOME names a file', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'relay-test-'));
-    const file = join(dir, 'not-a-home');
-    writeFileSync(file, 'x');
-    try {
-      assertOneLineError(await run(file, ['create-task', '--description', 'x']), /home .*not-a-home is not a folder/);
-      assert.equal(readFileSync(file, 'utf8'), 'x');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  test('COMMIT_RELAY_HOME names a missing folder', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'relay-test-'));
-    const missing = join(dir, 'missing');
-    try {
-      assertOneLineError(await run(missing, ['create-task', '--description', 'x']), /home .*missing is not usable: ENOENT/);
-      assert.equal(existsSync(missing), false);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  testUnusableHome(['create-task', '--description', 'x']);
 });
 
 describe('create-task output', { concurrency: 2 }, () => {

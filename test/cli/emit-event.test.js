@@ -1,15 +1,14 @@
 // emit-event: appends one whole line to pm-activity.jsonl; every bad input is one line on stderr, a non-zero exit,
 // and no change under the home.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { activityEventSchema } from '../../dist/contract/activity.js';
-import { readJsonl, removeHome, run } from '../helpers/index.js';
-import { assertOneLineError, expectRefused, makeSeededHome } from './support.js';
+import { expectRefused, makeSeededHome, testUnusableHome } from './support.js';
+import { readJsonl, removeHome, run } from '../helpers/home.js';
 
 describe('emit-event refuses bad input with one line, a non-zero exit and no change', { concurrency: 4 }, () => {
+  /** @type {Array<[string, string[], RegExp]>} */
   const cases = [
     ['missing --type', ['emit-event', '--worker-id', 'w-1'], /Missing required argument: type/],
     ['--type without a value', ['emit-event', '--type'], /Not enough arguments following: type/],
@@ -27,28 +26,7 @@ describe('emit-event refuses bad input with one line, a non-zero exit and no cha
 });
 
 describe('emit-event with an unusable home', { concurrency: 2 }, () => {
-  test('COMMIT_RELAY_HOME names a file', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'relay-test-'));
-    const file = join(dir, 'not-a-home');
-    writeFileSync(file, 'x');
-    try {
-      assertOneLineError(await run(file, ['emit-event', '--type', 'x']), /home .*not-a-home is not a folder/);
-      assert.equal(readFileSync(file, 'utf8'), 'x');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  test('COMMIT_RELAY_HOME names a missing folder', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'relay-test-'));
-    const missing = join(dir, 'missing');
-    try {
-      assertOneLineError(await run(missing, ['emit-event', '--type', 'x']), /home .*missing is not usable: ENOENT/);
-      assert.equal(existsSync(missing), false);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  testUnusableHome(['emit-event', '--type', 'x']);
 });
 
 test('the runbook cleanup event lands as one contract line that grep finds by worker id', async () => {

@@ -1,30 +1,14 @@
 // Helpers for the bad-input contract: one line on stderr, a non-zero exit, and no change under the home.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
 import { appendEvent } from '../../dist/store/activity-log.js';
 import { openHome } from '../../dist/store/home.js';
 import { buildTask, enqueueTask } from '../../dist/store/tasks.js';
-import { makeHome, removeHome, run } from '../helpers/index.js';
-
-/** Every folder and file under root: relative path -> 'dir' or the file's bytes (base64). */
-export function snapshotTree(root) {
-  const out = {};
-  const walk = (dir) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const full = join(dir, entry.name);
-      const rel = relative(root, full);
-      if (entry.isDirectory()) {
-        out[`${rel}/`] = 'dir';
-        walk(full);
-      } else {
-        out[rel] = readFileSync(full).toString('base64');
-      }
-    }
-  };
-  walk(root);
-  return out;
-}
+import { makeHome, removeHome, run } from '../helpers/home.js';
+import { snapshotTree } from '../helpers/snapshots.js';
 
 /** A temp home with its layout, one queued task, one event and one pending spec, so that a change to any of them shows. */
 export async function makeSeededHome() {
@@ -54,4 +38,30 @@ export async function expectRefused(args, message, prepare) {
   } finally {
     removeHome(home);
   }
+}
+
+/** The two tests every command takes: COMMIT_RELAY_HOME naming a file, or a missing folder, is refused in one line and left as it is. */
+export function testUnusableHome(args) {
+  test('COMMIT_RELAY_HOME names a file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-test-'));
+    const file = join(dir, 'not-a-home');
+    writeFileSync(file, 'x');
+    try {
+      assertOneLineError(await run(file, args), /home .*not-a-home is not a folder/);
+      assert.equal(readFileSync(file, 'utf8'), 'x');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('COMMIT_RELAY_HOME names a missing folder', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-test-'));
+    const missing = join(dir, 'missing');
+    try {
+      assertOneLineError(await run(missing, args), /home .*missing is not usable: ENOENT/);
+      assert.equal(existsSync(missing), false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 }

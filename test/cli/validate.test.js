@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { removeHome, run } from '../helpers/index.js';
-import { makeSeededHome, snapshotTree } from './support.js';
+import { makeSeededHome } from './support.js';
+import { defined, removeHome, run } from '../helpers/home.js';
+import { snapshotTree } from '../helpers/snapshots.js';
 
 const T = '2025-11-21T10:00:00.000Z';
 const json = (value) => `${JSON.stringify(value, null, 2)}\n`;
@@ -72,7 +73,7 @@ describe('validate', { concurrency: 3 }, () => {
       const result = await run(home, ['validate']);
       assert.notEqual(result.code, 0);
       const lines = result.stdout.trimEnd().split('\n');
-      assert.match(lines.at(-1), /^\d+ file\(s\) checked, 11 problem\(s\)$/);
+      assert.match(defined(lines.at(-1), 'the last line'), /^\d+ file\(s\) checked, 11 problem\(s\)$/);
       for (const [file, problem] of expected(paths)) {
         const line = lines.find((l) => l.startsWith(`${file}: `));
         assert.ok(line, `a line for ${file} in:\n${result.stdout}`);

@@ -1,22 +1,15 @@
 // Configuration is parsed once: defaults < pm-daemon.json < environment < flags, into a frozen object.
 import assert from 'node:assert/strict';
 import { unlinkSync, writeFileSync } from 'node:fs';
-import { afterEach, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import { loadDaemonSettings, loadWorkerTypes } from '../../dist/config/load.js';
-import { homePaths } from '../../dist/store/home.js';
-import { makeHome, removeHome } from '../helpers/index.js';
+import { withHome } from '../helpers/scope.js';
 
-let home;
-let paths;
-beforeEach(() => {
-  home = makeHome({ implementation: { command: ['node', 'w.js'] }, review: { command: ['node', 'r.js'], max_restarts: 0 } });
-  paths = homePaths(home);
-});
-afterEach(() => removeHome(home));
+const SCOPE = { types: { implementation: { command: ['node', 'w.js'] }, review: { command: ['node', 'r.js'], max_restarts: 0 } } };
 
-const writeDaemonConfig = (value) => writeFileSync(paths.daemonConfig, JSON.stringify(value));
+const writeDaemonConfig = ({ paths }, value) => writeFileSync(paths.daemonConfig, JSON.stringify(value));
 
-test('defaults apply when there is no pm-daemon.json and no environment', () => {
+test('defaults apply when there is no pm-daemon.json and no environment', () => withHome(SCOPE, async ({ paths }) => {
   const s = loadDaemonSettings(paths, {});
   assert.equal(s.loopIntervalSeconds, 5);
   assert.equal(s.maxConcurrentWorkers, 4);
@@ -26,10 +19,10 @@ test('defaults apply when there is no pm-daemon.json and no environment', () => 
   assert.deepEqual(s.metrics, { enabled: false, port: 9464, host: '127.0.0.1' });
   assert.equal(s.demo, false);
   assert.ok(Object.isFrozen(s) && Object.isFrozen(s.alerts) && Object.isFrozen(s.metrics));
-});
+}));
 
-test('the file overrides defaults, the environment overrides the file, flags override the environment', () => {
-  writeDaemonConfig({ loop_interval_seconds: 2, max_concurrent_workers: 8, debounce_ms: 40, log_level: 'warn', alerts: { zombie_threshold: 4 }, metrics: { enabled: false, port: 9000 } });
+test('the file overrides defaults, the environment overrides the file, flags override the environment', () => withHome(SCOPE, async ({ paths }) => {
+  writeDaemonConfig({ paths }, { loop_interval_seconds: 2, max_concurrent_workers: 8, debounce_ms: 40, log_level: 'warn', alerts: { zombie_threshold: 4 }, metrics: { enabled: false, port: 9000 } });
   const fromFile = loadDaemonSettings(paths, {});
   assert.deepEqual([fromFile.loopIntervalSeconds, fromFile.maxConcurrentWorkers, fromFile.debounceMs, fromFile.logLevel, fromFile.alerts.zombie_threshold], [2, 8, 40, 'warn', 4]);
   assert.equal(fromFile.metrics.port, 9000);
@@ -41,18 +34,19 @@ test('the file overrides defaults, the environment overrides the file, flags ove
 
   const fromFlags = loadDaemonSettings(paths, env, { loopIntervalSeconds: 1, maxConcurrentWorkers: 1, logLevel: 'error', metricsPort: 9200, demo: true });
   assert.deepEqual([fromFlags.loopIntervalSeconds, fromFlags.maxConcurrentWorkers, fromFlags.logLevel, fromFlags.metrics.port, fromFlags.demo], [1, 1, 'error', 9200, true]);
-});
+}));
 
-test('PM_METRICS_PORT alone turns metrics on; PM_METRICS=false keeps them off', () => {
+test('PM_METRICS_PORT alone turns metrics on; PM_METRICS=false keeps them off', () => withHome(SCOPE, async ({ paths }) => {
   assert.equal(loadDaemonSettings(paths, { PM_METRICS_PORT: '0' }).metrics.enabled, true);
   assert.equal(loadDaemonSettings(paths, { PM_METRICS: 'false' }).metrics.enabled, false);
-});
+}));
 
-test('an empty environment variable counts as unset', () => {
-  writeDaemonConfig({ loop_interval_seconds: 7 });
+test('an empty environment variable counts as unset', () => withHome(SCOPE, async ({ paths }) => {
+  writeDaemonConfig({ paths }, { loop_interval_seconds: 7 });
   assert.equal(loadDaemonSettings(paths, { PM_LOOP_INTERVAL: '' }).loopIntervalSeconds, 7);
-});
+}));
 
+/** @type {Array<[string, string, RegExp]>} */
 const badEnv = [
   ['PM_LOOP_INTERVAL', '0', /environment PM_LOOP_INTERVAL: expected a positive number, got `0`/],
   ['PM_LOOP_INTERVAL', 'fast', /environment PM_LOOP_INTERVAL: expected a positive number, got `fast`/],
@@ -65,45 +59,45 @@ const badEnv = [
   ['PM_METRICS_PORT', '70000', /environment PM_METRICS_PORT: expected a port number 0\.\.65535, got `70000`/],
 ];
 for (const [name, value, message] of badEnv) {
-  test(`${name}=${value} is refused, naming the variable and the value`, () => {
-    assert.throws(() => loadDaemonSettings(paths, { [name]: value }), (error) => {
+  test(`${name}=${value} is refused, naming the variable and the value`, () => withHome(SCOPE, async ({ paths }) => {
+    assert.throws(() => loadDaemonSettings(paths, { [name]: value }), (/** @type {import('../../dist/errors.js').RelayError} */ error) => {
       assert.equal(error.code, 'CONFIG_INVALID');
       assert.match(error.message, message);
       return true;
     });
-  });
+  }));
 }
 
-test('an unknown key in pm-daemon.json is refused, naming the key and the file', () => {
-  writeDaemonConfig({ loop_interval: 3 });
-  assert.throws(() => loadDaemonSettings(paths, {}), (error) => {
+test('an unknown key in pm-daemon.json is refused, naming the key and the file', () => withHome(SCOPE, async ({ paths }) => {
+  writeDaemonConfig({ paths }, { loop_interval: 3 });
+  assert.throws(() => loadDaemonSettings(paths, {}), (/** @type {import('../../dist/errors.js').RelayError} */ error) => {
     assert.equal(error.code, 'CONFIG_INVALID');
     assert.equal(error.message, `${paths.daemonConfig}: (top level): unknown key "loop_interval"`);
     return true;
   });
-});
+}));
 
-test('worker types: defaults filled in, frozen, implementation is the default type, unknown names refused', () => {
+test('worker types: defaults filled in, frozen, implementation is the default type, unknown names refused', () => withHome(SCOPE, async ({ paths }) => {
   const types = loadWorkerTypes(paths);
   assert.equal(types.defaultType, 'implementation');
   assert.equal(types.get('review').max_restarts, 0);
   assert.equal(types.get('implementation').checkin_timeout_seconds, 900);
   assert.ok(Object.isFrozen(types.types) && Object.isFrozen(types.get('review')));
   assert.throws(() => types.get('nope'), /unknown worker type "nope": .*worker-types\.json defines "implementation", "review"/);
-});
+}));
 
-test('worker types: an unknown key is refused, naming the key and the file', () => {
+test('worker types: an unknown key is refused, naming the key and the file', () => withHome(SCOPE, async ({ paths }) => {
   writeFileSync(paths.workerTypes, JSON.stringify({ worker_types: { implementation: { command: ['x'], retries: 3 } } }));
-  assert.throws(() => loadWorkerTypes(paths), (error) => {
+  assert.throws(() => loadWorkerTypes(paths), (/** @type {import('../../dist/errors.js').RelayError} */ error) => {
     assert.equal(error.code, 'CONFIG_INVALID');
     assert.equal(error.message, `${paths.workerTypes}: worker_types.implementation: unknown key "retries"`);
     return true;
   });
-});
+}));
 
-test('worker types: a missing or empty file is an error naming it', () => {
+test('worker types: a missing or empty file is an error naming it', () => withHome(SCOPE, async ({ paths }) => {
   writeFileSync(paths.workerTypes, '');
   assert.throws(() => loadWorkerTypes(paths), { code: 'CONFIG_INVALID', message: new RegExp(`^${paths.workerTypes}: not valid JSON`) });
   unlinkSync(paths.workerTypes);
   assert.throws(() => loadWorkerTypes(paths), { code: 'CONFIG_INVALID', message: `${paths.workerTypes}: missing (it defines what each worker type runs)` });
-});
+}));

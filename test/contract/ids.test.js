@@ -21,7 +21,7 @@ const refused = [
 for (const { id, why } of refused) {
   test(`refuses ${JSON.stringify(id).slice(0, 30)}`, () => {
     assert.equal(isValidId(id), false);
-    assert.throws(() => assertValidId(id), (error) => {
+    assert.throws(() => assertValidId(id), (/** @type {import('../../dist/errors.js').RelayError} */ error) => {
       assert.equal(error.code, 'INVALID_ID');
       assert.match(error.message, why);
       return true;
@@ -42,7 +42,7 @@ for (const id of ['a'.repeat(128), 'worker-implementation-001', 'task-20251121-1
 
 test('an id with a line separator (U+2028, U+2029) is refused in a message of one line', () => {
   for (const bad of ['a\u2028b', '\u2029', 'x\ny']) {
-    assert.throws(() => assertValidId(bad), (error) => {
+    assert.throws(() => assertValidId(bad), (/** @type {import('../../dist/errors.js').RelayError} */ error) => {
       assert.match(error.message, /^[^\n\r\u2028\u2029]*$/, JSON.stringify(error.message));
       return error.code === 'INVALID_ID';
     });

@@ -22,7 +22,7 @@ function table(schema, rows) {
         const parsed = parseJsonWith(schema, text, 'doc.json');
         if (row.check) row.check(parsed);
       } else {
-        assert.throws(() => parseJsonWith(schema, text, 'doc.json'), (error) => {
+        assert.throws(() => parseJsonWith(schema, text, 'doc.json'), (/** @type {import('../../dist/errors.js').RelayError} */ error) => {
           assert.equal(error.code, 'FILE_INVALID');
           assert.match(error.message, /^doc\.json: /);
           assert.match(error.message, row.error);
@@ -266,7 +266,7 @@ describe('health alerts', () => {
 });
 
 test('text that is not JSON is reported with the file and the parser reason', () => {
-  assert.throws(() => parseJsonWith(taskQueueSchema, '{"tasks": [', '/h/coordination/task-queue.json'), (error) => {
+  assert.throws(() => parseJsonWith(taskQueueSchema, '{"tasks": [', '/h/coordination/task-queue.json'), (/** @type {import('../../dist/errors.js').RelayError} */ error) => {
     assert.equal(error.code, 'FILE_INVALID');
     assert.match(error.message, /^\/h\/coordination\/task-queue\.json: not valid JSON \(.+\)$/);
     return true;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { backoffDelayMs, decideRestart } from '../../dist/core/backoff.js';
+import { WORKER_TYPE_DEFAULTS } from '../../dist/contract/worker-types.js';
 import { limitsOf } from '../../dist/core/limits.js';
 import { HOUR, L, SEC } from './fixtures.js';
 
@@ -9,6 +10,7 @@ const MAX = 300 * SEC;
 
 describe('backoffDelayMs: base·2ⁿ capped at max, equal jitter in [exp/2, exp], clamped to [base, max]', () => {
   // [name, restartIndex, base, max, rand, expected]
+  /** @type {Array<[string, number, number, number, number, number]>} */
   const cases = [
     ['n=0, rand 0.5: 0.75·base is below base, so base', 0, BASE, MAX, 0.5, BASE],
     ['n=1, rand 0.5: 0.75·2·base', 1, BASE, MAX, 0.5, 45 * SEC],
@@ -98,6 +100,7 @@ describe('decideRestart: restart with the new count, reset after a healthy run, 
 });
 
 describe('limitsOf: a worker type in seconds to limits in ms', () => {
+  /** @type {import('../../dist/contract/worker-types.js').WorkerType} */
   const type = {
     command: ['x'],
     time_limit_seconds: 2700,
@@ -109,7 +112,9 @@ describe('limitsOf: a worker type in seconds to limits in ms', () => {
     restart_backoff_max_seconds: 300,
     stop_grace_seconds: 10,
     healthy_reset_seconds: 3600,
+    log_max_bytes: WORKER_TYPE_DEFAULTS.log_max_bytes,
   };
+  /** @type {Array<[string, import('../../dist/contract/worker-types.js').WorkerType, Partial<import('./fixtures.js').Limits>]>} */
   const cases = [
     ['the contract example', type, { checkinTimeoutMs: 900_000, stallTimeoutMs: 1_200_000, timeLimitMs: 2_700_000, startupGraceMs: 120_000, maxRestarts: 2, backoffBaseMs: 30_000, backoffMaxMs: 300_000, stopGraceMs: 10_000, healthyResetMs: 3_600_000 }],
     ['backoff max below base is raised to base', { ...type, restart_backoff_seconds: 60, restart_backoff_max_seconds: 5 }, { backoffBaseMs: 60_000, backoffMaxMs: 60_000 }],

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decidePass } from '../../dist/core/decide.js';
-import { eventNames, exitOf, fleet, kinds, L, MIN, NOW, passInput, runningView, SEC, task } from './fixtures.js';
+import { actionOf, dataOf, eventNames, exitOf, fleet, kinds, L, MIN, NOW, passInput, runningView, SEC, task } from './fixtures.js';
 
 /** One worker, one pass; the actions and events about it. */
 function decideOne(view, overrides = {}) {
@@ -64,7 +64,7 @@ describe('decidePass: remediation of one worker', () => {
     };
     const plan = decidePass(passInput({ workers: [runningView({ exit: exitOf(1), restartCount: 3 })], limits: { implementation: { ...L, maxRestarts: 9 } }, rand, maxConcurrent: 0 }));
     assert.equal(calls, 1);
-    assert.equal(plan.actions[0].delayMs, 120 * SEC);
+    assert.equal(actionOf(plan.actions[0], 'schedule_restart').delayMs, 120 * SEC);
   });
 });
 
@@ -94,13 +94,13 @@ describe('decidePass: each change of health is one event, logged when it happens
     test(c.name, () => {
       const plan = decideOne(c.view, { previous: c.previous, input: { maxConcurrent: 0 } });
       assert.deepEqual(
-        plan.events.map((e) => [e.event, e.data.health_state, e.data.previous_state]),
+        plan.events.map((e) => [e.event, dataOf(e).health_state, dataOf(e).previous_state]),
         c.events,
       );
       for (const e of plan.events) {
         assert.equal(e.worker_id, 'w1');
         assert.equal(e.task_id, 'task-1');
-        assert.equal(typeof e.data.reason, 'string');
+        assert.equal(typeof dataOf(e).reason, 'string');
       }
     });
   }
@@ -161,6 +161,7 @@ describe('decidePass: an ended run is logged once with what was decided and why'
 describe('decidePass: time-limit warnings, each once', () => {
   const at = (pct, given) => runningView({ startedAt: NOW - (L.timeLimitMs * pct) / 100, timeoutWarnings: given });
   // Each: percent of the limit, warnings already given, the timeout_warning percents expected.
+  /** @type {Array<[string, number, number[], number[]]>} */
   const cases = [
     ['49%: none', 49, [], []],
     ['50%: 50', 50, [], [50]],
@@ -175,7 +176,7 @@ describe('decidePass: time-limit warnings, each once', () => {
     test(name, () => {
       const plan = decideOne(at(pct, given), { previous: 'healthy', input: { maxConcurrent: 0 } });
       const warnings = plan.events.filter((e) => e.event === 'timeout_warning');
-      assert.deepEqual(warnings.map((e) => e.data.percent), expected);
+      assert.deepEqual(warnings.map((e) => dataOf(e).percent), expected);
       const record = plan.actions.filter((a) => a.kind === 'record_warnings');
       assert.deepEqual(record, expected.length === 0 ? [] : [{ kind: 'record_warnings', workerId: 'w1', pcts: expected }]);
     });
@@ -189,7 +190,7 @@ describe('decidePass: time-limit warnings, each once', () => {
       // The worker keeps checking in and moving; only the time limit can stop it.
       view = { ...view, lastCheckinAt: now, lastProgressChangeAt: now };
       const plan = decidePass(passInput({ now, workers: [view], previousHealth: previous, maxConcurrent: 0 }));
-      for (const e of plan.events) log.push(e.event === 'timeout_warning' ? `warning ${e.data.percent}` : e.event);
+      for (const e of plan.events) log.push(e.event === 'timeout_warning' ? `warning ${dataOf(e).percent}` : e.event);
       for (const a of plan.actions) {
         if (a.kind === 'record_warnings') view = { ...view, timeoutWarnings: [...view.timeoutWarnings, ...a.pcts] };
         if (a.kind === 'stop') {
@@ -210,9 +211,9 @@ describe('decidePass: a worker that crashes every time', () => {
     for (let i = 0; i < 5; i += 1) {
       const plan = decidePass(passInput({ workers: [view], maxConcurrent: 0 }));
       const [action] = plan.actions;
-      seen.push(action.kind === 'schedule_restart' ? `restart ${action.restartCount} in ${action.delayMs / SEC}s` : `${action.kind}: ${action.error}`);
+      seen.push(action.kind === 'schedule_restart' ? `restart ${action.restartCount} in ${action.delayMs / SEC}s` : `${action.kind}: ${'error' in action ? action.error : undefined}`);
       if (action.kind === 'fail') break;
-      view = { ...view, restartCount: action.restartCount };
+      view = { ...view, restartCount: actionOf(action, 'schedule_restart').restartCount };
     }
     assert.deepEqual(seen, ['restart 1 in 30s', 'restart 2 in 45s', 'fail: exited with code 2; gave up after 2 restarts (max_restarts 2)']);
   });
@@ -252,10 +253,10 @@ describe('decidePass: the mass-action guard', () => {
         assert.deepEqual(destructive, [], 'no stop, restart or fail while held');
         const heldEvents = plan.events.filter((e) => e.event === 'actions_held');
         assert.equal(heldEvents.length, 1);
-        assert.equal(heldEvents[0].data.workers, c.held);
-        assert.equal(heldEvents[0].data.fleet, fleetSize);
-        assert.match(heldEvents[0].data.reason, new RegExp(`${c.held} of ${fleetSize} running workers`));
-        assert.deepEqual([...heldEvents[0].data.worker_ids].sort(), [...plan.heldWorkerIds].sort());
+        assert.equal(dataOf(heldEvents[0]).workers, c.held);
+        assert.equal(dataOf(heldEvents[0]).fleet, fleetSize);
+        assert.match(dataOf(heldEvents[0]).reason, new RegExp(`${c.held} of ${fleetSize} running workers`));
+        assert.deepEqual([...dataOf(heldEvents[0]).worker_ids].sort(), [...plan.heldWorkerIds].sort());
         assert.deepEqual(eventNames(plan.events), ['actions_held'], 'the held workers\' changes are not logged yet');
         for (const id of plan.heldWorkerIds) assert.ok(plan.health.has(id), `health of ${id} is still assessed`);
       } else {
@@ -270,8 +271,8 @@ describe('decidePass: the mass-action guard', () => {
     assert.equal(plan.heldWorkerIds.size, 60);
     const [event] = plan.events;
     assert.equal(event.event, 'actions_held');
-    assert.equal(event.data.worker_ids.length, 50);
-    assert.ok(event.data.worker_ids.every((id) => plan.heldWorkerIds.has(id)));
+    assert.equal(dataOf(event).worker_ids.length, 50);
+    assert.ok(dataOf(event).worker_ids.every((id) => plan.heldWorkerIds.has(id)));
   });
 
   test('held, then the next pass (heldLastPass) acts on the same fleet', () => {

@@ -8,6 +8,7 @@ const at = (minute) => `2025-06-15T12:${String(minute).padStart(2, '0')}:00.000Z
 const ids = (xs) => xs.map((x) => x.taskId ?? x.workerId);
 
 describe('orderTasks: critical > high > medium > low, then oldest, then id', () => {
+  /** @type {Array<[string, import('./fixtures.js').QueuedTask[], string[]]>} */
   const cases = [
     ['priority beats age', [task('old-low', 'low', at(0)), task('new-crit', 'critical', at(9))], ['new-crit', 'old-low']],
     ['all four priorities', [task('l', 'low', at(1)), task('m', 'medium', at(2)), task('c', 'critical', at(3)), task('h', 'high', at(4))], ['c', 'h', 'm', 'l']],
@@ -25,6 +26,7 @@ describe('orderTasks: critical > high > medium > low, then oldest, then id', () 
   }
 
   // The contract's timestamps are ISO-8601 with an offset (zod datetime({ offset: true })); "oldest" is by instant.
+  /** @type {Array<[string, import('./fixtures.js').QueuedTask[], string[]]>} */
   const instantCases = [
     ['an offset timestamp is placed by its instant', [task('b', 'low', '2025-06-15T09:00:00Z'), task('a', 'low', '2025-06-15T10:00:00+02:00')], ['a', 'b']],
     ['a timestamp without milliseconds is placed by its instant', [task('a', 'low', '2025-06-15T12:00:00.500Z'), task('b', 'low', '2025-06-15T12:00:00Z')], ['b', 'a']],
@@ -38,6 +40,7 @@ describe('orderTasks: critical > high > medium > low, then oldest, then id', () 
 
 describe('orderPending: due specs only, restarts before new, then oldest', () => {
   const spec = (workerId, restartCount, nextRestartAt, createdAt) => ({ workerId, restartCount, nextRestartAt, createdAt });
+  /** @type {Array<[string, import('../../dist/core/dispatch.js').PendingSpec[], string[]]>} */
   const cases = [
     ['a restart goes before an older new spec', [spec('new', 0, null, at(0)), spec('again', 1, NOW - SEC, at(5))], ['again', 'new']],
     ['restart due exactly now is due', [spec('r', 2, NOW, at(0))], ['r']],
@@ -51,6 +54,7 @@ describe('orderPending: due specs only, restarts before new, then oldest', () =>
 });
 
 describe('workerIdForTask', () => {
+  /** @type {Array<[string, string, string, string]>} */
   const cases = [
     ['task- prefix dropped', 'task-20250615-ab12', 'implementation', 'worker-implementation-20250615-ab12'],
     ['no prefix kept whole', 'ab12', 'review', 'worker-review-ab12'],

@@ -139,10 +139,12 @@ describe('assessHealth', () => {
 const WALL_AT_START = 1_760_000_000_000;
 const wallAt = (r, jumpMs, jumpAt) => WALL_AT_START + r + (r >= jumpAt ? jumpMs : 0);
 const daemonAt = (r) => NOW + r;
+/** @type {Array<[string, number]>} */
 const JUMPS = [['forward 24 h', 24 * HOUR], ['forward 2 h', 2 * HOUR], ['forward 1 s', SEC], ['back 1 s', -SEC], ['back 2 h', -2 * HOUR], ['back 24 h', -24 * HOUR]];
 
 describe('placeOnDaemonClock: a wall timestamp placed as "this long ago"', () => {
   // Each: wall timestamp relative to wall now, the age on the daemon clock expected.
+  /** @type {Array<[string, number, number]>} */
   const cases = [
     ['written now: age 0', 0, 0],
     ['written 3 s ago: age 3 s', -3 * SEC, 3 * SEC],
@@ -190,6 +192,7 @@ describe('placeOnDaemonClock: a wall timestamp placed as "this long ago"', () =>
       const jumpAt = 5 * 60 * SEC;
       const placed = placeOnDaemonClock(wallAt(jumpAt - 30 * SEC, jump, jumpAt), wallAt(jumpAt - 29 * SEC, jump, jumpAt), daemonAt(jumpAt - 29 * SEC));
       const workers = fleet(20, 'w', (workerId) => runningView({ workerId, startedAt: daemonAt(0), lastCheckinAt: placed, lastProgressChangeAt: placed }));
+      /** @type {Map<string, import('../../dist/contract/pm-state.js').HealthState>} */
       const previousHealth = new Map(workers.map((w) => [w.workerId, 'healthy']));
       const plan = decidePass(passInput({ now: daemonAt(jumpAt + 5 * SEC), workers, previousHealth, maxConcurrent: 20 }));
       assert.deepEqual(plan.actions, []);
@@ -200,7 +203,7 @@ describe('placeOnDaemonClock: a wall timestamp placed as "this long ago"', () =>
 });
 
 describe('systemClock: now() is monotonic, wallNow() follows the wall', () => {
-  for (const [name, jump] of [['forward 2 h', 2 * HOUR], ['back 2 h', -2 * HOUR]]) {
+  for (const [name, jump] of /** @type {Array<[string, number]>} */ ([['forward 2 h', 2 * HOUR], ['back 2 h', -2 * HOUR]])) {
     test(`wall jumps ${name}: now() moves by real time only`, () => {
       mock.timers.enable({ apis: ['Date'], now: WALL_AT_START });
       try {
@@ -229,12 +232,15 @@ describe('systemClock: now() is monotonic, wallNow() follows the wall', () => {
   });
 });
 
+/** @param {Partial<import('../../dist/core/run-state.js').RecordedRun>} [overrides] @returns {import('../../dist/core/run-state.js').RecordedRun} */
 const recordedRun = (overrides = {}) => ({ status: 'running', pid: 4242, runId: 'run-1', exitCode: null, signal: null, stopReason: null, ...overrides });
+/** @param {string | null} runId @param {number | null} exitCode @param {string | null} [signal] @returns {import('../../dist/core/run-state.js').ExitRecordView} */
 const record = (runId, exitCode, signal = null) => ({ runId, exitCode, signal });
 
 describe('runState: the recorded exit wins over the process table; otherwise the process table decides', () => {
   // Each: the spec's run, what the process table says of its pid, the shim's exit record, the verdict expected,
   // and which look-ups may happen (in order).
+  /** @type {Array<{ name: string, run: import("../../dist/core/run-state.js").RecordedRun, proc: import("../../dist/core/health.js").ProcessState, exitRecord: import("../../dist/core/run-state.js").ExitRecordView | undefined, expected: unknown, calls: string[] }>} */
   const cases = [
     { name: 'not running: nothing looked up', run: recordedRun({ status: 'pending' }), proc: 'alive', exitRecord: undefined, expected: { process: 'none', exit: null }, calls: [] },
     { name: 'completed spec: nothing looked up', run: recordedRun({ status: 'completed', exitCode: 0 }), proc: 'gone', exitRecord: record('run-1', 0), expected: { process: 'none', exit: null }, calls: [] },

@@ -2,12 +2,14 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, test } from 'node:test';
-import { FIXTURES, ProcessTracker, isAlive, makeHome, readJson, removeHome, run, waitFor } from '../helpers/index.js';
-import { events, eventsOf, pmState, specPath, startDaemon, stopDaemon } from '../helpers/daemon.js';
+import { describe, test } from 'node:test';
+import { events, eventsOf, pmState, stopDaemon } from '../helpers/daemon.js';
+import { QUICK, fixtureCommand as fixture, readJson, run, waitFor } from '../helpers/home.js';
+import { isAlive } from '../helpers/processes.js';
+import { withHome } from '../helpers/scope.js';
+import { specPath } from '../helpers/specs.js';
 
-const fixture = (name, ...args) => ['sh', join(FIXTURES, name), ...args];
-const quick = { stop_grace_seconds: 1, restart_backoff_seconds: 0, restart_backoff_max_seconds: 0, startup_grace_seconds: 0 };
+const quick = { ...QUICK, startup_grace_seconds: 0 };
 
 async function queue(home, type, description = `task for ${type}`) {
   const result = await run(home, ['create-task', '--description', description, '--worker-type', type]);
@@ -17,24 +19,9 @@ async function queue(home, type, description = `task for ${type}`) {
 }
 
 describe('the daemon with real workers', () => {
-  let home;
-  let tracker;
-  let daemon;
-  beforeEach(() => {
-    tracker = new ProcessTracker();
-  });
-  afterEach(async () => {
-    if (daemon) await stopDaemon(daemon, 'SIGKILL');
-    daemon = undefined;
-    tracker.killHome(home);
-    tracker.cleanup();
-    removeHome(home);
-  });
-
-  test('a crash then a success ends in completed/ with one restart', async () => {
-    home = makeHome({ flaky: { command: fixture('crash-once.sh'), ...quick } });
+  test('a crash then a success ends in completed/ with one restart', () => withHome({ types: { flaky: { command: fixture('crash-once.sh'), ...quick } } }, async ({ home, startDaemon }) => {
     const { workerId, taskId } = await queue(home, 'flaky');
-    daemon = await startDaemon(home, { tracker });
+    await startDaemon();
     await waitFor(() => existsSync(specPath(home, 'completed', workerId)) && eventsOf(home, workerId, 'task_completed').length === 1, { what: 'completed spec', timeoutMs: 15_000 });
     const spec = readJson(specPath(home, 'completed', workerId));
     assert.equal(spec.status, 'completed');
@@ -44,12 +31,11 @@ describe('the daemon with real workers', () => {
     assert.equal(eventsOf(home, workerId, 'worker_completed').length, 1);
     const task = readJson(join(home, 'coordination', 'task-queue.json')).tasks.find((t) => t.task_id === taskId);
     assert.equal(task.status, 'completed');
-  });
+  }));
 
-  test('silence: stalled, killed, restarted, then failed/ after the limit, each event once per run', async () => {
-    home = makeHome({ silent: { command: fixture('forever.sh', '{worker_id}'), ...quick, checkin_timeout_seconds: 0.4, stall_timeout_seconds: 0.8, max_restarts: 1 } });
+  test('silence: stalled, killed, restarted, then failed/ after the limit, each event once per run', () => withHome({ types: { silent: { command: fixture('forever.sh', '{worker_id}'), ...quick, checkin_timeout_seconds: 0.4, stall_timeout_seconds: 0.8, max_restarts: 1 } } }, async ({ home, startDaemon }) => {
     const { workerId } = await queue(home, 'silent');
-    daemon = await startDaemon(home, { tracker });
+    await startDaemon();
     await waitFor(() => existsSync(specPath(home, 'failed', workerId)) && eventsOf(home, workerId, 'worker_failed').length === 1, { what: 'failed spec', timeoutMs: 20_000 });
     const spec = readJson(specPath(home, 'failed', workerId));
     assert.equal(spec.status, 'failed');
@@ -63,12 +49,11 @@ describe('the daemon with real workers', () => {
     assert.equal(count('worker_failed'), 1);
     // Nothing of the worker is left running.
     await waitFor(() => !execFileSync('ps', ['-eo', 'args']).toString().includes(workerId), { what: 'no process left' });
-  });
+  }));
 
-  test('kill -9 of a whole group is a zombie, then a restart', async () => {
-    home = makeHome({ steady: { command: fixture('checkin-loop.sh', '0.2'), ...quick, restart_backoff_seconds: 0 } });
+  test('kill -9 of a whole group is a zombie, then a restart', () => withHome({ types: { steady: { command: fixture('checkin-loop.sh', '0.2'), ...quick, restart_backoff_seconds: 0 } } }, async ({ home, startDaemon }) => {
     const { workerId } = await queue(home, 'steady');
-    daemon = await startDaemon(home, { tracker });
+    await startDaemon();
     const first = await waitFor(() => {
       const spec = readJson(specPath(home, 'active', workerId));
       return spec.status === 'running' && spec.execution.pid;
@@ -82,35 +67,32 @@ describe('the daemon with real workers', () => {
     assert.ok(isAlive(second));
     await waitFor(() => eventsOf(home, workerId, 'worker_restarted').length === 1, { what: 'worker_restarted' });
     assert.equal(readJson(specPath(home, 'active', workerId)).execution.restart_count, 1);
-  });
+  }));
 
-  test('a second daemon for the same home is refused, naming the first', async () => {
-    home = makeHome();
-    daemon = await startDaemon(home, { tracker });
+  test('a second daemon for the same home is refused, naming the first', () => withHome({}, async ({ home, startDaemon }) => {
+    const daemon = await startDaemon();
     const second = await run(home, ['pm-daemon', '--quiet']);
     assert.notEqual(second.code, 0);
     assert.match(second.stderr, new RegExp(`already runs.*pid ${daemon.child.pid}`));
     assert.equal(second.stderr.trim().split('\n').length, 1);
-  });
+  }));
 
-  test('a daemon killed with SIGKILL is taken over by the next', async () => {
-    home = makeHome();
-    daemon = await startDaemon(home, { tracker });
+  test('a daemon killed with SIGKILL is taken over by the next', () => withHome({}, async ({ home, startDaemon }) => {
+    let daemon = await startDaemon();
     await stopDaemon(daemon, 'SIGKILL');
-    daemon = await startDaemon(home, { tracker });
+    daemon = await startDaemon();
     const started = events(home).filter((e) => e.event === 'pm_started');
     assert.equal(started.length, 2);
     assert.equal(started[1].data.took_over_from.pid, started[0].data.pid);
-  });
+  }));
 
-  test('SIGTERM leaves workers running; a new daemon adopts them with the same pids', async () => {
-    home = makeHome({ steady: { command: fixture('checkin-loop.sh', '0.2'), ...quick } });
+  test('SIGTERM leaves workers running; a new daemon adopts them with the same pids', () => withHome({ types: { steady: { command: fixture('checkin-loop.sh', '0.2'), ...quick } } }, async ({ home, startDaemon }) => {
     const a = await queue(home, 'steady', 'one');
     const b = await queue(home, 'steady', 'two');
-    daemon = await startDaemon(home, { tracker });
+    let daemon = await startDaemon();
     const pids = await waitFor(() => {
       const specs = [a, b].map((t) => readJson(specPath(home, 'active', t.workerId)));
-      return specs.every((s) => s.status === 'running') && specs.map((s) => s.execution.pid);
+      return specs.every((s) => s.status === 'running') && /** @type {number[]} */ (specs.map((s) => s.execution.pid));
     }, { what: 'both running' });
     const result = await stopDaemon(daemon);
     assert.equal(result.code, 0);
@@ -118,7 +100,7 @@ describe('the daemon with real workers', () => {
     assert.equal(stopped.length, 1);
     assert.equal(stopped[0].data.graceful, true);
     assert.ok(pids.every(isAlive), 'workers outlive the daemon');
-    daemon = await startDaemon(home, { tracker });
+    daemon = await startDaemon();
     await waitFor(() => pmState(home).pm_daemon.loops_completed >= 3, { what: 'a few passes' });
     const after = [a, b].map((t) => readJson(specPath(home, 'active', t.workerId)).execution.pid);
     assert.deepEqual(after, pids);
@@ -126,44 +108,34 @@ describe('the daemon with real workers', () => {
       assert.equal(eventsOf(home, t.workerId, 'worker_started').length, 1, 'started once, never again');
       assert.equal(pmState(home).monitored_workers[t.workerId].health_state, 'healthy');
     }
-  });
+  }));
 
-  test('a worker that exits while no daemon runs ends in the right folder', async () => {
-    home = makeHome({ short: { command: fixture('exit-with.sh', '0', '1'), ...quick }, bad: { command: fixture('exit-with.sh', '5', '1'), ...quick, max_restarts: 0 } });
+  test('a worker that exits while no daemon runs ends in the right folder', () => withHome({ types: { short: { command: fixture('exit-with.sh', '0', '1'), ...quick }, bad: { command: fixture('exit-with.sh', '5', '1'), ...quick, max_restarts: 0 } } }, async ({ home, startDaemon }) => {
     const ok = await queue(home, 'short');
     const bad = await queue(home, 'bad');
-    daemon = await startDaemon(home, { tracker });
+    let daemon = await startDaemon();
     await waitFor(() => [ok, bad].every((t) => readJson(specPath(home, 'active', t.workerId)).status === 'running'), { what: 'both running' });
     await stopDaemon(daemon);
     // Both exit while no daemon runs; their shims record it.
     await waitFor(() => readdirSync(join(home, 'coordination', 'worker-exits')).filter((n) => n.endsWith('.json')).length === 2, { what: 'exit records' });
-    daemon = await startDaemon(home, { tracker });
+    daemon = await startDaemon();
     await waitFor(() => existsSync(specPath(home, 'completed', ok.workerId)) && existsSync(specPath(home, 'failed', bad.workerId)), { what: 'true end states' });
     assert.equal(readJson(specPath(home, 'failed', bad.workerId)).execution.exit_code, 5);
     assert.equal(eventsOf(home, ok.workerId, 'zombie_detected').length, 0, 'never mistaken for a zombie');
     assert.equal(eventsOf(home, bad.workerId, 'zombie_detected').length, 0);
-  });
+  }));
 });
 
 describe('the daemon with metrics enabled', () => {
-  test('serves /metrics and /health on loopback, on the port pm-state.json names', async () => {
-    const tracker = new ProcessTracker();
-    const home = makeHome();
-    let daemon;
-    try {
-      daemon = await startDaemon(home, { tracker, env: { PM_METRICS_PORT: '0' } });
-      const endpoint = await waitFor(() => pmState(home).pm_daemon.metrics, { what: 'the metrics endpoint in pm-state.json' });
-      assert.equal(endpoint.host, '127.0.0.1');
-      const metrics = await (await fetch(`http://127.0.0.1:${endpoint.port}/metrics`)).text();
-      assert.match(metrics, /commit_relay_workers\{state="healthy"\} 0/);
-      assert.match(metrics, /commit_relay_pass_duration_seconds_count \d+/);
-      const health = await fetch(`http://127.0.0.1:${endpoint.port}/health`);
-      assert.equal(health.status, 200);
-      assert.equal((await health.json()).ok, true);
-    } finally {
-      if (daemon) await stopDaemon(daemon);
-      tracker.cleanup();
-      removeHome(home);
-    }
-  });
+  test('serves /metrics and /health on loopback, on the port pm-state.json names', () => withHome({}, async ({ home, startDaemon }) => {
+    await startDaemon({ env: { PM_METRICS_PORT: '0' } });
+    const endpoint = await waitFor(() => pmState(home).pm_daemon.metrics, { what: 'the metrics endpoint in pm-state.json' });
+    assert.equal(endpoint.host, '127.0.0.1');
+    const metrics = await (await fetch(`http://127.0.0.1:${endpoint.port}/metrics`)).text();
+    assert.match(metrics, /commit_relay_workers\{state="healthy"\} 0/);
+    assert.match(metrics, /commit_relay_pass_duration_seconds_count \d+/);
+    const health = await fetch(`http://127.0.0.1:${endpoint.port}/health`);
+    assert.equal(health.status, 200);
+    assert.equal(/** @type {{ ok: boolean }} */ (await health.json()).ok, true);
+  }));
 });

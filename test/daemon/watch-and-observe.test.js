@@ -12,22 +12,20 @@ import { Observer } from '../../dist/daemon/observer.js';
 import { reconcileTasks } from '../../dist/daemon/task-specs.js';
 import { currentBootId, readIdentity } from '../../dist/process/identity.js';
 import { writeDerivedJsonSync } from '../../dist/store/atomic.js';
-import { ensureLayout, homePaths } from '../../dist/store/home.js';
-import { ProcessTracker, isAlive, makeHome, readJson, removeHome, waitFor } from '../helpers/index.js';
+import { events } from '../helpers/daemon.js';
+import { defined, FIXTURES, readJson, run, waitFor } from '../helpers/home.js';
+import { isAlive } from '../helpers/processes.js';
+import { openScope, withHome } from '../helpers/scope.js';
 
+let scope;
 let home;
 let paths;
 let tracker;
 beforeEach(() => {
-  home = makeHome({ fixture: { command: ['true'] } });
-  paths = homePaths(home);
-  ensureLayout(paths);
-  tracker = new ProcessTracker();
+  scope = openScope({ types: { fixture: { command: ['true'] } } });
+  ({ home, paths, tracker } = scope);
 });
-afterEach(() => {
-  tracker.cleanup();
-  removeHome(home);
-});
+afterEach(() => scope.close());
 
 describe('FolderWatcher', () => {
   test('reports the accepted names that change, and nothing for the others', async () => {
@@ -72,7 +70,7 @@ describe('FolderWatcher', () => {
 
 describe('Observer: incremental readings', () => {
   function runningSpec(id, pid) {
-    const identity = readIdentity(pid);
+    const identity = defined(readIdentity(pid), `the identity of ${pid}`);
     return {
       worker_id: id,
       worker_type: 'fixture',
@@ -120,10 +118,10 @@ describe('Observer: incremental readings', () => {
     const exited = new Promise((resolve) => a.once('exit', resolve));
     a.kill('SIGKILL');
     await exited;
-    assert.equal(isAlive(a.pid), false);
+    assert.equal(isAlive(defined(a.pid, 'its pid')), false);
     const after = observer.observe({ checkins: new Set() });
-    assert.equal(after.workers.find((w) => w.view.workerId === 'wa').view.process, 'gone', 'gone with no exit record: a zombie, as a full reading says');
-    assert.equal(after.workers.find((w) => w.view.workerId === 'wb').view.process, 'alive');
+    assert.equal(defined(after.workers.find((w) => w.view.workerId === 'wa'), 'wa').view.process, 'gone', 'gone with no exit record: a zombie, as a full reading says');
+    assert.equal(defined(after.workers.find((w) => w.view.workerId === 'wb'), 'wb').view.process, 'alive');
   });
 
   test('check-ins read as they arrive are all counted, though a later one overwrote the file before the pass', () => {
@@ -198,7 +196,7 @@ describe('writeDerivedJsonSync', () => {
     rmSync(file);
     mkdirSync(file);
     writeFileSync(join(file, 'x'), 'x');
-    assert.throws(() => writeDerivedJsonSync(file, { new: true }), (error) => error.code === 'IO_FAILED' && error.message.includes(file));
+    assert.throws(() => writeDerivedJsonSync(file, { new: true }), (/** @type {import('../../dist/errors.js').RelayError} */ error) => error.code === 'IO_FAILED' && error.message.includes(file));
     assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.tmp')), []);
   });
 
@@ -244,22 +242,13 @@ describe('reconcileTasks', () => {
 });
 
 describe('the daemon between timed passes (loop interval 60 s: every reaction here comes from an event)', () => {
-  test('a worker dispatched by the first pass, and its restart, are each seen ending at once', async () => {
-    const { startDaemon, stopDaemon, events } = await import('../helpers/daemon.js');
-    const { FIXTURES, run } = await import('../helpers/index.js');
-    removeHome(home);
-    home = makeHome({ quick: { command: ['sh', join(FIXTURES, 'exit-with.sh'), '3', '0.5'], restart_backoff_seconds: 0, restart_backoff_max_seconds: 0, max_restarts: 1, stop_grace_seconds: 1 } });
+  test('a worker dispatched by the first pass, and its restart, are each seen ending at once', () => withHome({ types: { quick: { command: ['sh', join(FIXTURES, 'exit-with.sh'), '3', '0.5'], restart_backoff_seconds: 0, restart_backoff_max_seconds: 0, max_restarts: 1, stop_grace_seconds: 1 } } }, async ({ home, startDaemon }) => {
     const created = await run(home, ['create-task', '--worker-type', 'quick', '--description', 'd']);
     assert.equal(created.code, 0, created.stderr);
-    const daemon = await startDaemon(home, { tracker, env: { PM_LOOP_INTERVAL: '60' } });
-    try {
-      // Two runs of 0.5 s each, then failed: long before any timed pass.
-      await waitFor(() => events(home).some((e) => e.event === 'worker_failed'), { what: 'both runs seen ending', timeoutMs: 20_000 });
-      const ends = events(home).filter((e) => e.event === 'worker_exited');
-      assert.equal(ends.length, 2);
-    } finally {
-      tracker.killHome(home);
-      await stopDaemon(daemon, 'SIGKILL');
-    }
-  });
+    await startDaemon({ env: { PM_LOOP_INTERVAL: '60' } });
+    // Two runs of 0.5 s each, then failed: long before any timed pass.
+    await waitFor(() => events(home).some((e) => e.event === 'worker_failed'), { what: 'both runs seen ending', timeoutMs: 20_000 });
+    const ends = events(home).filter((e) => e.event === 'worker_exited');
+    assert.equal(ends.length, 2);
+  }));
 });

@@ -62,7 +62,8 @@ export const anyText = fc.oneof(
   fc.constantFrom('$(touch x); rm -rf y', '`id`', "'\"\\", 'a\0b', '\u2028\u2029', '{worker_id}{description}', '--help', '-rf'),
 );
 
-const withExtras = (base) => fc.tuple(base, extraFields).map(([b, extra]) => ({ ...extra, ...b }));
+/** @template {object} T @param {fc.Arbitrary<T>} base */
+const withExtras = (base) => fc.tuple(base, extraFields).map(([b, extra]) => ({ .../** @type {Record<string, unknown>} */ (extra), .../** @type {object} */ (b) }));
 
 export const executionBlock = withExtras(
   fc.record(
@@ -81,6 +82,7 @@ export const executionBlock = withExtras(
 );
 
 /** A valid worker spec for the given id (and type), with unknown fields at the top, in `task` and in `execution`. */
+/** @param {fc.Arbitrary<string>} [idArb] @param {fc.Arbitrary<string>} [typeArb] */
 export const validSpec = (idArb = validId, typeArb = fc.constantFrom('implementation', 'review')) =>
   withExtras(
     fc.record(

@@ -4,11 +4,13 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { afterEach, test } from 'node:test';
+import { test } from 'node:test';
 import fc from 'fast-check';
-import { FIXTURES, ProcessTracker, makeHome, readJson, removeHome, waitFor } from '../helpers/index.js';
-import { events, pmState, specPath, startDaemon, stopDaemon } from '../helpers/daemon.js';
 import { SPEC_REQUIRED, SPEC_WRONG, anyText, badFileNameId, breakDocument, fcOptions, nested, validCheckin, validId, validSpec } from './arbitraries.js';
+import { events, pmState, stopDaemon } from '../helpers/daemon.js';
+import { FIXTURES, readJson, waitFor } from '../helpers/home.js';
+import { withHome } from '../helpers/scope.js';
+import { specPath } from '../helpers/specs.js';
 
 const TYPES = { quick: { command: ['sh', join(FIXTURES, 'exit-with.sh'), '0', '0.3'], stop_grace_seconds: 1, startup_grace_seconds: 0 } };
 
@@ -78,24 +80,11 @@ function fingerprint(file) {
 function assertUntouched(before) {
   const after = fingerprint(before.file);
   assert.equal(after.type, before.type, `${before.file} changed type`);
-  if (before.content !== undefined) assert.ok(after.content.equals(before.content), `${before.file} content changed`);
+  if (before.content !== undefined) assert.ok(after.content?.equals(before.content), `${before.file} content changed`);
   assert.equal(after.mtimeMs, before.mtimeMs, `${before.file} mtime changed`);
   if (before.type === 'symlink') assert.equal(after.target, before.target);
 }
 
-let home;
-let tracker;
-let daemon;
-afterEach(async () => {
-  if (daemon) await stopDaemon(daemon, 'SIGKILL');
-  daemon = undefined;
-  if (home) {
-    tracker.killHome(home);
-    tracker.cleanup();
-    removeHome(home);
-  }
-  home = undefined;
-});
 
 test('a daemon among generated bad files: keeps running, reports each bad spec once, touches none, runs the good ones', async () => {
   const scenario = fc.record({
@@ -105,9 +94,7 @@ test('a daemon among generated bad files: keeps running, reports each bad spec o
     description: anyText,
   });
   await fc.assert(
-    fc.asyncProperty(scenario, async ({ bad, checkins, goodCount, description }) => {
-      home = makeHome(TYPES);
-      tracker = new ProcessTracker();
+    fc.asyncProperty(scenario, ({ bad, checkins, goodCount, description }) => withHome({ types: TYPES }, async ({ home, startDaemon }) => {
       const coordination = join(home, 'coordination');
       for (const dir of ['worker-specs/active', 'worker-checkins']) mkdirSync(join(coordination, dir), { recursive: true });
 
@@ -138,7 +125,7 @@ test('a daemon among generated bad files: keeps running, reports each bad spec o
         checkinPrints.push(fingerprint(checkinFile(c.orphanName)));
       });
 
-      daemon = await startDaemon(home, { tracker, env: { WORKER_CONCURRENCY: '8', PM_LOOP_INTERVAL: '0.25' } });
+      const daemon = await startDaemon({ env: { WORKER_CONCURRENCY: '8', PM_LOOP_INTERVAL: '0.25' } });
       // The rest arrive while it runs (the watcher path, not only the first pass).
       for (const b of allBad.slice(half)) prints.set(b.name, placeBadSpec(home, b));
 
@@ -167,14 +154,8 @@ test('a daemon among generated bad files: keeps running, reports each bad spec o
       for (const print of checkinPrints) assertUntouched(print);
       assert.equal(all.filter((e) => e.event === 'spec_invalid' && good.includes(e.worker_id)).length, 0);
       const result = await stopDaemon(daemon);
-      daemon = undefined;
       assert.equal(result.code, 0, result.stderr());
-
-      tracker.killHome(home);
-      tracker.cleanup();
-      removeHome(home);
-      home = undefined;
-    }),
+    })),
     fcOptions(3, { endOnFailure: true }, 1 / 50),
   );
 });

@@ -18,7 +18,6 @@ import { readCheckin } from '../../dist/store/checkins.js';
 import { homePaths, ensureLayout } from '../../dist/store/home.js';
 import { parseSpec, readSpec, writeSpec } from '../../dist/store/specs.js';
 import { readTaskQueue, updateTaskQueue } from '../../dist/store/tasks.js';
-import { makeHome, removeHome } from '../helpers/index.js';
 import {
   CHECKIN_REQUIRED,
   CHECKIN_WRONG,
@@ -36,6 +35,8 @@ import {
   validSpec,
   validWorkerTypes,
 } from './arbitraries.js';
+import { makeHome, removeHome } from '../helpers/home.js';
+import { failedRead, okRead } from '../helpers/specs.js';
 
 /** JSON round trip: what a file holding the value would parse back to. */
 const plain = (value) => JSON.parse(JSON.stringify(value));
@@ -48,6 +49,7 @@ function assertOneLine(message, file) {
 }
 
 /** The error is a RelayError with one of the codes and a one-line message naming the file. */
+/** @param {*} error @param {{ codes: string[], file?: string }} expected */
 function assertRelayError(error, { codes, file }) {
   if (!(error instanceof RelayError)) throw new Error(`expected a RelayError, got ${error?.constructor?.name}: ${String(error?.stack ?? error)}`);
   assert.ok(codes.includes(error.code), `code ${error.code} not in ${codes.join(', ')}: ${error.message}`);
@@ -65,7 +67,11 @@ function valueOrRelayError(fn, expected) {
   }
 }
 
-/** Any text a file could hold: random text, any JSON, or a broken copy of a valid document. */
+/**
+ * Any text a file could hold: random text, any JSON, or a broken copy of a valid document.
+ * @param {import('fast-check').Arbitrary<object>} valid @param {string[]} required @param {Record<string, unknown[]>} wrong
+ * @returns {import('fast-check').Arbitrary<string>}
+ */
 const anyFileText = (valid, required, wrong) =>
   fc.oneof(
     fc.string({ unit: 'binary', maxLength: 300 }),
@@ -74,6 +80,7 @@ const anyFileText = (valid, required, wrong) =>
     valid.map((doc) => JSON.stringify(doc)),
   );
 
+/** @type {Array<[string, import('zod').ZodType, import('fast-check').Arbitrary<object>, string[], Record<string, unknown[]>]>} */
 const SCHEMAS = [
   ['worker spec', workerSpecSchema, validSpec(), SPEC_REQUIRED, SPEC_WRONG],
   ['check-in', checkinSchema, validCheckin(), CHECKIN_REQUIRED, CHECKIN_WRONG],
@@ -97,7 +104,7 @@ describe('parseJsonWith', () => {
   test('a broken spec is SPEC_INVALID, whatever broke it', () => {
     fc.assert(
       fc.property(validSpec().chain((doc) => breakDocument(doc, SPEC_REQUIRED, SPEC_WRONG).map((b) => ({ doc, b }))), ({ doc, b }) => {
-        assert.throws(() => parseSpec(b.text, '/h/active/w.json', doc.worker_id), (error) => {
+        assert.throws(() => parseSpec(b.text, '/h/active/w.json', doc.worker_id), (/** @type {import('../../dist/errors.js').RelayError} */ error) => {
           assertRelayError(error, { codes: ['SPEC_INVALID'], file: '/h/active/w.json' });
           return true;
         }, b.how);
@@ -119,7 +126,7 @@ describe('parseJsonWith', () => {
     fc.assert(
       fc.property(validSpec(), validId, (doc, other) => {
         fc.pre(other !== doc.worker_id);
-        assert.throws(() => parseSpec(JSON.stringify(doc), 'f.json', other), (error) => {
+        assert.throws(() => parseSpec(JSON.stringify(doc), 'f.json', other), (/** @type {import('../../dist/errors.js').RelayError} */ error) => {
           assertRelayError(error, { codes: ['SPEC_INVALID'], file: 'f.json' });
           return /does not match the file name/.test(error.message);
         });
@@ -198,7 +205,7 @@ describe('files on disk', () => {
       fc.asyncProperty(validSpec(), async (doc) => {
         await writeSpec(paths, 'completed', doc);
         const read = readSpec(paths, 'completed', doc.worker_id);
-        assert.ok(read?.ok, read?.error?.message);
+        assert.ok(read?.ok, read?.ok ? undefined : read?.error.message);
         assert.deepEqual(plain(read.spec), plain(doc));
       }),
       fcOptions(60),
@@ -215,7 +222,7 @@ describe('files on disk', () => {
         const read = readCheckin(paths, id);
         rmSync(file, { recursive: true, force: true });
         if (useGood) {
-          assert.ok(read?.ok, read?.reason);
+          assert.ok(read?.ok, read?.ok ? undefined : read?.reason);
           assert.deepEqual(plain(read.checkin), plain(doc));
           return;
         }
@@ -307,7 +314,7 @@ describe('files on disk', () => {
       let failure;
       await writeSpec(paths, 'active', read.spec).catch((error) => (failure = `${error.constructor.name}: ${error.message}`));
       assert.equal(failure, undefined, `depth ${depth}: accepted as valid but cannot be written back`);
-      assert.equal(JSON.stringify(readSpec(paths, 'active', id).spec), JSON.stringify(read.spec));
+      assert.equal(JSON.stringify(okRead(readSpec(paths, 'active', id)).spec), JSON.stringify(read.spec));
       rmSync(file);
     }
   });
@@ -315,12 +322,12 @@ describe('files on disk', () => {
   test('deep nesting in any file kind is refused or parsed, never a crash', () => {
     for (const depth of [1000, 10_000, 200_000]) {
       const deep = nested(depth);
-      for (const [schema, text] of [
+      for (const [schema, text] of /** @type {Array<[import('zod').ZodType, string]>} */ ([
         [checkinSchema, `{"worker_id":"w","timestamp":"2024-01-01T00:00:00Z","status":"in_progress","progress_pct":5,"x":${deep}}`],
         [taskQueueSchema, `{"tasks":[],"x":${deep}}`],
         [workerTypesFileSchema, `{"worker_types":{"a":{"command":${deep}}}}`],
         [daemonConfigFileSchema, `{"alerts":${deep}}`],
-      ]) {
+      ])) {
         valueOrRelayError(() => parseJsonWith(schema, text, 'F.json', 'FILE_INVALID'), { codes: ['FILE_INVALID'], file: 'F.json' });
       }
     }
@@ -328,20 +335,21 @@ describe('files on disk', () => {
 
   test('1 MB files: a 1 MB description round-trips; 1 MB of junk is refused in one line; over 8 MiB is refused unread', async () => {
     const big = 'é'.repeat(512 * 1024);
+    /** @type {import('../../dist/contract/worker-spec.js').WorkerSpec} */
     const doc = { worker_id: 'big', worker_type: 'implementation', task_id: null, status: 'pending', created_at: '2024-01-01T00:00:00.000Z', task: { description: big }, extra: { s: big } };
     await writeSpec(paths, 'active', doc);
-    assert.deepEqual(readSpec(paths, 'active', 'big').spec, doc);
+    assert.deepEqual(okRead(readSpec(paths, 'active', 'big')).spec, doc);
 
     const junkFile = paths.specFile('active', 'junk');
     for (const junk of [Buffer.alloc(1024 * 1024, 0), Buffer.alloc(1024 * 1024, 0x7b), Buffer.from(`{"worker_id":"junk","task":{"description":"${'x'.repeat(1024 * 1024)}`)]) {
       writeFileSync(junkFile, junk);
-      const read = readSpec(paths, 'active', 'junk');
+      const read = failedRead(readSpec(paths, 'active', 'junk'));
       assert.equal(read.ok, false);
       assertRelayError(read.error, { codes: ['SPEC_INVALID'], file: junkFile });
       assert.ok(read.error.message.length < 500, `a short reason, got ${read.error.message.length} characters`);
     }
     writeFileSync(junkFile, Buffer.alloc(9 * 1024 * 1024, 0x20));
-    const huge = readSpec(paths, 'active', 'junk');
+    const huge = failedRead(readSpec(paths, 'active', 'junk'));
     assertRelayError(huge.error, { codes: ['FILE_INVALID'], file: junkFile });
     assert.match(huge.error.message, /over the .*-byte limit/);
     rmSync(junkFile);
@@ -352,7 +360,7 @@ describe('files on disk', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', minLength: 1, maxLength: 30 }).filter((k) => k !== '$comment' && k !== 'worker_types' && k !== '__proto__'), (key) => {
         writeFileSync(paths.workerTypes, JSON.stringify({ worker_types: { implementation: { command: ['true'] } }, [key]: 1 }));
-        assert.throws(() => loadWorkerTypes(paths), (error) => {
+        assert.throws(() => loadWorkerTypes(paths), (/** @type {import('../../dist/errors.js').RelayError} */ error) => {
           assertRelayError(error, { codes: ['CONFIG_INVALID'], file: paths.workerTypes });
           return /unknown key/.test(error.message);
         });

@@ -1,23 +1,20 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { afterEach, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import { CHECKIN_STATUSES, checkinSchema } from '../../dist/contract/checkin.js';
 import { CHECKIN_STATUS_VALUES } from '../../dist/worker/checkin.js';
-import { run } from '../helpers/index.js';
-import { setup, uniqueId, writePendingSpec } from './helpers.js';
+import { withHome } from '../helpers/scope.js';
+import { run } from '../helpers/home.js';
+import { uniqueId, writePendingSpec } from '../helpers/specs.js';
 
-let t;
-beforeEach(() => {
-  t = setup();
-});
-afterEach(() => t.cleanup());
+const SCOPE = {};
 
-const checkin = (args, env = {}) => run(t.home, args, { script: 'checkin.sh', env: { WORKER_ID: '', COMMIT_RELAY_RUN_ID: '', ...env } });
+const checkin = (t, args, env = {}) => run(t.home, args, { script: 'checkin.sh', env: { WORKER_ID: '', COMMIT_RELAY_RUN_ID: '', ...env } });
 
-test('checkin.sh writes the check-in with the contract fields', async () => {
+test('checkin.sh writes the check-in with the contract fields', () => withHome(SCOPE, async (t) => {
   const id = uniqueId('ck-ok');
-  writePendingSpec(t.paths, id);
-  const result = await checkin(['--progress', '40', '--message', 'halfway "there"'], { WORKER_ID: id, COMMIT_RELAY_RUN_ID: 'run-abc' });
+  writePendingSpec(t.home, id);
+  const result = await checkin(t, ['--progress', '40', '--message', 'halfway "there"'], { WORKER_ID: id, COMMIT_RELAY_RUN_ID: 'run-abc' });
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stdout, '');
   const written = JSON.parse(readFileSync(t.paths.checkinFile(id), 'utf8'));
@@ -28,16 +25,17 @@ test('checkin.sh writes the check-in with the contract fields', async () => {
   assert.equal(written.message, 'halfway "there"');
   assert.equal(written.run_id, 'run-abc');
   // A bare status change keeps the progress; --worker-id equal to WORKER_ID is fine.
-  const again = await checkin(['--worker-id', id, '--status', 'blocked'], { WORKER_ID: id });
+  const again = await checkin(t, ['--worker-id', id, '--status', 'blocked'], { WORKER_ID: id });
   assert.equal(again.code, 0, again.stderr);
   const second = JSON.parse(readFileSync(t.paths.checkinFile(id), 'utf8'));
   assert.deepEqual([second.status, second.progress_pct, second.message, second.run_id], ['blocked', 40, null, null]);
   assert.deepEqual(readdirSync(t.paths.checkins), [`${id}.json`], 'no temp file left');
-});
+}));
 
-test('checkin.sh refuses bad input with one line and a non-zero exit, writing nothing', async () => {
+test('checkin.sh refuses bad input with one line and a non-zero exit, writing nothing', () => withHome(SCOPE, async (t) => {
   const id = uniqueId('ck-bad');
-  writePendingSpec(t.paths, id);
+  writePendingSpec(t.home, id);
+  /** @type {Array<[string[], Record<string, string>, RegExp]>} */
   const cases = [
     [['--worker-id', '../etc/passwd', '--progress', '1'], {}, /invalid worker id/],
     [['--worker-id', 'no-such-worker', '--progress', '1'], {}, /no worker "no-such-worker"/],
@@ -50,7 +48,7 @@ test('checkin.sh refuses bad input with one line and a non-zero exit, writing no
     [['--worker-id', id, '--progress'], {}, /--progress needs a value/],
     [['--worker-id', id, '--progress', '5'], { WORKER_ID: 'someone-else' }, /is not this worker/],
   ];
-  const results = await Promise.all(cases.map(([args, env]) => checkin(args, env)));
+  const results = await Promise.all(cases.map(([args, env]) => checkin(t, args, env)));
   results.forEach((result, i) => {
     const [args, , expected] = cases[i];
     assert.notEqual(result.code, 0, `${args.join(' ')} must fail`);
@@ -58,21 +56,21 @@ test('checkin.sh refuses bad input with one line and a non-zero exit, writing no
     assert.equal(result.stderr.trim().split('\n').length, 1, 'one line');
   });
   assert.deepEqual(readdirSync(t.paths.checkins), []);
-});
+}));
 
-test('checkin --help, and the full CLI checkin command does the same', async () => {
-  const help = await checkin(['--help']);
+test('checkin --help, and the full CLI checkin command does the same', () => withHome(SCOPE, async (t) => {
+  const help = await checkin(t, ['--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--progress N/);
   const id = uniqueId('ck-cli');
-  writePendingSpec(t.paths, id);
+  writePendingSpec(t.home, id);
   const viaCli = await run(t.home, ['checkin', '--worker-id', id, '--status', 'completed'], { env: { WORKER_ID: '' } });
   assert.equal(viaCli.code, 0, viaCli.stderr);
   const written = JSON.parse(readFileSync(t.paths.checkinFile(id), 'utf8'));
   assert.deepEqual([written.status, written.progress_pct], ['completed', 100]);
   const bad = await run(t.home, ['checkin', '--worker-id', id, '--progress', '500'], { env: { WORKER_ID: '' } });
   assert.equal(bad.code, 2);
-});
+}));
 
 test('the lean check-in knows the same statuses as the contract', () => {
   assert.deepEqual([...CHECKIN_STATUS_VALUES], [...CHECKIN_STATUSES]);

@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { carriesRunToken, liveGroupMembers } from '../../dist/process/group.js';
 import { stopRunRemnants } from '../../dist/process/terminate.js';
-import { ProcessTracker, isAlive, waitFor } from '../helpers/index.js';
+import { waitFor } from '../helpers/home.js';
+import { isAlive, pidOf, ProcessTracker } from '../helpers/processes.js';
 
 test('a run whose worker forks without pause is still stopped as ours, every time', async () => {
   const tracker = new ProcessTracker();
@@ -15,8 +16,8 @@ test('a run whose worker forks without pause is still stopped as ours, every tim
       const runId = `run-remnants-${process.pid}-${i}`;
       const child = spawn('sh', ['-c', 'while :; do /bin/true; done'], { detached: true, stdio: 'ignore', env: { ...process.env, COMMIT_RELAY_RUN_ID: runId } });
       tracker.group(child.pid);
-      await waitFor(() => liveGroupMembers(child.pid).length >= 2, { what: 'the group forking', intervalMs: 5 });
-      const outcome = await stopRunRemnants(child.pid, runId, 1000);
+      await waitFor(() => liveGroupMembers(pidOf(child)).length >= 2, { what: 'the group forking', intervalMs: 5 });
+      const outcome = await stopRunRemnants(pidOf(child), runId, 1000);
       assert.ok(outcome === 'terminated' || outcome === 'killed', `attempt ${i}: ${outcome}`);
     }
   } finally {
@@ -31,9 +32,9 @@ test('a live member without the token still makes the group not ours (left alone
     // The leader carries the token; its child is started with the token removed.
     const child = spawn('sh', ['-c', 'env -u COMMIT_RELAY_RUN_ID sleep 30 & wait'], { detached: true, stdio: 'ignore', env: { ...process.env, COMMIT_RELAY_RUN_ID: runId } });
     tracker.group(child.pid);
-    await waitFor(() => liveGroupMembers(child.pid).some((pid) => !carriesRunToken(pid, runId)), { what: 'the tokenless child' });
-    assert.equal(await stopRunRemnants(child.pid, runId, 500), 'not_ours');
-    assert.equal(isAlive(child.pid), true, 'nothing was signalled');
+    await waitFor(() => liveGroupMembers(pidOf(child)).some((pid) => !carriesRunToken(pid, runId)), { what: 'the tokenless child' });
+    assert.equal(await stopRunRemnants(pidOf(child), runId, 500), 'not_ours');
+    assert.equal(isAlive(pidOf(child)), true, 'nothing was signalled');
   } finally {
     tracker.cleanup();
   }

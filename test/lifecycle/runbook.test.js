@@ -4,10 +4,12 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import { applyExitRecordIfAny, startWorker } from '../../dist/worker/index.js';
-import { ROOT, waitFor } from '../helpers/index.js';
-import { FIXTURES, isLive, readSpecFile, setup, shimPidsOf, uniqueId, writePendingSpec } from './helpers.js';
+import { withHome } from '../helpers/scope.js';
+import { FIXTURES, ROOT, waitFor } from '../helpers/home.js';
+import { isLive, shimPidsOf } from '../helpers/processes.js';
+import { readSpecFile, uniqueId, writePendingSpec } from '../helpers/specs.js';
 
 const hasJq = (() => {
   try {
@@ -19,19 +21,17 @@ const hasJq = (() => {
 })();
 const skip = hasJq ? false : 'jq is not installed (the runbook uses it)';
 
-let t;
-beforeEach(() => {
-  t = setup({
+const SCOPE = {
+  types: {
     // The worker id is only in the shim's argv: `ps aux | grep ID` finds exactly one process.
     plain: { command: ['sh', join(FIXTURES, 'forever.sh')], stop_grace_seconds: 1 },
     // The worker's own argv names it too: two processes match.
     named: { command: ['sh', join(FIXTURES, 'forever.sh'), '{worker_id}'], stop_grace_seconds: 1 },
-  });
-});
-afterEach(() => t.cleanup());
+  },
+};
 
 /** Runs a runbook procedure with bash from the project root, as an operator would. */
-function procedure(name, workerId) {
+function procedure(t, name, workerId) {
   const text = readFileSync(join(FIXTURES, `runbook-${name}.sh`), 'utf8');
   assert.match(text, /^WORKER_ID="worker-implementation-001"$/m);
   // A file, not `bash -c TEXT`: the shell running it must not have the id in its own argv (pkill -f would kill it).
@@ -44,45 +44,45 @@ function procedure(name, workerId) {
   });
 }
 
-async function startedWorker(type, extra) {
+async function startedWorker(t, type, extra) {
   const id = uniqueId(`rb-${type}`);
-  writePendingSpec(t.paths, id, { workerType: type, ...extra });
+  writePendingSpec(t.home, id, { workerType: type, ...extra });
   const run = await startWorker(t.ctx(), id);
   t.tracker.group(run.pid);
   return { id, run };
 }
 
-test('A. Restart Stalled Worker: kill, reset to pending with jq, start-worker.sh', { skip }, async () => {
-  const { id, run } = await startedWorker('plain');
-  const result = await procedure('A', id);
+test('A. Restart Stalled Worker: kill, reset to pending with jq, start-worker.sh', { skip }, () => withHome(SCOPE, async (t) => {
+  const { id, run } = await startedWorker(t, 'plain');
+  const result = await procedure(t, 'A', id);
   assert.equal(result.code, 0, result.stderr);
   const newPid = t.tracker.group(Number(result.stdout.trim()));
   assert.notEqual(newPid, run.pid);
   assert.equal(isLive(run.pid), false, 'the old process was killed');
   assert.deepEqual(shimPidsOf(id), [newPid], 'one worker runs: the new one');
-  const spec = readSpecFile(t.paths, 'active', id);
+  const spec = readSpecFile(t.home, 'active', id);
   assert.equal(spec.status, 'running');
   assert.equal(spec.execution.pid, newPid);
   assert.ok(spec.execution.started_at);
   assert.notEqual(spec.execution.run_id, run.runId);
-});
+}));
 
-test('A, when the worker type puts the id in its own argv: the kill matches two pids and does nothing; start is refused, never a second copy', { skip }, async () => {
-  const { id, run } = await startedWorker('named');
-  const result = await procedure('A', id);
+test('A, when the worker type puts the id in its own argv: the kill matches two pids and does nothing; start is refused, never a second copy', { skip }, () => withHome(SCOPE, async (t) => {
+  const { id, run } = await startedWorker(t, 'named');
+  const result = await procedure(t, 'A', id);
   assert.equal(result.code, 3);
   assert.match(result.stderr, /already running/);
   assert.deepEqual(shimPidsOf(id), [run.pid]);
-});
+}));
 
-test('D. Force Fail Worker (pkill -f, jq, mv), then E. Recover Task (create-task.sh)', { skip }, async () => {
-  const { id, run } = await startedWorker('named', { taskId: 'task-rb-1', description: 'Write the "report"' });
-  const d = await procedure('D', id);
+test('D. Force Fail Worker (pkill -f, jq, mv), then E. Recover Task (create-task.sh)', { skip }, () => withHome(SCOPE, async (t) => {
+  const { id, run } = await startedWorker(t, 'named', { taskId: 'task-rb-1', description: 'Write the "report"' });
+  const d = await procedure(t, 'D', id);
   assert.equal(d.code, 0, d.stderr);
   await waitFor(() => !isLive(run.pid), { timeoutMs: 3000, what: 'the worker to be killed' });
   assert.deepEqual(shimPidsOf(id), []);
   assert.equal(existsSync(join(t.paths.specDir('active'), `${id}.json`)), false);
-  const spec = readSpecFile(t.paths, 'failed', id);
+  const spec = readSpecFile(t.home, 'failed', id);
   assert.equal(spec.status, 'failed');
   assert.equal(spec.error, 'Manual termination');
   assert.match(spec.execution.completed_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
@@ -91,7 +91,7 @@ test('D. Force Fail Worker (pkill -f, jq, mv), then E. Recover Task (create-task
   assert.equal((await applyExitRecordIfAny(t.ctx(), id)).outcome, 'not_active');
   assert.equal(existsSync(t.paths.exitFile(id)), false);
 
-  const e = await procedure('E', id);
+  const e = await procedure(t, 'E', id);
   assert.equal(e.code, 0, e.stderr);
   const taskId = e.stdout.trim();
   assert.match(taskId, /^task-[\w-]+$/);
@@ -100,4 +100,4 @@ test('D. Force Fail Worker (pkill -f, jq, mv), then E. Recover Task (create-task
   assert.equal(task.worker_type, 'named');
   assert.equal(task.priority, 'high');
   assert.deepEqual(task.metadata, { retry_of: 'task-rb-1' });
-});
+}));

@@ -2,27 +2,27 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import { startWorker } from '../../dist/worker/index.js';
-import { readJsonl, waitFor } from '../helpers/index.js';
-import { FIXTURES, childrenOf, readSpecFile, setup, shimPidsOf, uniqueId, writePendingSpec } from './helpers.js';
+import { withHome } from '../helpers/scope.js';
+import { FIXTURES, readJsonl, waitFor } from '../helpers/home.js';
+import { childrenOf, shimPidsOf } from '../helpers/processes.js';
+import { readSpecFile, uniqueId, writePendingSpec } from '../helpers/specs.js';
 
-let t;
-beforeEach(() => {
-  t = setup({
+const SCOPE = {
+  types: {
     fixture: { command: ['sh', join(FIXTURES, 'forever.sh')], stop_grace_seconds: 1 },
     env: { command: ['sh', join(FIXTURES, 'env-then-wait.sh'), '{home}/env.txt'], checkin_timeout_seconds: 90, env: { EXTRA: 'x' } },
     args: { command: [join(FIXTURES, 'echo-args.sh'), 'id={worker_id}', 'task={task_id}', '{description}', 'home={home}'] },
     missing: { command: ['./no/such/program', '{worker_id}'] },
     missingOnPath: { command: ['no-such-program-relay-test'] },
     notExecutable: { command: ['./not-executable.sh'] },
-  });
-});
-afterEach(() => t.cleanup());
+  },
+};
 
-test('start: ps aux finds the worker by its id, the spec records the pid and its identity', async () => {
+test('start: ps aux finds the worker by its id, the spec records the pid and its identity', () => withHome(SCOPE, async (t) => {
   const id = uniqueId('st-ps');
-  writePendingSpec(t.paths, id);
+  writePendingSpec(t.home, id);
   const result = await startWorker(t.ctx(), id);
   t.tracker.group(result.pid);
   const ps = execFileSync('ps', ['aux'], { encoding: 'utf8' });
@@ -30,7 +30,7 @@ test('start: ps aux finds the worker by its id, the spec records the pid and its
   assert.ok(line, `ps aux shows a line with ${id}`);
   assert.equal(Number(line.trim().split(/\s+/)[1]), result.pid, 'the line is the recorded pid');
 
-  const spec = readSpecFile(t.paths, 'active', id);
+  const spec = readSpecFile(t.home, 'active', id);
   assert.equal(spec.status, 'running');
   assert.equal(spec.execution.pid, result.pid);
   assert.equal(spec.execution.run_id, result.runId);
@@ -48,11 +48,11 @@ test('start: ps aux finds the worker by its id, the spec records the pid and its
   assert.equal(events[0].data.pid, result.pid);
   assert.equal(events[0].data.reason, 'start');
   assert.match(readFileSync(join(t.paths.workerLogDir(id), 'output.log'), 'utf8'), new RegExp(`run ${result.runId}`));
-});
+}));
 
-test('start: the worker gets its environment and runs in the home', async () => {
+test('start: the worker gets its environment and runs in the home', () => withHome(SCOPE, async (t) => {
   const id = uniqueId('st-env');
-  writePendingSpec(t.paths, id, { workerType: 'env', taskId: 'task-1' });
+  writePendingSpec(t.home, id, { workerType: 'env', taskId: 'task-1' });
   const result = await startWorker(t.ctx(), id);
   t.tracker.group(result.pid);
   const file = join(t.home, 'env.txt');
@@ -65,12 +65,12 @@ test('start: the worker gets its environment and runs in the home', async () => 
   assert.equal(env.COMMIT_RELAY_CHECKIN_INTERVAL, '30');
   assert.equal(env.COMMIT_RELAY_RESTART_COUNT, '0');
   assert.equal(env.PWD, t.home);
-});
+}));
 
-test('start: placeholders are replaced inside elements and nothing goes through a shell', async () => {
+test('start: placeholders are replaced inside elements and nothing goes through a shell', () => withHome(SCOPE, async (t) => {
   const id = uniqueId('st-args');
   const description = 'say "hi" $(touch pwned) `touch pwned2`; {home} stays';
-  writePendingSpec(t.paths, id, { workerType: 'args', taskId: 'task-9', description });
+  writePendingSpec(t.home, id, { workerType: 'args', taskId: 'task-9', description });
   const result = await startWorker(t.ctx(), id, { keepChild: true });
   t.tracker.group(result.pid);
   const log = join(t.paths.workerLogDir(id), 'output.log');
@@ -80,11 +80,11 @@ test('start: placeholders are replaced inside elements and nothing goes through 
   assert.deepEqual(lines, [`id=${id}`, 'task=task-9', description, `home=${t.home}`]);
   assert.equal(existsSync(join(t.home, 'pwned')), false);
   assert.equal(existsSync(join(t.home, 'pwned2')), false);
-});
+}));
 
-test('start: a running worker is never started twice, also by two starts at once', async () => {
+test('start: a running worker is never started twice, also by two starts at once', () => withHome(SCOPE, async (t) => {
   const id = uniqueId('st-twice');
-  writePendingSpec(t.paths, id);
+  writePendingSpec(t.home, id);
   const results = await Promise.allSettled([startWorker(t.ctx(), id), startWorker(t.ctx(), id)]);
   for (const r of results) if (r.status === 'fulfilled') t.tracker.group(r.value.pid);
   const ok = results.filter((r) => r.status === 'fulfilled');
@@ -96,22 +96,22 @@ test('start: a running worker is never started twice, also by two starts at once
   assert.deepEqual(shimPidsOf(id), [ok[0].value.pid], 'exactly one shim runs');
   assert.equal(childrenOf(ok[0].value.pid).length, 1, 'with exactly one worker process');
   assert.equal(readJsonl(t.paths.activity).filter((e) => e.event === 'worker_started').length, 1);
-});
+}));
 
-for (const [type, expected] of [
+for (const [type, expected] of /** @type {Array<[string, RegExp]>} */ ([
   ['missing', /cannot start: program \.\/no\/such\/program not found/],
   ['missingOnPath', /cannot start: program no-such-program-relay-test not found on PATH/],
   ['notExecutable', /cannot start: program \.\/not-executable\.sh is not an executable file/],
-]) {
-  test(`start: a program that cannot start (${type}) fails the spec with an error and an event`, async () => {
+])) {
+  test(`start: a program that cannot start (${type}) fails the spec with an error and an event`, () => withHome(SCOPE, async (t) => {
     writeFileSync(join(t.home, 'not-executable.sh'), '#!/bin/sh\nexit 0\n');
     chmodSync(join(t.home, 'not-executable.sh'), 0o644);
     const id = uniqueId('st-fail');
-    writePendingSpec(t.paths, id, { workerType: type, taskId: 'task-x' });
+    writePendingSpec(t.home, id, { workerType: type, taskId: 'task-x' });
     writeFileSync(t.paths.taskQueue, JSON.stringify({ tasks: [{ task_id: 'task-x', description: 'd', priority: 'high', worker_type: type, status: 'assigned', created_at: new Date().toISOString(), metadata: {}, worker_id: id }] }));
-    await assert.rejects(startWorker(t.ctx(), id), (error) => error.code === 'SPAWN_FAILED' && expected.test(error.message));
-    assert.equal(readSpecFile(t.paths, 'active', id), undefined);
-    const spec = readSpecFile(t.paths, 'failed', id);
+    await assert.rejects(startWorker(t.ctx(), id), (/** @type {import('../../dist/errors.js').RelayError} */ error) => error.code === 'SPAWN_FAILED' && expected.test(error.message));
+    assert.equal(readSpecFile(t.home, 'active', id), undefined);
+    const spec = readSpecFile(t.home, 'failed', id);
     assert.equal(spec.status, 'failed');
     assert.match(spec.error, expected);
     assert.equal(spec.execution.pid, null);
@@ -122,12 +122,12 @@ for (const [type, expected] of [
     const task = JSON.parse(readFileSync(t.paths.taskQueue, 'utf8')).tasks[0];
     assert.equal(task.status, 'failed');
     assert.match(task.error, expected);
-  });
+  }));
 }
 
-test('start: refuses a spec that is not pending, and an invalid spec, without changing them', async () => {
+test('start: refuses a spec that is not pending, and an invalid spec, without changing them', () => withHome(SCOPE, async (t) => {
   const id = uniqueId('st-bad');
-  writePendingSpec(t.paths, id, { extra: { status: 'completed' } });
+  writePendingSpec(t.home, id, { extra: { status: 'completed' } });
   await assert.rejects(startWorker(t.ctx(), id), { code: 'WRONG_STATE' });
   const bad = uniqueId('st-invalid');
   const file = join(t.paths.specDir('active'), `${bad}.json`);
@@ -135,12 +135,12 @@ test('start: refuses a spec that is not pending, and an invalid spec, without ch
   await assert.rejects(startWorker(t.ctx(), bad), { code: 'SPEC_INVALID' });
   assert.equal(readFileSync(file, 'utf8'), '{"worker_id": "nope"');
   await assert.rejects(startWorker(t.ctx(), uniqueId('st-none')), { code: 'SPEC_NOT_FOUND' });
-});
+}));
 
-test('rotateLogIfNeeded: copy-truncate past the cap, the writer keeps appending', async () => {
+test('rotateLogIfNeeded: copy-truncate past the cap, the writer keeps appending', () => withHome(SCOPE, async (t) => {
   const { rotateLogIfNeeded, workerLogFile } = await import('../../dist/process/spawn.js');
   const id = uniqueId('st-rotate');
-  writePendingSpec(t.paths, id, { workerType: 'args', description: 'x'.repeat(3000) });
+  writePendingSpec(t.home, id, { workerType: 'args', description: 'x'.repeat(3000) });
   const result = await startWorker(t.ctx(), id);
   t.tracker.group(result.pid);
   const log = workerLogFile(t.paths, id);
@@ -151,9 +151,9 @@ test('rotateLogIfNeeded: copy-truncate past the cap, the writer keeps appending'
   assert.equal(readFileSync(`${log}.1`, 'utf8'), before);
   assert.equal(readFileSync(log, 'utf8'), '');
   assert.equal(rotateLogIfNeeded(t.paths, uniqueId('st-nolog'), 10), false);
-});
+}));
 
-test('expandCommand and resolveProgram', async () => {
+test('expandCommand and resolveProgram', () => withHome(SCOPE, async (t) => {
   const { expandCommand, resolveProgram } = await import('../../dist/process/spawn.js');
   assert.deepEqual(expandCommand(['x', '--id={worker_id}', '{description}', '{task_id}', '{unknown}'], { worker_id: 'w', task_id: null, description: '{home}', home: '/h' }), [
     'x',
@@ -167,4 +167,4 @@ test('expandCommand and resolveProgram', async () => {
   assert.throws(() => resolveProgram('./nope', t.home, process.env), { code: 'SPAWN_FAILED', message: /program \.\/nope not found/ });
   assert.throws(() => resolveProgram('sh', t.home, { PATH: '' }), { code: 'SPAWN_FAILED', message: /not found on PATH/ });
   assert.throws(() => resolveProgram(FIXTURES, t.home, process.env), { code: 'SPAWN_FAILED', message: /not an executable file/ });
-});
+}));

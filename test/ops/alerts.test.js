@@ -116,6 +116,7 @@ describe('evaluateAlerts: lifecycle', () => {
   });
 
   test('alerts of unknown types are kept as they are; a duplicate active alert is resolved', () => {
+    /** @type {import('../../dist/contract/alerts.js').Alert} */
     const foreign = { id: 'x-1', type: 'disk_full', severity: 'warning', status: 'active', message: 'm', metric_value: 1, threshold: 1, created_at: '2025-11-21T09:00:00.000Z', resolved_at: null, worker_ids: [] };
     const first = evaluateAlerts([], obs({ queueDepth: 200 }));
     const dup = { ...first.alerts[0], id: 'queue_depth-dup' };
@@ -160,6 +161,7 @@ describe('evaluateAlerts: failure rate needs enough samples', () => {
 
 describe('resolved history is bounded', () => {
   test('keeps every active alert and the newest resolved ones', () => {
+    /** @type {import('../../dist/contract/alerts.js').Alert[]} */
     const resolved = Array.from({ length: 250 }, (_, i) => ({
       id: `old-${i}`,
       type: 'queue_depth',

@@ -1,13 +1,18 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { assessDaemonHealth } from '../../dist/ops/daemon-health.js';
 import { buildDashboardModel, TROUBLE_ORDER } from '../../dist/ops/dashboard-model.js';
 import { renderDashboard } from '../../dist/ops/dashboard-render.js';
 import { formatDuration, truncateMiddle } from '../../dist/ops/format.js';
-import { CLI, makeHome, ProcessTracker, removeHome, run, spawnUnrelated, waitFor } from '../helpers/index.js';
-import { coord, CSI, makeSpec, snapshotTree, stripAnsi, writePidFile, writePmState, writeSpecFile } from './support.js';
+import { CSI, stripAnsi } from './support.js';
 import { writeFileSync } from 'node:fs';
+import { writePidFile, writePmState } from '../helpers/daemon.js';
+import { CLI, coord, defined, run, waitFor } from '../helpers/home.js';
+import { spawnUnrelated } from '../helpers/processes.js';
+import { withHome } from '../helpers/scope.js';
+import { snapshotTree } from '../helpers/snapshots.js';
+import { runningSpec, writeSpecFile } from '../helpers/specs.js';
 
 const NOW = Date.parse('2025-11-21T12:00:00.000Z');
 const ago = (s) => new Date(NOW - s * 1000).toISOString();
@@ -24,6 +29,7 @@ const stoppedDaemon = assessDaemonHealth({ liveness: { record: undefined, proces
 
 function fleet(n) {
   const specs = [];
+  /** @type {Record<string, import('../../dist/ops/pm-state-view.js').PmStateView['workers'][string]>} */
   const workers = {};
   const checkins = new Map();
   for (let i = 0; i < n; i++) {
@@ -31,7 +37,7 @@ function fleet(n) {
     const health = HEALTHS[i % HEALTHS.length];
     const pending = health === 'backoff';
     specs.push(
-      makeSpec(id, {
+      runningSpec(id, {
         worker_type: i % 2 ? 'implementation' : 'review',
         status: pending ? 'pending' : 'running',
         execution: pending ? { restart_count: 2, next_restart_at: new Date(NOW + 25_000).toISOString() } : { pid: 100000 + i, started_at: ago(3600 + i), restart_count: i % 3 },
@@ -72,12 +78,12 @@ describe('dashboard rendering (pure)', () => {
   test('rows are sorted trouble first, ids cut in the middle with …', () => {
     const m = model(16);
     const states = m.workers.map((w) => w.health_state);
-    const ranks = states.map((s) => TROUBLE_ORDER.indexOf(s));
+    const ranks = states.map((s) => TROUBLE_ORDER.indexOf(/** @type {(typeof TROUBLE_ORDER)[number]} */ (s)));
     assert.deepEqual(ranks, [...ranks].sort((a, b) => a - b));
     assert.equal(states[0], 'zombie');
     assert.equal(states.at(-1), 'healthy');
     const text = renderDashboard(m, { width: 80 });
-    const firstRow = text.split('\n').find((l) => l.startsWith('worker-'));
+    const firstRow = defined(text.split('\n').find((l) => l.startsWith('worker-')), 'a worker row');
     assert.match(firstRow, /…/);
     assert.match(firstRow, / zombie /);
     assert.match(text, /health {3}2 zombie, 2 stalled, 2 late, 2 backoff, 2 exited, 2 starting, 4 healthy/);
@@ -93,7 +99,7 @@ describe('dashboard rendering (pure)', () => {
   });
 
   test('a spec the daemon has not seen yet still shows, with health -', () => {
-    const unseen = makeSpec('fresh-one', { status: 'pending' });
+    const unseen = runningSpec('fresh-one', { status: 'pending' });
     const m = buildDashboardModel({ home: '/h', now: NOW, daemon: runningDaemon, specs: [unseen], checkins: new Map(), pmState: undefined, queueDepth: 0, alerts: [], problems: [] });
     assert.equal(m.workers[0].health_state, null);
     assert.equal(m.totals.by_health.unseen, 1);
@@ -119,7 +125,7 @@ describe('dashboard rendering (pure)', () => {
   });
 
   test('formatting helpers stay narrow', () => {
-    for (const [s, want] of [[0, '0s'], [59, '59s'], [60, '1m'], [3599, '59m'], [7380, '2h03m'], [36000, '10h'], [90000, '1d01h'], [8640000, '100d']]) assert.equal(formatDuration(s), want);
+    for (const [s, want] of /** @type {Array<[number, string]>} */ ([[0, '0s'], [59, '59s'], [60, '1m'], [3599, '59m'], [7380, '2h03m'], [36000, '10h'], [90000, '1d01h'], [8640000, '100d']])) assert.equal(formatDuration(s), want);
     assert.equal(formatDuration(null), '-');
     assert.equal(truncateMiddle('worker-implementation-001', 12), 'work…ion-001');
     assert.equal(truncateMiddle('worker-implementation-001', 12).length, 12);
@@ -127,23 +133,12 @@ describe('dashboard rendering (pure)', () => {
 });
 
 describe('daemon-monitor command', () => {
-  let home;
-  let tracker;
-  beforeEach(() => {
-    home = makeHome();
-    tracker = new ProcessTracker();
-  });
-  afterEach(() => {
-    tracker.cleanup();
-    removeHome(home);
-  });
-
-  test('--status (the default) shows a live daemon as running, and each worker joined from spec and pm-state', async () => {
+  test('--status (the default) shows a live daemon as running, and each worker joined from spec and pm-state', () => withHome({}, async ({ home, tracker }) => {
     const daemonPid = spawnUnrelated(tracker);
     const workerPid = spawnUnrelated(tracker);
     writePidFile(home, daemonPid);
-    writeSpecFile(home, 'active', makeSpec('worker-a', { execution: { pid: workerPid, started_at: new Date(Date.now() - 65_000).toISOString(), restart_count: 1 } }));
-    writeSpecFile(home, 'active', makeSpec('worker-b', { status: 'pending' }));
+    writeSpecFile(home, 'active', runningSpec('worker-a', { execution: { pid: workerPid, started_at: new Date(Date.now() - 65_000).toISOString(), restart_count: 1 } }));
+    writeSpecFile(home, 'active', runningSpec('worker-b', { status: 'pending' }));
     writeFileSync(coord(home, 'worker-specs', 'active', 'broken.json'), '{ nope');
     writePmState(home, { pid: daemonPid, workers: { 'worker-a': { worker_id: 'worker-a', health_state: 'healthy', last_checkin: new Date(Date.now() - 20_000).toISOString(), progress_pct: 40, restart_count: 1, pid: workerPid } } });
     writeFileSync(coord(home, 'task-queue.json'), JSON.stringify({ tasks: [] }));
@@ -165,10 +160,10 @@ describe('daemon-monitor command', () => {
     assert.deepEqual(parsed.workers.map((w) => w.worker_id).sort(), ['worker-a', 'worker-b']);
     assert.equal(parsed.queue_depth, 0);
     assert.deepEqual(snapshotTree(home), before, 'the dashboard changed a file');
-  });
+  }));
 
-  test('200 workers through the script fit 80 columns; --json parses', async () => {
-    for (let i = 0; i < 200; i++) writeSpecFile(home, 'active', makeSpec(`worker-implementation-${String(i).padStart(3, '0')}`, { status: 'pending' }));
+  test('200 workers through the script fit 80 columns; --json parses', () => withHome({}, async ({ home }) => {
+    for (let i = 0; i < 200; i++) writeSpecFile(home, 'active', runningSpec(`worker-implementation-${String(i).padStart(3, '0')}`, { status: 'pending' }));
     const text = await run(home, [], { script: 'dashboards/daemon-monitor.sh' });
     assert.equal(text.code, 0, text.stderr);
     assert.ok(widest(text.stdout) <= 80);
@@ -176,10 +171,10 @@ describe('daemon-monitor command', () => {
     assert.match(text.stdout, /daemon {3}stopped/);
     const json = await run(home, ['--json'], { script: 'dashboards/daemon-monitor.sh' });
     assert.equal(JSON.parse(json.stdout).totals.workers, 200);
-  });
+  }));
 
-  test('--watch redraws until q, and until SIGINT', { timeout: 20_000 }, async () => {
-    writeSpecFile(home, 'active', makeSpec('watched-1', { status: 'pending' }));
+  test('--watch redraws until q, and until SIGINT', { timeout: 20_000 }, () => withHome({}, async ({ home, tracker }) => {
+    writeSpecFile(home, 'active', runningSpec('watched-1', { status: 'pending' }));
     for (const how of ['q', 'SIGINT']) {
       const child = spawn(process.execPath, [CLI, 'daemon-monitor', '--watch', '--interval', '0.2'], { env: { ...process.env, COMMIT_RELAY_HOME: home }, stdio: ['pipe', 'pipe', 'pipe'] });
       tracker.pid(child.pid);
@@ -193,11 +188,11 @@ describe('daemon-monitor command', () => {
       assert.deepEqual(end, { code: 0, signal: null }, how);
       assert.ok(!out.includes(`${CSI}?1049h`), 'no screen control codes when stdout is not a terminal');
     }
-  });
+  }));
 
-  test('bad flags are refused with one line', async () => {
+  test('bad flags are refused with one line', () => withHome({}, async ({ home }) => {
     const result = await run(home, ['daemon-monitor', '--width', '10']);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /--width must be a whole number >= 40/);
-  });
+  }));
 });

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { readIdentity } from '../../dist/process/identity.js';
 import { assessDaemonHealth, maxPassAgeSeconds } from '../../dist/ops/daemon-health.js';
-import { CLI, makeHome, ProcessTracker, readJson, removeHome, run, spawnUnrelated, waitFor } from '../helpers/index.js';
-import { coord, snapshotTree, writePidFile, writePmState } from './support.js';
+import { writePidFile, writePmState } from '../helpers/daemon.js';
+import { CLI, coord, defined, readJson, run, waitFor } from '../helpers/home.js';
+import { spawnUnrelated } from '../helpers/processes.js';
+import { withHome } from '../helpers/scope.js';
+import { snapshotTree } from '../helpers/snapshots.js';
 
 const NOW = Date.parse('2025-11-21T12:00:00.000Z');
 const ago = (s) => new Date(NOW - s * 1000).toISOString();
@@ -55,82 +58,71 @@ describe('assessDaemonHealth (pure)', () => {
 });
 
 describe('health-check command', () => {
-  let home;
-  let tracker;
-  beforeEach(() => {
-    home = makeHome();
-    tracker = new ProcessTracker();
-  });
-  afterEach(() => {
-    tracker.cleanup();
-    removeHome(home);
-  });
-
-  const check = (args = []) => run(home, args, { script: 'health-check-pm-daemon.sh' });
+  const check = (home, args = []) => run(home, args, { script: 'health-check-pm-daemon.sh' });
   const oneLine = (out) => {
     assert.equal(out.trimEnd().split('\n').length, 1, `expected one line, got: ${out}`);
     return out.trim();
   };
 
-  test('fails with no daemon, and looking changes nothing', async () => {
+  test('fails with no daemon, and looking changes nothing', () => withHome({}, async ({ home }) => {
     const before = snapshotTree(home);
-    const result = await check();
+    const result = await check(home);
     assert.equal(result.code, 3);
     assert.match(oneLine(result.stdout), /^pm-daemon not running: no pid file \(coordination\/pm-daemon\.pid\.json\)$/);
     assert.deepEqual(snapshotTree(home), before);
-  });
+  }));
 
-  test('fails with a stale pid file: the process was killed', async () => {
+  test('fails with a stale pid file: the process was killed', () => withHome({}, async ({ home, tracker }) => {
     const pid = spawnUnrelated(tracker);
     writePidFile(home, pid);
     process.kill(pid, 'SIGTERM');
     await waitFor(() => readIdentity(pid) === undefined, { what: 'the fixture to end' });
     writePmState(home, { pid });
-    const result = await check();
+    const result = await check(home);
     assert.equal(result.code, 3);
     assert.match(oneLine(result.stdout), new RegExp(`stale pid file \\(process ${pid} is gone`));
-  });
+  }));
 
-  test('fails with a stale pid file: the pid belongs to another process', async () => {
+  test('fails with a stale pid file: the pid belongs to another process', () => withHome({}, async ({ home, tracker }) => {
     const pid = spawnUnrelated(tracker);
-    const identity = readIdentity(pid);
+    const identity = defined(readIdentity(pid), `the identity of ${pid}`);
     writePidFile(home, pid, { process_start_ticks: identity.startTicks + 4242 });
     writePmState(home, { pid });
-    const result = await check(['--json']);
+    const result = await check(home, ['--json']);
     assert.equal(result.code, 3);
     const json = JSON.parse(result.stdout);
     assert.equal(json.state, 'stale_pid');
     assert.equal(json.running, false);
     assert.match(json.message, new RegExp(`pid ${pid} now belongs to another process`));
-  });
+  }));
 
-  test('passes when the pid file names a live process with its identity and the last pass is fresh; fails when passes stop', async () => {
+  test('passes when the pid file names a live process with its identity and the last pass is fresh; fails when passes stop', () => withHome({}, async ({ home, tracker }) => {
     const pid = spawnUnrelated(tracker);
     writePidFile(home, pid);
     writePmState(home, { pid, lastLoop: new Date().toISOString(), loops: 42 });
-    const ok = await check();
+    const ok = await check(home);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     assert.match(oneLine(ok.stdout), new RegExp(`^pm-daemon healthy \\(pid ${pid}, up 1m\\): last pass \\d+s ago, 42 passes$`));
 
     writePmState(home, { pid, lastLoop: new Date(Date.now() - 60_000).toISOString() });
-    const stale = await check();
+    const stale = await check(home);
     assert.equal(stale.code, 1);
     assert.match(oneLine(stale.stdout), /but passes stopped: last pass 6\ds ago \(limit 15s\)$/);
 
     // --restart never starts a second daemon beside one that still runs.
-    const restart = await check(['--restart']);
+    const restart = await check(home, ['--restart']);
     assert.equal(restart.code, 1);
     assert.match(oneLine(restart.stdout), new RegExp(`not restarting a daemon that still runs: stop it first \\(kill ${pid}\\)`));
     assert.equal(readJson(coord(home, 'pm-daemon.pid.json')).pid, pid);
-  });
+  }));
 
-  test('bad input is refused with one line', async () => {
+  test('bad input is refused with one line', () => withHome({}, async ({ home }) => {
     const result = await run(home, ['health-check', '--wait', '-1']);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /--wait must be a positive number/);
-  });
+  }));
 
-  test('--restart starts a daemon in the background when it is down', { timeout: 60_000 }, async (t) => {
+  test('--restart starts a daemon in the background when it is down', { timeout: 60_000 }, (t) => withHome({}, async ({ home, tracker }) => {
     try {
       execFileSync(process.execPath, [CLI, 'pm-daemon', '--help'], { stdio: 'ignore', timeout: 15_000 });
     } catch {
@@ -139,10 +131,10 @@ describe('health-check command', () => {
     }
     writeFileSync(coord(home, 'pm-daemon.pid.json'), '{"pid": "garbage"');
     try {
-      const result = await check(['--restart', '--wait', '30']);
+      const result = await check(home, ['--restart', '--wait', '30']);
       assert.equal(result.code, 0, result.stdout + result.stderr);
       assert.match(oneLine(result.stdout), /stale pid file .*; started a new one: pm-daemon healthy \(pid \d+/);
-      const again = await check();
+      const again = await check(home);
       assert.equal(again.code, 0);
     } finally {
       const rec = (() => {
@@ -153,7 +145,6 @@ describe('health-check command', () => {
         }
       })();
       if (rec?.pid) tracker.group(rec.pid);
-      tracker.killHome(home);
     }
-  });
+  }));
 });

@@ -114,10 +114,10 @@ describe('metrics server', () => {
 
   test('refuses a non-loopback host and reports a port in use', async () => {
     const metrics = createDaemonMetrics({ processMetrics: false });
-    await assert.rejects(startMetricsServer({ host: '0.0.0.0', port: 0 }, metrics, () => ({})), (e) => e.code === 'CONFIG_INVALID' && /loopback/.test(e.message));
+    await assert.rejects(startMetricsServer({ host: '0.0.0.0', port: 0 }, metrics, () => ({})), (/** @type {import('../../dist/errors.js').RelayError} */ e) => e.code === 'CONFIG_INVALID' && /loopback/.test(e.message));
     const first = await startMetricsServer({ host: '127.0.0.1', port: 0 }, metrics, () => ({}));
     try {
-      await assert.rejects(startMetricsServer({ host: '127.0.0.1', port: first.port }, metrics, () => ({})), (e) => e.code === 'IO_FAILED' && /in use/.test(e.message));
+      await assert.rejects(startMetricsServer({ host: '127.0.0.1', port: first.port }, metrics, () => ({})), (/** @type {import('../../dist/errors.js').RelayError} */ e) => e.code === 'IO_FAILED' && /in use/.test(e.message));
     } finally {
       await first.close();
     }

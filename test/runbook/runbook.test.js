@@ -2,11 +2,14 @@
 // against a temp home with live fixture workers. Procedures A, D and E are in test/lifecycle/.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { FIXTURES, ProcessTracker, ROOT, isAlive, makeHome, readJson, removeHome, run, waitFor } from '../helpers/index.js';
-import { eventsOf, specPath, startDaemon, stopDaemon } from '../helpers/daemon.js';
+import { eventsOf, stopDaemon } from '../helpers/daemon.js';
+import { FIXTURES, readJson, ROOT, run, waitFor } from '../helpers/home.js';
+import { isAlive } from '../helpers/processes.js';
+import { openScope } from '../helpers/scope.js';
+import { buildSpec, specPath, writeSpecFile } from '../helpers/specs.js';
 
 const hasJq = (() => {
   try {
@@ -29,39 +32,26 @@ function sh(home, script, env = {}) {
 }
 
 function writePending(home, id) {
-  const spec = {
-    worker_id: id,
-    worker_type: 'implementation',
-    task_id: `task-${id}`,
-    status: 'pending',
-    created_at: new Date().toISOString(),
-    task: { description: 'implement the thing' },
-    execution: { started_at: null, completed_at: null, pid: null, restart_count: 0, exit_code: null, signal: null },
-    error: null,
-  };
-  writeFileSync(specPath(home, 'active', id), JSON.stringify(spec, null, 2));
+  writeSpecFile(home, 'active', buildSpec(id, { worker_type: 'implementation', task_id: `task-${id}`, task: { description: 'implement the thing' }, execution: { exit_code: null, signal: null } }));
 }
 
 describe('runbook: worker failure, as written', { skip: hasJq ? false : 'jq is not installed' }, () => {
+  let scope;
   let home;
-  let tracker;
   let daemon;
   before(async () => {
-    tracker = new ProcessTracker();
-    home = makeHome({
-      implementation: { command: ['sh', join(FIXTURES, 'checkin-loop.sh'), '0.3'], stop_grace_seconds: 1, checkin_timeout_seconds: 30, stall_timeout_seconds: 60 },
+    scope = openScope({
+      types: {
+        implementation: { command: ['sh', join(FIXTURES, 'checkin-loop.sh'), '0.3'], stop_grace_seconds: 1, checkin_timeout_seconds: 30, stall_timeout_seconds: 60 },
+      },
     });
+    home = scope.home;
     await run(home, ['validate']);
     writePending(home, WORKER_ID);
-    daemon = await startDaemon(home, { tracker });
+    daemon = await scope.startDaemon();
     await waitFor(() => readJson(join(home, 'coordination', 'pm-state.json')).monitored_workers[WORKER_ID]?.health_state === 'healthy', { what: 'a healthy worker' });
   });
-  after(async () => {
-    if (daemon) await stopDaemon(daemon);
-    tracker.killHome(home);
-    tracker.cleanup();
-    removeHome(home);
-  });
+  after(() => scope.close());
 
   test('1. check worker status: the spec and the daemon view', async () => {
     const spec = await sh(home, 'cat $COMMIT_RELAY_HOME/coordination/worker-specs/active/${WORKER_ID}.json | jq .');
@@ -146,7 +136,6 @@ describe('runbook: worker failure, as written', { skip: hasJq ? false : 'jq is n
     }, { what: 'the second worker to run' });
     // Stop the daemon so the zombie stays one (with a daemon running, it restarts it by itself).
     await stopDaemon(daemon);
-    daemon = undefined;
     process.kill(-pid, 'SIGKILL');
     await waitFor(() => !isAlive(pid), { what: 'the worker to die' });
     const manual = await sh(

@@ -2,15 +2,17 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { loadWorkerTypes } from '../../dist/config/load.js';
 import { RelayError } from '../../dist/errors.js';
 import { spawnWorker } from '../../dist/process/spawn.js';
 import { openHome } from '../../dist/store/home.js';
-import { ProcessTracker, makeHome, readJson, removeHome, run, waitFor } from '../helpers/index.js';
-import { events, eventsOf, specPath, startDaemon, stopDaemon } from '../helpers/daemon.js';
-import { ARGV_TO_FILE, pendingSpec, readArgv, writeSpecFile } from './support.js';
+import { ARGV_TO_FILE, readArgv } from './support.js';
+import { events, eventsOf } from '../helpers/daemon.js';
+import { readJson, run, waitFor } from '../helpers/home.js';
+import { withHome } from '../helpers/scope.js';
+import { pendingSpec, specPath, writeSpecFile } from '../helpers/specs.js';
 
 /** The type every test runs: its argv names the output file, a fixed word, then the placeholders. */
 const recorder = (home) => ({
@@ -38,31 +40,17 @@ function assertNothingRan(home) {
   assert.deepEqual(readdirSync(join(home, 'sentinel')), ['keep'], 'the sentinel folder is intact');
 }
 
+/** withHome, its home running the recorder type, with a sentinel folder that shell syntax would remove. */
+const withRecorder = (body) =>
+  withHome({}, (scope) => {
+    writeFileSync(join(scope.home, 'coordination', 'config', 'worker-types.json'), JSON.stringify({ worker_types: recorder(scope.home) }));
+    mkdirSync(join(scope.home, 'sentinel'));
+    writeFileSync(join(scope.home, 'sentinel', 'keep'), 'keep');
+    return body({ ...scope, paths: openHome(scope.home) });
+  });
+
 describe('commands come only from worker-types.json', () => {
-  let home;
-  let tracker;
-  let daemon;
-  beforeEach(() => {
-    tracker = new ProcessTracker();
-  });
-  afterEach(async () => {
-    if (daemon) await stopDaemon(daemon, 'SIGKILL');
-    daemon = undefined;
-    tracker.killHome(home);
-    tracker.cleanup();
-    removeHome(home);
-  });
-
-  function prepare() {
-    home = makeHome();
-    writeFileSync(join(home, 'coordination', 'config', 'worker-types.json'), JSON.stringify({ worker_types: recorder(home) }));
-    mkdirSync(join(home, 'sentinel'));
-    writeFileSync(join(home, 'sentinel', 'keep'), 'keep');
-    openHome(home);
-  }
-
-  test('a task with a command field and a hostile description runs the type argv, the description as one literal element', async () => {
-    prepare();
+  test('a task with a command field and a hostile description runs the type argv, the description as one literal element', () => withRecorder(async ({ home, startDaemon }) => {
     const description = hostile(home);
     const created = await run(home, ['create-task', '--description', description, '--worker-type', 'echo', '--metadata', JSON.stringify({ command: ['sh', '-c', `touch ${home}/canary-1`], shell: true })]);
     assert.equal(created.code, 0, created.stderr);
@@ -73,7 +61,7 @@ describe('commands come only from worker-types.json', () => {
     Object.assign(queue.tasks[0], { command: ['sh', '-c', `touch ${home}/canary-2`], argv: ['touch', `${home}/canary-3`], program: '/bin/sh', worker_command: `touch ${home}/canary-4` });
     writeFileSync(queueFile, JSON.stringify(queue));
 
-    daemon = await startDaemon(home, { tracker });
+    await startDaemon();
     const workerId = `worker-echo-${taskId.slice(5)}`;
     const argv = await waitFor(() => readArgv(join(home, `argv-${workerId}.out`)), { what: 'the worker to record its argv' });
     assert.deepEqual(argv, ['fixed-word', description, `task=${taskId}`, `id=${workerId}`]);
@@ -82,10 +70,9 @@ describe('commands come only from worker-types.json', () => {
     const started = eventsOf(home, workerId, 'worker_started');
     assert.equal(started.length, 1);
     assert.equal(started[0].data.program, 'sh');
-  });
+  }));
 
-  test('a spec carrying command, program or argv fields runs its type argv, from start-worker and from the daemon', async () => {
-    prepare();
+  test('a spec carrying command, program or argv fields runs its type argv, from start-worker and from the daemon', () => withRecorder(async ({ home, tracker, startDaemon }) => {
     const planted = {
       command: ['sh', '-c', `touch ${home}/canary-1`],
       program: `/bin/sh`,
@@ -101,7 +88,7 @@ describe('commands come only from worker-types.json', () => {
     assert.deepEqual(fromCommand, ['fixed-word', hostile(home), 'task=', 'id=by-command']);
 
     writeSpecFile(home, 'active', pendingSpec('by-daemon', 'echo', planted));
-    daemon = await startDaemon(home, { tracker });
+    await startDaemon();
     const fromDaemon = await waitFor(() => readArgv(join(home, 'argv-by-daemon.out')), { what: 'daemon argv' });
     assert.deepEqual(fromDaemon, ['fixed-word', hostile(home), 'task=', 'id=by-daemon']);
     await waitFor(() => existsSync(specPath(home, 'completed', 'by-daemon')), { what: 'completion' });
@@ -109,10 +96,9 @@ describe('commands come only from worker-types.json', () => {
     // The planted fields are data: kept in the spec, never used.
     assert.deepEqual(readJson(specPath(home, 'completed', 'by-daemon')).command, planted.command);
     assert.equal(events(home).filter((e) => e.event === 'spec_invalid').length, 0);
-  });
+  }));
 
-  test('a program name with shell syntax is looked up literally, never run through a shell', async () => {
-    home = makeHome();
+  test('a program name with shell syntax is looked up literally, never run through a shell', () => withHome({}, async ({ home }) => {
     writeFileSync(join(home, 'coordination', 'config', 'worker-types.json'), JSON.stringify({ worker_types: { odd: { command: [`touch ${home}/canary-1; true`] }, odd2: { command: [`sh -c "touch ${home}/canary-2"`] } } }));
     mkdirSync(join(home, 'sentinel'));
     writeFileSync(join(home, 'sentinel', 'keep'), 'keep');
@@ -125,26 +111,11 @@ describe('commands come only from worker-types.json', () => {
       assert.equal(result.stderr.trim().split('\n').length, 1);
     }
     assertNothingRan(home);
-  });
+  }));
 });
 
 describe('arguments never pass through a shell', () => {
-  let home;
-  let paths;
-  let tracker;
-  beforeEach(() => {
-    tracker = new ProcessTracker();
-    home = makeHome();
-    writeFileSync(join(home, 'coordination', 'config', 'worker-types.json'), JSON.stringify({ worker_types: recorder(home) }));
-    paths = openHome(home);
-  });
-  afterEach(() => {
-    tracker.killHome(home);
-    tracker.cleanup();
-    removeHome(home);
-  });
-
-  test('any description reaches the worker byte for byte as one argv element, placeholders inside it not expanded', async () => {
+  test('any description reaches the worker byte for byte as one argv element, placeholders inside it not expanded', () => withRecorder(async ({ home, paths, tracker }) => {
     const type = loadWorkerTypes(paths).get('echo');
     const description = fc.oneof(
       fc.string({ unit: 'grapheme', maxLength: 80 }),
@@ -164,16 +135,16 @@ describe('arguments never pass through a shell', () => {
       }),
       { numRuns: Number(process.env.FUZZ_RUNS) || 40, includeErrorInReport: true },
     );
-  });
+  }));
 
-  test('a description with a NUL byte is refused as SPAWN_FAILED, nothing started', () => {
+  test('a description with a NUL byte is refused as SPAWN_FAILED, nothing started', () => withRecorder(async ({ home, paths }) => {
     const type = loadWorkerTypes(paths).get('echo');
     assert.throws(
       () => spawnWorker(paths, { workerId: 'nul', taskId: null, description: 'a\0b', workerType: type, restartCount: 0 }),
-      (error) => error instanceof RelayError && error.code === 'SPAWN_FAILED',
+      (/** @type {import('../../dist/errors.js').RelayError} */ error) => error instanceof RelayError && error.code === 'SPAWN_FAILED',
     );
     assert.equal(existsSync(join(home, 'argv-nul.out')), false);
-  });
+  }));
 
   test('the worker shim runs its command as "$@": no eval, no word splitting', () => {
     const shim = readFileSync(new URL('../../scripts/lib/worker-shim.sh', import.meta.url), 'utf8');

@@ -4,13 +4,14 @@ import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { loadDaemonSettings } from '../../dist/config/load.js';
 import { createDaemonMetrics } from '../../dist/ops/metrics.js';
 import { startMetricsServer } from '../../dist/ops/metrics-server.js';
 import { openHome } from '../../dist/store/home.js';
-import { ProcessTracker, makeHome, removeHome, run, waitFor } from '../helpers/index.js';
-import { pmState, startDaemon, stopDaemon } from '../helpers/daemon.js';
+import { pmState } from '../helpers/daemon.js';
+import { makeHome, removeHome, run, waitFor } from '../helpers/home.js';
+import { withHome } from '../helpers/scope.js';
 
 function get(host, port) {
   return new Promise((resolve) => {
@@ -18,7 +19,7 @@ function get(host, port) {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode }));
     });
-    req.on('error', (error) => resolve({ error: error.code }));
+    req.on('error', (/** @type {NodeJS.ErrnoException} */ error) => resolve({ error: error.code }));
     req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
     req.end();
   });
@@ -52,7 +53,7 @@ describe('the metrics listener', () => {
   test('startMetricsServer refuses every non-loopback host before it listens', async () => {
     const metrics = createDaemonMetrics({ processMetrics: false });
     for (const host of nonLoopback) {
-      await assert.rejects(startMetricsServer({ host, port: 0 }, metrics, () => ({})), (e) => e.code === 'CONFIG_INVALID' && /loopback/.test(e.message), `host ${JSON.stringify(host)}`);
+      await assert.rejects(startMetricsServer({ host, port: 0 }, metrics, () => ({})), (/** @type {import('../../dist/errors.js').RelayError} */ e) => e.code === 'CONFIG_INVALID' && /loopback/.test(e.message), `host ${JSON.stringify(host)}`);
     }
   });
 
@@ -70,7 +71,7 @@ describe('the metrics listener', () => {
         const bound = listeners(server.port);
         assert.ok(bound.length >= 1, 'the listening socket is in /proc/net');
         assert.ok(bound.every((a) => LOOPBACK_HEX.has(a)), `bound only to loopback, got ${bound.join(', ')}`);
-        const external = Object.values(networkInterfaces()).flat().filter((i) => i && !i.internal && i.family === 'IPv4');
+        const external = /** @type {import('node:os').NetworkInterfaceInfo[]} */ (Object.values(networkInterfaces()).flat().filter((i) => i && !i.internal && i.family === 'IPv4'));
         for (const address of external) {
           const answer = await get(address.address, server.port);
           assert.ok(answer.error !== undefined, `${address.address}:${server.port} must not answer, got ${JSON.stringify(answer)}`);
@@ -87,7 +88,7 @@ describe('the metrics listener', () => {
       const paths = openHome(home);
       for (const host of ['0.0.0.0', '::', '192.168.1.10']) {
         writeFileSync(paths.daemonConfig, JSON.stringify({ metrics: { enabled: true, host } }));
-        assert.throws(() => loadDaemonSettings(paths, {}), (e) => e.code === 'CONFIG_INVALID' && e.message.includes(paths.daemonConfig) && /metrics\.host/.test(e.message));
+        assert.throws(() => loadDaemonSettings(paths, {}), (/** @type {import('../../dist/errors.js').RelayError} */ e) => e.code === 'CONFIG_INVALID' && e.message.includes(paths.daemonConfig) && /metrics\.host/.test(e.message));
       }
     } finally {
       removeHome(home);
@@ -96,35 +97,19 @@ describe('the metrics listener', () => {
 });
 
 describe('the daemon and its metrics listener', () => {
-  let home;
-  let tracker;
-  let daemon;
-  beforeEach(() => {
-    tracker = new ProcessTracker();
-  });
-  afterEach(async () => {
-    if (daemon) await stopDaemon(daemon, 'SIGKILL');
-    daemon = undefined;
-    tracker.killHome(home);
-    tracker.cleanup();
-    removeHome(home);
-  });
-
-  test('refuses to start with a non-loopback metrics host, in one line, changing nothing', async () => {
-    home = makeHome(undefined, { daemonConfig: { metrics: { enabled: true, host: '0.0.0.0', port: 0 } } });
+  test('refuses to start with a non-loopback metrics host, in one line, changing nothing', () => withHome({ daemonConfig: { metrics: { enabled: true, host: '0.0.0.0', port: 0 } } }, async ({ home }) => {
     const result = await run(home, ['pm-daemon', '--quiet'], { timeoutMs: 10_000 });
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /pm-daemon\.json.*metrics\.host/);
     assert.equal(result.stderr.trim().split('\n').length, 1);
     assert.throws(() => readFileSync(join(home, 'coordination', 'pm-state.json')), /ENOENT/);
-  });
+  }));
 
-  test('serves on loopback when enabled, and says where in pm-state.json', async () => {
-    home = makeHome();
-    daemon = await startDaemon(home, { tracker, env: { PM_METRICS_PORT: '0' } });
+  test('serves on loopback when enabled, and says where in pm-state.json', () => withHome({}, async ({ home, startDaemon }) => {
+    await startDaemon({ env: { PM_METRICS_PORT: '0' } });
     const endpoint = await waitFor(() => pmState(home).pm_daemon.metrics, { what: 'the metrics endpoint in pm-state.json' });
     assert.equal(endpoint.host, '127.0.0.1');
     assert.ok(listeners(endpoint.port).every((a) => LOOPBACK_HEX.has(a)));
     assert.equal((await get('127.0.0.1', endpoint.port)).status, 200);
-  });
+  }));
 });

@@ -1,5 +1,5 @@
-// Shared pieces of the security tests: a fixture that records its argv, spec writing, file fingerprints.
-import { existsSync, lstatSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+// Shared pieces of the security tests: a fixture that records its argv, file fingerprints.
+import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,26 +11,6 @@ export function readArgv(file) {
   if (!existsSync(file)) return undefined;
   const text = readFileSync(file, 'utf8');
   return text === '' ? [] : text.slice(0, -1).split('\0');
-}
-
-export function pendingSpec(workerId, workerType, extra = {}) {
-  return {
-    worker_id: workerId,
-    worker_type: workerType,
-    task_id: null,
-    status: 'pending',
-    created_at: new Date().toISOString(),
-    task: { description: 'a task' },
-    execution: { started_at: null, completed_at: null, pid: null, restart_count: 0 },
-    error: null,
-    ...extra,
-  };
-}
-
-export function writeSpecFile(home, folder, spec, name = spec.worker_id) {
-  const file = join(home, 'coordination', 'worker-specs', folder, `${name}.json`);
-  writeFileSync(file, `${JSON.stringify(spec, null, 2)}\n`);
-  return file;
 }
 
 /** What a file is and holds, to prove later that nothing wrote to it (through a link or otherwise). */

@@ -4,36 +4,20 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, test } from 'node:test';
-import { FIXTURES, ProcessTracker, makeHome, readJson, readJsonl, removeHome, run, waitFor } from '../helpers/index.js';
-import { eventsOf, specPath, startDaemon, stopDaemon } from '../helpers/daemon.js';
-import { SECURITY_FIXTURES, pendingSpec, targetPrint, writeSpecFile } from './support.js';
+import { describe, test } from 'node:test';
+import { SECURITY_FIXTURES, targetPrint } from './support.js';
 import { openHome } from '../../dist/store/home.js';
 import { rotateLogIfNeeded } from '../../dist/process/spawn.js';
+import { eventsOf, stopDaemon } from '../helpers/daemon.js';
+import { FIXTURES, readJson, readJsonl, run, waitFor } from '../helpers/home.js';
+import { withHome } from '../helpers/scope.js';
+import { pendingSpec, specPath, writeSpecFile } from '../helpers/specs.js';
 
 const quick = { stop_grace_seconds: 1, restart_backoff_seconds: 0, startup_grace_seconds: 0 };
 
 describe('symbolic links in worker-specs/ and worker-checkins/', () => {
-  let home;
-  let outside;
-  let tracker;
-  let daemon;
-  beforeEach(() => {
-    tracker = new ProcessTracker();
-    // The link targets live in a folder of their own, outside the home.
-    outside = makeHome();
-  });
-  afterEach(async () => {
-    if (daemon) await stopDaemon(daemon, 'SIGKILL');
-    daemon = undefined;
-    tracker.killHome(home);
-    tracker.cleanup();
-    removeHome(home);
-    removeHome(outside);
-  });
-
-  test('a linked spec in active/ is reported once and never started; its target is untouched; the daemon runs the rest', async () => {
-    home = makeHome({ quick: { command: ['sh', join(FIXTURES, 'exit-with.sh'), '0', '0.2'], ...quick } });
+  test('a linked spec in active/ is reported once and never started; its target is untouched; the daemon runs the rest', () => withHome({ types: { quick: { command: ['sh', join(FIXTURES, 'exit-with.sh'), '0', '0.2'], ...quick } } }, async ({ home, startDaemon, makeHome }) => {
+    const outside = makeHome();
     openHome(home);
     const target = join(outside, 'planted.json');
     writeFileSync(target, JSON.stringify(pendingSpec('planted', 'quick')));
@@ -42,7 +26,7 @@ describe('symbolic links in worker-specs/ and worker-checkins/', () => {
     const before = targetPrint(target);
     writeSpecFile(home, 'active', pendingSpec('honest', 'quick'));
 
-    daemon = await startDaemon(home, { tracker });
+    const daemon = await startDaemon();
     await waitFor(() => existsSync(specPath(home, 'completed', 'honest')), { what: 'the honest worker to complete' });
     // A link added while the daemon runs is reported too.
     const target2 = join(outside, 'planted2.json');
@@ -53,7 +37,7 @@ describe('symbolic links in worker-specs/ and worker-checkins/', () => {
     const passes = readJson(join(home, 'coordination', 'pm-state.json')).pm_daemon.loops_completed;
     await waitFor(() => readJson(join(home, 'coordination', 'pm-state.json')).pm_daemon.loops_completed >= passes + 3, { what: 'three more passes' });
 
-    for (const [id, print, file] of [['planted', before, target], ['planted2', before2, target2]]) {
+    for (const [id, print, file] of /** @type {Array<[string, ReturnType<typeof targetPrint>, string]>} */ ([['planted', before, target], ['planted2', before2, target2]])) {
       const reports = eventsOf(home, id, 'spec_invalid');
       assert.equal(reports.length, 1, `${id} reported once`);
       assert.match(reports[0].data.reason, /symbolic link/);
@@ -67,10 +51,10 @@ describe('symbolic links in worker-specs/ and worker-checkins/', () => {
     assert.notEqual(started.code, 0);
     assert.equal(started.stderr.trim().split('\n').length, 1);
     assert.deepEqual(targetPrint(target), before);
-  });
+  }));
 
-  test('a linked check-in is not read by the daemon: the worker goes late though the target is fresh; the target is untouched', async () => {
-    home = makeHome({ silent: { command: ['sh', join(FIXTURES, 'forever.sh')], ...quick, checkin_timeout_seconds: 1, stall_timeout_seconds: 60 } });
+  test('a linked check-in is not read by the daemon: the worker goes late though the target is fresh; the target is untouched', () => withHome({ types: { silent: { command: ['sh', join(FIXTURES, 'forever.sh')], ...quick, checkin_timeout_seconds: 1, stall_timeout_seconds: 60 } } }, async ({ home, startDaemon, makeHome }) => {
+    const outside = makeHome();
     openHome(home);
     writeSpecFile(home, 'active', pendingSpec('quiet', 'silent'));
     const target = join(outside, 'fresh-checkin.json');
@@ -78,7 +62,7 @@ describe('symbolic links in worker-specs/ and worker-checkins/', () => {
     writeFileSync(target, fresh());
     symlinkSync(target, join(home, 'coordination', 'worker-checkins', 'quiet.json'));
 
-    daemon = await startDaemon(home, { tracker });
+    const daemon = await startDaemon();
     // Keep the target fresh: were the link followed, the worker would look healthy.
     const timer = setInterval(() => writeFileSync(target, fresh()), 100);
     try {
@@ -93,12 +77,11 @@ describe('symbolic links in worker-specs/ and worker-checkins/', () => {
     });
     assert.equal(daemon.child.exitCode, null);
     await stopDaemon(daemon);
-    daemon = undefined;
     assert.deepEqual(targetPrint(target), print, 'the daemon wrote nothing through the link');
-  });
+  }));
 
-  test('checkin.sh replaces a planted link with its own file: the target is neither read nor written', async () => {
-    home = makeHome();
+  test('checkin.sh replaces a planted link with its own file: the target is neither read nor written', () => withHome({}, async ({ home, makeHome }) => {
+    const outside = makeHome();
     openHome(home);
     writeSpecFile(home, 'active', pendingSpec('w1', 'fixture'));
     const target = join(outside, 'victim.json');
@@ -114,10 +97,10 @@ describe('symbolic links in worker-specs/ and worker-checkins/', () => {
     const written = JSON.parse(readFileSync(link, 'utf8'));
     assert.equal(written.status, 'blocked');
     assert.equal(written.progress_pct, 0, 'the progress did not come from the link target');
-  });
+  }));
 
-  test('checkin.sh does not hang on a link to a FIFO', async () => {
-    home = makeHome();
+  test('checkin.sh does not hang on a link to a FIFO', () => withHome({}, async ({ home, makeHome }) => {
+    const outside = makeHome();
     openHome(home);
     writeSpecFile(home, 'active', pendingSpec('w2', 'fixture'));
     const fifo = join(outside, 'pipe');
@@ -127,10 +110,10 @@ describe('symbolic links in worker-specs/ and worker-checkins/', () => {
     assert.equal(result.signal, null, 'checkin.sh finished on its own (it was not killed by the 5 s ceiling)');
     assert.equal(result.code, 0, result.stderr);
     assert.ok(lstatSync(fifo).isFIFO());
-  });
+  }));
 
-  test("a link planted as a worker's output.log is not written through when the worker starts", async () => {
-    home = makeHome({ talker: { command: ['sh', '-c', 'echo worker output'], ...quick } });
+  test("a link planted as a worker's output.log is not written through when the worker starts", () => withHome({ types: { talker: { command: ['sh', '-c', 'echo worker output'], ...quick } } }, async ({ home, tracker, makeHome }) => {
+    const outside = makeHome();
     const paths = openHome(home);
     writeSpecFile(home, 'active', pendingSpec('talker', 'talker'));
     const target = join(outside, 'precious.txt');
@@ -146,10 +129,10 @@ describe('symbolic links in worker-specs/ and worker-checkins/', () => {
     assert.equal(result.stderr.trim().split('\n').length, 1);
     assert.deepEqual(targetPrint(target), before, 'the target is untouched');
     assert.match(readJson(specPath(home, 'failed', 'talker')).error, /symbolic link/);
-  });
+  }));
 
-  test("a worker's log folder planted as a link out of the home is refused at start", async () => {
-    home = makeHome({ talker: { command: ['sh', '-c', 'echo worker output'], ...quick } });
+  test("a worker's log folder planted as a link out of the home is refused at start", () => withHome({ types: { talker: { command: ['sh', '-c', 'echo worker output'], ...quick } } }, async ({ home, tracker, makeHome }) => {
+    const outside = makeHome();
     const paths = openHome(home);
     writeSpecFile(home, 'active', pendingSpec('talker', 'talker'));
     const target = join(outside, 'logs-elsewhere');
@@ -163,10 +146,10 @@ describe('symbolic links in worker-specs/ and worker-checkins/', () => {
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /not a folder/);
     assert.deepEqual(targetPrint(join(target, 'output.log')), before);
-  });
+  }));
 
-  test("log rotation does not truncate or overwrite through links planted as output.log or output.log.1", () => {
-    home = makeHome();
+  test("log rotation does not truncate or overwrite through links planted as output.log or output.log.1", () => withHome({}, async ({ home, makeHome }) => {
+    const outside = makeHome();
     const paths = openHome(home);
     const dir = paths.workerLogDir('rot');
     mkdirSync(dir, { recursive: true });
@@ -189,11 +172,12 @@ describe('symbolic links in worker-specs/ and worker-checkins/', () => {
     assert.equal(lstatSync(join(dir, 'output.log.1')).isSymbolicLink(), false);
     assert.equal(readFileSync(join(dir, 'output.log.1'), 'utf8'), 'y'.repeat(4096));
     assert.equal(readFileSync(join(dir, 'output.log'), 'utf8'), '');
-  });
+  }));
 
-  test('a worker cannot make its shim write the exit record through a link it planted', async () => {
+  test('a worker cannot make its shim write the exit record through a link it planted', () => withHome({}, async ({ tracker, makeHome }) => {
+    const outside = makeHome();
     const target = join(outside, 'victim.txt');
-    home = makeHome({ hostile: { command: ['sh', join(SECURITY_FIXTURES, 'plant-exit-link.sh'), target], stop_grace_seconds: 1 } });
+    const home = makeHome({ hostile: { command: ['sh', join(SECURITY_FIXTURES, 'plant-exit-link.sh'), target], stop_grace_seconds: 1 } });
     openHome(home);
     writeFileSync(target, 'precious\n');
     writeSpecFile(home, 'active', pendingSpec('hostile', 'hostile'));
@@ -211,5 +195,5 @@ describe('symbolic links in worker-specs/ and worker-checkins/', () => {
       }
     }, { what: 'the shim to exit' });
     assert.deepEqual(targetPrint(target), before, `the target is untouched, holds ${JSON.stringify(readFileSync(target, 'utf8'))}`);
-  });
+  }));
 });

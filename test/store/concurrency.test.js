@@ -5,43 +5,33 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterEach, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import { activityEventSchema } from '../../dist/contract/activity.js';
 import { taskQueueSchema } from '../../dist/contract/task-queue.js';
-import { openHome } from '../../dist/store/home.js';
 import { withLock } from '../../dist/store/lock.js';
-import { makeHome, ProcessTracker, readJsonl, removeHome, ROOT, run, waitFor } from '../helpers/index.js';
+import { readJsonl, ROOT, run, waitFor } from '../helpers/home.js';
+import { pidOf } from '../helpers/processes.js';
+import { withHome } from '../helpers/scope.js';
 
 const dist = (path) => pathToFileURL(join(ROOT, 'dist', path)).href;
 
-let home;
-let paths;
-let tracker;
-beforeEach(() => {
-  home = makeHome({ implementation: { command: ['node', 'w.js'] } });
-  paths = openHome(home);
-  tracker = new ProcessTracker();
-});
-afterEach(() => {
-  tracker.cleanup();
-  removeHome(home);
-});
+const TYPES = { implementation: { command: ['node', 'w.js'] } };
 
 /** Starts `node script args...` with this home; resolves {code, signal, stdout, stderr} when it exits. */
-function startNode(script, args = [], { stdin = false } = {}) {
+function startNode({ home, tracker }, script, args = [], { stdin = false } = {}) {
   const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, COMMIT_RELAY_HOME: home }, stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   tracker.pid(child.pid);
   const out = { stdout: '', stderr: '' };
-  child.stdout.on('data', (d) => (out.stdout += d));
-  child.stderr.on('data', (d) => (out.stderr += d));
+  child.stdout?.on('data', (d) => (out.stdout += d));
+  child.stderr?.on('data', (d) => (out.stderr += d));
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, ...out })));
   return { child, out, exited };
 }
 
 /** Files under coordination/ (not in subfolders) that are not contract files: write-file-atomic temp files left behind. */
-const strayFiles = () => readdirSync(paths.coordination).filter((n) => !['task-queue.json', 'pm-activity.jsonl', 'health-alerts.json', 'pm-state.json'].includes(n) && !n.startsWith('.') && !['config', 'worker-specs', 'worker-checkins', 'worker-exits'].includes(n));
+const strayFiles = (paths) => readdirSync(paths.coordination).filter((n) => !['task-queue.json', 'pm-activity.jsonl', 'health-alerts.json', 'pm-state.json'].includes(n) && !n.startsWith('.') && !['config', 'worker-specs', 'worker-checkins', 'worker-exits'].includes(n));
 
-test('30 create-task processes at once leave 30 distinct tasks in a valid task-queue.json', async () => {
+test('30 create-task processes at once leave 30 distinct tasks in a valid task-queue.json', () => withHome({ types: TYPES }, async ({ home, paths }) => {
   // A generous per-process ceiling: 30 node starts at once on a small, shared machine can be slow.
   const results = await Promise.all(Array.from({ length: 30 }, (_, i) => run(home, ['create-task', '--description', `task number ${i}`, '--metadata', JSON.stringify({ n: i })], { timeoutMs: 120_000 })));
   for (const r of results) assert.equal(r.code, 0, `exit ${r.code}, signal ${r.signal}, stderr: ${r.stderr}`);
@@ -50,14 +40,14 @@ test('30 create-task processes at once leave 30 distinct tasks in a valid task-q
   const queue = taskQueueSchema.parse(JSON.parse(readFileSync(paths.taskQueue, 'utf8')));
   assert.equal(queue.tasks.length, 30);
   assert.deepEqual(queue.tasks.map((t) => t.task_id).sort(), [...ids].sort());
-  assert.deepEqual(queue.tasks.map((t) => t.metadata.n).sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => i));
+  assert.deepEqual(queue.tasks.map((t) => /** @type {number} */ (t.metadata.n)).sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => i));
   const created = readJsonl(paths.activity).filter((e) => e.event === 'task_created');
   assert.equal(created.length, 30);
-  assert.deepEqual(strayFiles(), []);
+  assert.deepEqual(strayFiles(paths), []);
   assert.deepEqual(readdirSync(paths.locks), [], 'no lock left behind');
-});
+}));
 
-test('20 processes appending 10 events each through emit-event leave 200 whole lines that each parse', async () => {
+test('20 processes appending 10 events each through emit-event leave 200 whole lines that each parse', () => withHome({ types: TYPES }, async ({ home, paths, tracker }) => {
   // Each process runs the emit-event command 10 times in-process (a node start per event would be 200 starts);
   // all wait at a barrier (a line on stdin) so that their appends overlap, and lines are up to ~16 KB so
   // that a torn or interleaved write would show.
@@ -78,9 +68,9 @@ for (let seq = 0; seq < 10; seq++) {
 process.exit(0);
 `,
   );
-  const procs = Array.from({ length: 20 }, (_, n) => startNode(script, [String(n)], { stdin: true }));
+  const procs = Array.from({ length: 20 }, (_, n) => startNode({ home, tracker }, script, [String(n)], { stdin: true }));
   await waitFor(() => procs.every((p) => p.out.stdout.includes('ready')), { timeoutMs: 60_000, intervalMs: 50, what: '20 appenders ready' });
-  for (const p of procs) p.child.stdin.write('go\n');
+  for (const p of procs) p.child.stdin?.write('go\n');
   for (const r of await Promise.all(procs.map((p) => p.exited))) assert.equal(r.code, 0, r.stderr);
 
   const text = readFileSync(paths.activity, 'utf8');
@@ -90,14 +80,15 @@ process.exit(0);
   const seen = new Set();
   for (const line of lines) {
     const event = activityEventSchema.parse(JSON.parse(line));
+    const data = /** @type {{ pad: string, seq: number }} */ (event.data);
     assert.equal(event.event, 'load_test');
-    assert.equal(event.data.pad.length, ((Number(event.worker_id.slice(2)) * 10 + event.data.seq) * 1543) % 16000);
-    seen.add(`${event.worker_id}/${event.data.seq}`);
+    assert.equal(data.pad.length, ((Number(event.worker_id?.slice(2)) * 10 + data.seq) * 1543) % 16000);
+    seen.add(`${event.worker_id}/${data.seq}`);
   }
   assert.equal(seen.size, 200, 'every (worker, seq) exactly once');
-});
+}));
 
-test('a lock holder killed with SIGKILL does not block the next writer for more than a few seconds', async () => {
+test('a lock holder killed with SIGKILL does not block the next writer for more than a few seconds', () => withHome({ types: TYPES }, async ({ home, paths, tracker }) => {
   const script = join(home, 'holder.mjs');
   writeFileSync(
     script,
@@ -110,13 +101,13 @@ await withLock(homePaths(process.argv[2]), 'task-queue', () => {
 });
 `,
   );
-  const holder = startNode(script, [home]);
+  const holder = startNode({ home, tracker }, script, [home]);
   await waitFor(() => holder.out.stdout.includes('locked'), { timeoutMs: 30_000, what: 'the holder to take the lock' });
 
   // The lock is real: while the holder lives, another taker gives up with LOCK_HELD.
   await assert.rejects(withLock(paths, 'task-queue', () => 'taken', { waitMs: 200 }), { code: 'LOCK_HELD' });
 
-  process.kill(holder.child.pid, 'SIGKILL');
+  process.kill(pidOf(holder.child), 'SIGKILL');
   assert.equal((await holder.exited).signal, 'SIGKILL');
   assert.ok(existsSync(join(paths.locks, 'task-queue.lock')), 'the dead holder left its lock behind');
 
@@ -126,9 +117,9 @@ await withLock(homePaths(process.argv[2]), 'task-queue', () => {
   assert.equal(result.code, 0, result.stderr);
   assert.ok(elapsed < 10_000, `the next writer waited ${elapsed} ms`);
   assert.equal(JSON.parse(readFileSync(paths.taskQueue, 'utf8')).tasks[0].task_id, result.stdout.trim());
-});
+}));
 
-test('a reader never sees a half-written file while another process rewrites it', async () => {
+test('a reader never sees a half-written file while another process rewrites it', () => withHome({ types: TYPES }, async ({ home, paths, tracker }) => {
   const script = join(home, 'rewriter.mjs');
   writeFileSync(
     script,
@@ -141,7 +132,7 @@ for (let round = 0; round < 40; round++) {
 `,
   );
   writeFileSync(paths.alerts, JSON.stringify({ round: -1, alerts: [] }));
-  const writer = startNode(script, [paths.alerts]);
+  const writer = startNode({ home, tracker }, script, [paths.alerts]);
   let done = false;
   writer.exited.then(() => (done = true));
   let reads = 0;
@@ -156,5 +147,5 @@ for (let round = 0; round < 40; round++) {
   assert.equal((await writer.exited).code, 0);
   assert.equal(JSON.parse(readFileSync(paths.alerts, 'utf8')).round, 39);
   assert.ok(reads > 10 && rounds.size > 2, `the reader overlapped the writer (${reads} reads, ${rounds.size} rounds seen)`);
-  assert.deepEqual(strayFiles(), []);
-});
+  assert.deepEqual(strayFiles(paths), []);
+}));

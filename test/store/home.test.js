@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { homePaths, openHome, projectRoot, resolveHome } from '../../dist/store/home.js';
 import { readTaskQueue } from '../../dist/store/tasks.js';
-import { makeHome, removeHome, ROOT } from '../helpers/index.js';
+import { makeHome, removeHome, ROOT } from '../helpers/home.js';
 
 test('a home with only worker-types.json gets the whole layout on first use', () => {
   const home = makeHome();

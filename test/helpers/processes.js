@@ -1,0 +1,132 @@
+// Processes a test started, and what /proc says about any process (Linux).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Is pid a process we may see (alive, a zombie, or someone else's)? @param {number} pid */
+export function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return /** @type {NodeJS.ErrnoException} */ (error).code === 'EPERM';
+  }
+}
+
+/** The numeric entries of /proc. */
+function procPids() {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number);
+}
+
+/** State, parent and process group of pid from /proc/PID/stat, or undefined once it is gone. @param {number} pid */
+export function procStat(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0], ppid: Number(fields[1]), pgrp: Number(fields[2]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The environment of pid, or undefined when it is gone or not ours. @param {number} pid @returns {Record<string, string> | undefined} */
+export function envOf(pid) {
+  try {
+    /** @type {Record<string, string>} */
+    const env = {};
+    for (const entry of readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0')) {
+      const eq = entry.indexOf('=');
+      if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+    }
+    return env;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Is pid a live process (a zombie counts as dead: where PID 1 does not reap, they stay)? @param {number} pid */
+export function isLive(pid) {
+  const state = procStat(pid)?.state;
+  return state !== undefined && state !== 'Z' && state !== 'X';
+}
+
+/** The live pids whose parent is pid. @param {number} pid */
+export function childrenOf(pid) {
+  return procPids().filter((child) => {
+    const stat = procStat(child);
+    return stat !== undefined && stat.ppid === pid && stat.state !== 'Z';
+  });
+}
+
+/** The live processes whose argv is the shim of this worker. @param {string} workerId */
+export function shimPidsOf(workerId) {
+  return procPids().filter((pid) => {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return argv.some((a) => a.endsWith('worker-shim.sh')) && argv.includes(workerId) && isLive(pid);
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Pids whose environment holds NAME=value. @param {string} name @param {string} value */
+export function pidsWithEnv(name, value) {
+  return procPids().filter((pid) => envOf(pid)?.[name] === value);
+}
+
+/** Tracks pids and process groups a test started, and kills them all (SIGKILL) in cleanup. */
+export class ProcessTracker {
+  constructor() {
+    /** @type {Set<number>} */
+    this.groups = new Set();
+    /** @type {Set<number>} */
+    this.pids = new Set();
+  }
+  /** @template {number | undefined} P @param {P} pgid @returns {P} */
+  group(pgid) {
+    if (pgid) this.groups.add(pgid);
+    return pgid;
+  }
+  /** @template {number | undefined} P @param {P} pid @returns {P} */
+  pid(pid) {
+    if (pid) this.pids.add(pid);
+    return pid;
+  }
+  /** Kills every process whose environment names this home (workers the code under test started). @param {string} home */
+  killHome(home) {
+    for (const pid of pidsWithEnv('COMMIT_RELAY_HOME', home)) this.pids.add(pid);
+  }
+  cleanup() {
+    for (const pgid of this.groups) {
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    for (const pid of this.pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+}
+
+/** Starts a long-lived unrelated process (its own group) for pid-reuse tests. @param {ProcessTracker} tracker */
+export function spawnUnrelated(tracker) {
+  const child = spawn('sleep', ['600'], { detached: true, stdio: 'ignore' });
+  child.unref();
+  tracker.group(child.pid);
+  return /** @type {number} */ (child.pid);
+}
+
+/** The pid of a child process the test started (asserted: it did start). @param {{ pid?: number | undefined }} child */
+export function pidOf(child) {
+  assert.ok(child.pid !== undefined, 'the process started');
+  return child.pid;
+}
