@@ -11,11 +11,11 @@ import { DaemonEvents } from './event-log.js';
 import type { PassHooks } from './hooks.js';
 import { PassInputs } from './inputs.js';
 import { rotateWorkerLogs } from './logs.js';
-import { Observer, type Departed, type Observation } from './observer.js';
-import { findOrphansAtStart, stopOrphans } from './orphans.js';
+import { Observer, type Observation } from './observer.js';
+import { findOrphansAtStart, OrphanGuard, stopOrphans } from './orphans.js';
 import { homePermissionWarnings } from './permissions.js';
 import { PassScheduler, type PassRequest } from './scheduler.js';
-import { claimDaemonSlot, releaseDaemonSlot, restoreClaimIfLost, type DaemonClaim } from './singleton.js';
+import { claimDaemonSlot, claimRestoredEvent, releaseDaemonSlot, restoreClaimIfLost, type DaemonClaim } from './singleton.js';
 import { buildPmState, type DaemonCounters } from './state.js';
 import { reconcileTasks } from './task-specs.js';
 import { HomeWatch } from './home-watch.js';
@@ -50,8 +50,7 @@ export class Daemon {
   private readonly scheduler: PassScheduler;
   private state: Lifecycle = 'new';
   private claim: DaemonClaim | undefined;
-  /** Orphans the guard held on the last pass (a whole home vanishing is not a reason to stop everything at once). */
-  private heldOrphans: Departed[] = [];
+  private readonly orphanGuard: OrphanGuard;
   private readonly watch: HomeWatch;
   private fullPasses = 0;
   private loops = 0;
@@ -79,6 +78,7 @@ export class Daemon {
       onError: (error) => this.events.reportError('pass', error),
       onTick: () => this.watch.ensure(),
     });
+    this.orphanGuard = new OrphanGuard(this.settings.massActionMin);
     this.watch = new HomeWatch(this.paths, this.observer, this.scheduler, (where, error) => this.events.reportError(where, error));
   }
 
@@ -178,36 +178,23 @@ export class Daemon {
     await this.options.hooks?.afterPass?.({ daemon: this, observation, plan, passMs, cpuMs: (cpu.user + cpu.system) / 1000, tasksQueued: queue.queued.length });
   }
 
-  /**
-   * Workers whose specs left active/ while their process runs are orphans, and are stopped. The guard
-   * holds once when that would stop at least mass_action_min workers and more than half the fleet (a
-   * coordination/ removed by mistake): the stops happen at the next full pass if the specs are still
-   * gone, and stopOrphans leaves alone any whose spec came back.
-   */
+  /** Orphans (workers whose specs left active/ while they run) are stopped, the guard permitting (OrphanGuard). */
   private stopDeparted(observation: Observation): void {
-    const departed = observation.departed.filter((d) => d.identity !== null);
-    const held = this.heldOrphans;
-    this.heldOrphans = [];
-    const fleet = departed.length + observation.workers.filter((w) => w.view.status === 'running').length;
-    if (held.length === 0 && departed.length >= this.settings.massActionMin && departed.length * 2 > fleet) {
-      this.heldOrphans = departed;
-      this.emit([{ event: 'actions_held', data: { workers: departed.length, fleet, reason: `${departed.length} of ${fleet} running workers left active/ at once; holding their stops for one pass and re-checking`, worker_ids: departed.slice(0, 50).map((d) => d.workerId) } }]);
+    const running = observation.workers.filter((w) => w.view.status === 'running').length;
+    const { stop, held } = this.orphanGuard.decide(observation.departed, running);
+    if (held !== undefined) {
+      this.emit([held]);
       this.events.count('actions_held');
       this.scheduler.wantFull();
-      return;
     }
-    const orphans = [...held, ...departed];
-    if (orphans.length > 0) this.track(stopOrphans(this.applyContext(), orphans));
+    if (stop.length > 0) this.track(stopOrphans(this.applyContext(), stop));
   }
 
   /** The pid file, removed or replaced while this daemon runs, is written again (the anchor already keeps a second daemon out). */
   private async keepClaim(): Promise<void> {
     if (this.claim === undefined) return;
     try {
-      if (!(await restoreClaimIfLost(this.paths, this.claim.record))) return;
-      const message = 'the pid file was removed or replaced while this daemon ran: restored';
-      this.logger.warn({ file: this.paths.daemonPidFile }, message);
-      this.emit([{ event: 'daemon_warning', data: { warning: 'claim_restored', path: this.paths.daemonPidFile, message } }]);
+      if (await restoreClaimIfLost(this.paths, this.claim.record)) this.emit([claimRestoredEvent(this.paths)]);
     } catch (error) {
       this.events.reportError('restore the pid file', error);
     }

@@ -4,6 +4,7 @@ import { stopProcess } from '../process/terminate.js';
 import type { HomePaths } from '../store/home.js';
 import { findSpec, listSpecIds, readSpec } from '../store/specs.js';
 import { stopGraceMs } from '../worker/context.js';
+import type { EventInput } from '../store/activity-log.js';
 import type { ApplyContext } from './apply.js';
 import type { Departed } from './observer.js';
 
@@ -45,4 +46,30 @@ export async function stopOrphans(ctx: ApplyContext, orphans: readonly Departed[
       ]);
     }),
   );
+}
+
+/**
+ * The mass-action guard for orphan stops: a whole home vanishing (coordination/ removed by mistake) is not
+ * a reason to stop every worker at once. When the orphans of one pass are at least `massActionMin` workers
+ * and more than half the fleet, their stops are held for one pass (`actions_held`); then they go ahead,
+ * and stopOrphans leaves alone any whose spec is back in active/ by then.
+ */
+export class OrphanGuard {
+  private held: Departed[] = [];
+
+  constructor(private readonly massActionMin: number) {}
+
+  /** This pass's departed workers (only those seen alive count) and how many still run: what to stop now, and the event when holding. */
+  decide(departed: readonly Departed[], running: number): { stop: Departed[]; held?: EventInput } {
+    const orphans = departed.filter((d) => d.identity !== null);
+    const before = this.held;
+    this.held = [];
+    const fleet = orphans.length + running;
+    if (before.length === 0 && orphans.length >= this.massActionMin && orphans.length * 2 > fleet) {
+      this.held = orphans;
+      const reason = `${orphans.length} of ${fleet} running workers left active/ at once; holding their stops for one pass and re-checking`;
+      return { stop: [], held: { event: 'actions_held', data: { workers: orphans.length, fleet, reason, worker_ids: orphans.slice(0, 50).map((d) => d.workerId) } } };
+    }
+    return { stop: [...before, ...orphans] };
+  }
 }

@@ -3,6 +3,7 @@ import { nowIso } from '../contract/time.js';
 import { RelayError } from '../errors.js';
 import { currentHost, readIdentity } from '../process/identity.js';
 import { daemonLiveness, readDaemonPid, writeDaemonPid, type DaemonPid } from '../store/daemon-pid.js';
+import type { EventInput } from '../store/activity-log.js';
 import type { HomePaths } from '../store/home.js';
 import { DAEMON_LOCK, withLock } from '../store/lock.js';
 import { HomeAnchor } from './home-anchor.js';
@@ -81,4 +82,10 @@ export async function releaseDaemonSlot(paths: HomePaths, claim: DaemonClaim | u
     if (record !== undefined && record.pid === process.pid) rmSync(paths.daemonPidFile, { force: true });
   }).catch(() => undefined);
   await claim?.anchor.release();
+}
+
+/** What the daemon logs when it had to restore its pid file. */
+export function claimRestoredEvent(paths: HomePaths): EventInput {
+  const message = 'the pid file was removed or replaced while this daemon ran: restored';
+  return { event: 'daemon_warning', data: { warning: 'claim_restored', path: paths.daemonPidFile, message } };
 }

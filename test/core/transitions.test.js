@@ -1,12 +1,22 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { workerSpecSchema } from '../../dist/contract/worker-spec.js';
+import { defined } from '../helpers/home.js';
 import { canTransition, SPEC_TRANSITIONS, toCompleted, toFailed, toPending, toRunning, withLaunchRecorded, withRunEnded, withWarningsGiven } from '../../dist/core/transitions.js';
 
 const AT = '2026-01-02T03:04:05.000Z';
 const LATER = '2026-01-02T03:09:05.000Z';
 
-/** A spec in the given status whose last run (run-1, pid 4242) is recorded as live. */
+/**
+ * @typedef {import('../../dist/contract/worker-spec.js').WorkerSpec} WorkerSpec
+ * @typedef {import('../../dist/contract/worker-spec.js').SpecStatus} SpecStatus
+ */
+
+/**
+ * A spec in the given status whose last run (run-1, pid 4242) is recorded as live.
+ * @param {SpecStatus} [status] @param {Record<string, unknown>} [execution]
+ * @returns {WorkerSpec}
+ */
 function spec(status = 'running', execution = {}) {
   return {
     worker_id: 'w1',
@@ -38,6 +48,7 @@ function spec(status = 'running', execution = {}) {
 const RUN = { pid: 777, startTicks: 12, bootId: 'boot', host: 'h', runId: 'run-2', startedAt: LATER };
 
 describe('SPEC_TRANSITIONS: the allowed changes of status', () => {
+  /** @type {[SpecStatus, SpecStatus, boolean][]} */
   const cases = [
     ['pending', 'running', true],
     ['pending', 'failed', true],
@@ -121,15 +132,17 @@ describe('transitions build valid specs, keep unknown fields, and refuse what th
   for (const c of cases) {
     test(c.name, () => {
       const next = c.build();
+      const execution = defined(next.execution, 'execution');
       assert.equal(next.status, c.status);
-      for (const [key, value] of Object.entries(c.execution)) assert.deepEqual(next.execution[key], value, `execution.${key}`);
+      for (const [key, value] of Object.entries(c.execution)) assert.deepEqual(execution[key], value, `execution.${key}`);
       if ('error' in c) assert.equal(next.error, c.error);
-      assert.equal(next.execution.operator_note, 'kept');
+      assert.equal(execution.operator_note, 'kept');
       assert.deepEqual(next.extra_field, { kept: true });
       assert.ok(workerSpecSchema.safeParse(next).success, 'the result is a valid spec');
     });
   }
 
+  /** @type {[string, () => unknown][]} */
   const refused = [
     ['toCompleted of a pending spec', () => toCompleted(spec('pending'), LATER)],
     ['toRunning of a completed spec', () => toRunning(spec('completed'), RUN)],
@@ -138,14 +151,14 @@ describe('transitions build valid specs, keep unknown fields, and refuse what th
     ['withRunEnded of a pending spec', () => withRunEnded(spec('pending'), { exitCode: 1, signal: null })],
   ];
   for (const [name, build] of refused) {
-    test(`${name}: WRONG_STATE`, () => assert.throws(build, (error) => error.code === 'WRONG_STATE' && /cannot become/.test(error.message)));
+    test(`${name}: WRONG_STATE`, () => assert.throws(build, { code: 'WRONG_STATE', message: /cannot become/ }));
   }
 
   test('withLaunchRecorded and withWarningsGiven change only their field', () => {
     const launched = withLaunchRecorded(spec('pending'), 'run-9');
     assert.equal(launched.status, 'pending');
-    assert.equal(launched.execution.launching_run_id, 'run-9');
-    assert.deepEqual(withWarningsGiven(spec(), [90, 75, 50]).execution.timeout_warnings, [50, 75, 90]);
+    assert.equal(defined(launched.execution, 'execution').launching_run_id, 'run-9');
+    assert.deepEqual(withWarningsGiven(spec(), [90, 75, 50]).execution?.timeout_warnings, [50, 75, 90]);
   });
 
   test('the input spec is never changed', () => {

@@ -28,7 +28,7 @@ function makeScheduler(overrides = {}) {
       if (overrides.hold) await new Promise((resolve) => (release = resolve));
       if (overrides.fail?.(passes.length)) throw new Error('boom');
     },
-    onError: (error) => errors.push(error.message),
+    onError: (/** @type {any} */ error) => errors.push(error.message),
     ...overrides.options,
   });
   return { scheduler, passes, errors, release: () => release?.() };

@@ -94,8 +94,8 @@ test('stop: a pid now used by an unrelated process is not ours, and that process
   });
   const result = await stopWorker(t.ctx(), id, 'test');
   assert.equal(result.outcome, 'not_ours');
-  assert.equal(await stopProcess({ pid: unrelated, startTicks: identity.startTicks + 5, bootId: identity.bootId }, 100), 'not_ours');
-  assert.equal(await stopProcess({ pid: unrelated, startTicks: identity.startTicks, bootId: 'another-boot' }, 100), 'not_ours');
+  assert.equal(await stopProcess({ pid: unrelated, startTicks: identity.startTicks + 5, bootId: identity.bootId, runId: 'run-old' }, 100), 'not_ours');
+  assert.equal(await stopProcess({ pid: unrelated, startTicks: identity.startTicks, bootId: 'another-boot', runId: 'run-old' }, 100), 'not_ours');
   assert.ok(isLive(unrelated), 'the unrelated process is alive');
   // Starting the worker (its process is gone) runs a new one and leaves the unrelated process alone.
   const run = await startWorker(t.ctx(), id);
@@ -154,5 +154,5 @@ test('failWorker then recoverTask: the runbook D and E in one step each', () => 
 }));
 
 test('stopProcess: a recorded process that is gone is "gone"', async () => {
-  assert.equal(await stopProcess({ pid: 2 ** 22 + 12345, startTicks: 1, bootId: null }, 100), 'gone');
+  assert.equal(await stopProcess({ pid: 2 ** 22 + 12345, startTicks: 1, bootId: null, runId: null }, 100), 'gone');
 });
