@@ -6,7 +6,8 @@
 //   pending  N specs waiting in backoff (restart_count 1, next_restart_at a day away), each with an old
 //            check-in, and max_concurrent_workers 0: the daemon decides every pass but has nothing to do.
 //   live     N running specs whose processes are real `sleep` processes started here (pid, start ticks and
-//            boot id recorded as the spawner records them), each with a fresh check-in: all healthy.
+//            boot id recorded as the spawner records them, the run's token in their environment), each with a
+//            fresh check-in: all healthy.
 // churn: before each steady pass, this many check-in files are rewritten (a new timestamp and progress),
 // outside the timed window, so the pass reads, parses and reports them.
 import { execFileSync } from 'node:child_process';
@@ -23,7 +24,7 @@ installExitHandlers();
 
 const { Daemon } = await import(join(DIST, 'daemon', 'daemon.js'));
 const { createFileLogger } = await import(join(DIST, 'log.js'));
-const { createPassHooks } = await import(join(DIST, 'daemon', 'extras.js'));
+const { createPassHooks } = await import(join(DIST, 'daemon', 'alerts-and-metrics.js'));
 const { loadDaemonSettings } = await import(join(DIST, 'config', 'load.js'));
 
 const TYPE = 'bench';
@@ -54,7 +55,8 @@ function writeCheckin(id, runId, progress, at = Date.now()) {
 const setupStarted = performance.now();
 // One small sh starts the sleepers: node's own spawn costs 15-25 ms a process on a VM with a 100 MB heap.
 if (kind === 'live') {
-  const out = execFileSync('sh', ['-c', `i=0; while [ $i -lt ${n} ]; do sleep 3600 </dev/null >/dev/null 2>&1 & echo $!; i=$((i+1)); done`], { env: benchEnv(), encoding: 'utf8' });
+  // Each carries its run's token, as every process of a run does (the daemon checks it before calling a process the run's).
+  const out = execFileSync('sh', ['-c', `i=0; while [ $i -lt ${n} ]; do COMMIT_RELAY_RUN_ID=run-bench-$i sleep 3600 </dev/null >/dev/null 2>&1 & echo $!; i=$((i+1)); done`], { env: benchEnv(), encoding: 'utf8' });
   sleepers.push(...out.trim().split('\n').map(Number));
 }
 const runIds = new Map();
