@@ -5,7 +5,7 @@ import type { Action } from '../core/actions.js';
 import type { Clock } from '../core/clock.js';
 import { describeError, isRelayError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { StopOutcome } from '../process/terminate.js';
+import { stopRunEverywhere, type StopOutcome } from '../process/terminate.js';
 import type { EventInput } from '../store/activity-log.js';
 import { removeExitRecord } from '../store/exits.js';
 import type { HomePaths } from '../store/home.js';
@@ -17,6 +17,7 @@ import { recordedState, runStateOfSpec } from '../worker/spec-process.js';
 import type { LifecycleContext } from '../worker/context.js';
 import { startLocked, startWorker, withStartLock } from '../worker/start.js';
 import { recordStop, stopEndedRun, stopRun, stopped } from '../worker/stop.js';
+import { stopGraceMs } from '../worker/context.js';
 import type { SpawnResult } from '../process/spawn.js';
 import type { Observer } from './observer.js';
 
@@ -170,8 +171,21 @@ async function endedRun(ctx: ApplyContext, spec: WorkerSpec, zombie: boolean): P
  * the run's token are signalled (worker/stop.ts stopEndedRun), never a stranger.
  */
 async function stopRemnants(ctx: ApplyContext, spec: WorkerSpec): Promise<void> {
-  const outcome = await stopEndedRun(ctx.lifecycle(), spec);
+  const outcome = await stopEndedRun(ctx.lifecycle(), spec, { everywhere: false });
   if (outcome === 'terminated' || outcome === 'killed') ctx.logger.warn({ worker_id: spec.worker_id, pid: spec.execution?.pid, outcome }, 'stopped what was left of a finished run');
+  // What escaped the group (setsid) but carries the run's token is looked for in the background: a scan
+  // of /proc, kept off the path of a restart. A new run has a new token, so it is never touched.
+  const runId = spec.execution?.run_id ?? null;
+  if (runId === null) return;
+  const graceMs = stopGraceMs(ctx.lifecycle(), spec.worker_type);
+  const sweep = stopRunEverywhere(runId, graceMs).then(
+    (swept) => {
+      if (swept === 'terminated' || swept === 'killed') ctx.emit([workerEvent('worker_killed', spec, { reason: 'escaped_run', outcome: swept, run_id: runId, message: 'processes of the ended run outside its process group were stopped' })]);
+    },
+    (error: unknown) => ctx.logger.error({ worker_id: spec.worker_id, err: error }, `cannot stop what escaped the run: ${describeError(error)}`),
+  );
+  ctx.inflight.add(sweep);
+  void sweep.finally(() => ctx.inflight.delete(sweep));
 }
 
 async function startPending(ctx: ApplyContext, workerId: string, restart: boolean): Promise<void> {

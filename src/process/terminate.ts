@@ -104,22 +104,32 @@ export interface RunStop {
 
 /**
  * Stops a worker's run. The recorded process and its group, when they are positively the run's; then,
- * when the recorded process was gone or not the run's, whatever still carries the run's token, in any
- * group (the real run of a spec whose pid was edited by hand, or what a killed shim left). A process
- * without the token is never signalled.
+ * when the recorded process was gone or not the run's, whatever still carries the run's token (the real
+ * run of a spec whose pid was edited by hand, or what a killed shim left). `everywhere`: also whatever
+ * carries the token outside the group (a process that escaped it with setsid), at the cost of a scan of
+ * /proc. A process without the token is never signalled.
  */
-export async function stopRun(recorded: RecordedRun, graceMs: number, options: StopOptions = {}): Promise<RunStop> {
+export async function stopRun(recorded: RecordedRun, graceMs: number, options: StopOptions & { everywhere?: boolean } = {}): Promise<RunStop> {
   const first = await stopProcess(recorded, graceMs, options);
-  if (first === 'terminated' || first === 'killed') return { outcome: first, notOurs: null };
   const notOurs = first === 'not_ours' ? recorded.pid : null;
   const runId = recorded.runId;
+  if (runId === null || runId === undefined) return { outcome: first, notOurs };
   let outcome: StopOutcome = first;
-  if (runId === null || runId === undefined) return { outcome, notOurs };
   // The common case (the shim ended on its own) costs one look at the old group, no scan of /proc.
-  const groups = first === 'gone' ? [recorded.pid] : groupsOfRun(runId);
+  const groups = first === 'not_ours' || options.everywhere === true ? groupsOfRun(runId) : first === 'gone' ? [recorded.pid] : [];
   for (const pgid of groups) {
     const remnants = await stopRunRemnants(pgid, runId, graceMs, options);
-    if (remnants === 'terminated' || remnants === 'killed') outcome = remnants;
+    if ((remnants === 'terminated' || remnants === 'killed') && outcome !== 'terminated' && outcome !== 'killed') outcome = remnants;
   }
   return { outcome, notOurs };
+}
+
+/** Stops whatever still carries the run's token, in any group (a scan of /proc): what escaped a finished run. */
+export async function stopRunEverywhere(runId: string, graceMs: number, options: StopOptions = {}): Promise<RemnantsOutcome> {
+  let outcome: RemnantsOutcome = 'none';
+  for (const pgid of groupsOfRun(runId)) {
+    const remnants = await stopRunRemnants(pgid, runId, graceMs, options);
+    if (remnants !== 'none' && outcome !== 'killed') outcome = remnants;
+  }
+  return outcome;
 }

@@ -32,10 +32,11 @@ export const stopped = (outcome: StopOutcome): boolean => outcome === 'terminate
  * the run's, else whatever carries the run's token. A recorded process that is not the run's (a reused
  * pid, or a stranger written into the spec) is never signalled, and is reported: event process_not_ours.
  */
-export async function stopRun(ctx: LifecycleContext, spec: WorkerSpec): Promise<StopOutcome> {
+export async function stopRun(ctx: LifecycleContext, spec: WorkerSpec, options: { everywhere?: boolean } = {}): Promise<StopOutcome> {
   const recorded = recordedProcess(spec);
   if (recorded === undefined) return 'gone';
-  const { outcome, notOurs } = await stopRecordedRun(recorded, stopGraceMs(ctx, spec.worker_type));
+  // By default also what escaped the run's group (setsid) but carries its token.
+  const { outcome, notOurs } = await stopRecordedRun(recorded, stopGraceMs(ctx, spec.worker_type), { everywhere: options.everywhere ?? true });
   if (notOurs !== null) {
     emitWorkerEvent(ctx, 'process_not_ours', spec, {
       pid: notOurs,
@@ -51,12 +52,13 @@ export async function stopRun(ctx: LifecycleContext, spec: WorkerSpec): Promise<
  * What is left of a run whose recorded process is no longer the run's (it ended, or its pid now names
  * another process): whatever still carries the run's token is stopped (in the old group; wherever it
  * runs when the pid names a stranger), so a worker never runs twice. The recorded process itself is
- * never signalled; a run whose process is still the run's is left to stopRun.
+ * never signalled; a run whose process is still the run's is left to stopRun. `everywhere` (default
+ * true): also what escaped its group; the daemon, settling a run, does that sweep in the background.
  */
-export async function stopEndedRun(ctx: LifecycleContext, spec: WorkerSpec): Promise<StopOutcome> {
+export async function stopEndedRun(ctx: LifecycleContext, spec: WorkerSpec, options: { everywhere?: boolean } = {}): Promise<StopOutcome> {
   const state = recordedState(spec);
   if (state !== 'gone' && state !== 'not_ours') return 'gone';
-  return stopRun(ctx, spec);
+  return stopRun(ctx, spec, options);
 }
 
 /** How the stopped run ended: its exit record when the shim wrote one, else the signal that ended it, else what the spec says. */
