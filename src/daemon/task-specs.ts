@@ -6,7 +6,7 @@ import { isValidId } from '../contract/ids.js';
 import { describeError } from '../errors.js';
 import type { EventInput } from '../store/activity-log.js';
 import type { HomePaths } from '../store/home.js';
-import { findSpec, withSpecLock, writeSpec } from '../store/specs.js';
+import { findArchivedSpec, findSpec, withSpecLock, writeSpec } from '../store/specs.js';
 import { readTaskQueue, settleTask, updateTaskQueue } from '../store/tasks.js';
 import { workerIdForTask } from '../core/dispatch.js';
 
@@ -85,7 +85,8 @@ export async function createSpecsForTasks(paths: HomePaths, actions: readonly Di
 
 /**
  * Repairs what a crash between two writes can leave (run at start and now and then): a task still queued
- * or assigned whose worker's spec already sits in completed/ or failed/ is settled, and a queued task
+ * or assigned whose worker's spec already sits in completed/ or failed/ is settled (an assigned one whose
+ * spec was archived by hand, as failed), and a queued task
  * whose spec is already in active/ is marked assigned. Each fix is idempotent. `active`: the workers whose
  * valid specs the daemon just read in active/; an assigned task of one of them is as it should be, and
  * its spec is not read again.
@@ -104,7 +105,15 @@ export async function reconcileTasks(paths: HomePaths, now: number, active?: Rea
     if (!isValidId(workerId)) continue;
     if (task.status === 'assigned' && active?.has(workerId) === true) continue;
     const found = findSpec(paths, workerId);
-    if (found === undefined || !found.ok || found.spec.task_id !== task.task_id) continue;
+    if (found === undefined) {
+      // Cleaned up by hand and archived (runbook B): the task failed with it.
+      const archived = task.status === 'assigned' ? findArchivedSpec(paths, workerId) : undefined;
+      if (archived === undefined || archived.task_id !== task.task_id) continue;
+      await settleTask(paths, task.task_id, 'failed', { completed_at: archived.execution?.completed_at ?? nowIso(now), error: archived.error ?? 'its spec was archived', worker_id: workerId });
+      fixed += 1;
+      continue;
+    }
+    if (!found.ok || found.spec.task_id !== task.task_id) continue;
     if (found.folder === 'active') {
       if (task.status !== 'queued') continue;
       await updateTaskQueue(paths, (q) => {

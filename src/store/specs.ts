@@ -65,6 +65,31 @@ export function findSpec(paths: HomePaths, workerId: string): SpecRead | undefin
   return undefined;
 }
 
+/**
+ * A worker's spec set aside in archived/<batch>/ (archive-failed-workers, or a superseded copy), newest
+ * batch first; undefined when there is none. Only valid specs of that very worker count.
+ */
+export function findArchivedSpec(paths: HomePaths, workerId: string): WorkerSpec | undefined {
+  assertValidId(workerId);
+  let batches: string[];
+  try {
+    batches = readdirSync(paths.archivedDir()).sort().reverse();
+  } catch {
+    return undefined;
+  }
+  for (const batch of batches) {
+    let text: string | undefined;
+    const file = join(paths.archivedDir(), batch, `${workerId}.json`);
+    try {
+      text = readTextIfExists(file);
+      if (text !== undefined) return parseSpec(text, file, workerId);
+    } catch {
+      /* not a folder, or a bad file: not this worker's spec */
+    }
+  }
+  return undefined;
+}
+
 /** Reads a valid spec or throws SPEC_NOT_FOUND / SPEC_INVALID. */
 export function requireSpec(paths: HomePaths, folder: SpecFolder, workerId: string): WorkerSpec {
   assertValidId(workerId);

@@ -239,6 +239,20 @@ describe('reconcileTasks', () => {
     assert.deepEqual(byId, { t1: 'assigned', t2: 'completed' });
     assert.equal(await reconcileTasks(paths, now), 1, 'without the hint, t1 is settled too');
   });
+
+  test('an assigned task whose spec was archived (cleaned up by hand, runbook B) is settled as failed; a queued one without a spec is left', async () => {
+    const now = Date.now();
+    const task = (id, status, workerId) => ({ task_id: id, description: 'd', worker_type: 'fixture', priority: 'medium', status, created_at: new Date(now).toISOString(), worker_id: workerId });
+    writeFileSync(paths.taskQueue, JSON.stringify({ tasks: [task('t3', 'assigned', 'w3'), task('t4', 'queued', 'w4'), task('t5', 'assigned', 'w5')] }));
+    const failed = { worker_id: 'w3', worker_type: 'fixture', task_id: 't3', status: 'failed', created_at: new Date(now).toISOString(), task: { description: 'd' }, error: 'Manual termination', execution: { completed_at: new Date(now).toISOString() } };
+    mkdirSync(join(paths.archivedDir(), 'batch-1'), { recursive: true });
+    writeFileSync(join(paths.archivedDir(), 'batch-1', 'w3.json'), JSON.stringify(failed));
+    // Another task's spec under w5's name in an archive is not w5's task's.
+    writeFileSync(join(paths.archivedDir(), 'batch-1', 'w5.json'), JSON.stringify({ ...failed, worker_id: 'w5', task_id: 'other' }));
+    assert.equal(await reconcileTasks(paths, now), 1);
+    const byId = Object.fromEntries(readJson(paths.taskQueue).tasks.map((t) => [t.task_id, [t.status, t.error ?? null]]));
+    assert.deepEqual(byId, { t3: ['failed', 'Manual termination'], t4: ['queued', null], t5: ['assigned', null] });
+  });
 });
 
 describe('the daemon between timed passes (loop interval 60 s: every reaction here comes from an event)', () => {
