@@ -29,6 +29,13 @@ const COMMANDS: Record<string, () => Promise<AnyCommand>> = {
 };
 
 const argv = hideBin(process.argv);
+// A reader that goes away (`daemon-monitor --watch | head`) ends the output, not with a stack trace: a
+// command exits as it would have; the daemon only stops printing (its files are what matter).
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  if (argv[0] === 'pm-daemon') return;
+  process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+});
 const named = argv[0] !== undefined && Object.hasOwn(COMMANDS, argv[0]) ? COMMANDS[argv[0]] : undefined;
 const commands = named !== undefined ? [await named()] : await Promise.all(Object.values(COMMANDS).map((load) => load()));
 process.exitCode = await runCli(argv, commands);

@@ -190,6 +190,20 @@ describe('daemon-monitor command', () => {
     }
   }));
 
+  test('--watch whose reader goes away (| head) ends quietly with exit 0, no stack trace', { timeout: 20_000 }, () => withHome({}, async ({ home, tracker }) => {
+    // stdin stays open (its end would quit the watch, as q does).
+    const child = spawn(process.execPath, [CLI, 'daemon-monitor', '--watch', '--interval', '0.1'], { env: { ...process.env, COMMIT_RELAY_HOME: home }, stdio: ['pipe', 'pipe', 'pipe'] });
+    tracker.pid(child.pid);
+    let err = '';
+    child.stderr.on('data', (c) => (err += c));
+    const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    // The reader reads one frame, then closes its end, as head does.
+    await new Promise((resolve) => child.stdout.once('data', resolve));
+    child.stdout.destroy();
+    assert.deepEqual(await exited, { code: 0, signal: null });
+    assert.equal(err, '', 'nothing on stderr');
+  }));
+
   test('bad flags are refused with one line', () => withHome({}, async ({ home }) => {
     const result = await run(home, ['daemon-monitor', '--width', '10']);
     assert.equal(result.code, 2);
