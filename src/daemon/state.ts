@@ -105,6 +105,8 @@ export function buildPmState(input: StateInput): PmState {
       loop_interval_seconds: input.settings.loopIntervalSeconds,
       max_concurrent_workers: input.settings.maxConcurrentWorkers,
       zombie_threshold: input.settings.alerts.zombie_threshold,
+      // The default type's thresholds, named; every type's own are under worker_types.
+      thresholds_of_worker_type: input.workerTypes.defaultType ?? null,
       checkin_timeout_seconds: defaultType?.checkin_timeout_seconds ?? null,
       stall_timeout_seconds: defaultType?.stall_timeout_seconds ?? null,
       time_limit_seconds: defaultType?.time_limit_seconds ?? null,

@@ -118,7 +118,11 @@ describe('runbook: worker failure, as written', { skip: hasJq ? false : 'jq is n
     assert.equal(health.code, 0, `${health.stdout}${health.stderr}`);
     const config = await sh(home, "jq '.configuration' $COMMIT_RELAY_HOME/coordination/pm-state.json");
     assert.equal(config.code, 0);
-    assert.equal(JSON.parse(config.stdout).loop_interval_seconds, 0.5);
+    const configuration = JSON.parse(config.stdout);
+    assert.equal(configuration.loop_interval_seconds, 0.5);
+    // The thresholds shown at the top say whose they are, and every type has its own.
+    assert.equal(configuration.worker_types[configuration.thresholds_of_worker_type].checkin_timeout_seconds, configuration.checkin_timeout_seconds);
+    for (const type of Object.values(configuration.worker_types)) assert.equal(typeof type.checkin_timeout_seconds, 'number');
     const dashboard = await sh(home, './scripts/dashboards/daemon-monitor.sh --status');
     assert.equal(dashboard.code, 0, dashboard.stderr);
     assert.match(dashboard.stdout, /ntation-001/);
