@@ -7,6 +7,7 @@ export const KNOWN_EVENTS = [
   'worker_registered',
   'worker_started',
   'checkin_received',
+  'checkin_ignored',
   'missed_checkin',
   'worker_stalled',
   'timeout_warning',

@@ -195,7 +195,11 @@ export class Observer {
     }
     const startedAtIso = spec.execution?.started_at ?? null;
     // A check-in older than the run's start belongs to an earlier run (1 s of tolerance for clock granularity).
-    if (startedAtIso !== null && Date.parse(checkin.timestamp) < Date.parse(startedAtIso) - 1000) return;
+    if (startedAtIso !== null && Date.parse(checkin.timestamp) < Date.parse(startedAtIso) - 1000) {
+      // Said once per version of the file (its signature is noted above): a clock set to 1970 is visible.
+      ignored.push({ workerId: id, reason: `check-in dated ${checkin.timestamp} is older than the run's start (${startedAtIso}): not counted` });
+      return;
+    }
     const at = placeOnDaemonClock(Date.parse(checkin.timestamp), wallNow, now);
     const previous = memory.checkin;
     memory.checkinTs = checkin.timestamp;

@@ -1,4 +1,4 @@
-/** Compact durations for narrow columns, at most 5 characters: 45s, 12m, 2h03m, 14h, 3d04h, 12d. */
+/** Compact durations for narrow columns, at most 5 characters: 45s, 12m, 2h03m, 14h, 3d04h, 12d, 56y (a clock set to 1970). */
 export function formatDuration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '-';
   const s = Math.max(0, Math.floor(seconds));
@@ -8,7 +8,8 @@ export function formatDuration(seconds: number | null | undefined): string {
   if (s < 10 * 3600) return `${Math.floor(s / 3600)}h${pad(Math.floor((s % 3600) / 60))}m`;
   if (s < 86400) return `${Math.floor(s / 3600)}h`;
   if (s < 10 * 86400) return `${Math.floor(s / 86400)}d${pad(Math.floor((s % 86400) / 3600))}h`;
-  return `${Math.floor(s / 86400)}d`;
+  if (s < 1000 * 86400) return `${Math.floor(s / 86400)}d`;
+  return `${Math.min(9999, Math.floor(s / (365 * 86400)))}y`;
 }
 
 /** Whole seconds from `then` to `now` (both ms), never negative; null when `then` is unknown. */

@@ -158,6 +158,19 @@ describe('Observer: incremental readings', () => {
     assert.match(next.ignoredCheckins[0]?.reason ?? '', /current run is run-new/);
   });
 
+  test('a check-in dated before its run started (a clock set to 1970) is not counted, and says why once', () => {
+    const a = sleeper();
+    writeSpecFile(runningSpec('wa', a.pid));
+    const observer = new Observer(paths, systemClock(), (t) => t === 'fixture');
+    observer.observe();
+    writeFileSync(paths.checkinFile('wa'), JSON.stringify({ worker_id: 'wa', timestamp: '1970-01-01T00:00:05.000Z', status: 'in_progress', progress_pct: 5, run_id: 'run-wa' }));
+    const next = observer.observe();
+    assert.deepEqual(next.newCheckins, []);
+    assert.equal(next.ignoredCheckins.length, 1);
+    assert.match(next.ignoredCheckins[0].reason, /check-in dated 1970-01-01T00:00:05.000Z is older than the run's start/);
+    assert.deepEqual(observer.observe().ignoredCheckins, [], 'once per version of the file');
+  });
+
   test('a spec the daemon rewrote (invalidated) is read again by an incremental reading; a vanished one is only departed in a full one', () => {
     const a = sleeper();
     const spec = runningSpec('wa', a.pid);

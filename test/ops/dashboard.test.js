@@ -125,7 +125,7 @@ describe('dashboard rendering (pure)', () => {
   });
 
   test('formatting helpers stay narrow', () => {
-    for (const [s, want] of /** @type {Array<[number, string]>} */ ([[0, '0s'], [59, '59s'], [60, '1m'], [3599, '59m'], [7380, '2h03m'], [36000, '10h'], [90000, '1d01h'], [8640000, '100d']])) assert.equal(formatDuration(s), want);
+    for (const [s, want] of /** @type {Array<[number, string]>} */ ([[0, '0s'], [59, '59s'], [60, '1m'], [3599, '59m'], [7380, '2h03m'], [36000, '10h'], [90000, '1d01h'], [8640000, '100d'], [1_764_000_000, '55y']])) assert.equal(formatDuration(s), want);
     assert.equal(formatDuration(null), '-');
     assert.equal(truncateMiddle('worker-implementation-001', 12), 'work…ion-001');
     assert.equal(truncateMiddle('worker-implementation-001', 12).length, 12);
