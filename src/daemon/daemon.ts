@@ -142,7 +142,10 @@ export class Daemon {
     for (const { workerId, taskId, checkin } of observation.newCheckins) {
       events.push({ event: 'checkin_received', worker_id: workerId, task_id: taskId, data: { status: checkin.status, progress_pct: checkin.progress_pct, message: checkin.message ?? null } });
     }
-    for (const ignored of observation.ignoredCheckins) events.push({ event: 'checkin_ignored', worker_id: ignored.workerId, data: { reason: ignored.reason } });
+    for (const ignored of observation.ignoredCheckins) {
+      this.logger.warn({ worker_id: ignored.workerId, reason: ignored.reason }, 'check-in ignored');
+      events.push({ event: 'checkin_ignored', worker_id: ignored.workerId, data: { reason: ignored.reason } });
+    }
     if (request.full) await this.keepClaim();
     this.stopDeparted(observation);
 
