@@ -19,6 +19,7 @@ import { startLocked, startWorker, withStartLock } from '../worker/start.js';
 import { recordStop, stopEndedRun, stopRun, stopped } from '../worker/stop.js';
 import { stopGraceMs } from '../worker/context.js';
 import type { SpawnResult } from '../process/spawn.js';
+import type { CounterName } from './event-log.js';
 import type { Observer } from './observer.js';
 
 /** What applying actions needs from the daemon: the home, the clock, where events go, and how to ask for a pass. */
@@ -33,7 +34,7 @@ export interface ApplyContext {
   lifecycle(): LifecycleContext;
   adoptChild(workerId: string, child: ChildProcess): void;
   /** Counters for pm-state and metrics. */
-  count(name: 'restarts' | 'completed' | 'failed' | 'zombies' | 'stops' | 'spawn_failures'): void;
+  count(name: CounterName): void;
   /** Stops in flight, so shutdown can wait for them. */
   readonly inflight: Set<Promise<unknown>>;
 }
@@ -141,8 +142,9 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
       const read = readSpec(ctx.paths, 'active', action.workerId);
       // Set to pending by hand while its process still runs (runbook A's kill failed): that run is stopped
       // first, in the background, and the next pass starts the new one. Never two runs of one worker.
-      if (read?.ok === true && read.spec.status === 'pending' && recordedState(read.spec) === 'alive') return stopLivePending(ctx, read.spec);
-      return startPending(ctx, action.workerId, action.restart);
+      const before = read?.ok === true ? read.spec : undefined;
+      if (before?.status === 'pending' && recordedState(before) === 'alive') return stopLivePending(ctx, before);
+      return startPending(ctx, action.workerId, action.restart, before);
     }
     case 'dispatch':
       throw new Error('dispatch actions are applied in batches by createSpecsForTasks');
@@ -184,14 +186,18 @@ async function stopRemnants(ctx: ApplyContext, spec: WorkerSpec): Promise<void> 
     },
     (error: unknown) => ctx.logger.error({ worker_id: spec.worker_id, err: error }, `cannot stop what escaped the run: ${describeError(error)}`),
   );
-  ctx.inflight.add(sweep);
-  void sweep.finally(() => ctx.inflight.delete(sweep));
+  trackInflight(ctx, sweep);
 }
 
-async function startPending(ctx: ApplyContext, workerId: string, restart: boolean): Promise<void> {
+/** Background work the daemon's stop waits for (bounded). */
+function trackInflight(ctx: ApplyContext, task: Promise<unknown>): void {
+  ctx.inflight.add(task);
+  void task.finally(() => ctx.inflight.delete(task));
+}
+
+/** `before`: the spec as read just now (its restart cause and count), when it was valid. */
+async function startPending(ctx: ApplyContext, workerId: string, restart: boolean, before: WorkerSpec | undefined): Promise<void> {
   try {
-    const cause = readSpec(ctx.paths, 'active', workerId);
-    const before = cause?.ok ? cause.spec : undefined;
     const result = await startWorker(ctx.lifecycle(), workerId, { reason: restart ? 'restart' : 'start', keepChild: true });
     ctx.observer.invalidate(workerId);
     if (before !== undefined) noteStarted(ctx, before, result, restart);
@@ -255,8 +261,7 @@ function inBackground(ctx: ApplyContext, workerId: string, fn: () => Promise<voi
       ctx.requestPass();
     }
   })();
-  ctx.inflight.add(task);
-  void task.finally(() => ctx.inflight.delete(task));
+  trackInflight(ctx, task);
 }
 
 /** Stops run in the background (the grace can be long); the pass goes on, and the end is recorded when it comes. */

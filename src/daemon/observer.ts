@@ -223,8 +223,8 @@ export class Observer {
   private viewOf(id: string, spec: WorkerSpec, memory: Memory, checkInFull: boolean): ObservedWorker {
     const execution = spec.execution;
     // The token is read once per process: a process cannot lose it, and the same pid and start ticks are the same process.
-    const tokenSeen = sameProcess(spec, memory.identity);
-    const state = !checkInFull && tokenSeen && pidExists(memory.identity?.pid ?? 0) ? ({ process: 'alive', exit: null } as const) : runStateOfSpec(this.paths, spec, tokenSeen);
+    const provenPid = provenProcess(spec, memory.identity);
+    const state = !checkInFull && provenPid !== null && pidExists(provenPid) ? ({ process: 'alive', exit: null } as const) : runStateOfSpec(this.paths, spec, provenPid !== null);
     const pid = execution?.pid ?? null;
     const startTicks = execution?.process_start_ticks ?? null;
     if (state.process === 'alive' && pid !== null && startTicks !== null) {
@@ -254,11 +254,13 @@ export class Observer {
 
 /**
  * The spec's running process is the one a full reading proved alive and the run's (same pid and start
- * ticks). Then kill(pid, 0), one syscall where /proc costs an open and a read, tells it still exists.
+ * ticks): its pid, else null. Then kill(pid, 0), one syscall where /proc costs an open and a read, tells
+ * it still exists.
  */
-function sameProcess(spec: WorkerSpec, identity: ProcessIdentity | null): boolean {
+function provenProcess(spec: WorkerSpec, identity: ProcessIdentity | null): number | null {
   const execution = spec.execution;
-  return identity !== null && spec.status === 'running' && execution?.pid === identity.pid && execution.process_start_ticks === identity.startTicks;
+  const same = identity !== null && spec.status === 'running' && execution?.pid === identity.pid && execution.process_start_ticks === identity.startTicks;
+  return same ? identity.pid : null;
 }
 
 function listNames(dir: string): string[] {

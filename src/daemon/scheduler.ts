@@ -55,7 +55,7 @@ export class PassScheduler {
 
   constructor(private readonly options: SchedulerOptions) {}
 
-  /** Starts asking: the periodic tick (the first pass is the caller's, through runNow). */
+  /** Requests are taken from now on (the first pass is the caller's, through runNow; the tick, startTicking's). */
   start(): void {
     this.running = true;
   }

@@ -2,7 +2,7 @@ import { nowIso } from '../contract/time.js';
 import type { WorkerSpec } from '../contract/worker-spec.js';
 import { RelayError } from '../errors.js';
 import { readProcStat } from '../process/identity.js';
-import { stopRunRemnants } from '../process/terminate.js';
+import { stopRun } from '../process/terminate.js';
 import { readTextIfExists, writeJsonAtomic } from '../store/atomic.js';
 import { readCheckin } from '../store/checkins.js';
 import { daemonLiveness } from '../store/daemon-pid.js';
@@ -11,7 +11,7 @@ import { listSpecIds, readSpec, withSpecLock } from '../store/specs.js';
 import { toFailed } from '../core/transitions.js';
 import { workerEvent } from '../worker/events.js';
 import { finalizeLocked, settleAfterLock } from '../worker/settle.js';
-import { runStateOfSpec } from '../worker/spec-process.js';
+import { recordedProcess, runStateOfSpec } from '../worker/spec-process.js';
 
 export const ZOMBIE_ERROR = 'Zombie worker - no process found';
 
@@ -97,10 +97,10 @@ export async function cleanZombie(paths: HomePaths, workerId: string, now: numbe
     const verdict = assessZombie(paths, read.spec, now);
     if (verdict.zombie === null) return null;
     const spec = read.spec;
-    const pid = spec.execution?.pid ?? null;
-    // Only the leader may have died: its group may still run the worker. Stop what carries this run's token.
-    const runId = spec.execution?.run_id ?? null;
-    if (pid !== null && runId !== null && verdict.zombie.process === 'gone') await stopRunRemnants(pid, runId, 1000);
+    // Only the leader may have died (its group may still run the worker), or the pid may name another
+    // process now: what carries this run's token is stopped, never the recorded process itself.
+    const recorded = recordedProcess(spec);
+    if (recorded !== undefined) await stopRun(recorded, 1000);
     const final = toFailed(spec, ZOMBIE_ERROR, nowIso(now));
     await finalizeLocked(ctx, final);
     return { final, zombie: verdict.zombie };
