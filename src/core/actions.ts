@@ -1,11 +1,17 @@
-/** What the decision core asks the daemon's shell to do. Each is applied under the worker's spec lock. */
+import type { EventInput } from '../store/activity-log.js';
+
+/**
+ * What the decision core asks the daemon's shell to do. Each is applied under the worker's spec lock.
+ * `events`: what the change logs, written into the spec with it (worker/outbox.ts) and appended after,
+ * so it is logged exactly once, and only if the change is made.
+ */
 export type Action =
   /** Record the time-limit warnings given (so each is given once, across daemon restarts). */
-  | { readonly kind: 'record_warnings'; readonly workerId: string; readonly pcts: readonly number[] }
+  | { readonly kind: 'record_warnings'; readonly workerId: string; readonly pcts: readonly number[]; readonly events: readonly EventInput[] }
   /** Stop the process group (TERM, grace, KILL); its end is then recorded with the reason. */
   | { readonly kind: 'stop'; readonly workerId: string; readonly reason: 'stalled' | 'time_limit'; readonly detail: string }
   /** Exit 0: to completed/. */
-  | { readonly kind: 'complete'; readonly workerId: string }
+  | { readonly kind: 'complete'; readonly workerId: string; readonly events: readonly EventInput[] }
   /** Back to pending with a restart time; cause is what ended the run. */
   | {
       readonly kind: 'schedule_restart';
@@ -15,9 +21,10 @@ export type Action =
       readonly delayMs: number;
       readonly countWasReset: boolean;
       readonly zombie: boolean;
+      readonly events: readonly EventInput[];
     }
   /** Give up: to failed/ with the error. */
-  | { readonly kind: 'fail'; readonly workerId: string; readonly error: string; readonly cause: string; readonly zombie: boolean }
+  | { readonly kind: 'fail'; readonly workerId: string; readonly error: string; readonly cause: string; readonly zombie: boolean; readonly events: readonly EventInput[] }
   /** A spec already completed or failed but still in active/ (its move was interrupted): move it, settle its task. */
   | { readonly kind: 'finalize'; readonly workerId: string; readonly status: 'completed' | 'failed' }
   /** Start a pending spec now. */

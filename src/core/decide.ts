@@ -69,8 +69,9 @@ export function decidePass(input: PassInput): PassPlan {
       workerEvents.push({ event, ...ids, data: { health_state: assessment.state, previous_state: previous ?? null, reason: assessment.reason } });
     }
     if (assessment.warningsDue.length > 0 && !assessment.timeLimitExceeded) {
-      for (const pct of assessment.warningsDue) workerEvents.push({ event: 'timeout_warning', ...ids, data: { percent: pct, reason: assessment.reason } });
-      workerActions.push({ kind: 'record_warnings', workerId: view.workerId, pcts: assessment.warningsDue });
+      // Logged with the write that records them given (once, across daemon restarts).
+      const warnings: EventInput[] = assessment.warningsDue.map((pct) => ({ event: 'timeout_warning', ...ids, data: { percent: pct, reason: assessment.reason } }));
+      workerActions.push({ kind: 'record_warnings', workerId: view.workerId, pcts: assessment.warningsDue, events: warnings });
     }
 
     if (view.status === 'completed' || view.status === 'failed') {
@@ -83,36 +84,30 @@ export function decidePass(input: PassInput): PassPlan {
       // The exit code is the worker's own word: 0 with no signal is success, even if a stop was on its way
       // (it finished before the signal reached it). A worker interrupted by TERM exits non-zero or by the signal.
       if (exit !== null && exit.exitCode === 0 && exit.signal === null) {
-        workerActions.push({ kind: 'complete', workerId: view.workerId });
-        workerEvents.push({ event: 'worker_exited', ...ids, data: { exit_code: 0, signal: null, decision: 'complete' } });
+        workerActions.push({ kind: 'complete', workerId: view.workerId, events: [{ event: 'worker_exited', ...ids, data: { exit_code: 0, signal: null, decision: 'complete' } }] });
       } else {
         const cause = assessment.zombie ? assessment.reason : describeExit(exit);
         const runMs = view.startedAt === null ? null : now - view.startedAt;
         const verdict = decideRestart(view.restartCount, runMs, limits, input.rand());
-        if (verdict.kind === 'give_up') {
-          workerActions.push({
-            kind: 'fail',
-            workerId: view.workerId,
-            cause,
-            zombie: assessment.zombie,
-            error: `${cause}; gave up after ${verdict.restartCount} restart${verdict.restartCount === 1 ? '' : 's'} (max_restarts ${limits.maxRestarts})`,
-          });
-        } else {
-          workerActions.push({ kind: 'schedule_restart', workerId: view.workerId, cause, zombie: assessment.zombie, restartCount: verdict.restartCount, delayMs: verdict.delayMs, countWasReset: verdict.countWasReset });
-        }
-        const decided = workerActions[workerActions.length - 1];
+        const error = `${cause}; gave up after ${verdict.restartCount} restart${verdict.restartCount === 1 ? '' : 's'} (max_restarts ${limits.maxRestarts})`;
         const decision =
-          decided?.kind === 'fail'
-            ? { decision: 'fail', error: decided.error }
-            : decided?.kind === 'schedule_restart'
-              ? { decision: 'restart', restart_count: decided.restartCount, delay_ms: decided.delayMs, count_was_reset: decided.countWasReset }
-              : {};
+          verdict.kind === 'give_up'
+            ? { decision: 'fail', error }
+            : { decision: 'restart', restart_count: verdict.restartCount, delay_ms: verdict.delayMs, count_was_reset: verdict.countWasReset };
+        // The event that says what was decided is logged with the change that carries the decision out: a
+        // zombie's zombie_detected (taken from this pass's health events), else worker_exited.
+        const changeEvents: EventInput[] = [];
         if (assessment.zombie) {
-          // The zombie_detected event of this pass says what was decided.
-          const zombieEvent = workerEvents.find((e) => e.event === 'zombie_detected');
-          if (zombieEvent !== undefined) Object.assign(zombieEvent.data ?? {}, decision);
+          const at = workerEvents.findIndex((e) => e.event === 'zombie_detected');
+          if (at >= 0) workerEvents.splice(at, 1);
+          changeEvents.push({ event: 'zombie_detected', ...ids, data: { health_state: assessment.state, previous_state: previous ?? null, reason: assessment.reason, ...decision } });
         } else {
-          workerEvents.push({ event: 'worker_exited', ...ids, data: { exit_code: exit?.exitCode ?? null, signal: exit?.signal ?? null, stop_reason: exit?.stopReason ?? null, cause, ...decision } });
+          changeEvents.push({ event: 'worker_exited', ...ids, data: { exit_code: exit?.exitCode ?? null, signal: exit?.signal ?? null, stop_reason: exit?.stopReason ?? null, cause, ...decision } });
+        }
+        if (verdict.kind === 'give_up') {
+          workerActions.push({ kind: 'fail', workerId: view.workerId, cause, zombie: assessment.zombie, error, events: changeEvents });
+        } else {
+          workerActions.push({ kind: 'schedule_restart', workerId: view.workerId, cause, zombie: assessment.zombie, restartCount: verdict.restartCount, delayMs: verdict.delayMs, countWasReset: verdict.countWasReset, events: changeEvents });
         }
         isDestructive = assessment.zombie;
       }

@@ -12,6 +12,7 @@ import type { HomePaths } from '../store/home.js';
 import { moveSpecFile, readSpec, withSpecLock, writeSpec } from '../store/specs.js';
 import { toCompleted, toFailed, toPending, withWarningsGiven } from '../core/transitions.js';
 import { workerEvent } from '../worker/events.js';
+import { stampEvents, withOutbox } from '../worker/outbox.js';
 import { finalizeLocked, settleAfterLock } from '../worker/settle.js';
 import { recordedState, runStateOfSpec } from '../worker/spec-process.js';
 import type { LifecycleContext } from '../worker/context.js';
@@ -56,28 +57,36 @@ const ids = (spec: WorkerSpec): { worker_id: string; task_id: string | null } =>
 
 export async function applyAction(ctx: ApplyContext, action: Action): Promise<void> {
   switch (action.kind) {
-    case 'record_warnings':
-      return underLock(ctx, action.workerId, async (spec) => {
-        if (spec.status !== 'running') return;
-        await writeSpec(ctx.paths, 'active', withWarningsGiven(spec, action.pcts));
-      }).then(() => undefined);
+    case 'record_warnings': {
+      const logged = await underLock(ctx, action.workerId, async (spec) => {
+        if (spec.status !== 'running') return undefined;
+        const at = nowIso(ctx.clock.wallNow());
+        const events = stampEvents(action.events, at);
+        await writeSpec(ctx.paths, 'active', withOutbox(withWarningsGiven(spec, action.pcts), events, at));
+        return events;
+      });
+      if (logged !== undefined) ctx.emit(logged);
+      return;
+    }
     case 'stop':
       return startStop(ctx, action);
     case 'complete': {
-      const final = await underLock(ctx, action.workerId, async (spec) => {
+      const settled = await underLock(ctx, action.workerId, async (spec) => {
         const run = runStateOfSpec(ctx.paths, spec);
         if (run.exit === null || run.exit.exitCode !== 0) return undefined;
         await stopRemnants(ctx, spec);
-        const done = toCompleted(spec, nowIso(ctx.clock.wallNow()));
+        const at = nowIso(ctx.clock.wallNow());
+        const events = stampEvents([...action.events, workerEvent('worker_completed', spec, { exit_code: 0, restart_count: spec.execution?.restart_count ?? 0 })], at);
+        const done = withOutbox(toCompleted(spec, at), events, at);
         await finalizeLocked(ctx.lifecycle(), done);
-        return done;
+        return { done, events };
       });
-      if (final === undefined) return;
+      if (settled === undefined) return;
       ctx.count('completed');
-      return settleAfterLock(ctx.lifecycle(), final, [workerEvent('worker_completed', final, { exit_code: 0, restart_count: final.execution?.restart_count ?? 0 })]);
+      return settleAfterLock(ctx.lifecycle(), settled.done, settled.events);
     }
     case 'schedule_restart': {
-      let started: { before: WorkerSpec; result: SpawnResult } | undefined;
+      let started: SpawnResult | undefined;
       try {
         await withStartLock(ctx.lifecycle(), action.workerId, async () => {
           const read = readSpec(ctx.paths, 'active', action.workerId);
@@ -86,23 +95,31 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
           const run = await endedRun(ctx, spec, action.zombie);
           if (run === undefined) return;
           const wallNow = ctx.clock.wallNow();
+          const at = nowIso(wallNow);
+          const events = stampEvents(action.events, at);
           const pending = toPending(spec, {
             cause: action.cause,
-            end: { exitCode: run.exit?.exitCode ?? null, signal: run.exit?.signal ?? null, at: nowIso(wallNow) },
+            end: { exitCode: run.exit?.exitCode ?? null, signal: run.exit?.signal ?? null, at },
             restartCount: action.restartCount,
             nextRestartAt: nowIso(wallNow + action.delayMs),
           });
           removeExitRecord(ctx.paths, spec.worker_id);
           ctx.logger.info({ worker_id: spec.worker_id, cause: action.cause, restart_count: action.restartCount, delay_ms: action.delayMs }, 'restart scheduled');
           if (action.delayMs > 0) {
-            await writeSpec(ctx.paths, 'active', pending);
+            await writeSpec(ctx.paths, 'active', withOutbox(pending, events, at));
+            ctx.emit(events);
             return;
           }
           // No backoff: start it again now, under the same lock and in the slot it holds. The pending state
-          // is written together with the launch record (startLocked's first write), so a daemon killed
-          // before the spawn leaves a pending spec that the next pass starts, and one killed after it
-          // leaves the launch token, whose run is stopped before the next start.
-          started = { before: pending, result: await startLocked(ctx.lifecycle(), pending, { reason: 'restart', keepChild: true }) };
+          // (and the events saying why) is written together with the launch record (startLocked's first
+          // write), so a daemon killed before the spawn leaves a pending spec that the next pass starts, and
+          // one killed after it leaves the launch token, whose run is stopped before the next start.
+          started = await startLocked(ctx.lifecycle(), withOutbox(pending, events, at), {
+            reason: 'restart',
+            keepChild: true,
+            logged: events,
+            startedEvents: (result) => [restartedEvent(pending, result)],
+          });
         });
       } catch (error) {
         startFailed(ctx, action.workerId, error);
@@ -110,21 +127,22 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
       } finally {
         ctx.observer.invalidate(action.workerId);
       }
-      if (started !== undefined) noteStarted(ctx, started.before, started.result, true);
+      if (started !== undefined) noteStarted(ctx, action.workerId, started, true);
       return;
     }
     case 'fail': {
-      const final = await underLock(ctx, action.workerId, async (spec) => {
+      const settled = await underLock(ctx, action.workerId, async (spec) => {
         const run = await endedRun(ctx, spec, action.zombie);
         if (run === undefined) return undefined;
-        const now = nowIso(ctx.clock.wallNow());
-        const failed = toFailed(spec, action.error, now, { exitCode: run.exit?.exitCode ?? null, signal: run.exit?.signal ?? null, at: now });
+        const at = nowIso(ctx.clock.wallNow());
+        const events = stampEvents([...action.events, workerEvent('worker_failed', spec, { error: action.error, cause: action.cause, restart_count: spec.execution?.restart_count ?? 0 })], at);
+        const failed = withOutbox(toFailed(spec, action.error, at, { exitCode: run.exit?.exitCode ?? null, signal: run.exit?.signal ?? null, at }), events, at);
         await finalizeLocked(ctx.lifecycle(), failed);
-        return failed;
+        return { failed, events };
       });
-      if (final === undefined) return;
+      if (settled === undefined) return;
       ctx.count('failed');
-      return settleAfterLock(ctx.lifecycle(), final, [workerEvent('worker_failed', final, { error: action.error, cause: action.cause, restart_count: final.execution?.restart_count ?? 0 })]);
+      return settleAfterLock(ctx.lifecycle(), settled.failed, settled.events);
     }
     case 'finalize': {
       // Its content is final already (a move interrupted by a crash): only the move and the task are left.
@@ -198,28 +216,28 @@ function trackInflight(ctx: ApplyContext, task: Promise<unknown>): void {
 /** `before`: the spec as read just now (its restart cause and count), when it was valid. */
 async function startPending(ctx: ApplyContext, workerId: string, restart: boolean, before: WorkerSpec | undefined): Promise<void> {
   try {
-    const result = await startWorker(ctx.lifecycle(), workerId, { reason: restart ? 'restart' : 'start', keepChild: true });
+    const result = await startWorker(ctx.lifecycle(), workerId, {
+      reason: restart ? 'restart' : 'start',
+      keepChild: true,
+      ...(restart && before !== undefined ? { startedEvents: (r: SpawnResult) => [restartedEvent(before, r)] } : {}),
+    });
     ctx.observer.invalidate(workerId);
-    if (before !== undefined) noteStarted(ctx, before, result, restart);
-    else ctx.adoptChild(workerId, result.child);
+    noteStarted(ctx, workerId, result, restart && before !== undefined);
   } catch (error) {
     ctx.observer.invalidate(workerId);
     startFailed(ctx, workerId, error);
   }
 }
 
-/** After a start (its worker_started emitted by startLocked): the child is watched, a restart counted. */
-function noteStarted(ctx: ApplyContext, before: WorkerSpec, result: SpawnResult, restart: boolean): void {
-  ctx.adoptChild(before.worker_id, result.child);
-  if (!restart) return;
-  ctx.count('restarts');
-  ctx.emit([
-    {
-      event: 'worker_restarted',
-      ...ids(before),
-      data: { restart_count: before.execution?.restart_count ?? 0, cause: before.error ?? null, pid: result.pid },
-    },
-  ]);
+/** worker_restarted, logged with the start (its worker_started) that carries the restart out. */
+function restartedEvent(before: WorkerSpec, result: SpawnResult): EventInput {
+  return { event: 'worker_restarted', ...ids(before), data: { restart_count: before.execution?.restart_count ?? 0, cause: before.error ?? null, pid: result.pid } };
+}
+
+/** After a start (its events logged by startLocked): the child is watched, a restart counted. */
+function noteStarted(ctx: ApplyContext, workerId: string, result: SpawnResult, restart: boolean): void {
+  ctx.adoptChild(workerId, result.child);
+  if (restart) ctx.count('restarts');
 }
 
 /** A start that did not happen: another already ran it (skipped), or the program could not be spawned (counted). */

@@ -20,6 +20,8 @@ import { buildPmState, type DaemonCounters } from './state.js';
 import { reconcileTasks } from './task-specs.js';
 import { HomeWatch } from './home-watch.js';
 import { applyPlan } from './apply-plan.js';
+import { OutboxRecovery } from './outbox-recovery.js';
+import { healthAtLastStop, type HealthSeed } from './health-seed.js';
 
 export interface DaemonOptions {
   readonly paths: HomePaths;
@@ -58,6 +60,9 @@ export class Daemon {
   private readonly children = new Map<string, ChildProcess>();
   private readonly inflight = new Set<Promise<unknown>>();
   private lastObservation: Observation | undefined;
+  private readonly outbox: OutboxRecovery;
+  /** The last daemon's view of each worker's health, so a change it logged is not logged again. */
+  private healthSeed: ReadonlyMap<string, HealthSeed> | undefined;
   /** Where the metrics listener is, when enabled: shown in pm-state.json. */
   metricsEndpoint: { host: string; port: number } | undefined;
 
@@ -79,6 +84,7 @@ export class Daemon {
       onTick: () => this.watch.ensure(),
     });
     this.orphanGuard = new OrphanGuard(this.settings.massActionMin);
+    this.outbox = new OutboxRecovery(this.paths, this.logger, (events) => this.emit(events));
     this.watch = new HomeWatch(this.paths, this.observer, this.scheduler, (where, error) => this.events.reportError(where, error));
   }
 
@@ -100,6 +106,7 @@ export class Daemon {
     this.claim = await claimDaemonSlot(this.paths, this.settings.loopIntervalSeconds);
     const { tookOverFrom } = this.claim;
     this.state = 'running';
+    this.healthSeed = healthAtLastStop(this.paths);
     this.scheduler.start();
     const orphans = findOrphansAtStart(this.paths);
     const took = tookOverFrom === undefined ? null : { pid: tookOverFrom.pid, started_at: tookOverFrom.started_at };
@@ -149,6 +156,13 @@ export class Daemon {
     if (request.full) await this.keepClaim();
     this.stopDeparted(observation);
 
+    if (this.healthSeed !== undefined) {
+      for (const w of observation.workers) {
+        const seed = this.healthSeed.get(w.spec.worker_id);
+        if (seed !== undefined && seed.pid === (w.spec.execution?.pid ?? null)) this.observer.setHealth(w.spec.worker_id, seed.health);
+      }
+      this.healthSeed = undefined;
+    }
     const queue = this.inputs.readQueue();
     const plan = decidePass({
       now: this.clock.now(),
@@ -172,7 +186,13 @@ export class Daemon {
     if (request.full) {
       this.fullPasses += 1;
       if (this.fullPasses % 12 === 0) await this.reconcile(new Set(observation.workers.map((w) => w.spec.worker_id)));
-      if (this.fullPasses % 12 === 1) rotateWorkerLogs(this.paths, observation.workers, this.inputs.workerTypes, this.logger);
+      if (this.fullPasses % 12 === 1) {
+        rotateWorkerLogs(this.paths, observation.workers, this.inputs.workerTypes, this.logger);
+        this.outbox.recover(
+          observation.workers.map((w) => w.spec),
+          this.clock.wallNow(),
+        );
+      }
     }
     this.loops += 1;
     const passMs = performance.now() - started;

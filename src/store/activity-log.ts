@@ -14,6 +14,10 @@ export interface AnyEventInput {
   readonly task_id?: string | null | undefined;
   readonly data?: Record<string, unknown>;
   readonly timestamp?: string;
+  /** Set on the events of a change written with an outbox (worker/outbox.ts): how a lost append is found and made once. */
+  readonly event_id?: string;
+  /** Appended by the daemon's recovery, after its writer was killed before appending it. */
+  readonly recovered?: boolean;
 }
 
 /** An event the program itself emits: its type is one of KNOWN_EVENTS, so a misspelt name is a type error. */
@@ -31,6 +35,8 @@ export function formatEventLine(input: AnyEventInput): string {
     ...(input.worker_id ? { worker_id: input.worker_id } : {}),
     ...(input.task_id ? { task_id: input.task_id } : {}),
     data: input.data ?? {},
+    ...(input.event_id === undefined ? {} : { event_id: input.event_id }),
+    ...(input.recovered === true ? { recovered: true } : {}),
   };
   let line = `${JSON.stringify(event)}\n`;
   if (Buffer.byteLength(line) > MAX_LINE_BYTES) {

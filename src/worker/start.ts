@@ -10,7 +10,9 @@ import { removeExitRecord } from '../store/exits.js';
 import { withSpecLock, writeSpec } from '../store/specs.js';
 import { requireActiveSpec } from './active-spec.js';
 import { clock, stopGraceMs, type LifecycleContext } from './context.js';
-import { emitWorkerEvent, workerEvent } from './events.js';
+import { emitEvents, workerEvent } from './events.js';
+import { stampEvents, withOutbox, type LoggedEvent } from './outbox.js';
+import type { EventInput } from '../store/activity-log.js';
 import { applyExitRecordIfAny } from './exit.js';
 import { finalizeLocked, settleAfterLock } from './settle.js';
 import { recordedProcess, recordedState } from './spec-process.js';
@@ -27,6 +29,10 @@ export interface StartOptions {
    * racing the old process's exit): wait up to this long for it to go before refusing. Default 0.
    */
   readonly waitForExitMs?: number;
+  /** Events already in the spec's outbox (the change that led to this start): logged once the launch is recorded. */
+  readonly logged?: readonly LoggedEvent[];
+  /** Events to log with worker_started (and in its write's outbox), e.g. worker_restarted. */
+  readonly startedEvents?: (result: SpawnResult) => readonly EventInput[];
 }
 
 /** A spawn failure: the spec went to failed/; the task is settled and the event emitted once the spec lock is released. */
@@ -34,6 +40,7 @@ class SpawnFailure {
   constructor(
     readonly error: RelayError,
     readonly final: WorkerSpec,
+    readonly events: readonly LoggedEvent[],
   ) {}
 }
 
@@ -84,6 +91,7 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   // cache; a power cut that loses the write also ends every process the token could name.
   const runId = newRunId();
   await writeSpec(ctx.paths, 'active', withLaunchRecorded(spec, runId), { fsync: false });
+  if (options.logged !== undefined) emitEvents(ctx, options.logged);
   const now = clock(ctx);
   let result: SpawnResult;
   try {
@@ -99,13 +107,30 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
     });
   } catch (error) {
     if (error instanceof RelayError && error.code === 'SPAWN_FAILED') {
-      const final = toFailed(spec, error.message, nowIso(clock(ctx)));
+      const at = nowIso(clock(ctx));
+      const events = stampEvents([workerEvent('worker_failed', spec, { reason: 'spawn_failed', error: error.message })], at);
+      const final = withOutbox(toFailed(spec, error.message, at), events, at);
       await finalizeLocked(ctx, final);
-      throw new SpawnFailure(error, final);
+      throw new SpawnFailure(error, final, events);
     }
     throw error;
   }
-  const next = toRunning(spec, { pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, host: currentHost(), runId: result.runId, startedAt: result.startedAt });
+  const at = nowIso(clock(ctx));
+  const events = stampEvents(
+    [
+      workerEvent('worker_started', spec, {
+        pid: result.pid,
+        run_id: result.runId,
+        program: result.argv[0] ?? null,
+        restart_count: execution.restart_count,
+        reason,
+        log_file: result.logFile,
+      }),
+      ...(options.startedEvents?.(result) ?? []),
+    ],
+    at,
+  );
+  const next = withOutbox(toRunning(spec, { pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, host: currentHost(), runId: result.runId, startedAt: result.startedAt }), events, at);
   try {
     await writeSpec(ctx.paths, 'active', next);
   } catch (error) {
@@ -114,14 +139,7 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
     throw error;
   }
   if (options.keepChild !== true) result.child.unref();
-  emitWorkerEvent(ctx, 'worker_started', spec, {
-    pid: result.pid,
-    run_id: result.runId,
-    program: result.argv[0] ?? null,
-    restart_count: execution.restart_count,
-    reason,
-    log_file: result.logFile,
-  });
+  emitEvents(ctx, events);
   return result;
 }
 
@@ -131,7 +149,7 @@ export async function withStartLock<T>(ctx: LifecycleContext, workerId: string, 
     return await withSpecLock(ctx.paths, workerId, fn);
   } catch (error) {
     if (!(error instanceof SpawnFailure)) throw error;
-    await settleAfterLock(ctx, error.final, [workerEvent('worker_failed', error.final, { reason: 'spawn_failed', error: error.error.message })]);
+    await settleAfterLock(ctx, error.final, error.events);
     throw error.error;
   }
 }

@@ -16,7 +16,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { LONG, duplicateRuns, envNumber, locateSpecs, randomInt, readQueue, readSpecAnywhere, runsLogged, sleep, spawnCommand, taskProblems, unparsableFiles, workerProcesses } from './support.js';
+import { LONG, duplicateRuns, envNumber, eventLogProblems, locateSpecs, randomInt, readQueue, readSpecAnywhere, runsLogged, sleep, spawnCommand, taskProblems, unparsableFiles, workerProcesses } from './support.js';
 import { daemonClaimed, stopDaemon } from '../helpers/daemon.js';
 import { fixtureCommand as fixture, QUICK as quick, run, SCRIPTS, waitFor } from '../helpers/home.js';
 import { isAlive } from '../helpers/processes.js';
@@ -195,6 +195,8 @@ test(`the daemon SIGKILLed ${ROUNDS} times at random moments loses, duplicates a
   const validate = await run(home, ['validate']);
   if (validate.code !== 0) violations.push(`final: validate exited ${validate.code}: ${validate.stdout.trim()}`);
   await stopDaemon(final);
+  // Each change logged once across all those kills: nothing lost between a change and its event, nothing twice.
+  for (const problem of eventLogProblems(home)) violations.push(`final: ${problem}`);
 
   t.diagnostic(`${ROUNDS} kills in ${(chaosMs / 1000).toFixed(1)} s; ${created.size} tasks (${[...new Set(created.values())].map((type) => `${[...created.values()].filter((x) => x === type).length} ${type}`).join(', ')}); daemons that exited on their own: ${selfExits}; refused because the previous one still ran: ${refused}`);
   if (extraRuns.length > 0) t.diagnostic(`workers started more often than their runs need (a start the killed daemon never recorded): ${extraRuns.join('; ')}`);

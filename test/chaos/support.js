@@ -285,3 +285,29 @@ export function describeHome(home, lastEvents = 15) {
   lines.push(...daemonLog.trim().split('\n').slice(-Math.ceil(lastEvents / 2)).map((l) => `daemon log ${l.slice(0, 400)}`));
   return lines.join('\n');
 }
+
+/**
+ * Each change logged exactly once (worker/outbox.ts): no event id twice in pm-activity.jsonl; every event a
+ * finished spec's outbox holds is in the log; a finished worker has one worker_completed or worker_failed.
+ * @param {string} home
+ * @returns {string[]} the violations
+ */
+export function eventLogProblems(home) {
+  const problems = [];
+  const text = readIfThere(coord(home, 'pm-activity.jsonl')) ?? '';
+  const logged = text.split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line));
+  const seen = new Map();
+  for (const e of logged) if (typeof e.event_id === 'string') seen.set(e.event_id, (seen.get(e.event_id) ?? 0) + 1);
+  for (const [id, n] of seen) if (n > 1) problems.push(`event ${id} is logged ${n} times`);
+  for (const folder of ['completed', 'failed']) {
+    for (const id of listJson(coord(home, 'worker-specs', folder))) {
+      const spec = JSON.parse(readIfThere(coord(home, 'worker-specs', folder, `${id}.json`)) ?? '{}');
+      for (const group of spec.outbox ?? []) {
+        for (const e of group.events) if (!seen.has(e.event_id)) problems.push(`${folder} worker ${id}: its ${e.event} event (${e.event_id}) was never logged`);
+      }
+      const finals = logged.filter((e) => e.worker_id === id && e.event === (folder === 'completed' ? 'worker_completed' : 'worker_failed'));
+      if (finals.length !== 1) problems.push(`${folder} worker ${id}: ${finals.length} ${folder === 'completed' ? 'worker_completed' : 'worker_failed'} events, expected 1`);
+    }
+  }
+  return problems;
+}

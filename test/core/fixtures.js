@@ -135,3 +135,15 @@ export function actionOf(action, kind) {
   assert.equal(action?.kind, kind);
   return /** @type {Extract<Action, { kind: K }>} */ (action);
 }
+
+/**
+ * Every event a plan logs: the pass's own, then those written with each action's change (worker/outbox.ts).
+ * @param {import('../../dist/core/decide.js').PassPlan} plan
+ */
+export const allEvents = (plan) => [...plan.events, ...plan.actions.flatMap((a) => ('events' in a ? a.events : []))];
+
+/**
+ * The actions without the events they log.
+ * @param {readonly import('../../dist/core/actions.js').Action[]} actions
+ */
+export const bare = (actions) => actions.map((a) => Object.fromEntries(Object.entries(a).filter(([key]) => key !== 'events')));

@@ -25,7 +25,7 @@ export function procStat(pid) {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0], ppid: Number(fields[1]), pgrp: Number(fields[2]) };
+    return { state: fields[0], ppid: Number(fields[1]), pgrp: Number(fields[2]), startTicks: Number(fields[19]) };
   } catch {
     return undefined;
   }
