@@ -5,12 +5,13 @@ import { decidePass, type PassPlan } from '../core/decide.js';
 import type { Logger } from '../log.js';
 import type { EventInput } from '../store/activity-log.js';
 import { writeDerivedJsonSync } from '../store/atomic.js';
+import { readSpec } from '../store/specs.js';
 import type { HomePaths } from '../store/home.js';
 import type { ApplyContext } from './apply.js';
 import { DaemonEvents } from './event-log.js';
 import type { PassHooks } from './hooks.js';
 import { PassInputs } from './inputs.js';
-import { rotateWorkerLogs } from './logs.js';
+import { maxBytesOf, WorkerLogGuard } from './logs.js';
 import { Observer, type Observation } from './observer.js';
 import { findOrphansAtStart, OrphanGuard, stopOrphans } from './orphans.js';
 import { homePermissionWarnings } from './permissions.js';
@@ -52,6 +53,7 @@ export class Daemon {
   private claim: DaemonClaim | undefined;
   private readonly orphanGuard: OrphanGuard;
   private readonly watch: HomeWatch;
+  private readonly logs: WorkerLogGuard;
   private fullPasses = 0;
   private loops = 0;
   private heldLastPass = false;
@@ -79,6 +81,7 @@ export class Daemon {
       onTick: () => this.watch.ensure(),
     });
     this.orphanGuard = new OrphanGuard(this.settings.massActionMin);
+    this.logs = new WorkerLogGuard(this.paths, this.clock, this.logger);
     this.watch = new HomeWatch(this.paths, this.observer, this.scheduler, (where, error) => this.events.reportError(where, error));
   }
 
@@ -111,6 +114,8 @@ export class Daemon {
     this.emit(warnings.map((w) => ({ event: 'daemon_warning', data: { warning: 'writable_by_others', path: w.path, mode: w.mode, message: w.message } })));
     if (orphans.length > 0) this.track(stopOrphans(this.applyContext(), orphans));
     await this.reconcile();
+    // Workers' logs are guarded from the first pass on (a worker it starts may flood at once); `--once` rotates them once instead.
+    if (options.watch !== false) this.logs.start();
     await this.runPass();
     if (options.watch === false) return;
     this.watch.start();
@@ -134,6 +139,8 @@ export class Daemon {
     const observation = this.observer.observe(request.full ? undefined : request);
     this.lastObservation = observation;
     this.watch.recheckExits(request.exits, observation);
+    // Each running worker's log watched (those of workers that left, no longer): see WorkerLogGuard.
+    this.logs.sync(observation.workers, this.inputs.workerTypes);
     const events: EventInput[] = [];
     for (const bad of observation.invalid) {
       this.events.count('spec_invalid');
@@ -172,7 +179,7 @@ export class Daemon {
     if (request.full) {
       this.fullPasses += 1;
       if (this.fullPasses % 12 === 0) await this.reconcile(new Set(observation.workers.map((w) => w.spec.worker_id)));
-      if (this.fullPasses % 12 === 1) rotateWorkerLogs(this.paths, observation.workers, this.inputs.workerTypes, this.logger);
+      if (this.fullPasses % 12 === 1) this.logs.checkAll(observation.workers, this.inputs.workerTypes);
     }
     this.loops += 1;
     const passMs = performance.now() - started;
@@ -239,6 +246,14 @@ export class Daemon {
   /** A child the daemon started: its exit asks for a pass at once, which reads the shim's exit record. */
   adoptChild(workerId: string, child: ChildProcess): void {
     this.children.set(workerId, child);
+    // Its log is guarded from now on, not from the next pass (a worker may flood from its first instant).
+    // Its type from the spec as written now (it may have been made from a task in this very pass).
+    try {
+      const read = readSpec(this.paths, 'active', workerId);
+      if (read?.ok === true) this.logs.guard(workerId, maxBytesOf(this.inputs.workerTypes, read.spec));
+    } catch {
+      // Unreadable now: the next pass's sync guards it.
+    }
     child.once('exit', () => {
       if (this.children.get(workerId) === child) this.children.delete(workerId);
       this.scheduler.request({ processEnded: true });
@@ -273,6 +288,7 @@ export class Daemon {
     if (this.state !== 'running') return;
     this.state = 'stopping';
     this.watch.close();
+    this.logs.close();
     await this.scheduler.stop();
     if (this.inflight.size > 0) {
       let timer: NodeJS.Timeout | undefined;
