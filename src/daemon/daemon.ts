@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import type { EventInput } from '../store/activity-log.js';
 import { writeDerivedJsonSync } from '../store/atomic.js';
 import { readSpec } from '../store/specs.js';
+import { removeStaleTempFiles } from '../store/temp-files.js';
 import type { HomePaths } from '../store/home.js';
 import type { ApplyContext } from './apply.js';
 import { DaemonEvents } from './event-log.js';
@@ -114,6 +115,7 @@ export class Daemon {
     this.emit(warnings.map((w) => ({ event: 'daemon_warning', data: { warning: 'writable_by_others', path: w.path, mode: w.mode, message: w.message } })));
     if (orphans.length > 0) this.track(stopOrphans(this.applyContext(), orphans));
     await this.reconcile();
+    this.removeStaleTempFiles();
     // Workers' logs are guarded from the first pass on (a worker it starts may flood at once); `--once` rotates them once instead.
     if (options.watch !== false) this.logs.start();
     await this.runPass();
@@ -175,11 +177,12 @@ export class Daemon {
     this.emit([...events, ...plan.events]);
     if (await applyPlan(this.applyContext(), plan, queue.byId, (where, error, workerId) => this.events.reportError(where, error, workerId))) this.inputs.forgetQueue();
 
-    // Now and then (every 12th full pass: a minute at the default interval), the slow housekeeping.
+    // Now and then (every 12th full pass: a minute at the default interval; leftover temp files every 60th), the slow housekeeping.
     if (request.full) {
       this.fullPasses += 1;
       if (this.fullPasses % 12 === 0) await this.reconcile(new Set(observation.workers.map((w) => w.spec.worker_id)));
       if (this.fullPasses % 12 === 1) this.logs.checkAll(observation.workers, this.inputs.workerTypes);
+      if (this.fullPasses % 60 === 0) this.removeStaleTempFiles();
     }
     this.loops += 1;
     const passMs = performance.now() - started;
@@ -207,6 +210,17 @@ export class Daemon {
       if (await restoreClaimIfLost(this.paths, this.claim.record)) this.emit([claimRestoredEvent(this.paths)]);
     } catch (error) {
       this.events.reportError('restore the pid file', error);
+    }
+  }
+
+  /** Temp files a killed writer left (older than STALE_TEMP_MS: never a live write's) are removed, one event each; never fatal. */
+  private removeStaleTempFiles(): void {
+    try {
+      const { removed, failed } = removeStaleTempFiles(this.paths, this.clock.wallNow());
+      this.emit(removed.map((t) => ({ event: 'temp_file_removed', data: { file: t.file, of: t.of, age_seconds: Math.round(t.ageMs / 1000) } })));
+      for (const { temp, error } of failed) this.events.reportError(`remove the leftover temp file ${temp.file}`, error);
+    } catch (error) {
+      this.events.reportError('look for leftover temp files', error);
     }
   }
 
