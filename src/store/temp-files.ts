@@ -84,7 +84,7 @@ export function findTempFiles(paths: HomePaths, nowMs: number): TempFile[] {
   const found: TempFile[] = [];
   for (const { folder, belongs } of tempFolders(paths)) {
     for (const name of names(folder)) {
-      const match = TEMP_NAME.exec(name);
+      const match = name.match(TEMP_NAME);
       if (match === null || !belongs(match[1] ?? '')) continue;
       const file = join(folder, name);
       let stat;
