@@ -7,13 +7,14 @@ import { QUICK, fixtureCommand as fixture, run, waitFor } from '../helpers/home.
 import { withHome } from '../helpers/scope.js';
 import { rotateLogIfNeeded } from '../../dist/process/spawn.js';
 
-const MAX = 1024 * 1024;
+const MAX = 4 * 1024 * 1024;
 /**
  * The bound asserted, as a multiple of log_max_bytes: output.log.1 holds at most one, output.log one plus what the
- * worker writes between two looks of the daemon (half of one while the daemon gets the CPU in time). Measured: 2.8 x
- * on a two-core machine with a load average of 20 (the flooder at nice 19), hence 4.
+ * worker writes between two looks of the daemon: half of one when the daemon's timer fires on time, plus the write
+ * rate times its lateness. On this shared two-core machine the lateness is tens of ms, which a 4 MiB cap absorbs:
+ * 2.2-2.3 x measured (load average 8). With 1 MiB, 2.8 x (load 20) to 3.8 x (load 11): see docs/architecture.md.
  */
-const BOUND = 4;
+const BOUND = 3;
 
 /** @param {string} file */
 const sizeOf = (file) => {
@@ -57,7 +58,7 @@ test('a worker flooding its log stays within a small multiple of log_max_bytes a
     const numbers = [...`${rotated}${readFileSync(log, 'utf8')}`.matchAll(/flood (\d+):/g)].map((m) => Number(m[1]));
     const written = Math.max(0, ...numbers) * 90;
     process.stdout.write(`# ${samples} samples; worst output.log + output.log.1 = ${worst} bytes (${(worst / MAX).toFixed(2)} x log_max_bytes); worker wrote about ${(written / 1e6).toFixed(1)} MB\n`);
-    assert.ok(written > 5 * MAX, `the worker flooded (${written} bytes)`);
+    assert.ok(written > 4 * MAX, `the worker flooded (${written} bytes)`);
     assert.ok(worst <= BOUND * MAX, `output.log + output.log.1 peaked at ${worst} bytes, over ${BOUND} x ${MAX}`);
     assert.ok(worstRotated <= MAX, `output.log.1 peaked at ${worstRotated} bytes, over ${MAX}`);
     assert.match(rotated, /^flood \d+: /, 'the rotated copy starts at a line');
@@ -88,4 +89,36 @@ test('rotateLogIfNeeded keeps only the last log_max_bytes, from a line start, an
   assert.equal(rotateLogIfNeeded(paths, 'cut', 100), true);
   assert.equal(readFileSync(`${file}.1`, 'utf8'), `${'z'.repeat(99)}\n`);
   assert.equal(sizeOf(`${file}.1.tmp`), 0, 'no temp file left');
+}));
+
+test('WorkerLogGuard: one watch per running worker and no timer while idle; a write wakes it and it rotates; a worker that leaves, and close(), leave no watch or timer', () => withHome({}, async ({ paths }) => {
+  const { WorkerLogGuard } = await import('../../dist/daemon/logs.js');
+  const { systemClock } = await import('../../dist/core/clock.js');
+  const ids = ['g-1', 'g-2', 'g-3'];
+  for (const id of ids) {
+    mkdirSync(paths.workerLogDir(id), { recursive: true });
+    writeFileSync(join(paths.workerLogDir(id), 'output.log'), '=== header\n');
+  }
+  const running = (id) => /** @type {any} */ ({ spec: { worker_id: id, status: 'running', worker_type: 't' } });
+  const types = /** @type {any} */ ({ types: { t: { log_max_bytes: 1000 } } });
+  const silent = /** @type {any} */ ({ info() {}, warn() {}, debug() {} });
+  const guard = new WorkerLogGuard(paths, systemClock(), silent);
+  guard.start();
+  try {
+    guard.sync(ids.map(running), types);
+    await waitFor(() => guard.counts().timed === 0, { what: 'the first looks to settle' });
+    assert.deepEqual(guard.counts(), { guarded: 3, watched: 3, timed: 0 });
+    // A write past the cap wakes it: rotated without any pass.
+    const log = join(paths.workerLogDir('g-2'), 'output.log');
+    writeFileSync(log, `${'a line of output\n'.repeat(200)}`, { flag: 'a' });
+    await waitFor(() => sizeOf(`${log}.1`) > 0 && sizeOf(log) === 0, { what: 'the rotation a write woke' });
+    assert.ok(sizeOf(`${log}.1`) <= 1000);
+    await waitFor(() => guard.counts().timed === 0 && guard.counts().watched === 3, { what: 'quiet again, watched' });
+    // g-3's spec left active/: its watch is closed.
+    guard.sync(['g-1', 'g-2'].map(running), types);
+    assert.deepEqual(guard.counts(), { guarded: 2, watched: 2, timed: 0 });
+  } finally {
+    guard.close();
+  }
+  assert.deepEqual(guard.counts(), { guarded: 0, watched: 0, timed: 0 });
 }));
