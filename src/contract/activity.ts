@@ -34,6 +34,7 @@ export const KNOWN_EVENTS = [
   'actions_held',
   'daemon_error',
   'daemon_warning',
+  'temp_file_removed',
 ] as const;
 export type KnownEvent = (typeof KNOWN_EVENTS)[number];
 

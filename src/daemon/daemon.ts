@@ -5,12 +5,14 @@ import { decidePass, type PassPlan } from '../core/decide.js';
 import type { Logger } from '../log.js';
 import type { EventInput } from '../store/activity-log.js';
 import { writeDerivedJsonSync } from '../store/atomic.js';
+import { readSpec } from '../store/specs.js';
+import { removeStaleTempFiles } from '../store/temp-files.js';
 import type { HomePaths } from '../store/home.js';
 import type { ApplyContext } from './apply.js';
 import { DaemonEvents } from './event-log.js';
 import type { PassHooks } from './hooks.js';
 import { PassInputs } from './inputs.js';
-import { rotateWorkerLogs } from './logs.js';
+import { maxBytesOf, WorkerLogGuard } from './logs.js';
 import { Observer, type Observation } from './observer.js';
 import { findOrphansAtStart, OrphanGuard, stopOrphans } from './orphans.js';
 import { homePermissionWarnings } from './permissions.js';
@@ -54,6 +56,7 @@ export class Daemon {
   private claim: DaemonClaim | undefined;
   private readonly orphanGuard: OrphanGuard;
   private readonly watch: HomeWatch;
+  private readonly logs: WorkerLogGuard;
   private fullPasses = 0;
   private loops = 0;
   private heldLastPass = false;
@@ -85,6 +88,7 @@ export class Daemon {
     });
     this.orphanGuard = new OrphanGuard(this.settings.massActionMin);
     this.outbox = new OutboxRecovery(this.paths, this.logger, (events) => this.emit(events));
+    this.logs = new WorkerLogGuard(this.paths, this.clock, this.logger);
     this.watch = new HomeWatch(this.paths, this.observer, this.scheduler, (where, error) => this.events.reportError(where, error));
   }
 
@@ -118,6 +122,9 @@ export class Daemon {
     this.emit(warnings.map((w) => ({ event: 'daemon_warning', data: { warning: 'writable_by_others', path: w.path, mode: w.mode, message: w.message } })));
     if (orphans.length > 0) this.track(stopOrphans(this.applyContext(), orphans));
     await this.reconcile();
+    this.removeStaleTempFiles();
+    // Workers' logs are guarded from the first pass on (a worker it starts may flood at once); `--once` rotates them once instead.
+    if (options.watch !== false) this.logs.start();
     await this.runPass();
     if (options.watch === false) return;
     this.watch.start();
@@ -141,6 +148,8 @@ export class Daemon {
     const observation = this.observer.observe(request.full ? undefined : request);
     this.lastObservation = observation;
     this.watch.recheckExits(request.exits, observation);
+    // Each running worker's log watched (those of workers that left, no longer): see WorkerLogGuard.
+    this.logs.sync(observation.workers, this.inputs.workerTypes);
     const events: EventInput[] = [];
     for (const bad of observation.invalid) {
       this.events.count('spec_invalid');
@@ -182,17 +191,18 @@ export class Daemon {
     this.emit([...events, ...plan.events]);
     if (await applyPlan(this.applyContext(), plan, queue.byId, (where, error, workerId) => this.events.reportError(where, error, workerId))) this.inputs.forgetQueue();
 
-    // Now and then (every 12th full pass: a minute at the default interval), the slow housekeeping.
+    // Now and then (every 12th full pass: a minute at the default interval; leftover temp files every 60th), the slow housekeeping.
     if (request.full) {
       this.fullPasses += 1;
       if (this.fullPasses % 12 === 0) await this.reconcile(new Set(observation.workers.map((w) => w.spec.worker_id)));
       if (this.fullPasses % 12 === 1) {
-        rotateWorkerLogs(this.paths, observation.workers, this.inputs.workerTypes, this.logger);
+        this.logs.checkAll(observation.workers, this.inputs.workerTypes);
         this.outbox.recover(
           observation.workers.map((w) => w.spec),
           this.clock.wallNow(),
         );
       }
+      if (this.fullPasses % 60 === 0) this.removeStaleTempFiles();
     }
     this.loops += 1;
     const passMs = performance.now() - started;
@@ -220,6 +230,17 @@ export class Daemon {
       if (await restoreClaimIfLost(this.paths, this.claim.record)) this.emit([claimRestoredEvent(this.paths)]);
     } catch (error) {
       this.events.reportError('restore the pid file', error);
+    }
+  }
+
+  /** Temp files a killed writer left (older than STALE_TEMP_MS: never a live write's) are removed, one event each; never fatal. */
+  private removeStaleTempFiles(): void {
+    try {
+      const { removed, failed } = removeStaleTempFiles(this.paths, this.clock.wallNow());
+      this.emit(removed.map((t) => ({ event: 'temp_file_removed', data: { file: t.file, of: t.of, age_seconds: Math.round(t.ageMs / 1000) } })));
+      for (const { temp, error } of failed) this.events.reportError(`remove the leftover temp file ${temp.file}`, error);
+    } catch (error) {
+      this.events.reportError('look for leftover temp files', error);
     }
   }
 
@@ -259,6 +280,14 @@ export class Daemon {
   /** A child the daemon started: its exit asks for a pass at once, which reads the shim's exit record. */
   adoptChild(workerId: string, child: ChildProcess): void {
     this.children.set(workerId, child);
+    // Its log is guarded from now on, not from the next pass (a worker may flood from its first instant).
+    // Its type from the spec as written now (it may have been made from a task in this very pass).
+    try {
+      const read = readSpec(this.paths, 'active', workerId);
+      if (read?.ok === true) this.logs.guard(workerId, maxBytesOf(this.inputs.workerTypes, read.spec));
+    } catch {
+      // Unreadable now: the next pass's sync guards it.
+    }
     child.once('exit', () => {
       if (this.children.get(workerId) === child) this.children.delete(workerId);
       this.scheduler.request({ processEnded: true });
@@ -293,6 +322,7 @@ export class Daemon {
     if (this.state !== 'running') return;
     this.state = 'stopping';
     this.watch.close();
+    this.logs.close();
     await this.scheduler.stop();
     if (this.inflight.size > 0) {
       let timer: NodeJS.Timeout | undefined;

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, closeSync, constants as fsConstants, copyFileSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { nowIso } from '../contract/time.js';
 import type { WorkerType } from '../contract/worker-types.js';
@@ -170,25 +170,25 @@ export function spawnWorker(paths: HomePaths, launch: WorkerLaunch): SpawnResult
 }
 
 /**
- * Copy-truncate rotation: output.log is copied to output.log.1 (replacing it) and truncated in place, so
- * the worker keeps writing through its O_APPEND descriptor. Lines written between the copy and the
- * truncate are lost; that is the price of not signalling the worker. Returns whether it rotated.
+ * Copy-truncate rotation: the last maxBytes of output.log (from the first line that starts inside them;
+ * all of them when none does) become output.log.1, written to a temp file and renamed over it, and
+ * output.log is truncated in place, so the worker keeps writing through its O_APPEND descriptor. So
+ * output.log.1 never holds more than maxBytes. Lines written between the read and the truncate are lost;
+ * that is the price of not signalling the worker. Returns whether it rotated.
  */
 export function rotateLogIfNeeded(paths: HomePaths, workerId: string, maxBytes: number): boolean {
   const file = workerLogFile(paths, workerId);
   let fd: number;
   try {
-    // Not through a link a worker planted: only the regular file itself is truncated.
-    fd = openSync(file, fsConstants.O_WRONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+    // Not through a link a worker planted: only the regular file itself is read and truncated.
+    fd = openSync(file, fsConstants.O_RDWR | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
   } catch {
     return false;
   }
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile() || stat.size <= maxBytes) return false;
-    // Whatever sits at output.log.1 (a planted link too) is removed, then the copy is a new file.
-    rmSync(`${file}.1`, { force: true });
-    copyFileSync(file, `${file}.1`, fsConstants.COPYFILE_EXCL);
+    writeRotated(`${file}.1`, logTail(fd, stat.size, maxBytes));
     ftruncateSync(fd, 0);
   } catch (error) {
     throw new RelayError('IO_FAILED', `cannot rotate ${file}: ${describeError(error)}`, { cause: error });
@@ -196,4 +196,42 @@ export function rotateLogIfNeeded(paths: HomePaths, workerId: string, maxBytes: 
     closeSync(fd);
   }
   return true;
+}
+
+/** The file's last maxBytes (size > maxBytes), from the first line that starts inside them; all of them when none does. */
+function logTail(fd: number, size: number, maxBytes: number): Buffer {
+  // One byte before the window too: when it is a newline, the window itself starts a line.
+  const start = size - maxBytes - 1;
+  const buffer = Buffer.allocUnsafe(maxBytes + 1);
+  let got = 0;
+  while (got < buffer.length) {
+    const n = readSync(fd, buffer, got, buffer.length - got, start + got);
+    if (n === 0) break;
+    got += n;
+  }
+  const data = buffer.subarray(0, got);
+  const newline = data.indexOf(0x0a);
+  return newline === -1 || newline === data.length - 1 ? data.subarray(1) : data.subarray(newline + 1);
+}
+
+/**
+ * Writes output.log.1 whole: a temp file beside it (whatever was planted at its name removed first, then created
+ * exclusively, never through a link), renamed over it (a link planted as output.log.1 is replaced, not followed).
+ */
+function writeRotated(target: string, data: Buffer): void {
+  const temp = `${target}.tmp`;
+  rmSync(temp, { force: true });
+  const out = openSync(temp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o644);
+  try {
+    let written = 0;
+    while (written < data.length) written += writeSync(out, data, written, data.length - written);
+  } finally {
+    closeSync(out);
+  }
+  try {
+    renameSync(temp, target);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
 }

@@ -137,7 +137,7 @@ test('start: refuses a spec that is not pending, and an invalid spec, without ch
   await assert.rejects(startWorker(t.ctx(), uniqueId('st-none')), { code: 'SPEC_NOT_FOUND' });
 }));
 
-test('rotateLogIfNeeded: copy-truncate past the cap, the writer keeps appending', () => withHome(SCOPE, async (t) => {
+test('rotateLogIfNeeded: copy-truncate past the cap (the last log_max_bytes, from a line start), the writer keeps appending', () => withHome(SCOPE, async (t) => {
   const { rotateLogIfNeeded, workerLogFile } = await import('../../dist/process/spawn.js');
   const id = uniqueId('st-rotate');
   writePendingSpec(t.home, id, { workerType: 'args', description: 'x'.repeat(3000) });
@@ -148,7 +148,10 @@ test('rotateLogIfNeeded: copy-truncate past the cap, the writer keeps appending'
   assert.equal(rotateLogIfNeeded(t.paths, id, 1_000_000), false);
   const before = readFileSync(log, 'utf8');
   assert.equal(rotateLogIfNeeded(t.paths, id, 1000), true);
-  assert.equal(readFileSync(`${log}.1`, 'utf8'), before);
+  const copy = readFileSync(`${log}.1`, 'utf8');
+  assert.ok(copy.length <= 1000 && copy.length > 0, `the copy holds at most the cap (${copy.length})`);
+  assert.ok(before.endsWith(copy), 'the copy is the end of the log');
+  assert.ok(before.length === copy.length || before[before.length - copy.length - 1] === '\n' || !before.slice(-1000).slice(0, -1).includes('\n'), 'it starts at a line');
   assert.equal(readFileSync(log, 'utf8'), '');
   assert.equal(rotateLogIfNeeded(t.paths, uniqueId('st-nolog'), 10), false);
 }));

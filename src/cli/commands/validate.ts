@@ -11,11 +11,25 @@ import { listCheckinIds, readCheckin } from '../../store/checkins.js';
 import type { HomePaths } from '../../store/home.js';
 import { listSpecIds, readSpec } from '../../store/specs.js';
 import { readTaskQueue } from '../../store/tasks.js';
+import { findTempFiles, STALE_TEMP_MS } from '../../store/temp-files.js';
+import { formatDuration } from '../../ops/format.js';
 import { homeFromEnv, printJson } from '../context.js';
 
 export interface Problem {
   readonly file: string;
   readonly problem: string;
+}
+
+/**
+ * Temp files a writer left (see src/store/temp-files.ts), one warning each: never a problem, since one may be a
+ * write under way. One older than STALE_TEMP_MS is a killed writer's, which the daemon removes.
+ */
+export function tempFileWarnings(paths: HomePaths, nowMs: number): Problem[] {
+  return findTempFiles(paths, nowMs).map((t) => {
+    const age = formatDuration(t.ageMs / 1000);
+    const what = t.ageMs >= STALE_TEMP_MS ? `leftover temp file of ${t.of}, ${age} old (a writer was killed; the daemon removes it)` : `temp file of ${t.of}, ${age} old (a write under way, or a writer just killed)`;
+    return { file: t.file, problem: what };
+  });
 }
 
 /** Checks every file of a home against the contract; returns each problem with its path. */
@@ -89,11 +103,14 @@ export const validateCommand: CommandModule<object, { json: boolean }> = {
   handler: (argv) => {
     const paths = homeFromEnv();
     const { problems, checked } = validateHome(paths);
-    if (argv.json) printJson({ home: paths.home, files_checked: checked, problems });
+    const warnings = tempFileWarnings(paths, Date.now());
+    if (argv.json) printJson({ home: paths.home, files_checked: checked, problems, warnings });
     else {
       for (const p of problems) process.stdout.write(`${p.file}: ${p.problem}\n`);
-      process.stdout.write(`${checked} file(s) checked, ${problems.length} problem(s)\n`);
+      for (const w of warnings) process.stdout.write(`${w.file}: warning: ${w.problem}\n`);
+      process.stdout.write(`${checked} file(s) checked, ${problems.length} problem(s)${warnings.length > 0 ? `, ${warnings.length} warning(s)` : ''}\n`);
     }
+    // Warnings (temp files) never change the exit code: 1 only for problems.
     if (problems.length > 0) process.exitCode = 1;
   },
 };
