@@ -3,10 +3,12 @@
 // restart-worker; two fail-workers at once, or a stop and a fail, each say truthfully what happened, with
 // one worker_failed and no restart by the daemon.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { eventsOf, pmState } from '../helpers/daemon.js';
-import { FIXTURES, run, waitFor } from '../helpers/home.js';
+import { FIXTURES, readJsonl, run, waitFor } from '../helpers/home.js';
+import { failWorker, startWorker } from '../../dist/worker/index.js';
 import { isLive } from '../helpers/processes.js';
 import { withHome } from '../helpers/scope.js';
 import { readSpecFile, uniqueId, writePendingSpec } from '../helpers/specs.js';
@@ -16,7 +18,8 @@ const QUICK_RESTART = { stop_grace_seconds: 1, restart_backoff_seconds: 0.2, res
 const SCOPE = {
   types: {
     fixture: { command: ['sh', join(FIXTURES, 'forever.sh'), '{worker_id}'], ...QUICK_RESTART },
-    stubborn: { command: ['sh', join(FIXTURES, 'ignore-term.sh'), '{worker_id}'], ...QUICK_RESTART },
+    // Ignores SIGTERM: a stop or fail of it takes its whole grace, so a second command surely meets the first at work.
+    stubborn: { command: ['sh', join(FIXTURES, 'ignore-term.sh'), '{worker_id}'], ...QUICK_RESTART, stop_grace_seconds: 4 },
   },
   daemonConfig: { max_concurrent_workers: 1 },
 };
@@ -138,23 +141,42 @@ test('two fail-worker.sh at once: one fails it, the other is told another comman
   await t.startDaemon();
   const pid = await runningPid(t, id);
   const mark = eventsOf(t.home, id).length;
-  // The worker ignores SIGTERM: each fail takes its grace (1 s), so the two surely overlap.
-  const results = await Promise.all([sh(t, 'fail-worker.sh', [id, '--error', 'first']), sh(t, 'fail-worker.sh', [id, '--error', 'second'])]);
-  const winners = results.filter((r) => r.code === 0);
-  const losers = results.filter((r) => r.code !== 0);
-  assert.equal(winners.length, 1, JSON.stringify(results));
-  assert.equal(losers.length, 1, JSON.stringify(results));
-  assert.match(winners[0].stdout, new RegExp(`^${id}: failed; killed \\(pid ${pid}\\) with SIGKILL after the grace period\\n$`));
-  assert.equal(losers[0].code, 3);
-  assert.match(losers[0].stderr, /was failed by another command \(by fail-worker \(pid \d+\) at [^)]+: fail: (first|second)\) while this one waited: its spec is in worker-specs\/failed\/, nothing done/);
-  assert.equal(losers[0].stderr.trim().split('\n').length, 1, 'one line');
+  const first = sh(t, 'fail-worker.sh', [id, '--error', 'first']);
+  // The second starts once the first has claimed the worker (and is waiting out the grace).
+  await waitFor(() => readSpecFile(t.home, 'active', id)?.execution?.stopped?.action === 'fail', { what: 'the first fail-worker to claim the worker' });
+  const second = sh(t, 'fail-worker.sh', [id, '--error', 'second']);
+  const [winner, loser] = await Promise.all([first, second]);
+  assert.equal(winner.code, 0, winner.stderr);
+  assert.match(winner.stdout, new RegExp(`^${id}: failed; killed \\(pid ${pid}\\) with SIGKILL after the grace period\\n$`));
+  assert.equal(loser.code, 3, loser.stderr);
+  // Truthful either way: it waited for the first (the usual case), or started only once the first was done.
+  assert.match(loser.stderr, /was failed by another command \(by fail-worker \(pid \d+\) at [^)]+: fail: first\) while this one waited: its spec is in worker-specs\/failed\/, nothing done|is not active: its spec is in worker-specs\/failed\//);
+  assert.equal(loser.stderr.trim().split('\n').length, 1, 'one line');
+  assert.equal(loser.stdout, '');
   assert.equal(isLive(pid), false);
   const failed = readSpecFile(t.home, 'failed', id);
-  assert.equal(failed.status, 'failed');
-  assert.equal(failed.execution.restart_count, 0);
+  assert.deepEqual([failed.status, failed.error, failed.execution.restart_count], ['failed', 'first', 0]);
   await passes(t, 4);
   assert.equal(eventsOf(t.home, id, 'worker_failed').length, 1);
   assert.deepEqual(crashSigns(t, id, mark), [], JSON.stringify(eventsOf(t.home, id)));
+}));
+
+test('failWorker twice at once (in-process, no start-up delay): the second waits for the first and says so; one worker_failed', { timeout: 30_000 }, () => withHome(SCOPE, async (t) => {
+  const id = uniqueId('fail2-inproc');
+  writePendingSpec(t.home, id, { workerType: 'stubborn' });
+  const run1 = await startWorker(t.ctx(), id);
+  t.tracker.group(run1.pid);
+  await waitFor(() => readFileSync(`/proc/${run1.pid}/task/${run1.pid}/children`, 'utf8').trim() !== '', { what: 'the worker process' });
+  const results = await Promise.allSettled([failWorker(t.ctx(), id, 'first'), failWorker(t.ctx(), id, 'second')]);
+  const done = results.filter((r) => r.status === 'fulfilled');
+  const refused = results.filter((r) => r.status === 'rejected');
+  assert.equal(done.length, 1);
+  assert.equal(refused.length, 1);
+  const reason = /** @type {PromiseRejectedResult} */ (refused[0]).reason;
+  assert.equal(reason.code, 'WRONG_STATE');
+  assert.match(reason.message, /was failed by another command \(by fail-worker .*\) while this one waited/);
+  assert.equal(readJsonl(t.paths.activity).filter((e) => e.worker_id === id && e.event === 'worker_failed').length, 1);
+  assert.equal(readSpecFile(t.home, 'failed', id).status, 'failed');
 }));
 
 test('stop-worker.sh and fail-worker.sh at once: it ends failed, once, and each says what happened', { timeout: 60_000 }, () => withHome(SCOPE, async (t) => {
