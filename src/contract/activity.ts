@@ -15,6 +15,7 @@ export const KNOWN_EVENTS = [
   'zombie_detected',
   'worker_exited',
   'worker_killed',
+  'worker_stopped',
   'worker_restarted',
   'worker_completed',
   'worker_failed',

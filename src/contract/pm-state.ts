@@ -21,6 +21,12 @@ export const monitoredWorkerSchema = z.looseObject({
   pid: z.number().int().nullable(),
   started_at: z.string().nullable().optional(),
   next_restart_at: z.string().nullable().optional(),
+  /** Held by an operator's stop-worker (or fail-worker at work): never started or restarted by the daemon. */
+  stopped: z.boolean().optional(),
+  stopped_at: z.string().nullable().optional(),
+  stopped_by: z.string().nullable().optional(),
+  stopped_reason: z.string().nullable().optional(),
+  stop_action: z.string().nullable().optional(),
   last_exit: z.looseObject({ exit_code: z.number().int().nullable(), signal: z.string().nullable() }).nullable().optional(),
 });
 
@@ -76,6 +82,8 @@ export const monitoredWorkerViewSchema = z.object({
   pid: viewNumber,
   started_at: viewText,
   next_restart_at: viewText,
+  stopped: z.boolean().optional().catch(undefined),
+  stopped_at: viewText,
 });
 
 /** pm-state.json read leniently: anything that is not an object reads as empty; a worker that is not one is skipped. */

@@ -32,6 +32,24 @@ export const executionSchema = z.looseObject({
   last_exit_at: nullableIso,
   /** Why the daemon (or an operator command) stopped the last run: stalled, time_limit, manual, ... */
   stop_reason: z.string().nullable().optional(),
+  /**
+   * An operator's hold, recorded under the spec lock before any signal: stop-worker (`action` "stop") or
+   * fail-worker (`action` "fail", its claim while it fails the worker). The daemon never starts, restarts,
+   * fails or counts as a crash a held worker; a start (start-worker, restart-worker) clears it.
+   */
+  stopped: z
+    .looseObject({
+      at: isoTimestamp,
+      action: z.enum(['stop', 'fail']),
+      reason: z.string().nullable().optional(),
+      /** The command that set it (stop-worker, fail-worker). */
+      by: z.string().nullable().optional(),
+      /** That command's process (pid and start ticks), to tell a command still at work from one that died. */
+      pid: z.number().int().positive().nullable().optional(),
+      process_start_ticks: z.number().int().nonnegative().nullable().optional(),
+    })
+    .nullable()
+    .optional(),
 });
 
 export const workerSpecSchema = z.looseObject({
@@ -47,6 +65,13 @@ export const workerSpecSchema = z.looseObject({
 
 export type WorkerSpec = z.infer<typeof workerSpecSchema>;
 export type Execution = z.infer<typeof executionSchema>;
+export type StopHold = NonNullable<Execution['stopped']>;
+
+/** The operator's hold on a spec that is still pending or running, or null. */
+export function holdOf(spec: { status: string; execution?: Execution | undefined }): StopHold | null {
+  if (spec.status !== 'pending' && spec.status !== 'running') return null;
+  return spec.execution?.stopped ?? null;
+}
 
 /** The execution block with every contract field present (null where unknown). */
 export function normalizeExecution(execution: Execution | undefined): Execution & { restart_count: number } {

@@ -52,7 +52,9 @@ export function decidePass(input: PassInput): PassPlan {
     // Every running spec holds a slot until it is pending or gone, whatever its health: a held verdict
     // or an unknown type never lets the fleet grow past the cap.
     // A pending spec whose old run is being stopped holds its slot until that run is gone.
-    if (view.status === 'running' || (view.status === 'pending' && view.stopping)) running += 1;
+    // A worker held by an operator whose process is gone holds no slot.
+    const heldAndGone = view.held === true && view.process !== 'alive';
+    if ((view.status === 'running' && !heldAndGone) || (view.status === 'pending' && view.stopping)) running += 1;
     const limits = input.limits[view.workerType];
     if (limits === undefined) continue;
     const assessment = assessHealth(view, limits, now);
@@ -76,6 +78,13 @@ export function decidePass(input: PassInput): PassPlan {
 
     if (view.status === 'completed' || view.status === 'failed') {
       workerActions.push({ kind: 'finalize', workerId: view.workerId, status: view.status });
+    } else if (view.held === true) {
+      // The operator's hold: nothing is started, stopped, restarted or failed. Only a run that finished
+      // on its own with exit 0 (before the signal reached it) is completed: the worker's own word.
+      const exit = view.exit;
+      if (view.status === 'running' && exit !== null && exit.exitCode === 0 && exit.signal === null && !view.stopping) {
+        workerActions.push({ kind: 'complete', workerId: view.workerId, events: [{ event: 'worker_exited', ...ids, data: { exit_code: 0, signal: null, decision: 'complete' } }] });
+      }
     } else if (view.status === 'running' && assessment.state === 'stalled' && !view.stopping) {
       workerActions.push({ kind: 'stop', workerId: view.workerId, reason: assessment.timeLimitExceeded ? 'time_limit' : 'stalled', detail: assessment.reason });
       isDestructive = true;
@@ -156,7 +165,7 @@ function planStarts(input: PassInput, running: number, held: ReadonlySet<string>
   const starts: Action[] = [];
   if (slots <= 0) return starts;
   const pending = input.workers
-    .filter((w) => w.status === 'pending' && input.limits[w.workerType] !== undefined && !held.has(w.workerId) && !w.stopping)
+    .filter((w) => w.status === 'pending' && w.held !== true && input.limits[w.workerType] !== undefined && !held.has(w.workerId) && !w.stopping)
     .map((w) => ({ workerId: w.workerId, restartCount: w.restartCount, nextRestartAt: w.nextRestartAt, createdAt: w.createdAt }));
   for (const spec of orderPending(pending, input.now)) {
     if (slots <= 0) return starts;

@@ -27,6 +27,11 @@ export interface WorkerView {
   readonly timeoutWarnings: readonly number[];
   /** A stop of this worker is in flight. */
   readonly stopping: boolean;
+  /**
+   * Held by an operator (stop-worker, or fail-worker at work): never started, restarted or failed by the
+   * daemon, its end never a crash. Absent: not held.
+   */
+  readonly held?: boolean;
 }
 
 export const TIMEOUT_WARNING_PCTS = [50, 75, 90] as const;
@@ -54,6 +59,10 @@ const seconds = (ms: number): string => `${Math.round(ms / 1000)}s`;
 /** The health of one worker, from its view, its type's limits and now. Pure. */
 export function assessHealth(view: WorkerView, limits: Limits, now: number): HealthAssessment {
   const none = { warningsDue: [] as number[], timeLimitExceeded: false, zombie: false, nextChangeAt: null };
+  // Held with no live process: its process ended by the operator's will, not a crash, never a zombie.
+  if (view.held === true && (view.status === 'pending' || view.process !== 'alive')) {
+    return { ...none, state: 'exited', reason: 'stopped by an operator: stays stopped until start-worker or restart-worker' };
+  }
   if (view.status === 'pending') {
     const waiting = view.nextRestartAt !== null && view.nextRestartAt > now;
     return { ...none, state: waiting ? 'backoff' : 'starting', reason: waiting ? `restart in ${seconds(view.nextRestartAt - now)}` : 'waiting to start', nextChangeAt: waiting ? view.nextRestartAt : null };

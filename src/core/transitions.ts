@@ -1,4 +1,4 @@
-import type { SpecStatus, WorkerSpec } from '../contract/worker-spec.js';
+import type { SpecStatus, StopHold, WorkerSpec } from '../contract/worker-spec.js';
 import { normalizeExecution } from '../contract/worker-spec.js';
 import { RelayError } from '../errors.js';
 
@@ -17,6 +17,13 @@ import { RelayError } from '../errors.js';
  *     `pending` (restart scheduled), `completed` (exit 0), `failed` (gave up, zombie, operator).
  * - `completed`, `failed`: final. The spec moves out of `active/` into the folder of that name
  *   (written in place first, then one rename); nothing changes it again.
+ *
+ * The operator's hold (`execution.stopped`, `withStopHold`) is not a status: a `pending` or `running`
+ * spec keeps its status and gains the hold, written under the spec lock before any signal is sent.
+ * While it is set the daemon never starts, restarts or fails the worker, never calls its end a crash
+ * (restart_count is never raised for it) and does not count it against the concurrency cap once its
+ * process is gone. It is cleared only by `toRunning` (start-worker, restart-worker) or ends with the
+ * spec (`toFailed` by fail-worker, `toCompleted` when the run had already finished with exit 0).
  */
 export const SPEC_TRANSITIONS: Readonly<Record<SpecStatus, readonly SpecStatus[]>> = {
   pending: ['running', 'failed'],
@@ -73,6 +80,15 @@ export function withLaunchRecorded(spec: WorkerSpec, runId: string): WorkerSpec 
   return { ...spec, execution: { ...spec.execution, launching_run_id: runId } };
 }
 
+/**
+ * pending or running → the same status, held by an operator (stop-worker, or fail-worker's claim): see
+ * above. A pending spec's backoff is dropped (it waits for a start, not a time).
+ */
+export function withStopHold(spec: WorkerSpec, hold: StopHold): WorkerSpec {
+  if (spec.status !== 'pending' && spec.status !== 'running') throw wrongState(spec, `${spec.status} and stopped`);
+  return { ...spec, execution: { ...normalizeExecution(spec.execution), stopped: hold, ...(spec.status === 'pending' ? { next_restart_at: null } : {}) } };
+}
+
 /** pending (or running with its process gone) → running: the new run's identity; what the last run left is cleared. */
 export function toRunning(spec: WorkerSpec, run: RunStart): WorkerSpec {
   assertTransition(spec, 'running');
@@ -95,6 +111,7 @@ export function toRunning(spec: WorkerSpec, run: RunStart): WorkerSpec {
       timeout_warnings: [],
       stop_reason: null,
       launching_run_id: null,
+      stopped: null,
     },
   };
 }

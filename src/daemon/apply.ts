@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { nowIso } from '../contract/time.js';
-import type { WorkerSpec } from '../contract/worker-spec.js';
+import { holdOf, type WorkerSpec } from '../contract/worker-spec.js';
 import type { Action } from '../core/actions.js';
 import type { Clock } from '../core/clock.js';
 import { describeError, isRelayError } from '../errors.js';
@@ -177,6 +177,11 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
 async function endedRun(ctx: ApplyContext, spec: WorkerSpec, zombie: boolean): Promise<ReturnType<typeof runStateOfSpec> | undefined> {
   const run = runStateOfSpec(ctx.paths, spec);
   if (spec.status !== 'running' || run.process === 'alive') return undefined;
+  // Held by an operator since the pass looked (the hold is written before the signal): their stop, not a crash.
+  if (holdOf(spec) !== null) {
+    ctx.logger.info({ worker_id: spec.worker_id }, 'stopped by an operator: not restarted or failed');
+    return undefined;
+  }
   if (zombie) {
     if (run.exit !== null) return undefined;
     ctx.count('zombies');
@@ -219,6 +224,7 @@ async function startPending(ctx: ApplyContext, workerId: string, restart: boolea
     const result = await startWorker(ctx.lifecycle(), workerId, {
       reason: restart ? 'restart' : 'start',
       keepChild: true,
+      respectHold: true,
       ...(restart && before !== undefined ? { startedEvents: (r: SpawnResult) => [restartedEvent(before, r)] } : {}),
     });
     ctx.observer.invalidate(workerId);
@@ -288,7 +294,8 @@ function startStop(ctx: ApplyContext, action: Extract<Action, { kind: 'stop' }>)
   if (read === undefined || !read.ok) return Promise.resolve();
   const spec = read.spec;
   const e = spec.execution;
-  if (spec.status !== 'running' || e?.pid === null || e?.pid === undefined) return Promise.resolve();
+  // An operator's hold: their stop-worker or fail-worker is taking it down.
+  if (spec.status !== 'running' || e?.pid === null || e?.pid === undefined || holdOf(spec) !== null) return Promise.resolve();
   ctx.observer.setStopping(spec.worker_id, true);
   inBackground(ctx, spec.worker_id, async () => {
     let outcome: StopOutcome | 'error';

@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import type { HealthState } from '../contract/pm-state.js';
-import type { WorkerSpec } from '../contract/worker-spec.js';
+import { holdOf, type WorkerSpec } from '../contract/worker-spec.js';
 import { placeOnDaemonClock, type Clock } from '../core/clock.js';
 import type { WorkerView } from '../core/health.js';
 import { describeError } from '../errors.js';
@@ -125,7 +125,15 @@ export class Observer {
         continue;
       }
       if (checkinIds.has(id)) this.readNewCheckin(id, spec, memory, now, wallNow, newCheckins, ignoredCheckins);
-      workers.push(this.viewOf(id, spec, memory, full || incremental.exits?.has(id) === true));
+      let observed = this.viewOf(id, spec, memory, full || incremental.exits?.has(id) === true);
+      if (observed.view.process !== 'alive' && spec.status === 'running' && holdOf(spec) === null) {
+        // The process was checked after the spec was read: an operator's hold is written before the
+        // signal, so a spec changed since (one lstat tells) may hold it. Read again: a stop by an
+        // operator is never taken for a crash.
+        const fresh = this.rereadIfChanged(id, memory, now, wallNow);
+        if (fresh !== undefined) observed = this.viewOf(id, fresh, memory, true);
+      }
+      workers.push(observed);
     }
 
     const departed: Departed[] = [];
@@ -158,6 +166,23 @@ export class Observer {
     } catch {
       return false;
     }
+  }
+
+  /** The spec again when its file changed since it was read (and still parses, with a known type); else undefined. */
+  private rereadIfChanged(id: string, memory: Memory, now: number, wallNow: number): WorkerSpec | undefined {
+    let sig: string | null;
+    try {
+      sig = lstatSignature(`${this.paths.specDir('active')}/${id}.json`);
+    } catch {
+      return undefined;
+    }
+    if (sig === null || sig === memory.specSig) return undefined;
+    const read = readSpec(this.paths, 'active', id);
+    if (read === undefined || !read.ok || !this.knownType(read.spec.worker_type)) return undefined;
+    memory.specSig = sig;
+    memory.spec = read.spec;
+    this.noteRun(memory, read.spec, now, wallNow);
+    return read.spec;
   }
 
   /** A new run (a new run_id or start time) resets what the daemon knows of check-ins and progress. */
@@ -246,6 +271,7 @@ export class Observer {
       exit: state.exit,
       timeoutWarnings: execution?.timeout_warnings ?? [],
       stopping: memory.stopping,
+      held: holdOf(spec) !== null,
       createdAt: spec.created_at,
     };
     return { spec, view, checkin: memory.checkin, checkinCount: memory.checkinCount };

@@ -1,6 +1,7 @@
 import type { DaemonSettings, WorkerTypes } from '../config/load.js';
 import type { MonitoredWorker, PmState } from '../contract/pm-state.js';
 import { nowIso } from '../contract/time.js';
+import { holdOf } from '../contract/worker-spec.js';
 import type { HealthAssessment } from '../core/health.js';
 import type { DaemonPid } from '../store/daemon-pid.js';
 import type { ObservedWorker } from './observer.js';
@@ -41,6 +42,7 @@ export function buildPmState(input: StateInput): PmState {
     if (assessment === undefined) continue;
     byHealth[assessment.state] = (byHealth[assessment.state] ?? 0) + 1;
     const e = spec.execution;
+    const hold = holdOf(spec);
     monitored[spec.worker_id] = {
       worker_id: spec.worker_id,
       task_id: spec.task_id,
@@ -57,6 +59,12 @@ export function buildPmState(input: StateInput): PmState {
       pid: e?.pid ?? null,
       started_at: e?.started_at ?? null,
       next_restart_at: spec.status === 'pending' ? (e?.next_restart_at ?? null) : null,
+      // Held by an operator (health_state "exited" once its process is gone): stays so until start-worker or restart-worker.
+      stopped: hold !== null,
+      stopped_at: hold?.at ?? null,
+      stopped_by: hold?.by ?? null,
+      stopped_reason: hold?.reason ?? null,
+      stop_action: hold?.action ?? null,
       last_exit: e?.exit_code !== null && e?.exit_code !== undefined ? { exit_code: e.exit_code, signal: e.signal ?? null } : e?.signal ? { exit_code: null, signal: e.signal } : null,
     };
   }

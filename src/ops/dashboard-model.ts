@@ -4,7 +4,7 @@ import type { Alert } from '../contract/alerts.js';
 import type { Checkin } from '../contract/checkin.js';
 import { HEALTH_STATES } from '../contract/pm-state.js';
 import { nowIso } from '../contract/time.js';
-import type { WorkerSpec } from '../contract/worker-spec.js';
+import { holdOf, type WorkerSpec } from '../contract/worker-spec.js';
 import { describeError } from '../errors.js';
 import { readCheckin } from '../store/checkins.js';
 import { daemonLiveness } from '../store/daemon-pid.js';
@@ -37,6 +37,11 @@ export interface WorkerRow {
   readonly message: string | null;
   readonly next_restart_at: string | null;
   readonly next_restart_in_seconds: number | null;
+  /** Held by an operator (stop-worker; fail-worker while it works): the daemon does not start or restart it. */
+  readonly stopped: boolean;
+  readonly stopped_at: string | null;
+  /** Who and why, in words. */
+  readonly stopped_reason: string | null;
 }
 
 export interface AlertRow {
@@ -98,6 +103,8 @@ export function buildWorkerRow(spec: WorkerSpec, checkin: Checkin | undefined, p
   const lastCheckinAt = current?.timestamp ?? seen?.last_checkin ?? null;
   const nextRestartAt = spec.status === 'pending' ? (execution?.next_restart_at ?? seen?.next_restart_at ?? null) : null;
   const nextMs = parseTime(nextRestartAt);
+  // The spec is the truth about the operator's hold (the daemon may not have seen it yet).
+  const hold = holdOf(spec);
   return {
     worker_id: spec.worker_id,
     worker_type: spec.worker_type,
@@ -115,6 +122,9 @@ export function buildWorkerRow(spec: WorkerSpec, checkin: Checkin | undefined, p
     message: current?.message ?? seen?.checkin_message ?? null,
     next_restart_at: nextRestartAt,
     next_restart_in_seconds: nextMs === undefined ? null : Math.max(0, Math.round((nextMs - now) / 1000)),
+    stopped: hold !== null,
+    stopped_at: hold?.at ?? null,
+    stopped_reason: hold === null ? null : `${hold.action === 'fail' ? 'being failed' : 'stopped'} by ${hold.by ?? 'an operator'}${hold.reason ? `: ${hold.reason}` : ''}`,
   };
 }
 
@@ -126,11 +136,13 @@ export function sortByTrouble(rows: readonly WorkerRow[]): WorkerRow[] {
 export function buildDashboardModel(input: DashboardInput): DashboardModel {
   const workers = sortByTrouble(input.specs.map((spec) => buildWorkerRow(spec, input.checkins.get(spec.worker_id), input.pmState, input.now)));
   const byHealth: Record<string, number> = Object.fromEntries(HEALTH_STATES.map((s) => [s, 0]));
-  const byStatus: Record<string, number> = { pending: 0, running: 0 };
+  const byStatus: Record<string, number> = { pending: 0, running: 0, stopped: 0 };
   for (const row of workers) {
     const health = row.health_state ?? 'unseen';
     byHealth[health] = (byHealth[health] ?? 0) + 1;
-    byStatus[row.status] = (byStatus[row.status] ?? 0) + 1;
+    // A held worker counts as stopped, not as running or pending.
+    const status = row.stopped ? 'stopped' : row.status;
+    byStatus[status] = (byStatus[status] ?? 0) + 1;
   }
   const alerts = input.alerts
     .filter((a) => a.status === 'active')

@@ -41,7 +41,8 @@ interface Column {
 /** Every column but the id, whose width is what is left of the line. */
 const COLUMNS: readonly Column[] = [
   { title: 'TYPE', width: 8, cell: (r) => truncateEnd(r.worker_type, 8) },
-  { title: 'STATUS', width: 7, cell: (r) => truncateEnd(r.status, 7) },
+  // A worker held by an operator says so: "stopped" (or "failing" while fail-worker works), not its spec status.
+  { title: 'STATUS', width: 7, cell: (r) => truncateEnd(r.stopped ? (r.stopped_reason?.startsWith('being failed') === true ? 'failing' : 'stopped') : r.status, 7) },
   { title: 'HEALTH', width: 8, cell: (r) => truncateEnd(r.health_state ?? '-', 8) },
   { title: 'PID', width: 7, right: true, cell: (r) => (r.pid === null ? '-' : String(r.pid)) },
   { title: 'UP', width: 5, right: true, cell: (r) => formatDuration(r.uptime_seconds) },
@@ -107,7 +108,8 @@ function daemonLines(model: DashboardModel, width: number, paint: Paint): string
 function totalsLines(model: DashboardModel, width: number, paint: Paint): string[] {
   const t = model.totals;
   const queue = model.queue_depth === null ? 'queue ?' : `queue ${model.queue_depth} queued`;
-  const counts = `${t.workers} active (${t.by_status.running ?? 0} running, ${t.by_status.pending ?? 0} pending)`;
+  const stopped = t.by_status.stopped ?? 0;
+  const counts = `${t.workers} active (${t.by_status.running ?? 0} running, ${t.by_status.pending ?? 0} pending${stopped > 0 ? `, ${stopped} stopped` : ''})`;
   const lines = [label('workers') + fitParts([counts, queue], width - LABEL_WIDTH)];
   const states = ['zombie', 'stalled', 'late', 'backoff', 'exited', 'starting', 'unseen', 'healthy'].filter((s) => (t.by_health[s] ?? 0) > 0);
   if (states.length > 0) {

@@ -5,7 +5,7 @@ import type { SpawnResult } from '../process/spawn.js';
 import { requireActiveSpec } from './active-spec.js';
 import type { LifecycleContext } from './context.js';
 import { emitWorkerEvent } from './events.js';
-import { assertStartable, startLocked, withStartLock } from './start.js';
+import { assertNotBeingFailed, assertStartable, startLocked, withStartLock } from './start.js';
 import { stopRun } from './stop.js';
 
 export interface RestartOptions {
@@ -16,12 +16,15 @@ export interface RestartOptions {
  * Stops the worker if it runs, then starts a new run at once under the spec lock (so nothing else can
  * start it in between): the runbook's "kill, reset to pending, start-worker" in one safe step.
  * restart_count is left as it is: it counts the daemon's automatic restarts, which max_restarts limits.
+ * A worker held by stop-worker is started again, its hold cleared (toRunning).
  */
 export async function restartWorker(ctx: LifecycleContext, workerId: string, options: RestartOptions = {}): Promise<SpawnResult> {
   const spec = requireActiveSpec(ctx, workerId);
   if (spec.status !== 'running' && spec.status !== 'pending') {
     throw new RelayError('WRONG_STATE', `worker "${workerId}" has status ${spec.status} in active/: only a pending or running worker can be restarted`);
   }
+  // Never signal a run that fail-worker is taking down.
+  assertNotBeingFailed(spec);
   const outcome = await stopRun(ctx, spec);
   const previous = { previous_pid: spec.execution?.pid ?? null, previous_run_id: spec.execution?.run_id ?? null, stop_outcome: outcome };
   if (outcome === 'terminated' || outcome === 'killed') emitWorkerEvent(ctx, 'worker_killed', spec, { reason: 'restart', outcome, pid: previous.previous_pid, run_id: previous.previous_run_id });

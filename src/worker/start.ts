@@ -1,5 +1,5 @@
 import { nowIso } from '../contract/time.js';
-import { normalizeExecution, type WorkerSpec } from '../contract/worker-spec.js';
+import { holdOf, normalizeExecution, type WorkerSpec } from '../contract/worker-spec.js';
 import { toFailed, toRunning, withLaunchRecorded } from '../core/transitions.js';
 import { RelayError } from '../errors.js';
 import { checkRun, currentHost } from '../process/identity.js';
@@ -17,6 +17,7 @@ import { applyExitRecordIfAny } from './exit.js';
 import { finalizeLocked, settleAfterLock } from './settle.js';
 import { recordedProcess, recordedState } from './spec-process.js';
 import { stopEndedRun } from './stop.js';
+import { describeHold, holderAlive } from './hold.js';
 
 export type StartReason = 'start' | 'restart';
 
@@ -33,6 +34,8 @@ export interface StartOptions {
   readonly logged?: readonly LoggedEvent[];
   /** Events to log with worker_started (and in its write's outbox), e.g. worker_restarted. */
   readonly startedEvents?: (result: SpawnResult) => readonly EventInput[];
+  /** The daemon's starts: a spec held by an operator (stop-worker, fail-worker) is never started (WRONG_STATE). */
+  readonly respectHold?: boolean;
 }
 
 /** A spawn failure: the spec went to failed/; the task is settled and the event emitted once the spec lock is released. */
@@ -53,11 +56,20 @@ async function waitForRecordedExit(spec: WorkerSpec, ms: number): Promise<void> 
   while (checkRun(recorded) === 'alive' && Date.now() < deadline) await sleep(25);
 }
 
+/** Refuses to start (or restart) a worker another command is failing right now. */
+export function assertNotBeingFailed(spec: WorkerSpec): void {
+  const hold = holdOf(spec);
+  if (hold !== null && hold.action === 'fail' && holderAlive(hold)) {
+    throw new RelayError('WRONG_STATE', `worker "${spec.worker_id}" is being failed by another command (${describeHold(hold)}): not started`, { details: { hold } });
+  }
+}
+
 /** Refuses to start a worker whose recorded process still runs: never a second copy. */
 export function assertStartable(spec: WorkerSpec): void {
   if (spec.status === 'completed' || spec.status === 'failed') {
     throw new RelayError('WRONG_STATE', `worker "${spec.worker_id}" has status ${spec.status}: only a pending worker (or a running one whose process is gone) can be started`);
   }
+  assertNotBeingFailed(spec);
   const state = recordedState(spec);
   if (state === 'alive' || state === 'unverified') {
     const pid = spec.execution?.pid ?? null;
@@ -125,6 +137,7 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
         restart_count: execution.restart_count,
         reason,
         log_file: result.logFile,
+        ...(holdOf(spec) === null ? {} : { was_stopped: true, stop_cleared: holdOf(spec) }),
       }),
       ...(options.startedEvents?.(result) ?? []),
     ],
@@ -166,6 +179,10 @@ export async function startWorker(ctx: LifecycleContext, workerId: string, optio
   if (before.status === 'running') await applyExitRecordIfAny(ctx, workerId);
   return withStartLock(ctx, workerId, async () => {
     const spec = requireActiveSpec(ctx, workerId);
+    const hold = holdOf(spec);
+    if (options.respectHold === true && hold !== null) {
+      throw new RelayError('WRONG_STATE', `worker "${workerId}" is stopped (${describeHold(hold)}): only start-worker or restart-worker starts it`);
+    }
     assertStartable(spec);
     return startLocked(ctx, spec, options);
   });

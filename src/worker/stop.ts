@@ -1,14 +1,16 @@
 import { nowIso } from '../contract/time.js';
-import type { WorkerSpec } from '../contract/worker-spec.js';
-import { toFailed, withRunEnded } from '../core/transitions.js';
+import { holdOf, type StopHold, type WorkerSpec } from '../contract/worker-spec.js';
+import { toFailed, withRunEnded, withStopHold } from '../core/transitions.js';
+import { RelayError } from '../errors.js';
 import { stopRun as stopRecordedRun, type StopOutcome } from '../process/terminate.js';
 import { readExitRecord, removeExitRecord } from '../store/exits.js';
-import { readSpec, withSpecLock, writeSpec } from '../store/specs.js';
+import { findSpec, readSpec, withSpecLock, writeSpec } from '../store/specs.js';
 import { clock, stopGraceMs, type LifecycleContext } from './context.js';
 import { emitWorkerEvent, workerEvent } from './events.js';
 import { finalizeLocked, settleAfterLock } from './settle.js';
 import { requireActiveSpec } from './active-spec.js';
 import { recordedProcess, recordedState } from './spec-process.js';
+import { describeHold, holderAlive, newHold, releaseHold, sameHold } from './hold.js';
 
 export interface StopResult {
   /** 'gone' also when the spec records no process. */
@@ -91,18 +93,94 @@ export async function recordStop(ctx: LifecycleContext, stoppedSpec: WorkerSpec,
   });
 }
 
+/** What became of the operator's request, besides the signal. */
+export type StopHoldOutcome =
+  /** This command set the hold (and stopped the run, if one was running). */
+  | 'held'
+  /** Already stopped by an earlier stop-worker and no process of it runs: nothing was done. */
+  | 'already_stopped'
+  /** Another command was failing it: this one waited for it (`settled` says where the spec is now). */
+  | 'being_failed';
+
+export interface StopWorkerResult extends StopResult {
+  readonly hold: StopHoldOutcome;
+  /** The hold in force, in words (who, when, why). */
+  readonly held_by: string | null;
+  /** When the spec left active/ during the stop (failed by another command, or completed): its folder. */
+  readonly settled: 'completed' | 'failed' | null;
+  /** The spec's status when the hold was set. */
+  readonly status: string;
+}
+
+/** How long a command waits for another command that is failing the same worker (its grace, and some). */
+const waitForHolderMs = (ctx: LifecycleContext, type: string): number => stopGraceMs(ctx, type) + 15_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits (polling, with a ceiling) until the command that holds `hold` is done or gone, or the spec left active/. */
+async function waitForHolder(ctx: LifecycleContext, workerId: string, hold: StopHold, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const read = readSpec(ctx.paths, 'active', workerId);
+    if (read === undefined || !read.ok) return;
+    const current = holdOf(read.spec);
+    if (current === null || !sameHold(current, hold) || !holderAlive(current)) return;
+    await sleep(50);
+  }
+}
+
+const settledFolder = (ctx: LifecycleContext, workerId: string): 'completed' | 'failed' | null => {
+  const found = findSpec(ctx.paths, workerId);
+  return found !== undefined && (found.folder === 'completed' || found.folder === 'failed') ? found.folder : null;
+};
+
 /**
- * Stops a worker's process group and records how it ended (recordStop). The stop happens outside the
- * spec lock (it may take the whole grace); the record is made under it.
+ * stop-worker: the worker is held (execution.stopped, written under the spec lock before any signal, so a
+ * daemon pass racing the stop never restarts it nor counts a crash), then its run is stopped outside the
+ * lock (the grace may be long) and how it ended recorded under it (recordStop). It stays stopped until
+ * start-worker or restart-worker. A worker already stopped is left as it is ('already_stopped'); one
+ * another command is failing is left to it ('being_failed', once that command is done).
  */
-export async function stopWorker(ctx: LifecycleContext, workerId: string, reason: string): Promise<StopResult> {
-  const spec = requireActiveSpec(ctx, workerId);
-  const outcome = await stopRun(ctx, spec);
-  const base = { outcome, pid: spec.execution?.pid ?? null, run_id: spec.execution?.run_id ?? null };
-  if (!stopped(outcome)) return { ...base, exit_code: null, signal: null };
-  const end = await recordStop(ctx, spec, outcome, reason);
-  emitWorkerEvent(ctx, 'worker_killed', spec, { reason, ...base, ...end });
-  return { ...base, ...end };
+export async function stopWorker(ctx: LifecycleContext, workerId: string, reason: string): Promise<StopWorkerResult> {
+  const claim = newHold('stop', reason, 'stop-worker', clock(ctx));
+  try {
+    const pre = await withSpecLock(ctx.paths, workerId, async () => {
+      const spec = requireActiveSpec(ctx, workerId);
+      if (spec.status !== 'pending' && spec.status !== 'running') {
+        throw new RelayError('WRONG_STATE', `worker "${workerId}" has status ${spec.status}: it is finished, not stoppable`);
+      }
+      const hold = holdOf(spec);
+      if (hold !== null && hold.action === 'fail' && holderAlive(hold)) return { kind: 'being_failed' as const, spec, hold };
+      const live = recordedState(spec);
+      if (hold !== null && hold.action === 'stop' && live !== 'alive') return { kind: 'already_stopped' as const, spec, hold };
+      // A stop of a still-running held run (a stop-worker killed before its signal, or one at work now)
+      // keeps the hold it found; anything else is held by this command.
+      const held = hold !== null && hold.action === 'stop' ? spec : withStopHold(spec, claim);
+      if (held !== spec) await writeSpec(ctx.paths, 'active', held);
+      return { kind: 'held' as const, spec: held, hold: holdOf(held) };
+    });
+    const base = { pid: pre.spec.execution?.pid ?? null, run_id: pre.spec.execution?.run_id ?? null, status: pre.spec.status };
+    const heldBy = pre.hold === null ? null : describeHold(pre.hold);
+    if (pre.kind === 'already_stopped') {
+      return { ...base, outcome: 'gone', exit_code: pre.spec.execution?.exit_code ?? null, signal: pre.spec.execution?.signal ?? null, hold: 'already_stopped', held_by: heldBy, settled: null };
+    }
+    if (pre.kind === 'being_failed') {
+      await waitForHolder(ctx, workerId, pre.hold, waitForHolderMs(ctx, pre.spec.worker_type));
+      return { ...base, outcome: 'gone', exit_code: null, signal: null, hold: 'being_failed', held_by: heldBy, settled: settledFolder(ctx, workerId) };
+    }
+    const spec = pre.spec;
+    const outcome = await stopRun(ctx, spec);
+    let end: { exit_code: number | null; signal: string | null } = { exit_code: null, signal: null };
+    if (stopped(outcome)) {
+      end = await recordStop(ctx, spec, outcome, reason);
+      emitWorkerEvent(ctx, 'worker_killed', spec, { reason, outcome, pid: base.pid, run_id: base.run_id, ...end });
+    }
+    const settled = settledFolder(ctx, workerId);
+    if (sameHold(pre.hold, claim) || (pre.hold !== null && !holderAlive(pre.hold))) emitWorkerEvent(ctx, 'worker_stopped', spec, { reason, by: 'stop-worker', status: spec.status, outcome, pid: base.pid, run_id: base.run_id, ...end });
+    return { ...base, outcome, ...end, hold: 'held', held_by: heldBy, settled };
+  } finally {
+    releaseHold(claim);
+  }
 }
 
 export interface FailOptions {
@@ -111,30 +189,79 @@ export interface FailOptions {
 }
 
 /**
- * Stops the worker if it runs, then: status failed, error, execution.completed_at, spec moved to failed/,
- * event worker_failed, its task failed. What the runbook's "force fail" does by hand, safely.
+ * fail-worker: claims the worker under the spec lock (a hold, action "fail", written before any signal, so
+ * the daemon never restarts it nor counts the kill as a crash), stops it if it runs, then under the lock:
+ * status failed, error, execution.completed_at, spec moved to failed/; after it, event worker_failed (once)
+ * and its task failed. What the runbook's "force fail" does by hand, safely.
+ *
+ * Two at once: the second finds the first's claim, waits for it, and is refused with WRONG_STATE saying
+ * the worker was failed by another command (nothing done, no second event). A claim left by a command
+ * that died is taken over.
  */
 export async function failWorker(ctx: LifecycleContext, workerId: string, error = 'Manual termination', options: FailOptions = {}): Promise<FailResult> {
   const reason = options.reason ?? 'manual';
-  const spec = requireActiveSpec(ctx, workerId);
-  const firstOutcome = await stopRun(ctx, spec);
-  if (stopped(firstOutcome)) {
-    emitWorkerEvent(ctx, 'worker_killed', spec, { reason: `fail: ${error}`, outcome: firstOutcome, pid: spec.execution?.pid ?? null, run_id: spec.execution?.run_id ?? null });
-  }
-  const result = await withSpecLock(ctx.paths, workerId, async () => {
-    const current = requireActiveSpec(ctx, workerId);
-    let outcome = firstOutcome;
-    if (!sameRun(current, spec) && recordedState(current) === 'alive') {
-      // Restarted between the stop and the lock (rare): stop that run too, holding the lock.
-      outcome = await stopRun(ctx, current);
+  const claim = newHold('fail', `fail: ${error}`, 'fail-worker', clock(ctx));
+  try {
+    const spec = await claimForFail(ctx, workerId, claim);
+    const firstOutcome = await stopRun(ctx, spec);
+    if (stopped(firstOutcome)) {
+      emitWorkerEvent(ctx, 'worker_killed', spec, { reason: `fail: ${error}`, outcome: firstOutcome, pid: spec.execution?.pid ?? null, run_id: spec.execution?.run_id ?? null });
     }
-    const ended = endOfRun(ctx, current, outcome);
-    const at = nowIso(clock(ctx));
-    const final = toFailed(current, error, at, { exitCode: ended.exit_code, signal: ended.signal, ...(stopped(outcome) ? { at, stopReason: `fail: ${error}` } : {}) });
-    const file = await finalizeLocked(ctx, final);
-    const event = workerEvent('worker_failed', current, { reason, error, outcome, exit_code: ended.exit_code, signal: ended.signal });
-    return { result: { outcome, pid: current.execution?.pid ?? null, run_id: current.execution?.run_id ?? null, ...ended, file }, final, event };
-  });
-  await settleAfterLock(ctx, result.final, [result.event]);
-  return result.result;
+    const result = await withSpecLock(ctx.paths, workerId, async () => {
+      const current = requireActiveSpec(ctx, workerId);
+      let outcome = firstOutcome;
+      if (!sameRun(current, spec) && recordedState(current) === 'alive') {
+        // Restarted between the stop and the lock (rare): stop that run too, holding the lock.
+        outcome = await stopRun(ctx, current);
+      }
+      const ended = endOfRun(ctx, current, outcome);
+      const at = nowIso(clock(ctx));
+      const final = toFailed(current, error, at, { exitCode: ended.exit_code, signal: ended.signal, ...(stopped(outcome) ? { at, stopReason: `fail: ${error}` } : {}) });
+      const file = await finalizeLocked(ctx, final);
+      const event = workerEvent('worker_failed', current, { reason, error, outcome, exit_code: ended.exit_code, signal: ended.signal });
+      return { result: { outcome, pid: current.execution?.pid ?? null, run_id: current.execution?.run_id ?? null, ...ended, file }, final, event };
+    });
+    await settleAfterLock(ctx, result.final, [result.event]);
+    return result.result;
+  } finally {
+    releaseHold(claim);
+  }
+}
+
+/**
+ * Under the spec lock: the fail claim is written (over a stop's hold, or a dead command's claim). When
+ * another command's claim is live, waits for it outside the lock and looks again; once that command
+ * failed the worker, WRONG_STATE says so.
+ */
+async function claimForFail(ctx: LifecycleContext, workerId: string, claim: StopHold): Promise<WorkerSpec> {
+  let waitedFor: StopHold | null = null;
+  for (;;) {
+    const step = await withSpecLock(ctx.paths, workerId, async (): Promise<{ spec: WorkerSpec; wait?: undefined } | { wait: StopHold; spec?: undefined }> => {
+      let spec: WorkerSpec;
+      try {
+        spec = requireActiveSpec(ctx, workerId);
+      } catch (error) {
+        if (waitedFor !== null && error instanceof RelayError && error.code === 'WRONG_STATE') {
+          const folder = settledFolder(ctx, workerId) ?? 'another folder';
+          throw new RelayError('WRONG_STATE', `worker "${workerId}" was ${folder === 'failed' ? 'failed' : 'settled'} by another command (${describeHold(waitedFor)}) while this one waited: its spec is in worker-specs/${folder}/, nothing done`, { details: { folder, by: waitedFor } });
+        }
+        throw error;
+      }
+      if (spec.status !== 'pending' && spec.status !== 'running') {
+        throw new RelayError('WRONG_STATE', `worker "${workerId}" has status ${spec.status}: it is finished, it cannot be failed`);
+      }
+      const hold = holdOf(spec);
+      if (hold !== null && hold.action === 'fail' && !sameHold(hold, claim) && holderAlive(hold)) return { wait: hold };
+      const claimed = withStopHold(spec, claim);
+      await writeSpec(ctx.paths, 'active', claimed);
+      return { spec: claimed };
+    });
+    if (step.spec !== undefined) return step.spec;
+    if (waitedFor !== null && sameHold(waitedFor, step.wait)) {
+      throw new RelayError('LOCK_HELD', `worker "${workerId}" is being failed by another command (${describeHold(step.wait)}) that has not finished: try again later`, { details: { by: step.wait } });
+    }
+    waitedFor = step.wait;
+    const type = readSpec(ctx.paths, 'active', workerId);
+    await waitForHolder(ctx, workerId, step.wait, waitForHolderMs(ctx, type?.ok === true ? type.spec.worker_type : ''));
+  }
 }

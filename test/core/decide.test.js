@@ -310,3 +310,51 @@ describe('decidePass: the mass-action guard', () => {
     assert.deepEqual(plan.actions, []);
   });
 });
+
+describe('decidePass: a worker held by an operator (stop-worker, fail-worker at work)', () => {
+  test('its run ended by the stop: no restart, no fail, no event; health exited', () => {
+    for (const exit of [exitOf(null, 'SIGTERM', 'manual stop'), exitOf(143), null]) {
+      const plan = decideOne(runningView({ held: true, process: 'gone', exit }));
+      assert.deepEqual(kinds(plan.actions), [], `exit ${JSON.stringify(exit)}`);
+      assert.deepEqual(eventNames(plan.events), []);
+      assert.equal(plan.health.get('w1')?.state, 'exited');
+      assert.equal(plan.health.get('w1')?.zombie, false);
+    }
+  });
+
+  test('held after max_restarts were used: still no fail', () => {
+    const plan = decideOne(runningView({ held: true, process: 'gone', exit: exitOf(1), restartCount: L.maxRestarts }));
+    assert.deepEqual(kinds(plan.actions), []);
+  });
+
+  test('a held run that finished with exit 0 before the signal is completed', () => {
+    const plan = decideOne(runningView({ held: true, process: 'gone', exit: exitOf(0) }));
+    assert.deepEqual(kinds(plan.actions), ['complete']);
+  });
+
+  test('a held live run that stalls is not stopped again by the daemon (the operator is stopping it)', () => {
+    const plan = decideOne(runningView({ held: true, startedAt: NOW - 3 * 3600 * SEC, lastCheckinAt: NOW - 3 * 3600 * SEC }));
+    assert.deepEqual(kinds(plan.actions).filter((k) => k === 'stop'), []);
+  });
+
+  test('a held pending spec is never started, and a held stopped worker holds no slot', () => {
+    const plan = decidePass(passInput({
+      maxConcurrent: 1,
+      workers: [
+        runningView({ workerId: 'held-run', held: true, process: 'gone', exit: exitOf(null, 'SIGTERM', 'manual stop') }),
+        runningView({ workerId: 'held-pending', status: 'pending', held: true, process: 'none', startedAt: null }),
+        runningView({ workerId: 'new', status: 'pending', process: 'none', startedAt: null, lastCheckinAt: null }),
+      ],
+    }));
+    assert.deepEqual(plan.actions.map((a) => [a.kind, 'workerId' in a ? a.workerId : null]), [['start', 'new']]);
+    assert.equal(plan.health.get('held-pending')?.state, 'exited');
+  });
+
+  test('a held run still alive holds its slot', () => {
+    const plan = decidePass(passInput({
+      maxConcurrent: 1,
+      workers: [runningView({ workerId: 'held-live', held: true }), runningView({ workerId: 'new', status: 'pending', process: 'none', startedAt: null, lastCheckinAt: null })],
+    }));
+    assert.deepEqual(kinds(plan.actions), []);
+  });
+});

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { workerSpecSchema } from '../../dist/contract/worker-spec.js';
 import { defined } from '../helpers/home.js';
-import { canTransition, SPEC_TRANSITIONS, toCompleted, toFailed, toPending, toRunning, withLaunchRecorded, withRunEnded, withWarningsGiven } from '../../dist/core/transitions.js';
+import { canTransition, SPEC_TRANSITIONS, toCompleted, toFailed, toPending, toRunning, withLaunchRecorded, withRunEnded, withStopHold, withWarningsGiven } from '../../dist/core/transitions.js';
 
 const AT = '2026-01-02T03:04:05.000Z';
 const LATER = '2026-01-02T03:09:05.000Z';
@@ -45,6 +45,9 @@ function spec(status = 'running', execution = {}) {
   };
 }
 
+/** @type {NonNullable<WorkerSpec['execution']>['stopped']} */
+const HOLD = { at: LATER, action: 'stop', reason: 'manual stop', by: 'stop-worker', pid: 4343, process_start_ticks: 5 };
+
 const RUN = { pid: 777, startTicks: 12, bootId: 'boot', host: 'h', runId: 'run-2', startedAt: LATER };
 
 describe('SPEC_TRANSITIONS: the allowed changes of status', () => {
@@ -80,6 +83,30 @@ describe('transitions build valid specs, keep unknown fields, and refuse what th
       status: 'running',
       execution: { pid: 777, process_start_ticks: 12, run_id: 'run-2', started_at: LATER, exit_code: null, signal: null, stop_reason: null, next_restart_at: null, launching_run_id: null, timeout_warnings: [], restart_count: 1 },
       error: null,
+    },
+    {
+      name: 'withStopHold on a running spec: the hold, status and run unchanged',
+      build: () => withStopHold(spec(), HOLD),
+      status: 'running',
+      execution: { stopped: HOLD, pid: 4242, run_id: 'run-1', restart_count: 1 },
+    },
+    {
+      name: 'withStopHold on a pending spec in backoff: the hold, the backoff dropped',
+      build: () => withStopHold(spec('pending', { pid: null, next_restart_at: LATER }), HOLD),
+      status: 'pending',
+      execution: { stopped: HOLD, next_restart_at: null, restart_count: 1 },
+    },
+    {
+      name: 'toRunning clears the hold (start-worker, restart-worker), restart_count unchanged',
+      build: () => toRunning(spec('running', { pid: null, exit_code: null, signal: 'SIGTERM', stopped: HOLD }), RUN),
+      status: 'running',
+      execution: { stopped: null, pid: 777, restart_count: 1 },
+    },
+    {
+      name: 'withRunEnded keeps the hold',
+      build: () => withRunEnded(spec('running', { stopped: HOLD }), { exitCode: null, signal: 'SIGTERM', at: LATER, stopReason: 'manual stop' }),
+      status: 'running',
+      execution: { stopped: HOLD, pid: null, signal: 'SIGTERM' },
     },
     {
       name: 'withRunEnded: the end recorded, status still running',
@@ -149,6 +176,8 @@ describe('transitions build valid specs, keep unknown fields, and refuse what th
     ['toFailed of a completed spec', () => toFailed(spec('completed'), 'x', LATER)],
     ['toPending of a failed spec', () => toPending(spec('failed'), { cause: null, nextRestartAt: null })],
     ['withRunEnded of a pending spec', () => withRunEnded(spec('pending'), { exitCode: 1, signal: null })],
+    ['withStopHold of a failed spec', () => withStopHold(spec('failed'), HOLD)],
+    ['withStopHold of a completed spec', () => withStopHold(spec('completed'), HOLD)],
   ];
   for (const [name, build] of refused) {
     test(`${name}: WRONG_STATE`, () => assert.throws(build, { code: 'WRONG_STATE', message: /cannot become/ }));

@@ -2,7 +2,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { assertValidId } from '../../contract/ids.js';
 import { stopWorker } from '../../worker/stop.js';
 import { homeFromEnv } from '../context.js';
-import { lifecycleContext, describeStop } from './worker-command.js';
+import { describeStopWorker, lifecycleContext } from './worker-command.js';
 
 interface Args {
   'worker-id': string;
@@ -11,7 +11,7 @@ interface Args {
 
 export const stopWorkerCommand: CommandModule<object, Args> = {
   command: 'stop-worker <worker-id>',
-  describe: "Stop a worker's process group (SIGTERM, its type's grace, SIGKILL); the spec stays in active/",
+  describe: "Stop a worker's process group (SIGTERM, its type's grace, SIGKILL) and keep it stopped until start-worker or restart-worker; the spec stays in active/",
   builder: (y: Argv) =>
     y
       .positional('worker-id', { type: 'string', demandOption: true, describe: 'the worker to stop' })
@@ -19,6 +19,6 @@ export const stopWorkerCommand: CommandModule<object, Args> = {
   handler: async (argv) => {
     const workerId = assertValidId(argv['worker-id'], 'worker');
     const result = await stopWorker(lifecycleContext(homeFromEnv()), workerId, argv.reason);
-    process.stdout.write(`${workerId}: ${describeStop(result)}\n`);
+    process.stdout.write(`${workerId}: ${describeStopWorker(result)}\n`);
   },
 };
