@@ -34,6 +34,9 @@ export const KNOWN_EVENTS = [
   'actions_held',
   'daemon_error',
   'daemon_warning',
+  'config_invalid',
+  'config_reloaded',
+  'worker_type_removed',
 ] as const;
 export type KnownEvent = (typeof KNOWN_EVENTS)[number];
 

@@ -6,12 +6,20 @@ import type { Action } from './actions.js';
 import { decideRestart } from './backoff.js';
 import { orderPending, orderTasks, workerIdForTask, type QueuedTask } from './dispatch.js';
 import { assessHealth, type HealthAssessment, type WorkerView } from './health.js';
-import type { Limits } from './limits.js';
+import { DEFAULT_TYPE_LIMITS, limitsOf, type Limits } from './limits.js';
+
+const DEFAULT_LIMITS = limitsOf(DEFAULT_TYPE_LIMITS);
 
 export interface PassInput {
   readonly now: number;
   readonly workers: readonly (WorkerView & { readonly createdAt: string })[];
   readonly limits: Readonly<Record<string, Limits>>;
+  /**
+   * Types removed from worker-types.json while workers of theirs are active: their last known limits. A
+   * worker of a type not in `limits` is still supervised, under the limits its run started with, else
+   * these, else the defaults; it is never started or restarted again.
+   */
+  readonly retiredLimits?: Readonly<Record<string, Limits>>;
   readonly previousHealth: ReadonlyMap<string, HealthState>;
   /** The guard held actions on the previous pass. */
   readonly heldLastPass: boolean;
@@ -53,8 +61,9 @@ export function decidePass(input: PassInput): PassPlan {
     // or an unknown type never lets the fleet grow past the cap.
     // A pending spec whose old run is being stopped holds its slot until that run is gone.
     if (view.status === 'running' || (view.status === 'pending' && view.stopping)) running += 1;
-    const limits = input.limits[view.workerType];
-    if (limits === undefined) continue;
+    const current = input.limits[view.workerType];
+    const typeRemoved = current === undefined;
+    const limits = current ?? view.startedLimits ?? input.retiredLimits?.[view.workerType] ?? DEFAULT_LIMITS;
     const assessment = assessHealth(view, limits, now);
     health.set(view.workerId, assessment);
     const ids = { worker_id: view.workerId, task_id: view.taskId };
@@ -89,7 +98,10 @@ export function decidePass(input: PassInput): PassPlan {
         const cause = assessment.zombie ? assessment.reason : describeExit(exit);
         const runMs = view.startedAt === null ? null : now - view.startedAt;
         const verdict = decideRestart(view.restartCount, runMs, limits, input.rand());
-        if (verdict.kind === 'give_up') {
+        if (typeRemoved) {
+          // Nothing to restart it with: its type is gone. The run is over, and so is the worker.
+          workerActions.push({ kind: 'fail', workerId: view.workerId, cause, zombie: assessment.zombie, error: `${cause}; not restarted: worker type "${view.workerType}" is no longer in worker-types.json` });
+        } else if (verdict.kind === 'give_up') {
           workerActions.push({
             kind: 'fail',
             workerId: view.workerId,

@@ -27,6 +27,8 @@ export interface WorkerView {
   readonly timeoutWarnings: readonly number[];
   /** A stop of this worker is in flight. */
   readonly stopping: boolean;
+  /** The limits its run started with (the spec's `execution.type_limits`), when recorded: used once its type is gone. */
+  readonly startedLimits?: Limits | undefined;
 }
 
 export const TIMEOUT_WARNING_PCTS = [50, 75, 90] as const;

@@ -3,6 +3,7 @@ import type { MonitoredWorker, PmState } from '../contract/pm-state.js';
 import { nowIso } from '../contract/time.js';
 import type { HealthAssessment } from '../core/health.js';
 import type { DaemonPid } from '../store/daemon-pid.js';
+import type { WorkerTypesFileStatus } from './inputs.js';
 import type { ObservedWorker } from './observer.js';
 
 export interface DaemonCounters {
@@ -28,6 +29,8 @@ export interface StateInput {
   readonly invalidSpecs: number;
   readonly settings: DaemonSettings;
   readonly workerTypes: WorkerTypes;
+  /** Where worker-types.json stands: the version in force, and whether the file on disk loads. */
+  readonly workerTypesFile?: WorkerTypesFileStatus;
   readonly metricsEndpoint?: { host: string; port: number } | undefined;
 }
 
@@ -113,6 +116,7 @@ export function buildPmState(input: StateInput): PmState {
       mass_action_min: input.settings.massActionMin,
       alerts: input.settings.alerts,
       worker_types: types,
+      ...(input.workerTypesFile === undefined ? {} : { worker_types_file: input.workerTypesFile }),
     },
   };
 }

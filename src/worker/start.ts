@@ -1,5 +1,6 @@
 import { nowIso } from '../contract/time.js';
 import { normalizeExecution, type WorkerSpec } from '../contract/worker-spec.js';
+import { typeLimitsOf } from '../core/limits.js';
 import { toFailed, toRunning, withLaunchRecorded } from '../core/transitions.js';
 import { RelayError } from '../errors.js';
 import { checkRun, currentHost } from '../process/identity.js';
@@ -77,7 +78,7 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   // left a live run no spec names: stop it, so the worker never runs twice.
   const launching = typeof execution.launching_run_id === 'string' ? execution.launching_run_id : null;
   if (launching !== null) {
-    for (const pgid of groupsOfRun(launching)) await stopRunRemnants(pgid, launching, stopGraceMs(ctx, spec.worker_type));
+    for (const pgid of groupsOfRun(launching)) await stopRunRemnants(pgid, launching, stopGraceMs(ctx, spec));
   }
   // Record the run before it exists: a crash after the spawn leaves its token in the spec. Not fsynced:
   // the token guards against the starter being killed, and a killed process's writes are in the page
@@ -105,7 +106,7 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
     }
     throw error;
   }
-  const next = toRunning(spec, { pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, host: currentHost(), runId: result.runId, startedAt: result.startedAt });
+  const next = toRunning(spec, { pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, host: currentHost(), runId: result.runId, startedAt: result.startedAt, typeLimits: typeLimitsOf(type) });
   try {
     await writeSpec(ctx.paths, 'active', next);
   } catch (error) {

@@ -36,7 +36,7 @@ export async function stopRun(ctx: LifecycleContext, spec: WorkerSpec, options: 
   const recorded = recordedProcess(spec);
   if (recorded === undefined) return 'gone';
   // By default also what escaped the run's group (setsid) but carries its token.
-  const { outcome, notOurs } = await stopRecordedRun(recorded, stopGraceMs(ctx, spec.worker_type), { everywhere: options.everywhere ?? true });
+  const { outcome, notOurs } = await stopRecordedRun(recorded, stopGraceMs(ctx, spec), { everywhere: options.everywhere ?? true });
   if (notOurs !== null) {
     emitWorkerEvent(ctx, 'process_not_ours', spec, {
       pid: notOurs,
