@@ -14,7 +14,11 @@ export interface WorkerTypes {
 
 /** Reads worker-types.json; unknown keys and bad values are errors naming the file and the path. */
 export function loadWorkerTypes(paths: HomePaths): WorkerTypes {
-  const text = readTextIfExists(paths.workerTypes, { followSymlinks: true });
+  return parseWorkerTypes(paths, readTextIfExists(paths.workerTypes, { followSymlinks: true }));
+}
+
+/** worker-types.json's text (undefined: the file is missing) as worker types; errors as loadWorkerTypes's. */
+export function parseWorkerTypes(paths: HomePaths, text: string | undefined): WorkerTypes {
   if (text === undefined) throw new RelayError('CONFIG_INVALID', `${paths.workerTypes}: missing (it defines what each worker type runs)`);
   const file: WorkerTypesFile = parseJsonWith(workerTypesFileSchema, text, paths.workerTypes, 'CONFIG_INVALID');
   const types = Object.freeze(Object.fromEntries(Object.entries(file.worker_types).map(([k, v]) => [k, Object.freeze(v)])));

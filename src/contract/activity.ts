@@ -36,6 +36,9 @@ export const KNOWN_EVENTS = [
   'daemon_error',
   'daemon_warning',
   'temp_file_removed',
+  'config_invalid',
+  'config_reloaded',
+  'worker_type_removed',
 ] as const;
 export type KnownEvent = (typeof KNOWN_EVENTS)[number];
 

@@ -6,12 +6,20 @@ import type { Action } from './actions.js';
 import { decideRestart } from './backoff.js';
 import { orderPending, orderTasks, workerIdForTask, type QueuedTask } from './dispatch.js';
 import { assessHealth, type HealthAssessment, type WorkerView } from './health.js';
-import type { Limits } from './limits.js';
+import { DEFAULT_TYPE_LIMITS, limitsOf, type Limits } from './limits.js';
+
+const DEFAULT_LIMITS = limitsOf(DEFAULT_TYPE_LIMITS);
 
 export interface PassInput {
   readonly now: number;
   readonly workers: readonly (WorkerView & { readonly createdAt: string })[];
   readonly limits: Readonly<Record<string, Limits>>;
+  /**
+   * Types removed from worker-types.json while workers of theirs are active: their last known limits. A
+   * worker of a type not in `limits` is still supervised, under the limits its run started with, else
+   * these, else the defaults; it is never started or restarted again.
+   */
+  readonly retiredLimits?: Readonly<Record<string, Limits>>;
   readonly previousHealth: ReadonlyMap<string, HealthState>;
   /** The guard held actions on the previous pass. */
   readonly heldLastPass: boolean;
@@ -55,8 +63,9 @@ export function decidePass(input: PassInput): PassPlan {
     // A worker held by an operator whose process is gone holds no slot.
     const heldAndGone = view.held === true && view.process !== 'alive';
     if ((view.status === 'running' && !heldAndGone) || (view.status === 'pending' && view.stopping)) running += 1;
-    const limits = input.limits[view.workerType];
-    if (limits === undefined) continue;
+    const current = input.limits[view.workerType];
+    const typeRemoved = current === undefined;
+    const limits = current ?? view.startedLimits ?? input.retiredLimits?.[view.workerType] ?? DEFAULT_LIMITS;
     const assessment = assessHealth(view, limits, now);
     health.set(view.workerId, assessment);
     const ids = { worker_id: view.workerId, task_id: view.taskId };
@@ -98,9 +107,13 @@ export function decidePass(input: PassInput): PassPlan {
         const cause = assessment.zombie ? assessment.reason : describeExit(exit);
         const runMs = view.startedAt === null ? null : now - view.startedAt;
         const verdict = decideRestart(view.restartCount, runMs, limits, input.rand());
-        const error = `${cause}; gave up after ${verdict.restartCount} restart${verdict.restartCount === 1 ? '' : 's'} (max_restarts ${limits.maxRestarts})`;
+        const error = typeRemoved
+          ? `${cause}; not restarted: worker type "${view.workerType}" is no longer in worker-types.json`
+          : `${cause}; gave up after ${verdict.restartCount} restart${verdict.restartCount === 1 ? '' : 's'} (max_restarts ${limits.maxRestarts})`;
+        // Once its type is gone there is nothing to restart it with: the run is over, and so is the worker.
+        const giveUp = typeRemoved || verdict.kind === 'give_up';
         const decision =
-          verdict.kind === 'give_up'
+          giveUp
             ? { decision: 'fail', error }
             : { decision: 'restart', restart_count: verdict.restartCount, delay_ms: verdict.delayMs, count_was_reset: verdict.countWasReset };
         // The event that says what was decided is logged with the change that carries the decision out: a
@@ -113,7 +126,7 @@ export function decidePass(input: PassInput): PassPlan {
         } else {
           changeEvents.push({ event: 'worker_exited', ...ids, data: { exit_code: exit?.exitCode ?? null, signal: exit?.signal ?? null, stop_reason: exit?.stopReason ?? null, cause, ...decision } });
         }
-        if (verdict.kind === 'give_up') {
+        if (giveUp) {
           workerActions.push({ kind: 'fail', workerId: view.workerId, cause, zombie: assessment.zombie, error, events: changeEvents });
         } else {
           workerActions.push({ kind: 'schedule_restart', workerId: view.workerId, cause, zombie: assessment.zombie, restartCount: verdict.restartCount, delayMs: verdict.delayMs, countWasReset: verdict.countWasReset, events: changeEvents });

@@ -32,6 +32,8 @@ export interface WorkerView {
    * daemon, its end never a crash. Absent: not held.
    */
   readonly held?: boolean;
+  /** The limits its run started with (the spec's `execution.type_limits`), when recorded: used once its type is gone. */
+  readonly startedLimits?: Limits | undefined;
 }
 
 export const TIMEOUT_WARNING_PCTS = [50, 75, 90] as const;

@@ -1,4 +1,4 @@
-import type { WorkerType } from '../contract/worker-types.js';
+import { WORKER_TYPE_DEFAULTS, type WorkerType } from '../contract/worker-types.js';
 
 /** A worker type's limits in milliseconds, as the decision core uses them. */
 export interface Limits {
@@ -13,7 +13,26 @@ export interface Limits {
   readonly healthyResetMs: number;
 }
 
-export function limitsOf(type: WorkerType): Limits {
+/** The limits of a type, in the type's own words (seconds): what a spec records of its type when a run starts (`execution.type_limits`). */
+export const LIMIT_FIELDS = [
+  'time_limit_seconds',
+  'checkin_timeout_seconds',
+  'stall_timeout_seconds',
+  'startup_grace_seconds',
+  'max_restarts',
+  'restart_backoff_seconds',
+  'restart_backoff_max_seconds',
+  'stop_grace_seconds',
+  'healthy_reset_seconds',
+] as const;
+export type LimitField = (typeof LIMIT_FIELDS)[number];
+export type TypeLimits = Readonly<Record<LimitField, number>>;
+
+export function typeLimitsOf(type: Pick<WorkerType, LimitField>): TypeLimits {
+  return Object.fromEntries(LIMIT_FIELDS.map((f) => [f, type[f]])) as Record<LimitField, number>;
+}
+
+export function limitsOf(type: WorkerType | TypeLimits): Limits {
   return {
     checkinTimeoutMs: type.checkin_timeout_seconds * 1000,
     stallTimeoutMs: type.stall_timeout_seconds * 1000,
@@ -25,4 +44,22 @@ export function limitsOf(type: WorkerType): Limits {
     stopGraceMs: type.stop_grace_seconds * 1000,
     healthyResetMs: type.healthy_reset_seconds * 1000,
   };
+}
+
+/** The limits every field of which is the contract's default. */
+export const DEFAULT_TYPE_LIMITS: TypeLimits = typeLimitsOf(WORKER_TYPE_DEFAULTS);
+
+/**
+ * A spec's recorded `execution.type_limits`, read leniently: a field missing or not a non-negative number
+ * takes the default; not an object at all is undefined (a spec started before limits were recorded).
+ */
+export function recordedTypeLimits(recorded: unknown): TypeLimits | undefined {
+  if (typeof recorded !== 'object' || recorded === null || Array.isArray(recorded)) return undefined;
+  const source = recorded as Record<string, unknown>;
+  return Object.fromEntries(
+    LIMIT_FIELDS.map((f) => {
+      const v = source[f];
+      return [f, typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : DEFAULT_TYPE_LIMITS[f]];
+    }),
+  ) as Record<LimitField, number>;
 }

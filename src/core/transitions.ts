@@ -73,6 +73,11 @@ export interface RunStart {
   readonly runId: string;
   /** ISO */
   readonly startedAt: string;
+  /**
+   * The limits of the worker's type this run starts under (recorded as `execution.type_limits`): a run whose
+   * type is later removed from worker-types.json is supervised under them, across daemon restarts too.
+   */
+  readonly typeLimits?: Readonly<Record<string, number>>;
 }
 
 /** Before the spawn: the new run's token, so a starter killed in between leaves a trace of the run. */
@@ -112,6 +117,7 @@ export function toRunning(spec: WorkerSpec, run: RunStart): WorkerSpec {
       stop_reason: null,
       launching_run_id: null,
       stopped: null,
+      ...(run.typeLimits === undefined ? {} : { type_limits: { ...run.typeLimits } }),
     },
   };
 }

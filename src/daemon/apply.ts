@@ -202,7 +202,7 @@ async function stopRemnants(ctx: ApplyContext, spec: WorkerSpec): Promise<void> 
   // of /proc, kept off the path of a restart. A new run has a new token, so it is never touched.
   const runId = spec.execution?.run_id ?? null;
   if (runId === null) return;
-  const graceMs = stopGraceMs(ctx.lifecycle(), spec.worker_type);
+  const graceMs = stopGraceMs(ctx.lifecycle(), spec);
   const sweep = stopRunEverywhere(runId, graceMs).then(
     (swept) => {
       if (swept === 'terminated' || swept === 'killed') ctx.emit([workerEvent('worker_killed', spec, { reason: 'escaped_run', outcome: swept, run_id: runId, message: 'processes of the ended run outside its process group were stopped' })]);

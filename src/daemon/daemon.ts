@@ -75,8 +75,8 @@ export class Daemon {
     this.clock = options.clock ?? systemClock();
     this.settings = loadDaemonSettings(this.paths, options.env, options.flags);
     this.events = new DaemonEvents(this.paths, this.logger, this.clock, options.onEvent);
-    this.inputs = new PassInputs(this.paths, this.logger, (where, error) => this.events.reportError(where, error));
-    this.observer = new Observer(this.paths, this.clock, (name) => this.inputs.workerTypes.types[name] !== undefined);
+    this.inputs = new PassInputs(this.paths, this.logger, this.clock, (where, error) => this.events.reportError(where, error));
+    this.observer = new Observer(this.paths, this.clock, (spec) => this.inputs.accepts(spec));
     this.scheduler = new PassScheduler({
       clock: this.clock,
       debounceMs: this.settings.debounceMs,
@@ -144,13 +144,15 @@ export class Daemon {
   private async pass(request: PassRequest): Promise<void> {
     const cpuStart = process.cpuUsage();
     const started = performance.now();
-    this.inputs.reloadWorkerTypesIfChanged();
-    const observation = this.observer.observe(request.full ? undefined : request);
+    const reload = this.inputs.reloadWorkerTypesIfChanged();
+    // Specs set aside for a type that was unknown are read again: the type may be there now.
+    if (reload.changed) this.observer.recheckRejected();
+    const observation = this.observer.observe(request.full || reload.changed ? undefined : request);
     this.lastObservation = observation;
     this.watch.recheckExits(request.exits, observation);
     // Each running worker's log watched (those of workers that left, no longer): see WorkerLogGuard.
     this.logs.sync(observation.workers, this.inputs.workerTypes);
-    const events: EventInput[] = [];
+    const events: EventInput[] = [...reload.events];
     for (const bad of observation.invalid) {
       this.events.count('spec_invalid');
       events.push({ event: 'spec_invalid', worker_id: bad.workerId, data: { file: bad.file, reason: bad.reason } });
@@ -173,10 +175,12 @@ export class Daemon {
       this.healthSeed = undefined;
     }
     const queue = this.inputs.readQueue();
+    events.push(...this.inputs.noteMissingTypes(observation.workers.map((w) => w.view), queue.queued));
     const plan = decidePass({
       now: this.clock.now(),
       workers: observation.workers.map((w) => w.view),
       limits: this.inputs.limits,
+      retiredLimits: this.inputs.retiredLimits,
       previousHealth: this.observer.previousHealth(),
       heldLastPass: this.heldLastPass,
       queuedTasks: queue.queued,
@@ -267,7 +271,8 @@ export class Daemon {
       tasksQueued,
       invalidSpecs: observation.invalidCount,
       settings: this.settings,
-      workerTypes: this.inputs.workerTypes,
+      workerTypes: this.inputs.currentTypes,
+      workerTypesFile: this.inputs.fileStatus,
       metricsEndpoint: this.metricsEndpoint,
     });
     try {

@@ -3,6 +3,7 @@ import type { HealthState } from '../contract/pm-state.js';
 import { holdOf, type WorkerSpec } from '../contract/worker-spec.js';
 import { placeOnDaemonClock, type Clock } from '../core/clock.js';
 import type { WorkerView } from '../core/health.js';
+import { limitsOf, recordedTypeLimits, type Limits } from '../core/limits.js';
 import { describeError } from '../errors.js';
 import { pidExists, type ProcessIdentity } from '../process/identity.js';
 import { readCheckin } from '../store/checkins.js';
@@ -27,8 +28,17 @@ export class Observer {
   constructor(
     private readonly paths: HomePaths,
     private readonly clock: Clock,
-    private readonly knownType: (name: string) => boolean,
+    /**
+     * Whether a spec's worker type lets the daemon act on it: a type in worker-types.json, or one removed
+     * while the spec runs or waits. A running spec is always taken (a run is supervised whatever its type).
+     */
+    private readonly knownType: (spec: WorkerSpec) => boolean,
   ) {}
+
+  /** worker-types.json changed: specs set aside for an unknown type are read again by the next pass. */
+  recheckRejected(): void {
+    for (const memory of this.memory.values()) if (memory.spec === null) memory.specSig = '';
+  }
 
   setHealth(workerId: string, health: HealthState): void {
     const memory = this.memory.get(workerId);
@@ -108,7 +118,7 @@ export class Observer {
             memory.spec = null;
             if (memory.invalidReported !== sig) invalid.push({ workerId: id, file: read.file, reason: read.error.message });
             memory.invalidReported = sig;
-          } else if (!this.knownType(read.spec.worker_type)) {
+          } else if (!this.knownType(read.spec)) {
             memory.spec = null;
             if (memory.invalidReported !== sig) invalid.push({ workerId: id, file: read.file, reason: `${read.file}: unknown worker_type "${read.spec.worker_type}" (not in worker-types.json)` });
             memory.invalidReported = sig;
@@ -178,7 +188,7 @@ export class Observer {
     }
     if (sig === null || sig === memory.specSig) return undefined;
     const read = readSpec(this.paths, 'active', id);
-    if (read === undefined || !read.ok || !this.knownType(read.spec.worker_type)) return undefined;
+    if (read === undefined || !read.ok || !this.knownType(read.spec)) return undefined;
     memory.specSig = sig;
     memory.spec = read.spec;
     this.noteRun(memory, read.spec, now, wallNow);
@@ -272,6 +282,7 @@ export class Observer {
       timeoutWarnings: execution?.timeout_warnings ?? [],
       stopping: memory.stopping,
       held: holdOf(spec) !== null,
+      startedLimits: startedLimitsOf(spec),
       createdAt: spec.created_at,
     };
     return { spec, view, checkin: memory.checkin, checkinCount: memory.checkinCount };
@@ -287,6 +298,11 @@ function provenProcess(spec: WorkerSpec, identity: ProcessIdentity | null): numb
   const execution = spec.execution;
   const same = identity !== null && spec.status === 'running' && execution?.pid === identity.pid && execution.process_start_ticks === identity.startTicks;
   return same ? identity.pid : null;
+}
+
+function startedLimitsOf(spec: WorkerSpec): Limits | undefined {
+  const recorded = recordedTypeLimits(spec.execution?.type_limits);
+  return recorded === undefined ? undefined : limitsOf(recorded);
 }
 
 function listNames(dir: string): string[] {

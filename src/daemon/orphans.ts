@@ -35,7 +35,7 @@ export async function stopOrphans(ctx: ApplyContext, orphans: readonly Departed[
       if (identity === null || checkRun({ ...identity, runId }) !== 'alive') return;
       const where = findSpec(ctx.paths, workerId);
       if (where?.folder === 'active') return;
-      const outcome = await stopProcess({ ...identity, runId }, stopGraceMs(ctx.lifecycle(), where?.ok === true ? where.spec.worker_type : ''));
+      const outcome = await stopProcess({ ...identity, runId }, stopGraceMs(ctx.lifecycle(), where?.ok === true ? where.spec : undefined));
       ctx.emit([
         {
           event: 'worker_orphan_stopped',

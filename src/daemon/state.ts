@@ -4,6 +4,7 @@ import { nowIso } from '../contract/time.js';
 import { holdOf } from '../contract/worker-spec.js';
 import type { HealthAssessment } from '../core/health.js';
 import type { DaemonPid } from '../store/daemon-pid.js';
+import type { WorkerTypesFileStatus } from './inputs.js';
 import type { ObservedWorker } from './observer.js';
 
 export interface DaemonCounters {
@@ -29,6 +30,8 @@ export interface StateInput {
   readonly invalidSpecs: number;
   readonly settings: DaemonSettings;
   readonly workerTypes: WorkerTypes;
+  /** Where worker-types.json stands: the version in force, and whether the file on disk loads. */
+  readonly workerTypesFile?: WorkerTypesFileStatus;
   readonly metricsEndpoint?: { host: string; port: number } | undefined;
 }
 
@@ -121,6 +124,7 @@ export function buildPmState(input: StateInput): PmState {
       mass_action_min: input.settings.massActionMin,
       alerts: input.settings.alerts,
       worker_types: types,
+      ...(input.workerTypesFile === undefined ? {} : { worker_types_file: input.workerTypesFile }),
     },
   };
 }

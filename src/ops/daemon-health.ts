@@ -8,9 +8,22 @@ import { parseTime, readPmStateView, type PmStateView } from './pm-state-view.js
 /**
  * healthy: the daemon runs and passed recently. not_running: no pid file. stale_pid: a pid file whose
  * process is gone, reused or unreadable. starting: runs, no pass yet, still within the limit.
- * passes_stopped: runs, but no pass within the limit.
+ * passes_stopped: runs, but no pass within the limit. config_invalid: runs and passes, but
+ * worker-types.json on disk does not load (the last good version stays in force): a person must fix it.
  */
-export type DaemonHealthState = 'healthy' | 'not_running' | 'stale_pid' | 'starting' | 'passes_stopped';
+export type DaemonHealthState = 'healthy' | 'not_running' | 'stale_pid' | 'starting' | 'passes_stopped' | 'config_invalid';
+
+/** worker-types.json as the daemon last saw it (pm-state.json `configuration.worker_types_file`). */
+export interface WorkerTypesFileHealth {
+  readonly status: 'ok' | 'invalid';
+  readonly error: string | null;
+  readonly invalid_since: string | null;
+  /** The version in force and when it was loaded. */
+  readonly version: string | null;
+  readonly loaded_at: string | null;
+  /** Types no longer in the file that active workers still name. */
+  readonly removed_types: readonly string[];
+}
 
 export interface DaemonHealth {
   readonly ok: boolean;
@@ -29,6 +42,8 @@ export interface DaemonHealth {
   /** A pass older than this means passes stopped: max(3 × loop interval, 15 s). */
   readonly max_pass_age_seconds: number | null;
   readonly last_pass_ms: number | null;
+  /** worker-types.json as this daemon last saw it; null when pm-state.json does not say (or is not this daemon's). */
+  readonly worker_types_file: WorkerTypesFileHealth | null;
 }
 
 export const MIN_PASS_AGE_LIMIT_SECONDS = 15;
@@ -60,6 +75,7 @@ export function assessDaemonHealth(input: DaemonHealthInput): DaemonHealth {
     loop_interval_seconds: record?.loop_interval_seconds ?? pmState?.daemon.loop_interval_seconds ?? null,
     max_pass_age_seconds: null,
     last_pass_ms: pmState?.daemon.last_pass_ms ?? null,
+    worker_types_file: null,
   };
   if (record === undefined || liveness.process === 'absent') {
     if (input.pidFileExists) {
@@ -87,6 +103,7 @@ export function assessDaemonHealth(input: DaemonHealthInput): DaemonHealth {
     loop_interval_seconds: record.loop_interval_seconds,
     max_pass_age_seconds: limit,
     last_pass_ms: ours ? (pmState.daemon.last_pass_ms ?? null) : null,
+    worker_types_file: ours ? workerTypesFileOf(pmState.configuration) : null,
   };
   const who = `pid ${record.pid}, up ${formatDuration(base.uptime_seconds)}`;
   if (lastPassMs === undefined) {
@@ -101,7 +118,37 @@ export function assessDaemonHealth(input: DaemonHealthInput): DaemonHealth {
     return { ok: false, state: 'passes_stopped', running: true, message: `pm-daemon running (${who}) but passes stopped: last pass ${age}s ago (limit ${limit}s)`, ...base };
   }
   const passes = base.passes === null ? '' : `, ${base.passes} passes`;
+  const config = base.worker_types_file;
+  if (config?.status === 'invalid') {
+    const since = config.invalid_since === null ? '' : ` since ${config.invalid_since}`;
+    const inForce = config.loaded_at === null ? 'the last good version' : `the last good version (loaded ${config.loaded_at})`;
+    return {
+      ok: false,
+      state: 'config_invalid',
+      running: true,
+      message: `pm-daemon running (${who}, last pass ${age}s ago) but worker-types.json does not load${since}: ${config.error ?? 'unknown error'}; ${inForce} stays in force until it is fixed`,
+      ...base,
+    };
+  }
   return { ok: true, state: 'healthy', running: true, message: `pm-daemon healthy (${who}): last pass ${age}s ago${passes}`, ...base };
+}
+
+const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+
+/** pm-state.json's `configuration.worker_types_file`, read leniently (an older daemon does not write it). */
+function workerTypesFileOf(configuration: Readonly<Record<string, unknown>>): WorkerTypesFileHealth | null {
+  const raw = configuration.worker_types_file;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return null;
+  const f = raw as Record<string, unknown>;
+  const removed = typeof f.removed_types === 'object' && f.removed_types !== null && !Array.isArray(f.removed_types) ? Object.keys(f.removed_types) : [];
+  return {
+    status: f.status === 'invalid' ? 'invalid' : 'ok',
+    error: text(f.error),
+    invalid_since: text(f.invalid_since),
+    version: text(f.version),
+    loaded_at: text(f.loaded_at),
+    removed_types: removed,
+  };
 }
 
 /** Reads the pid file, the process table and pm-state.json, and assesses the daemon. Never writes. */

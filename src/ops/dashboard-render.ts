@@ -90,7 +90,15 @@ function wrapItems(head: string, items: readonly string[], width: number): strin
 
 function daemonLines(model: DashboardModel, width: number, paint: Paint): string[] {
   const d = model.daemon;
-  const state = d.running ? (d.state === 'healthy' ? 'running' : d.state === 'starting' ? 'starting' : 'running, passes stopped') : 'stopped';
+  const state = d.running
+    ? d.state === 'healthy'
+      ? 'running'
+      : d.state === 'starting'
+        ? 'starting'
+        : d.state === 'config_invalid'
+          ? 'running, config invalid'
+          : 'running, passes stopped'
+    : 'stopped';
   const color = d.state === 'healthy' ? ANSI.green : d.running ? ANSI.yellow : ANSI.red;
   const parts = [state];
   if (d.running) {
@@ -101,7 +109,26 @@ function daemonLines(model: DashboardModel, width: number, paint: Paint): string
   }
   const line = fitParts(parts, width - LABEL_WIDTH);
   const lines = [label('daemon') + paint(line.slice(0, state.length), ANSI.bold, color) + line.slice(state.length)];
-  if (!d.ok) lines.push(' '.repeat(LABEL_WIDTH) + truncateEnd(d.message, width - LABEL_WIDTH));
+  if (!d.ok && d.state !== 'config_invalid') lines.push(' '.repeat(LABEL_WIDTH) + truncateEnd(d.message, width - LABEL_WIDTH));
+  return lines;
+}
+
+/** worker-types.json: shown only when something is wrong with it (it does not load, or workers name types it no longer has). */
+function configLines(model: DashboardModel, width: number, paint: Paint): string[] {
+  const f = model.daemon.worker_types_file;
+  if (f === null) return [];
+  const lines: string[] = [];
+  const indent = ' '.repeat(LABEL_WIDTH);
+  if (f.status === 'invalid') {
+    const since = f.invalid_since === null ? '' : ` since ${f.invalid_since}`;
+    const inForce = f.loaded_at === null ? 'the last good version' : `the last good version (loaded ${f.loaded_at})`;
+    const text = `worker-types.json INVALID${since}: ${f.error ?? 'unknown error'}; ${inForce} stays in force until it is fixed`;
+    wrapText(text, width - LABEL_WIDTH, 3).forEach((line, i) => lines.push((i === 0 ? label('config') : indent) + paint(line, ANSI.red)));
+  }
+  if (f.removed_types.length > 0) {
+    const text = `worker types no longer in worker-types.json, their workers supervised under the limits they started with and not restarted: ${f.removed_types.join(', ')}`;
+    wrapText(text, width - LABEL_WIDTH, 2).forEach((line, i) => lines.push((i === 0 && lines.length === 0 ? label('config') : indent) + paint(line, ANSI.yellow)));
+  }
   return lines;
 }
 
@@ -181,6 +208,7 @@ export function renderDashboard(model: DashboardModel, options: RenderOptions = 
   const lines: string[] = [];
   lines.push(`${paint(title, ANSI.bold)}  ${home}${' '.repeat(Math.max(2, width - title.length - 2 - home.length - time.length))}${time}`);
   lines.push(...daemonLines(model, width, paint));
+  lines.push(...configLines(model, width, paint));
   lines.push(...totalsLines(model, width, paint));
   lines.push(...alertLines(model.alerts, width, paint));
   lines.push('');

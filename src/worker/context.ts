@@ -1,5 +1,7 @@
 import type { WorkerTypes } from '../config/load.js';
+import type { WorkerSpec } from '../contract/worker-spec.js';
 import { WORKER_TYPE_DEFAULTS } from '../contract/worker-types.js';
+import { recordedTypeLimits } from '../core/limits.js';
 import type { EventInput } from '../store/activity-log.js';
 import type { HomePaths } from '../store/home.js';
 
@@ -20,8 +22,12 @@ export type SettleContext = Pick<LifecycleContext, 'paths' | 'now' | 'emit'>;
 
 export const clock = (ctx: SettleContext): number => (ctx.now ?? Date.now)();
 
-/** The stop grace of a worker type in ms; the default when the type is unknown, so a worker can always be stopped. */
-export function stopGraceMs(ctx: LifecycleContext, typeName: string): number {
-  const type = ctx.workerTypes.types[typeName];
-  return (type?.stop_grace_seconds ?? WORKER_TYPE_DEFAULTS.stop_grace_seconds) * 1000;
+/**
+ * A worker's stop grace in ms: its type's; for a type no longer in worker-types.json, the one its run
+ * started with (`execution.type_limits`); else the default, so a worker can always be stopped.
+ */
+export function stopGraceMs(ctx: LifecycleContext, spec: WorkerSpec | undefined): number {
+  const type = spec === undefined ? undefined : ctx.workerTypes.types[spec.worker_type];
+  const recorded = recordedTypeLimits(spec?.execution?.type_limits);
+  return (type?.stop_grace_seconds ?? recorded?.stop_grace_seconds ?? WORKER_TYPE_DEFAULTS.stop_grace_seconds) * 1000;
 }

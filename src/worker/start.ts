@@ -1,5 +1,6 @@
 import { nowIso } from '../contract/time.js';
 import { holdOf, normalizeExecution, type WorkerSpec } from '../contract/worker-spec.js';
+import { typeLimitsOf } from '../core/limits.js';
 import { toFailed, toRunning, withLaunchRecorded } from '../core/transitions.js';
 import { RelayError } from '../errors.js';
 import { checkRun, currentHost } from '../process/identity.js';
@@ -96,7 +97,7 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   // left a live run no spec names: stop it, so the worker never runs twice.
   const launching = typeof execution.launching_run_id === 'string' ? execution.launching_run_id : null;
   if (launching !== null) {
-    for (const pgid of groupsOfRun(launching)) await stopRunRemnants(pgid, launching, stopGraceMs(ctx, spec.worker_type));
+    for (const pgid of groupsOfRun(launching)) await stopRunRemnants(pgid, launching, stopGraceMs(ctx, spec));
   }
   // Record the run before it exists: a crash after the spawn leaves its token in the spec. Not fsynced:
   // the token guards against the starter being killed, and a killed process's writes are in the page
@@ -143,7 +144,7 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
     ],
     at,
   );
-  const next = withOutbox(toRunning(spec, { pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, host: currentHost(), runId: result.runId, startedAt: result.startedAt }), events, at);
+  const next = withOutbox(toRunning(spec, { pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, host: currentHost(), runId: result.runId, startedAt: result.startedAt, typeLimits: typeLimitsOf(type) }), events, at);
   try {
     await writeSpec(ctx.paths, 'active', next);
   } catch (error) {

@@ -38,7 +38,7 @@ export async function stopRun(ctx: LifecycleContext, spec: WorkerSpec, options: 
   const recorded = recordedProcess(spec);
   if (recorded === undefined) return 'gone';
   // By default also what escaped the run's group (setsid) but carries its token.
-  const { outcome, notOurs } = await stopRecordedRun(recorded, stopGraceMs(ctx, spec.worker_type), { everywhere: options.everywhere ?? true });
+  const { outcome, notOurs } = await stopRecordedRun(recorded, stopGraceMs(ctx, spec), { everywhere: options.everywhere ?? true });
   if (notOurs !== null) {
     emitWorkerEvent(ctx, 'process_not_ours', spec, {
       pid: notOurs,
@@ -113,7 +113,7 @@ export interface StopWorkerResult extends StopResult {
 }
 
 /** How long a command waits for another command that is failing the same worker (its grace, and some). */
-const waitForHolderMs = (ctx: LifecycleContext, type: string): number => stopGraceMs(ctx, type) + 15_000;
+const waitForHolderMs = (ctx: LifecycleContext, spec: WorkerSpec | undefined): number => stopGraceMs(ctx, spec) + 15_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -165,7 +165,7 @@ export async function stopWorker(ctx: LifecycleContext, workerId: string, reason
       return { ...base, outcome: 'gone', exit_code: pre.spec.execution?.exit_code ?? null, signal: pre.spec.execution?.signal ?? null, hold: 'already_stopped', held_by: heldBy, settled: null };
     }
     if (pre.kind === 'being_failed') {
-      await waitForHolder(ctx, workerId, pre.hold, waitForHolderMs(ctx, pre.spec.worker_type));
+      await waitForHolder(ctx, workerId, pre.hold, waitForHolderMs(ctx, pre.spec));
       return { ...base, outcome: 'gone', exit_code: null, signal: null, hold: 'being_failed', held_by: heldBy, settled: settledFolder(ctx, workerId) };
     }
     const spec = pre.spec;
@@ -262,6 +262,6 @@ async function claimForFail(ctx: LifecycleContext, workerId: string, claim: Stop
     }
     waitedFor = step.wait;
     const type = readSpec(ctx.paths, 'active', workerId);
-    await waitForHolder(ctx, workerId, step.wait, waitForHolderMs(ctx, type?.ok === true ? type.spec.worker_type : ''));
+    await waitForHolder(ctx, workerId, step.wait, waitForHolderMs(ctx, type?.ok === true ? type.spec : undefined));
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decidePass } from '../../dist/core/decide.js';
-import { actionOf, allEvents, bare, dataOf, eventNames, exitOf, fleet, kinds, L, MIN, NOW, passInput, runningView, SEC, task } from './fixtures.js';
+import { actionOf, allEvents, bare, dataOf, eventNames, exitOf, fleet, kinds, L, MIN, NOW, passInput, pendingView, runningView, SEC, task } from './fixtures.js';
 
 /** One worker, one pass; the actions and events about it. */
 function decideOne(view, overrides = {}) {
@@ -45,16 +45,29 @@ describe('decidePass: remediation of one worker', () => {
     { name: 'starting: nothing', view: runningView({ lastCheckinAt: null, lastProgressChangeAt: null, startedAt: NOW - SEC }), actions: [] },
     { name: 'spec completed but still in active/ (a move cut short): finalize it', view: runningView({ status: 'completed', exit: exitOf(0) }), actions: [{ kind: 'finalize', workerId: 'w1', status: 'completed' }] },
     { name: 'spec failed but still in active/: finalize it', view: runningView({ status: 'failed', exit: exitOf(1) }), actions: [{ kind: 'finalize', workerId: 'w1', status: 'failed' }] },
-    { name: 'unknown worker type: ignored entirely', view: runningView({ workerType: 'no-such-type', process: 'gone' }), actions: [], noHealth: true },
+    // A type no longer in worker-types.json: still supervised (never skipped), never restarted.
+    { name: 'type removed, zombie: fail, not restarted', view: runningView({ workerType: 'gone', process: 'gone' }), actions: [fail({ zombie: true, cause: 'zombie: no process found, no recorded exit', error: 'zombie: no process found, no recorded exit; not restarted: worker type "gone" is no longer in worker-types.json' })] },
+    { name: 'type removed, crash with restarts left: fail, not restarted', view: runningView({ workerType: 'gone', exit: exitOf(1) }), actions: [fail({ cause: 'exited with code 1', error: 'exited with code 1; not restarted: worker type "gone" is no longer in worker-types.json' })] },
+    { name: 'type removed, exit 0: complete', view: runningView({ workerType: 'gone', exit: exitOf(0) }), actions: [{ kind: 'complete', workerId: 'w1' }] },
+    { name: 'type removed, stalled under the limits its run started with', view: runningView({ workerType: 'gone', startedLimits: { ...L, stallTimeoutMs: 10 * SEC }, lastCheckinAt: NOW - 10 * SEC }), actions: [{ kind: 'stop', workerId: 'w1', reason: 'stalled', detail: 'no check-in for 10s' }] },
+    { name: 'type removed, no limits recorded: its last known definition', view: runningView({ workerType: 'gone', lastCheckinAt: NOW - 20 * SEC }), input: { retiredLimits: { gone: { ...L, stallTimeoutMs: 20 * SEC } } }, actions: [{ kind: 'stop', workerId: 'w1', reason: 'stalled', detail: 'no check-in for 20s' }] },
+    { name: 'type removed, the limits its run started with win over the last known definition', view: runningView({ workerType: 'gone', startedLimits: L, lastCheckinAt: NOW - 20 * SEC }), input: { retiredLimits: { gone: { ...L, stallTimeoutMs: 20 * SEC } } }, actions: [] },
+    { name: 'type removed, nothing known of it: the default limits (silent 1200 s: stalled)', view: runningView({ workerType: 'gone', lastCheckinAt: NOW - L.stallTimeoutMs }), actions: [{ kind: 'stop', workerId: 'w1', reason: 'stalled', detail: 'no check-in for 1200s' }] },
+    { name: 'type still there: its current limits, not those the run started with', view: runningView({ startedLimits: { ...L, stallTimeoutMs: 10 * SEC }, lastCheckinAt: NOW - 10 * SEC }), actions: [] },
   ];
   for (const c of cases) {
     test(c.name, () => {
-      const plan = decidePass(passInput({ workers: [c.view], maxConcurrent: 0, ...(c.limits ? { limits: { implementation: c.limits } } : {}) }));
+      const plan = decidePass(passInput({ workers: [c.view], maxConcurrent: 0, ...(c.limits ? { limits: { implementation: c.limits } } : {}), ...c.input }));
       assert.deepEqual(bare(plan.actions), c.actions);
       assert.equal(plan.held, false);
-      assert.equal(plan.health.has('w1'), !c.noHealth);
+      assert.equal(plan.health.has('w1'), true, 'every worker gets a verdict');
     });
   }
+
+  test('a pending spec of a removed type is not started, even with slots free', () => {
+    const plan = decidePass(passInput({ workers: [pendingView({ workerType: 'gone' })], retiredLimits: { gone: L } }));
+    assert.deepEqual(plan.actions, []);
+  });
 
   test('rand is drawn once per restart decision and shapes the delay', () => {
     let calls = 0;

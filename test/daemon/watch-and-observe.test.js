@@ -96,7 +96,7 @@ describe('Observer: incremental readings', () => {
     const b = sleeper('wb');
     writeSpecFile(runningSpec('wa', a.pid));
     writeSpecFile(runningSpec('wb', b.pid));
-    const observer = new Observer(paths, systemClock(), (t) => t === 'fixture');
+    const observer = new Observer(paths, systemClock(), (spec) => spec.worker_type === 'fixture');
     const first = observer.observe();
     assert.deepEqual(first.workers.map((w) => [w.view.workerId, w.view.process]), [['wa', 'alive'], ['wb', 'alive']]);
 
@@ -127,7 +127,7 @@ describe('Observer: incremental readings', () => {
   test('check-ins read as they arrive are all counted, though a later one overwrote the file before the pass', () => {
     const a = sleeper();
     writeSpecFile(runningSpec('wa', a.pid));
-    const observer = new Observer(paths, systemClock(), (t) => t === 'fixture');
+    const observer = new Observer(paths, systemClock(), (spec) => spec.worker_type === 'fixture');
     observer.observe();
     for (const pct of [1, 2, 3]) {
       // Each version must differ in its (inode, size, mtime) and timestamp, as real ones do.
@@ -147,7 +147,7 @@ describe('Observer: incremental readings', () => {
     const a = sleeper();
     const spec = runningSpec('wa', a.pid);
     writeSpecFile(spec);
-    const observer = new Observer(paths, systemClock(), (t) => t === 'fixture');
+    const observer = new Observer(paths, systemClock(), (spec) => spec.worker_type === 'fixture');
     observer.observe();
     // Another process starts a new run (a new run_id); a check-in still carrying the old run arrives.
     writeSpecFile({ ...spec, execution: { ...spec.execution, run_id: 'run-new', started_at: new Date(Date.now() - 5000).toISOString() } });
@@ -161,7 +161,7 @@ describe('Observer: incremental readings', () => {
   test('a check-in dated before its run started (a clock set to 1970) is not counted, and says why once', () => {
     const a = sleeper();
     writeSpecFile(runningSpec('wa', a.pid));
-    const observer = new Observer(paths, systemClock(), (t) => t === 'fixture');
+    const observer = new Observer(paths, systemClock(), (spec) => spec.worker_type === 'fixture');
     observer.observe();
     writeFileSync(paths.checkinFile('wa'), JSON.stringify({ worker_id: 'wa', timestamp: '1970-01-01T00:00:05.000Z', status: 'in_progress', progress_pct: 5, run_id: 'run-wa' }));
     const next = observer.observe();
@@ -175,7 +175,7 @@ describe('Observer: incremental readings', () => {
     const a = sleeper();
     const spec = runningSpec('wa', a.pid);
     writeSpecFile(spec);
-    const observer = new Observer(paths, systemClock(), (t) => t === 'fixture');
+    const observer = new Observer(paths, systemClock(), (spec) => spec.worker_type === 'fixture');
     observer.observe();
     writeSpecFile({ ...spec, status: 'pending', execution: { ...spec.execution, pid: null } });
     assert.equal(observer.observe({ checkins: new Set() }).workers[0].view.status, 'running', 'not invalidated: the cached spec stands');

@@ -56,6 +56,33 @@ function model(n, daemon = runningDaemon, extra = {}) {
 
 const widest = (text) => Math.max(...stripAnsi(text).split('\n').map((l) => l.length));
 
+describe('dashboard: worker-types.json in trouble', () => {
+  /** @param {Record<string, unknown>} file */
+  const daemonWith = (file) =>
+    assessDaemonHealth({
+      liveness: { record: { pid: 4242, process_start_ticks: 1, boot_id: 'b', host: 'h', started_at: ago(7380), home: '/h', loop_interval_seconds: 5 }, process: 'alive' },
+      pidFileExists: true,
+      pmState: { daemon: { pid: 4242, last_loop: ago(2), loops_completed: 1532 }, workers: {}, metrics: {}, configuration: { worker_types_file: file } },
+      now: NOW,
+      pidFileName: 'coordination/pm-daemon.pid.json',
+    });
+  const base = { status: 'ok', error: null, invalid_since: null, version: 'abc', loaded_at: ago(3600), removed_types: {} };
+
+  test('a file that does not load: the daemon line says so, a config line gives the reason and what is in force', () => {
+    const text = stripAnsi(renderDashboard(model(2, daemonWith({ ...base, status: 'invalid', error: 'worker-types.json: not valid JSON', invalid_since: ago(40) })), { width: 200, color: false }));
+    assert.match(text, /^daemon +running, config invalid/m);
+    assert.match(text, /^config +worker-types\.json INVALID since .*: worker-types\.json: not valid JSON; the last good version \(loaded .*\) stays in force/m);
+  });
+
+  test('a removed type still named by workers: a config line names it; all well: no config line', () => {
+    const removed = stripAnsi(renderDashboard(model(2, daemonWith({ ...base, removed_types: { review: { worker_ids: ['w'], queued_task_ids: [] } } })), { width: 160, color: false }));
+    assert.match(removed, /^daemon +running/m);
+    assert.match(removed, /^config +worker types no longer in worker-types\.json.*: review/m);
+    const fine = stripAnsi(renderDashboard(model(2, daemonWith(base)), { width: 160, color: false }));
+    assert.doesNotMatch(fine, /^config/m);
+  });
+});
+
 describe('dashboard rendering (pure)', () => {
   for (const n of [0, 1, 200]) {
     test(`${n} worker(s) fit 80 columns, with and without colour`, () => {

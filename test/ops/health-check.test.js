@@ -45,6 +45,33 @@ describe('assessDaemonHealth (pure)', () => {
     { name: 'a pass older than the start', args: ['alive', record({ started_at: ago(5) }), { pid: 77, last_loop: ago(50) }], state: 'starting', running: true, message: /starting/ },
     { name: 'a fresh pass', args: ['alive', record(), { pid: 77, last_loop: ago(2), loops_completed: 120 }], state: 'healthy', running: true, message: /healthy \(pid 77, up 10m\): last pass 2s ago, 120 passes/ },
   ];
+  test('a daemon passing with a worker-types.json that does not load: config_invalid, not ok, the reason and the version in force named', () => {
+    const bad = { status: 'invalid', error: '/h/coordination/config/worker-types.json: not valid JSON', invalid_since: ago(40), version: 'abc', loaded_at: ago(3600), removed_types: {} };
+    const health = assessDaemonHealth({
+      liveness: { record: record(), process: 'alive' },
+      pidFileExists: true,
+      pmState: { daemon: { pid: 77, last_loop: ago(2) }, workers: {}, metrics: {}, configuration: { worker_types_file: bad } },
+      now: NOW,
+      pidFileName: 'coordination/pm-daemon.pid.json',
+    });
+    assert.equal(health.state, 'config_invalid');
+    assert.equal(health.ok, false);
+    assert.equal(health.running, true);
+    assert.equal(health.message, `pm-daemon running (pid 77, up 10m, last pass 2s ago) but worker-types.json does not load since ${ago(40)}: ${bad.error}; the last good version (loaded ${ago(3600)}) stays in force until it is fixed`);
+    assert.equal(health.worker_types_file?.version, 'abc');
+    // Loading again (or an older daemon that does not say): healthy.
+    const fine = assessDaemonHealth({
+      liveness: { record: record(), process: 'alive' },
+      pidFileExists: true,
+      pmState: { daemon: { pid: 77, last_loop: ago(2) }, workers: {}, metrics: {}, configuration: { worker_types_file: { ...bad, status: 'ok', error: null, removed_types: { gone: {} } } } },
+      now: NOW,
+      pidFileName: 'coordination/pm-daemon.pid.json',
+    });
+    assert.equal(fine.state, 'healthy');
+    assert.deepEqual(fine.worker_types_file?.removed_types, ['gone']);
+    assert.equal(assess('alive', record(), { pid: 77, last_loop: ago(2) }).worker_types_file, null);
+  });
+
   for (const c of cases) {
     test(c.name, () => {
       const health = assess(...c.args);

@@ -11,8 +11,11 @@ interface Args {
   wait: number;
 }
 
-/** 0 healthy; 1 the daemon runs but is not passing (starting, passes stopped); 3 it does not run. */
-export const healthExitCode = (health: DaemonHealth): number => (health.ok ? 0 : health.running ? 1 : 3);
+/**
+ * 0 healthy; 1 the daemon runs but is not passing (starting, passes stopped); 2 it runs and passes but
+ * worker-types.json does not load (a person must fix the file; the last good version is in force); 3 it does not run.
+ */
+export const healthExitCode = (health: DaemonHealth): number => (health.ok ? 0 : health.state === 'config_invalid' ? 2 : health.running ? 1 : 3);
 
 export const healthCheckCommand: CommandModule<object, Args> = {
   command: 'health-check',
@@ -24,7 +27,8 @@ export const healthCheckCommand: CommandModule<object, Args> = {
       .option('wait', { type: 'number', default: 30, describe: 'with --restart: seconds to wait for the new daemon to be healthy', requiresArg: true })
       .epilog(
         'Recent means within max(3 loop intervals, 15 s). Exit 0: healthy. Exit 1: the daemon runs but has not passed recently ' +
-          '(starting, passes stopped). Exit 3: it does not run (no pid file, or a stale one: the process is gone or the pid is reused).',
+          '(starting, passes stopped). Exit 2: it runs and passes, but coordination/config/worker-types.json does not load ' +
+          '(the last good version stays in force; fix the file). Exit 3: it does not run (no pid file, or a stale one: the process is gone or the pid is reused).',
       ) as unknown as Argv<Args>,
   handler: async (argv) => {
     if (!Number.isFinite(argv.wait) || argv.wait <= 0) throw new RelayError('USAGE', `--wait must be a positive number of seconds, got \`${argv.wait}\``);

@@ -55,7 +55,12 @@ export function validateHome(paths: HomePaths): { problems: Problem[]; checked: 
       if (read === undefined) continue;
       checked += 1;
       if (!read.ok) problems.push({ file: read.file, problem: read.error.message.replace(`${read.file}: `, '') });
-      else if (typeNames.length > 0 && !typeNames.includes(read.spec.worker_type)) problems.push({ file: read.file, problem: `unknown worker_type "${read.spec.worker_type}"` });
+      // A finished spec of a type since removed is history, not a problem; a running one is supervised under the limits it started with.
+      else if (folder === 'active' && typeNames.length > 0 && !typeNames.includes(read.spec.worker_type)) {
+        const type = read.spec.worker_type;
+        const running = read.spec.status === 'running';
+        problems.push({ file: read.file, problem: `unknown worker_type "${type}"${running ? ' (no longer in worker-types.json: the daemon supervises this run under the limits it started with and will not restart it)' : ' (not started until worker-types.json defines it)'}` });
+      }
       else if (folder === 'active' && (read.spec.status === 'completed' || read.spec.status === 'failed')) problems.push({ file: read.file, problem: `status "${read.spec.status}" in active/ (the daemon moves it on its next pass)` });
     }
   }
