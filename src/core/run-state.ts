@@ -37,5 +37,8 @@ export function runState(
   if (record !== undefined && record.runId !== null && record.runId === run.runId) {
     return { process: 'gone', exit: { exitCode: record.exitCode, signal: record.signal, stopReason: run.stopReason } };
   }
+  // A stop was under way (its reason is recorded before the first signal; a new run clears it): the run
+  // ended by that stop, whoever finished it, even though nothing recorded how.
+  if (run.pid !== null && run.stopReason !== null) return { process, exit: { exitCode: null, signal: null, stopReason: run.stopReason } };
   return { process, exit: null };
 }

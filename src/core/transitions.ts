@@ -129,6 +129,16 @@ export function withRunEnded(spec: WorkerSpec, end: RunEnd): WorkerSpec {
   return { ...spec, execution: { ...normalizeExecution(spec.execution), ...endFields(end) } };
 }
 
+/**
+ * running → running: the daemon is about to stop this run, for `reason` (stalled, time_limit). Written
+ * before the first signal, so that a run found gone with no exit record after a daemon was killed
+ * mid-stop is read as ended by this stop (core/run-state.ts), not as a zombie.
+ */
+export function withStopRequested(spec: WorkerSpec, reason: string): WorkerSpec {
+  if (spec.status !== 'running') throw wrongState(spec, 'running with a stop requested');
+  return { ...spec, execution: { ...spec.execution, stop_reason: reason } };
+}
+
 /** The time-limit warnings given for this run, so each is given once across daemon restarts. */
 export function withWarningsGiven(spec: WorkerSpec, pcts: readonly number[]): WorkerSpec {
   const given = new Set([...(spec.execution?.timeout_warnings ?? []), ...pcts]);

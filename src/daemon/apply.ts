@@ -10,7 +10,7 @@ import type { EventInput } from '../store/activity-log.js';
 import { removeExitRecord } from '../store/exits.js';
 import type { HomePaths } from '../store/home.js';
 import { moveSpecFile, readSpec, withSpecLock, writeSpec } from '../store/specs.js';
-import { toCompleted, toFailed, toPending, withWarningsGiven } from '../core/transitions.js';
+import { toCompleted, toFailed, toPending, withStopRequested, withWarningsGiven } from '../core/transitions.js';
 import { workerEvent } from '../worker/events.js';
 import { stampEvents, withOutbox } from '../worker/outbox.js';
 import { finalizeLocked, settleAfterLock } from '../worker/settle.js';
@@ -292,12 +292,21 @@ function inBackground(ctx: ApplyContext, workerId: string, fn: () => Promise<voi
 function startStop(ctx: ApplyContext, action: Extract<Action, { kind: 'stop' }>): Promise<void> {
   const read = readSpec(ctx.paths, 'active', action.workerId);
   if (read === undefined || !read.ok) return Promise.resolve();
-  const spec = read.spec;
-  const e = spec.execution;
+  const before = read.spec;
+  const e = before.execution;
   // An operator's hold: their stop-worker or fail-worker is taking it down.
-  if (spec.status !== 'running' || e?.pid === null || e?.pid === undefined || holdOf(spec) !== null) return Promise.resolve();
-  ctx.observer.setStopping(spec.worker_id, true);
-  inBackground(ctx, spec.worker_id, async () => {
+  if (before.status !== 'running' || e?.pid === null || e?.pid === undefined || holdOf(before) !== null) return Promise.resolve();
+  ctx.observer.setStopping(before.worker_id, true);
+  inBackground(ctx, before.worker_id, async () => {
+    // The reason is recorded before the signal: a daemon killed during the stop leaves a run whose end the
+    // next daemon reads as this stop (core/run-state.ts), not as a zombie.
+    const spec = await underLock(ctx, action.workerId, async (current) => {
+      if (current.status !== 'running' || current.execution?.run_id !== e.run_id || current.execution?.pid !== e.pid || holdOf(current) !== null) return undefined;
+      const requested = withStopRequested(current, action.reason);
+      await writeSpec(ctx.paths, 'active', requested);
+      return requested;
+    });
+    if (spec === undefined) return;
     let outcome: StopOutcome | 'error';
     try {
       outcome = await stopRun(ctx.lifecycle(), spec);
@@ -306,10 +315,12 @@ function startStop(ctx: ApplyContext, action: Extract<Action, { kind: 'stop' }>)
       ctx.logger.error({ worker_id: spec.worker_id, err: error }, 'stop failed');
     }
     ctx.count('stops');
-    ctx.emit([{ event: 'worker_killed', ...ids(spec), data: { reason: action.reason, detail: action.detail, outcome, pid: e.pid } }]);
+    const killed = workerEvent('worker_killed', spec, { reason: action.reason, detail: action.detail, outcome, pid: e.pid });
     try {
       // 'gone': it ended on its own before any signal; its exit record (or its absence) tells how, next pass.
-      if (outcome !== 'error' && stopped(outcome)) await recordStop(ctx.lifecycle(), spec, outcome, action.reason);
+      // Else the end is recorded with the event, so it is logged once even if this daemon is killed now.
+      if (outcome !== 'error' && stopped(outcome)) await recordStop(ctx.lifecycle(), spec, outcome, action.reason, () => [killed]);
+      else ctx.emit([killed]);
     } catch (error) {
       ctx.logger.error({ worker_id: spec.worker_id, err: error }, `cannot record the stop: ${describeError(error)}`);
     }

@@ -11,6 +11,7 @@ import { listSpecIds, readSpec, withSpecLock } from '../store/specs.js';
 import { toFailed } from '../core/transitions.js';
 import { workerEvent } from '../worker/events.js';
 import { finalizeLocked, settleAfterLock } from '../worker/settle.js';
+import { stampEvents, withOutbox } from '../worker/outbox.js';
 import { recordedProcess, runStateOfSpec } from '../worker/spec-process.js';
 
 export const ZOMBIE_ERROR = 'Zombie worker - no process found';
@@ -101,15 +102,16 @@ export async function cleanZombie(paths: HomePaths, workerId: string, now: numbe
     // process now: what carries this run's token is stopped, never the recorded process itself.
     const recorded = recordedProcess(spec);
     if (recorded !== undefined) await stopRun(recorded, 1000);
-    const final = toFailed(spec, ZOMBIE_ERROR, nowIso(now));
+    const zombie = verdict.zombie;
+    // Its event is written with the failed spec (worker/outbox.ts): logged once, even if this command is killed.
+    const at = nowIso(now);
+    const events = stampEvents([workerEvent('worker_zombie_cleaned', spec, { pid: zombie.pid, evidence: zombie.evidence, restart_count: zombie.restart_count, source: 'cleanup-zombie-workers' })], at);
+    const final = withOutbox(toFailed(spec, ZOMBIE_ERROR, at), events, at);
     await finalizeLocked(ctx, final);
-    return { final, zombie: verdict.zombie };
+    return { final, events };
   });
   if (cleaned === null) return false;
-  const { final, zombie } = cleaned;
-  await settleAfterLock(ctx, final, [
-    workerEvent('worker_zombie_cleaned', final, { pid: zombie.pid, evidence: zombie.evidence, restart_count: zombie.restart_count, source: 'cleanup-zombie-workers' }),
-  ]);
+  await settleAfterLock(ctx, cleaned.final, cleaned.events);
   return true;
 }
 

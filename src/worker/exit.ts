@@ -6,7 +6,8 @@ import { RelayError } from '../errors.js';
 import { readExitRecordResult, removeExitRecord, setAsideExitRecord, type ExitRecord } from '../store/exits.js';
 import { findSpec, readSpec, withSpecLock, writeSpec } from '../store/specs.js';
 import { clock, type LifecycleContext } from './context.js';
-import { emitWorkerEvent, workerEvent } from './events.js';
+import { emitEvents, workerEvent } from './events.js';
+import { stampEvents, withOutbox, type LoggedEvent } from './outbox.js';
 import { finalizeLocked, settleAfterLock } from './settle.js';
 
 /** How a run ended, from its exit record or from the ChildProcess 'exit' event. */
@@ -45,27 +46,38 @@ const isCurrentRun = (spec: WorkerSpec, exit: ExitInfo): boolean =>
 interface Applied {
   readonly outcome: ExitOutcome;
   readonly final?: WorkerSpec;
+  /** The change's events, in its spec's outbox (worker/outbox.ts): logged by the caller after the lock. */
+  readonly events?: readonly LoggedEvent[];
 }
 
-/** exit 0, under the spec lock: to completed/. The caller settles the task and emits the event after the lock. */
-async function completeLocked(ctx: LifecycleContext, spec: WorkerSpec, exit: ExitInfo): Promise<WorkerSpec> {
-  const final = toCompleted(spec, exit.ended_at ?? nowIso(clock(ctx)));
+/** exit 0, under the spec lock: to completed/, its event written with it. The caller settles the task and emits the event after the lock. */
+async function completeLocked(ctx: LifecycleContext, spec: WorkerSpec, exit: ExitInfo): Promise<Applied> {
+  const at = exit.ended_at ?? nowIso(clock(ctx));
+  const events = stampEvents([workerEvent('worker_completed', spec, { run_id: spec.execution?.run_id ?? null, exit_code: 0, restart_count: spec.execution?.restart_count ?? 0 })], nowIso(clock(ctx)));
+  const final = withOutbox(toCompleted(spec, at), events, nowIso(clock(ctx)));
   await finalizeLocked(ctx, final);
-  return final;
+  return { outcome: 'completed', final, events };
 }
 
-/** A non-zero exit or a signal, under the spec lock: recorded in the running spec (status stays running). */
-async function recordExitLocked(ctx: LifecycleContext, spec: WorkerSpec, exit: ExitInfo): Promise<void> {
-  const next = withRunEnded(spec, { exitCode: exit.exit_code, signal: exit.signal, at: exit.ended_at ?? nowIso(clock(ctx)) });
-  await writeSpec(ctx.paths, 'active', next);
+/** A non-zero exit or a signal, under the spec lock: recorded in the running spec (status stays running), its event written with it. */
+async function recordExitLocked(ctx: LifecycleContext, spec: WorkerSpec, exit: ExitInfo): Promise<Applied> {
+  const now = nowIso(clock(ctx));
+  const ended = withRunEnded(spec, { exitCode: exit.exit_code, signal: exit.signal, at: exit.ended_at ?? now });
+  const events = stampEvents(
+    [
+      workerEvent('worker_exited', spec, {
+        run_id: spec.execution?.run_id ?? null,
+        pid: spec.execution?.pid ?? null,
+        exit_code: exit.exit_code,
+        signal: exit.signal,
+        restart_count: ended.execution?.restart_count ?? 0,
+      }),
+    ],
+    now,
+  );
+  await writeSpec(ctx.paths, 'active', withOutbox(ended, events, now));
   removeExitRecord(ctx.paths, spec.worker_id);
-  emitWorkerEvent(ctx, 'worker_exited', spec, {
-    run_id: spec.execution?.run_id ?? null,
-    pid: spec.execution?.pid ?? null,
-    exit_code: exit.exit_code,
-    signal: exit.signal,
-    restart_count: next.execution?.restart_count ?? 0,
-  });
+  return { outcome: 'exited', events };
 }
 
 function alreadyRecorded(spec: WorkerSpec): boolean {
@@ -88,9 +100,8 @@ async function applyExit(ctx: LifecycleContext, workerId: string, exit: ExitInfo
       removeExitRecord(ctx.paths, workerId);
       return { outcome: 'already_recorded' };
     }
-    if (exit.exit_code === 0 && exit.signal === null) return { outcome: 'completed', final: await completeLocked(ctx, spec, exit) };
-    await recordExitLocked(ctx, spec, exit);
-    return { outcome: 'exited' };
+    if (exit.exit_code === 0 && exit.signal === null) return completeLocked(ctx, spec, exit);
+    return recordExitLocked(ctx, spec, exit);
   });
 }
 
@@ -108,11 +119,9 @@ export async function recordExit(ctx: LifecycleContext, workerId: string, exit: 
 
 /** Either of the two above, as the exit says. */
 export async function handleExit(ctx: LifecycleContext, workerId: string, exit: ExitInfo): Promise<ExitOutcome> {
-  const { outcome, final } = await applyExit(ctx, workerId, exit);
-  if (final !== undefined) {
-    const events = [workerEvent('worker_completed', final, { run_id: final.execution?.run_id ?? null, exit_code: 0, restart_count: final.execution?.restart_count ?? 0 })];
-    await settleAfterLock(ctx, final, events);
-  }
+  const { outcome, final, events = [] } = await applyExit(ctx, workerId, exit);
+  if (final !== undefined) await settleAfterLock(ctx, final, events);
+  else emitEvents(ctx, events);
   return outcome;
 }
 

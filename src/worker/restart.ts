@@ -3,8 +3,10 @@ import { toPending } from '../core/transitions.js';
 import { RelayError } from '../errors.js';
 import type { SpawnResult } from '../process/spawn.js';
 import { requireActiveSpec } from './active-spec.js';
-import type { LifecycleContext } from './context.js';
-import { emitWorkerEvent } from './events.js';
+import { nowIso } from '../contract/time.js';
+import { clock, type LifecycleContext } from './context.js';
+import { workerEvent } from './events.js';
+import { stampEvents, withOutbox } from './outbox.js';
 import { assertNotBeingFailed, assertStartable, startLocked, withStartLock } from './start.js';
 import { stopRun } from './stop.js';
 
@@ -27,13 +29,15 @@ export async function restartWorker(ctx: LifecycleContext, workerId: string, opt
   assertNotBeingFailed(spec);
   const outcome = await stopRun(ctx, spec);
   const previous = { previous_pid: spec.execution?.pid ?? null, previous_run_id: spec.execution?.run_id ?? null, stop_outcome: outcome };
-  if (outcome === 'terminated' || outcome === 'killed') emitWorkerEvent(ctx, 'worker_killed', spec, { reason: 'restart', outcome, pid: previous.previous_pid, run_id: previous.previous_run_id });
+  const killed = outcome === 'terminated' || outcome === 'killed' ? [workerEvent('worker_killed', spec, { reason: 'restart', outcome, pid: previous.previous_pid, run_id: previous.previous_run_id })] : [];
   return withStartLock(ctx, workerId, async () => {
     const current = requireActiveSpec(ctx, workerId);
     assertStartable(current);
-    emitWorkerEvent(ctx, 'worker_restarted', current, { ...previous, manual: true, restart_count: normalizeExecution(current.execution).restart_count });
+    // The stop and the restart are logged with the launch record (worker/outbox.ts): once, even if this command is killed.
+    const at = nowIso(clock(ctx));
+    const events = stampEvents([...killed, workerEvent('worker_restarted', current, { ...previous, manual: true, restart_count: normalizeExecution(current.execution).restart_count })], at);
     // Pending while it launches: a starter killed before the spawn leaves a spec the daemon simply starts.
     const ready = current.status === 'running' ? toPending(current, { cause: current.error ?? null, nextRestartAt: null }) : current;
-    return startLocked(ctx, ready, { reason: 'restart', keepChild: options.keepChild ?? false });
+    return startLocked(ctx, withOutbox(ready, events, at), { reason: 'restart', keepChild: options.keepChild ?? false, logged: events });
   });
 }

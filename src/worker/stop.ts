@@ -6,7 +6,9 @@ import { stopRun as stopRecordedRun, type StopOutcome } from '../process/termina
 import { readExitRecord, removeExitRecord } from '../store/exits.js';
 import { findSpec, readSpec, withSpecLock, writeSpec } from '../store/specs.js';
 import { clock, stopGraceMs, type LifecycleContext } from './context.js';
-import { emitWorkerEvent, workerEvent } from './events.js';
+import { emitEvents, emitWorkerEvent, workerEvent } from './events.js';
+import { stampEvents, withOutbox, type LoggedEvent } from './outbox.js';
+import type { EventInput } from '../store/activity-log.js';
 import { finalizeLocked, settleAfterLock } from './settle.js';
 import { requireActiveSpec } from './active-spec.js';
 import { recordedProcess, recordedState } from './spec-process.js';
@@ -63,6 +65,12 @@ export async function stopEndedRun(ctx: LifecycleContext, spec: WorkerSpec, opti
   return stopRun(ctx, spec, options);
 }
 
+/** How a stopped run ended, as recorded. */
+export interface RunEndRecord {
+  readonly exit_code: number | null;
+  readonly signal: string | null;
+}
+
 /** How the stopped run ended: its exit record when the shim wrote one, else the signal that ended it, else what the spec says. */
 function endOfRun(ctx: LifecycleContext, spec: WorkerSpec, outcome: StopOutcome): { exit_code: number | null; signal: string | null } {
   const record = readExitRecord(ctx.paths, spec.worker_id);
@@ -80,17 +88,28 @@ const sameRun = (a: WorkerSpec, b: WorkerSpec): boolean => (a.execution?.run_id 
  * no longer runs that run (started again, or settled, meanwhile). The status is left for the caller (the
  * daemon's policy, fail, restart). The daemon and stop-worker both record a stop here.
  */
-export async function recordStop(ctx: LifecycleContext, stoppedSpec: WorkerSpec, outcome: StopOutcome, reason: string): Promise<{ exit_code: number | null; signal: string | null }> {
-  return withSpecLock(ctx.paths, stoppedSpec.worker_id, async () => {
+export async function recordStop(
+  ctx: LifecycleContext,
+  stoppedSpec: WorkerSpec,
+  outcome: StopOutcome,
+  reason: string,
+  events: (end: RunEndRecord) => readonly EventInput[] = () => [],
+): Promise<RunEndRecord> {
+  const at = nowIso(clock(ctx));
+  let logged: LoggedEvent[] = [];
+  const ended = await withSpecLock(ctx.paths, stoppedSpec.worker_id, async () => {
     const read = readSpec(ctx.paths, 'active', stoppedSpec.worker_id);
     const current = read?.ok === true ? read.spec : undefined;
-    if (current === undefined) return endOfRun(ctx, stoppedSpec, outcome);
-    const ended = endOfRun(ctx, current, outcome);
-    if (current.status !== 'running' || !sameRun(current, stoppedSpec)) return ended;
-    await writeSpec(ctx.paths, 'active', withRunEnded(current, { exitCode: ended.exit_code, signal: ended.signal, at: nowIso(clock(ctx)), stopReason: reason }));
+    const end = endOfRun(ctx, current ?? stoppedSpec, outcome);
+    logged = stampEvents(events(end), at);
+    if (current === undefined || current.status !== 'running' || !sameRun(current, stoppedSpec)) return end;
+    // The events of the stop go with its record (worker/outbox.ts): logged once, even if this process is killed now.
+    await writeSpec(ctx.paths, 'active', withOutbox(withRunEnded(current, { exitCode: end.exit_code, signal: end.signal, at, stopReason: reason }), logged, at));
     removeExitRecord(ctx.paths, current.worker_id);
-    return ended;
+    return end;
   });
+  emitEvents(ctx, logged);
+  return ended;
 }
 
 /** What became of the operator's request, besides the signal. */
@@ -170,13 +189,17 @@ export async function stopWorker(ctx: LifecycleContext, workerId: string, reason
     }
     const spec = pre.spec;
     const outcome = await stopRun(ctx, spec);
-    let end: { exit_code: number | null; signal: string | null } = { exit_code: null, signal: null };
+    const announce = sameHold(pre.hold, claim) || (pre.hold !== null && !holderAlive(pre.hold));
+    const stoppedEvent = (end: RunEndRecord): EventInput => workerEvent('worker_stopped', spec, { reason, by: 'stop-worker', status: spec.status, outcome, pid: base.pid, run_id: base.run_id, ...end });
+    let end: RunEndRecord = { exit_code: null, signal: null };
     if (stopped(outcome)) {
-      end = await recordStop(ctx, spec, outcome, reason);
-      emitWorkerEvent(ctx, 'worker_killed', spec, { reason, outcome, pid: base.pid, run_id: base.run_id, ...end });
-    }
+      // Both events go with the stop's record (worker/outbox.ts): logged once, even if this command is killed.
+      end = await recordStop(ctx, spec, outcome, reason, (e) => [
+        workerEvent('worker_killed', spec, { reason, outcome, pid: base.pid, run_id: base.run_id, ...e }),
+        ...(announce ? [stoppedEvent(e)] : []),
+      ]);
+    } else if (announce) emitEvents(ctx, [stoppedEvent(end)]);
     const settled = settledFolder(ctx, workerId);
-    if (sameHold(pre.hold, claim) || (pre.hold !== null && !holderAlive(pre.hold))) emitWorkerEvent(ctx, 'worker_stopped', spec, { reason, by: 'stop-worker', status: spec.status, outcome, pid: base.pid, run_id: base.run_id, ...end });
     return { ...base, outcome, ...end, hold: 'held', held_by: heldBy, settled };
   } finally {
     releaseHold(claim);
@@ -204,9 +227,8 @@ export async function failWorker(ctx: LifecycleContext, workerId: string, error 
   try {
     const spec = await claimForFail(ctx, workerId, claim);
     const firstOutcome = await stopRun(ctx, spec);
-    if (stopped(firstOutcome)) {
-      emitWorkerEvent(ctx, 'worker_killed', spec, { reason: `fail: ${error}`, outcome: firstOutcome, pid: spec.execution?.pid ?? null, run_id: spec.execution?.run_id ?? null });
-    }
+    // Logged with the failed spec (below), so each is logged once even if this command is killed.
+    const killed = stopped(firstOutcome) ? [workerEvent('worker_killed', spec, { reason: `fail: ${error}`, outcome: firstOutcome, pid: spec.execution?.pid ?? null, run_id: spec.execution?.run_id ?? null })] : [];
     const result = await withSpecLock(ctx.paths, workerId, async () => {
       const current = requireActiveSpec(ctx, workerId);
       let outcome = firstOutcome;
@@ -216,12 +238,12 @@ export async function failWorker(ctx: LifecycleContext, workerId: string, error 
       }
       const ended = endOfRun(ctx, current, outcome);
       const at = nowIso(clock(ctx));
-      const final = toFailed(current, error, at, { exitCode: ended.exit_code, signal: ended.signal, ...(stopped(outcome) ? { at, stopReason: `fail: ${error}` } : {}) });
+      const events = stampEvents([...killed, workerEvent('worker_failed', current, { reason, error, outcome, exit_code: ended.exit_code, signal: ended.signal })], at);
+      const final = withOutbox(toFailed(current, error, at, { exitCode: ended.exit_code, signal: ended.signal, ...(stopped(outcome) ? { at, stopReason: `fail: ${error}` } : {}) }), events, at);
       const file = await finalizeLocked(ctx, final);
-      const event = workerEvent('worker_failed', current, { reason, error, outcome, exit_code: ended.exit_code, signal: ended.signal });
-      return { result: { outcome, pid: current.execution?.pid ?? null, run_id: current.execution?.run_id ?? null, ...ended, file }, final, event };
+      return { result: { outcome, pid: current.execution?.pid ?? null, run_id: current.execution?.run_id ?? null, ...ended, file }, final, events };
     });
-    await settleAfterLock(ctx, result.final, [result.event]);
+    await settleAfterLock(ctx, result.final, result.events);
     return result.result;
   } finally {
     releaseHold(claim);

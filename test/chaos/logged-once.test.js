@@ -116,3 +116,27 @@ test('a worker late when its daemon is SIGKILLed is not logged late again by the
   }
   assert.equal(events(home).filter((e) => e.event === 'missed_checkin').length, 1, 'the change to late is logged once');
 }));
+
+test('killed while stopping a stalled worker (its reason recorded, no exit record): the next daemon logs the stop\'s end, not a zombie', () => withHome({ types: TYPES }, async ({ home }) => {
+  const gone = spawn('true', [], { stdio: 'ignore' });
+  const pid = defined(gone.pid, 'a pid');
+  await new Promise((resolve) => gone.once('exit', resolve));
+  const at = new Date().toISOString();
+  write(coord(home, 'worker-specs', 'active', 'worker-ok-s.json'), {
+    worker_id: 'worker-ok-s',
+    worker_type: 'ok',
+    task_id: null,
+    status: 'running',
+    created_at: at,
+    task: { description: 'stalled' },
+    // What the daemon writes before the first signal of a stop (withStopRequested): the reason, the run still recorded.
+    execution: { started_at: at, completed_at: null, pid, process_start_ticks: 1, boot_id: bootId, run_id: 'run-s', restart_count: 0, exit_code: null, signal: null, stop_reason: 'stalled' },
+    error: null,
+  });
+  assert.equal((await once(home)).code, 0);
+  const logged = eventsOf(home, 'worker-ok-s');
+  assert.deepEqual(logged.filter((e) => e.event === 'zombie_detected'), [], 'a run its daemon was stopping is not a zombie');
+  const exited = logged.find((e) => e.event === 'worker_exited');
+  assert.equal(exited?.data.stop_reason, 'stalled');
+  assert.equal(exited?.data.decision, 'restart');
+}));

@@ -35,6 +35,8 @@ test('a pending spec whose process still runs: that run is stopped, then one new
   const stops = eventsOf(t.home, id, 'worker_killed').filter((e) => e.data.reason === 'pending_with_live_process');
   assert.equal(stops.length, 1, 'one event says why');
   assert.equal(stops[0].data.pid, first.pid);
+  // The spec is written, then its worker_started appended: wait for the event, then see that no third came.
+  await waitFor(() => eventsOf(t.home, id, 'worker_started').length >= 2, { what: 'the new run\'s worker_started' });
   assert.equal(eventsOf(t.home, id, 'worker_started').length, 2, 'the first run and the new one, nothing more');
   assert.ok(pidsWithEnv('COMMIT_RELAY_RUN_ID', second.run_id).length >= 1, 'the new run runs');
 }));
