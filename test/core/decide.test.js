@@ -371,3 +371,22 @@ describe('decidePass: a worker held by an operator (stop-worker, fail-worker at 
     assert.deepEqual(kinds(plan.actions), []);
   });
 });
+
+describe('decidePass: a change\'s event goes with the change that carries it out (logged once, only if made)', () => {
+  const cases = [
+    { name: 'exit 0: worker_exited with complete', view: runningView({ exit: exitOf(0) }), kind: 'complete', events: ['worker_exited'] },
+    { name: 'exit 3: worker_exited with schedule_restart', view: runningView({ exit: exitOf(3) }), kind: 'schedule_restart', events: ['worker_exited'] },
+    { name: 'crash at max_restarts: worker_exited with fail', view: runningView({ exit: exitOf(1), restartCount: 2 }), kind: 'fail', events: ['worker_exited'] },
+    { name: 'zombie: zombie_detected with its restart, none in the pass\'s own events', view: runningView({ process: 'gone' }), kind: 'schedule_restart', events: ['zombie_detected'] },
+    { name: 'time-limit warnings: with the write that records them given', view: runningView({ startedAt: NOW - (L.timeLimitMs * 80) / 100 }), kind: 'record_warnings', events: ['timeout_warning', 'timeout_warning'] },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const plan = decideOne(c.view, { previous: 'healthy', input: { maxConcurrent: 0 } });
+      assert.deepEqual(plan.events, [], 'nothing about the change is logged ahead of it');
+      const action = plan.actions.find((a) => a.kind === c.kind);
+      assert.ok(action !== undefined && 'events' in action);
+      assert.deepEqual(eventNames(action.events), c.events);
+    });
+  }
+});
