@@ -23,7 +23,7 @@ import { reconcileTasks } from './task-specs.js';
 import { HomeWatch } from './home-watch.js';
 import { applyPlan } from './apply-plan.js';
 import { OutboxRecovery } from './outbox-recovery.js';
-import { healthAtLastStop, type HealthSeed } from './health-seed.js';
+import { healthAtLastStop, seedHealth, type HealthSeed } from './health-seed.js';
 
 export interface DaemonOptions {
   readonly paths: HomePaths;
@@ -167,13 +167,8 @@ export class Daemon {
     if (request.full) await this.keepClaim();
     this.stopDeparted(observation);
 
-    if (this.healthSeed !== undefined) {
-      for (const w of observation.workers) {
-        const seed = this.healthSeed.get(w.spec.worker_id);
-        if (seed !== undefined && seed.pid === (w.spec.execution?.pid ?? null)) this.observer.setHealth(w.spec.worker_id, seed.health);
-      }
-      this.healthSeed = undefined;
-    }
+    if (this.healthSeed !== undefined) seedHealth(this.observer, this.healthSeed, observation.workers);
+    this.healthSeed = undefined;
     const queue = this.inputs.readQueue();
     events.push(...this.inputs.noteMissingTypes(observation.workers.map((w) => w.view), queue.queued));
     const plan = decidePass({

@@ -1,6 +1,7 @@
 import type { HealthState } from '../contract/pm-state.js';
 import { readPmStateView } from '../ops/pm-state-view.js';
 import type { HomePaths } from '../store/home.js';
+import type { Observer, ObservedWorker } from './observer.js';
 
 export interface HealthSeed {
   readonly health: HealthState;
@@ -21,4 +22,12 @@ export function healthAtLastStop(paths: HomePaths): ReadonlyMap<string, HealthSe
     seeds.set(id, { health, pid: typeof worker.pid === 'number' ? worker.pid : null });
   }
   return seeds;
+}
+
+/** At the first pass: each worker still in the run the last daemon saw starts from the health it saw. */
+export function seedHealth(observer: Observer, seeds: ReadonlyMap<string, HealthSeed>, workers: readonly ObservedWorker[]): void {
+  for (const w of workers) {
+    const seed = seeds.get(w.spec.worker_id);
+    if (seed !== undefined && seed.pid === (w.spec.execution?.pid ?? null)) observer.setHealth(w.spec.worker_id, seed.health);
+  }
 }
