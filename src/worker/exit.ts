@@ -57,7 +57,7 @@ async function completeLocked(ctx: LifecycleContext, spec: WorkerSpec, exit: Exi
 /** A non-zero exit or a signal, under the spec lock: recorded in the running spec (status stays running). */
 async function recordExitLocked(ctx: LifecycleContext, spec: WorkerSpec, exit: ExitInfo): Promise<void> {
   const next = withRunEnded(spec, { exitCode: exit.exit_code, signal: exit.signal, at: exit.ended_at ?? nowIso(clock(ctx)) });
-  await writeSpec(ctx.paths, 'active', next);
+  await writeSpec(ctx.paths, 'active', next, { existing: true });
   removeExitRecord(ctx.paths, spec.worker_id);
   emitWorkerEvent(ctx, 'worker_exited', spec, {
     run_id: spec.execution?.run_id ?? null,

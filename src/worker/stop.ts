@@ -87,7 +87,7 @@ export async function recordStop(ctx: LifecycleContext, stoppedSpec: WorkerSpec,
     if (current === undefined) return endOfRun(ctx, stoppedSpec, outcome);
     const ended = endOfRun(ctx, current, outcome);
     if (current.status !== 'running' || !sameRun(current, stoppedSpec)) return ended;
-    await writeSpec(ctx.paths, 'active', withRunEnded(current, { exitCode: ended.exit_code, signal: ended.signal, at: nowIso(clock(ctx)), stopReason: reason }));
+    await writeSpec(ctx.paths, 'active', withRunEnded(current, { exitCode: ended.exit_code, signal: ended.signal, at: nowIso(clock(ctx)), stopReason: reason }), { existing: true });
     removeExitRecord(ctx.paths, current.worker_id);
     return ended;
   });
@@ -156,7 +156,7 @@ export async function stopWorker(ctx: LifecycleContext, workerId: string, reason
       // A stop of a still-running held run (a stop-worker killed before its signal, or one at work now)
       // keeps the hold it found; anything else is held by this command.
       const held = hold !== null && hold.action === 'stop' ? spec : withStopHold(spec, claim);
-      if (held !== spec) await writeSpec(ctx.paths, 'active', held);
+      if (held !== spec) await writeSpec(ctx.paths, 'active', held, { existing: true });
       return { kind: 'held' as const, spec: held, hold: holdOf(held) };
     });
     const base = { pid: pre.spec.execution?.pid ?? null, run_id: pre.spec.execution?.run_id ?? null, status: pre.spec.status };
@@ -253,7 +253,7 @@ async function claimForFail(ctx: LifecycleContext, workerId: string, claim: Stop
       const hold = holdOf(spec);
       if (hold !== null && hold.action === 'fail' && !sameHold(hold, claim) && holderAlive(hold)) return { wait: hold };
       const claimed = withStopHold(spec, claim);
-      await writeSpec(ctx.paths, 'active', claimed);
+      await writeSpec(ctx.paths, 'active', claimed, { existing: true });
       return { spec: claimed };
     });
     if (step.spec !== undefined) return step.spec;
