@@ -21,7 +21,7 @@ import { recordStop, stopEndedRun, stopRun, stopped } from '../worker/stop.js';
 import { stopGraceMs } from '../worker/context.js';
 import type { SpawnResult } from '../process/spawn.js';
 import type { CounterName } from './event-log.js';
-import type { Observer } from './observer.js';
+import type { Departed, Observer } from './observer.js';
 
 /** What applying actions needs from the daemon: the home, the clock, where events go, and how to ask for a pass. */
 export interface ApplyContext {
@@ -33,7 +33,8 @@ export interface ApplyContext {
   requestPass(): void;
   /** The context the worker lifecycle runs in: this daemon's worker types, and its emit for events. */
   lifecycle(): LifecycleContext;
-  adoptChild(workerId: string, child: ChildProcess): void;
+  /** A run the daemon started (its shim's child handle, and the run's identity for an orphan check). */
+  adoptChild(workerId: string, child: ChildProcess, run?: Departed): void;
   /** Counters for pm-state and metrics. */
   count(name: CounterName): void;
   /** Stops in flight, so shutdown can wait for them. */
@@ -62,7 +63,7 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
         if (spec.status !== 'running') return undefined;
         const at = nowIso(ctx.clock.wallNow());
         const events = stampEvents(action.events, at);
-        await writeSpec(ctx.paths, 'active', withOutbox(withWarningsGiven(spec, action.pcts), events, at));
+        await writeSpec(ctx.paths, 'active', withOutbox(withWarningsGiven(spec, action.pcts), events, at), { existing: true });
         return events;
       });
       if (logged !== undefined) ctx.emit(logged);
@@ -106,7 +107,7 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
           removeExitRecord(ctx.paths, spec.worker_id);
           ctx.logger.info({ worker_id: spec.worker_id, cause: action.cause, restart_count: action.restartCount, delay_ms: action.delayMs }, 'restart scheduled');
           if (action.delayMs > 0) {
-            await writeSpec(ctx.paths, 'active', withOutbox(pending, events, at));
+            await writeSpec(ctx.paths, 'active', withOutbox(pending, events, at), { existing: true });
             ctx.emit(events);
             return;
           }
@@ -242,7 +243,8 @@ function restartedEvent(before: WorkerSpec, result: SpawnResult): EventInput {
 
 /** After a start (its events logged by startLocked): the child is watched, a restart counted. */
 function noteStarted(ctx: ApplyContext, workerId: string, result: SpawnResult, restart: boolean): void {
-  ctx.adoptChild(workerId, result.child);
+  const identity = result.startTicks === null ? null : { pid: result.pid, startTicks: result.startTicks, bootId: result.bootId };
+  ctx.adoptChild(workerId, result.child, { workerId, identity, runId: result.runId });
   if (restart) ctx.count('restarts');
 }
 
@@ -303,7 +305,7 @@ function startStop(ctx: ApplyContext, action: Extract<Action, { kind: 'stop' }>)
     const spec = await underLock(ctx, action.workerId, async (current) => {
       if (current.status !== 'running' || current.execution?.run_id !== e.run_id || current.execution?.pid !== e.pid || holdOf(current) !== null) return undefined;
       const requested = withStopRequested(current, action.reason);
-      await writeSpec(ctx.paths, 'active', requested);
+      await writeSpec(ctx.paths, 'active', requested, { existing: true });
       return requested;
     });
     if (spec === undefined) return;

@@ -13,8 +13,8 @@ import { DaemonEvents } from './event-log.js';
 import type { PassHooks } from './hooks.js';
 import { PassInputs } from './inputs.js';
 import { maxBytesOf, WorkerLogGuard } from './logs.js';
-import { Observer, type Observation } from './observer.js';
-import { findOrphansAtStart, OrphanGuard, stopOrphans } from './orphans.js';
+import { Observer, type Departed, type Observation } from './observer.js';
+import { departedRuns, findOrphansAtStart, OrphanGuard, stopOrphans } from './orphans.js';
 import { homePermissionWarnings } from './permissions.js';
 import { PassScheduler, type PassRequest } from './scheduler.js';
 import { claimDaemonSlot, claimRestoredEvent, releaseDaemonSlot, restoreClaimIfLost, type DaemonClaim } from './singleton.js';
@@ -61,6 +61,8 @@ export class Daemon {
   private loops = 0;
   private heldLastPass = false;
   private readonly children = new Map<string, ChildProcess>();
+  /** The run of each child in `children` (for the orphan check when its spec leaves active/). */
+  private readonly childRuns = new Map<string, Departed>();
   private readonly inflight = new Set<Promise<unknown>>();
   private lastObservation: Observation | undefined;
   private readonly outbox: OutboxRecovery;
@@ -213,7 +215,8 @@ export class Daemon {
   /** Orphans (workers whose specs left active/ while they run) are stopped, the guard permitting (OrphanGuard). */
   private stopDeparted(observation: Observation): void {
     const running = observation.workers.filter((w) => w.view.status === 'running').length;
-    const { stop, held } = this.orphanGuard.decide(observation.departed, running);
+    const departed = observation.departed.length === 0 ? observation.departed : departedRuns(this.paths, observation.departed, (id) => (this.children.has(id) ? this.childRuns.get(id) : undefined));
+    const { stop, held } = this.orphanGuard.decide(departed, running);
     if (held !== undefined) {
       this.emit([held]);
       this.events.count('actions_held');
@@ -278,8 +281,10 @@ export class Daemon {
   }
 
   /** A child the daemon started: its exit asks for a pass at once, which reads the shim's exit record. */
-  adoptChild(workerId: string, child: ChildProcess): void {
+  adoptChild(workerId: string, child: ChildProcess, run?: Departed): void {
     this.children.set(workerId, child);
+    if (run === undefined) this.childRuns.delete(workerId);
+    else this.childRuns.set(workerId, run);
     // Its log is guarded from now on, not from the next pass (a worker may flood from its first instant).
     // Its type from the spec as written now (it may have been made from a task in this very pass).
     try {
@@ -289,7 +294,10 @@ export class Daemon {
       // Unreadable now: the next pass's sync guards it.
     }
     child.once('exit', () => {
-      if (this.children.get(workerId) === child) this.children.delete(workerId);
+      if (this.children.get(workerId) === child) {
+        this.children.delete(workerId);
+        this.childRuns.delete(workerId);
+      }
       this.scheduler.request({ processEnded: true });
     });
   }

@@ -28,6 +28,42 @@ export function findOrphansAtStart(paths: HomePaths): Departed[] {
   return found;
 }
 
+/** The run a spec records (pid, start ticks, token), or undefined when it records none. */
+function recordedRun(workerId: string, execution: { pid?: number | null; process_start_ticks?: number | null; boot_id?: string | null; run_id?: string | null } | undefined): Departed | undefined {
+  if (execution?.pid === null || execution?.pid === undefined || execution.process_start_ticks === null || execution.process_start_ticks === undefined) return undefined;
+  return { workerId, identity: { pid: execution.pid, startTicks: execution.process_start_ticks, bootId: execution.boot_id ?? '' }, runId: execution.run_id ?? null };
+}
+
+/**
+ * Every run a departed worker may have left running, not only the one a pass last saw alive (the observer's
+ * memory): the run its spec records wherever it went (an operator's `mv` into failed/ can carry a run the
+ * daemon started just before, which no pass had seen yet), and the run the daemon itself last started for
+ * it (a hand edit that overwrote the daemon's record can leave that run recorded nowhere). Each is stopped
+ * only if still alive and carrying its run's token (stopOrphans), so a stale candidate costs nothing.
+ */
+export function departedRuns(paths: HomePaths, departed: readonly Departed[], startedRunOf: (workerId: string) => Departed | undefined): Departed[] {
+  const out: Departed[] = [];
+  const seen = new Set<string>();
+  const add = (run: Departed | undefined): void => {
+    if (run === undefined) return;
+    const key = run.identity === null ? `${run.workerId} none` : `${run.workerId} ${run.identity.pid} ${run.identity.startTicks}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    out.push(run);
+  };
+  for (const d of departed) {
+    add(d);
+    try {
+      const where = findSpec(paths, d.workerId);
+      if (where?.ok === true && where.folder !== 'active') add(recordedRun(d.workerId, where.spec.execution));
+    } catch {
+      // Unreadable now: the other candidates still count.
+    }
+    add(startedRunOf(d.workerId));
+  }
+  return out;
+}
+
 /** Stops each orphan still alive and positively identified; a worker whose spec came back to active/ is left alone. */
 export async function stopOrphans(ctx: ApplyContext, orphans: readonly Departed[]): Promise<void> {
   await Promise.all(

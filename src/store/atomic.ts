@@ -1,4 +1,4 @@
-import { closeSync, constants as fsConstants, fstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, fsyncSync, lstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import writeFileAtomic from 'write-file-atomic';
 import { errnoCode, RelayError, describeError } from '../errors.js';
 
@@ -43,6 +43,49 @@ export function writeDerivedJsonSync(file: string, value: unknown): void {
   } catch (error) {
     rmSync(temp, { force: true });
     throw new RelayError('IO_FAILED', `cannot write ${file}: ${describeError(error)}`, { cause: error, details: { file, errno: errnoCode(error) } });
+  }
+}
+
+/**
+ * Replaces an existing file through a temp file and a rename, like writeJsonAtomic, but never creates it:
+ * when the file is no longer there at the moment of the rename (moved away meanwhile by someone who does not
+ * take our locks: an operator's `mv` into failed/), the temp file is removed and false is returned. The check
+ * and the rename are two system calls, so the window left is a few microseconds, not the whole
+ * read-modify-write.
+ */
+export function replaceJsonIfPresentSync(file: string, value: unknown, options: WriteOptions = {}): boolean {
+  const text = `${JSON.stringify(value, null, 2)}\n`;
+  derivedWrites += 1;
+  const temp = `${file}.${process.pid}.${derivedWrites}.tmp`;
+  try {
+    const fd = openSync(temp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o644);
+    try {
+      const bytes = Buffer.from(text, 'utf8');
+      let written = 0;
+      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+      if (options.fsync ?? true) fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    if (!isThere(file)) {
+      rmSync(temp, { force: true });
+      return false;
+    }
+    renameSync(temp, file);
+    return true;
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw new RelayError('IO_FAILED', `cannot write ${file}: ${describeError(error)}`, { cause: error, details: { file, errno: errnoCode(error) } });
+  }
+}
+
+function isThere(file: string): boolean {
+  try {
+    lstatSync(file);
+    return true;
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return false;
+    throw error;
   }
 }
 

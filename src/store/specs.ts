@@ -5,7 +5,7 @@ import { assertValidId } from '../contract/ids.js';
 import { formatZodIssues, parseJsonWith } from '../contract/parse.js';
 import { SPEC_FOLDERS, workerSpecSchema, type SpecFolder, type WorkerSpec } from '../contract/worker-spec.js';
 import { RelayError, describeError, errnoCode } from '../errors.js';
-import { readTextIfExists, writeJsonAtomic, type WriteOptions } from './atomic.js';
+import { readTextIfExists, replaceJsonIfPresentSync, writeJsonAtomic, type WriteOptions } from './atomic.js';
 import type { HomePaths } from './home.js';
 import { specLockName, withLock } from './lock.js';
 
@@ -99,12 +99,31 @@ export function requireSpec(paths: HomePaths, folder: SpecFolder, workerId: stri
   return read.spec;
 }
 
+export interface SpecWriteOptions extends WriteOptions {
+  /**
+   * The write rewrites a spec the caller read (under the spec lock): it must still be there. An operator's
+   * hand move (the runbook's `mv` into failed/, which takes no lock) between the read and the write would
+   * otherwise be undone by the write re-creating the file: the spec in two folders, a force-failed worker
+   * restarted. Refused with SPEC_NOT_FOUND instead, changing nothing.
+   */
+  readonly existing?: boolean;
+}
+
 /** `fsync: false` only where losing the write to a power cut loses nothing (see startLocked). */
-export async function writeSpec(paths: HomePaths, folder: SpecFolder, spec: WorkerSpec, options: WriteOptions = {}): Promise<void> {
+export async function writeSpec(paths: HomePaths, folder: SpecFolder, spec: WorkerSpec, options: SpecWriteOptions = {}): Promise<void> {
   const checked = workerSpecSchema.safeParse(spec);
   if (!checked.success) throw new RelayError('SPEC_INVALID', `refusing to write an invalid spec for ${spec.worker_id}: ${formatZodIssues(checked.error)}`, { details: { worker_id: spec.worker_id } });
-  await writeJsonAtomic(paths.specFile(folder, spec.worker_id), spec, options);
+  const file = paths.specFile(folder, spec.worker_id);
+  const { existing, ...writeOptions } = options;
+  if (existing !== true) {
+    await writeJsonAtomic(file, spec, writeOptions);
+    return;
+  }
+  if (!replaceJsonIfPresentSync(file, spec, writeOptions)) {
+    throw new RelayError('SPEC_NOT_FOUND', `${file} was moved away while being rewritten (by hand?): not written again`, { details: { file } });
+  }
 }
+
 
 /** Runs fn under the worker's spec lock: every read-modify-write of a spec goes through here. */
 export async function withSpecLock<T>(paths: HomePaths, workerId: string, fn: () => Promise<T> | T): Promise<T> {
@@ -142,6 +161,6 @@ export function moveSpecFile(paths: HomePaths, workerId: string, from: SpecFolde
 
 /** Writes the new content in place, then moves it: the folder and the status change together for every reader that re-reads. */
 export async function finalizeSpec(paths: HomePaths, spec: WorkerSpec, from: SpecFolder, to: SpecFolder): Promise<string> {
-  await writeSpec(paths, from, spec);
+  await writeSpec(paths, from, spec, { existing: true });
   return moveSpecFile(paths, spec.worker_id, from, to);
 }

@@ -75,7 +75,7 @@ async function recordExitLocked(ctx: LifecycleContext, spec: WorkerSpec, exit: E
     ],
     now,
   );
-  await writeSpec(ctx.paths, 'active', withOutbox(ended, events, now));
+  await writeSpec(ctx.paths, 'active', withOutbox(ended, events, now), { existing: true });
   removeExitRecord(ctx.paths, spec.worker_id);
   return { outcome: 'exited', events };
 }

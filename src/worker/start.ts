@@ -103,7 +103,7 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   // the token guards against the starter being killed, and a killed process's writes are in the page
   // cache; a power cut that loses the write also ends every process the token could name.
   const runId = newRunId();
-  await writeSpec(ctx.paths, 'active', withLaunchRecorded(spec, runId), { fsync: false });
+  await writeSpec(ctx.paths, 'active', withLaunchRecorded(spec, runId), { fsync: false, existing: true });
   if (options.logged !== undefined) emitEvents(ctx, options.logged);
   const now = clock(ctx);
   let result: SpawnResult;
@@ -146,7 +146,7 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   );
   const next = withOutbox(toRunning(spec, { pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, host: currentHost(), runId: result.runId, startedAt: result.startedAt, typeLimits: typeLimitsOf(type) }), events, at);
   try {
-    await writeSpec(ctx.paths, 'active', next);
+    await writeSpec(ctx.paths, 'active', next, { existing: true });
   } catch (error) {
     // A process the spec does not record would be an orphan: take it down again.
     await stopProcess({ pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, runId: result.runId }, 0).catch(() => undefined);

@@ -104,7 +104,7 @@ export async function recordStop(
     logged = stampEvents(events(end), at);
     if (current === undefined || current.status !== 'running' || !sameRun(current, stoppedSpec)) return end;
     // The events of the stop go with its record (worker/outbox.ts): logged once, even if this process is killed now.
-    await writeSpec(ctx.paths, 'active', withOutbox(withRunEnded(current, { exitCode: end.exit_code, signal: end.signal, at, stopReason: reason }), logged, at));
+    await writeSpec(ctx.paths, 'active', withOutbox(withRunEnded(current, { exitCode: end.exit_code, signal: end.signal, at, stopReason: reason }), logged, at), { existing: true });
     removeExitRecord(ctx.paths, current.worker_id);
     return end;
   });
@@ -175,7 +175,7 @@ export async function stopWorker(ctx: LifecycleContext, workerId: string, reason
       // A stop of a still-running held run (a stop-worker killed before its signal, or one at work now)
       // keeps the hold it found; anything else is held by this command.
       const held = hold !== null && hold.action === 'stop' ? spec : withStopHold(spec, claim);
-      if (held !== spec) await writeSpec(ctx.paths, 'active', held);
+      if (held !== spec) await writeSpec(ctx.paths, 'active', held, { existing: true });
       return { kind: 'held' as const, spec: held, hold: holdOf(held) };
     });
     const base = { pid: pre.spec.execution?.pid ?? null, run_id: pre.spec.execution?.run_id ?? null, status: pre.spec.status };
@@ -275,7 +275,7 @@ async function claimForFail(ctx: LifecycleContext, workerId: string, claim: Stop
       const hold = holdOf(spec);
       if (hold !== null && hold.action === 'fail' && !sameHold(hold, claim) && holderAlive(hold)) return { wait: hold };
       const claimed = withStopHold(spec, claim);
-      await writeSpec(ctx.paths, 'active', claimed);
+      await writeSpec(ctx.paths, 'active', claimed, { existing: true });
       return { spec: claimed };
     });
     if (step.spec !== undefined) return step.spec;
