@@ -35,6 +35,8 @@ export interface ApplyContext {
   lifecycle(): LifecycleContext;
   /** A run the daemon started (its shim's child handle, and the run's identity for an orphan check). */
   adoptChild(workerId: string, child: ChildProcess, run?: Departed): void;
+  /** The run this daemon last started for a worker, while its shim lives. */
+  startedRun(workerId: string): Departed | undefined;
   /** Counters for pm-state and metrics. */
   count(name: CounterName): void;
   /** Stops in flight, so shutdown can wait for them. */
@@ -162,7 +164,15 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
       // Set to pending by hand while its process still runs (runbook A's kill failed): that run is stopped
       // first, in the background, and the next pass starts the new one. Never two runs of one worker.
       const before = read?.ok === true ? read.spec : undefined;
-      if (before?.status === 'pending' && recordedState(before) === 'alive') return stopLivePending(ctx, before);
+      if (before?.status === 'pending' && recordedState(before) === 'alive') return stopLivePending(ctx, before, 'its spec was set to pending while its process still ran: stopped before a new run starts');
+      // A hand edit (runbook A's jq > tmp && mv) can write back a spec read before this daemon recorded a
+      // run it started: that run, recorded nowhere now, is stopped first. Never two runs of one worker.
+      const mine = ctx.startedRun(action.workerId);
+      if (before?.status === 'pending' && mine?.identity != null && mine.runId !== null && mine.runId !== (before.execution?.run_id ?? null)) {
+        const { pid, startTicks, bootId } = mine.identity;
+        const unrecorded = { ...before, execution: { ...before.execution, pid, process_start_ticks: startTicks, boot_id: bootId, run_id: mine.runId } };
+        return stopLivePending(ctx, unrecorded, 'its spec was rewritten by hand without the run this daemon had started, which still ran: stopped before a new run starts');
+      }
       return startPending(ctx, action.workerId, action.restart, before);
     }
     case 'dispatch':
@@ -263,12 +273,11 @@ function startFailed(ctx: ApplyContext, workerId: string, error: unknown): void 
 }
 
 /** The live run of a pending spec, stopped in the background (one event), then a pass to start the new run. */
-function stopLivePending(ctx: ApplyContext, spec: WorkerSpec): Promise<void> {
+function stopLivePending(ctx: ApplyContext, spec: WorkerSpec, message: string): Promise<void> {
   ctx.observer.setStopping(spec.worker_id, true);
   inBackground(ctx, spec.worker_id, async () => {
     const outcome = await stopRun(ctx.lifecycle(), spec);
     ctx.count('stops');
-    const message = 'its spec was set to pending while its process still ran: stopped before a new run starts';
     ctx.emit([workerEvent('worker_killed', spec, { reason: 'pending_with_live_process', outcome, pid: spec.execution?.pid ?? null, run_id: spec.execution?.run_id ?? null, message })]);
   });
   return Promise.resolve();

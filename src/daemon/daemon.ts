@@ -311,7 +311,8 @@ export class Daemon {
       emit: (events) => this.emit(events),
       requestPass: () => this.requestPass(),
       lifecycle: () => ({ paths: this.paths, workerTypes: this.inputs.workerTypes, emit: (events) => this.emit(events) }),
-      adoptChild: (id, child) => this.adoptChild(id, child),
+      adoptChild: (id, child, run) => this.adoptChild(id, child, run),
+      startedRun: (id) => (this.children.has(id) ? this.childRuns.get(id) : undefined),
       count: (name) => this.events.count(name),
       inflight: this.inflight,
     };
