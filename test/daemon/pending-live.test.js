@@ -10,16 +10,25 @@ import { pidsWithEnv } from '../helpers/processes.js';
 import { withHome } from '../helpers/scope.js';
 import { readSpecFile, specPath } from '../helpers/specs.js';
 
-const SCOPE = { types: { stubborn: { command: fixtureCommand('ignore-term.sh'), stop_grace_seconds: 0.5 } } };
-
-test('a pending spec whose process still runs: that run is stopped, then one new run starts', () => withHome(SCOPE, async (t) => {
-  const created = await run(t.home, ['create-task', '--description', 'stubborn', '--worker-type', 'stubborn']);
+/**
+ * One task of `type` under a running daemon: its worker's id and a reader of its active spec, once it runs.
+ * @param {import('../helpers/scope.js').Scope} t @param {string} type
+ */
+async function oneRunningWorker(t, type) {
+  const created = await run(t.home, ['create-task', '--description', type, '--worker-type', type]);
   assert.equal(created.code, 0, created.stderr);
   await t.startDaemon();
   /** @type {string} */
   const id = await waitFor(() => Object.keys(pmState(t.home).monitored_workers ?? {})[0], { what: 'the worker', timeoutMs: 15_000 });
   const spec = () => readSpecFile(t.home, 'active', id);
-  await waitFor(() => spec()?.status === 'running', { what: 'the worker to run', timeoutMs: 15_000 });
+  await waitFor(() => spec()?.status === 'running' && spec().execution.pid !== null, { what: 'the worker to run', timeoutMs: 15_000 });
+  return { id, spec };
+}
+
+const SCOPE = { types: { stubborn: { command: fixtureCommand('ignore-term.sh'), stop_grace_seconds: 0.5 } } };
+
+test('a pending spec whose process still runs: that run is stopped, then one new run starts', () => withHome(SCOPE, async (t) => {
+  const { id, spec } = await oneRunningWorker(t, 'stubborn');
   const first = spec().execution;
   t.tracker.group(first.pid);
   // The runbook's kill, which this worker shrugs off, then the hand edit to pending.
@@ -44,13 +53,7 @@ test('a pending spec whose process still runs: that run is stopped, then one new
 const CRASHY = { types: { chatty: { command: fixtureCommand('checkin-loop.sh', '0.2'), stop_grace_seconds: 0.5, restart_backoff_seconds: 0, restart_backoff_max_seconds: 0 } } };
 
 test('a hand edit writes back a spec read before the daemon restarted the worker: the run it no longer records is stopped before the next', () => withHome(CRASHY, async (t) => {
-  const created = await run(t.home, ['create-task', '--description', 'chatty', '--worker-type', 'chatty']);
-  assert.equal(created.code, 0, created.stderr);
-  await t.startDaemon();
-  /** @type {string} */
-  const id = await waitFor(() => Object.keys(pmState(t.home).monitored_workers ?? {})[0], { what: 'the worker', timeoutMs: 15_000 });
-  const spec = () => readSpecFile(t.home, 'active', id);
-  await waitFor(() => spec()?.status === 'running' && spec().execution.pid !== null, { what: 'the worker to run', timeoutMs: 15_000 });
+  const { id, spec } = await oneRunningWorker(t, 'chatty');
   // The operator reads the spec (jq ...) ...
   const stale = spec();
   t.tracker.group(stale.execution.pid);
