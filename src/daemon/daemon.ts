@@ -6,7 +6,6 @@ import type { Logger } from '../log.js';
 import type { EventInput } from '../store/activity-log.js';
 import { writeDerivedJsonSync } from '../store/atomic.js';
 import { readSpec } from '../store/specs.js';
-import { removeStaleTempFiles } from '../store/temp-files.js';
 import type { HomePaths } from '../store/home.js';
 import type { ApplyContext } from './apply.js';
 import { DaemonEvents } from './event-log.js';
@@ -19,10 +18,9 @@ import { homePermissionWarnings } from './permissions.js';
 import { PassScheduler, type PassRequest } from './scheduler.js';
 import { claimDaemonSlot, claimRestoredEvent, releaseDaemonSlot, restoreClaimIfLost, type DaemonClaim } from './singleton.js';
 import { buildPmState, type DaemonCounters } from './state.js';
-import { reconcileTasks } from './task-specs.js';
 import { HomeWatch } from './home-watch.js';
 import { applyPlan } from './apply-plan.js';
-import { OutboxRecovery } from './outbox-recovery.js';
+import { Housekeeping } from './housekeeping.js';
 import { healthAtLastStop, seedHealth, type HealthSeed } from './health-seed.js';
 
 export interface DaemonOptions {
@@ -57,7 +55,6 @@ export class Daemon {
   private readonly orphanGuard: OrphanGuard;
   private readonly watch: HomeWatch;
   private readonly logs: WorkerLogGuard;
-  private fullPasses = 0;
   private loops = 0;
   private heldLastPass = false;
   private readonly children = new Map<string, ChildProcess>();
@@ -65,7 +62,7 @@ export class Daemon {
   private readonly childRuns = new Map<string, Departed>();
   private readonly inflight = new Set<Promise<unknown>>();
   private lastObservation: Observation | undefined;
-  private readonly outbox: OutboxRecovery;
+  private readonly housekeeping: Housekeeping;
   /** The last daemon's view of each worker's health, so a change it logged is not logged again. */
   private healthSeed: ReadonlyMap<string, HealthSeed> | undefined;
   /** Where the metrics listener is, when enabled: shown in pm-state.json. */
@@ -89,8 +86,16 @@ export class Daemon {
       onTick: () => this.watch.ensure(),
     });
     this.orphanGuard = new OrphanGuard(this.settings.massActionMin);
-    this.outbox = new OutboxRecovery(this.paths, this.logger, (events) => this.emit(events));
     this.logs = new WorkerLogGuard(this.paths, this.clock, this.logger);
+    this.housekeeping = new Housekeeping({
+      paths: this.paths,
+      clock: this.clock,
+      logger: this.logger,
+      logs: this.logs,
+      workerTypes: () => this.inputs.workerTypes,
+      emit: (events) => this.emit(events),
+      reportError: (where, error) => this.events.reportError(where, error),
+    });
     this.watch = new HomeWatch(this.paths, this.observer, this.scheduler, (where, error) => this.events.reportError(where, error));
   }
 
@@ -123,8 +128,7 @@ export class Daemon {
     for (const w of warnings) this.logger.warn({ path: w.path, mode: w.mode }, w.message);
     this.emit(warnings.map((w) => ({ event: 'daemon_warning', data: { warning: 'writable_by_others', path: w.path, mode: w.mode, message: w.message } })));
     if (orphans.length > 0) this.track(stopOrphans(this.applyContext(), orphans));
-    await this.reconcile();
-    this.removeStaleTempFiles();
+    await this.housekeeping.atStart();
     // Workers' logs are guarded from the first pass on (a worker it starts may flood at once); `--once` rotates them once instead.
     if (options.watch !== false) this.logs.start();
     await this.runPass();
@@ -192,19 +196,8 @@ export class Daemon {
     this.emit([...events, ...plan.events]);
     if (await applyPlan(this.applyContext(), plan, queue.byId, (where, error, workerId) => this.events.reportError(where, error, workerId))) this.inputs.forgetQueue();
 
-    // Now and then (every 12th full pass: a minute at the default interval; leftover temp files every 60th), the slow housekeeping.
-    if (request.full) {
-      this.fullPasses += 1;
-      if (this.fullPasses % 12 === 0) await this.reconcile(new Set(observation.workers.map((w) => w.spec.worker_id)));
-      if (this.fullPasses % 12 === 1) {
-        this.logs.checkAll(observation.workers, this.inputs.workerTypes);
-        this.outbox.recover(
-          observation.workers.map((w) => w.spec),
-          this.clock.wallNow(),
-        );
-      }
-      if (this.fullPasses % 60 === 0) this.removeStaleTempFiles();
-    }
+    // Now and then, the slow housekeeping (housekeeping.ts).
+    if (request.full) await this.housekeeping.afterFullPass(observation);
     this.loops += 1;
     const passMs = performance.now() - started;
     this.writeState(observation, plan, queue.queued.length, passMs);
@@ -232,27 +225,6 @@ export class Daemon {
       if (await restoreClaimIfLost(this.paths, this.claim.record)) this.emit([claimRestoredEvent(this.paths)]);
     } catch (error) {
       this.events.reportError('restore the pid file', error);
-    }
-  }
-
-  /** Temp files a killed writer left (older than STALE_TEMP_MS: never a live write's) are removed, one event each; never fatal. */
-  private removeStaleTempFiles(): void {
-    try {
-      const { removed, failed } = removeStaleTempFiles(this.paths, this.clock.wallNow());
-      this.emit(removed.map((t) => ({ event: 'temp_file_removed', data: { file: t.file, of: t.of, age_seconds: Math.round(t.ageMs / 1000) } })));
-      for (const { temp, error } of failed) this.events.reportError(`remove the leftover temp file ${temp.file}`, error);
-    } catch (error) {
-      this.events.reportError('look for leftover temp files', error);
-    }
-  }
-
-  /** Settles tasks a crash left behind (see reconcileTasks); never fatal. */
-  private async reconcile(active?: ReadonlySet<string>): Promise<void> {
-    try {
-      const fixed = await reconcileTasks(this.paths, this.clock.wallNow(), active);
-      if (fixed > 0) this.logger.info({ fixed }, 'tasks reconciled with their specs');
-    } catch (error) {
-      this.events.reportError('reconcile tasks', error);
     }
   }
 
