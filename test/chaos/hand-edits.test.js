@@ -122,8 +122,12 @@ function unrecordedRuns(home) {
     const found = readSpecAnywhere(home, p.workerId);
     const e = found?.spec.execution;
     if (found?.place === 'active' && found.spec.status === 'running' && e?.run_id === p.runId) continue;
-    // Re-check: the run may have just ended.
+    // A launch under way: its token is recorded before the spawn (launching_run_id), its run just after.
+    if (found?.place === 'active' && e?.launching_run_id === p.runId) continue;
+    // Re-check: the run may have just ended, or been recorded since.
     if (!workerProcesses(home).some((q) => q.workerId === p.workerId && q.runId === p.runId)) continue;
+    const again = readSpecAnywhere(home, p.workerId);
+    if (again?.place === 'active' && again.spec.status === 'running' && again.spec.execution?.run_id === p.runId) continue;
     problems.push(`worker ${p.workerId}: live run ${p.runId} (process group ${p.pgrp}) is not recorded: its spec is ${found ? `in ${found.place}/, status ${found.spec.status}, run ${e?.run_id}, pid ${e?.pid}` : 'nowhere'}`);
   }
   return problems;
