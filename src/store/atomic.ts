@@ -27,18 +27,9 @@ let derivedWrites = 0;
  * created exclusively (never through a planted link) and removed if the write fails.
  */
 export function writeDerivedJsonSync(file: string, value: unknown): void {
-  const text = `${JSON.stringify(value, null, 2)}\n`;
-  derivedWrites += 1;
-  const temp = `${file}.${process.pid}.${derivedWrites}.tmp`;
+  const temp = tempName(file);
   try {
-    const fd = openSync(temp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o644);
-    try {
-      const bytes = Buffer.from(text, 'utf8');
-      let written = 0;
-      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-    } finally {
-      closeSync(fd);
-    }
+    writeTempJson(temp, value, false);
     renameSync(temp, file);
   } catch (error) {
     rmSync(temp, { force: true });
@@ -54,19 +45,9 @@ export function writeDerivedJsonSync(file: string, value: unknown): void {
  * read-modify-write.
  */
 export function replaceJsonIfPresentSync(file: string, value: unknown, options: WriteOptions = {}): boolean {
-  const text = `${JSON.stringify(value, null, 2)}\n`;
-  derivedWrites += 1;
-  const temp = `${file}.${process.pid}.${derivedWrites}.tmp`;
+  const temp = tempName(file);
   try {
-    const fd = openSync(temp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o644);
-    try {
-      const bytes = Buffer.from(text, 'utf8');
-      let written = 0;
-      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-      if (options.fsync ?? true) fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writeTempJson(temp, value, options.fsync ?? true);
     if (!isThere(file)) {
       rmSync(temp, { force: true });
       return false;
@@ -76,6 +57,25 @@ export function replaceJsonIfPresentSync(file: string, value: unknown, options: 
   } catch (error) {
     rmSync(temp, { force: true });
     throw new RelayError('IO_FAILED', `cannot write ${file}: ${describeError(error)}`, { cause: error, details: { file, errno: errnoCode(error) } });
+  }
+}
+
+/** A temp name beside `file`, unique in this process: `<file>.<pid>.<n>.tmp` (never ends in .json). */
+function tempName(file: string): string {
+  derivedWrites += 1;
+  return `${file}.${process.pid}.${derivedWrites}.tmp`;
+}
+
+/** Creates `temp` exclusively (never through a planted link) and writes the JSON whole, fsynced if asked. */
+function writeTempJson(temp: string, value: unknown, fsync: boolean): void {
+  const bytes = Buffer.from(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
+  const fd = openSync(temp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o644);
+  try {
+    let written = 0;
+    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+    if (fsync) fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -26,7 +26,7 @@
 //   CHAOS_HAND_MS=120000 node --test test/chaos/hand-edits.test.js        a longer run
 //   CHAOS_LONG=1 node --test test/chaos/                      the long run of every chaos test (5 minutes here)
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -45,18 +45,10 @@ import {
   unparsableFiles,
   workerProcesses,
 } from './support.js';
-import { coord, FIXTURES, fixtureCommand as fixture, QUICK as quick, ROOT, run, waitFor } from '../helpers/home.js';
+import { coord, FIXTURES, fixtureCommand as fixture, QUICK as quick, ROOT, run, waitFor, JQ_SKIP } from '../helpers/home.js';
 import { isLive, spawnUnrelated } from '../helpers/processes.js';
 import { withHome } from '../helpers/scope.js';
 
-const hasJq = (() => {
-  try {
-    execFileSync('jq', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 const EDIT_MS = envNumber('CHAOS_HAND_MS', LONG ? 300_000 : 25_000);
 const LOOP_S = 0.2;
@@ -133,7 +125,7 @@ function unrecordedRuns(home) {
   return problems;
 }
 
-test(`operators' hand edits (runbook A, B, D) for ${EDIT_MS / 1000} s while the daemon runs: no worker twice, no stranger signalled, every file whole`, { skip: hasJq ? false : 'jq is not installed (the runbook uses it)', timeout: EDIT_MS + 90_000 }, (t) =>
+test(`operators' hand edits (runbook A, B, D) for ${EDIT_MS / 1000} s while the daemon runs: no worker twice, no stranger signalled, every file whole`, { skip: JQ_SKIP, timeout: EDIT_MS + 90_000 }, (t) =>
   withHome({ types: TYPES, daemonConfig: { max_concurrent_workers: 16 } }, async (scope) => {
     const { home, tracker, startDaemon } = scope;
     const created = [];

@@ -1,25 +1,17 @@
 // The runbook "Worker Failure" procedures A, D and E, run as written (test/fixtures/runbook-*.sh are
 // verbatim copies of its code blocks; only the WORKER_ID value is replaced by a test worker's id).
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { applyExitRecordIfAny, startWorker } from '../../dist/worker/index.js';
 import { withHome } from '../helpers/scope.js';
-import { FIXTURES, ROOT, waitFor } from '../helpers/home.js';
+import { FIXTURES, ROOT, waitFor, JQ_SKIP } from '../helpers/home.js';
 import { isLive, shimPidsOf } from '../helpers/processes.js';
 import { readSpecFile, uniqueId, writePendingSpec } from '../helpers/specs.js';
 
-const hasJq = (() => {
-  try {
-    execFileSync('jq', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const skip = hasJq ? false : 'jq is not installed (the runbook uses it)';
+const skip = JQ_SKIP;
 
 const SCOPE = {
   types: {

@@ -1,24 +1,16 @@
 // The runbook ../shared/seeds/004 ("Runbook: Worker Failure"), its commands run as written with bash and jq,
 // against a temp home with live fixture workers. Procedures A, D and E are in test/lifecycle/.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { eventsOf, stopDaemon } from '../helpers/daemon.js';
-import { FIXTURES, readJson, ROOT, run, waitFor } from '../helpers/home.js';
+import { FIXTURES, readJson, ROOT, run, waitFor, JQ_SKIP } from '../helpers/home.js';
 import { isAlive } from '../helpers/processes.js';
 import { openScope } from '../helpers/scope.js';
 import { buildSpec, specPath, writeSpecFile } from '../helpers/specs.js';
 
-const hasJq = (() => {
-  try {
-    execFileSync('jq', ['--version']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 const WORKER_ID = 'worker-implementation-001';
 
@@ -35,7 +27,7 @@ function writePending(home, id) {
   writeSpecFile(home, 'active', buildSpec(id, { worker_type: 'implementation', task_id: `task-${id}`, task: { description: 'implement the thing' }, execution: { exit_code: null, signal: null } }));
 }
 
-describe('runbook: worker failure, as written', { skip: hasJq ? false : 'jq is not installed' }, () => {
+describe('runbook: worker failure, as written', { skip: JQ_SKIP }, () => {
   let scope;
   let home;
   let daemon;

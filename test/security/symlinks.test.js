@@ -106,8 +106,9 @@ describe('symbolic links in worker-specs/ and worker-checkins/', () => {
     const fifo = join(outside, 'pipe');
     execFileSync('mkfifo', [fifo]);
     symlinkSync(fifo, join(home, 'coordination', 'worker-checkins', 'w2.json'));
-    const result = await run(home, ['--status', 'blocked'], { script: 'checkin.sh', env: { WORKER_ID: 'w2', COMMIT_RELAY_RUN_ID: '' }, timeoutMs: 5000 });
-    assert.equal(result.signal, null, 'checkin.sh finished on its own (it was not killed by the 5 s ceiling)');
+    const result = await run(home, ['--status', 'blocked'], { script: 'checkin.sh', env: { WORKER_ID: 'w2', COMMIT_RELAY_RUN_ID: '' }, timeoutMs: 20_000 });
+    // A hang on the FIFO lasts for ever; 20 s leaves room for a slow start on a loaded machine (5 s did not).
+    assert.equal(result.signal, null, 'checkin.sh finished on its own (it was not killed by the 20 s ceiling)');
     assert.equal(result.code, 0, result.stderr);
     assert.ok(lstatSync(fifo).isFIFO());
   }));
