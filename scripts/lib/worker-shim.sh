@@ -4,7 +4,8 @@
 #   /bin/sh worker-shim.sh WORKER_ID RUN_ID EXIT_FILE -- COMMAND [ARG...]
 #
 # - Its argv carries the worker id, so `ps aux | grep WORKER_ID` finds the worker even when
-#   the worker type's command does not name it. It costs one small sh process per worker.
+#   the worker type's command does not name it. It costs one small sh process per worker, plus the
+#   log pipe's `split` (and a `cat` once the worker has written), which never name the worker.
 # - It runs COMMAND as its child, in its own process group (the spawner made this shell the
 #   group leader), and forwards TERM and HUP to it. INT is forwarded as TERM: POSIX shells
 #   start an asynchronous command with SIGINT ignored, so an INT would never reach it.
@@ -19,16 +20,69 @@ if [ "$#" -lt 5 ] || [ "$4" != "--" ]; then
   echo "usage: worker-shim.sh WORKER_ID RUN_ID EXIT_FILE -- COMMAND [ARG...]" >&2
   exit 64
 fi
+# Whether a child of this shell is still running (builtins only: its /proc entry is there and not a zombie).
+alive() {
+  { read -r _stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+  case ${_stat##*) } in Z*) return 1 ;; esac
+  return 0
+}
 worker_id=$1
 run_id=$2
 exit_file=$3
 shift 4
 
+# The log pipe (when the spawner passes COMMIT_RELAY_LOG_FILE and COMMIT_RELAY_LOG_MAX in the environment,
+# never in argv): COMMAND writes into a pipe drained by GNU `split -C MAX`, which cuts the stream at line ends
+# into chunks of at most MAX bytes and hands each to the filter below. The filter moves output.log to
+# output.log.1 (a rename: whatever is there, a link included, is replaced, never followed) unless it is the
+# run's first chunk (x00: the suffixes widen to x9000 and on, never x00 again), then appends the chunk to output.log. A writer faster than the disk blocks on the pipe
+# (back-pressure), so output.log never holds more than MAX bytes plus the run's first chunk and what the
+# previous run left (the spawner rotates a log at or over MAX before the run header), output.log.1 never more
+# than that either: output.log + output.log.1 < 4 x MAX at every moment. split and its filters are in this
+# run's process group and carry its token (environment), so stops and sweeps end them with the worker.
+# The filter is a constant: the path and the cap reach it through the environment only ($LOG, $MAX).
+log_filter='case $FILE in
+x00) if [ -L "$LOG" ] || { [ -e "$LOG" ] && [ ! -f "$LOG" ]; }; then rm -f -- "$LOG"; fi ;;
+*) mv -fT -- "$LOG" "$LOG.1" 2>/dev/null ;;
+esac
+exec cat >>"$LOG"'
+split_pid=
+if [ -n "${COMMIT_RELAY_LOG_FILE:-}" ] && [ -n "${COMMIT_RELAY_LOG_MAX:-}" ]; then
+  log_file=$COMMIT_RELAY_LOG_FILE
+  log_max=$COMMIT_RELAY_LOG_MAX
+  unset COMMIT_RELAY_LOG_FILE COMMIT_RELAY_LOG_MAX
+  # A private folder for the FIFO: both ends are opened here before any fork (read-write first, so neither
+  # open blocks), its name is removed at once, and each end then goes to one process only.
+  if pipe_dir=$(mktemp -d) && mkfifo -m 600 "$pipe_dir/p" && exec 3<>"$pipe_dir/p" 4>"$pipe_dir/p" 5<"$pipe_dir/p" 3>&-; then
+    rm -rf -- "$pipe_dir"
+    # split (and its filters) ignore TERM, HUP and INT: a stop signals the whole group, and what the worker prints
+    # as it stops must still reach the log (a dead reader would also kill the worker with SIGPIPE). They end at the
+    # pipe's end, when the worker and whatever it left holding the pipe are gone, or with SIGKILL.
+    (
+      trap '' TERM HUP INT
+      export LOG="$log_file" MAX="$log_max" SHELL=/bin/sh
+      exec split --numeric-suffixes -C "$log_max" --filter="$log_filter" -
+    ) <&5 4>&- 5<&- &
+    split_pid=$!
+    exec 5<&-
+  else
+    [ -z "${pipe_dir:-}" ] || rm -rf -- "$pipe_dir"
+    echo "worker-shim.sh: cannot set up the log pipe; the worker writes to the log directly" >&2
+  fi
+fi
+
 # The traps are set only after the fork: a child forked while this shell catches a signal would
 # swallow that signal until it resets the inherited traps just before its exec. Before the traps, a
 # signal to the group ends this shell and the child alike, by default action.
-"$@" &
-child=$!
+# With the log pipe, only COMMAND (and its children) hold the pipe's write end: split sees its end when they are gone.
+if [ -n "$split_pid" ]; then
+  "$@" >&4 2>&4 4>&- &
+  child=$!
+  exec 4>&-
+else
+  "$@" &
+  child=$!
+fi
 interrupted=0
 forward() {
   interrupted=1
@@ -49,6 +103,18 @@ while :; do
   status=$s
   [ "$interrupted" = 1 ] || break
 done
+
+# The last lines COMMAND wrote reach the log before the exit record: wait for split to drain the pipe and end,
+# but for at most half a second (a grandchild still holding the pipe must not delay the record; split then ends with
+# it, or with the run's group). A trapped CHLD interrupts `wait`; the timer is one `sleep`, killed when done.
+if [ -n "$split_pid" ]; then
+  trap : CHLD
+  sleep 0.5 &
+  timer=$!
+  while alive "$split_pid" && alive "$timer"; do wait "$split_pid"; done
+  trap - CHLD
+  { kill "$timer"; wait "$timer"; } 2>/dev/null
+fi
 
 # The temp name is guessable by the worker ($PPID is this shell): remove whatever it planted there, and
 # with noclobber (O_EXCL) never write through a link planted after that. (The test is a builtin: `rm`

@@ -5,14 +5,12 @@ import { decidePass, type PassPlan } from '../core/decide.js';
 import type { Logger } from '../log.js';
 import type { EventInput } from '../store/activity-log.js';
 import { writeDerivedJsonSync } from '../store/atomic.js';
-import { readSpec } from '../store/specs.js';
 import { removeStaleTempFiles } from '../store/temp-files.js';
 import type { HomePaths } from '../store/home.js';
 import type { ApplyContext } from './apply.js';
 import { DaemonEvents } from './event-log.js';
 import type { PassHooks } from './hooks.js';
 import { PassInputs } from './inputs.js';
-import { maxBytesOf, WorkerLogGuard } from './logs.js';
 import { Observer, type Observation } from './observer.js';
 import { findOrphansAtStart, OrphanGuard, stopOrphans } from './orphans.js';
 import { homePermissionWarnings } from './permissions.js';
@@ -56,7 +54,6 @@ export class Daemon {
   private claim: DaemonClaim | undefined;
   private readonly orphanGuard: OrphanGuard;
   private readonly watch: HomeWatch;
-  private readonly logs: WorkerLogGuard;
   private fullPasses = 0;
   private loops = 0;
   private heldLastPass = false;
@@ -88,7 +85,6 @@ export class Daemon {
     });
     this.orphanGuard = new OrphanGuard(this.settings.massActionMin);
     this.outbox = new OutboxRecovery(this.paths, this.logger, (events) => this.emit(events));
-    this.logs = new WorkerLogGuard(this.paths, this.clock, this.logger);
     this.watch = new HomeWatch(this.paths, this.observer, this.scheduler, (where, error) => this.events.reportError(where, error));
   }
 
@@ -123,8 +119,6 @@ export class Daemon {
     if (orphans.length > 0) this.track(stopOrphans(this.applyContext(), orphans));
     await this.reconcile();
     this.removeStaleTempFiles();
-    // Workers' logs are guarded from the first pass on (a worker it starts may flood at once); `--once` rotates them once instead.
-    if (options.watch !== false) this.logs.start();
     await this.runPass();
     if (options.watch === false) return;
     this.watch.start();
@@ -150,8 +144,6 @@ export class Daemon {
     const observation = this.observer.observe(request.full || reload.changed ? undefined : request);
     this.lastObservation = observation;
     this.watch.recheckExits(request.exits, observation);
-    // Each running worker's log watched (those of workers that left, no longer): see WorkerLogGuard.
-    this.logs.sync(observation.workers, this.inputs.workerTypes);
     const events: EventInput[] = [...reload.events];
     for (const bad of observation.invalid) {
       this.events.count('spec_invalid');
@@ -200,7 +192,6 @@ export class Daemon {
       this.fullPasses += 1;
       if (this.fullPasses % 12 === 0) await this.reconcile(new Set(observation.workers.map((w) => w.spec.worker_id)));
       if (this.fullPasses % 12 === 1) {
-        this.logs.checkAll(observation.workers, this.inputs.workerTypes);
         this.outbox.recover(
           observation.workers.map((w) => w.spec),
           this.clock.wallNow(),
@@ -285,14 +276,6 @@ export class Daemon {
   /** A child the daemon started: its exit asks for a pass at once, which reads the shim's exit record. */
   adoptChild(workerId: string, child: ChildProcess): void {
     this.children.set(workerId, child);
-    // Its log is guarded from now on, not from the next pass (a worker may flood from its first instant).
-    // Its type from the spec as written now (it may have been made from a task in this very pass).
-    try {
-      const read = readSpec(this.paths, 'active', workerId);
-      if (read?.ok === true) this.logs.guard(workerId, maxBytesOf(this.inputs.workerTypes, read.spec));
-    } catch {
-      // Unreadable now: the next pass's sync guards it.
-    }
     child.once('exit', () => {
       if (this.children.get(workerId) === child) this.children.delete(workerId);
       this.scheduler.request({ processEnded: true });
@@ -327,7 +310,6 @@ export class Daemon {
     if (this.state !== 'running') return;
     this.state = 'stopping';
     this.watch.close();
-    this.logs.close();
     await this.scheduler.stop();
     if (this.inflight.size > 0) {
       let timer: NodeJS.Timeout | undefined;
