@@ -106,14 +106,20 @@ done
 
 # The last lines COMMAND wrote reach the log before the exit record: wait for split to drain the pipe and end,
 # but for at most half a second (a grandchild still holding the pipe must not delay the record; split then ends with
-# it, or with the run's group). A trapped CHLD interrupts `wait`; the timer is one `sleep`, killed when done.
+# it, or with the run's group). First a few hundred builtin looks (about a millisecond or two: split usually ends
+# within them, and a `sleep` costs a fork and an exec, several ms on a loaded machine); then a timer, one `sleep`
+# killed when done, while a trapped CHLD interrupts `wait`.
 if [ -n "$split_pid" ]; then
-  trap : CHLD
-  sleep 0.5 &
-  timer=$!
-  while alive "$split_pid" && alive "$timer"; do wait "$split_pid"; done
-  trap - CHLD
-  { kill "$timer"; wait "$timer"; } 2>/dev/null
+  looks=0
+  while [ "$looks" -lt 300 ] && alive "$split_pid"; do looks=$((looks + 1)); done
+  if alive "$split_pid"; then
+    trap : CHLD
+    sleep 0.5 &
+    timer=$!
+    while alive "$split_pid" && alive "$timer"; do wait "$split_pid"; done
+    trap - CHLD
+    { kill "$timer"; wait "$timer"; } 2>/dev/null
+  fi
 fi
 
 # The temp name is guessable by the worker ($PPID is this shell): remove whatever it planted there, and
