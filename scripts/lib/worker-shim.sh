@@ -4,7 +4,8 @@
 #   /bin/sh worker-shim.sh WORKER_ID RUN_ID EXIT_FILE -- COMMAND [ARG...]
 #
 # - Its argv carries the worker id, so `ps aux | grep WORKER_ID` finds the worker even when
-#   the worker type's command does not name it. It costs one small sh process per worker.
+#   the worker type's command does not name it. It costs one small sh process per worker, plus the
+#   log pipe's `split` (and a `cat` once the worker has written), which never name the worker.
 # - It runs COMMAND as its child, in its own process group (the spawner made this shell the
 #   group leader), and forwards TERM and HUP to it. INT is forwarded as TERM: POSIX shells
 #   start an asynchronous command with SIGINT ignored, so an INT would never reach it.
@@ -19,16 +20,60 @@ if [ "$#" -lt 5 ] || [ "$4" != "--" ]; then
   echo "usage: worker-shim.sh WORKER_ID RUN_ID EXIT_FILE -- COMMAND [ARG...]" >&2
   exit 64
 fi
+# Whether a child of this shell is still running (builtins only: its /proc entry is there and not a zombie).
+alive() {
+  { read -r _stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+  case ${_stat##*) } in Z*) return 1 ;; esac
+  return 0
+}
 worker_id=$1
 run_id=$2
 exit_file=$3
 shift 4
 
-# The traps are set only after the fork: a child forked while this shell catches a signal would
+# The log pipe (when the spawner passes COMMIT_RELAY_LOG_FILE and COMMIT_RELAY_LOG_MAX in the environment, never in
+# argv): this shell's stdout and stderr are a pipe's write end and fd 3 its read end (src/process/log-pipe.ts). COMMAND
+# writes into the pipe, drained by GNU `split -C MAX`, which cuts the stream at line ends into chunks of at most MAX
+# bytes and hands each to the filter below. The filter moves output.log to output.log.1 (a rename: whatever is there,
+# a link included, is replaced, never followed) unless it is the run's first chunk (x00: the suffixes widen to x9000
+# and on, never x00 again), then appends the chunk to output.log. A writer faster than the disk blocks on the pipe
+# (back-pressure), so output.log never holds more than MAX bytes plus the run's first chunk and what the previous run
+# left (the spawner rotates a log at or over MAX before the run header), output.log.1 never more than that either:
+# output.log + output.log.1 < 4 x MAX at every moment. split and its filters are in this run's process group and carry
+# its token (environment), so sweeps end them with the worker.
+# The filter is a constant: the path and the cap reach it through the environment only ($LOG, $MAX).
+log_filter='case $FILE in
+x00) if [ -L "$LOG" ] || { [ -e "$LOG" ] && [ ! -f "$LOG" ]; }; then rm -f -- "$LOG"; fi ;;
+*) mv -fT -- "$LOG" "$LOG.1" 2>/dev/null ;;
+esac
+exec cat >>"$LOG"'
+split_pid=
+if [ -n "${COMMIT_RELAY_LOG_FILE:-}" ] && [ -n "${COMMIT_RELAY_LOG_MAX:-}" ]; then
+  log_file=$COMMIT_RELAY_LOG_FILE
+  log_max=$COMMIT_RELAY_LOG_MAX
+  unset COMMIT_RELAY_LOG_FILE COMMIT_RELAY_LOG_MAX
+  # COMMAND first (it starts at once; what it writes waits in the pipe), without the read end.
+  "$@" 3<&- &
+  child=$!
+  # split (and its filters) ignore TERM, HUP and INT: a stop signals the whole group, and what the worker prints as
+  # it stops must still reach the log (a dead reader would also kill the worker with SIGPIPE). They end at the pipe's
+  # end, when the worker and whatever it left holding the pipe are gone, or with SIGKILL. split holds no write end.
+  (
+    trap '' TERM HUP INT
+    export LOG="$log_file" MAX="$log_max" SHELL=/bin/sh
+    exec split --numeric-suffixes -C "$log_max" --filter="$log_filter" -
+  ) <&3 3<&- >/dev/null 2>&1 &
+  split_pid=$!
+  # Only COMMAND (and its children) hold the write end now: split sees the pipe's end when they are gone.
+  exec 3<&- >/dev/null 2>&1
+else
+  "$@" &
+  child=$!
+fi
+
+# The traps are set only after the forks: a child forked while this shell catches a signal would
 # swallow that signal until it resets the inherited traps just before its exec. Before the traps, a
 # signal to the group ends this shell and the child alike, by default action.
-"$@" &
-child=$!
 interrupted=0
 forward() {
   interrupted=1
@@ -49,6 +94,24 @@ while :; do
   status=$s
   [ "$interrupted" = 1 ] || break
 done
+
+# The last lines COMMAND wrote reach the log before the exit record: wait for split to drain the pipe and end,
+# but for at most half a second (a grandchild still holding the pipe must not delay the record; split then ends with
+# it, or with the run's group). First a few hundred builtin looks (about a millisecond or two: split usually ends
+# within them, and a `sleep` costs a fork and an exec, several ms on a loaded machine); then a timer, one `sleep`
+# killed when done, while a trapped CHLD interrupts `wait`.
+if [ -n "$split_pid" ]; then
+  looks=0
+  while [ "$looks" -lt 300 ] && alive "$split_pid"; do looks=$((looks + 1)); done
+  if alive "$split_pid"; then
+    trap : CHLD
+    sleep 0.5 &
+    timer=$!
+    while alive "$split_pid" && alive "$timer"; do wait "$split_pid"; done
+    trap - CHLD
+    { kill "$timer"; wait "$timer"; } 2>/dev/null
+  fi
+fi
 
 # The temp name is guessable by the worker ($PPID is this shell): remove whatever it planted there, and
 # with noclobber (O_EXCL) never write through a link planted after that. (The test is a builtin: `rm`

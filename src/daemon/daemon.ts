@@ -5,13 +5,11 @@ import { decidePass, type PassPlan } from '../core/decide.js';
 import type { Logger } from '../log.js';
 import type { EventInput } from '../store/activity-log.js';
 import { writeDerivedJsonSync } from '../store/atomic.js';
-import { readSpec } from '../store/specs.js';
 import type { HomePaths } from '../store/home.js';
 import type { ApplyContext } from './apply.js';
 import { DaemonEvents } from './event-log.js';
 import type { PassHooks } from './hooks.js';
 import { PassInputs } from './inputs.js';
-import { maxBytesOf, WorkerLogGuard } from './logs.js';
 import { Observer, type Departed, type Observation } from './observer.js';
 import { departedRuns, findOrphansAtStart, OrphanGuard, stopOrphans } from './orphans.js';
 import { homePermissionWarnings } from './permissions.js';
@@ -54,7 +52,6 @@ export class Daemon {
   private claim: DaemonClaim | undefined;
   private readonly orphanGuard: OrphanGuard;
   private readonly watch: HomeWatch;
-  private readonly logs: WorkerLogGuard;
   private loops = 0;
   private heldLastPass = false;
   private readonly children = new Map<string, ChildProcess>();
@@ -86,12 +83,10 @@ export class Daemon {
       onTick: () => this.watch.ensure(),
     });
     this.orphanGuard = new OrphanGuard(this.settings.massActionMin);
-    this.logs = new WorkerLogGuard(this.paths, this.clock, this.logger);
     this.housekeeping = new Housekeeping({
       paths: this.paths,
       clock: this.clock,
       logger: this.logger,
-      logs: this.logs,
       workerTypes: () => this.inputs.workerTypes,
       emit: (events) => this.emit(events),
       reportError: (where, error) => this.events.reportError(where, error),
@@ -129,8 +124,6 @@ export class Daemon {
     this.emit(warnings.map((w) => ({ event: 'daemon_warning', data: { warning: 'writable_by_others', path: w.path, mode: w.mode, message: w.message } })));
     if (orphans.length > 0) this.track(stopOrphans(this.applyContext(), orphans));
     await this.housekeeping.atStart();
-    // Workers' logs are guarded from the first pass on (a worker it starts may flood at once); `--once` rotates them once instead.
-    if (options.watch !== false) this.logs.start();
     await this.runPass();
     if (options.watch === false) return;
     this.watch.start();
@@ -156,8 +149,6 @@ export class Daemon {
     const observation = this.observer.observe(request.full || reload.changed ? undefined : request);
     this.lastObservation = observation;
     this.watch.recheckExits(request.exits, observation);
-    // Each running worker's log watched (those of workers that left, no longer): see WorkerLogGuard.
-    this.logs.sync(observation.workers, this.inputs.workerTypes);
     const events: EventInput[] = [...reload.events];
     for (const bad of observation.invalid) {
       this.events.count('spec_invalid');
@@ -257,14 +248,6 @@ export class Daemon {
     this.children.set(workerId, child);
     if (run === undefined) this.childRuns.delete(workerId);
     else this.childRuns.set(workerId, run);
-    // Its log is guarded from now on, not from the next pass (a worker may flood from its first instant).
-    // Its type from the spec as written now (it may have been made from a task in this very pass).
-    try {
-      const read = readSpec(this.paths, 'active', workerId);
-      if (read?.ok === true) this.logs.guard(workerId, maxBytesOf(this.inputs.workerTypes, read.spec));
-    } catch {
-      // Unreadable now: the next pass's sync guards it.
-    }
     child.once('exit', () => {
       if (this.children.get(workerId) === child) {
         this.children.delete(workerId);
@@ -303,7 +286,6 @@ export class Daemon {
     if (this.state !== 'running') return;
     this.state = 'stopping';
     this.watch.close();
-    this.logs.close();
     await this.scheduler.stop();
     if (this.inflight.size > 0) {
       let timer: NodeJS.Timeout | undefined;

@@ -4,7 +4,6 @@ import type { Logger } from '../log.js';
 import type { EventInput } from '../store/activity-log.js';
 import type { HomePaths } from '../store/home.js';
 import { removeStaleTempFiles } from '../store/temp-files.js';
-import type { WorkerLogGuard } from './logs.js';
 import type { Observation } from './observer.js';
 import { OutboxRecovery } from './outbox-recovery.js';
 import { reconcileTasks } from './task-specs.js';
@@ -13,7 +12,6 @@ export interface HousekeepingDeps {
   readonly paths: HomePaths;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly logs: WorkerLogGuard;
   readonly workerTypes: () => WorkerTypes;
   emit(events: readonly EventInput[]): void;
   reportError(where: string, error: unknown): void;
@@ -21,8 +19,8 @@ export interface HousekeepingDeps {
 
 /**
  * The daemon's slow housekeeping, at its start and now and then after a full pass: tasks a crash left
- * unsettled (every 12th: a minute at the default interval), every running log's size and the events a
- * killed writer left unlogged (the first and every 12th after), leftover temp files (every 60th). None
+ * unsettled (every 12th: a minute at the default interval), the events a killed writer left
+ * unlogged (the first and every 12th after), leftover temp files (every 60th). None
  * of it is ever fatal: a failure is reported and the daemon goes on.
  */
 export class Housekeeping {
@@ -42,7 +40,6 @@ export class Housekeeping {
     this.fullPasses += 1;
     if (this.fullPasses % 12 === 0) await this.reconcile(new Set(observation.workers.map((w) => w.spec.worker_id)));
     if (this.fullPasses % 12 === 1) {
-      this.deps.logs.checkAll(observation.workers, this.deps.workerTypes());
       try {
         this.outbox.recover(
           observation.workers.map((w) => w.spec),

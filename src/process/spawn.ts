@@ -1,17 +1,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, closeSync, constants as fsConstants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, fstatSync, lstatSync, mkdirSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { nowIso } from '../contract/time.js';
-import type { WorkerType } from '../contract/worker-types.js';
+import { WORKER_TYPE_DEFAULTS, type WorkerType } from '../contract/worker-types.js';
 import { RelayError, describeError, errnoCode } from '../errors.js';
 import { projectRoot, type HomePaths } from '../store/home.js';
 import { currentBootId, readProcStat } from './identity.js';
+import { closeLogPipe, openLogPipe } from './log-pipe.js';
 
 /**
  * The only module that starts worker processes. Each worker runs inside scripts/lib/worker-shim.sh,
- * detached in its own session and process group (pid = pgid), cwd = home, stdout and stderr appended
- * to agents/logs/<worker_id>/output.log. The shim writes the run's exit record when it ends.
+ * detached in its own session and process group (pid = pgid), cwd = home, stdout and stderr into the log
+ * pipe (log-pipe.ts), whose `split` in the shim appends them to agents/logs/<worker_id>/output.log within the cap. The shim writes the run's exit record when it ends.
  */
 
 export interface WorkerLaunch {
@@ -119,7 +120,7 @@ export function workerEnv(launch: WorkerLaunch, paths: HomePaths, runId: string)
  * header. A worker can write under agents/logs/: a link planted there (as the folder or as output.log) or a FIFO is
  * refused, never written through or blocked on.
  */
-function openLog(paths: HomePaths, workerId: string, header: string): { fd: number; file: string } {
+function openLog(paths: HomePaths, workerId: string, header: string, maxBytes: number): { fd: number; file: string } {
   const file = workerLogFile(paths, workerId);
   let fd: number | undefined;
   try {
@@ -127,6 +128,14 @@ function openLog(paths: HomePaths, workerId: string, header: string): { fd: numb
     if (!lstatSync(paths.workerLogDir(workerId)).isDirectory()) throw new Error(`${paths.workerLogDir(workerId)} is not a folder (a symbolic link?)`);
     fd = openSync(file, fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK, 0o644);
     if (!fstatSync(fd).isFile()) throw new Error('not a regular file');
+    if (fstatSync(fd).size >= maxBytes) {
+      // What the previous runs left is at or over the cap: it becomes output.log.1 (a rename: a link planted there is
+      // replaced, never followed), and this run's header starts a new output.log, as the shim's log pipe expects.
+      closeSync(fd);
+      fd = undefined;
+      renameSync(file, `${file}.1`);
+      fd = openSync(file, fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK, 0o644);
+    }
     writeSync(fd, header);
     return { fd, file };
   } catch (error) {
@@ -146,19 +155,26 @@ export function spawnWorker(paths: HomePaths, launch: WorkerLaunch): SpawnResult
   const resolved = resolveProgram(program ?? '', paths.home, env);
   const command = [resolved, ...args];
   const header = `=== ${startedAt} run ${runId} of ${launch.workerId} (restart ${launch.restartCount}): ${JSON.stringify(command)}\n`;
-  const log = openLog(paths, launch.workerId, header);
+  const maxBytes = launch.workerType.log_max_bytes ?? WORKER_TYPE_DEFAULTS.log_max_bytes;
+  const pipe = openLogPipe(paths);
+  const piped = !('error' in pipe);
+  const log = openLog(paths, launch.workerId, piped ? header : `${header}(no log pipe: ${pipe.error}; this run's log is not bounded)\n`, maxBytes);
   let child: ChildProcess;
   try {
     child = spawn('/bin/sh', [shimPath(), launch.workerId, runId, paths.exitFile(launch.workerId), '--', ...command], {
       cwd: paths.home,
-      env,
       detached: true,
-      stdio: ['ignore', log.fd, log.fd],
+      // With the log pipe: stdout and stderr are its write end, fd 3 its read end (for the shim's split); the log's path
+      // and cap reach the shim through its environment, never argv (see worker-shim.sh), and it removes them from the worker's.
+      ...(piped
+        ? { env: { ...env, COMMIT_RELAY_LOG_FILE: log.file, COMMIT_RELAY_LOG_MAX: String(maxBytes) }, stdio: ['ignore', pipe.write, pipe.write, pipe.read] }
+        : { env, stdio: ['ignore', log.fd, log.fd] }),
     });
   } catch (error) {
     throw new RelayError('SPAWN_FAILED', `cannot start: ${describeError(error)}`, { cause: error });
   } finally {
     closeSync(log.fd);
+    if (piped) closeLogPipe(pipe);
   }
   // An 'error' event without a listener would crash the caller; the pid check below reports it.
   child.on('error', () => undefined);
@@ -167,71 +183,4 @@ export function spawnWorker(paths: HomePaths, launch: WorkerLaunch): SpawnResult
   // Read at once: the process cannot have been reaped yet (we are its parent), even if it already exited.
   const stat = readProcStat(pid);
   return { pid, startTicks: stat?.startTicks ?? null, bootId: currentBootId(), runId, startedAt, argv: command, logFile: log.file, child };
-}
-
-/**
- * Copy-truncate rotation: the last maxBytes of output.log (from the first line that starts inside them;
- * all of them when none does) become output.log.1, written to a temp file and renamed over it, and
- * output.log is truncated in place, so the worker keeps writing through its O_APPEND descriptor. So
- * output.log.1 never holds more than maxBytes. Lines written between the read and the truncate are lost;
- * that is the price of not signalling the worker. Returns whether it rotated.
- */
-export function rotateLogIfNeeded(paths: HomePaths, workerId: string, maxBytes: number): boolean {
-  const file = workerLogFile(paths, workerId);
-  let fd: number;
-  try {
-    // Not through a link a worker planted: only the regular file itself is read and truncated.
-    fd = openSync(file, fsConstants.O_RDWR | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = fstatSync(fd);
-    if (!stat.isFile() || stat.size <= maxBytes) return false;
-    writeRotated(`${file}.1`, logTail(fd, stat.size, maxBytes));
-    ftruncateSync(fd, 0);
-  } catch (error) {
-    throw new RelayError('IO_FAILED', `cannot rotate ${file}: ${describeError(error)}`, { cause: error });
-  } finally {
-    closeSync(fd);
-  }
-  return true;
-}
-
-/** The file's last maxBytes (size > maxBytes), from the first line that starts inside them; all of them when none does. */
-function logTail(fd: number, size: number, maxBytes: number): Buffer {
-  // One byte before the window too: when it is a newline, the window itself starts a line.
-  const start = size - maxBytes - 1;
-  const buffer = Buffer.allocUnsafe(maxBytes + 1);
-  let got = 0;
-  while (got < buffer.length) {
-    const n = readSync(fd, buffer, got, buffer.length - got, start + got);
-    if (n === 0) break;
-    got += n;
-  }
-  const data = buffer.subarray(0, got);
-  const newline = data.indexOf(0x0a);
-  return newline === -1 || newline === data.length - 1 ? data.subarray(1) : data.subarray(newline + 1);
-}
-
-/**
- * Writes output.log.1 whole: a temp file beside it (whatever was planted at its name removed first, then created
- * exclusively, never through a link), renamed over it (a link planted as output.log.1 is replaced, not followed).
- */
-function writeRotated(target: string, data: Buffer): void {
-  const temp = `${target}.tmp`;
-  rmSync(temp, { force: true });
-  const out = openSync(temp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o644);
-  try {
-    let written = 0;
-    while (written < data.length) written += writeSync(out, data, written, data.length - written);
-  } finally {
-    closeSync(out);
-  }
-  try {
-    renameSync(temp, target);
-  } catch (error) {
-    rmSync(temp, { force: true });
-    throw error;
-  }
 }

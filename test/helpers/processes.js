@@ -52,17 +52,45 @@ export function isLive(pid) {
   return state !== undefined && state !== 'Z' && state !== 'X';
 }
 
-/** The live pids whose parent is pid. @param {number} pid */
+/** The command name of pid (/proc/PID/comm), or undefined once it is gone. @param {number} pid */
+function commOf(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a shim runs besides its worker: the log pipe's `split` (scripts/lib/worker-shim.sh). */
+const SHIM_HELPERS = new Set(['split']);
+
+/** A fork of the shim that has not run its command yet (its argv is still the shim's). @param {number} pid */
+function isShimFork(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((a) => a.endsWith('worker-shim.sh'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The live pids whose parent is pid; under a shim, its worker only (not the log pipe's `split`, or a fork that
+ * has not run its command yet). @param {number} pid
+ */
 export function childrenOf(pid) {
   return procPids().filter((child) => {
     const stat = procStat(child);
-    return stat !== undefined && stat.ppid === pid && stat.state !== 'Z';
+    if (stat === undefined || stat.ppid !== pid || stat.state === 'Z') return false;
+    return !SHIM_HELPERS.has(commOf(child) ?? '') && !isShimFork(child);
   });
 }
 
-/** The live processes whose argv is the shim of this worker. @param {string} workerId */
+/**
+ * The live processes whose argv is the shim of this worker; not a fork of the shim that has not yet run its
+ * command (its parent is the shim: the log pipe's and the worker's, for an instant). @param {string} workerId
+ */
 export function shimPidsOf(workerId) {
-  return procPids().filter((pid) => {
+  const shims = procPids().filter((pid) => {
     try {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       return argv.some((a) => a.endsWith('worker-shim.sh')) && argv.includes(workerId) && isLive(pid);
@@ -70,6 +98,7 @@ export function shimPidsOf(workerId) {
       return false;
     }
   });
+  return shims.filter((pid) => !shims.includes(procStat(pid)?.ppid ?? 0));
 }
 
 /** Pids whose environment holds NAME=value. @param {string} name @param {string} value */

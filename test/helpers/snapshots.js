@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 
 /**
  * Every folder and file under root (links followed): relative path -> 'dir' for a folder (with a trailing slash),
- * else the file's bytes in base64; in a stable order.
+ * 'special' for a FIFO or device, else the file's bytes in base64; in a stable order.
  * @param {string} root
  * @returns {Record<string, string>}
  */
@@ -16,9 +16,12 @@ export function snapshotTree(root) {
     for (const name of readdirSync(dir).sort()) {
       const path = join(dir, name);
       const key = relative(root, path);
-      if (statSync(path).isDirectory()) {
+      const stat = statSync(path);
+      if (stat.isDirectory()) {
         out[`${key}/`] = 'dir';
         walk(path);
+      } else if (!stat.isFile()) {
+        out[key] = 'special'; // A FIFO (the log pipes' pool) is never opened: a read would block.
       } else {
         out[key] = readFileSync(path, 'base64');
       }

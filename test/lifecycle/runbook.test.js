@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { applyExitRecordIfAny, startWorker } from '../../dist/worker/index.js';
 import { withHome } from '../helpers/scope.js';
 import { FIXTURES, ROOT, waitFor, JQ_SKIP } from '../helpers/home.js';
-import { isLive, shimPidsOf } from '../helpers/processes.js';
+import { childrenOf, isLive, shimPidsOf } from '../helpers/processes.js';
 import { readSpecFile, uniqueId, writePendingSpec } from '../helpers/specs.js';
 
 const skip = JQ_SKIP;
@@ -41,6 +41,8 @@ async function startedWorker(t, type, extra) {
   writePendingSpec(t.home, id, { workerType: type, ...extra });
   const run = await startWorker(t.ctx(), id);
   t.tracker.group(run.pid);
+  // The shim starts the log pipe's split before it forks the worker: the procedures below look for both.
+  await waitFor(() => childrenOf(run.pid).length === 1, { what: 'the worker under the shim' });
   return { id, run };
 }
 
