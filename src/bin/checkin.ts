@@ -4,7 +4,7 @@ import { describeError, exitCodeFor, quote, RelayError } from '../errors.js';
 import { homePaths, resolveHome } from '../store/home.js';
 import { CHECKIN_STATUS_VALUES, writeCheckin, type CheckinInput } from '../worker/checkin.js';
 
-const HELP = `Usage: checkin.sh [--worker-id ID] [--status S] [--progress N] [--message M]
+const HELP = `Usage: checkin.sh [--worker-id ID] [--status S] [--progress N] [--message M] [--session-id ID] [--retry-at ISO]
 
 Records a worker's check-in in coordination/worker-checkins/<ID>.json.
 
@@ -12,6 +12,8 @@ Records a worker's check-in in coordination/worker-checkins/<ID>.json.
   --status S      one of ${CHECKIN_STATUS_VALUES.join(', ')} (default: in_progress)
   --progress N    0..100 (default: the previous check-in's, 100 with --status completed)
   --message M     a short note for people
+  --session-id ID the agent's session id (kept in the spec; a type's resume_command restarts with it)
+  --retry-at ISO  with --status rate_limited: when the limit resets (ISO-8601 with a zone)
   -h, --help      this help
 `;
 
@@ -20,6 +22,8 @@ const FLAGS: Readonly<Record<string, keyof CheckinInput>> = {
   '--status': 'status',
   '--progress': 'progress',
   '--message': 'message',
+  '--session-id': 'sessionId',
+  '--retry-at': 'retryAt',
 };
 
 /** Hand-parsed flags: `--flag value` or `--flag=value`, each at most once. Returns undefined for --help. */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ID_PATTERN } from './ids.js';
 import { isoTimestamp } from './time.js';
 
-export const CHECKIN_STATUSES = ['starting', 'in_progress', 'blocked', 'completed', 'failed'] as const;
+export const CHECKIN_STATUSES = ['starting', 'in_progress', 'blocked', 'rate_limited', 'completed', 'failed'] as const;
 export type CheckinStatus = (typeof CHECKIN_STATUSES)[number];
 
 export const checkinSchema = z.looseObject({
@@ -13,6 +13,10 @@ export const checkinSchema = z.looseObject({
   message: z.string().nullable().optional(),
   /** The run token from the worker's environment, when it checked in through checkin.sh. */
   run_id: z.string().nullable().optional(),
+  /** The agent's session (a hook's `session_id`, or `checkin.sh --session-id`), kept for a resume. */
+  session_id: z.string().nullable().optional(),
+  /** With status `rate_limited`: when the limit resets (ISO-8601). */
+  retry_at: isoTimestamp.nullable().optional(),
 });
 
 export type Checkin = z.infer<typeof checkinSchema>;

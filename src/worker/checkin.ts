@@ -9,7 +9,7 @@ import type { HomePaths } from '../store/home.js';
  */
 
 /** Must equal CHECKIN_STATUSES of src/contract/checkin.ts (a test holds them equal; importing it would load zod). */
-export const CHECKIN_STATUS_VALUES = ['starting', 'in_progress', 'blocked', 'completed', 'failed'] as const;
+export const CHECKIN_STATUS_VALUES = ['starting', 'in_progress', 'blocked', 'rate_limited', 'completed', 'failed'] as const;
 export type CheckinStatusValue = (typeof CHECKIN_STATUS_VALUES)[number];
 
 export interface CheckinInput {
@@ -19,6 +19,10 @@ export interface CheckinInput {
   /** --progress as typed (a string from argv) or a number. */
   readonly progress?: string | number | undefined;
   readonly message?: string | undefined;
+  /** --session-id: the agent's session, kept for a resume. */
+  readonly sessionId?: string | undefined;
+  /** --retry-at: with status rate_limited, when the limit resets (ISO-8601). */
+  readonly retryAt?: string | undefined;
 }
 
 export interface CheckinRecord {
@@ -28,9 +32,14 @@ export interface CheckinRecord {
   readonly progress_pct: number;
   readonly message: string | null;
   readonly run_id: string | null;
+  readonly session_id?: string;
+  readonly retry_at?: string;
 }
 
 const MAX_MESSAGE = 4000;
+const MAX_SESSION_ID = 200;
+/** An ISO-8601 date and time with a zone, as the contract's timestamps (the zod schema checks the same). */
+const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 
 function parseProgress(raw: string | number): number {
   const value = typeof raw === 'number' ? raw : raw.trim() === '' ? Number.NaN : Number(raw);
@@ -82,6 +91,15 @@ export function writeCheckin(paths: HomePaths, input: CheckinInput, env: NodeJS.
   if (!existsSync(paths.specFile('active', workerId))) {
     throw new RelayError('SPEC_NOT_FOUND', `no worker "${workerId}" in ${paths.specDir('active')}`);
   }
+  const sessionId = input.sessionId;
+  if (sessionId !== undefined && (sessionId === '' || sessionId.length > MAX_SESSION_ID || [...sessionId].some((c) => c < ' '))) {
+    throw new RelayError('USAGE', `--session-id must be 1 to ${MAX_SESSION_ID} printable characters`);
+  }
+  const retryAt = input.retryAt;
+  if (retryAt !== undefined) {
+    if (status !== 'rate_limited') throw new RelayError('USAGE', '--retry-at goes with --status rate_limited');
+    if (!ISO_WITH_ZONE.test(retryAt) || Number.isNaN(Date.parse(retryAt))) throw new RelayError('USAGE', `--retry-at must be an ISO-8601 time with a zone (2026-11-30T12:00:00Z), got \`${retryAt}\``);
+  }
   const file = paths.checkinFile(workerId);
   const progress = progressFromFlag ?? (status === 'completed' ? 100 : (previousProgress(file) ?? 0));
   const record: CheckinRecord = {
@@ -91,6 +109,8 @@ export function writeCheckin(paths: HomePaths, input: CheckinInput, env: NodeJS.
     progress_pct: progress,
     message,
     run_id: env.COMMIT_RELAY_RUN_ID !== undefined && env.COMMIT_RELAY_RUN_ID !== '' ? env.COMMIT_RELAY_RUN_ID : null,
+    ...(sessionId !== undefined ? { session_id: sessionId } : {}),
+    ...(retryAt !== undefined ? { retry_at: new Date(retryAt).toISOString() } : {}),
   };
   // Not ending in .json: readers listing the folder never see the temp file. The pid makes it unique
   // among live writers; node:crypto is not loaded for a random suffix (it costs start-up time).

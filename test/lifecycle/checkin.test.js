@@ -47,6 +47,10 @@ test('checkin.sh refuses bad input with one line and a non-zero exit, writing no
     [['--worker-id', id, '--colour', 'red'], {}, /unknown argument/],
     [['--worker-id', id, '--progress'], {}, /--progress needs a value/],
     [['--worker-id', id, '--progress', '5'], { WORKER_ID: 'someone-else' }, /is not this worker/],
+    [['--worker-id', id, '--retry-at', '2026-12-01T00:00:00Z'], {}, /--retry-at goes with --status rate_limited/],
+    [['--worker-id', id, '--status', 'rate_limited', '--retry-at', 'tomorrow'], {}, /--retry-at must be an ISO-8601 time/],
+    [['--worker-id', id, '--session-id', ''], {}, /--session-id must be 1 to 200 printable characters/],
+    [['--worker-id', id, '--session-id', 'a\nb'], {}, /--session-id must be 1 to 200 printable characters/],
   ];
   const results = await Promise.all(cases.map(([args, env]) => checkin(t, args, env)));
   results.forEach((result, i) => {
@@ -70,6 +74,19 @@ test('checkin --help, and the full CLI checkin command does the same', () => wit
   assert.deepEqual([written.status, written.progress_pct], ['completed', 100]);
   const bad = await run(t.home, ['checkin', '--worker-id', id, '--progress', '500'], { env: { WORKER_ID: '' } });
   assert.equal(bad.code, 2);
+}));
+
+test('checkin.sh --session-id and --status rate_limited --retry-at: written as the contract says, and the contract schema reads them', () => withHome(SCOPE, async (t) => {
+  const id = uniqueId('ck-agent');
+  writePendingSpec(t.home, id);
+  const session = await checkin(t, ['--worker-id', id, '--session-id', 'sess-0b1c']);
+  assert.equal(session.code, 0, session.stderr);
+  assert.equal(JSON.parse(readFileSync(t.paths.checkinFile(id), 'utf8')).session_id, 'sess-0b1c');
+  const limited = await checkin(t, ['--worker-id', id, '--status', 'rate_limited', '--retry-at', '2026-12-01T01:00:00+01:00', '--message', 'usage limit']);
+  assert.equal(limited.code, 0, limited.stderr);
+  const written = JSON.parse(readFileSync(t.paths.checkinFile(id), 'utf8'));
+  assert.deepEqual([written.status, written.retry_at, written.session_id], ['rate_limited', '2026-12-01T00:00:00.000Z', undefined]);
+  assert.equal(checkinSchema.safeParse(written).success, true);
 }));
 
 test('the lean check-in knows the same statuses as the contract', () => {

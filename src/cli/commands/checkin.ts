@@ -7,6 +7,8 @@ interface Args {
   status?: string;
   progress?: string;
   message?: string;
+  'session-id'?: string;
+  'retry-at'?: string;
 }
 
 /** The same as scripts/checkin.sh (which runs the lean dist/bin/checkin.js), through the full CLI. */
@@ -18,8 +20,10 @@ export const checkinCommand: CommandModule<object, Args> = {
       .option('worker-id', { type: 'string', requiresArg: true, describe: 'the worker (default: $WORKER_ID)' })
       .option('status', { type: 'string', requiresArg: true, describe: `one of ${CHECKIN_STATUS_VALUES.join(', ')} (default in_progress)` })
       .option('progress', { type: 'string', requiresArg: true, describe: '0..100' })
-      .option('message', { type: 'string', requiresArg: true, describe: 'a short note' }) as unknown as Argv<Args>,
+      .option('message', { type: 'string', requiresArg: true, describe: 'a short note' })
+      .option('session-id', { type: 'string', requiresArg: true, describe: "the agent's session id (for a resume)" })
+      .option('retry-at', { type: 'string', requiresArg: true, describe: 'with --status rate_limited: when the limit resets (ISO-8601)' }) as unknown as Argv<Args>,
   handler: (argv) => {
-    writeCheckin(homeFromEnv(), { workerId: argv['worker-id'], status: argv.status, progress: argv.progress, message: argv.message }, process.env);
+    writeCheckin(homeFromEnv(), { workerId: argv['worker-id'], status: argv.status, progress: argv.progress, message: argv.message, sessionId: argv['session-id'], retryAt: argv['retry-at'] }, process.env);
   },
 };
