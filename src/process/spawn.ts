@@ -158,7 +158,13 @@ export function spawnWorker(paths: HomePaths, launch: WorkerLaunch): SpawnResult
   const maxBytes = launch.workerType.log_max_bytes ?? WORKER_TYPE_DEFAULTS.log_max_bytes;
   const pipe = openLogPipe(paths);
   const piped = !('error' in pipe);
-  const log = openLog(paths, launch.workerId, piped ? header : `${header}(no log pipe: ${pipe.error}; this run's log is not bounded)\n`, maxBytes);
+  let log: { fd: number; file: string };
+  try {
+    log = openLog(paths, launch.workerId, piped ? header : `${header}(no log pipe: ${pipe.error}; this run's log is not bounded)\n`, maxBytes);
+  } catch (error) {
+    if (piped) closeLogPipe(pipe);
+    throw error;
+  }
   let child: ChildProcess;
   try {
     child = spawn('/bin/sh', [shimPath(), launch.workerId, runId, paths.exitFile(launch.workerId), '--', ...command], {
