@@ -3,6 +3,7 @@
 //
 //   node agents/demo-agent.js [--worker-id ID] --task TEXT [--steps N] [--interval S]
 //        [--crash-on-first-run] [--crash-at PCT] [--hang] [--ignore-sigterm] [--fork-grandchild]
+//        [--rate-limit-once] [--resume SESSION_ID]
 //
 // It works through N steps, checking in with its progress (scripts/checkin.sh) every S seconds,
 // then checks in "completed" and exits 0. The flags make it show each failure mode:
@@ -12,13 +13,20 @@
 //   --hang                check in once, then fall silent and never finish (late, then stalled)
 //   --ignore-sigterm      ignore SIGTERM, so a stop needs SIGKILL after the grace period
 //   --fork-grandchild     start a child process that must die with the worker's process group
+//   --rate-limit-once     behave as an agent that hits its provider's usage limit: unless resumed, print Claude
+//                         Code's line "Claude AI usage limit reached|<reset, epoch seconds>" (the reset 8 s ahead) and exit 1
+//   --resume SESSION_ID   resume that session (as `claude --resume`): go on from it instead of a new one
+//
+// Like an agent, it has a session id (a new one, or the one resumed) and reports it with its first check-in
+// (checkin.sh --session-id), so a worker type's resume_command can restart it with {session_id}.
 //
 // The same switches can be written in the task text, so tasks queued for the daemon show them too:
-//   [crash-once]  [crash-at:PCT]  [hang]  [ignore-sigterm]  [fork-grandchild]  [steps:N]  [interval:S]
+//   [crash-once]  [crash-at:PCT]  [hang]  [ignore-sigterm]  [fork-grandchild]  [rate-limit-once]  [steps:N]  [interval:S]
 // e.g. create-task.sh --worker-type demo --description "Summarise the logs [crash-once]".
 //
 // Defaults: --worker-id from $WORKER_ID, --steps 5, --interval from $COMMIT_RELAY_CHECKIN_INTERVAL or 2.
 import { execFile, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,8 +34,8 @@ const CHECKIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'scripts', '
 
 function parseArgs(argv) {
   const options = {};
-  const valued = new Set(['--worker-id', '--task', '--steps', '--interval', '--crash-at']);
-  const switches = new Set(['--crash-on-first-run', '--hang', '--ignore-sigterm', '--fork-grandchild']);
+  const valued = new Set(['--worker-id', '--task', '--steps', '--interval', '--crash-at', '--resume']);
+  const switches = new Set(['--crash-on-first-run', '--hang', '--ignore-sigterm', '--fork-grandchild', '--rate-limit-once']);
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
     if (valued.has(arg)) {
@@ -43,7 +51,7 @@ function parseArgs(argv) {
 /** Switches written in the task text as [name] or [name:value]. */
 function markersOf(text) {
   const found = {};
-  for (const match of text.matchAll(/\[(crash-once|crash-at|hang|ignore-sigterm|fork-grandchild|steps|interval)(?::([0-9.]+))?\]/g)) {
+  for (const match of text.matchAll(/\[(crash-once|crash-at|hang|ignore-sigterm|fork-grandchild|rate-limit-once|steps|interval)(?::([0-9.]+))?\]/g)) {
     found[match[1]] = match[2] ?? true;
   }
   return found;
@@ -72,6 +80,9 @@ const crashAtPct = crashAt === undefined ? undefined : number(crashAt, '--crash-
 const firstRun = (process.env.COMMIT_RELAY_RESTART_COUNT ?? '0') === '0';
 const crashOnce = Boolean(args['crash-on-first-run'] ?? markers['crash-once']) && firstRun;
 const hang = Boolean(args.hang ?? markers.hang);
+const resumed = args.resume;
+const sessionId = resumed ?? `demo-${randomUUID()}`;
+const rateLimitOnce = Boolean(args['rate-limit-once'] ?? markers['rate-limit-once']) && resumed === undefined;
 
 const log = (message) => process.stdout.write(`${new Date().toISOString()} demo-agent ${workerId}: ${message}\n`);
 
@@ -87,9 +98,9 @@ if (args['fork-grandchild'] ?? markers['fork-grandchild']) {
   log(`forked grandchild pid ${child.pid}`);
 }
 
-function checkin(status, progress, message) {
+function checkin(status, progress, message, extra = []) {
   return new Promise((resolve) => {
-    const argv = ['--worker-id', workerId, '--status', status, '--progress', String(progress), '--message', message];
+    const argv = ['--worker-id', workerId, '--status', status, '--progress', String(progress), '--message', message, ...extra];
     execFile(CHECKIN, argv, { timeout: 10_000 }, (error, _stdout, stderr) => {
       if (error) log(`check-in failed: ${(stderr || error.message).trim()}`);
       resolve();
@@ -101,7 +112,14 @@ const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds 
 
 async function main() {
   log(`starting "${task}" (${steps} steps, every ${interval}s${firstRun ? '' : `, restart ${process.env.COMMIT_RELAY_RESTART_COUNT}`})`);
-  await checkin('starting', 0, 'starting');
+  log(resumed === undefined ? `new session ${sessionId}` : `resumed session ${sessionId}`);
+  await checkin('starting', 0, resumed === undefined ? 'starting' : 'resumed its session', ['--session-id', sessionId]);
+  if (rateLimitOnce) {
+    await sleep(Math.min(interval, 2));
+    // What Claude Code prints when the account's usage limit is reached: the reset time in epoch seconds.
+    process.stdout.write(`Claude AI usage limit reached|${Math.round(Date.now() / 1000) + 8}\n`);
+    process.exit(1);
+  }
   if (hang) {
     log('hanging: no more check-ins, never finishing');
     setInterval(() => {}, 60_000);
