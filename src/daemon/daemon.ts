@@ -72,7 +72,12 @@ export class Daemon {
     this.settings = loadDaemonSettings(this.paths, options.env, options.flags);
     this.events = new DaemonEvents(this.paths, this.logger, this.clock, options.onEvent);
     this.inputs = new PassInputs(this.paths, this.logger, this.clock, (where, error) => this.events.reportError(where, error));
-    this.observer = new Observer(this.paths, this.clock, (spec) => this.inputs.accepts(spec));
+    this.observer = new Observer(
+      this.paths,
+      this.clock,
+      (spec) => this.inputs.accepts(spec),
+      (spec) => (this.inputs.workerTypes.types[spec.worker_type]?.heartbeat ?? 'checkin') !== 'checkin',
+    );
     this.scheduler = new PassScheduler({
       clock: this.clock,
       debounceMs: this.settings.debounceMs,

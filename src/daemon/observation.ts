@@ -20,6 +20,9 @@ export interface Memory {
   checkinCount: number;
   lastCheckinAt: number | null;
   lastProgressChangeAt: number | null;
+  /** The latest mtime (wall ms) seen on the run's output log (output.log or output.log.1), and when it grew, on the daemon clock. */
+  outputMtime: number;
+  lastOutputAt: number | null;
   /** The identity of the run's process while it was last seen alive (for orphan checks). */
   identity: ProcessIdentity | null;
   stopping: boolean;
@@ -79,6 +82,8 @@ export function blankMemory(): Memory {
     checkinCount: 0,
     lastCheckinAt: null,
     lastProgressChangeAt: null,
+    outputMtime: 0,
+    lastOutputAt: null,
     identity: null,
     stopping: false,
     health: null,
