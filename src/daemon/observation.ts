@@ -36,6 +36,8 @@ export interface ObservedWorker {
   readonly view: WorkerView & { readonly createdAt: string };
   readonly checkin: Checkin | null;
   readonly checkinCount: number;
+  /** When its output log last grew in this run (ISO), for a type whose heartbeat counts output; else null. */
+  readonly lastOutput?: string | null;
 }
 
 export interface InvalidSpec {

@@ -316,7 +316,8 @@ export class Observer {
       startedLimits: startedLimitsOf(spec),
       createdAt: spec.created_at,
     };
-    return { spec, view, checkin: memory.checkin, checkinCount: memory.checkinCount };
+    const lastOutput = memory.lastOutputAt === null ? null : new Date(memory.outputMtime).toISOString();
+    return { spec, view, checkin: memory.checkin, checkinCount: memory.checkinCount, lastOutput };
   }
 }
 

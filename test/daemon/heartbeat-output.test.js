@@ -40,7 +40,10 @@ test('a worker that prints but never checks in: healthy with heartbeat output or
       assert.equal(pmState(t.home).monitored_workers[id]?.health_state, 'healthy', `${id} is healthy`);
       assert.deepEqual(eventsOf(t.home, id).filter((e) => ['missed_checkin', 'worker_stalled', 'worker_killed'].includes(e.event)), [], `${id} was never late or stalled`);
       assert.equal(readSpecFile(t.home, 'active', id)?.status, 'running');
+      const lastOutput = pmState(t.home).monitored_workers[id]?.last_output;
+      assert.ok(typeof lastOutput === 'string' && Date.now() - Date.parse(lastOutput) < 5000, `${id}: pm-state.json shows its recent output (${lastOutput})`);
     }
+    await waitFor(() => readSpecFile(t.home, 'failed', 'w-by_checkin'), { what: 'the stalled printer failed (max_restarts 0)', timeoutMs: 15_000 });
   }));
 
 test('heartbeat any: a check-in or output, whichever is later; a worker doing neither is stalled', () =>

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fixtureCommand, QUICK, run, SCRIPTS, waitFor } from '../helpers/home.js';
-import { eventsOf } from '../helpers/daemon.js';
+import { eventsOf, pmState } from '../helpers/daemon.js';
 import { withHome } from '../helpers/scope.js';
 import { readSpecFile, writePendingSpec } from '../helpers/specs.js';
 
@@ -30,12 +30,16 @@ test('a restart resumes the session the worker checked in with (resume_command w
   withHome({ types: { agent: AGENT } }, async (t) => {
     writePendingSpec(t.home, 'w-resume', { workerType: 'agent' });
     await t.startDaemon();
+    // The daemon records the session while the first run still works (its later check-in has none).
+    const recorded = await waitFor(() => readSpecFile(t.home, 'active', 'w-resume')?.execution?.session_id, { what: 'the session in the spec', timeoutMs: 15_000 });
+    await waitFor(() => pmState(t.home).monitored_workers['w-resume']?.session_id === recorded, { what: 'the session in pm-state.json', timeoutMs: 15_000 });
     const done = await waitFor(() => readSpecFile(t.home, 'completed', 'w-resume'), { what: 'the worker to complete after its resumed run', timeoutMs: 30_000 });
     const runs = runsOf(t.home, 'w-resume');
     assert.equal(runs.length, 2, runs.join('\n'));
     const session = /^fresh (sess-\S+)$/.exec(runs[0] ?? '')?.[1];
     assert.ok(session, `a fresh first run: ${runs[0]}`);
     assert.equal(runs[1], `resumed ${session}`, 'the restart resumed that session');
+    assert.equal(recorded, session);
     assert.equal(done.execution.session_id, session, 'the spec keeps the session');
     assert.equal(done.execution.resumed_session, session);
     const started = eventsOf(t.home, 'w-resume', 'worker_started');
