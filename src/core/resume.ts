@@ -19,6 +19,14 @@ export interface LaunchChoice {
   readonly execution: { readonly session_id: string | null; readonly resumed_session: string | null; readonly resume_failed_session: string | null };
 }
 
+/**
+ * A session id that may be put into an argv: it comes from a check-in, which the worker writes, so one that
+ * could read as an option (`--...`) or carries spaces or control characters is never resumed.
+ */
+export const SESSION_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,199}$/;
+
+export const isSafeSessionId = (id: string): boolean => SESSION_ID_PATTERN.test(id);
+
 /** Signals that mean a run was stopped (by an operator or a stop), not that it failed by itself. */
 const STOP_SIGNALS = new Set(['SIGTERM', 'SIGKILL', 'SIGINT', 'SIGHUP']);
 
@@ -74,6 +82,7 @@ export function chooseLaunch(spec: WorkerSpec, type: Pick<WorkerType, 'command' 
   });
   if (type.resume_command === undefined) return fresh(null);
   if (session === null) return fresh(execution?.started_at == null ? 'first start: no session yet' : 'no session id recorded');
+  if (!isSafeSessionId(session)) return fresh(`session id ${JSON.stringify(session.slice(0, 60))} is not a safe id (letters, digits, . _ : @ + = -, not starting with -): not resumed`);
   if (session === failed) {
     const ranMs = Date.parse(execution?.last_exit_at ?? '') - Date.parse(execution?.started_at ?? '');
     const how = justFailed !== null && Number.isFinite(ranMs) ? ` (it ended ${seconds(ranMs)} after its start, within the startup grace of ${type.startup_grace_seconds}s)` : '';

@@ -58,3 +58,13 @@ test('sessionOfCheckin and failedResume at their edges', () => {
   assert.equal(failedResume(spec({ resumed_session: 's', last_exit_at: at(1), exit_code: 0 }), 10), null, 'exit 0 is no failure');
   assert.equal(failedResume(spec({ resumed_session: 's', last_exit_at: at(9.9), exit_code: 2 }), 10), 's');
 });
+
+test('a session id that could read as an option, or carries a space, is never put into the argv', () => {
+  for (const bad of ['--dangerously-skip-permissions', '-x', 'a b', 'a\nb', '']) {
+    const got = chooseLaunch(spec({ session_id: bad }), TYPE);
+    assert.equal(got.resumed, false, JSON.stringify(bad));
+    assert.deepEqual(got.command, TYPE.command);
+  }
+  assert.match(String(chooseLaunch(spec({ session_id: '--x' }), TYPE).why), /not a safe id/);
+  assert.equal(chooseLaunch(spec({ session_id: '3f2c9a1e-0b7d-4c55-9e61-2a8f4d6b1c09' }), TYPE).resumed, true);
+});
