@@ -1,6 +1,8 @@
 // Output as a sign of life (a type's `heartbeat`): with `output` or `any`, growth of the worker's output log
 // counts as activity, so an agent that never checks in still gets late/stalled detection; silence is no output.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { fixtureCommand, QUICK, waitFor } from '../helpers/home.js';
 import { eventsOf, pmState } from '../helpers/daemon.js';
@@ -13,6 +15,8 @@ const types = {
   by_output: { command: PRINTS, heartbeat: 'output', ...LIMITS },
   by_any: { command: PRINTS, heartbeat: 'any', ...LIMITS },
   by_checkin: { command: PRINTS, ...LIMITS },
+  // Its log is rotated (output.log → output.log.1) every second or so: growth is still seen.
+  rotating: { command: fixtureCommand('print-loop.sh', '0.3', '0', '10'), heartbeat: 'output', log_max_bytes: 1024, ...LIMITS },
   goes_quiet: { command: fixtureCommand('print-loop.sh', '0.3', '6'), heartbeat: 'output', ...LIMITS },
 };
 
@@ -36,7 +40,8 @@ test('a worker that prints but never checks in: healthy with heartbeat output or
 
     // Well past the stall timeout, the printers judged by output are healthy and were never late.
     await waitFor(() => pmState(t.home).monitored_workers['w-by_output']?.health_state === 'healthy', { what: 'w-by_output healthy', timeoutMs: 10_000 });
-    for (const id of ['w-by_output', 'w-by_any']) {
+    assert.ok(existsSync(join(t.paths.workerLogDir('w-rotating'), 'output.log.1')), 'the rotating log was rotated');
+    for (const id of ['w-by_output', 'w-by_any', 'w-rotating']) {
       assert.equal(pmState(t.home).monitored_workers[id]?.health_state, 'healthy', `${id} is healthy`);
       assert.deepEqual(eventsOf(t.home, id).filter((e) => ['missed_checkin', 'worker_stalled', 'worker_killed'].includes(e.event)), [], `${id} was never late or stalled`);
       assert.equal(readSpecFile(t.home, 'active', id)?.status, 'running');
