@@ -90,7 +90,8 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   const type = ctx.workerTypes.get(spec.worker_type);
   const execution = normalizeExecution(spec.execution);
   // Resume the agent's session (resume_command) or start it fresh: the same rule for every starter.
-  const checkin = readCheckin(ctx.paths, spec.worker_id);
+  // The run's last check-in may name a session the spec does not record yet (read only when the type can resume).
+  const checkin = type.resume_command === undefined ? undefined : readCheckin(ctx.paths, spec.worker_id);
   const launch = chooseLaunch(spec, type, checkin?.ok === true ? checkin.checkin : null);
   // Whatever record is left belongs to an earlier run.
   removeExitRecord(ctx.paths, spec.worker_id);
