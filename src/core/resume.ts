@@ -10,6 +10,8 @@ import type { WorkerType } from '../contract/worker-types.js';
 /** How a start runs: what it launches, whether it resumes a session, why not, and what the spec records of it. */
 export interface LaunchChoice {
   readonly command: readonly string[];
+  /** The type has a `resume_command` (else nothing is said of resuming). */
+  readonly resumable: boolean;
   readonly resumed: boolean;
   /** The session it resumes, or the latest one known (null: none). */
   readonly sessionId: string | null;
@@ -75,6 +77,7 @@ export function chooseLaunch(spec: WorkerSpec, type: Pick<WorkerType, 'command' 
   const failed = justFailed ?? execution?.resume_failed_session ?? null;
   const fresh = (why: string | null): LaunchChoice => ({
     command: type.command,
+    resumable: type.resume_command !== undefined,
     resumed: false,
     sessionId: session,
     why,
@@ -90,6 +93,7 @@ export function chooseLaunch(spec: WorkerSpec, type: Pick<WorkerType, 'command' 
   }
   return {
     command: type.resume_command,
+    resumable: true,
     resumed: true,
     sessionId: session,
     why: null,
@@ -98,7 +102,7 @@ export function chooseLaunch(spec: WorkerSpec, type: Pick<WorkerType, 'command' 
 }
 
 /** What worker_started and worker_restarted say of the launch: nothing for a type that cannot resume. */
-export function launchEventData(choice: LaunchChoice, type: Pick<WorkerType, 'resume_command'>): Record<string, unknown> {
-  if (type.resume_command === undefined) return {};
+export function launchEventData(choice: LaunchChoice): Record<string, unknown> {
+  if (!choice.resumable) return {};
   return choice.resumed ? { resumed: true, session_id: choice.sessionId } : { resumed: false, session_id: choice.sessionId, why: choice.why };
 }

@@ -123,7 +123,7 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
             reason: 'restart',
             keepChild: true,
             logged: events,
-            startedEvents: (result, launch) => [restartedEvent(pending, result, launch, ctx.lifecycle())],
+            startedEvents: (result, launch) => [restartedEvent(pending, result, launch)],
           });
         });
       } catch (error) {
@@ -238,7 +238,7 @@ async function startPending(ctx: ApplyContext, workerId: string, restart: boolea
       reason: restart ? 'restart' : 'start',
       keepChild: true,
       respectHold: true,
-      ...(restart && before !== undefined ? { startedEvents: (r: SpawnResult, launch: LaunchChoice) => [restartedEvent(before, r, launch, ctx.lifecycle())] } : {}),
+      ...(restart && before !== undefined ? { startedEvents: (r: SpawnResult, launch: LaunchChoice) => [restartedEvent(before, r, launch)] } : {}),
     });
     ctx.observer.invalidate(workerId);
     noteStarted(ctx, workerId, result, restart && before !== undefined);
@@ -249,8 +249,8 @@ async function startPending(ctx: ApplyContext, workerId: string, restart: boolea
 }
 
 /** worker_restarted, logged with the start (its worker_started) that carries the restart out. */
-function restartedEvent(before: WorkerSpec, result: SpawnResult, launch: LaunchChoice, lifecycle: LifecycleContext): EventInput {
-  const resume = launchEventData(launch, lifecycle.workerTypes.get(before.worker_type));
+function restartedEvent(before: WorkerSpec, result: SpawnResult, launch: LaunchChoice): EventInput {
+  const resume = launchEventData(launch);
   return { event: 'worker_restarted', ...ids(before), data: { restart_count: before.execution?.restart_count ?? 0, cause: before.error ?? null, pid: result.pid, ...resume } };
 }
 

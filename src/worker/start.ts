@@ -146,7 +146,7 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
         restart_count: execution.restart_count,
         reason,
         log_file: result.logFile,
-        ...launchEventData(launch, type),
+        ...launchEventData(launch),
         ...(holdOf(spec) === null ? {} : { was_stopped: true, stop_cleared: holdOf(spec) }),
       }),
       ...(options.startedEvents?.(result, launch) ?? []),

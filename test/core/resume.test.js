@@ -45,9 +45,9 @@ describe('chooseLaunch', () => {
 
 test('launchEventData: silent for a type that cannot resume; else resumed, the session, and why not', () => {
   const noResume = { ...TYPE, resume_command: undefined };
-  assert.deepEqual(launchEventData(chooseLaunch(spec({ session_id: 's1' }), noResume), noResume), {});
-  assert.deepEqual(launchEventData(chooseLaunch(spec({ session_id: 's1' }), TYPE), TYPE), { resumed: true, session_id: 's1' });
-  assert.deepEqual(launchEventData(chooseLaunch(spec(), TYPE), TYPE), { resumed: false, session_id: null, why: 'no session id recorded' });
+  assert.deepEqual(launchEventData(chooseLaunch(spec({ session_id: 's1' }), noResume)), {});
+  assert.deepEqual(launchEventData(chooseLaunch(spec({ session_id: 's1' }), TYPE)), { resumed: true, session_id: 's1' });
+  assert.deepEqual(launchEventData(chooseLaunch(spec(), TYPE)), { resumed: false, session_id: null, why: 'no session id recorded' });
 });
 
 test('sessionOfCheckin and failedResume at their edges', () => {
