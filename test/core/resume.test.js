@@ -68,3 +68,11 @@ test('a session id that could read as an option, or carries a space, is never pu
   assert.match(String(chooseLaunch(spec({ session_id: '--x' }), TYPE).why), /not a safe id/);
   assert.equal(chooseLaunch(spec({ session_id: '3f2c9a1e-0b7d-4c55-9e61-2a8f4d6b1c09' }), TYPE).resumed, true);
 });
+
+test('expandCommand replaces {session_id} (nothing when there is none), once, beside the other placeholders', async () => {
+  const { expandCommand } = await import('../../dist/process/spawn.js');
+  const values = { worker_id: 'w1', task_id: null, description: 'd {session_id}', home: '/h' };
+  assert.deepEqual(expandCommand(['a', '--resume', '{session_id}', '{worker_id}'], { ...values, session_id: 's1' }), ['a', '--resume', 's1', 'w1']);
+  assert.deepEqual(expandCommand(['a', '{session_id}'], values), ['a', '']);
+  assert.deepEqual(expandCommand(['{description}'], { ...values, session_id: 's1' }), ['d {session_id}'], 'a value is never expanded again');
+});
