@@ -16,6 +16,10 @@ export const monitoredWorkerSchema = z.looseObject({
   checkin_count: z.number().int().nonnegative(),
   checkin_status: z.string().nullable().optional(),
   checkin_message: z.string().nullable().optional(),
+  /** When its output log last grew in this run (a type whose `heartbeat` counts output), else null. */
+  last_output: z.string().nullable().optional(),
+  /** The agent session a restart would resume (`execution.session_id`). */
+  session_id: z.string().nullable().optional(),
   progress_pct: z.number().nullable(),
   restart_count: z.number().int().nonnegative(),
   pid: z.number().int().nullable(),

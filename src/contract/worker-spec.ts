@@ -30,6 +30,12 @@ export const executionSchema = z.looseObject({
   /** Time-limit warnings already given for this run (50, 75, 90). */
   timeout_warnings: z.array(z.number().int()).optional(),
   last_exit_at: nullableIso,
+  /** The agent's latest session (from its check-ins), kept across restarts so that a restart can resume it (the type's `resume_command`). */
+  session_id: z.string().nullable().optional(),
+  /** The session the current (or last) run resumed, or null when it ran the fresh `command`. */
+  resumed_session: z.string().nullable().optional(),
+  /** A session whose resume failed at once (ended within the startup grace): never resumed again; the next restarts run `command`. */
+  resume_failed_session: z.string().nullable().optional(),
   /** Why the daemon (or an operator command) stopped the last run: stalled, time_limit, manual, ... */
   stop_reason: z.string().nullable().optional(),
   /**

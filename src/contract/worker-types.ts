@@ -16,6 +16,9 @@ export const WORKER_TYPE_DEFAULTS = {
 
 const seconds = z.number().nonnegative();
 
+export const HEARTBEATS = ['checkin', 'output', 'any'] as const;
+export type Heartbeat = (typeof HEARTBEATS)[number];
+
 export const workerTypeSchema = z.strictObject({
   description: z.string().optional(),
   command: z.array(z.string()).min(1, 'must name a program'),
@@ -36,6 +39,16 @@ export const workerTypeSchema = z.strictObject({
   healthy_reset_seconds: seconds.default(WORKER_TYPE_DEFAULTS.healthy_reset_seconds),
   /** The worker's output log is rotated past this size. */
   log_max_bytes: z.number().int().positive().default(WORKER_TYPE_DEFAULTS.log_max_bytes),
+  /**
+   * What counts as a sign of life for late/stalled detection: check-ins (default), growth of the worker's
+   * output log, or either (the later of the two). Absent: `checkin`.
+   */
+  heartbeat: z.enum(HEARTBEATS).optional(),
+  /**
+   * The argv that resumes an agent's session (same placeholders as `command`, plus `{session_id}`): used
+   * instead of `command` to start again a worker whose spec records a session id (`execution.session_id`).
+   */
+  resume_command: z.array(z.string()).min(1, 'must name a program').optional(),
 });
 
 export const workerTypesFileSchema = z.strictObject({

@@ -21,6 +21,8 @@ export interface WorkerView {
   readonly startedAt: number | null;
   readonly lastCheckinAt: number | null;
   readonly lastProgressChangeAt: number | null;
+  /** When its output log last grew during this run (observed only for a type whose heartbeat counts output); absent: unknown. */
+  readonly lastOutputAt?: number | null;
   readonly progress: number | null;
   readonly process: ProcessState;
   readonly exit: ExitInfo | null;
@@ -58,6 +60,16 @@ const earliest = (...times: (number | null)[]): number | null => {
 
 const seconds = (ms: number): string => `${Math.round(ms / 1000)}s`;
 
+/** The last sign of life its type's heartbeat counts: its last check-in, its output's last growth, or the later of the two. */
+export function lastSignOfLife(view: Pick<WorkerView, 'lastCheckinAt' | 'lastOutputAt'>, heartbeat: Limits['heartbeat']): number | null {
+  const output = view.lastOutputAt ?? null;
+  if (heartbeat === 'output') return output;
+  if (heartbeat === 'any') return output === null ? view.lastCheckinAt : view.lastCheckinAt === null ? output : Math.max(output, view.lastCheckinAt);
+  return view.lastCheckinAt;
+}
+
+const SIGN_OF_LIFE = { checkin: 'check-in', output: 'output', any: 'check-in or output' } as const;
+
 /** The health of one worker, from its view, its type's limits and now. Pure. */
 export function assessHealth(view: WorkerView, limits: Limits, now: number): HealthAssessment {
   const none = { warningsDue: [] as number[], timeLimitExceeded: false, zombie: false, nextChangeAt: null };
@@ -87,25 +99,31 @@ export function assessHealth(view: WorkerView, limits: Limits, now: number): Hea
     warningsDue = TIMEOUT_WARNING_PCTS.filter((p) => pct >= p && !view.timeoutWarnings.includes(p));
     timeLimitExceeded = elapsed >= limits.timeLimitMs;
   }
-  // Silence: since the last check-in, or since the start past the startup grace when it never checked in.
-  const silentSince = view.lastCheckinAt ?? started + limits.startupGraceMs;
+  // Silence: since the last sign of life (a check-in, or output, as its type's heartbeat says), or since the
+  // start past the startup grace when there was none.
+  const heartbeat = limits.heartbeat ?? 'checkin';
+  const lastAlive = lastSignOfLife(view, heartbeat);
+  const what = SIGN_OF_LIFE[heartbeat];
+  // Progress stuck counts only where check-ins are the heartbeat: output is a sign of life whatever the number.
+  const progressAt = heartbeat === 'checkin' ? view.lastProgressChangeAt : null;
+  const silentSince = lastAlive ?? started + limits.startupGraceMs;
   const nextWarning = limits.timeLimitMs > 0 ? TIMEOUT_WARNING_PCTS.filter((p) => !view.timeoutWarnings.includes(p)).map((p) => started + (limits.timeLimitMs * p) / 100) : [];
   const nextChangeAt = earliest(
     ...[silentSince + limits.checkinTimeoutMs, silentSince + limits.stallTimeoutMs, limits.timeLimitMs > 0 ? started + limits.timeLimitMs : null, ...nextWarning].filter((t) => t !== null && t > now),
-    view.lastProgressChangeAt !== null && view.lastProgressChangeAt + limits.stallTimeoutMs > now ? view.lastProgressChangeAt + limits.stallTimeoutMs : null,
+    progressAt !== null && progressAt + limits.stallTimeoutMs > now ? progressAt + limits.stallTimeoutMs : null,
   );
   const base = { warningsDue, timeLimitExceeded, zombie: false, nextChangeAt };
   if (timeLimitExceeded) return { ...base, state: 'stalled', reason: `over its time limit (${seconds(elapsed)} of ${seconds(limits.timeLimitMs)})` };
-  const silentFor = view.lastCheckinAt !== null ? Math.max(0, now - view.lastCheckinAt) : Math.max(0, elapsed - limits.startupGraceMs);
+  const silentFor = lastAlive !== null ? Math.max(0, now - lastAlive) : Math.max(0, elapsed - limits.startupGraceMs);
   if (silentFor >= limits.stallTimeoutMs) {
-    return { ...base, state: 'stalled', reason: view.lastCheckinAt === null ? `no check-in since it started ${seconds(elapsed)} ago` : `no check-in for ${seconds(silentFor)}` };
+    return { ...base, state: 'stalled', reason: lastAlive === null ? `no ${what} since it started ${seconds(elapsed)} ago` : `no ${what} for ${seconds(silentFor)}` };
   }
-  if (view.lastProgressChangeAt !== null && view.lastCheckinAt !== null && now - view.lastProgressChangeAt >= limits.stallTimeoutMs) {
-    return { ...base, state: 'stalled', reason: `progress stuck at ${view.progress ?? 0}% for ${seconds(now - view.lastProgressChangeAt)}` };
+  if (progressAt !== null && view.lastCheckinAt !== null && now - progressAt >= limits.stallTimeoutMs) {
+    return { ...base, state: 'stalled', reason: `progress stuck at ${view.progress ?? 0}% for ${seconds(now - progressAt)}` };
   }
   if (silentFor >= limits.checkinTimeoutMs) {
-    return { ...base, state: 'late', reason: view.lastCheckinAt === null ? `no first check-in ${seconds(elapsed)} after start` : `last check-in ${seconds(silentFor)} ago` };
+    return { ...base, state: 'late', reason: lastAlive === null ? `no first ${what} ${seconds(elapsed)} after start` : `last ${what} ${seconds(silentFor)} ago` };
   }
-  if (view.lastCheckinAt === null) return { ...base, state: 'starting', reason: 'started, no check-in yet' };
-  return { ...base, state: 'healthy', reason: 'checking in' };
+  if (lastAlive === null) return { ...base, state: 'starting', reason: `started, no ${what} yet` };
+  return { ...base, state: 'healthy', reason: heartbeat === 'checkin' ? 'checking in' : lastAlive === view.lastCheckinAt ? 'checking in' : 'its output grows' };
 }

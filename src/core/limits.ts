@@ -1,4 +1,4 @@
-import { WORKER_TYPE_DEFAULTS, type WorkerType } from '../contract/worker-types.js';
+import { WORKER_TYPE_DEFAULTS, type Heartbeat, type WorkerType } from '../contract/worker-types.js';
 
 /** A worker type's limits in milliseconds, as the decision core uses them. */
 export interface Limits {
@@ -11,6 +11,8 @@ export interface Limits {
   readonly backoffMaxMs: number;
   readonly stopGraceMs: number;
   readonly healthyResetMs: number;
+  /** What counts as a sign of life (the type's `heartbeat`); absent: check-ins. */
+  readonly heartbeat?: Heartbeat;
 }
 
 /** The limits of a type, in the type's own words (seconds): what a spec records of its type when a run starts (`execution.type_limits`). */
@@ -43,6 +45,7 @@ export function limitsOf(type: WorkerType | TypeLimits): Limits {
     backoffMaxMs: Math.max(type.restart_backoff_max_seconds, type.restart_backoff_seconds) * 1000,
     stopGraceMs: type.stop_grace_seconds * 1000,
     healthyResetMs: type.healthy_reset_seconds * 1000,
+    heartbeat: ('heartbeat' in type ? type.heartbeat : undefined) ?? 'checkin',
   };
 }
 

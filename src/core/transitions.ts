@@ -78,6 +78,8 @@ export interface RunStart {
    * type is later removed from worker-types.json is supervised under them, across daemon restarts too.
    */
   readonly typeLimits?: Readonly<Record<string, number>>;
+  /** The agent session this run carries on (core/resume.ts chooseLaunch): `session_id`, `resumed_session`, `resume_failed_session`. */
+  readonly session?: { readonly session_id: string | null; readonly resumed_session: string | null; readonly resume_failed_session: string | null };
 }
 
 /** Before the spawn: the new run's token, so a starter killed in between leaves a trace of the run. */
@@ -118,6 +120,7 @@ export function toRunning(spec: WorkerSpec, run: RunStart): WorkerSpec {
       launching_run_id: null,
       stopped: null,
       ...(run.typeLimits === undefined ? {} : { type_limits: { ...run.typeLimits } }),
+      ...(run.session === undefined ? {} : { ...run.session }),
     },
   };
 }
@@ -137,6 +140,12 @@ export function withRunEnded(spec: WorkerSpec, end: RunEnd): WorkerSpec {
 export function withStopRequested(spec: WorkerSpec, reason: string): WorkerSpec {
   if (spec.status !== 'running') throw wrongState(spec, 'running with a stop requested');
   return { ...spec, execution: { ...spec.execution, stop_reason: reason } };
+}
+
+/** running → running: the agent's latest session, from a check-in of the current run, kept for a resume after a restart. */
+export function withSessionRecorded(spec: WorkerSpec, sessionId: string): WorkerSpec {
+  if (spec.status !== 'running') throw wrongState(spec, 'running with a session recorded');
+  return { ...spec, execution: { ...spec.execution, session_id: sessionId } };
 }
 
 /** The time-limit warnings given for this run, so each is given once across daemon restarts. */

@@ -10,7 +10,9 @@ import type { EventInput } from '../store/activity-log.js';
 import { removeExitRecord } from '../store/exits.js';
 import type { HomePaths } from '../store/home.js';
 import { moveSpecFile, readSpec, withSpecLock, writeSpec } from '../store/specs.js';
-import { toCompleted, toFailed, toPending, withStopRequested, withWarningsGiven } from '../core/transitions.js';
+import type { Checkin } from '../contract/checkin.js';
+import { launchEventData, sessionOfCheckin, type LaunchChoice } from '../core/resume.js';
+import { toCompleted, toFailed, toPending, withSessionRecorded, withStopRequested, withWarningsGiven } from '../core/transitions.js';
 import { workerEvent } from '../worker/events.js';
 import { stampEvents, withOutbox } from '../worker/outbox.js';
 import { finalizeLocked, settleAfterLock } from '../worker/settle.js';
@@ -21,7 +23,7 @@ import { recordStop, stopEndedRun, stopRun, stopped } from '../worker/stop.js';
 import { stopGraceMs } from '../worker/context.js';
 import type { SpawnResult } from '../process/spawn.js';
 import type { CounterName } from './event-log.js';
-import type { Departed, Observer } from './observer.js';
+import type { Departed, Observation, Observer } from './observer.js';
 
 /** What applying actions needs from the daemon: the home, the clock, where events go, and how to ask for a pass. */
 export interface ApplyContext {
@@ -121,7 +123,7 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
             reason: 'restart',
             keepChild: true,
             logged: events,
-            startedEvents: (result) => [restartedEvent(pending, result)],
+            startedEvents: (result, launch) => [restartedEvent(pending, result, launch)],
           });
         });
       } catch (error) {
@@ -236,7 +238,7 @@ async function startPending(ctx: ApplyContext, workerId: string, restart: boolea
       reason: restart ? 'restart' : 'start',
       keepChild: true,
       respectHold: true,
-      ...(restart && before !== undefined ? { startedEvents: (r: SpawnResult) => [restartedEvent(before, r)] } : {}),
+      ...(restart && before !== undefined ? { startedEvents: (r: SpawnResult, launch: LaunchChoice) => [restartedEvent(before, r, launch)] } : {}),
     });
     ctx.observer.invalidate(workerId);
     noteStarted(ctx, workerId, result, restart && before !== undefined);
@@ -247,8 +249,9 @@ async function startPending(ctx: ApplyContext, workerId: string, restart: boolea
 }
 
 /** worker_restarted, logged with the start (its worker_started) that carries the restart out. */
-function restartedEvent(before: WorkerSpec, result: SpawnResult): EventInput {
-  return { event: 'worker_restarted', ...ids(before), data: { restart_count: before.execution?.restart_count ?? 0, cause: before.error ?? null, pid: result.pid } };
+function restartedEvent(before: WorkerSpec, result: SpawnResult, launch: LaunchChoice): EventInput {
+  const resume = launchEventData(launch);
+  return { event: 'worker_restarted', ...ids(before), data: { restart_count: before.execution?.restart_count ?? 0, cause: before.error ?? null, pid: result.pid, ...resume } };
 }
 
 /** After a start (its events logged by startLocked): the child is watched, a restart counted. */
@@ -337,4 +340,34 @@ function startStop(ctx: ApplyContext, action: Extract<Action, { kind: 'stop' }>)
     }
   });
   return Promise.resolve();
+}
+
+/** A check-in's session the spec does not record yet: the daemon keeps the latest in `execution.session_id`, for a resume after a restart. */
+export interface SessionSeen {
+  readonly workerId: string;
+  readonly checkin: Checkin;
+}
+
+/** The new check-ins that name a session their running spec does not record yet. */
+export function sessionsToRecord(observation: Pick<Observation, 'newCheckins' | 'workers'>): SessionSeen[] {
+  const seen = new Map<string, SessionSeen>();
+  for (const { workerId, checkin } of observation.newCheckins) {
+    const spec = observation.workers.find((w) => w.spec.worker_id === workerId)?.spec;
+    if (spec === undefined || spec.status !== 'running') continue;
+    const session = sessionOfCheckin(spec, checkin);
+    if (session !== null && session !== (spec.execution?.session_id ?? null)) seen.set(workerId, { workerId, checkin });
+  }
+  return [...seen.values()];
+}
+
+/** Records each session under its spec's lock, re-checked there (the same run, still running, not recorded yet). */
+export async function recordSessions(ctx: ApplyContext, sessions: readonly SessionSeen[]): Promise<void> {
+  for (const { workerId, checkin } of sessions) {
+    await underLock(ctx, workerId, async (spec) => {
+      const session = spec.status === 'running' ? sessionOfCheckin(spec, checkin) : null;
+      if (session === null || session === (spec.execution?.session_id ?? null)) return;
+      await writeSpec(ctx.paths, 'active', withSessionRecorded(spec, session), { existing: true });
+      ctx.logger.info({ worker_id: workerId, session_id: session }, 'session recorded');
+    });
+  }
 }

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import type { EventInput } from '../store/activity-log.js';
 import { writeDerivedJsonSync } from '../store/atomic.js';
 import type { HomePaths } from '../store/home.js';
-import type { ApplyContext } from './apply.js';
+import { recordSessions, sessionsToRecord, type ApplyContext } from './apply.js';
 import { DaemonEvents } from './event-log.js';
 import type { PassHooks } from './hooks.js';
 import { PassInputs } from './inputs.js';
@@ -72,7 +72,12 @@ export class Daemon {
     this.settings = loadDaemonSettings(this.paths, options.env, options.flags);
     this.events = new DaemonEvents(this.paths, this.logger, this.clock, options.onEvent);
     this.inputs = new PassInputs(this.paths, this.logger, this.clock, (where, error) => this.events.reportError(where, error));
-    this.observer = new Observer(this.paths, this.clock, (spec) => this.inputs.accepts(spec));
+    this.observer = new Observer(
+      this.paths,
+      this.clock,
+      (spec) => this.inputs.accepts(spec),
+      (spec) => (this.inputs.workerTypes.types[spec.worker_type]?.heartbeat ?? 'checkin') !== 'checkin',
+    );
     this.scheduler = new PassScheduler({
       clock: this.clock,
       debounceMs: this.settings.debounceMs,
@@ -185,6 +190,15 @@ export class Daemon {
     if (plan.held) this.events.count('actions_held');
     for (const [id, assessment] of plan.health) if (!plan.heldWorkerIds.has(id)) this.observer.setHealth(id, assessment.state);
     this.emit([...events, ...plan.events]);
+    // Sessions first: a worker that checked in with one and ended in the same pass is restarted with it.
+    const sessions = sessionsToRecord(observation);
+    if (sessions.length > 0) {
+      try {
+        await recordSessions(this.applyContext(), sessions);
+      } catch (error) {
+        this.events.reportError('record a session', error);
+      }
+    }
     if (await applyPlan(this.applyContext(), plan, queue.byId, (where, error, workerId) => this.events.reportError(where, error, workerId))) this.inputs.forgetQueue();
 
     // Now and then, the slow housekeeping (housekeeping.ts).

@@ -20,6 +20,9 @@ export interface Memory {
   checkinCount: number;
   lastCheckinAt: number | null;
   lastProgressChangeAt: number | null;
+  /** The latest mtime (wall ms) seen on the run's output log (output.log or output.log.1), and when it grew, on the daemon clock. */
+  outputMtime: number;
+  lastOutputAt: number | null;
   /** The identity of the run's process while it was last seen alive (for orphan checks). */
   identity: ProcessIdentity | null;
   stopping: boolean;
@@ -33,6 +36,8 @@ export interface ObservedWorker {
   readonly view: WorkerView & { readonly createdAt: string };
   readonly checkin: Checkin | null;
   readonly checkinCount: number;
+  /** When its output log last grew in this run (ISO), for a type whose heartbeat counts output; else null. */
+  readonly lastOutput?: string | null;
 }
 
 export interface InvalidSpec {
@@ -79,6 +84,8 @@ export function blankMemory(): Memory {
     checkinCount: 0,
     lastCheckinAt: null,
     lastProgressChangeAt: null,
+    outputMtime: 0,
+    lastOutputAt: null,
     identity: null,
     stopping: false,
     health: null,

@@ -1,4 +1,5 @@
-import { readdirSync } from 'node:fs';
+import { lstatSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { HealthState } from '../contract/pm-state.js';
 import { holdOf, type WorkerSpec } from '../contract/worker-spec.js';
 import { placeOnDaemonClock, type Clock } from '../core/clock.js';
@@ -33,6 +34,8 @@ export class Observer {
      * while the spec runs or waits. A running spec is always taken (a run is supervised whatever its type).
      */
     private readonly knownType: (spec: WorkerSpec) => boolean,
+    /** Whether a spec's type counts output as a sign of life (`heartbeat` output or any): then its log is looked at every pass. */
+    private readonly watchesOutput: (spec: WorkerSpec) => boolean = () => false,
   ) {}
 
   /** worker-types.json changed: specs set aside for an unknown type are read again by the next pass. */
@@ -205,6 +208,8 @@ export class Observer {
     memory.startedAt = startedAtIso === null ? null : placeOnDaemonClock(Date.parse(startedAtIso), wallNow, now);
     memory.lastCheckinAt = null;
     memory.lastProgressChangeAt = null;
+    memory.outputMtime = 0;
+    memory.lastOutputAt = null;
     memory.checkin = null;
     memory.checkinTs = null;
     memory.checkinSig = '';
@@ -245,6 +250,30 @@ export class Observer {
     out.push({ workerId: id, taskId: spec.task_id, checkin });
   }
 
+  /**
+   * Output as a sign of life: the latest mtime of output.log and output.log.1 (the log pipe rotates by a
+   * rename, and each write moves the mtime of the file written), two lstats a pass. Only output written
+   * after the run's first second counts: what is older belongs to an earlier run, or is the run header
+   * the starter wrote.
+   */
+  private noteOutput(id: string, memory: Memory, now: number, wallNow: number): void {
+    const file = join(this.paths.workerLogDir(id), 'output.log');
+    let latest = 0;
+    for (const name of [file, `${file}.1`]) {
+      try {
+        const stat = lstatSync(name);
+        if (stat.isFile()) latest = Math.max(latest, stat.mtimeMs);
+      } catch {
+        // Not there (yet): no output.
+      }
+    }
+    if (latest <= memory.outputMtime) return;
+    memory.outputMtime = latest;
+    const startedMs = memory.startedAtIso === null ? Number.NaN : Date.parse(memory.startedAtIso);
+    if (!Number.isFinite(startedMs) || latest <= startedMs + OUTPUT_HEADER_MS) return;
+    memory.lastOutputAt = placeOnDaemonClock(latest, wallNow, now);
+  }
+
   /** The restart time on the daemon clock, converted once per value so a later wall-clock jump does not move it. */
   private restartTime(memory: Memory, iso: string | null): number | null {
     if (iso === null) return null;
@@ -265,6 +294,7 @@ export class Observer {
     if (state.process === 'alive' && pid !== null && startTicks !== null) {
       memory.identity = { pid, startTicks, bootId: execution?.boot_id ?? '' };
     }
+    if (spec.status === 'running' && this.watchesOutput(spec)) this.noteOutput(id, memory, this.clock.now(), this.clock.wallNow());
     const nextRestart = execution?.next_restart_at ?? null;
     const view: WorkerView & { createdAt: string } = {
       workerId: id,
@@ -276,6 +306,7 @@ export class Observer {
       startedAt: spec.status === 'running' ? memory.startedAt : null,
       lastCheckinAt: memory.lastCheckinAt,
       lastProgressChangeAt: memory.lastProgressChangeAt,
+      lastOutputAt: memory.lastOutputAt,
       progress: memory.checkin?.progress_pct ?? null,
       process: state.process,
       exit: state.exit,
@@ -285,9 +316,13 @@ export class Observer {
       startedLimits: startedLimitsOf(spec),
       createdAt: spec.created_at,
     };
-    return { spec, view, checkin: memory.checkin, checkinCount: memory.checkinCount };
+    const lastOutput = memory.lastOutputAt === null ? null : new Date(memory.outputMtime).toISOString();
+    return { spec, view, checkin: memory.checkin, checkinCount: memory.checkinCount, lastOutput };
   }
 }
+
+/** Output in the run's first second is not counted: the run header, written by the starter, is there. */
+const OUTPUT_HEADER_MS = 1000;
 
 /**
  * The spec's running process is the one a full reading proved alive and the run's (same pid and start

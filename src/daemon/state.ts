@@ -55,6 +55,8 @@ export function buildPmState(input: StateInput): PmState {
       status: spec.status,
       last_checkin: worker.checkin?.timestamp ?? null,
       checkin_count: worker.checkinCount,
+      last_output: worker.lastOutput ?? null,
+      session_id: e?.session_id ?? null,
       checkin_status: worker.checkin?.status ?? null,
       checkin_message: worker.checkin?.message ?? null,
       progress_pct: view.progress,

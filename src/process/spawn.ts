@@ -27,6 +27,10 @@ export interface WorkerLaunch {
   readonly now?: number;
   /** The run token, when the caller recorded it before spawning (default: a new one). */
   readonly runId?: string;
+  /** The argv to run instead of the type's `command` (its `resume_command`, for a resume). */
+  readonly command?: readonly string[];
+  /** The agent session, for `{session_id}`. */
+  readonly sessionId?: string | null;
 }
 
 export interface SpawnResult {
@@ -57,11 +61,13 @@ export interface Placeholders {
   readonly task_id: string | null;
   readonly description: string;
   readonly home: string;
+  /** The agent session a resume continues (`resume_command`); absent: replaced by nothing. */
+  readonly session_id?: string | null;
 }
 
-/** Replaces {worker_id} {task_id} {description} {home} inside each element, in one pass (a value is never expanded again). */
+/** Replaces {worker_id} {task_id} {description} {home} {session_id} inside each element, in one pass (a value is never expanded again). */
 export function expandCommand(command: readonly string[], values: Placeholders): string[] {
-  return command.map((part) => part.replace(/\{(worker_id|task_id|description|home)\}/g, (_, key: keyof Placeholders) => values[key] ?? ''));
+  return command.map((part) => part.replace(/\{(worker_id|task_id|description|home|session_id)\}/g, (_, key: keyof Placeholders) => values[key] ?? ''));
 }
 
 function isExecutableFile(file: string): boolean {
@@ -150,7 +156,13 @@ export function spawnWorker(paths: HomePaths, launch: WorkerLaunch): SpawnResult
   const runId = launch.runId ?? newRunId();
   const startedAt = nowIso(launch.now ?? Date.now());
   const env = workerEnv(launch, paths, runId);
-  const argv = expandCommand(launch.workerType.command, { worker_id: launch.workerId, task_id: launch.taskId, description: launch.description, home: paths.home });
+  const argv = expandCommand(launch.command ?? launch.workerType.command, {
+    worker_id: launch.workerId,
+    task_id: launch.taskId,
+    description: launch.description,
+    home: paths.home,
+    session_id: launch.sessionId ?? null,
+  });
   const [program, ...args] = argv;
   const resolved = resolveProgram(program ?? '', paths.home, env);
   const command = [resolved, ...args];

@@ -1,6 +1,8 @@
 import { nowIso } from '../contract/time.js';
 import { holdOf, normalizeExecution, type WorkerSpec } from '../contract/worker-spec.js';
 import { typeLimitsOf } from '../core/limits.js';
+import { chooseLaunch, launchEventData, type LaunchChoice } from '../core/resume.js';
+import { readCheckin } from '../store/checkins.js';
 import { toFailed, toRunning, withLaunchRecorded } from '../core/transitions.js';
 import { RelayError } from '../errors.js';
 import { checkRun, currentHost } from '../process/identity.js';
@@ -33,8 +35,8 @@ export interface StartOptions {
   readonly waitForExitMs?: number;
   /** Events already in the spec's outbox (the change that led to this start): logged once the launch is recorded. */
   readonly logged?: readonly LoggedEvent[];
-  /** Events to log with worker_started (and in its write's outbox), e.g. worker_restarted. */
-  readonly startedEvents?: (result: SpawnResult) => readonly EventInput[];
+  /** Events to log with worker_started (and in its write's outbox), e.g. worker_restarted; `launch`: whether it resumed a session. */
+  readonly startedEvents?: (result: SpawnResult, launch: LaunchChoice) => readonly EventInput[];
   /** The daemon's starts: a spec held by an operator (stop-worker, fail-worker) is never started (WRONG_STATE). */
   readonly respectHold?: boolean;
 }
@@ -87,6 +89,10 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   const reason = options.reason ?? 'start';
   const type = ctx.workerTypes.get(spec.worker_type);
   const execution = normalizeExecution(spec.execution);
+  // Resume the agent's session (resume_command) or start it fresh: the same rule for every starter.
+  // The run's last check-in may name a session the spec does not record yet (read only when the type can resume).
+  const checkin = type.resume_command === undefined ? undefined : readCheckin(ctx.paths, spec.worker_id);
+  const launch = chooseLaunch(spec, type, checkin?.ok === true ? checkin.checkin : null);
   // Whatever record is left belongs to an earlier run.
   removeExitRecord(ctx.paths, spec.worker_id);
   // An earlier run whose shim is gone may still have its worker running in the old group (only the shim was
@@ -116,6 +122,8 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
       restartCount: execution.restart_count,
       now,
       runId,
+      command: launch.command,
+      sessionId: launch.sessionId,
       ...(ctx.baseEnv === undefined ? {} : { baseEnv: ctx.baseEnv }),
     });
   } catch (error) {
@@ -138,13 +146,14 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
         restart_count: execution.restart_count,
         reason,
         log_file: result.logFile,
+        ...launchEventData(launch),
         ...(holdOf(spec) === null ? {} : { was_stopped: true, stop_cleared: holdOf(spec) }),
       }),
-      ...(options.startedEvents?.(result) ?? []),
+      ...(options.startedEvents?.(result, launch) ?? []),
     ],
     at,
   );
-  const next = withOutbox(toRunning(spec, { pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, host: currentHost(), runId: result.runId, startedAt: result.startedAt, typeLimits: typeLimitsOf(type) }), events, at);
+  const next = withOutbox(toRunning(spec, { pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, host: currentHost(), runId: result.runId, startedAt: result.startedAt, typeLimits: typeLimitsOf(type), session: launch.execution }), events, at);
   try {
     await writeSpec(ctx.paths, 'active', next, { existing: true });
   } catch (error) {

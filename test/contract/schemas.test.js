@@ -120,6 +120,10 @@ describe('worker types', () => {
     { name: 'fractional max_restarts', doc: { worker_types: { impl: { command: ['x'], max_restarts: 1.5 } } }, error: /max_restarts/ },
     { name: 'a type name with a slash', doc: { worker_types: { 'a/b': { command: ['x'] } } }, error: /worker type names/ },
     { name: 'worker_types missing', doc: {}, error: /worker_types/ },
+    { name: 'heartbeat output and a resume_command', doc: { worker_types: { agent: { command: ['x'], heartbeat: 'output', resume_command: ['x', '--resume', '{session_id}'] } } }, check: (file) => assert.deepEqual(file.worker_types.agent.resume_command, ['x', '--resume', '{session_id}']) },
+    { name: 'an unknown heartbeat', doc: { worker_types: { agent: { command: ['x'], heartbeat: 'stdout' } } }, error: /worker_types\.agent\.heartbeat: Invalid option/ },
+    { name: 'resume_command empty', doc: { worker_types: { agent: { command: ['x'], resume_command: [] } } }, error: /worker_types\.agent\.resume_command: must name a program/ },
+    { name: 'resume_command as a shell string', doc: { worker_types: { agent: { command: ['x'], resume_command: 'x --resume {session_id}' } } }, error: /worker_types\.agent\.resume_command/ },
   ]);
 });
 

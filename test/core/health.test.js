@@ -18,6 +18,11 @@ const checkedIn = (ms) => runningView({ lastCheckinAt: NOW - ms, lastProgressCha
 /** A worker checking in every second, `pct` % into its time limit, with these warnings already given. */
 const intoLimit = (pct, given = []) => runningView({ startedAt: NOW - (L.timeLimitMs * pct) / 100, timeoutWarnings: given });
 
+/** @type {import('../../dist/core/limits.js').Limits} */
+const BY_OUTPUT = { ...L, heartbeat: 'output' };
+/** @type {import('../../dist/core/limits.js').Limits} */
+const BY_ANY = { ...L, heartbeat: 'any' };
+
 // Each case: the view, then what assessHealth must say. `reason` is a pattern; omitted fields must be their quiet default.
 const healthCases = [
   // pending
@@ -92,6 +97,17 @@ const healthCases = [
   { name: 'check-in in the future: healthy', view: runningView({ lastCheckinAt: NOW + HOUR, lastProgressChangeAt: NOW + HOUR }), state: 'healthy' },
   { name: 'progress change in the future: healthy', view: runningView({ lastProgressChangeAt: NOW + HOUR }), state: 'healthy' },
   { name: 'start in the future, no check-in: starting, no warnings', view: runningView({ ...noCheckin, startedAt: NOW + HOUR }), state: 'starting' },
+
+  // heartbeat: output (or any) counts the output log's last growth as a sign of life
+  { name: 'heartbeat output: output 1 s ago, no check-in for an hour: healthy', view: runningView({ lastCheckinAt: NOW - HOUR, lastProgressChangeAt: NOW - HOUR, lastOutputAt: NOW - SEC }), limits: BY_OUTPUT, state: 'healthy', reason: /output grows/ },
+  { name: 'heartbeat output: a check-in 1 s ago does not count, output stall_timeout ago: stalled', view: runningView({ lastCheckinAt: NOW - SEC, lastOutputAt: NOW - L.stallTimeoutMs }), limits: BY_OUTPUT, state: 'stalled', reason: /^no output for 1200s$/ },
+  { name: 'heartbeat output: output checkin_timeout ago: late', view: runningView({ lastOutputAt: NOW - L.checkinTimeoutMs }), limits: BY_OUTPUT, state: 'late', reason: /^last output 900s ago$/ },
+  { name: 'heartbeat output: no output yet, past grace + stall: stalled', view: runningView({ ...noCheckin, lastOutputAt: null, startedAt: NOW - L.startupGraceMs - L.stallTimeoutMs }), limits: BY_OUTPUT, state: 'stalled', reason: /^no output since it started/ },
+  { name: 'heartbeat output: no output yet, in the grace: starting', view: runningView({ ...noCheckin, startedAt: NOW - SEC }), limits: BY_OUTPUT, state: 'starting', reason: /no output yet/ },
+  { name: 'heartbeat checkin: output 1 s ago does not count', view: runningView({ lastCheckinAt: NOW - L.stallTimeoutMs, lastProgressChangeAt: NOW - L.stallTimeoutMs, lastOutputAt: NOW - SEC }), state: 'stalled', reason: /^no check-in for 1200s$/ },
+  { name: 'heartbeat any: output late but a check-in 1 s ago: healthy', view: runningView({ lastCheckinAt: NOW - SEC, lastOutputAt: NOW - HOUR }), limits: BY_ANY, state: 'healthy' },
+  { name: 'heartbeat any: check-in an hour ago, output 1 s ago: healthy', view: runningView({ lastCheckinAt: NOW - HOUR, lastProgressChangeAt: NOW - HOUR, lastOutputAt: NOW - SEC }), limits: BY_ANY, state: 'healthy' },
+  { name: 'heartbeat any: both stall_timeout ago: stalled', view: runningView({ lastCheckinAt: NOW - L.stallTimeoutMs, lastOutputAt: NOW - L.stallTimeoutMs - SEC }), limits: BY_ANY, state: 'stalled', reason: /^no check-in or output for 1200s$/ },
 ];
 
 describe('assessHealth', () => {
