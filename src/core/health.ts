@@ -21,6 +21,12 @@ export interface WorkerView {
   readonly startedAt: number | null;
   readonly lastCheckinAt: number | null;
   readonly lastProgressChangeAt: number | null;
+  /** The last check-in that showed the agent at work (a hook's tool call or prompt): progress, whatever its number. */
+  readonly lastActivityAt?: number | null;
+  /** Since when its latest check-ins say `blocked` (waiting for a person), or null when the latest is not. */
+  readonly blockedSince?: number | null;
+  /** The blocked check-in's message (what the person is asked). */
+  readonly blockedMessage?: string | null;
   readonly progress: number | null;
   readonly process: ProcessState;
   readonly exit: ExitInfo | null;
@@ -49,6 +55,8 @@ export interface HealthAssessment {
   readonly zombie: boolean;
   /** The next instant at which time alone may change this assessment (a deadline), or null. */
   readonly nextChangeAt: number | null;
+  /** Blocked, or stopped for being blocked too long: what the person is asked. */
+  readonly blockedMessage?: string | null;
 }
 
 const earliest = (...times: (number | null)[]): number | null => {
@@ -92,20 +100,51 @@ export function assessHealth(view: WorkerView, limits: Limits, now: number): Hea
   const nextWarning = limits.timeLimitMs > 0 ? TIMEOUT_WARNING_PCTS.filter((p) => !view.timeoutWarnings.includes(p)).map((p) => started + (limits.timeLimitMs * p) / 100) : [];
   const nextChangeAt = earliest(
     ...[silentSince + limits.checkinTimeoutMs, silentSince + limits.stallTimeoutMs, limits.timeLimitMs > 0 ? started + limits.timeLimitMs : null, ...nextWarning].filter((t) => t !== null && t > now),
-    view.lastProgressChangeAt !== null && view.lastProgressChangeAt + limits.stallTimeoutMs > now ? view.lastProgressChangeAt + limits.stallTimeoutMs : null,
+    progressDeadline(view, limits, now),
   );
   const base = { warningsDue, timeLimitExceeded, zombie: false, nextChangeAt };
   if (timeLimitExceeded) return { ...base, state: 'stalled', reason: `over its time limit (${seconds(elapsed)} of ${seconds(limits.timeLimitMs)})` };
+  const blocked = assessBlocked(view, limits, now);
+  if (blocked !== undefined) {
+    const deadlines = [...nextWarning, limits.timeLimitMs > 0 ? started + limits.timeLimitMs : null, blocked.deadline].filter((t): t is number => t !== null && t > now);
+    return { ...base, state: blocked.state, reason: blocked.reason, blockedMessage: view.blockedMessage ?? null, nextChangeAt: earliest(...deadlines) };
+  }
+  // A check-in that shows the agent at work (a tool call) is progress, whatever its number says.
+  const progressAt = view.lastProgressChangeAt === null ? null : Math.max(view.lastProgressChangeAt, view.lastActivityAt ?? view.lastProgressChangeAt);
   const silentFor = view.lastCheckinAt !== null ? Math.max(0, now - view.lastCheckinAt) : Math.max(0, elapsed - limits.startupGraceMs);
   if (silentFor >= limits.stallTimeoutMs) {
     return { ...base, state: 'stalled', reason: view.lastCheckinAt === null ? `no check-in since it started ${seconds(elapsed)} ago` : `no check-in for ${seconds(silentFor)}` };
   }
-  if (view.lastProgressChangeAt !== null && view.lastCheckinAt !== null && now - view.lastProgressChangeAt >= limits.stallTimeoutMs) {
-    return { ...base, state: 'stalled', reason: `progress stuck at ${view.progress ?? 0}% for ${seconds(now - view.lastProgressChangeAt)}` };
+  if (progressAt !== null && view.lastCheckinAt !== null && now - progressAt >= limits.stallTimeoutMs) {
+    return { ...base, state: 'stalled', reason: `progress stuck at ${view.progress ?? 0}% for ${seconds(now - progressAt)}` };
   }
   if (silentFor >= limits.checkinTimeoutMs) {
     return { ...base, state: 'late', reason: view.lastCheckinAt === null ? `no first check-in ${seconds(elapsed)} after start` : `last check-in ${seconds(silentFor)} ago` };
   }
   if (view.lastCheckinAt === null) return { ...base, state: 'starting', reason: 'started, no check-in yet' };
   return { ...base, state: 'healthy', reason: 'checking in' };
+}
+
+/** When time alone makes its progress stuck: the later of its last progress change and its last activity, plus the stall timeout. */
+function progressDeadline(view: WorkerView, limits: Limits, now: number): number | null {
+  if (view.lastProgressChangeAt === null) return null;
+  const at = Math.max(view.lastProgressChangeAt, view.lastActivityAt ?? view.lastProgressChangeAt) + limits.stallTimeoutMs;
+  return at > now ? at : null;
+}
+
+/**
+ * A running worker waiting for a person (its latest check-in says blocked) is `blocked`, never late or
+ * stalled for its silence; past its type's blocked_timeout_seconds it is `stalled` (stopped and restarted
+ * as a stall is). Undefined when it is not blocked.
+ */
+function assessBlocked(view: WorkerView, limits: Limits, now: number): { state: 'blocked' | 'stalled'; reason: string; deadline: number | null } | undefined {
+  const since = view.blockedSince ?? null;
+  if (since === null) return undefined;
+  const what = view.blockedMessage !== undefined && view.blockedMessage !== null && view.blockedMessage !== '' ? `: ${view.blockedMessage}` : '';
+  const timeout = limits.blockedTimeoutMs ?? null;
+  const blockedFor = Math.max(0, now - since);
+  if (timeout !== null && blockedFor >= timeout) {
+    return { state: 'stalled', reason: `blocked too long: waiting for a person for ${seconds(blockedFor)} (blocked_timeout_seconds ${Math.round(timeout / 1000)})${what}`, deadline: null };
+  }
+  return { state: 'blocked', reason: `waiting for a person for ${seconds(blockedFor)}${what}`, deadline: timeout === null ? null : since + timeout };
 }

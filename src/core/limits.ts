@@ -11,6 +11,8 @@ export interface Limits {
   readonly backoffMaxMs: number;
   readonly stopGraceMs: number;
   readonly healthyResetMs: number;
+  /** Blocked (waiting for a person) this long is handled like a stall; null or absent: never. */
+  readonly blockedTimeoutMs?: number | null;
 }
 
 /** The limits of a type, in the type's own words (seconds): what a spec records of its type when a run starts (`execution.type_limits`). */
@@ -43,6 +45,7 @@ export function limitsOf(type: WorkerType | TypeLimits): Limits {
     backoffMaxMs: Math.max(type.restart_backoff_max_seconds, type.restart_backoff_seconds) * 1000,
     stopGraceMs: type.stop_grace_seconds * 1000,
     healthyResetMs: type.healthy_reset_seconds * 1000,
+    blockedTimeoutMs: 'blocked_timeout_seconds' in type && type.blocked_timeout_seconds !== undefined ? type.blocked_timeout_seconds * 1000 : null,
   };
 }
 

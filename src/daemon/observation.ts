@@ -20,6 +20,10 @@ export interface Memory {
   checkinCount: number;
   lastCheckinAt: number | null;
   lastProgressChangeAt: number | null;
+  /** The last check-in that showed the agent at work (its `activity`, from a hook). */
+  lastActivityAt: number | null;
+  /** Since when its check-ins say blocked (the first of a row of blocked check-ins), or null. */
+  blockedSince: number | null;
   /** The identity of the run's process while it was last seen alive (for orphan checks). */
   identity: ProcessIdentity | null;
   stopping: boolean;
@@ -79,6 +83,8 @@ export function blankMemory(): Memory {
     checkinCount: 0,
     lastCheckinAt: null,
     lastProgressChangeAt: null,
+    lastActivityAt: null,
+    blockedSince: null,
     identity: null,
     stopping: false,
     health: null,

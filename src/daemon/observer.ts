@@ -205,6 +205,8 @@ export class Observer {
     memory.startedAt = startedAtIso === null ? null : placeOnDaemonClock(Date.parse(startedAtIso), wallNow, now);
     memory.lastCheckinAt = null;
     memory.lastProgressChangeAt = null;
+    memory.lastActivityAt = null;
+    memory.blockedSince = null;
     memory.checkin = null;
     memory.checkinTs = null;
     memory.checkinSig = '';
@@ -242,6 +244,9 @@ export class Observer {
     memory.checkinCount += 1;
     memory.lastCheckinAt = at;
     if (previous === null || previous.progress_pct !== checkin.progress_pct) memory.lastProgressChangeAt = at;
+    if (typeof checkin.activity === 'string' && checkin.activity !== '') memory.lastActivityAt = at;
+    // Blocked since the first of a row of blocked check-ins: a repeated prompt does not restart the wait.
+    memory.blockedSince = checkin.status !== 'blocked' ? null : previous?.status === 'blocked' && memory.blockedSince !== null ? memory.blockedSince : at;
     out.push({ workerId: id, taskId: spec.task_id, checkin });
   }
 
@@ -276,6 +281,9 @@ export class Observer {
       startedAt: spec.status === 'running' ? memory.startedAt : null,
       lastCheckinAt: memory.lastCheckinAt,
       lastProgressChangeAt: memory.lastProgressChangeAt,
+      lastActivityAt: memory.lastActivityAt,
+      blockedSince: spec.status === 'running' ? memory.blockedSince : null,
+      blockedMessage: memory.blockedSince !== null ? (memory.checkin?.message ?? null) : null,
       progress: memory.checkin?.progress_pct ?? null,
       process: state.process,
       exit: state.exit,
