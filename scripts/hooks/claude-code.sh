@@ -14,8 +14,9 @@
 # Outside a worker (no WORKER_ID) it does nothing: a person's own sessions are untouched. It never
 # blocks Claude Code: it prints nothing on stdout (SessionStart's and UserPromptSubmit's stdout would
 # enter the model's context), and on its own errors writes one line to stderr and exits 0 (exit 2
-# would block the tool call). A shell script with one jq, not a Node start: it runs on every tool call.
-# `commit-relay hooks claude-code` prints the settings that wire it in.
+# would block the tool call). A shell script with one jq, not a Node start: it runs on every tool call;
+# with the event named as its first argument (the settings `commit-relay hooks claude-code` prints do
+# so), a tool call's check-in needs no jq at all.
 
 [ -n "${WORKER_ID:-}" ] || exit 0
 LC_ALL=C
@@ -49,6 +50,33 @@ previous=/dev/null
 [ -f "$file" ] && [ ! -h "$file" ] && previous=$file
 # Not ending in .json, so readers listing the folder never see it; the daemon's sweep knows the name.
 temp=$file.tmp.$$
+
+# The fast path, for the events of every tool call: the settings `commit-relay hooks claude-code` prints
+# name the event as the first argument, and then neither jq nor the input is needed (the input, which
+# holds the tool's whole input and output, is left unread: hooks may ignore it). Without a usable run id
+# or GNU date, the general path below.
+case ${1:-} in
+  PreToolUse | PostToolUse | PostToolUseFailure)
+    run_id=${COMMIT_RELAY_RUN_ID:-}
+    case $run_id in *[!A-Za-z0-9._:-]*) run_id=invalid ;; esac
+    if [ "$run_id" != invalid ] && now=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ 2>/dev/null) && case $now in *N*) false ;; esac; then
+      progress=0
+      if [ "$previous" != /dev/null ] && IFS= read -r line <"$previous"; then
+        # The first "progress_pct": outside a string (inside one its quotes are escaped); our writers put it before any message.
+        case $line in *'"progress_pct":'*) p=${line#*\"progress_pct\":}; p=${p%%[,\}]*} ;; *) p= ;; esac
+        case $p in
+          *[!0-9.]* | '' | .* | *.*.*) ;;
+          [0-9] | [1-9][0-9] | 100 | [0-9].[0-9]* | [1-9][0-9].[0-9]*) progress=$p ;;
+        esac
+      fi
+      if [ -n "$run_id" ]; then run_json="\"$run_id\""; else run_json=null; fi
+      printf '{"worker_id":"%s","timestamp":"%s","status":"in_progress","progress_pct":%s,"message":"%s","run_id":%s,"hook_event":"%s","activity":"%s"}\n' \
+        "$WORKER_ID" "$now" "$progress" "$1" "$run_json" "$1" "$1" >"$temp" 2>/dev/null &&
+        mv -f -- "$temp" "$file" 2>/dev/null || { rm -f -- "$temp"; fail "cannot write $file"; }
+      exit 0
+    fi
+    ;;
+esac
 
 # One jq: the hook JSON on stdin, the check-in (or nothing, for an event it does not record) on stdout.
 if ! error=$(jq -n -c \

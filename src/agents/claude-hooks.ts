@@ -26,11 +26,14 @@ export function shellWord(path: string): string {
   return /^[A-Za-z0-9_./+-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The settings JSON (for `claude --settings FILE` or .claude/settings.json) that runs the hook on every event it records. */
+/**
+ * The settings JSON (for `claude --settings FILE` or .claude/settings.json) that runs the hook on every event
+ * it records, each command naming its event (the hook's fast path for tool calls needs no jq).
+ */
 export function claudeHookSettings(script: string = claudeHookScript()): { hooks: Record<string, { matcher?: string; hooks: { type: 'command'; command: string; timeout: number }[] }[]> } {
   const command = shellWord(script);
   const hooks = Object.fromEntries(
-    CLAUDE_HOOK_EVENTS.map((event) => [event, [{ ...(event === 'PreToolUse' || event === 'PostToolUse' || event === 'PostToolUseFailure' || event === 'PermissionRequest' ? { matcher: '*' } : {}), hooks: [{ type: 'command' as const, command, timeout: 10 }] }]]),
+    CLAUDE_HOOK_EVENTS.map((event) => [event, [{ ...(event === 'PreToolUse' || event === 'PostToolUse' || event === 'PostToolUseFailure' || event === 'PermissionRequest' ? { matcher: '*' } : {}), hooks: [{ type: 'command' as const, command: `${command} ${event}`, timeout: 10 }] }]]),
   );
   return { hooks };
 }

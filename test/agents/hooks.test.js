@@ -57,6 +57,32 @@ test('the hook records each Claude Code event as the check-in it means', () => w
   assert.deepEqual(readdirSync(t.paths.checkins), [`${id}.json`], 'no temp file left');
 }));
 
+test('the fast path (the event as the first argument, as the printed settings do) writes the same tool-call check-in without jq', () => withHome(SCOPE, async (t) => {
+  const id = uniqueId('hook-fast');
+  writePendingSpec(t.home, id);
+  const env = { WORKER_ID: id, COMMIT_RELAY_HOME: t.home, COMMIT_RELAY_RUN_ID: 'run-7' };
+  const previous = { worker_id: id, timestamp: new Date().toISOString(), status: 'blocked', progress_pct: 42.5, message: 'said "progress_pct":99, then', run_id: 'run-7' };
+  writeFileSync(t.paths.checkinFile(id), `${JSON.stringify(previous)}\n`);
+  for (const event of ['PreToolUse', 'PostToolUse', 'PostToolUseFailure']) {
+    // Its input is not read: even one that is not JSON.
+    const result = await runWith(HOOK, [event], { env, input: 'x'.repeat(200_000) });
+    assert.deepEqual([result.code, result.stdout, result.stderr], [0, '', ''], event);
+    const written = readCheckinOf(t, id);
+    assert.equal(checkinSchema.safeParse(written).success, true, JSON.stringify(written));
+    assert.deepEqual([written.worker_id, written.status, written.progress_pct, written.run_id, written.activity, written.message], [id, 'in_progress', 42.5, 'run-7', event, event]);
+    assert.ok(Math.abs(Date.parse(written.timestamp) - Date.now()) < 60_000, 'a current timestamp');
+  }
+  // A run id it cannot write as it is: the general path (jq) escapes it.
+  const odd = await runWith(HOOK, ['PreToolUse'], { env: { ...env, COMMIT_RELAY_RUN_ID: 'run "8"' }, input: JSON.stringify({ ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash' }) });
+  assert.equal(odd.code, 0, odd.stderr);
+  assert.deepEqual([readCheckinOf(t, id).run_id, readCheckinOf(t, id).message], ['run "8"', 'PreToolUse Bash']);
+  // No progress to keep: 0.
+  writeFileSync(t.paths.checkinFile(id), '{"worker_id":"x","progress_pct":"many"}\n');
+  assert.equal((await runWith(HOOK, ['PostToolUse'], { env })).code, 0);
+  assert.equal(readCheckinOf(t, id).progress_pct, 0);
+  assert.deepEqual(readdirSync(t.paths.checkins), [`${id}.json`], 'no temp file left');
+}));
+
 test('outside a worker the hook does nothing and exits 0', () => withHome(SCOPE, async (t) => {
   const id = uniqueId('hook-out');
   writePendingSpec(t.home, id);
@@ -102,7 +128,7 @@ test('commit-relay hooks claude-code prints settings that name the script for ev
   const events = ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PostToolUse', 'SubagentStop', 'Notification', 'Stop', 'StopFailure'];
   for (const event of events) {
     const commands = (settings.hooks[event] ?? []).flatMap((/** @type {{ hooks: { type: string, command: string }[] }} */ g) => g.hooks);
-    assert.deepEqual(commands.map((/** @type {{ type: string, command: string }} */ h) => [h.type, h.command]), [['command', HOOK]], event);
+    assert.deepEqual(commands.map((/** @type {{ type: string, command: string }} */ h) => [h.type, h.command]), [['command', `${HOOK} ${event}`]], event);
   }
   const bad = await run(t.home, ['hooks', 'vim']);
   assert.equal(bad.code, 2);
