@@ -18,6 +18,15 @@
 # with the event named as its first argument (the settings `commit-relay hooks claude-code` prints do
 # so), a tool call's check-in needs no jq at all.
 
+case ${1:-} in
+  -h | --help)
+    printf '%s\n' 'Usage: claude-code.sh [EVENT] < HOOK_JSON' '' \
+      "A Claude Code hook command: records the worker's check-in from the hook event on stdin (with WORKER_ID" \
+      'and COMMIT_RELAY_HOME from the environment; outside a worker it does nothing). EVENT, as the settings of' \
+      '`commit-relay hooks claude-code` pass it, lets a tool call skip reading the input. Always exits 0.'
+    exit 0
+    ;;
+esac
 [ -n "${WORKER_ID:-}" ] || exit 0
 LC_ALL=C
 export LC_ALL

@@ -90,6 +90,9 @@ test('outside a worker the hook does nothing and exits 0', () => withHome(SCOPE,
     const result = await runHook({ WORKER_ID, COMMIT_RELAY_HOME: t.home }, { ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash' });
     assert.deepEqual([result.code, result.stdout, result.stderr], [0, '', '']);
   }
+  const help = await runWith(HOOK, ['--help'], { env: { COMMIT_RELAY_HOME: t.home } });
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: claude-code.sh/);
   assert.deepEqual(readdirSync(t.paths.checkins), []);
 }));
 
