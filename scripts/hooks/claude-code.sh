@@ -59,6 +59,8 @@ previous=/dev/null
 [ -f "$file" ] && [ ! -h "$file" ] && previous=$file
 # Not ending in .json, so readers listing the folder never see it; the daemon's sweep knows the name.
 temp=$file.tmp.$$
+# The temp file is created, never an existing file (or a link planted under its name) written through.
+set -C
 
 # The fast path, for the events of every tool call: the settings `commit-relay hooks claude-code` prints
 # name the event as the first argument, and then neither jq nor the input is needed (the input, which
