@@ -2,15 +2,17 @@
 // is; a permission prompt makes a worker blocked (never stalled), raises workers_blocked and resolves it; past
 // blocked_timeout_seconds a blocked worker is stopped and restarted as a stall is.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { eventsOf, pmState } from '../helpers/daemon.js';
-import { coord, QUICK, readJson, waitFor } from '../helpers/home.js';
+import { coord, QUICK, readJson, run, waitFor } from '../helpers/home.js';
 import { withHome } from '../helpers/scope.js';
 import { readSpecFile, uniqueId, writePendingSpec } from '../helpers/specs.js';
 import { fakeClaude, runHook } from './support.js';
 
-const FAST = { ...QUICK, checkin_timeout_seconds: 1, stall_timeout_seconds: 2, startup_grace_seconds: 0, time_limit_seconds: 0 };
+// A grace for the first check-in (a node start and a hook, slow on a loaded machine); then 1 s late, 2 s stalled.
+const FAST = { ...QUICK, checkin_timeout_seconds: 1, stall_timeout_seconds: 2, startup_grace_seconds: 10, time_limit_seconds: 0 };
 const DAEMON = { env: { PM_LOOP_INTERVAL: '0.2' } };
 /** @param {string} home */
 const alerts = (home) => {
@@ -25,10 +27,14 @@ const healthOf = (home, id) => pmState(home).monitored_workers[id]?.health_state
 
 test('tool calls with an unchanging progress keep a worker alive; a silent agent is stalled', { timeout: 60_000 }, () => withHome({
   types: {
-    busy: { command: fakeClaude('-p', 'work', '--forever', '--tool-interval-ms', '200'), ...FAST, max_restarts: 0 },
+    // Wired as a real Claude Code worker is: --settings with what `commit-relay hooks claude-code` prints (the fast path).
+    busy: { command: fakeClaude('-p', 'work', '--forever', '--tool-interval-ms', '200', '--settings', '{home}/claude-hooks.json'), ...FAST, max_restarts: 0 },
     silent: { command: fakeClaude('-p', 'work', '--tools', '0', '--hang'), ...FAST, max_restarts: 0 },
   },
 }, async (t) => {
+  const settings = await run(t.home, ['hooks', 'claude-code']);
+  assert.equal(settings.code, 0, settings.stderr);
+  writeFileSync(join(t.home, 'claude-hooks.json'), settings.stdout);
   const busy = uniqueId('busy');
   const silent = uniqueId('silent');
   writePendingSpec(t.home, busy, { workerType: 'busy' });
@@ -39,7 +45,9 @@ test('tool calls with an unchanging progress keep a worker alive; a silent agent
   const firstCheckin = Date.parse(defined(eventsOf(t.home, busy, 'checkin_received')[0]?.timestamp));
   await waitFor(() => Date.now() - firstCheckin > 3 * 2000, { what: 'three stall timeouts of the busy agent', timeoutMs: 20_000, intervalMs: 100 });
   assert.deepEqual(eventsOf(t.home, busy, 'worker_stalled'), [], 'a worker making tool calls is never stalled');
-  assert.equal(healthOf(t.home, busy), 'healthy');
+  // Healthy, or at worst late when a loaded machine delays a hook past the 1 s check-in timeout: never stalled.
+  assert.match(String(healthOf(t.home, busy)), /^(healthy|late)$/);
+  assert.equal(readSpecFile(t.home, 'active', busy).status, 'running');
   const checkin = readJson(t.paths.checkinFile(busy));
   assert.equal(checkin.progress_pct, 0, 'its progress number never moved');
   assert.match(checkin.activity, /^(PreToolUse|PostToolUse)$/);
@@ -66,8 +74,9 @@ test('a permission prompt: health blocked, never stalled, a workers_blocked aler
   const blockedAt = Date.parse(defined(eventsOf(t.home, id, 'worker_blocked')[0]?.timestamp));
   await waitFor(() => Date.now() - blockedAt > 3 * 2000, { what: 'three stall timeouts', timeoutMs: 20_000, intervalMs: 100 });
   assert.equal(healthOf(t.home, id), 'blocked');
+  const since = (/** @type {string} */ type) => eventsOf(t.home, id, type).filter((e) => Date.parse(e.timestamp) >= blockedAt);
   assert.deepEqual(eventsOf(t.home, id, 'worker_stalled'), []);
-  assert.deepEqual(eventsOf(t.home, id, 'missed_checkin'), []);
+  assert.deepEqual(since('missed_checkin'), [], 'never late while blocked');
   assert.equal(readSpecFile(t.home, 'active', id).status, 'running');
 
   // The person answers: the agent's next tool call clears it, and the alert is resolved.
