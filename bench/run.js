@@ -19,8 +19,9 @@ import * as latency from './latency.js';
 import * as checkins from './checkins.js';
 import * as fleet from './fleet.js';
 import * as psList from './ps-list.js';
+import * as hook from './hook.js';
 
-const BENCHMARKS = [pass, cleanupDryRun, latency, checkins, fleet, psList];
+const BENCHMARKS = [pass, cleanupDryRun, latency, checkins, fleet, psList, hook];
 
 const HELP = `Usage: node bench/run.js [--quick] [--profile] [--only NAME[,NAME]] [NAME...] [--list]
 

@@ -26,6 +26,7 @@ const COMMANDS: Record<string, () => Promise<AnyCommand>> = {
   'fail-worker': async () => (await import('./commands/fail-worker.js')).failWorkerCommand as unknown as AnyCommand,
   'recover-task': async () => (await import('./commands/recover-task.js')).recoverTaskCommand as unknown as AnyCommand,
   checkin: async () => (await import('./commands/checkin.js')).checkinCommand as unknown as AnyCommand,
+  hooks: async () => (await import('./commands/hooks.js')).hooksCommand as unknown as AnyCommand,
 };
 
 const argv = hideBin(process.argv);

@@ -10,6 +10,7 @@ export const KNOWN_EVENTS = [
   'checkin_ignored',
   'missed_checkin',
   'worker_stalled',
+  'worker_blocked',
   'timeout_warning',
   'timeout_exceeded',
   'zombie_detected',

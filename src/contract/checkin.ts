@@ -15,6 +15,8 @@ export const checkinSchema = z.looseObject({
   run_id: z.string().nullable().optional(),
   /** The agent's session (a hook's `session_id`, or `checkin.sh --session-id`), kept for a resume. */
   session_id: z.string().nullable().optional(),
+  /** A hook's event that shows the agent at work (a tool call, a prompt): counts as progress, whatever progress_pct says. */
+  activity: z.string().nullable().optional(),
   /** With status `rate_limited`: when the limit resets (ISO-8601). */
   retry_at: isoTimestamp.nullable().optional(),
 });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { isoTimestamp } from './time.js';
 
-export const HEALTH_STATES = ['starting', 'healthy', 'late', 'stalled', 'zombie', 'exited', 'backoff'] as const;
+export const HEALTH_STATES = ['starting', 'healthy', 'late', 'stalled', 'zombie', 'exited', 'backoff', 'blocked'] as const;
 export type HealthState = (typeof HEALTH_STATES)[number];
 
 // Fields the daemon writes but older files may lack are optional, so `validate` accepts both.

@@ -37,6 +37,11 @@ export const workerTypeSchema = z.strictObject({
   stop_grace_seconds: seconds.default(WORKER_TYPE_DEFAULTS.stop_grace_seconds),
   /** A run healthy this long resets the restart count. */
   healthy_reset_seconds: seconds.default(WORKER_TYPE_DEFAULTS.healthy_reset_seconds),
+  /**
+   * A worker whose latest check-in is `blocked` (waiting for a person: a permission or input prompt) is
+   * never late or stalled; past this long blocked it is handled like a stall. Absent: it waits for ever.
+   */
+  blocked_timeout_seconds: seconds.optional(),
   /** The worker's output log is rotated past this size. */
   log_max_bytes: z.number().int().positive().default(WORKER_TYPE_DEFAULTS.log_max_bytes),
   /**

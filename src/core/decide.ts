@@ -44,6 +44,7 @@ export interface PassPlan {
 const TRANSITION_EVENTS: Partial<Record<HealthState, KnownEvent>> = {
   late: 'missed_checkin',
   stalled: 'worker_stalled',
+  blocked: 'worker_blocked',
   zombie: 'zombie_detected',
 };
 

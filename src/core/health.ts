@@ -23,6 +23,12 @@ export interface WorkerView {
   readonly lastProgressChangeAt: number | null;
   /** When its output log last grew during this run (observed only for a type whose heartbeat counts output); absent: unknown. */
   readonly lastOutputAt?: number | null;
+  /** The last check-in that showed the agent at work (a hook's tool call or prompt): progress, whatever its number. */
+  readonly lastActivityAt?: number | null;
+  /** Since when its latest check-ins say `blocked` (waiting for a person), or null when the latest is not. */
+  readonly blockedSince?: number | null;
+  /** The blocked check-in's message (what the person is asked). */
+  readonly blockedMessage?: string | null;
   readonly progress: number | null;
   readonly process: ProcessState;
   readonly exit: ExitInfo | null;
@@ -51,6 +57,8 @@ export interface HealthAssessment {
   readonly zombie: boolean;
   /** The next instant at which time alone may change this assessment (a deadline), or null. */
   readonly nextChangeAt: number | null;
+  /** Blocked, or stopped for being blocked too long: what the person is asked. */
+  readonly blockedMessage?: string | null;
 }
 
 const earliest = (...times: (number | null)[]): number | null => {
@@ -105,7 +113,8 @@ export function assessHealth(view: WorkerView, limits: Limits, now: number): Hea
   const lastAlive = lastSignOfLife(view, heartbeat);
   const what = SIGN_OF_LIFE[heartbeat];
   // Progress stuck counts only where check-ins are the heartbeat: output is a sign of life whatever the number.
-  const progressAt = heartbeat === 'checkin' ? view.lastProgressChangeAt : null;
+  // A check-in that shows the agent at work (a hook's tool call) is progress, whatever its number says.
+  const progressAt = heartbeat === 'checkin' && view.lastProgressChangeAt !== null ? Math.max(view.lastProgressChangeAt, view.lastActivityAt ?? view.lastProgressChangeAt) : null;
   const silentSince = lastAlive ?? started + limits.startupGraceMs;
   const nextWarning = limits.timeLimitMs > 0 ? TIMEOUT_WARNING_PCTS.filter((p) => !view.timeoutWarnings.includes(p)).map((p) => started + (limits.timeLimitMs * p) / 100) : [];
   const nextChangeAt = earliest(
@@ -114,6 +123,11 @@ export function assessHealth(view: WorkerView, limits: Limits, now: number): Hea
   );
   const base = { warningsDue, timeLimitExceeded, zombie: false, nextChangeAt };
   if (timeLimitExceeded) return { ...base, state: 'stalled', reason: `over its time limit (${seconds(elapsed)} of ${seconds(limits.timeLimitMs)})` };
+  const blocked = assessBlocked(view, limits, now);
+  if (blocked !== undefined) {
+    const deadlines = [...nextWarning, limits.timeLimitMs > 0 ? started + limits.timeLimitMs : null, blocked.deadline].filter((t): t is number => t !== null && t > now);
+    return { ...base, state: blocked.state, reason: blocked.reason, blockedMessage: view.blockedMessage ?? null, nextChangeAt: earliest(...deadlines) };
+  }
   const silentFor = lastAlive !== null ? Math.max(0, now - lastAlive) : Math.max(0, elapsed - limits.startupGraceMs);
   if (silentFor >= limits.stallTimeoutMs) {
     return { ...base, state: 'stalled', reason: lastAlive === null ? `no ${what} since it started ${seconds(elapsed)} ago` : `no ${what} for ${seconds(silentFor)}` };
@@ -126,4 +140,21 @@ export function assessHealth(view: WorkerView, limits: Limits, now: number): Hea
   }
   if (lastAlive === null) return { ...base, state: 'starting', reason: `started, no ${what} yet` };
   return { ...base, state: 'healthy', reason: heartbeat === 'checkin' ? 'checking in' : lastAlive === view.lastCheckinAt ? 'checking in' : 'its output grows' };
+}
+
+/**
+ * A running worker waiting for a person (its latest check-in says blocked) is `blocked`, never late or
+ * stalled for its silence; past its type's blocked_timeout_seconds it is `stalled` (stopped and restarted
+ * as a stall is). Undefined when it is not blocked.
+ */
+function assessBlocked(view: WorkerView, limits: Limits, now: number): { state: 'blocked' | 'stalled'; reason: string; deadline: number | null } | undefined {
+  const since = view.blockedSince ?? null;
+  if (since === null) return undefined;
+  const what = view.blockedMessage !== undefined && view.blockedMessage !== null && view.blockedMessage !== '' ? `: ${view.blockedMessage}` : '';
+  const timeout = limits.blockedTimeoutMs ?? null;
+  const blockedFor = Math.max(0, now - since);
+  if (timeout !== null && blockedFor >= timeout) {
+    return { state: 'stalled', reason: `blocked too long: waiting for a person for ${seconds(blockedFor)} (blocked_timeout_seconds ${Math.round(timeout / 1000)})${what}`, deadline: null };
+  }
+  return { state: 'blocked', reason: `waiting for a person for ${seconds(blockedFor)}${what}`, deadline: timeout === null ? null : since + timeout };
 }

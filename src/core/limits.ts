@@ -13,6 +13,8 @@ export interface Limits {
   readonly healthyResetMs: number;
   /** What counts as a sign of life (the type's `heartbeat`); absent: check-ins. */
   readonly heartbeat?: Heartbeat;
+  /** Blocked (waiting for a person) this long is handled like a stall; null or absent: never. */
+  readonly blockedTimeoutMs?: number | null;
 }
 
 /** The limits of a type, in the type's own words (seconds): what a spec records of its type when a run starts (`execution.type_limits`). */
@@ -46,6 +48,7 @@ export function limitsOf(type: WorkerType | TypeLimits): Limits {
     stopGraceMs: type.stop_grace_seconds * 1000,
     healthyResetMs: type.healthy_reset_seconds * 1000,
     heartbeat: ('heartbeat' in type ? type.heartbeat : undefined) ?? 'checkin',
+    blockedTimeoutMs: 'blocked_timeout_seconds' in type && type.blocked_timeout_seconds !== undefined ? type.blocked_timeout_seconds * 1000 : null,
   };
 }
 

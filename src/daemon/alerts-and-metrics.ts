@@ -18,7 +18,7 @@ export interface DaemonExtras extends PassHooks {
 
 /** The parts of an observation that decide alerts: re-evaluated when they change, and at least once a minute. */
 function alertKey(o: Omit<AlertObservation, 'now' | 'thresholds'>): string {
-  return JSON.stringify([o.zombieIds, o.stalledIds, o.restartsLastHour, o.completedLastHour, o.failedLastHour, o.queueDepth]);
+  return JSON.stringify([o.zombieIds, o.stalledIds, o.restartsLastHour, o.completedLastHour, o.failedLastHour, o.queueDepth, o.blocked]);
 }
 
 /**
@@ -74,7 +74,9 @@ export function createPassHooks(paths: HomePaths, settings: DaemonSettings, logg
       const byHealth: Partial<Record<HealthState, number>> = {};
       const zombieIds: string[] = [];
       const stalledIds: string[] = [];
+      const blocked: { workerId: string; message: string | null }[] = [];
       for (const [id, assessment] of report.plan.health) {
+        if (assessment.state === 'blocked') blocked.push({ workerId: id, message: assessment.blockedMessage ?? null });
         byHealth[assessment.state] = (byHealth[assessment.state] ?? 0) + 1;
         if (assessment.zombie) zombieIds.push(id);
         if (assessment.state === 'stalled') stalledIds.push(id);
@@ -89,7 +91,7 @@ export function createPassHooks(paths: HomePaths, settings: DaemonSettings, logg
         totals: { restarts_total: counters.restarts, zombies_detected_total: counters.zombies, workers_completed_total: counters.completed, workers_failed_total: counters.failed },
       });
       const recent = report.daemon.recentCounts();
-      const observed = { zombieIds, stalledIds, restartsLastHour: recent.restarts, completedLastHour: recent.completed, failedLastHour: recent.failed, queueDepth: report.tasksQueued };
+      const observed = { zombieIds, stalledIds, restartsLastHour: recent.restarts, completedLastHour: recent.completed, failedLastHour: recent.failed, queueDepth: report.tasksQueued, blocked };
       const key = alertKey(observed);
       const now = Date.now();
       if (key === lastKey && now - lastAlertsAt < 60_000) return;

@@ -23,6 +23,10 @@ export interface Memory {
   /** The latest mtime (wall ms) seen on the run's output log (output.log or output.log.1), and when it grew, on the daemon clock. */
   outputMtime: number;
   lastOutputAt: number | null;
+  /** The last check-in that showed the agent at work (its `activity`, from a hook). */
+  lastActivityAt: number | null;
+  /** Since when its check-ins say blocked (the first of a row of blocked check-ins), or null. */
+  blockedSince: number | null;
   /** The identity of the run's process while it was last seen alive (for orphan checks). */
   identity: ProcessIdentity | null;
   stopping: boolean;
@@ -86,6 +90,8 @@ export function blankMemory(): Memory {
     lastProgressChangeAt: null,
     outputMtime: 0,
     lastOutputAt: null,
+    lastActivityAt: null,
+    blockedSince: null,
     identity: null,
     stopping: false,
     health: null,

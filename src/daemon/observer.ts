@@ -210,6 +210,8 @@ export class Observer {
     memory.lastProgressChangeAt = null;
     memory.outputMtime = 0;
     memory.lastOutputAt = null;
+    memory.lastActivityAt = null;
+    memory.blockedSince = null;
     memory.checkin = null;
     memory.checkinTs = null;
     memory.checkinSig = '';
@@ -247,6 +249,9 @@ export class Observer {
     memory.checkinCount += 1;
     memory.lastCheckinAt = at;
     if (previous === null || previous.progress_pct !== checkin.progress_pct) memory.lastProgressChangeAt = at;
+    if (typeof checkin.activity === 'string' && checkin.activity !== '') memory.lastActivityAt = at;
+    // Blocked since the first of a row of blocked check-ins: a repeated prompt does not restart the wait.
+    memory.blockedSince = checkin.status !== 'blocked' ? null : previous?.status === 'blocked' && memory.blockedSince !== null ? memory.blockedSince : at;
     out.push({ workerId: id, taskId: spec.task_id, checkin });
   }
 
@@ -307,6 +312,9 @@ export class Observer {
       lastCheckinAt: memory.lastCheckinAt,
       lastProgressChangeAt: memory.lastProgressChangeAt,
       lastOutputAt: memory.lastOutputAt,
+      lastActivityAt: memory.lastActivityAt,
+      blockedSince: spec.status === 'running' ? memory.blockedSince : null,
+      blockedMessage: memory.blockedSince !== null ? (memory.checkin?.message ?? null) : null,
       progress: memory.checkin?.progress_pct ?? null,
       process: state.process,
       exit: state.exit,

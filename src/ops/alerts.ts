@@ -14,6 +14,8 @@ export interface AlertObservation {
   readonly completedLastHour: number;
   readonly failedLastHour: number;
   readonly queueDepth: number;
+  /** Workers waiting for a person (health blocked), with what they ask. */
+  readonly blocked?: readonly { readonly workerId: string; readonly message: string | null }[];
 }
 
 export interface AlertEvaluation {
@@ -105,6 +107,21 @@ export function alertConditions(o: AlertObservation): Record<AlertType, Conditio
       message: `${plural(o.queueDepth, 'task')} queued (above ${t.queue_depth_threshold})`,
       workerIds: [],
     },
+    workers_blocked: blockedCondition(o.blocked ?? []),
+  };
+}
+
+/** Any worker waiting for a person: one alert naming each and what it asks. */
+function blockedCondition(blocked: NonNullable<AlertObservation['blocked']>): Condition {
+  const shown = blocked.slice(0, 10).map((b) => (b.message !== null && b.message !== '' ? `${b.workerId} (${b.message.length > 120 ? `${b.message.slice(0, 119)}…` : b.message})` : b.workerId));
+  return {
+    holds: blocked.length > 0,
+    severity: 'warning',
+    metricValue: blocked.length,
+    threshold: 1,
+    message: `${plural(blocked.length, 'worker')} waiting for a person: ${shown.join(', ')}${blocked.length > shown.length ? `, and ${blocked.length - shown.length} more` : ''}`,
+    workerIds: blocked.map((b) => b.workerId),
+    extra: { blocked: blocked.slice(0, 100).map((b) => ({ worker_id: b.workerId, message: b.message })) },
   };
 }
 

@@ -17,7 +17,7 @@ import { ageSeconds } from './format.js';
 import { parseTime, readPmStateView, type PmStateView } from './pm-state-view.js';
 
 /** Trouble first: the order rows are listed in. A worker the daemon has not seen yet sorts before healthy. */
-export const TROUBLE_ORDER = ['zombie', 'stalled', 'late', 'backoff', 'exited', 'starting', 'unseen', 'healthy'] as const;
+export const TROUBLE_ORDER = ['zombie', 'stalled', 'blocked', 'late', 'backoff', 'exited', 'starting', 'unseen', 'healthy'] as const;
 
 export interface WorkerRow {
   readonly worker_id: string;

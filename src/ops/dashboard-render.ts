@@ -17,6 +17,7 @@ const HEALTH_COLORS: Record<string, number[]> = {
   zombie: [ANSI.bold, ANSI.red],
   stalled: [ANSI.red],
   late: [ANSI.yellow],
+  blocked: [ANSI.bold, ANSI.yellow],
   backoff: [ANSI.yellow],
   exited: [ANSI.magenta],
   starting: [ANSI.cyan],
@@ -138,7 +139,7 @@ function totalsLines(model: DashboardModel, width: number, paint: Paint): string
   const stopped = t.by_status.stopped ?? 0;
   const counts = `${t.workers} active (${t.by_status.running ?? 0} running, ${t.by_status.pending ?? 0} pending${stopped > 0 ? `, ${stopped} stopped` : ''})`;
   const lines = [label('workers') + fitParts([counts, queue], width - LABEL_WIDTH)];
-  const states = ['zombie', 'stalled', 'late', 'backoff', 'exited', 'starting', 'unseen', 'healthy'].filter((s) => (t.by_health[s] ?? 0) > 0);
+  const states = ['zombie', 'stalled', 'blocked', 'late', 'backoff', 'exited', 'starting', 'unseen', 'healthy'].filter((s) => (t.by_health[s] ?? 0) > 0);
   if (states.length > 0) {
     const plain = wrapItems(label('health'), states.map((s) => `${t.by_health[s]} ${s}`), width);
     // Colour each "N state" after wrapping, so widths are counted on the plain text.

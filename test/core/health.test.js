@@ -62,6 +62,21 @@ const healthCases = [
   { name: 'progress stuck and check-ins late: stalled (stuck outranks late)', view: runningView({ lastCheckinAt: NOW - L.checkinTimeoutMs, lastProgressChangeAt: NOW - L.stallTimeoutMs }), state: 'stalled', reason: /progress stuck/ },
   { name: 'no progress change recorded: never stuck', view: runningView({ lastProgressChangeAt: null }), state: 'healthy' },
 
+  // activity: a hook's tool call is progress, whatever the progress number says
+  { name: 'progress unchanged for stall_timeout, activity now: healthy', view: runningView({ lastProgressChangeAt: NOW - L.stallTimeoutMs, lastActivityAt: NOW }), state: 'healthy' },
+  { name: 'progress and activity both stall_timeout ago, check-ins fresh: stalled', view: runningView({ lastProgressChangeAt: NOW - 2 * L.stallTimeoutMs, lastActivityAt: NOW - L.stallTimeoutMs }), state: 'stalled', reason: /^progress stuck at 40% for 1200s$/ },
+  { name: 'activity 1 ms less than stall_timeout ago, progress long unchanged: healthy', view: runningView({ lastProgressChangeAt: NOW - 10 * L.stallTimeoutMs, lastActivityAt: NOW - L.stallTimeoutMs + 1 }), state: 'healthy' },
+  { name: 'activity does not excuse silence: no check-in for stall_timeout is stalled', view: runningView({ lastCheckinAt: NOW - L.stallTimeoutMs, lastProgressChangeAt: NOW - L.stallTimeoutMs, lastActivityAt: NOW - L.stallTimeoutMs }), state: 'stalled', reason: /^no check-in for 1200s$/ },
+
+  // blocked: waiting for a person is never late or stalled; past blocked_timeout it is handled as a stall
+  { name: 'blocked now: blocked, with the message', view: runningView({ blockedSince: NOW, blockedMessage: 'Claude needs your permission to use Bash' }), state: 'blocked', reason: /^waiting for a person for 0s: Claude needs your permission to use Bash$/ },
+  { name: 'blocked and silent for 10 x stall_timeout, no blocked timeout: blocked', view: runningView({ blockedSince: NOW - 10 * L.stallTimeoutMs, lastCheckinAt: NOW - 10 * L.stallTimeoutMs, lastProgressChangeAt: NOW - 10 * L.stallTimeoutMs }), state: 'blocked', reason: /^waiting for a person for 12000s$/ },
+  { name: 'blocked 1 ms less than blocked_timeout: blocked', view: runningView({ blockedSince: NOW - 60 * SEC + 1 }), limits: { ...L, blockedTimeoutMs: 60 * SEC }, state: 'blocked' },
+  { name: 'blocked exactly blocked_timeout: stalled, blocked too long', view: runningView({ blockedSince: NOW - 60 * SEC, blockedMessage: 'pick one' }), limits: { ...L, blockedTimeoutMs: 60 * SEC }, state: 'stalled', reason: /^blocked too long: waiting for a person for 60s \(blocked_timeout_seconds 60\): pick one$/ },
+  { name: 'blocked past the time limit: the time limit wins', view: runningView({ blockedSince: NOW - SEC, startedAt: NOW - L.timeLimitMs, timeoutWarnings: [50, 75, 90] }), state: 'stalled', timeLimitExceeded: true, reason: /over its time limit/ },
+  { name: 'blocked but its process is gone: zombie', view: runningView({ blockedSince: NOW - SEC, process: 'gone' }), state: 'zombie', zombie: true },
+  { name: 'blocked but exited: exited', view: runningView({ blockedSince: NOW - SEC, exit: exitOf(1) }), state: 'exited' },
+
   // exited: a recorded exit wins over everything else
   { name: 'exit code 0: exited', view: runningView({ exit: exitOf(0) }), state: 'exited', reason: /^exit code 0$/ },
   { name: 'exit code 3: exited', view: runningView({ exit: exitOf(3) }), state: 'exited', reason: /^exit code 3$/ },
@@ -126,6 +141,19 @@ describe('assessHealth', () => {
   test('the table covers every health state of the contract', () => {
     const covered = new Set(healthCases.map((c) => c.state));
     assert.deepEqual([...covered].sort(), [...HEALTH_STATES].sort());
+  });
+
+  test('blocked: the next deadline is the blocked timeout (none without one)', () => {
+    const view = runningView({ blockedSince: NOW - 10 * SEC, startedAt: NOW, timeoutWarnings: [] });
+    assert.equal(assessHealth(view, { ...L, blockedTimeoutMs: 60 * SEC, timeLimitMs: 0 }, NOW).nextChangeAt, NOW + 50 * SEC);
+    assert.equal(assessHealth(view, { ...L, timeLimitMs: 0 }, NOW).nextChangeAt, null);
+  });
+
+  test('activity moves the progress deadline', () => {
+    const view = runningView({ lastCheckinAt: NOW, lastProgressChangeAt: NOW - 10 * L.stallTimeoutMs, lastActivityAt: NOW - SEC, startedAt: NOW, timeoutWarnings: [] });
+    const got = assessHealth(view, { ...L, timeLimitMs: 0 }, NOW);
+    assert.equal(got.nextChangeAt, NOW + L.checkinTimeoutMs);
+    assert.equal(assessHealth(view, { ...L, timeLimitMs: 0, checkinTimeoutMs: 1e12, stallTimeoutMs: 1e12 - 1 }, NOW).nextChangeAt, NOW - SEC + 1e12 - 1);
   });
 
   test('the warning thresholds are 50, 75 and 90 %', () => {

@@ -31,6 +31,8 @@ describe('evaluateAlerts: each threshold boundary', () => {
     { type: 'failure_rate', below: { completedLastHour: 6, failedLastHour: 4 }, at: { completedLastHour: 5, failedLastHour: 5 }, metric: 0.5, severity: 'warning', workers: 0 },
     // Queue depth fires above its threshold, not at it.
     { type: 'queue_depth', below: { queueDepth: 100 }, at: { queueDepth: 101 }, metric: 101, severity: 'warning', workers: 0 },
+    // Any worker waiting for a person.
+    { type: 'workers_blocked', below: { blocked: [] }, at: { blocked: [{ workerId: 'b-1', message: 'Claude needs your permission to use Bash' }] }, metric: 1, severity: 'warning', workers: 1 },
   ];
   for (const c of cases) {
     test(`${c.type}: quiet just below, raised at the boundary`, () => {
@@ -54,6 +56,21 @@ describe('evaluateAlerts: each threshold boundary', () => {
 });
 
 describe('evaluateAlerts: lifecycle', () => {
+  test('workers_blocked names each worker and what it asks, and resolves when none is blocked', () => {
+    const blocked = [{ workerId: 'b-1', message: 'Claude needs your permission to use Bash' }, { workerId: 'b-2', message: null }];
+    const first = evaluateAlerts([], obs({ blocked }));
+    const [alert] = first.raised;
+    assert.equal(alert.type, 'workers_blocked');
+    assert.deepEqual(alert.worker_ids, ['b-1', 'b-2']);
+    assert.equal(alert.message, '2 workers waiting for a person: b-1 (Claude needs your permission to use Bash), b-2');
+    assert.deepEqual(alert.blocked, [{ worker_id: 'b-1', message: 'Claude needs your permission to use Bash' }, { worker_id: 'b-2', message: null }]);
+    const steady = evaluateAlerts(first.alerts, obs({ blocked }, T0 + 1000));
+    assert.deepEqual([steady.raised, steady.resolved], [[], []]);
+    const cleared = evaluateAlerts(steady.alerts, obs({ blocked: [] }, T0 + 2000));
+    assert.equal(cleared.resolved.length, 1);
+    assert.equal(cleared.resolved[0].id, alert.id);
+  });
+
   test('raised once, updated (not duplicated) while it holds, resolved when it clears', () => {
     const first = evaluateAlerts([], obs({ zombieIds: ids('z', 10) }));
     assert.equal(first.raised.length, 1);

@@ -125,6 +125,24 @@ describe('dashboard rendering (pure)', () => {
     assert.match(cut, /… 190 more workers/);
   });
 
+  test('a blocked worker (waiting for a person) shows as blocked, after the stalled, with what it asks', () => {
+    const specs = [runningSpec('asks', { execution: { pid: 4321, started_at: ago(60), restart_count: 0 } }), runningSpec('fine', { execution: { pid: 4322, started_at: ago(60), restart_count: 0 } })];
+    const workers = {
+      asks: { worker_id: 'asks', health_state: 'blocked', last_checkin: ago(600), checkin_status: 'blocked', checkin_message: 'Claude needs your permission to use Bash', progress_pct: 10, restart_count: 0 },
+      fine: { worker_id: 'fine', health_state: 'healthy', last_checkin: ago(1), progress_pct: 50, restart_count: 0 },
+    };
+    /** @type {Map<string, import('../../dist/contract/checkin.js').Checkin>} */
+    const checkins = new Map([['asks', { worker_id: 'asks', timestamp: ago(600), status: 'blocked', progress_pct: 10, message: 'Claude needs your permission to use Bash' }]]);
+    const m = buildDashboardModel({ home: '/h', now: NOW, daemon: runningDaemon, specs, checkins, pmState: { daemon: { pid: 4242 }, workers, metrics: {}, configuration: {} }, queueDepth: 0, alerts: [], problems: [] });
+    assert.deepEqual(m.workers.map((w) => [w.worker_id, w.health_state]), [['asks', 'blocked'], ['fine', 'healthy']]);
+    assert.equal(m.totals.by_health.blocked, 1);
+    assert.ok(TROUBLE_ORDER.indexOf('blocked') < TROUBLE_ORDER.indexOf('late') && TROUBLE_ORDER.indexOf('blocked') > TROUBLE_ORDER.indexOf('stalled'));
+    const text = renderDashboard(m, { width: 160 });
+    assert.match(text, /asks +fixture +running +blocked /);
+    assert.match(text, /health {3}1 blocked, 1 healthy/);
+    assert.equal(m.workers[0].message, 'Claude needs your permission to use Bash', 'what it asks, in the model (and --json)');
+  });
+
   test('a spec the daemon has not seen yet still shows, with health -', () => {
     const unseen = runningSpec('fresh-one', { status: 'pending' });
     const m = buildDashboardModel({ home: '/h', now: NOW, daemon: runningDaemon, specs: [unseen], checkins: new Map(), pmState: undefined, queueDepth: 0, alerts: [], problems: [] });
