@@ -81,8 +81,17 @@ case ${1:-} in
         esac
       fi
       if [ -n "$run_id" ]; then run_json="\"$run_id\""; else run_json=null; fi
-      printf '{"worker_id":"%s","timestamp":"%s","status":"in_progress","progress_pct":%s,"message":"%s","run_id":%s,"hook_event":"%s","activity":"%s"}\n' \
-        "$WORKER_ID" "$now" "$progress" "$1" "$run_json" "$1" "$1" >"$temp" 2>/dev/null &&
+      # The session the previous check-in of this run named is kept (the daemon may read only the latest
+      # check-in): only a plain id (as the daemon accepts for a resume) and only from the same run.
+      session_json=
+      if [ -n "$run_id" ] && [ "$previous" != /dev/null ]; then
+        case $line in *"\"run_id\":\"$run_id\""*'"session_id":"'* | *'"session_id":"'*"\"run_id\":\"$run_id\""*)
+          s=${line#*\"session_id\":\"}; s=${s%%\"*}
+          case $s in '' | -* | *[!A-Za-z0-9._:@+=-]*) ;; *) session_json=",\"session_id\":\"$s\"" ;; esac ;;
+        esac
+      fi
+      printf '{"worker_id":"%s","timestamp":"%s","status":"in_progress","progress_pct":%s,"message":"%s","run_id":%s%s,"hook_event":"%s","activity":"%s"}\n' \
+        "$WORKER_ID" "$now" "$progress" "$1" "$run_json" "$session_json" "$1" "$1" >"$temp" 2>/dev/null &&
         mv -f -- "$temp" "$file" 2>/dev/null || { rm -f -- "$temp"; fail "cannot write $file"; }
       exit 0
     fi

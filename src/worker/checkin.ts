@@ -49,19 +49,26 @@ function parseProgress(raw: string | number): number {
   return value;
 }
 
-/** The progress of the worker's previous check-in, so a bare status update keeps it. */
-function previousProgress(file: string): number | undefined {
+/**
+ * The worker's previous check-in, for what a bare update keeps: its progress, and the session it named when it
+ * was of the same run (the daemon may read only the latest check-in, so a session must not vanish from it).
+ */
+function previousCheckin(file: string): { progress?: number; runId?: string; sessionId?: string } {
   let fd: number | undefined;
   try {
     // Only a small regular file: a planted link is not followed, a FIFO or device never blocks the read.
     fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
     const stat = fstatSync(fd);
-    if (!stat.isFile() || stat.size > 64 * 1024) return undefined;
-    const previous = JSON.parse(readFileSync(fd, 'utf8')) as { progress_pct?: unknown };
+    if (!stat.isFile() || stat.size > 64 * 1024) return {};
+    const previous = JSON.parse(readFileSync(fd, 'utf8')) as { progress_pct?: unknown; run_id?: unknown; session_id?: unknown };
     const value = previous.progress_pct;
-    return typeof value === 'number' && value >= 0 && value <= 100 ? value : undefined;
+    return {
+      ...(typeof value === 'number' && value >= 0 && value <= 100 ? { progress: value } : {}),
+      ...(typeof previous.run_id === 'string' ? { runId: previous.run_id } : {}),
+      ...(typeof previous.session_id === 'string' && previous.session_id !== '' ? { sessionId: previous.session_id } : {}),
+    };
   } catch {
-    return undefined;
+    return {};
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
@@ -101,15 +108,18 @@ export function writeCheckin(paths: HomePaths, input: CheckinInput, env: NodeJS.
     if (!ISO_WITH_ZONE.test(retryAt) || Number.isNaN(Date.parse(retryAt))) throw new RelayError('USAGE', `--retry-at must be an ISO-8601 time with a zone (2026-11-30T12:00:00Z), got \`${retryAt}\``);
   }
   const file = paths.checkinFile(workerId);
-  const progress = progressFromFlag ?? (status === 'completed' ? 100 : (previousProgress(file) ?? 0));
+  const previous = previousCheckin(file);
+  const progress = progressFromFlag ?? (status === 'completed' ? 100 : (previous.progress ?? 0));
+  const runId = env.COMMIT_RELAY_RUN_ID !== undefined && env.COMMIT_RELAY_RUN_ID !== '' ? env.COMMIT_RELAY_RUN_ID : null;
+  const session = sessionId ?? (runId !== null && previous.runId === runId ? previous.sessionId : undefined);
   const record: CheckinRecord = {
     worker_id: workerId,
     timestamp: new Date(now).toISOString(),
     status: status as CheckinStatusValue,
     progress_pct: progress,
     message,
-    run_id: env.COMMIT_RELAY_RUN_ID !== undefined && env.COMMIT_RELAY_RUN_ID !== '' ? env.COMMIT_RELAY_RUN_ID : null,
-    ...(sessionId !== undefined ? { session_id: sessionId } : {}),
+    run_id: runId,
+    ...(session !== undefined ? { session_id: session } : {}),
     ...(retryAt !== undefined ? { retry_at: new Date(retryAt).toISOString() } : {}),
   };
   // Not ending in .json: readers listing the folder never see the temp file. The pid makes it unique

@@ -79,9 +79,14 @@ test('checkin --help, and the full CLI checkin command does the same', () => wit
 test('checkin.sh --session-id and --status rate_limited --retry-at: written as the contract says, and the contract schema reads them', () => withHome(SCOPE, async (t) => {
   const id = uniqueId('ck-agent');
   writePendingSpec(t.home, id);
-  const session = await checkin(t, ['--worker-id', id, '--session-id', 'sess-0b1c']);
+  const session = await checkin(t, ['--worker-id', id, '--session-id', 'sess-0b1c'], { COMMIT_RELAY_RUN_ID: 'run-a' });
   assert.equal(session.code, 0, session.stderr);
   assert.equal(JSON.parse(readFileSync(t.paths.checkinFile(id), 'utf8')).session_id, 'sess-0b1c');
+  // A later check-in of the same run without --session-id keeps it (the daemon may read only the latest); another run's does not.
+  assert.equal((await checkin(t, ['--worker-id', id, '--progress', '30'], { COMMIT_RELAY_RUN_ID: 'run-a' })).code, 0);
+  assert.deepEqual(JSON.parse(readFileSync(t.paths.checkinFile(id), 'utf8')).session_id, 'sess-0b1c');
+  assert.equal((await checkin(t, ['--worker-id', id, '--progress', '40'], { COMMIT_RELAY_RUN_ID: 'run-b' })).code, 0);
+  assert.equal(JSON.parse(readFileSync(t.paths.checkinFile(id), 'utf8')).session_id, undefined);
   const limited = await checkin(t, ['--worker-id', id, '--status', 'rate_limited', '--retry-at', '2026-12-01T01:00:00+01:00', '--message', 'usage limit']);
   assert.equal(limited.code, 0, limited.stderr);
   const written = JSON.parse(readFileSync(t.paths.checkinFile(id), 'utf8'));
