@@ -30,6 +30,10 @@ export const executionSchema = z.looseObject({
   /** Time-limit warnings already given for this run (50, 75, 90). */
   timeout_warnings: z.array(z.number().int()).optional(),
   last_exit_at: nullableIso,
+  /** Rate limits waited out so far (never counted in restart_count); more than the type's max_rate_limit_waits fails the worker. */
+  rate_limit_waits: z.number().int().nonnegative().optional(),
+  /** When its last rate limit was seen (ISO): the provider's outage count looks back 5 minutes. */
+  rate_limited_at: nullableIso,
   /** Why the daemon (or an operator command) stopped the last run: stalled, time_limit, manual, ... */
   stop_reason: z.string().nullable().optional(),
   /**

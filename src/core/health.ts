@@ -34,6 +34,16 @@ export interface WorkerView {
   readonly held?: boolean;
   /** The limits its run started with (the spec's `execution.type_limits`), when recorded: used once its type is gone. */
   readonly startedLimits?: Limits | undefined;
+  /** The status of the current run's last check-in, when it checked in. */
+  readonly checkinStatus?: string | null;
+  /** With a `rate_limited` check-in: its `retry_at`, on the daemon clock. */
+  readonly retryAt?: number | null;
+  /** How often this worker waited out a rate limit (`execution.rate_limit_waits`). */
+  readonly rateLimitWaits?: number;
+  /** When its last rate limit was seen (`execution.rate_limited_at`), on the daemon clock. */
+  readonly rateLimitedAt?: number | null;
+  /** Its run ended and the end of its output matched a rate-limit pattern (resetAt: daemon clock, when the match gave one). */
+  readonly outputRateLimit?: { readonly resetAt: number | null } | null;
 }
 
 export const TIMEOUT_WARNING_PCTS = [50, 75, 90] as const;
@@ -87,25 +97,33 @@ export function assessHealth(view: WorkerView, limits: Limits, now: number): Hea
     warningsDue = TIMEOUT_WARNING_PCTS.filter((p) => pct >= p && !view.timeoutWarnings.includes(p));
     timeLimitExceeded = elapsed >= limits.timeLimitMs;
   }
+  // Rate limited by its own word: not silent while it waits for its retry_at, and its silence counts from then.
+  const retryAt = view.checkinStatus === 'rate_limited' ? (view.retryAt ?? null) : null;
+  const lastCheckinAt = retryAt !== null && view.lastCheckinAt !== null ? Math.max(view.lastCheckinAt, retryAt) : view.lastCheckinAt;
+  if (retryAt !== null && retryAt > now && !timeLimitExceeded) {
+    const nextChangeAt = earliest(retryAt, limits.timeLimitMs > 0 ? started + limits.timeLimitMs : null);
+    return { warningsDue, timeLimitExceeded, zombie: false, nextChangeAt, state: 'backoff', reason: `rate limited: waits until its retry_at (${seconds(retryAt - now)})` };
+  }
+  const seen: WorkerView = { ...view, lastCheckinAt, lastProgressChangeAt: retryAt !== null && view.lastProgressChangeAt !== null ? Math.max(view.lastProgressChangeAt, retryAt) : view.lastProgressChangeAt };
   // Silence: since the last check-in, or since the start past the startup grace when it never checked in.
-  const silentSince = view.lastCheckinAt ?? started + limits.startupGraceMs;
-  const nextWarning = limits.timeLimitMs > 0 ? TIMEOUT_WARNING_PCTS.filter((p) => !view.timeoutWarnings.includes(p)).map((p) => started + (limits.timeLimitMs * p) / 100) : [];
+  const silentSince = seen.lastCheckinAt ?? started + limits.startupGraceMs;
+  const nextWarning = limits.timeLimitMs > 0 ? TIMEOUT_WARNING_PCTS.filter((p) => !seen.timeoutWarnings.includes(p)).map((p) => started + (limits.timeLimitMs * p) / 100) : [];
   const nextChangeAt = earliest(
     ...[silentSince + limits.checkinTimeoutMs, silentSince + limits.stallTimeoutMs, limits.timeLimitMs > 0 ? started + limits.timeLimitMs : null, ...nextWarning].filter((t) => t !== null && t > now),
-    view.lastProgressChangeAt !== null && view.lastProgressChangeAt + limits.stallTimeoutMs > now ? view.lastProgressChangeAt + limits.stallTimeoutMs : null,
+    seen.lastProgressChangeAt !== null && seen.lastProgressChangeAt + limits.stallTimeoutMs > now ? seen.lastProgressChangeAt + limits.stallTimeoutMs : null,
   );
   const base = { warningsDue, timeLimitExceeded, zombie: false, nextChangeAt };
   if (timeLimitExceeded) return { ...base, state: 'stalled', reason: `over its time limit (${seconds(elapsed)} of ${seconds(limits.timeLimitMs)})` };
-  const silentFor = view.lastCheckinAt !== null ? Math.max(0, now - view.lastCheckinAt) : Math.max(0, elapsed - limits.startupGraceMs);
+  const silentFor = seen.lastCheckinAt !== null ? Math.max(0, now - seen.lastCheckinAt) : Math.max(0, elapsed - limits.startupGraceMs);
   if (silentFor >= limits.stallTimeoutMs) {
-    return { ...base, state: 'stalled', reason: view.lastCheckinAt === null ? `no check-in since it started ${seconds(elapsed)} ago` : `no check-in for ${seconds(silentFor)}` };
+    return { ...base, state: 'stalled', reason: seen.lastCheckinAt === null ? `no check-in since it started ${seconds(elapsed)} ago` : `no check-in for ${seconds(silentFor)}` };
   }
-  if (view.lastProgressChangeAt !== null && view.lastCheckinAt !== null && now - view.lastProgressChangeAt >= limits.stallTimeoutMs) {
-    return { ...base, state: 'stalled', reason: `progress stuck at ${view.progress ?? 0}% for ${seconds(now - view.lastProgressChangeAt)}` };
+  if (seen.lastProgressChangeAt !== null && seen.lastCheckinAt !== null && now - seen.lastProgressChangeAt >= limits.stallTimeoutMs) {
+    return { ...base, state: 'stalled', reason: `progress stuck at ${seen.progress ?? 0}% for ${seconds(now - seen.lastProgressChangeAt)}` };
   }
   if (silentFor >= limits.checkinTimeoutMs) {
-    return { ...base, state: 'late', reason: view.lastCheckinAt === null ? `no first check-in ${seconds(elapsed)} after start` : `last check-in ${seconds(silentFor)} ago` };
+    return { ...base, state: 'late', reason: seen.lastCheckinAt === null ? `no first check-in ${seconds(elapsed)} after start` : `last check-in ${seconds(silentFor)} ago` };
   }
-  if (view.lastCheckinAt === null) return { ...base, state: 'starting', reason: 'started, no check-in yet' };
+  if (seen.lastCheckinAt === null) return { ...base, state: 'starting', reason: 'started, no check-in yet' };
   return { ...base, state: 'healthy', reason: 'checking in' };
 }

@@ -14,6 +14,8 @@ export interface AlertObservation {
   readonly completedLastHour: number;
   readonly failedLastHour: number;
   readonly queueDepth: number;
+  /** The daemon's rate-limit pauses in force: one per provider whose workers were rate limited. */
+  readonly rateLimitPauses?: readonly { readonly provider: string; readonly until: string | null; readonly workerIds: readonly string[] }[];
 }
 
 export interface AlertEvaluation {
@@ -104,6 +106,15 @@ export function alertConditions(o: AlertObservation): Record<AlertType, Conditio
       threshold: t.queue_depth_threshold,
       message: `${plural(o.queueDepth, 'task')} queued (above ${t.queue_depth_threshold})`,
       workerIds: [],
+    },
+    provider_rate_limited: {
+      holds: (o.rateLimitPauses ?? []).length > 0,
+      severity: 'warning',
+      metricValue: (o.rateLimitPauses ?? []).length,
+      threshold: 1,
+      message: `dispatch paused for rate-limited ${(o.rateLimitPauses ?? []).length === 1 ? 'provider' : 'providers'} ${(o.rateLimitPauses ?? []).map((p) => `${p.provider} (until ${p.until ?? 'resumed'})`).join(', ')}`,
+      workerIds: [...new Set((o.rateLimitPauses ?? []).flatMap((p) => p.workerIds))].sort(),
+      extra: { providers: (o.rateLimitPauses ?? []).map((p) => p.provider) },
     },
   };
 }
