@@ -217,8 +217,8 @@ export function decidePass(input: PassInput): PassPlan {
 
 /**
  * A provider outage: when `rate_limit_pause_threshold` workers of one provider were rate limited within
- * RATE_LIMIT_WINDOW_MS (a rate-limited check-in of a running worker, a rate-limited end waiting to
- * restart, or one decided this pass), dispatch and restarts of every type of that provider pause until
+ * RATE_LIMIT_WINDOW_MS and still waiting (a running worker that checked in rate_limited with a retry_at
+ * ahead, a rate-limited end waiting for its restart, or one decided this pass), dispatch and restarts of every type of that provider pause until
  * the latest reset known (else the longest backoff). The paused types are added to `paused` for this pass.
  */
 function planProviderPauses(input: PassInput, decided: readonly RecentLimit[], paused: Set<string>): Action[] {
@@ -229,9 +229,11 @@ function planProviderPauses(input: PassInput, decided: readonly RecentLimit[], p
   for (const view of input.workers) {
     const policy = policies[view.workerType];
     if (policy === undefined || counted.has(view.workerId)) continue;
-    if (view.status === 'running' && view.exit === null && view.checkinStatus === 'rate_limited' && view.lastCheckinAt !== null && now - view.lastCheckinAt <= RATE_LIMIT_WINDOW_MS) {
-      recent.push({ provider: policy.provider, workerId: view.workerId, resetAt: view.retryAt ?? null });
-    } else if (view.status === 'pending' && view.rateLimitedAt != null && now - view.rateLimitedAt <= RATE_LIMIT_WINDOW_MS) {
+    // Only workers still waiting count: once their resets have passed (and a pause with them), they do not pause the provider again.
+    const retryAt = view.retryAt ?? null;
+    if (view.status === 'running' && view.exit === null && view.checkinStatus === 'rate_limited' && view.lastCheckinAt !== null && now - view.lastCheckinAt <= RATE_LIMIT_WINDOW_MS && retryAt !== null && retryAt > now) {
+      recent.push({ provider: policy.provider, workerId: view.workerId, resetAt: retryAt });
+    } else if (view.status === 'pending' && view.rateLimitedAt != null && now - view.rateLimitedAt <= RATE_LIMIT_WINDOW_MS && view.nextRestartAt !== null && view.nextRestartAt > now) {
       recent.push({ provider: policy.provider, workerId: view.workerId, resetAt: view.nextRestartAt });
     }
   }
