@@ -12,6 +12,7 @@ const POLICY = { provider: 'acme', exitCodes: [75], pauseThreshold: 2, maxWaits:
 const RATE = { [TYPE]: POLICY };
 
 describe('parseResetTime and matchRateLimit', () => {
+  /** @type {Array<[string, number | null]>} */
   const cases = [
     ['1764547200', 1764547200_000],
     ['1764547200123', 1764547200123],
@@ -128,7 +129,7 @@ describe('dispatch-pauses.json scope and expiry', () => {
     assert.equal(pauseCovers({ type: null, types: ['y'], provider: 'p', reason: null, until: null, by: 'rate_limit', at }, 'x'), false);
   });
   test('in force until its until', () => {
-    const pause = { type: null, reason: null, until: '2026-11-30T09:00:00.000Z', by: 'operator', at };
+    const pause = { type: null, reason: null, until: '2026-11-30T09:00:00.000Z', by: /** @type {const} */ ('operator'), at };
     assert.equal(pauseInForce(pause, Date.parse('2026-11-30T08:59:59.999Z')), true);
     assert.equal(pauseInForce(pause, Date.parse('2026-11-30T09:00:00.000Z')), false);
   });
