@@ -72,6 +72,7 @@ export function buildPmState(input: StateInput): PmState {
       stopped_by: hold?.by ?? null,
       stopped_reason: hold?.reason ?? null,
       stop_action: hold?.action ?? null,
+      rate_limit_waits: e?.rate_limit_waits ?? 0,
       last_exit: e?.exit_code !== null && e?.exit_code !== undefined ? { exit_code: e.exit_code, signal: e.signal ?? null } : e?.signal ? { exit_code: null, signal: e.signal } : null,
     };
   }
