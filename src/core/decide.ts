@@ -206,7 +206,15 @@ export function decidePass(input: PassInput): PassPlan {
     }
   }
 
-  actions.push(...planProviderPauses(input, recentLimits, paused));
+  const pauses = planProviderPauses(input, recentLimits, paused);
+  if (pauses.length > 0) {
+    // A provider paused by this very pass: its restarts scheduled above wait for the pause's end too.
+    const typeOf = new Map(input.workers.map((w) => [w.workerId, w.workerType]));
+    for (const [i, a] of actions.entries()) {
+      if (a.kind === 'schedule_restart' && a.paused !== true && isPaused(typeOf.get(a.workerId) ?? '')) actions[i] = { ...a, paused: true };
+    }
+  }
+  actions.push(...pauses);
   actions.push(...planStarts(input, running, heldWorkerIds, isPaused));
   let nextDeadline: number | null = null;
   for (const assessment of health.values()) {

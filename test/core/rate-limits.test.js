@@ -95,6 +95,7 @@ describe('decidePass: dispatch pauses and provider outages', () => {
     const pause = actionOf(plan.actions.find((a) => a.kind === 'pause_provider'), 'pause_provider');
     assert.deepEqual([pause.provider, pause.types, pause.untilAt, pause.workerIds], ['acme', [TYPE], NOW + 5 * MIN, ['a', 'b']]);
     assert.equal(plan.actions.some((a) => a.kind === 'start'), false);
+    assert.equal(actionOf(plan.actions.find((a) => a.kind === 'schedule_restart'), 'schedule_restart').paused, true, 'the restart decided in the same pass waits for the pause too');
   });
   test('one worker, or a provider already paused: no new pause', () => {
     assert.equal(decidePass(passInput({ workers: [runningView({ exit: exitOf(75) })], rateLimits: RATE })).actions.some((a) => a.kind === 'pause_provider'), false);
