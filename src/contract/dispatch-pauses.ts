@@ -48,3 +48,8 @@ export function pauseScope(pause: Pick<DispatchPause, 'type' | 'types' | 'provid
   if (pause.types !== undefined) return `provider ${pause.provider ?? '?'} (${pause.types.length === 1 ? 'type' : 'types'} ${pause.types.join(', ')})`;
   return pause.type === null ? 'all' : `type ${pause.type}`;
 }
+
+/** What `dispatch_resumed` says of a pause that ended; `by`: operator (resume-dispatch) or expiry (its `until`). */
+export function resumedData(pause: DispatchPause, by: string): Record<string, unknown> {
+  return { scope: pauseScope(pause), type: pause.type, ...(pause.types === undefined ? {} : { types: pause.types, provider: pause.provider ?? null }), reason: pause.reason, until: pause.until, paused_by: pause.by, by };
+}

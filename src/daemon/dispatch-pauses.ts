@@ -1,4 +1,4 @@
-import { pauseInForce, pauseScope, type DispatchPause } from '../contract/dispatch-pauses.js';
+import { pauseInForce, pauseScope, resumedData, type DispatchPause } from '../contract/dispatch-pauses.js';
 import { nowIso } from '../contract/time.js';
 import type { Action } from '../core/actions.js';
 import type { Clock } from '../core/clock.js';
@@ -114,8 +114,4 @@ export class DaemonDispatchPauses {
     if (!added) return [];
     return [{ event: 'dispatch_paused', data: { scope: pauseScope(pause), type: null, types: pause.types, provider: action.provider, reason: pause.reason, until, by: 'rate_limit', worker_ids: pause.worker_ids } }];
   }
-}
-
-export function resumedData(pause: DispatchPause, by: string): Record<string, unknown> {
-  return { scope: pauseScope(pause), type: pause.type, ...(pause.types === undefined ? {} : { types: pause.types, provider: pause.provider ?? null }), reason: pause.reason, until: pause.until, paused_by: pause.by, by };
 }

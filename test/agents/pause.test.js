@@ -1,6 +1,6 @@
 // The operator's pause button: pause-dispatch.sh / resume-dispatch.sh against a real daemon and real workers.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { stopDaemon, events, pmState } from '../helpers/daemon.js';
 import { fixtureCommand, QUICK, readJson, run, waitFor } from '../helpers/home.js';
@@ -123,4 +123,19 @@ test('bad input to pause-dispatch and resume-dispatch: one line, non-zero exit, 
   const nothing = await run(t.home, [], { script: 'resume-dispatch.sh' });
   assert.equal(nothing.code, 0, nothing.stderr);
   assert.match(nothing.stdout, /nothing to resume/);
+}));
+
+test('resume-dispatch --type ends a provider\'s rate-limit pause that covers the type, and leaves other pauses', () => withHome(SCOPE, async (t) => {
+  const at = new Date().toISOString();
+  const until = new Date(Date.now() + 3_600_000).toISOString();
+  const pauses = [
+    { type: null, types: ['forever'], provider: 'acme', reason: 'rate limited', until, by: 'rate_limit', at, worker_ids: ['w1', 'w2'] },
+    { type: 'crash', reason: 'deploy', until: null, by: 'operator', at },
+  ];
+  writeFileSync(t.paths.dispatchPauses, JSON.stringify({ pauses }));
+  const resumed = await run(t.home, ['--type', 'forever'], { script: 'resume-dispatch.sh' });
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.deepEqual(readJson(t.paths.dispatchPauses).pauses.map((p) => p.type), ['crash']);
+  const event = named(t.home, 'dispatch_resumed').at(-1);
+  assert.deepEqual([event.data.provider, event.data.paused_by, event.data.by], ['acme', 'rate_limit', 'operator']);
 }));
