@@ -25,6 +25,8 @@ const COMMANDS: Record<string, () => Promise<AnyCommand>> = {
   'restart-worker': async () => (await import('./commands/restart-worker.js')).restartWorkerCommand as unknown as AnyCommand,
   'fail-worker': async () => (await import('./commands/fail-worker.js')).failWorkerCommand as unknown as AnyCommand,
   'recover-task': async () => (await import('./commands/recover-task.js')).recoverTaskCommand as unknown as AnyCommand,
+  'pause-dispatch': async () => (await import('./commands/pause-dispatch.js')).pauseDispatchCommand as unknown as AnyCommand,
+  'resume-dispatch': async () => (await import('./commands/resume-dispatch.js')).resumeDispatchCommand as unknown as AnyCommand,
   checkin: async () => (await import('./commands/checkin.js')).checkinCommand as unknown as AnyCommand,
   hooks: async () => (await import('./commands/hooks.js')).hooksCommand as unknown as AnyCommand,
 };

@@ -40,6 +40,9 @@ export const KNOWN_EVENTS = [
   'config_invalid',
   'config_reloaded',
   'worker_type_removed',
+  'dispatch_paused',
+  'dispatch_resumed',
+  'worker_rate_limited',
 ] as const;
 export type KnownEvent = (typeof KNOWN_EVENTS)[number];
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { isoTimestamp } from './time.js';
 
-export const ALERT_TYPES = ['zombie_threshold', 'stalled_workers', 'restart_storm', 'failure_rate', 'queue_depth', 'workers_blocked'] as const;
+export const ALERT_TYPES = ['zombie_threshold', 'stalled_workers', 'restart_storm', 'failure_rate', 'queue_depth', 'workers_blocked', 'provider_rate_limited'] as const;
 export type AlertType = (typeof ALERT_TYPES)[number];
 
 export const alertSchema = z.looseObject({

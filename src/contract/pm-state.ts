@@ -45,9 +45,25 @@ export const pmDaemonSchema = z.looseObject({
   metrics: z.looseObject({ host: z.string(), port: z.number().int() }).nullable().optional(),
 });
 
+/** The dispatch pauses in force (dispatch-pauses.json, as the daemon last read it). */
+export const dispatchStateSchema = z.looseObject({
+  paused: z.boolean(),
+  pauses: z.array(
+    z.looseObject({
+      scope: z.string(),
+      type: z.string().nullable(),
+      reason: z.string().nullable(),
+      until: z.string().nullable(),
+      by: z.string(),
+      at: z.string(),
+    }),
+  ),
+});
+
 export const pmStateSchema = z.looseObject({
   pm_daemon: pmDaemonSchema,
   monitored_workers: z.record(z.string(), monitoredWorkerSchema),
+  dispatch: dispatchStateSchema.optional(),
   metrics: z.record(z.string(), z.unknown()),
   configuration: z.record(z.string(), z.unknown()),
 });
@@ -94,6 +110,16 @@ export const monitoredWorkerViewSchema = z.object({
 export const pmStateViewSchema = z.object({
   pm_daemon: pmDaemonViewSchema.catch({}),
   monitored_workers: z.record(z.string(), monitoredWorkerViewSchema.optional().catch(undefined)).catch({}),
+  dispatch: z
+    .object({
+      paused: z.boolean().optional().catch(undefined),
+      pauses: z
+        .array(z.object({ scope: viewText, reason: viewText, until: viewText, by: viewText }).catch({}))
+        .optional()
+        .catch(undefined),
+    })
+    .optional()
+    .catch(undefined),
   metrics: viewObject,
   configuration: viewObject,
 });

@@ -36,6 +36,10 @@ export const executionSchema = z.looseObject({
   resumed_session: z.string().nullable().optional(),
   /** A session whose resume failed at once (ended within the startup grace): never resumed again; the next restarts run `command`. */
   resume_failed_session: z.string().nullable().optional(),
+  /** Rate limits waited out so far (never counted in restart_count); more than the type's max_rate_limit_waits fails the worker. */
+  rate_limit_waits: z.number().int().nonnegative().optional(),
+  /** When its last rate limit was seen (ISO): the provider's outage count looks back 5 minutes. */
+  rate_limited_at: nullableIso,
   /** Why the daemon (or an operator command) stopped the last run: stalled, time_limit, manual, ... */
   stop_reason: z.string().nullable().optional(),
   /**

@@ -14,6 +14,21 @@ export const WORKER_TYPE_DEFAULTS = {
   log_max_bytes: 10 * 1024 * 1024,
 } as const;
 
+/** The rate-limit keys' defaults (the keys stay optional in the schema; the daemon applies these). */
+export const RATE_LIMIT_DEFAULTS = {
+  rate_limit_pause_threshold: 2,
+  max_rate_limit_waits: 10,
+} as const;
+
+/** A JavaScript regular expression, checked when worker-types.json loads (a named group `reset` gives the reset time). */
+const rateLimitPattern = z.string().min(1).superRefine((source, ctx) => {
+  try {
+    new RegExp(source);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${(error as Error).message}` });
+  }
+});
+
 const seconds = z.number().nonnegative();
 
 export const HEARTBEATS = ['checkin', 'output', 'any'] as const;
@@ -54,6 +69,16 @@ export const workerTypeSchema = z.strictObject({
    * instead of `command` to start again a worker whose spec records a session id (`execution.session_id`).
    */
   resume_command: z.array(z.string()).min(1, 'must name a program').optional(),
+  /** Who serves this type's agents (a rate limit is per provider); default: the type's own name. */
+  provider: z.string().min(1).optional(),
+  /** Exit codes that mean "rate limited": the restart waits and does not count against max_restarts. */
+  rate_limit_exit_codes: z.array(z.number().int().min(0).max(255)).optional(),
+  /** Regular expressions matched against the end of a run's output; a named group `reset` (epoch seconds or ISO) gives the reset. */
+  rate_limit_patterns: z.array(rateLimitPattern).optional(),
+  /** This many workers (default 2) of one provider rate limited within 5 minutes pause the provider's dispatch until the latest reset. */
+  rate_limit_pause_threshold: z.number().int().positive().optional(),
+  /** A worker rate limited more often than this (default 10) fails. */
+  max_rate_limit_waits: z.number().int().nonnegative().optional(),
 });
 
 export const workerTypesFileSchema = z.strictObject({

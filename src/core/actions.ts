@@ -22,6 +22,10 @@ export type Action =
       readonly countWasReset: boolean;
       readonly zombie: boolean;
       readonly events: readonly EventInput[];
+      /** Its type's dispatch is paused: the restart waits for the pause's end even with no backoff. */
+      readonly paused?: boolean;
+      /** The run ended rate limited: the wait does not count against max_restarts; `waits` is the new `execution.rate_limit_waits`. */
+      readonly rateLimit?: { readonly source: string; readonly waits: number; readonly resetKnown: boolean };
     }
   /** Give up: to failed/ with the error. */
   | { readonly kind: 'fail'; readonly workerId: string; readonly error: string; readonly cause: string; readonly zombie: boolean; readonly events: readonly EventInput[] }
@@ -29,6 +33,8 @@ export type Action =
   | { readonly kind: 'finalize'; readonly workerId: string; readonly status: 'completed' | 'failed' }
   /** Start a pending spec now. */
   | { readonly kind: 'start'; readonly workerId: string; readonly restart: boolean }
+  /** Pause dispatch and restarts of every type of a rate-limited provider until `untilAt` (daemon clock ms). */
+  | { readonly kind: 'pause_provider'; readonly provider: string; readonly types: readonly string[]; readonly untilAt: number; readonly workerIds: readonly string[] }
   /** Turn a queued task into a spec and start it. */
   | { readonly kind: 'dispatch'; readonly taskId: string; readonly workerId: string; readonly workerType: string };
 

@@ -3,7 +3,8 @@ import { isValidId } from '../contract/ids.js';
 import type { EventInput } from '../store/activity-log.js';
 import type { HealthState } from '../contract/pm-state.js';
 import type { Action } from './actions.js';
-import { decideRestart } from './backoff.js';
+import { backoffDelayMs, decideRestart } from './backoff.js';
+import { RATE_LIMIT_WINDOW_MS, rateLimitOfEnd, type RateLimitPolicy } from './rate-limits.js';
 import { orderPending, orderTasks, workerIdForTask, type QueuedTask } from './dispatch.js';
 import { assessHealth, type HealthAssessment, type WorkerView } from './health.js';
 import { DEFAULT_TYPE_LIMITS, limitsOf, type Limits } from './limits.js';
@@ -27,6 +28,19 @@ export interface PassInput {
   readonly maxConcurrent: number;
   readonly massActionMin: number;
   readonly rand: () => number;
+  /** Each type's rate-limit policy (types without one have none). */
+  readonly rateLimits?: Readonly<Record<string, RateLimitPolicy>>;
+  /** Types whose dispatch is paused now (dispatch-pauses.json): nothing of theirs starts or restarts. */
+  readonly pausedTypes?: { readonly all: boolean; readonly types: ReadonlySet<string> };
+  /** Providers a rate-limit pause already covers: not paused again. */
+  readonly rateLimitPausedProviders?: ReadonlySet<string>;
+}
+
+/** A worker seen rate limited lately, for the provider's count. */
+interface RecentLimit {
+  readonly provider: string;
+  readonly workerId: string;
+  readonly resetAt: number | null;
 }
 
 export interface PassPlan {
@@ -56,6 +70,10 @@ export function decidePass(input: PassInput): PassPlan {
   const events: EventInput[] = [];
   const destructive = new Map<string, { actions: Action[]; events: EventInput[] }>();
   let running = 0;
+  const paused = new Set<string>(input.pausedTypes?.types ?? []);
+  const allPaused = input.pausedTypes?.all === true;
+  const isPaused = (type: string): boolean => allPaused || paused.has(type);
+  const recentLimits: RecentLimit[] = [];
 
   for (const view of input.workers) {
     // Every running spec holds a slot until it is pending or gone, whatever its health: a held verdict
@@ -106,6 +124,37 @@ export function decidePass(input: PassInput): PassPlan {
         workerActions.push({ kind: 'complete', workerId: view.workerId, events: [{ event: 'worker_exited', ...ids, data: { exit_code: 0, signal: null, decision: 'complete' } }] });
       } else {
         const cause = assessment.zombie ? assessment.reason : describeExit(exit);
+        const policy = typeRemoved ? undefined : input.rateLimits?.[view.workerType];
+        const limited = policy === undefined || assessment.zombie ? null : rateLimitOfEnd(view, policy);
+        if (policy !== undefined && limited !== null) {
+          // A rate limit is not a crash: the restart waits for the reset (else its own backoff) and max_restarts is left alone.
+          const waits = (view.rateLimitWaits ?? 0) + 1;
+          const rateLimitData = { rate_limited: true, source: limited.source, rate_limit_waits: waits, max_rate_limit_waits: policy.maxWaits };
+          if (waits > policy.maxWaits) {
+            const error = `${cause}; rate limited ${waits} times, more than max_rate_limit_waits ${policy.maxWaits}`;
+            const changeEvents: EventInput[] = [{ event: 'worker_exited', ...ids, data: { exit_code: exit?.exitCode ?? null, signal: exit?.signal ?? null, stop_reason: null, cause, ...rateLimitData, decision: 'fail', error } }];
+            workerActions.push({ kind: 'fail', workerId: view.workerId, cause, zombie: false, error, events: changeEvents });
+          } else {
+            const delayMs = limited.resetAt !== null ? Math.max(0, Math.round(limited.resetAt - now)) : backoffDelayMs(waits - 1, limits.backoffBaseMs, limits.backoffMaxMs, input.rand());
+            const changeEvents: EventInput[] = [{ event: 'worker_exited', ...ids, data: { exit_code: exit?.exitCode ?? null, signal: exit?.signal ?? null, stop_reason: null, cause, ...rateLimitData, decision: 'rate_limit_wait', restart_count: view.restartCount, delay_ms: delayMs } }];
+            workerActions.push({
+              kind: 'schedule_restart',
+              workerId: view.workerId,
+              cause: `rate limited (${limited.source}): ${cause}`,
+              zombie: false,
+              restartCount: view.restartCount,
+              delayMs,
+              countWasReset: false,
+              events: changeEvents,
+              ...(isPaused(view.workerType) ? { paused: true } : {}),
+              rateLimit: { source: limited.source, waits, resetKnown: limited.resetAt !== null },
+            });
+            recentLimits.push({ provider: policy.provider, workerId: view.workerId, resetAt: now + delayMs });
+          }
+          actions.push(...workerActions);
+          events.push(...workerEvents);
+          continue;
+        }
         const runMs = view.startedAt === null ? null : now - view.startedAt;
         const verdict = decideRestart(view.restartCount, runMs, limits, input.rand());
         const error = typeRemoved
@@ -130,7 +179,7 @@ export function decidePass(input: PassInput): PassPlan {
         if (giveUp) {
           workerActions.push({ kind: 'fail', workerId: view.workerId, cause, zombie: assessment.zombie, error, events: changeEvents });
         } else {
-          workerActions.push({ kind: 'schedule_restart', workerId: view.workerId, cause, zombie: assessment.zombie, restartCount: verdict.restartCount, delayMs: verdict.delayMs, countWasReset: verdict.countWasReset, events: changeEvents });
+          workerActions.push({ kind: 'schedule_restart', workerId: view.workerId, cause, zombie: assessment.zombie, restartCount: verdict.restartCount, delayMs: verdict.delayMs, countWasReset: verdict.countWasReset, events: changeEvents, ...(isPaused(view.workerType) ? { paused: true } : {}) });
         }
         isDestructive = assessment.zombie;
       }
@@ -158,12 +207,60 @@ export function decidePass(input: PassInput): PassPlan {
     }
   }
 
-  actions.push(...planStarts(input, running, heldWorkerIds));
+  const pauses = planProviderPauses(input, recentLimits, paused);
+  if (pauses.length > 0) {
+    // A provider paused by this very pass: its restarts scheduled above wait for the pause's end too.
+    const typeOf = new Map(input.workers.map((w) => [w.workerId, w.workerType]));
+    for (const [i, a] of actions.entries()) {
+      if (a.kind === 'schedule_restart' && a.paused !== true && isPaused(typeOf.get(a.workerId) ?? '')) actions[i] = { ...a, paused: true };
+    }
+  }
+  actions.push(...pauses);
+  actions.push(...planStarts(input, running, heldWorkerIds, isPaused));
   let nextDeadline: number | null = null;
   for (const assessment of health.values()) {
     if (assessment.nextChangeAt !== null && (nextDeadline === null || assessment.nextChangeAt < nextDeadline)) nextDeadline = assessment.nextChangeAt;
   }
   return { health, actions, events, heldWorkerIds, held, nextDeadline };
+}
+
+/**
+ * A provider outage: when `rate_limit_pause_threshold` workers of one provider were rate limited within
+ * RATE_LIMIT_WINDOW_MS and still waiting (a running worker that checked in rate_limited with a retry_at
+ * ahead, a rate-limited end waiting for its restart, or one decided this pass), dispatch and restarts of every type of that provider pause until
+ * the latest reset known (else the longest backoff). The paused types are added to `paused` for this pass.
+ */
+function planProviderPauses(input: PassInput, decided: readonly RecentLimit[], paused: Set<string>): Action[] {
+  const policies = input.rateLimits ?? {};
+  const { now } = input;
+  const recent: RecentLimit[] = [...decided];
+  const counted = new Set(decided.map((r) => r.workerId));
+  for (const view of input.workers) {
+    const policy = policies[view.workerType];
+    if (policy === undefined || counted.has(view.workerId)) continue;
+    // Only workers still waiting count: once their resets have passed (and a pause with them), they do not pause the provider again.
+    const retryAt = view.retryAt ?? null;
+    if (view.status === 'running' && view.exit === null && view.checkinStatus === 'rate_limited' && view.lastCheckinAt !== null && now - view.lastCheckinAt <= RATE_LIMIT_WINDOW_MS && retryAt !== null && retryAt > now) {
+      recent.push({ provider: policy.provider, workerId: view.workerId, resetAt: retryAt });
+    } else if (view.status === 'pending' && view.rateLimitedAt != null && now - view.rateLimitedAt <= RATE_LIMIT_WINDOW_MS && view.nextRestartAt !== null && view.nextRestartAt > now) {
+      recent.push({ provider: policy.provider, workerId: view.workerId, resetAt: view.nextRestartAt });
+    }
+  }
+  const byProvider = new Map<string, RecentLimit[]>();
+  for (const r of recent) byProvider.set(r.provider, [...(byProvider.get(r.provider) ?? []), r]);
+  const actions: Action[] = [];
+  for (const [provider, limited] of byProvider) {
+    if (input.rateLimitPausedProviders?.has(provider) === true) continue;
+    const types = Object.keys(policies).filter((t) => policies[t]?.provider === provider).sort();
+    const threshold = Math.min(...types.map((t) => policies[t]?.pauseThreshold ?? Infinity));
+    if (limited.length < threshold) continue;
+    const resets = limited.map((r) => r.resetAt).filter((t): t is number => t !== null && t > now);
+    const fallback = Math.max(...types.map((t) => input.limits[t]?.backoffMaxMs ?? 0), 60_000);
+    const untilAt = resets.length > 0 ? Math.max(...resets) : now + fallback;
+    for (const t of types) paused.add(t);
+    actions.push({ kind: 'pause_provider', provider, types, untilAt, workerIds: limited.map((r) => r.workerId).sort() });
+  }
+  return actions;
 }
 
 function describeExit(exit: WorkerView['exit']): string {
@@ -174,12 +271,12 @@ function describeExit(exit: WorkerView['exit']): string {
 }
 
 /** Starts up to the concurrency cap: due pending specs first (restarts before new), then queued tasks. */
-function planStarts(input: PassInput, running: number, held: ReadonlySet<string>): Action[] {
+function planStarts(input: PassInput, running: number, held: ReadonlySet<string>, isPaused: (type: string) => boolean): Action[] {
   let slots = input.maxConcurrent - running;
   const starts: Action[] = [];
   if (slots <= 0) return starts;
   const pending = input.workers
-    .filter((w) => w.status === 'pending' && w.held !== true && input.limits[w.workerType] !== undefined && !held.has(w.workerId) && !w.stopping)
+    .filter((w) => w.status === 'pending' && w.held !== true && input.limits[w.workerType] !== undefined && !held.has(w.workerId) && !w.stopping && !isPaused(w.workerType))
     .map((w) => ({ workerId: w.workerId, restartCount: w.restartCount, nextRestartAt: w.nextRestartAt, createdAt: w.createdAt }));
   for (const spec of orderPending(pending, input.now)) {
     if (slots <= 0) return starts;
@@ -189,7 +286,7 @@ function planStarts(input: PassInput, running: number, held: ReadonlySet<string>
   const taken = new Set<string>();
   for (const task of orderTasks(input.queuedTasks)) {
     if (slots <= 0) break;
-    if (input.limits[task.workerType] === undefined) continue;
+    if (input.limits[task.workerType] === undefined || isPaused(task.workerType)) continue;
     const workerId = workerIdForTask(task.taskId, task.workerType);
     if (taken.has(workerId) || !isValidId(workerId)) continue;
     taken.add(workerId);

@@ -42,6 +42,16 @@ export interface WorkerView {
   readonly held?: boolean;
   /** The limits its run started with (the spec's `execution.type_limits`), when recorded: used once its type is gone. */
   readonly startedLimits?: Limits | undefined;
+  /** The status of the current run's last check-in, when it checked in. */
+  readonly checkinStatus?: string | null;
+  /** With a `rate_limited` check-in: its `retry_at`, on the daemon clock. */
+  readonly retryAt?: number | null;
+  /** How often this worker waited out a rate limit (`execution.rate_limit_waits`). */
+  readonly rateLimitWaits?: number;
+  /** When its last rate limit was seen (`execution.rate_limited_at`), on the daemon clock. */
+  readonly rateLimitedAt?: number | null;
+  /** Its run ended and the end of its output matched a rate-limit pattern (resetAt: daemon clock, when the match gave one). */
+  readonly outputRateLimit?: { readonly resetAt: number | null } | null;
 }
 
 export const TIMEOUT_WARNING_PCTS = [50, 75, 90] as const;
@@ -107,14 +117,28 @@ export function assessHealth(view: WorkerView, limits: Limits, now: number): Hea
     warningsDue = TIMEOUT_WARNING_PCTS.filter((p) => pct >= p && !view.timeoutWarnings.includes(p));
     timeLimitExceeded = elapsed >= limits.timeLimitMs;
   }
+  // Rate limited by its own word: not silent while it waits for its retry_at, and its silence counts from then.
+  const retryAt = view.checkinStatus === 'rate_limited' ? (view.retryAt ?? null) : null;
+  if (retryAt !== null && retryAt > now && !timeLimitExceeded) {
+    const nextChangeAt = earliest(retryAt, limits.timeLimitMs > 0 ? started + limits.timeLimitMs : null);
+    return { warningsDue, timeLimitExceeded, zombie: false, nextChangeAt, state: 'backoff', reason: `rate limited: waits until its retry_at (${seconds(retryAt - now)})` };
+  }
+  const seen: WorkerView =
+    retryAt === null
+      ? view
+      : {
+          ...view,
+          lastCheckinAt: view.lastCheckinAt !== null ? Math.max(view.lastCheckinAt, retryAt) : null,
+          lastProgressChangeAt: view.lastProgressChangeAt !== null ? Math.max(view.lastProgressChangeAt, retryAt) : null,
+        };
   // Silence: since the last sign of life (a check-in, or output, as its type's heartbeat says), or since the
   // start past the startup grace when there was none.
   const heartbeat = limits.heartbeat ?? 'checkin';
-  const lastAlive = lastSignOfLife(view, heartbeat);
+  const lastAlive = lastSignOfLife(seen, heartbeat);
   const what = SIGN_OF_LIFE[heartbeat];
   // Progress stuck counts only where check-ins are the heartbeat: output is a sign of life whatever the number.
   // A check-in that shows the agent at work (a hook's tool call) is progress, whatever its number says.
-  const progressAt = heartbeat === 'checkin' && view.lastProgressChangeAt !== null ? Math.max(view.lastProgressChangeAt, view.lastActivityAt ?? view.lastProgressChangeAt) : null;
+  const progressAt = heartbeat === 'checkin' && seen.lastProgressChangeAt !== null ? Math.max(seen.lastProgressChangeAt, seen.lastActivityAt ?? seen.lastProgressChangeAt) : null;
   const silentSince = lastAlive ?? started + limits.startupGraceMs;
   const nextWarning = limits.timeLimitMs > 0 ? TIMEOUT_WARNING_PCTS.filter((p) => !view.timeoutWarnings.includes(p)).map((p) => started + (limits.timeLimitMs * p) / 100) : [];
   const nextChangeAt = earliest(
@@ -132,14 +156,14 @@ export function assessHealth(view: WorkerView, limits: Limits, now: number): Hea
   if (silentFor >= limits.stallTimeoutMs) {
     return { ...base, state: 'stalled', reason: lastAlive === null ? `no ${what} since it started ${seconds(elapsed)} ago` : `no ${what} for ${seconds(silentFor)}` };
   }
-  if (progressAt !== null && view.lastCheckinAt !== null && now - progressAt >= limits.stallTimeoutMs) {
+  if (progressAt !== null && seen.lastCheckinAt !== null && now - progressAt >= limits.stallTimeoutMs) {
     return { ...base, state: 'stalled', reason: `progress stuck at ${view.progress ?? 0}% for ${seconds(now - progressAt)}` };
   }
   if (silentFor >= limits.checkinTimeoutMs) {
     return { ...base, state: 'late', reason: lastAlive === null ? `no first ${what} ${seconds(elapsed)} after start` : `last ${what} ${seconds(silentFor)} ago` };
   }
   if (lastAlive === null) return { ...base, state: 'starting', reason: `started, no ${what} yet` };
-  return { ...base, state: 'healthy', reason: heartbeat === 'checkin' ? 'checking in' : lastAlive === view.lastCheckinAt ? 'checking in' : 'its output grows' };
+  return { ...base, state: 'healthy', reason: heartbeat === 'checkin' ? 'checking in' : lastAlive === seen.lastCheckinAt ? 'checking in' : 'its output grows' };
 }
 
 /**

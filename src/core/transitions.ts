@@ -163,6 +163,8 @@ export interface RestartFacts {
   readonly restartCount?: number;
   /** When it may start (ISO); null: at once. */
   readonly nextRestartAt: string | null;
+  /** The run ended rate limited: the new count of rate-limit waits, and when (ISO). */
+  readonly rateLimit?: { readonly waits: number; readonly at: string };
 }
 
 /** running → pending: waits for its restart (at once, or in backoff). */
@@ -179,6 +181,7 @@ export function toPending(spec: WorkerSpec, facts: RestartFacts): WorkerSpec {
       stop_reason: null,
       ...(facts.restartCount === undefined ? {} : { restart_count: facts.restartCount }),
       next_restart_at: facts.nextRestartAt,
+      ...(facts.rateLimit === undefined ? {} : { rate_limit_waits: facts.rateLimit.waits, rate_limited_at: facts.rateLimit.at }),
     },
   };
 }

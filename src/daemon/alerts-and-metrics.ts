@@ -18,7 +18,7 @@ export interface DaemonExtras extends PassHooks {
 
 /** The parts of an observation that decide alerts: re-evaluated when they change, and at least once a minute. */
 function alertKey(o: Omit<AlertObservation, 'now' | 'thresholds'>): string {
-  return JSON.stringify([o.zombieIds, o.stalledIds, o.restartsLastHour, o.completedLastHour, o.failedLastHour, o.queueDepth, o.blocked]);
+  return JSON.stringify([o.zombieIds, o.stalledIds, o.restartsLastHour, o.completedLastHour, o.failedLastHour, o.queueDepth, o.blocked, o.rateLimitPauses ?? []]);
 }
 
 /**
@@ -91,7 +91,7 @@ export function createPassHooks(paths: HomePaths, settings: DaemonSettings, logg
         totals: { restarts_total: counters.restarts, zombies_detected_total: counters.zombies, workers_completed_total: counters.completed, workers_failed_total: counters.failed },
       });
       const recent = report.daemon.recentCounts();
-      const observed = { zombieIds, stalledIds, restartsLastHour: recent.restarts, completedLastHour: recent.completed, failedLastHour: recent.failed, queueDepth: report.tasksQueued, blocked };
+      const observed = { zombieIds, stalledIds, restartsLastHour: recent.restarts, completedLastHour: recent.completed, failedLastHour: recent.failed, queueDepth: report.tasksQueued, blocked, rateLimitPauses: report.rateLimitPauses ?? [] };
       const key = alertKey(observed);
       const now = Date.now();
       if (key === lastKey && now - lastAlertsAt < 60_000) return;

@@ -17,6 +17,7 @@ export async function applyPlan(
   const dispatches: DispatchAction[] = [];
   for (const action of plan.actions) {
     if (action.kind === 'dispatch') dispatches.push(action);
+    else if (action.kind === 'pause_provider') await applyAction(ctx, action).catch((error: unknown) => reportError(`pause provider ${action.provider}`, error));
     else await applyAction(ctx, action).catch((error: unknown) => reportError(`${action.kind} ${action.workerId}`, error, action.workerId));
   }
   if (dispatches.length === 0) return false;

@@ -41,6 +41,8 @@ export interface ApplyContext {
   startedRun(workerId: string): Departed | undefined;
   /** Counters for pm-state and metrics. */
   count(name: CounterName): void;
+  /** A provider outage: pause its types (daemon/dispatch-pauses.ts), logging dispatch_paused once. */
+  pauseProvider(action: Extract<Action, { kind: 'pause_provider' }>): Promise<void>;
   /** Stops in flight, so shutdown can wait for them. */
   readonly inflight: Set<Promise<unknown>>;
 }
@@ -107,10 +109,16 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
             end: { exitCode: run.exit?.exitCode ?? null, signal: run.exit?.signal ?? null, at },
             restartCount: action.restartCount,
             nextRestartAt: nowIso(wallNow + action.delayMs),
+            ...(action.rateLimit === undefined ? {} : { rateLimit: { waits: action.rateLimit.waits, at } }),
           });
+          if (action.rateLimit !== undefined) {
+            const limit = action.rateLimit;
+            events.push(...stampEvents([workerEvent('worker_rate_limited', spec, { source: limit.source, reset_at: nowIso(wallNow + action.delayMs), reset_known: limit.resetKnown, rate_limit_waits: limit.waits })], at));
+          }
           removeExitRecord(ctx.paths, spec.worker_id);
-          ctx.logger.info({ worker_id: spec.worker_id, cause: action.cause, restart_count: action.restartCount, delay_ms: action.delayMs }, 'restart scheduled');
-          if (action.delayMs > 0) {
+          ctx.logger.info({ worker_id: spec.worker_id, cause: action.cause, restart_count: action.restartCount, delay_ms: action.delayMs, paused: action.paused === true }, 'restart scheduled');
+          // Its dispatch is paused: it waits in pending, and starts when the pause ends (a pass's start).
+          if (action.delayMs > 0 || action.paused === true) {
             await writeSpec(ctx.paths, 'active', withOutbox(pending, events, at), { existing: true });
             ctx.emit(events);
             return;
@@ -177,6 +185,8 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
       }
       return startPending(ctx, action.workerId, action.restart, before);
     }
+    case 'pause_provider':
+      return ctx.pauseProvider(action);
     case 'dispatch':
       throw new Error('dispatch actions are applied in batches by createSpecsForTasks');
   }

@@ -20,6 +20,10 @@ import { HomeWatch } from './home-watch.js';
 import { applyPlan } from './apply-plan.js';
 import { Housekeeping } from './housekeeping.js';
 import { healthAtLastStop, seedHealth, type HealthSeed } from './health-seed.js';
+import { DaemonDispatchPauses } from './dispatch-pauses.js';
+import { withOutputRateLimits } from './rate-limit-scan.js';
+import { rateLimitPolicyOf, type RateLimitPolicy } from '../core/rate-limits.js';
+import type { WorkerTypes } from '../config/load.js';
 
 export interface DaemonOptions {
   readonly paths: HomePaths;
@@ -60,6 +64,9 @@ export class Daemon {
   private readonly inflight = new Set<Promise<unknown>>();
   private lastObservation: Observation | undefined;
   private readonly housekeeping: Housekeeping;
+  private readonly pauses: DaemonDispatchPauses;
+  /** Each type's rate-limit policy and compiled patterns, for the worker types in force. */
+  private rateLimitsFor: { types: WorkerTypes; policies: Record<string, RateLimitPolicy>; patterns: Map<string, RegExp[]> } | undefined;
   /** The last daemon's view of each worker's health, so a change it logged is not logged again. */
   private healthSeed: ReadonlyMap<string, HealthSeed> | undefined;
   /** Where the metrics listener is, when enabled: shown in pm-state.json. */
@@ -72,6 +79,7 @@ export class Daemon {
     this.settings = loadDaemonSettings(this.paths, options.env, options.flags);
     this.events = new DaemonEvents(this.paths, this.logger, this.clock, options.onEvent);
     this.inputs = new PassInputs(this.paths, this.logger, this.clock, (where, error) => this.events.reportError(where, error));
+    this.pauses = new DaemonDispatchPauses(this.paths, this.clock, (where, error) => this.events.reportError(where, error));
     this.observer = new Observer(
       this.paths,
       this.clock,
@@ -161,7 +169,16 @@ export class Daemon {
     }
     for (const { workerId, taskId, checkin } of observation.newCheckins) {
       events.push({ event: 'checkin_received', worker_id: workerId, task_id: taskId, data: { status: checkin.status, progress_pct: checkin.progress_pct, message: checkin.message ?? null } });
+      if (checkin.status === 'rate_limited') events.push({ event: 'worker_rate_limited', worker_id: workerId, task_id: taskId, data: { source: 'checkin', reset_at: checkin.retry_at ?? null, message: checkin.message ?? null } });
     }
+    this.pauses.refresh();
+    try {
+      events.push(...(await this.pauses.expire()));
+    } catch (error) {
+      this.events.reportError('end expired dispatch pauses', error);
+    }
+    const rateLimits = this.rateLimits();
+    const workers = withOutputRateLimits(this.paths, this.clock, observation.workers, (type) => rateLimits.patterns.get(type));
     for (const ignored of observation.ignoredCheckins) {
       this.logger.warn({ worker_id: ignored.workerId, reason: ignored.reason }, 'check-in ignored');
       events.push({ event: 'checkin_ignored', worker_id: ignored.workerId, data: { reason: ignored.reason } });
@@ -175,8 +192,10 @@ export class Daemon {
     events.push(...this.inputs.noteMissingTypes(observation.workers.map((w) => w.view), queue.queued));
     const plan = decidePass({
       now: this.clock.now(),
-      workers: observation.workers.map((w) => w.view),
+      workers: workers.map((w) => w.view),
       limits: this.inputs.limits,
+      rateLimits: rateLimits.policies,
+      ...this.pauses.forDecision(),
       retiredLimits: this.inputs.retiredLimits,
       previousHealth: this.observer.previousHealth(),
       heldLastPass: this.heldLastPass,
@@ -186,7 +205,8 @@ export class Daemon {
       rand: Math.random,
     });
     this.heldLastPass = plan.held;
-    this.scheduler.wakeAt(plan.nextDeadline);
+    const pauseEnd = this.pauses.nextEndAt();
+    this.scheduler.wakeAt(plan.nextDeadline === null ? pauseEnd : pauseEnd === null ? plan.nextDeadline : Math.min(plan.nextDeadline, pauseEnd));
     if (plan.held) this.events.count('actions_held');
     for (const [id, assessment] of plan.health) if (!plan.heldWorkerIds.has(id)) this.observer.setHealth(id, assessment.state);
     this.emit([...events, ...plan.events]);
@@ -207,7 +227,23 @@ export class Daemon {
     const passMs = performance.now() - started;
     this.writeState(observation, plan, queue.queued.length, passMs);
     const cpu = process.cpuUsage(cpuStart);
-    await this.options.hooks?.afterPass?.({ daemon: this, observation, plan, passMs, cpuMs: (cpu.user + cpu.system) / 1000, tasksQueued: queue.queued.length });
+    await this.options.hooks?.afterPass?.({ daemon: this, observation, plan, passMs, cpuMs: (cpu.user + cpu.system) / 1000, tasksQueued: queue.queued.length, rateLimitPauses: this.pauses.rateLimitPauses() });
+  }
+
+  /** The rate-limit policies and compiled patterns of the worker types in force (rebuilt when they change). */
+  private rateLimits(): { policies: Record<string, RateLimitPolicy>; patterns: Map<string, RegExp[]> } {
+    const types = this.inputs.workerTypes;
+    if (this.rateLimitsFor?.types !== types) {
+      const policies: Record<string, RateLimitPolicy> = {};
+      const patterns = new Map<string, RegExp[]>();
+      for (const [name, type] of Object.entries(types.types)) {
+        policies[name] = rateLimitPolicyOf(name, type);
+        // Checked when worker-types.json loaded (contract/worker-types.ts): each compiles.
+        if (type.rate_limit_patterns !== undefined) patterns.set(name, type.rate_limit_patterns.map((p) => new RegExp(p)));
+      }
+      this.rateLimitsFor = { types, policies, patterns };
+    }
+    return this.rateLimitsFor;
   }
 
   /** Orphans (workers whose specs left active/ while they run) are stopped, the guard permitting (OrphanGuard). */
@@ -249,6 +285,7 @@ export class Daemon {
       workerTypes: this.inputs.currentTypes,
       workerTypesFile: this.inputs.fileStatus,
       metricsEndpoint: this.metricsEndpoint,
+      dispatchPauses: this.pauses.inForce(),
     });
     try {
       writeDerivedJsonSync(this.paths.pmState, state);
@@ -283,6 +320,7 @@ export class Daemon {
       adoptChild: (id, child, run) => this.adoptChild(id, child, run),
       startedRun: (id) => (this.children.has(id) ? this.childRuns.get(id) : undefined),
       count: (name) => this.events.count(name),
+      pauseProvider: async (action) => this.emit(await this.pauses.pauseProvider(action)),
       inflight: this.inflight,
     };
   }

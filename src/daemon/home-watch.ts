@@ -43,7 +43,8 @@ export class HomeWatch {
         { folder: paths.specDir('active'), accept: json },
         { folder: paths.checkins, accept: json },
         { folder: paths.exits, accept: json },
-        { folder: dirname(paths.taskQueue), accept: only(paths.taskQueue) },
+        // task-queue.json and dispatch-pauses.json share coordination/ (one watch per folder).
+        { folder: dirname(paths.taskQueue), accept: (n) => only(paths.taskQueue)(n) || only(paths.dispatchPauses)(n) },
         { folder: dirname(paths.workerTypes), accept: only(paths.workerTypes) },
       ],
       (folder, name) => {

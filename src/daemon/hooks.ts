@@ -15,6 +15,8 @@ export interface PassReport {
   readonly passMs: number;
   readonly cpuMs: number;
   readonly tasksQueued: number;
+  /** The daemon's rate-limit pauses in force (for the provider_rate_limited alert). */
+  readonly rateLimitPauses?: readonly { readonly provider: string; readonly until: string | null; readonly workerIds: readonly string[] }[];
 }
 
 export interface PassHooks {

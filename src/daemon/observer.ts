@@ -289,6 +289,13 @@ export class Observer {
     return memory.nextRestartAt;
   }
 
+  /** A wall time from a file (ISO) on the daemon clock, as of now. */
+  private onDaemonClock(iso: string | null): number | null {
+    if (iso === null) return null;
+    const wall = Date.parse(iso);
+    return Number.isFinite(wall) ? this.clock.now() + (wall - this.clock.wallNow()) : null;
+  }
+
   private viewOf(id: string, spec: WorkerSpec, memory: Memory, checkInFull: boolean): ObservedWorker {
     const execution = spec.execution;
     // The token is read once per process: a process cannot lose it, and the same pid and start ticks are the same process.
@@ -323,6 +330,10 @@ export class Observer {
       held: holdOf(spec) !== null,
       startedLimits: startedLimitsOf(spec),
       createdAt: spec.created_at,
+      checkinStatus: memory.checkin?.status ?? null,
+      retryAt: this.onDaemonClock(memory.checkin?.status === 'rate_limited' ? (memory.checkin.retry_at ?? null) : null),
+      rateLimitWaits: execution?.rate_limit_waits ?? 0,
+      rateLimitedAt: this.onDaemonClock(execution?.rate_limited_at ?? null),
     };
     const lastOutput = memory.lastOutputAt === null ? null : new Date(memory.outputMtime).toISOString();
     return { spec, view, checkin: memory.checkin, checkinCount: memory.checkinCount, lastOutput };

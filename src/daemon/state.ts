@@ -1,6 +1,8 @@
 import type { DaemonSettings, WorkerTypes } from '../config/load.js';
 import type { MonitoredWorker, PmState } from '../contract/pm-state.js';
 import { nowIso } from '../contract/time.js';
+import { RATE_LIMIT_DEFAULTS } from '../contract/worker-types.js';
+import { pauseScope, type DispatchPause } from '../contract/dispatch-pauses.js';
 import { holdOf } from '../contract/worker-spec.js';
 import type { HealthAssessment } from '../core/health.js';
 import type { DaemonPid } from '../store/daemon-pid.js';
@@ -33,6 +35,8 @@ export interface StateInput {
   /** Where worker-types.json stands: the version in force, and whether the file on disk loads. */
   readonly workerTypesFile?: WorkerTypesFileStatus;
   readonly metricsEndpoint?: { host: string; port: number } | undefined;
+  /** The dispatch pauses in force (dispatch-pauses.json). */
+  readonly dispatchPauses?: readonly DispatchPause[];
 }
 
 /** pm-state.json: the daemon's view after a pass. Only the daemon writes it. */
@@ -70,6 +74,7 @@ export function buildPmState(input: StateInput): PmState {
       stopped_by: hold?.by ?? null,
       stopped_reason: hold?.reason ?? null,
       stop_action: hold?.action ?? null,
+      rate_limit_waits: e?.rate_limit_waits ?? 0,
       last_exit: e?.exit_code !== null && e?.exit_code !== undefined ? { exit_code: e.exit_code, signal: e.signal ?? null } : e?.signal ? { exit_code: null, signal: e.signal } : null,
     };
   }
@@ -85,6 +90,9 @@ export function buildPmState(input: StateInput): PmState {
         restart_backoff_seconds: t.restart_backoff_seconds,
         restart_backoff_max_seconds: t.restart_backoff_max_seconds,
         stop_grace_seconds: t.stop_grace_seconds,
+        provider: t.provider ?? name,
+        rate_limit_pause_threshold: t.rate_limit_pause_threshold ?? RATE_LIMIT_DEFAULTS.rate_limit_pause_threshold,
+        max_rate_limit_waits: t.max_rate_limit_waits ?? RATE_LIMIT_DEFAULTS.max_rate_limit_waits,
       },
     ]),
   );
@@ -101,6 +109,19 @@ export function buildPmState(input: StateInput): PmState {
       metrics: input.metricsEndpoint === undefined ? null : { host: input.metricsEndpoint.host, port: input.metricsEndpoint.port },
     },
     monitored_workers: monitored,
+    dispatch: {
+      paused: (input.dispatchPauses ?? []).length > 0,
+      pauses: (input.dispatchPauses ?? []).map((p) => ({
+        scope: pauseScope(p),
+        type: p.type,
+        ...(p.types === undefined ? {} : { types: p.types, provider: p.provider ?? null }),
+        reason: p.reason,
+        until: p.until,
+        by: p.by,
+        at: p.at,
+        ...(p.worker_ids === undefined ? {} : { worker_ids: p.worker_ids }),
+      })),
+    },
     metrics: {
       workers_total: Object.keys(monitored).length,
       workers_by_health: byHealth,

@@ -16,6 +16,8 @@ export interface AlertObservation {
   readonly queueDepth: number;
   /** Workers waiting for a person (health blocked), with what they ask. */
   readonly blocked?: readonly { readonly workerId: string; readonly message: string | null }[];
+  /** The daemon's rate-limit pauses in force: one per provider whose workers were rate limited. */
+  readonly rateLimitPauses?: readonly { readonly provider: string; readonly until: string | null; readonly workerIds: readonly string[] }[];
 }
 
 export interface AlertEvaluation {
@@ -108,6 +110,15 @@ export function alertConditions(o: AlertObservation): Record<AlertType, Conditio
       workerIds: [],
     },
     workers_blocked: blockedCondition(o.blocked ?? []),
+    provider_rate_limited: {
+      holds: (o.rateLimitPauses ?? []).length > 0,
+      severity: 'warning',
+      metricValue: (o.rateLimitPauses ?? []).length,
+      threshold: 1,
+      message: `dispatch paused for rate-limited ${(o.rateLimitPauses ?? []).length === 1 ? 'provider' : 'providers'} ${(o.rateLimitPauses ?? []).map((p) => `${p.provider} (until ${p.until ?? 'resumed'})`).join(', ')}`,
+      workerIds: [...new Set((o.rateLimitPauses ?? []).flatMap((p) => p.workerIds))].sort(),
+      extra: { providers: (o.rateLimitPauses ?? []).map((p) => p.provider) },
+    },
   };
 }
 

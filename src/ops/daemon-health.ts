@@ -1,3 +1,4 @@
+import { describePauses, readPausesInForce, type PauseRow } from './dispatch-pauses-view.js';
 import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
 import { daemonLiveness, type DaemonLiveness } from '../store/daemon-pid.js';
@@ -44,6 +45,8 @@ export interface DaemonHealth {
   readonly last_pass_ms: number | null;
   /** worker-types.json as this daemon last saw it; null when pm-state.json does not say (or is not this daemon's). */
   readonly worker_types_file: WorkerTypesFileHealth | null;
+  /** Dispatch pauses in force (dispatch-pauses.json): a drain, not a fault, so `ok` is unchanged. */
+  readonly dispatch_pauses?: readonly PauseRow[];
 }
 
 export const MIN_PASS_AGE_LIMIT_SECONDS = 15;
@@ -153,11 +156,14 @@ function workerTypesFileOf(configuration: Readonly<Record<string, unknown>>): Wo
 
 /** Reads the pid file, the process table and pm-state.json, and assesses the daemon. Never writes. */
 export function checkDaemonHealth(paths: HomePaths, now: number = Date.now()): DaemonHealth {
-  return assessDaemonHealth({
+  const health = assessDaemonHealth({
     liveness: daemonLiveness(paths),
     pidFileExists: existsSync(paths.daemonPidFile),
     pmState: readPmStateView(paths).state,
     now,
     pidFileName: relative(paths.home, paths.daemonPidFile),
   });
+  const { pauses } = readPausesInForce(paths, now);
+  if (pauses.length === 0) return health;
+  return { ...health, message: `${health.message}; ${describePauses(pauses)}`, dispatch_pauses: pauses };
 }

@@ -1,3 +1,4 @@
+import { readPausesInForce, type PauseRow } from './dispatch-pauses-view.js';
 import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
 import type { Alert } from '../contract/alerts.js';
@@ -67,6 +68,8 @@ export interface DashboardModel {
   /** Tasks with status queued; null when task-queue.json cannot be read. */
   readonly queue_depth: number | null;
   readonly alerts: readonly AlertRow[];
+  /** Dispatch pauses in force (dispatch-pauses.json). */
+  readonly dispatch_pauses?: readonly PauseRow[];
   /** Files that could not be read, specs that do not validate. */
   readonly problems: readonly string[];
 }
@@ -84,6 +87,7 @@ export interface DashboardInput {
   readonly queueDepth: number | null;
   readonly alerts: readonly Alert[];
   readonly problems: readonly string[];
+  readonly dispatchPauses?: readonly PauseRow[];
 }
 
 const rank = (health: string | null): number => {
@@ -166,6 +170,7 @@ export function buildDashboardModel(input: DashboardInput): DashboardModel {
     totals: { workers: workers.length, by_health: byHealth, by_status: byStatus },
     queue_depth: input.queueDepth,
     alerts,
+    dispatch_pauses: input.dispatchPauses ?? [],
     problems: input.problems,
   };
 }
@@ -220,6 +225,8 @@ export function collectDashboardModel(paths: HomePaths, now: number = Date.now()
   }
   const alertsRead = readAlertsFile(paths);
   if (!alertsRead.ok) problems.push(alertsRead.reason);
-  return buildDashboardModel({ home: paths.home, now, daemon, specs, checkins, pmState: pmRead.state, queueDepth, alerts: alertsRead.ok ? alertsRead.alerts : [], problems });
+  const pauses = readPausesInForce(paths, now);
+  if (pauses.problem !== undefined) problems.push(pauses.problem);
+  return buildDashboardModel({ home: paths.home, now, daemon, specs, checkins, pmState: pmRead.state, queueDepth, alerts: alertsRead.ok ? alertsRead.alerts : [], problems, dispatchPauses: pauses.pauses });
 }
 

@@ -1,3 +1,4 @@
+import { describePauses } from './dispatch-pauses-view.js';
 import type { AlertRow, DashboardModel, WorkerRow } from './dashboard-model.js';
 import { formatDuration, truncateEnd, truncateMiddle } from './format.js';
 
@@ -139,6 +140,10 @@ function totalsLines(model: DashboardModel, width: number, paint: Paint): string
   const stopped = t.by_status.stopped ?? 0;
   const counts = `${t.workers} active (${t.by_status.running ?? 0} running, ${t.by_status.pending ?? 0} pending${stopped > 0 ? `, ${stopped} stopped` : ''})`;
   const lines = [label('workers') + fitParts([counts, queue], width - LABEL_WIDTH)];
+  const pauses = model.dispatch_pauses ?? [];
+  if (pauses.length > 0) {
+    wrapText(`${describePauses(pauses)}: no starts or restarts there; running workers go on`, width - LABEL_WIDTH, 3).forEach((line, i) => lines.push((i === 0 ? label('dispatch') : ' '.repeat(LABEL_WIDTH)) + paint(line, ANSI.yellow)));
+  }
   const states = ['zombie', 'stalled', 'blocked', 'late', 'backoff', 'exited', 'starting', 'unseen', 'healthy'].filter((s) => (t.by_health[s] ?? 0) > 0);
   if (states.length > 0) {
     const plain = wrapItems(label('health'), states.map((s) => `${t.by_health[s]} ${s}`), width);

@@ -29,6 +29,7 @@ export interface HomePaths {
   readonly locks: string;
   readonly taskQueue: string;
   readonly pmState: string;
+  readonly dispatchPauses: string;
   readonly activity: string;
   readonly alerts: string;
   readonly daemonPidFile: string;
@@ -65,6 +66,7 @@ export function homePaths(home: string): HomePaths {
     locks: join(coordination, '.locks'),
     taskQueue: join(coordination, 'task-queue.json'),
     pmState: join(coordination, 'pm-state.json'),
+    dispatchPauses: join(coordination, 'dispatch-pauses.json'),
     activity: join(coordination, 'pm-activity.jsonl'),
     alerts: join(coordination, 'health-alerts.json'),
     daemonPidFile: join(coordination, 'pm-daemon.pid.json'),

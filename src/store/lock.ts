@@ -58,3 +58,4 @@ export const specLockName = (workerId: string): string => `spec-${workerId}`;
 export const TASK_QUEUE_LOCK = 'task-queue';
 export const ALERTS_LOCK = 'health-alerts';
 export const DAEMON_LOCK = 'pm-daemon';
+export const DISPATCH_PAUSES_LOCK = 'dispatch-pauses';

@@ -11,6 +11,7 @@ import { listCheckinIds, readCheckin } from '../../store/checkins.js';
 import type { HomePaths } from '../../store/home.js';
 import { listSpecIds, readSpec } from '../../store/specs.js';
 import { readTaskQueue } from '../../store/tasks.js';
+import { readDispatchPauses } from '../../store/dispatch-pauses.js';
 import { findTempFiles, STALE_TEMP_MS } from '../../store/temp-files.js';
 import { formatDuration } from '../../ops/format.js';
 import { homeFromEnv, printJson } from '../context.js';
@@ -76,6 +77,7 @@ export function validateHome(paths: HomePaths): { problems: Problem[]; checked: 
     if (read !== undefined && !read.ok) problems.push({ file: paths.checkinFile(id), problem: read.reason.replace(`${paths.checkinFile(id)}: `, '') });
   }
   check(paths.taskQueue, () => void readTaskQueue(paths));
+  if (readTextIfExists(paths.dispatchPauses) !== undefined) check(paths.dispatchPauses, () => void readDispatchPauses(paths));
   for (const [file, schema] of [
     [paths.pmState, pmStateSchema],
     [paths.alerts, alertsFileSchema],
