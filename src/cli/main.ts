@@ -25,6 +25,7 @@ const COMMANDS: Record<string, () => Promise<AnyCommand>> = {
   'restart-worker': async () => (await import('./commands/restart-worker.js')).restartWorkerCommand as unknown as AnyCommand,
   'fail-worker': async () => (await import('./commands/fail-worker.js')).failWorkerCommand as unknown as AnyCommand,
   'recover-task': async () => (await import('./commands/recover-task.js')).recoverTaskCommand as unknown as AnyCommand,
+  'cleanup-workspaces': async () => (await import('./commands/cleanup-workspaces.js')).cleanupWorkspacesCommand as unknown as AnyCommand,
   checkin: async () => (await import('./commands/checkin.js')).checkinCommand as unknown as AnyCommand,
 };
 

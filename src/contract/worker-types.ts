@@ -16,6 +16,24 @@ export const WORKER_TYPE_DEFAULTS = {
 
 const seconds = z.number().nonnegative();
 
+/** A git branch or revision name as given to git: never empty, never an option, no whitespace or control characters. */
+const gitRevision = z
+  .string()
+  .min(1, 'must name a branch')
+  .regex(/^[^-\s\p{Cc}][^\s\p{Cc}]*$/u, 'must be a branch name (no leading "-", no spaces)');
+
+/**
+ * One workspace per worker: its own `git worktree` of `repo` (relative to the home, or absolute) under
+ * workspaces/<worker_id>, on a new branch relay/<worker_id> from `base` (see src/workspace/worktree.ts).
+ */
+export const workspaceSchema = z.strictObject({
+  git_worktree: z.strictObject({
+    repo: z.string().min(1, 'must name the repository'),
+    base: gitRevision,
+  }),
+});
+export type WorkspaceConfig = z.infer<typeof workspaceSchema>;
+
 export const workerTypeSchema = z.strictObject({
   description: z.string().optional(),
   command: z.array(z.string()).min(1, 'must name a program'),
@@ -36,6 +54,8 @@ export const workerTypeSchema = z.strictObject({
   healthy_reset_seconds: seconds.default(WORKER_TYPE_DEFAULTS.healthy_reset_seconds),
   /** The worker's output log is rotated past this size. */
   log_max_bytes: z.number().int().positive().default(WORKER_TYPE_DEFAULTS.log_max_bytes),
+  /** Each worker gets its own git worktree, its working directory and `{workspace}` in its command. */
+  workspace: workspaceSchema.optional(),
 });
 
 export const workerTypesFileSchema = z.strictObject({

@@ -138,13 +138,16 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
         restart_count: execution.restart_count,
         reason,
         log_file: result.logFile,
+        ...(result.workspace === null ? {} : { workspace: result.workspace.path }),
         ...(holdOf(spec) === null ? {} : { was_stopped: true, stop_cleared: holdOf(spec) }),
       }),
       ...(options.startedEvents?.(result) ?? []),
     ],
     at,
   );
-  const next = withOutbox(toRunning(spec, { pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, host: currentHost(), runId: result.runId, startedAt: result.startedAt, typeLimits: typeLimitsOf(type) }), events, at);
+  const running = toRunning(spec, { pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, host: currentHost(), runId: result.runId, startedAt: result.startedAt, typeLimits: typeLimitsOf(type) });
+  // The workspace is recorded at the top level: it outlives runs (kept across restarts) and the spec's stay in active/.
+  const next = withOutbox(result.workspace === null ? running : { ...running, workspace: { ...result.workspace } }, events, at);
   try {
     await writeSpec(ctx.paths, 'active', next, { existing: true });
   } catch (error) {

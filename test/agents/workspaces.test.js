@@ -1,0 +1,204 @@
+// Item 7 of issue 11: one git worktree per worker (workspaces/<id> on relay/<id>), kept across restarts, and
+// cleanup-workspaces, which never touches an active or live worktree and never drops unmerged work without --force.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { restartWorker, startWorker } from '../../dist/worker/index.js';
+import { stopDaemon } from '../helpers/daemon.js';
+import { FIXTURES, QUICK, readJsonl, run, waitFor } from '../helpers/home.js';
+import { pidOf } from '../helpers/processes.js';
+import { withHome } from '../helpers/scope.js';
+import { diffSnapshots, snapshotTree } from '../helpers/snapshots.js';
+import { readSpecFile, specPath, uniqueId, writePendingSpec } from '../helpers/specs.js';
+
+const AGENT = join(FIXTURES, 'workspace-agent.sh');
+/** The agent's command: where-file under the home, {workspace}, and the mode from the task's description. */
+const agentType = (repo, base = 'base') => ({
+  command: [AGENT, '{home}/where-{worker_id}.txt', '{workspace}', '{description}'],
+  workspace: { git_worktree: { repo, base } },
+  ...QUICK,
+});
+
+const SCOPE = {
+  types: {
+    agent: agentType('repo'),
+    badrepo: agentType('no/such/repo'),
+    badbase: agentType('repo', 'no-such-branch'),
+  },
+};
+
+/** git in dir, with an identity of its own (never the user's global config). @param {string} dir @param {string[]} args */
+const git = (dir, ...args) => execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.invalid', ...args], { cwd: dir, encoding: 'utf8' }).trim();
+
+/** A repository under the home: main with one commit, and branch `base` from it. @param {string} home */
+function makeRepo(home) {
+  const repo = join(home, 'repo');
+  mkdirSync(repo);
+  git(repo, 'init', '-q', '-b', 'main');
+  writeFileSync(join(repo, 'README'), 'hello\n');
+  git(repo, 'add', 'README');
+  git(repo, 'commit', '-q', '-m', 'first');
+  git(repo, 'branch', 'base');
+  return repo;
+}
+
+/** What the agent wrote about where it runs. @param {string} home @param {string} id */
+function whereOf(home, id) {
+  const file = join(home, `where-${id}.txt`);
+  if (!existsSync(file)) return undefined;
+  return Object.fromEntries(readFileSync(file, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+}
+
+const branches = (repo) => git(repo, 'branch', '--format=%(refname:short)').split('\n').filter((b) => b !== '');
+
+test('workspaces: two workers get two worktrees on relay/<id>, run in them, and find {workspace} and COMMIT_RELAY_WORKSPACE', () => withHome(SCOPE, async (t) => {
+  const repo = makeRepo(t.home);
+  const ids = [uniqueId('ws-a'), uniqueId('ws-b')];
+  for (const id of ids) {
+    writePendingSpec(t.home, id, { workerType: 'agent', description: 'wait' });
+    t.tracker.group((await startWorker(t.ctx(), id)).pid);
+  }
+  for (const id of ids) {
+    const where = await waitFor(() => whereOf(t.home, id), { what: `where-${id}.txt` });
+    const dir = join(t.home, 'workspaces', id);
+    assert.equal(where.PWD, realpathSync(dir), 'the worker runs in its own worktree');
+    assert.equal(where.ARG, dir, '{workspace} is the worktree');
+    assert.equal(where.COMMIT_RELAY_WORKSPACE, dir);
+    assert.equal(where.BRANCH, `refs/heads/relay/${id}`);
+    const spec = readSpecFile(t.home, 'active', id);
+    assert.deepEqual(spec.workspace, { path: dir, repo, branch: `relay/${id}`, base: 'base' });
+    const started = readJsonl(t.paths.activity).find((e) => e.event === 'worker_started' && e.worker_id === id);
+    assert.equal(started?.data.workspace, dir);
+  }
+  const worktrees = git(repo, 'worktree', 'list', '--porcelain').split('\n').filter((l) => l.startsWith('worktree ')).map((l) => l.slice(9));
+  assert.deepEqual(worktrees.slice(1).sort(), ids.map((id) => realpathSync(join(t.home, 'workspaces', id))).sort(), 'one worktree each, beside the main one');
+  assert.deepEqual(branches(repo).sort(), ['base', 'main', ...ids.map((id) => `relay/${id}`)].sort());
+}));
+
+test('workspaces: a restart keeps the same worktree and the uncommitted file the worker left there', () => withHome(SCOPE, async (t) => {
+  makeRepo(t.home);
+  const id = uniqueId('ws-keep');
+  writePendingSpec(t.home, id, { workerType: 'agent', description: 'wait' });
+  const first = await startWorker(t.ctx(), id);
+  t.tracker.group(first.pid);
+  const notes = join(t.home, 'workspaces', id, 'notes.txt');
+  await waitFor(() => existsSync(notes), { what: 'notes.txt in the worktree' });
+  const written = readFileSync(notes, 'utf8');
+  assert.match(written, new RegExp(first.runId));
+  const second = await restartWorker(t.ctx(), id);
+  t.tracker.group(second.pid);
+  assert.notEqual(second.runId, first.runId);
+  const where = await waitFor(() => whereOf(t.home, id)?.NOTES === written.trim() && whereOf(t.home, id), { what: 'the second run to find notes.txt' });
+  assert.equal(where.PWD, realpathSync(join(t.home, 'workspaces', id)));
+  assert.equal(readFileSync(notes, 'utf8'), written, 'never recreated or reset');
+  assert.equal(readSpecFile(t.home, 'active', id).workspace.path, join(t.home, 'workspaces', id));
+}));
+
+test('workspaces: a missing repository or base branch fails the start in one line, and nothing runs', () => withHome(SCOPE, async (t) => {
+  makeRepo(t.home);
+  for (const [type, pattern] of /** @type {const} */ ([
+    ['badrepo', /workspace: repository "no\/such\/repo" not found/],
+    ['badbase', /workspace: base branch "no-such-branch" not found/],
+  ])) {
+    const id = uniqueId(`ws-${type}`);
+    writePendingSpec(t.home, id, { workerType: type, description: 'wait' });
+    await assert.rejects(startWorker(t.ctx(), id), (error) => {
+      assert.equal(/** @type {any} */ (error).code, 'SPAWN_FAILED');
+      assert.match(/** @type {Error} */ (error).message, pattern);
+      assert.doesNotMatch(/** @type {Error} */ (error).message, /\n/);
+      return true;
+    });
+    const failed = readSpecFile(t.home, 'failed', id);
+    assert.equal(failed.status, 'failed');
+    assert.match(failed.error, pattern);
+    assert.equal(whereOf(t.home, id), undefined, 'the agent never ran');
+    assert.equal(existsSync(join(t.home, 'workspaces', id)), false);
+  }
+  // The same through the command: one line on stderr, a non-zero exit.
+  const id = uniqueId('ws-cli');
+  writePendingSpec(t.home, id, { workerType: 'badrepo', description: 'wait' });
+  const result = await run(t.home, ['--spec', specPath(t.home, 'active', id)], { script: 'start-worker.sh' });
+  assert.notEqual(result.code, 0);
+  assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+  assert.match(result.stderr, /repository "no\/such\/repo" not found/);
+}));
+
+test('workspaces: a bad workspace key is refused when worker-types.json loads, naming it', () => withHome({ types: { agent: { command: ['true'], workspace: { git_worktree: { repo: 'repo', base: '--upload-pack=x' } } } } }, async (t) => {
+  const id = uniqueId('ws-badcfg');
+  writePendingSpec(t.home, id, { workerType: 'agent' });
+  const result = await run(t.home, ['--spec', specPath(t.home, 'active', id)], { script: 'start-worker.sh' });
+  assert.notEqual(result.code, 0);
+  assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+  assert.match(result.stderr, /workspace/);
+  assert.equal(readSpecFile(t.home, 'active', id).status, 'pending', 'no change');
+}));
+
+test('cleanup-workspaces: keeps active, live, dirty and unmerged ones; removes merged clean ones; --force the rest; --dry-run changes nothing', () => withHome(SCOPE, async (t) => {
+  const repo = makeRepo(t.home);
+  const active = uniqueId('cw-active');
+  const clean = uniqueId('cw-clean');
+  const dirty = uniqueId('cw-dirty');
+  const unmerged = uniqueId('cw-unmerged');
+  const merged = uniqueId('cw-merged');
+  const busy = uniqueId('cw-busy');
+  const modes = { [active]: 'wait', [clean]: 'exit', [dirty]: 'dirty', [unmerged]: 'commit', [merged]: 'commit', [busy]: 'exit' };
+  for (const [id, mode] of Object.entries(modes)) writePendingSpec(t.home, id, { workerType: 'agent', description: mode });
+  const daemon = await t.startDaemon();
+  for (const id of [clean, dirty, unmerged, merged, busy]) {
+    await waitFor(() => existsSync(specPath(t.home, 'completed', id)), { what: `${id} completed`, timeoutMs: 20_000 });
+  }
+  await waitFor(() => whereOf(t.home, active), { what: 'the active worker to run' });
+  await stopDaemon(daemon);
+  // The base takes one worker's commits (as a merge would); a process (not a worker) works inside another's tree.
+  git(repo, 'branch', '-f', 'base', `relay/${merged}`);
+  const sleeper = spawn('sleep', ['600'], { cwd: join(t.home, 'workspaces', busy), detached: true, stdio: 'ignore' });
+  sleeper.unref();
+  t.tracker.group(pidOf(sleeper));
+  await waitFor(() => realpathSync(`/proc/${pidOf(sleeper)}/cwd`) === realpathSync(join(t.home, 'workspaces', busy)), { what: 'the sleeper in its folder' });
+
+  const before = { home: snapshotTree(t.home) };
+  const dry = await run(t.home, ['--dry-run', '--force'], { script: 'cleanup-workspaces.sh' });
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.deepEqual(diffSnapshots(before.home, snapshotTree(t.home)), [], '--dry-run changes nothing');
+  const dryLines = dry.stdout.trim().split('\n');
+  assert.equal(dryLines.length, 7, dry.stdout);
+  assert.match(dryLines.find((l) => l.includes(active)) ?? '', /^keep .*in active\//);
+  assert.match(dryLines.find((l) => l.includes(busy)) ?? '', new RegExp(`^keep .*live process.*${pidOf(sleeper)}`));
+  for (const id of [clean, dirty, unmerged, merged]) assert.match(dryLines.find((l) => l.includes(id)) ?? '', /^would remove /);
+
+  const first = await run(t.home, [], { script: 'cleanup-workspaces.sh' });
+  assert.equal(first.code, 0, first.stderr);
+  const line = (out, id) => out.split('\n').find((l) => l.includes(` ${id}:`)) ?? '';
+  assert.match(line(first.stdout, clean), /^removed .*merged into base, clean; branch relay\/.* deleted/);
+  assert.match(line(first.stdout, merged), /^removed .*; branch relay\/.* deleted/);
+  assert.match(line(first.stdout, dirty), /^kept .*uncommitted changes \(--force removes it\)/);
+  assert.match(line(first.stdout, unmerged), /^kept .*commits not merged into base/);
+  assert.match(line(first.stdout, active), /^kept .*in active\//);
+  assert.match(line(first.stdout, busy), /^kept .*live process/);
+  const exists = (id) => existsSync(join(t.home, 'workspaces', id));
+  assert.deepEqual([clean, merged].map(exists), [false, false]);
+  assert.deepEqual([active, dirty, unmerged, busy].map(exists), [true, true, true, true]);
+  assert.ok(existsSync(join(t.home, 'workspaces', dirty, 'scratch.txt')), 'the dirty file is still there');
+  assert.ok(branches(repo).includes(`relay/${unmerged}`), 'the unmerged branch is kept');
+  assert.ok(!branches(repo).includes(`relay/${clean}`) && !branches(repo).includes(`relay/${merged}`));
+
+  const forced = await run(t.home, ['--force', '--json'], { script: 'cleanup-workspaces.sh' });
+  assert.equal(forced.code, 0, forced.stderr);
+  const outcome = Object.fromEntries(JSON.parse(forced.stdout).workspaces.map((w) => [w.worker_id, w]));
+  assert.equal(outcome[dirty].removed, true);
+  assert.equal(outcome[unmerged].removed, true);
+  assert.equal(outcome[unmerged].branch_deleted, true);
+  assert.equal(outcome[active].removed, false, 'never an active worker, even with --force');
+  assert.equal(outcome[busy].removed, false, 'never one with a live process, even with --force');
+  assert.deepEqual([active, busy].map(exists), [true, true]);
+  assert.deepEqual([dirty, unmerged].map(exists), [false, false]);
+  assert.deepEqual(branches(repo).sort(), ['base', 'main', `relay/${active}`, `relay/${busy}`].sort());
+}));
+
+test('cleanup-workspaces: bad flags are refused in one line and change nothing', () => withHome(SCOPE, async (t) => {
+  const result = await run(t.home, ['--bogus'], { script: 'cleanup-workspaces.sh' });
+  assert.notEqual(result.code, 0);
+  assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+}));
