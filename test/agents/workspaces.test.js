@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { restartWorker, startWorker } from '../../dist/worker/index.js';
-import { stopDaemon } from '../helpers/daemon.js';
+import { decideWorkspace } from '../../dist/workspace/cleanup.js';
+import { eventsOf, stopDaemon } from '../helpers/daemon.js';
 import { FIXTURES, QUICK, readJsonl, run, waitFor } from '../helpers/home.js';
 import { pidOf } from '../helpers/processes.js';
 import { withHome } from '../helpers/scope.js';
@@ -96,6 +97,56 @@ test('workspaces: a restart keeps the same worktree and the uncommitted file the
   assert.equal(readSpecFile(t.home, 'active', id).workspace.path, join(t.home, 'workspaces', id));
 }));
 
+test('workspaces: the daemon restarts a crashed worker in the same worktree, its uncommitted file still there', () => withHome(SCOPE, async (t) => {
+  makeRepo(t.home);
+  const id = uniqueId('ws-crash');
+  writePendingSpec(t.home, id, { workerType: 'agent', description: 'crashonce' });
+  await t.startDaemon();
+  const where = await waitFor(() => whereOf(t.home, id)?.RESTART === '1' && whereOf(t.home, id), { what: 'the restarted run', timeoutMs: 20_000 });
+  assert.equal(where.PWD, realpathSync(join(t.home, 'workspaces', id)));
+  assert.match(where.NOTES, /^written by run run-/, 'the first run\'s uncommitted file is there for the second');
+  const started = eventsOf(t.home, id, 'worker_started');
+  assert.equal(started.length, 2);
+  assert.deepEqual(started.map((e) => e.data.workspace), [join(t.home, 'workspaces', id), join(t.home, 'workspaces', id)]);
+}));
+
+test('workspaces: something else at workspaces/<id> fails the start and is left as it was', () => withHome(SCOPE, async (t) => {
+  makeRepo(t.home);
+  const id = uniqueId('ws-squat');
+  const dir = join(t.home, 'workspaces', id);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'precious.txt'), 'mine\n');
+  writePendingSpec(t.home, id, { workerType: 'agent', description: 'wait' });
+  await assert.rejects(startWorker(t.ctx(), id), /workspace: .* exists but is not a worktree of .* on branch relay\//);
+  assert.equal(readFileSync(join(dir, 'precious.txt'), 'utf8'), 'mine\n');
+  assert.equal(whereOf(t.home, id), undefined, 'the agent never ran');
+  assert.equal(readSpecFile(t.home, 'failed', id).status, 'failed');
+}));
+
+test('decideWorkspace: active and live are never removed; dirty or unmerged only with force; an unknown folder never', () => {
+  /** @typedef {Parameters<typeof decideWorkspace>[0]} Facts */
+  /** @type {Facts} */
+  const facts = { worker_id: 'w', path: '/h/workspaces/w', branch: 'relay/w', spec: 'completed', repo: '/r', base: 'main', is_worktree: true, live_pids: [], clean: true, merged: true };
+  /** @type {[Partial<Facts>, boolean, 'remove' | 'keep', RegExp][]} */
+  const cases = [
+    [{}, false, 'remove', /worker completed, merged into main, clean/],
+    [{ spec: null }, false, 'remove', /no spec/],
+    [{ spec: 'active' }, true, 'keep', /in active/],
+    [{ live_pids: [12, 13] }, true, 'keep', /live processes 12, 13/],
+    [{ is_worktree: false, repo: null }, true, 'keep', /not a git worktree/],
+    [{ clean: false }, false, 'keep', /uncommitted changes \(--force/],
+    [{ clean: false }, true, 'remove', /--force: uncommitted changes/],
+    [{ merged: false }, false, 'keep', /commits not merged into main/],
+    [{ merged: null, base: null }, false, 'keep', /base unknown/],
+    [{ merged: false, clean: false, spec: 'failed' }, true, 'remove', /worker failed, --force: uncommitted changes, commits not merged/],
+  ];
+  for (const [change, force, action, reason] of cases) {
+    const decision = decideWorkspace({ ...facts, ...change }, force);
+    assert.equal(decision.action, action, JSON.stringify(change));
+    assert.match(decision.reason, reason);
+  }
+});
+
 test('workspaces: a missing repository or base branch fails the start in one line, and nothing runs', () => withHome(SCOPE, async (t) => {
   makeRepo(t.home);
   for (const [type, pattern] of /** @type {const} */ ([
@@ -143,10 +194,11 @@ test('cleanup-workspaces: keeps active, live, dirty and unmerged ones; removes m
   const unmerged = uniqueId('cw-unmerged');
   const merged = uniqueId('cw-merged');
   const busy = uniqueId('cw-busy');
-  const modes = { [active]: 'wait', [clean]: 'exit', [dirty]: 'dirty', [unmerged]: 'commit', [merged]: 'commit', [busy]: 'exit' };
+  const token = uniqueId('cw-token');
+  const modes = { [active]: 'wait', [clean]: 'exit', [dirty]: 'dirty', [unmerged]: 'commit', [merged]: 'commit', [busy]: 'exit', [token]: 'exit' };
   for (const [id, mode] of Object.entries(modes)) writePendingSpec(t.home, id, { workerType: 'agent', description: mode });
   const daemon = await t.startDaemon();
-  for (const id of [clean, dirty, unmerged, merged, busy]) {
+  for (const id of [clean, dirty, unmerged, merged, busy, token]) {
     await waitFor(() => existsSync(specPath(t.home, 'completed', id)), { what: `${id} completed`, timeoutMs: 20_000 });
   }
   await waitFor(() => whereOf(t.home, active), { what: 'the active worker to run' });
@@ -157,13 +209,19 @@ test('cleanup-workspaces: keeps active, live, dirty and unmerged ones; removes m
   sleeper.unref();
   t.tracker.group(pidOf(sleeper));
   await waitFor(() => realpathSync(`/proc/${pidOf(sleeper)}/cwd`) === realpathSync(join(t.home, 'workspaces', busy)), { what: 'the sleeper in its folder' });
+  // Another works elsewhere but carries a finished worker's last run token (a grandchild left behind).
+  const runId = readSpecFile(t.home, 'completed', token).execution.run_id;
+  const heir = spawn('sleep', ['600'], { cwd: t.home, detached: true, stdio: 'ignore', env: { ...process.env, COMMIT_RELAY_RUN_ID: runId } });
+  heir.unref();
+  t.tracker.group(pidOf(heir));
 
   const before = { home: snapshotTree(t.home) };
   const dry = await run(t.home, ['--dry-run', '--force'], { script: 'cleanup-workspaces.sh' });
   assert.equal(dry.code, 0, dry.stderr);
   assert.deepEqual(diffSnapshots(before.home, snapshotTree(t.home)), [], '--dry-run changes nothing');
   const dryLines = dry.stdout.trim().split('\n');
-  assert.equal(dryLines.length, 7, dry.stdout);
+  assert.equal(dryLines.length, 8, dry.stdout);
+  assert.match(dryLines.find((l) => l.includes(token)) ?? '', new RegExp(`^keep .*live process.*${pidOf(heir)}`));
   assert.match(dryLines.find((l) => l.includes(active)) ?? '', /^keep .*in active\//);
   assert.match(dryLines.find((l) => l.includes(busy)) ?? '', new RegExp(`^keep .*live process.*${pidOf(sleeper)}`));
   for (const id of [clean, dirty, unmerged, merged]) assert.match(dryLines.find((l) => l.includes(id)) ?? '', /^would remove /);
@@ -192,9 +250,10 @@ test('cleanup-workspaces: keeps active, live, dirty and unmerged ones; removes m
   assert.equal(outcome[unmerged].branch_deleted, true);
   assert.equal(outcome[active].removed, false, 'never an active worker, even with --force');
   assert.equal(outcome[busy].removed, false, 'never one with a live process, even with --force');
-  assert.deepEqual([active, busy].map(exists), [true, true]);
+  assert.equal(outcome[token].removed, false, 'never one a process of its run still works for, even with --force');
+  assert.deepEqual([active, busy, token].map(exists), [true, true, true]);
   assert.deepEqual([dirty, unmerged].map(exists), [false, false]);
-  assert.deepEqual(branches(repo).sort(), ['base', 'main', `relay/${active}`, `relay/${busy}`].sort());
+  assert.deepEqual(branches(repo).sort(), ['base', 'main', `relay/${active}`, `relay/${busy}`, `relay/${token}`].sort());
 }));
 
 test('cleanup-workspaces: bad flags are refused in one line and change nothing', () => withHome(SCOPE, async (t) => {
