@@ -8,7 +8,7 @@ import { RelayError, describeError, errnoCode } from '../errors.js';
 import { projectRoot, type HomePaths } from '../store/home.js';
 import { currentBootId, readProcStat } from './identity.js';
 import { closeLogPipe, openLogPipe } from './log-pipe.js';
-import { ensureWorkspace, type WorkspaceRecord } from '../workspace/worktree.js';
+import type { WorkspaceRecord } from '../workspace/worktree.js';
 
 /**
  * The only module that starts worker processes. Each worker runs inside scripts/lib/worker-shim.sh,
@@ -29,6 +29,8 @@ export interface WorkerLaunch {
   readonly now?: number;
   /** The run token, when the caller recorded it before spawning (default: a new one). */
   readonly runId?: string;
+  /** The worker's worktree, made or checked by the caller (src/workspace/worktree.ts), required with a type's `workspace`. */
+  readonly workspace?: WorkspaceRecord | null;
 }
 
 export interface SpawnResult {
@@ -158,7 +160,9 @@ function openLog(paths: HomePaths, workerId: string, header: string, maxBytes: n
 export function spawnWorker(paths: HomePaths, launch: WorkerLaunch): SpawnResult {
   const runId = launch.runId ?? newRunId();
   const startedAt = nowIso(launch.now ?? Date.now());
-  const workspace = launch.workerType.workspace === undefined ? null : ensureWorkspace(paths, launch.workerId, launch.workerType.workspace);
+  const workspace = launch.workspace ?? null;
+  // Never the agent in the wrong folder: a type with a workspace does not start without it.
+  if (launch.workerType.workspace !== undefined && workspace === null) throw new RelayError('SPAWN_FAILED', 'cannot start: workspace: the worktree was not prepared');
   const env = workerEnv(launch, paths, runId, workspace);
   const argv = expandCommand(launch.workerType.command, {
     worker_id: launch.workerId,

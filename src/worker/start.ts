@@ -5,6 +5,7 @@ import { toFailed, toRunning, withLaunchRecorded } from '../core/transitions.js'
 import { RelayError } from '../errors.js';
 import { checkRun, currentHost } from '../process/identity.js';
 import { newRunId, spawnWorker, type SpawnResult } from '../process/spawn.js';
+import { ensureWorkspace } from '../workspace/worktree.js';
 import { groupsOfRun } from '../process/group.js';
 import { stopProcess, stopRunRemnants } from '../process/terminate.js';
 import { removeExitRecord } from '../store/exits.js';
@@ -108,7 +109,10 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   const now = clock(ctx);
   let result: SpawnResult;
   try {
+    // The worker's worktree, made before its first start and reused after (inside the try: a failure is a spawn failure).
+    const workspace = type.workspace === undefined ? null : await ensureWorkspace(ctx.paths, spec.worker_id, type.workspace);
     result = spawnWorker(ctx.paths, {
+      workspace,
       workerId: spec.worker_id,
       taskId: spec.task_id,
       description: spec.task.description,

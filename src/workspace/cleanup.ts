@@ -107,8 +107,8 @@ function specFacts(paths: HomePaths, workerId: string): SpecFacts {
 }
 
 /** The repository a worktree belongs to (its main folder), when the folder is the top of a worktree. */
-function repoOfWorktree(dir: string): string | null {
-  const out = gitOutput(['rev-parse', '--path-format=absolute', '--show-toplevel', '--git-common-dir'], { cwd: dir });
+async function repoOfWorktree(dir: string): Promise<string | null> {
+  const out = await gitOutput(['rev-parse', '--path-format=absolute', '--show-toplevel', '--git-common-dir'], { cwd: dir });
   if (out === undefined) return null;
   const [top, common] = out.split('\n');
   if (top === undefined || common === undefined || realpathOr(top) !== realpathOr(dir)) return null;
@@ -116,7 +116,7 @@ function repoOfWorktree(dir: string): string | null {
 }
 
 /** Every folder under workspaces/ with what is known about it; changes nothing. */
-export function inspectWorkspaces(paths: HomePaths, force: boolean): WorkspaceFinding[] {
+export async function inspectWorkspaces(paths: HomePaths, force: boolean): Promise<WorkspaceFinding[]> {
   let names: string[];
   try {
     names = readdirSync(paths.workspacesRoot).sort();
@@ -132,50 +132,52 @@ export function inspectWorkspaces(paths: HomePaths, force: boolean): WorkspaceFi
     if (runId !== null && runId !== undefined) runIds.set(real.get(id) ?? '', runId);
   }
   const live = processesInside([...real.values()], runIds);
-  return ids.map((id) => {
+  const findings: WorkspaceFinding[] = [];
+  for (const id of ids) {
     const dir = paths.workspaceDir(id);
     const branch = workspaceBranch(id);
     const spec = specs.get(id) ?? { place: null, repo: null, base: null, runId: null };
     const livePids = live.get(real.get(id) ?? dir) ?? [];
-    const repoOfDir = spec.place === 'active' || livePids.length > 0 ? null : repoOfWorktree(dir);
+    const repoOfDir = spec.place === 'active' || livePids.length > 0 ? null : await repoOfWorktree(dir);
     const isWorktree = repoOfDir !== null && (spec.repo === null || realpathOr(spec.repo) === repoOfDir);
     const repo = isWorktree ? repoOfDir : null;
     let clean: boolean | null = null;
     let merged: boolean | null = null;
     let base = spec.base;
     if (repo !== null) {
-      const status = git(['--no-optional-locks', 'status', '--porcelain'], { cwd: dir });
+      const status = await git(['--no-optional-locks', 'status', '--porcelain'], { cwd: dir });
       clean = status.ok ? status.stdout.trim() === '' : null;
-      base ??= gitOutput(['rev-parse', '--abbrev-ref', `refs/heads/${branch}@{upstream}`], { cwd: repo }) ?? null;
+      base ??= (await gitOutput(['rev-parse', '--abbrev-ref', `refs/heads/${branch}@{upstream}`], { cwd: repo })) ?? null;
       if (base !== null) {
-        const inBase = (rev: string): boolean => git(['merge-base', '--is-ancestor', rev, base ?? ''], { cwd: repo }).ok;
-        const head = gitOutput(['rev-parse', '--verify', 'HEAD'], { cwd: dir });
-        merged = head !== undefined && inBase(`refs/heads/${branch}`) && inBase(head);
+        const inBase = async (rev: string): Promise<boolean> => (await git(['merge-base', '--is-ancestor', rev, base ?? ''], { cwd: repo })).ok;
+        const head = await gitOutput(['rev-parse', '--verify', 'HEAD'], { cwd: dir });
+        merged = head !== undefined && (await inBase(`refs/heads/${branch}`)) && (await inBase(head));
       }
     }
     const facts: Facts = { worker_id: id, path: dir, branch, spec: spec.place, repo, base, is_worktree: isWorktree, live_pids: livePids, clean, merged };
-    return { ...facts, ...decideWorkspace(facts, force) };
-  });
+    findings.push({ ...facts, ...decideWorkspace(facts, force) });
+  }
+  return findings;
 }
 
 /** Removes one worktree and its branch (`git branch -d`; -D only with --force), under the worker's spec lock. */
 async function removeWorkspace(paths: HomePaths, finding: WorkspaceFinding, force: boolean): Promise<WorkspaceOutcome> {
-  return withSpecLock(paths, finding.worker_id, () => {
+  return withSpecLock(paths, finding.worker_id, async () => {
     // Looked at again under the lock: a worker started since is left alone.
-    const again = inspectWorkspaces(paths, force).find((f) => f.worker_id === finding.worker_id);
+    const again = (await inspectWorkspaces(paths, force)).find((f) => f.worker_id === finding.worker_id);
     if (again?.action !== 'remove' || again.repo === null) {
       return { ...(again ?? finding), action: 'keep' as const, reason: again?.reason ?? 'gone', removed: false, branch_deleted: false, error: null };
     }
-    const removed = git(['worktree', 'remove', ...(force ? ['--force'] : []), again.path], { cwd: again.repo });
+    const removed = await git(['worktree', 'remove', ...(force ? ['--force'] : []), again.path], { cwd: again.repo });
     if (!removed.ok) return { ...again, removed: false, branch_deleted: false, error: `git worktree remove: ${gitReason(removed)}` };
-    const deleted = git(['branch', force ? '-D' : '-d', again.branch], { cwd: again.repo });
+    const deleted = await git(['branch', force ? '-D' : '-d', again.branch], { cwd: again.repo });
     return { ...again, removed: true, branch_deleted: deleted.ok, error: deleted.ok ? null : `branch kept: ${gitReason(deleted)}` };
   });
 }
 
 /** cleanup-workspaces: --dry-run only inspects; otherwise removes each workspace decided `remove`. */
 export async function cleanupWorkspaces(paths: HomePaths, options: { dryRun: boolean; force: boolean }): Promise<WorkspaceOutcome[]> {
-  const findings = inspectWorkspaces(paths, options.force);
+  const findings = await inspectWorkspaces(paths, options.force);
   const outcomes: WorkspaceOutcome[] = [];
   for (const finding of findings) {
     if (options.dryRun || finding.action === 'keep') outcomes.push({ ...finding, removed: false, branch_deleted: false, error: null });

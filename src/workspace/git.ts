@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 
 /** What one git command said: its exit status (null when it could not run or was killed), stdout and stderr. */
 export interface GitResult {
@@ -8,22 +8,31 @@ export interface GitResult {
   readonly stderr: string;
 }
 
-const GIT_TIMEOUT_MS = 30_000;
+const GIT_TIMEOUT_MS = 120_000;
 
 /**
- * Runs git with an argv list (never a shell), its output captured, never prompting for anything. Synchronous:
- * a worktree is made once per worker, before its first start, and the start waits for it anyway.
+ * Runs git with an argv list (never a shell), its output captured, never prompting for anything. Asynchronous: a
+ * `git worktree add` of a big repository checks out its whole tree, and the daemon's loop must not wait for it.
  */
-export function git(args: readonly string[], options: { cwd?: string } = {}): GitResult {
-  const result = spawnSync('git', args, {
-    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: GIT_TIMEOUT_MS,
-    env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
+export function git(args: readonly string[], options: { cwd?: string } = {}): Promise<GitResult> {
+  return new Promise((resolve) => {
+    execFile(
+      'git',
+      args,
+      {
+        ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+        encoding: 'utf8',
+        timeout: GIT_TIMEOUT_MS,
+        maxBuffer: 16 * 1024 * 1024,
+        env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
+      },
+      (error, stdout, stderr) => {
+        if (error === null) return resolve({ ok: true, status: 0, stdout, stderr });
+        const status = typeof error.code === 'number' ? error.code : null;
+        resolve({ ok: false, status, stdout, stderr: stderr !== '' ? stderr : error.message });
+      },
+    );
   });
-  if (result.error !== undefined) return { ok: false, status: null, stdout: '', stderr: result.error.message };
-  return { ok: result.status === 0, status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
 /** git's own reason in one line: the last line of its stderr that says something (else its exit status). */
@@ -35,7 +44,7 @@ export function gitReason(result: GitResult): string {
 }
 
 /** The trimmed stdout of a git command that succeeded, else undefined. */
-export function gitOutput(args: readonly string[], options: { cwd?: string } = {}): string | undefined {
-  const result = git(args, options);
+export async function gitOutput(args: readonly string[], options: { cwd?: string } = {}): Promise<string | undefined> {
+  const result = await git(args, options);
   return result.ok ? result.stdout.trim() : undefined;
 }

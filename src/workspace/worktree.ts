@@ -26,7 +26,7 @@ const realpathOr = (path: string): string => {
 };
 
 /** The repository a workspace config names, absolute (relative to the home), and its shared git folder; throws SPAWN_FAILED. */
-function resolveRepo(paths: HomePaths, config: WorkspaceConfig): { repo: string; commonDir: string } {
+async function resolveRepo(paths: HomePaths, config: WorkspaceConfig): Promise<{ repo: string; commonDir: string }> {
   const repo = isAbsolute(config.git_worktree.repo) ? config.git_worktree.repo : resolve(paths.home, config.git_worktree.repo);
   let isDir = false;
   try {
@@ -35,19 +35,19 @@ function resolveRepo(paths: HomePaths, config: WorkspaceConfig): { repo: string;
     isDir = false;
   }
   if (!isDir) throw failed(`repository ${quote(config.git_worktree.repo)} not found (${repo} is not a folder)`);
-  const commonDir = gitOutput(['rev-parse', '--path-format=absolute', '--git-common-dir'], { cwd: repo });
+  const commonDir = await gitOutput(['rev-parse', '--path-format=absolute', '--git-common-dir'], { cwd: repo });
   if (commonDir === undefined) throw failed(`${repo} is not a git repository`);
   return { repo, commonDir: realpathOr(commonDir) };
 }
 
 /** Is `dir` the top of a worktree of this repository with `branch` checked out? */
-function isWorktreeOf(dir: string, commonDir: string, branch: string): boolean {
-  const top = gitOutput(['rev-parse', '--path-format=absolute', '--show-toplevel', '--git-common-dir'], { cwd: dir });
+async function isWorktreeOf(dir: string, commonDir: string, branch: string): Promise<boolean> {
+  const top = await gitOutput(['rev-parse', '--path-format=absolute', '--show-toplevel', '--git-common-dir'], { cwd: dir });
   if (top === undefined) return false;
   const [toplevel, common] = top.split('\n');
   if (toplevel === undefined || common === undefined) return false;
   if (realpathOr(toplevel) !== realpathOr(dir) || realpathOr(common) !== commonDir) return false;
-  return gitOutput(['symbolic-ref', '--quiet', 'HEAD'], { cwd: dir }) === `refs/heads/${branch}`;
+  return (await gitOutput(['symbolic-ref', '--quiet', 'HEAD'], { cwd: dir })) === `refs/heads/${branch}`;
 }
 
 /**
@@ -56,8 +56,8 @@ function isWorktreeOf(dir: string, commonDir: string, branch: string): boolean {
  * Anything else at that path, a missing repository or base, or a git error throws SPAWN_FAILED in one line, so the
  * worker never runs in the wrong folder.
  */
-export function ensureWorkspace(paths: HomePaths, workerId: string, config: WorkspaceConfig): WorkspaceRecord {
-  const { repo, commonDir } = resolveRepo(paths, config);
+export async function ensureWorkspace(paths: HomePaths, workerId: string, config: WorkspaceConfig): Promise<WorkspaceRecord> {
+  const { repo, commonDir } = await resolveRepo(paths, config);
   const base = config.git_worktree.base;
   const branch = workspaceBranch(workerId);
   const dir = paths.workspaceDir(workerId);
@@ -71,20 +71,20 @@ export function ensureWorkspace(paths: HomePaths, workerId: string, config: Work
     exists = false;
   }
   if (exists) {
-    if (isWorktreeOf(dir, commonDir, branch)) return record;
+    if (await isWorktreeOf(dir, commonDir, branch)) return record;
     throw failed(`${dir} exists but is not a worktree of ${repo} on branch ${branch}: move it away or remove it`);
   }
-  if (gitOutput(['rev-parse', '--verify', '--quiet', `${base}^{commit}`], { cwd: repo }) === undefined) {
+  if ((await gitOutput(['rev-parse', '--verify', '--quiet', `${base}^{commit}`], { cwd: repo })) === undefined) {
     throw failed(`base branch ${quote(base)} not found in ${repo}`);
   }
   // A worktree folder removed by hand leaves its registration behind, which would refuse the path.
-  git(['worktree', 'prune'], { cwd: repo });
+  await git(['worktree', 'prune'], { cwd: repo });
   mkdirSync(paths.workspacesRoot, { recursive: true });
-  const branchExists = git(['show-ref', '--verify', '--quiet', `refs/heads/${branch}`], { cwd: repo }).ok;
+  const branchExists = (await git(['show-ref', '--verify', '--quiet', `refs/heads/${branch}`], { cwd: repo })).ok;
   // A branch base is the new branch's upstream, so `git branch -d` later asks whether the work is merged into the base.
-  const baseIsBranch = git(['show-ref', '--verify', '--quiet', `refs/heads/${base}`], { cwd: repo }).ok;
+  const baseIsBranch = (await git(['show-ref', '--verify', '--quiet', `refs/heads/${base}`], { cwd: repo })).ok;
   const args = branchExists ? ['worktree', 'add', dir, branch] : ['worktree', 'add', ...(baseIsBranch ? ['--track'] : []), '-b', branch, dir, base];
-  const added = git(args, { cwd: repo });
+  const added = await git(args, { cwd: repo });
   if (!added.ok) throw failed(`git worktree add failed: ${gitReason(added)}`);
   return record;
 }
