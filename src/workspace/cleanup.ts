@@ -119,6 +119,8 @@ async function repoOfWorktree(dir: string): Promise<string | null> {
 export async function inspectWorkspaces(paths: HomePaths, force: boolean): Promise<WorkspaceFinding[]> {
   let names: string[];
   try {
+    // Through a link planted as workspaces/, nothing: only the home's own folder is ours to clean.
+    if (!lstatSync(paths.workspacesRoot).isDirectory()) return [];
     names = readdirSync(paths.workspacesRoot).sort();
   } catch {
     return [];

@@ -80,6 +80,8 @@ export async function ensureWorkspace(paths: HomePaths, workerId: string, config
   // A worktree folder removed by hand leaves its registration behind, which would refuse the path.
   await git(['worktree', 'prune'], { cwd: repo });
   mkdirSync(paths.workspacesRoot, { recursive: true });
+  // A link planted as workspaces/ would put the worktree wherever it points.
+  if (!lstatSync(paths.workspacesRoot).isDirectory()) throw failed(`${paths.workspacesRoot} is not a folder (a symbolic link?)`);
   const branchExists = (await git(['show-ref', '--verify', '--quiet', `refs/heads/${branch}`], { cwd: repo })).ok;
   // A branch base is the new branch's upstream, so `git branch -d` later asks whether the work is merged into the base.
   const baseIsBranch = (await git(['show-ref', '--verify', '--quiet', `refs/heads/${base}`], { cwd: repo })).ok;

@@ -2,7 +2,7 @@
 // cleanup-workspaces, which never touches an active or live worktree and never drops unmerged work without --force.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { restartWorker, startWorker } from '../../dist/worker/index.js';
@@ -121,6 +121,20 @@ test('workspaces: something else at workspaces/<id> fails the start and is left 
   assert.equal(readFileSync(join(dir, 'precious.txt'), 'utf8'), 'mine\n');
   assert.equal(whereOf(t.home, id), undefined, 'the agent never ran');
   assert.equal(readSpecFile(t.home, 'failed', id).status, 'failed');
+}));
+
+test('workspaces: a link planted as workspaces/ is refused, and nothing is made where it points', () => withHome(SCOPE, async (t) => {
+  makeRepo(t.home);
+  const elsewhere = join(t.home, 'elsewhere');
+  mkdirSync(elsewhere);
+  symlinkSync(elsewhere, join(t.home, 'workspaces'));
+  const id = uniqueId('ws-link');
+  writePendingSpec(t.home, id, { workerType: 'agent', description: 'wait' });
+  await assert.rejects(startWorker(t.ctx(), id), /workspace: .*workspaces is not a folder/);
+  assert.deepEqual(readdirSync(elsewhere), []);
+  const cleanup = await run(t.home, ['--force'], { script: 'cleanup-workspaces.sh' });
+  assert.equal(cleanup.code, 0, cleanup.stderr);
+  assert.match(cleanup.stdout, /^0 workspaces/);
 }));
 
 test('decideWorkspace: active and live are never removed; dirty or unmerged only with force; an unknown folder never', () => {
