@@ -1,4 +1,4 @@
-import { lstatSync, mkdirSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { WorkspaceConfig } from '../contract/worker-types.js';
 import { RelayError, quote } from '../errors.js';
@@ -50,6 +50,41 @@ async function isWorktreeOf(dir: string, commonDir: string, branch: string): Pro
   return (await gitOutput(['symbolic-ref', '--quiet', 'HEAD'], { cwd: dir })) === `refs/heads/${branch}`;
 }
 
+/** Worktree changes of one repository, one at a time in this process (`--track` writes the repository's config, under git's lock). */
+const queues = new Map<string, Promise<unknown>>();
+
+function oneAtATime<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const next = (queues.get(key) ?? Promise.resolve()).then(fn, fn);
+  queues.set(key, next);
+  const forget = (): void => {
+    if (queues.get(key) === next) queues.delete(key);
+  };
+  next.then(forget, forget);
+  return next;
+}
+
+const LOCK_BUSY = /\.lock\b|could not lock|unable to create .*: file exists/i;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * `git worktree add`, tried again a few times while another process holds one of the repository's locks (another
+ * starter, or a person's git). A retry finds the branch made by a try that failed later, and uses it.
+ */
+async function addWorktree(repo: string, dir: string, branch: string, base: string): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    // A worktree folder removed by hand leaves its registration behind, which would refuse the path.
+    await git(['worktree', 'prune'], { cwd: repo });
+    const branchExists = (await git(['show-ref', '--verify', '--quiet', `refs/heads/${branch}`], { cwd: repo })).ok;
+    // A branch base is the new branch's upstream, so `git branch -d` later asks whether the work is merged into the base.
+    const baseIsBranch = (await git(['show-ref', '--verify', '--quiet', `refs/heads/${base}`], { cwd: repo })).ok;
+    const args = branchExists ? ['worktree', 'add', dir, branch] : ['worktree', 'add', ...(baseIsBranch ? ['--track'] : []), '-b', branch, dir, base];
+    const added = await git(args, { cwd: repo });
+    if (added.ok) return;
+    if (attempt >= 5 || !LOCK_BUSY.test(added.stderr) || existsSync(dir)) throw failed(`git worktree add failed: ${gitReason(added)}`);
+    await sleep(50 * attempt + Math.floor(Math.random() * 50));
+  }
+}
+
 /**
  * The worker's own git worktree, workspaces/<worker_id> on branch relay/<worker_id> from the base: made before its
  * first start, reused as it is on every later start (never recreated or reset: a resumed agent finds its files).
@@ -77,16 +112,9 @@ export async function ensureWorkspace(paths: HomePaths, workerId: string, config
   if ((await gitOutput(['rev-parse', '--verify', '--quiet', `${base}^{commit}`], { cwd: repo })) === undefined) {
     throw failed(`base branch ${quote(base)} not found in ${repo}`);
   }
-  // A worktree folder removed by hand leaves its registration behind, which would refuse the path.
-  await git(['worktree', 'prune'], { cwd: repo });
   mkdirSync(paths.workspacesRoot, { recursive: true });
   // A link planted as workspaces/ would put the worktree wherever it points.
   if (!lstatSync(paths.workspacesRoot).isDirectory()) throw failed(`${paths.workspacesRoot} is not a folder (a symbolic link?)`);
-  const branchExists = (await git(['show-ref', '--verify', '--quiet', `refs/heads/${branch}`], { cwd: repo })).ok;
-  // A branch base is the new branch's upstream, so `git branch -d` later asks whether the work is merged into the base.
-  const baseIsBranch = (await git(['show-ref', '--verify', '--quiet', `refs/heads/${base}`], { cwd: repo })).ok;
-  const args = branchExists ? ['worktree', 'add', dir, branch] : ['worktree', 'add', ...(baseIsBranch ? ['--track'] : []), '-b', branch, dir, base];
-  const added = await git(args, { cwd: repo });
-  if (!added.ok) throw failed(`git worktree add failed: ${gitReason(added)}`);
+  await oneAtATime(commonDir, () => addWorktree(repo, dir, branch, base));
   return record;
 }

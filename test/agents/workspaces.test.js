@@ -78,6 +78,25 @@ test('workspaces: two workers get two worktrees on relay/<id>, run in them, and 
   assert.deepEqual(branches(repo).sort(), ['base', 'main', ...ids.map((id) => `relay/${id}`)].sort());
 }));
 
+test('workspaces: workers started at once, in one process and in several, each get their worktree of the one repository', () => withHome(SCOPE, async (t) => {
+  const repo = makeRepo(t.home);
+  const inProcess = [1, 2, 3].map(() => uniqueId('ws-par'));
+  const byCommand = [1, 2, 3].map(() => uniqueId('ws-cmd'));
+  for (const id of [...inProcess, ...byCommand]) writePendingSpec(t.home, id, { workerType: 'agent', description: 'wait' });
+  const [started, commands] = await Promise.all([
+    Promise.all(inProcess.map((id) => startWorker(t.ctx(), id))),
+    Promise.all(byCommand.map((id) => run(t.home, ['--spec', specPath(t.home, 'active', id)], { script: 'start-worker.sh' }))),
+  ]);
+  for (const result of started) t.tracker.group(result.pid);
+  for (const result of commands) assert.equal(result.code, 0, result.stderr);
+  for (const id of [...inProcess, ...byCommand]) {
+    const where = await waitFor(() => whereOf(t.home, id), { what: `where-${id}.txt` });
+    assert.equal(where.PWD, realpathSync(join(t.home, 'workspaces', id)));
+    assert.equal(where.BRANCH, `refs/heads/relay/${id}`);
+    assert.equal(git(repo, 'rev-parse', '--abbrev-ref', `relay/${id}@{upstream}`), 'base', 'its upstream is the base');
+  }
+}));
+
 test('workspaces: a restart keeps the same worktree and the uncommitted file the worker left there', () => withHome(SCOPE, async (t) => {
   makeRepo(t.home);
   const id = uniqueId('ws-keep');
