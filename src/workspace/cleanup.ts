@@ -106,17 +106,26 @@ function specFacts(paths: HomePaths, workerId: string): SpecFacts {
   return { place: null, repo: null, base: null, runId: null };
 }
 
-/** The repository a worktree belongs to (its main folder), when the folder is the top of a worktree. */
-async function repoOfWorktree(dir: string): Promise<string | null> {
-  const out = await gitOutput(['rev-parse', '--path-format=absolute', '--show-toplevel', '--git-common-dir'], { cwd: dir });
-  if (out === undefined) return null;
-  const [top, common] = out.split('\n');
-  if (top === undefined || common === undefined || realpathOr(top) !== realpathOr(dir)) return null;
-  return basename(common) === '.git' ? realpathOr(dirname(common)) : null;
+/**
+ * The repository a worktree belongs to, when the folder is the top of a worktree: the recorded one when it shares
+ * the worktree's git folder, else the folder holding that `.git` (a bare repository without a record: unknown).
+ */
+async function repoOfWorktree(dir: string, recorded: string | null): Promise<string | null> {
+  const commonOf = async (at: string, top: boolean): Promise<string | undefined> => {
+    const out = await gitOutput(['rev-parse', '--path-format=absolute', '--show-toplevel', '--git-common-dir'], { cwd: at });
+    const [toplevel, common] = (out ?? '').split('\n');
+    if (toplevel === undefined || common === undefined || common === '') return undefined;
+    if (top && realpathOr(toplevel) !== realpathOr(at)) return undefined;
+    return realpathOr(common);
+  };
+  const common = await commonOf(dir, true);
+  if (common === undefined) return null;
+  if (recorded !== null) return (await commonOf(recorded, false)) === common ? realpathOr(recorded) : null;
+  return basename(common) === '.git' ? dirname(common) : null;
 }
 
 /** Every folder under workspaces/ with what is known about it; changes nothing. */
-export async function inspectWorkspaces(paths: HomePaths, force: boolean): Promise<WorkspaceFinding[]> {
+export async function inspectWorkspaces(paths: HomePaths, force: boolean, only?: string): Promise<WorkspaceFinding[]> {
   let names: string[];
   try {
     // Through a link planted as workspaces/, nothing: only the home's own folder is ours to clean.
@@ -125,7 +134,14 @@ export async function inspectWorkspaces(paths: HomePaths, force: boolean): Promi
   } catch {
     return [];
   }
-  const ids = names.filter((name) => isValidId(name) && lstatSync(join(paths.workspacesRoot, name)).isDirectory());
+  const isFolder = (name: string): boolean => {
+    try {
+      return lstatSync(join(paths.workspacesRoot, name)).isDirectory();
+    } catch {
+      return false;
+    }
+  };
+  const ids = names.filter((name) => isValidId(name) && (only === undefined || name === only) && isFolder(name));
   const specs = new Map(ids.map((id) => [id, specFacts(paths, id)]));
   const real = new Map(ids.map((id) => [id, realpathOr(paths.workspaceDir(id))]));
   const runIds = new Map<string, string>();
@@ -140,9 +156,8 @@ export async function inspectWorkspaces(paths: HomePaths, force: boolean): Promi
     const branch = workspaceBranch(id);
     const spec = specs.get(id) ?? { place: null, repo: null, base: null, runId: null };
     const livePids = live.get(real.get(id) ?? dir) ?? [];
-    const repoOfDir = spec.place === 'active' || livePids.length > 0 ? null : await repoOfWorktree(dir);
-    const isWorktree = repoOfDir !== null && (spec.repo === null || realpathOr(spec.repo) === repoOfDir);
-    const repo = isWorktree ? repoOfDir : null;
+    const repo = spec.place === 'active' || livePids.length > 0 ? null : await repoOfWorktree(dir, spec.repo);
+    const isWorktree = repo !== null;
     let clean: boolean | null = null;
     let merged: boolean | null = null;
     let base = spec.base;
@@ -166,7 +181,7 @@ export async function inspectWorkspaces(paths: HomePaths, force: boolean): Promi
 async function removeWorkspace(paths: HomePaths, finding: WorkspaceFinding, force: boolean): Promise<WorkspaceOutcome> {
   return withSpecLock(paths, finding.worker_id, async () => {
     // Looked at again under the lock: a worker started since is left alone.
-    const again = (await inspectWorkspaces(paths, force)).find((f) => f.worker_id === finding.worker_id);
+    const [again] = await inspectWorkspaces(paths, force, finding.worker_id);
     if (again?.action !== 'remove' || again.repo === null) {
       return { ...(again ?? finding), action: 'keep' as const, reason: again?.reason ?? 'gone', removed: false, branch_deleted: false, error: null };
     }
