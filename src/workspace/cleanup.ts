@@ -164,7 +164,7 @@ export async function inspectWorkspaces(paths: HomePaths, force: boolean, only?:
     if (repo !== null) {
       const status = await git(['--no-optional-locks', 'status', '--porcelain'], { cwd: dir });
       clean = status.ok ? status.stdout.trim() === '' : null;
-      base ??= (await gitOutput(['rev-parse', '--abbrev-ref', `refs/heads/${branch}@{upstream}`], { cwd: repo })) ?? null;
+      base ??= (await gitOutput(['rev-parse', '--abbrev-ref', `${branch}@{upstream}`], { cwd: repo })) ?? null;
       if (base !== null) {
         const inBase = async (rev: string): Promise<boolean> => (await git(['merge-base', '--is-ancestor', rev, base ?? ''], { cwd: repo })).ok;
         const head = await gitOutput(['rev-parse', '--verify', 'HEAD'], { cwd: dir });

@@ -2,7 +2,7 @@
 // cleanup-workspaces, which never touches an active or live worktree and never drops unmerged work without --force.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { restartWorker, startWorker } from '../../dist/worker/index.js';
@@ -27,6 +27,7 @@ const SCOPE = {
     agent: agentType('repo'),
     badrepo: agentType('no/such/repo'),
     badbase: agentType('repo', 'no-such-branch'),
+    noprog: { ...agentType('repo'), command: ['./no/such/program', '{workspace}'] },
   },
 };
 
@@ -228,14 +229,25 @@ test('cleanup-workspaces: keeps active, live, dirty and unmerged ones; removes m
   const merged = uniqueId('cw-merged');
   const busy = uniqueId('cw-busy');
   const token = uniqueId('cw-token');
-  const modes = { [active]: 'wait', [clean]: 'exit', [dirty]: 'dirty', [unmerged]: 'commit', [merged]: 'commit', [busy]: 'exit', [token]: 'exit' };
+  const unknown = uniqueId('cw-unknown');
+  const archived = uniqueId('cw-archived');
+  const failed = uniqueId('cw-failed');
+  const modes = { [active]: 'wait', [clean]: 'exit', [dirty]: 'dirty', [unmerged]: 'commit', [merged]: 'commit', [busy]: 'exit', [token]: 'exit', [unknown]: 'exit' };
   for (const [id, mode] of Object.entries(modes)) writePendingSpec(t.home, id, { workerType: 'agent', description: mode });
+  // Its worktree is made, then its program is found missing: a failed worker with a clean worktree, archived below.
+  writePendingSpec(t.home, archived, { workerType: 'noprog' });
   const daemon = await t.startDaemon();
-  for (const id of [clean, dirty, unmerged, merged, busy, token]) {
+  for (const id of [clean, dirty, unmerged, merged, busy, token, unknown]) {
     await waitFor(() => existsSync(specPath(t.home, 'completed', id)), { what: `${id} completed`, timeoutMs: 20_000 });
   }
+  await waitFor(() => existsSync(specPath(t.home, 'failed', archived)), { what: `${archived} failed` });
   await waitFor(() => whereOf(t.home, active), { what: 'the active worker to run' });
   await stopDaemon(daemon);
+  const archive = await run(t.home, [], { script: 'archive-failed-workers.sh' });
+  assert.equal(archive.code, 0, archive.stderr);
+  writePendingSpec(t.home, failed, { workerType: 'noprog' });
+  await assert.rejects(startWorker(t.ctx(), failed), /program .* not found/);
+  rmSync(specPath(t.home, 'completed', unknown));
   // The base takes one worker's commits (as a merge would); a process (not a worker) works inside another's tree.
   git(repo, 'branch', '-f', 'base', `relay/${merged}`);
   const sleeper = spawn('sleep', ['600'], { cwd: join(t.home, 'workspaces', busy), detached: true, stdio: 'ignore' });
@@ -253,11 +265,11 @@ test('cleanup-workspaces: keeps active, live, dirty and unmerged ones; removes m
   assert.equal(dry.code, 0, dry.stderr);
   assert.deepEqual(diffSnapshots(before.home, snapshotTree(t.home)), [], '--dry-run changes nothing');
   const dryLines = dry.stdout.trim().split('\n');
-  assert.equal(dryLines.length, 8, dry.stdout);
+  assert.equal(dryLines.length, 11, dry.stdout);
   assert.match(dryLines.find((l) => l.includes(token)) ?? '', new RegExp(`^keep .*live process.*${pidOf(heir)}`));
   assert.match(dryLines.find((l) => l.includes(active)) ?? '', /^keep .*in active\//);
   assert.match(dryLines.find((l) => l.includes(busy)) ?? '', new RegExp(`^keep .*live process.*${pidOf(sleeper)}`));
-  for (const id of [clean, dirty, unmerged, merged]) assert.match(dryLines.find((l) => l.includes(id)) ?? '', /^would remove /);
+  for (const id of [clean, dirty, unmerged, merged, unknown, archived, failed]) assert.match(dryLines.find((l) => l.includes(id)) ?? '', /^would remove /);
 
   const first = await run(t.home, [], { script: 'cleanup-workspaces.sh' });
   assert.equal(first.code, 0, first.stderr);
@@ -268,8 +280,11 @@ test('cleanup-workspaces: keeps active, live, dirty and unmerged ones; removes m
   assert.match(line(first.stdout, unmerged), /^kept .*commits not merged into base/);
   assert.match(line(first.stdout, active), /^kept .*in active\//);
   assert.match(line(first.stdout, busy), /^kept .*live process/);
+  assert.match(line(first.stdout, unknown), /^removed .*no spec \(unknown worker\), merged into base, clean/);
+  assert.match(line(first.stdout, archived), /^removed .*worker archived, merged into base, clean/);
+  assert.match(line(first.stdout, failed), /^removed .*worker failed, merged into base, clean/);
   const exists = (id) => existsSync(join(t.home, 'workspaces', id));
-  assert.deepEqual([clean, merged].map(exists), [false, false]);
+  assert.deepEqual([clean, merged, unknown, archived, failed].map(exists), [false, false, false, false, false]);
   assert.deepEqual([active, dirty, unmerged, busy].map(exists), [true, true, true, true]);
   assert.ok(existsSync(join(t.home, 'workspaces', dirty, 'scratch.txt')), 'the dirty file is still there');
   assert.ok(branches(repo).includes(`relay/${unmerged}`), 'the unmerged branch is kept');
