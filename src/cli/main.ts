@@ -27,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<AnyCommand>> = {
   'recover-task': async () => (await import('./commands/recover-task.js')).recoverTaskCommand as unknown as AnyCommand,
   'pause-dispatch': async () => (await import('./commands/pause-dispatch.js')).pauseDispatchCommand as unknown as AnyCommand,
   'resume-dispatch': async () => (await import('./commands/resume-dispatch.js')).resumeDispatchCommand as unknown as AnyCommand,
+  'cleanup-workspaces': async () => (await import('./commands/cleanup-workspaces.js')).cleanupWorkspacesCommand as unknown as AnyCommand,
   checkin: async () => (await import('./commands/checkin.js')).checkinCommand as unknown as AnyCommand,
   hooks: async () => (await import('./commands/hooks.js')).hooksCommand as unknown as AnyCommand,
 };

@@ -34,6 +34,24 @@ const seconds = z.number().nonnegative();
 export const HEARTBEATS = ['checkin', 'output', 'any'] as const;
 export type Heartbeat = (typeof HEARTBEATS)[number];
 
+/** A git branch or revision name as given to git: never empty, never an option, no whitespace or control characters. */
+const gitRevision = z
+  .string()
+  .min(1, 'must name a branch')
+  .regex(/^[^-\s\p{Cc}][^\s\p{Cc}]*$/u, 'must be a branch name (no leading "-", no spaces)');
+
+/**
+ * One workspace per worker: its own `git worktree` of `repo` (relative to the home, or absolute) under
+ * workspaces/<worker_id>, on a new branch relay/<worker_id> from `base` (see src/workspace/worktree.ts).
+ */
+export const workspaceSchema = z.strictObject({
+  git_worktree: z.strictObject({
+    repo: z.string().min(1, 'must name the repository'),
+    base: gitRevision,
+  }),
+});
+export type WorkspaceConfig = z.infer<typeof workspaceSchema>;
+
 export const workerTypeSchema = z.strictObject({
   description: z.string().optional(),
   command: z.array(z.string()).min(1, 'must name a program'),
@@ -79,6 +97,9 @@ export const workerTypeSchema = z.strictObject({
   rate_limit_pause_threshold: z.number().int().positive().optional(),
   /** A worker rate limited more often than this (default 10) fails. */
   max_rate_limit_waits: z.number().int().nonnegative().optional(),
+
+  /** Each worker gets its own git worktree, its working directory and `{workspace}` in its command. */
+  workspace: workspaceSchema.optional(),
 });
 
 export const workerTypesFileSchema = z.strictObject({

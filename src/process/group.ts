@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { errnoCode } from '../errors.js';
 import { readProcStat, runTokenOf } from './identity.js';
 
@@ -86,4 +86,39 @@ export function groupsOfRun(runId: string): number[] {
     if (stat !== undefined && isLiveState(stat.state)) groups.add(stat.pgrp);
   }
   return [...groups];
+}
+
+/**
+ * The live processes that work inside one of these folders (their /proc/PID/cwd is the folder or under it) or carry
+ * one of these run tokens, by folder; this process is left out. A process of another user whose cwd cannot be read is
+ * not seen (Linux).
+ */
+export function processesInside(dirs: readonly string[], runIds: ReadonlyMap<string, string> = new Map()): Map<string, number[]> {
+  const found = new Map<string, number[]>(dirs.map((dir) => [dir, []]));
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return found;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    let cwd: string | undefined;
+    try {
+      cwd = readlinkSync(`/proc/${pid}/cwd`);
+    } catch {
+      cwd = undefined;
+    }
+    for (const dir of dirs) {
+      const inside = cwd !== undefined && (cwd === dir || cwd.startsWith(`${dir}/`));
+      const runId = runIds.get(dir);
+      if (inside || (runId !== undefined && carriesRunToken(pid, runId))) {
+        const stat = readProcStat(pid);
+        if (stat !== undefined && isLiveState(stat.state)) found.get(dir)?.push(pid);
+      }
+    }
+  }
+  return found;
 }

@@ -8,10 +8,12 @@ import { RelayError, describeError, errnoCode } from '../errors.js';
 import { projectRoot, type HomePaths } from '../store/home.js';
 import { currentBootId, readProcStat } from './identity.js';
 import { closeLogPipe, openLogPipe } from './log-pipe.js';
+import type { WorkspaceRecord } from '../workspace/worktree.js';
 
 /**
  * The only module that starts worker processes. Each worker runs inside scripts/lib/worker-shim.sh,
- * detached in its own session and process group (pid = pgid), cwd = home, stdout and stderr into the log
+ * detached in its own session and process group (pid = pgid), cwd = home (or its workspace, see
+ * src/workspace/worktree.ts), stdout and stderr into the log
  * pipe (log-pipe.ts), whose `split` in the shim appends them to agents/logs/<worker_id>/output.log within the cap. The shim writes the run's exit record when it ends.
  */
 
@@ -31,6 +33,8 @@ export interface WorkerLaunch {
   readonly command?: readonly string[];
   /** The agent session, for `{session_id}`. */
   readonly sessionId?: string | null;
+  /** The worker's worktree, made or checked by the caller (src/workspace/worktree.ts), required with a type's `workspace`. */
+  readonly workspace?: WorkspaceRecord | null;
 }
 
 export interface SpawnResult {
@@ -43,6 +47,8 @@ export interface SpawnResult {
   /** The worker's argv after placeholders (the program as resolved). */
   readonly argv: readonly string[];
   readonly logFile: string;
+  /** The worker's own git worktree (its cwd), when its type has a `workspace`. */
+  readonly workspace: WorkspaceRecord | null;
   /** The shim's ChildProcess: keep it to hear its exit, or unref() it to let this process exit first. */
   readonly child: ChildProcess;
 }
@@ -63,11 +69,15 @@ export interface Placeholders {
   readonly home: string;
   /** The agent session a resume continues (`resume_command`); absent: replaced by nothing. */
   readonly session_id?: string | null;
+  /** The worker's workspace; without one, {workspace} is the home (its working directory). */
+  readonly workspace?: string;
 }
 
-/** Replaces {worker_id} {task_id} {description} {home} {session_id} inside each element, in one pass (a value is never expanded again). */
+/** Replaces {worker_id} {task_id} {description} {home} {session_id} {workspace} inside each element, in one pass (a value is never expanded again). */
 export function expandCommand(command: readonly string[], values: Placeholders): string[] {
-  return command.map((part) => part.replace(/\{(worker_id|task_id|description|home|session_id)\}/g, (_, key: keyof Placeholders) => values[key] ?? ''));
+  return command.map((part) =>
+    part.replace(/\{(worker_id|task_id|description|home|session_id|workspace)\}/g, (_, key: keyof Placeholders) => (key === 'workspace' ? (values.workspace ?? values.home) : (values[key] ?? ''))),
+  );
 }
 
 function isExecutableFile(file: string): boolean {
@@ -108,7 +118,7 @@ export function resolveProgram(program: string, home: string, env: NodeJS.Proces
 /** The check-in interval a worker is asked for: the type's, else a third of its check-in timeout. */
 export const checkinIntervalSeconds = (type: WorkerType): number => type.checkin_interval_seconds ?? Math.max(1, Math.round(type.checkin_timeout_seconds / 3));
 
-export function workerEnv(launch: WorkerLaunch, paths: HomePaths, runId: string): NodeJS.ProcessEnv {
+export function workerEnv(launch: WorkerLaunch, paths: HomePaths, runId: string, workspace: WorkspaceRecord | null = null): NodeJS.ProcessEnv {
   return {
     ...(launch.baseEnv ?? process.env),
     ...launch.workerType.env,
@@ -118,6 +128,7 @@ export function workerEnv(launch: WorkerLaunch, paths: HomePaths, runId: string)
     COMMIT_RELAY_RUN_ID: runId,
     COMMIT_RELAY_CHECKIN_INTERVAL: String(checkinIntervalSeconds(launch.workerType)),
     COMMIT_RELAY_RESTART_COUNT: String(launch.restartCount),
+    ...(workspace === null ? {} : { COMMIT_RELAY_WORKSPACE: workspace.path }),
   };
 }
 
@@ -155,13 +166,17 @@ function openLog(paths: HomePaths, workerId: string, header: string, maxBytes: n
 export function spawnWorker(paths: HomePaths, launch: WorkerLaunch): SpawnResult {
   const runId = launch.runId ?? newRunId();
   const startedAt = nowIso(launch.now ?? Date.now());
-  const env = workerEnv(launch, paths, runId);
+  const workspace = launch.workspace ?? null;
+  // Never the agent in the wrong folder: a type with a workspace does not start without it.
+  if (launch.workerType.workspace !== undefined && workspace === null) throw new RelayError('SPAWN_FAILED', 'cannot start: workspace: the worktree was not prepared');
+  const env = workerEnv(launch, paths, runId, workspace);
   const argv = expandCommand(launch.command ?? launch.workerType.command, {
     worker_id: launch.workerId,
     task_id: launch.taskId,
     description: launch.description,
     home: paths.home,
     session_id: launch.sessionId ?? null,
+    ...(workspace === null ? {} : { workspace: workspace.path }),
   });
   const [program, ...args] = argv;
   const resolved = resolveProgram(program ?? '', paths.home, env);
@@ -180,7 +195,7 @@ export function spawnWorker(paths: HomePaths, launch: WorkerLaunch): SpawnResult
   let child: ChildProcess;
   try {
     child = spawn('/bin/sh', [shimPath(), launch.workerId, runId, paths.exitFile(launch.workerId), '--', ...command], {
-      cwd: paths.home,
+      cwd: workspace?.path ?? paths.home,
       detached: true,
       // With the log pipe: stdout and stderr are its write end, fd 3 its read end (for the shim's split); the log's path
       // and cap reach the shim through its environment, never argv (see worker-shim.sh), and it removes them from the worker's.
@@ -200,5 +215,5 @@ export function spawnWorker(paths: HomePaths, launch: WorkerLaunch): SpawnResult
   if (pid === undefined) throw new RelayError('SPAWN_FAILED', 'cannot start: the system refused to create the process');
   // Read at once: the process cannot have been reaped yet (we are its parent), even if it already exited.
   const stat = readProcStat(pid);
-  return { pid, startTicks: stat?.startTicks ?? null, bootId: currentBootId(), runId, startedAt, argv: command, logFile: log.file, child };
+  return { pid, startTicks: stat?.startTicks ?? null, bootId: currentBootId(), runId, startedAt, argv: command, logFile: log.file, workspace, child };
 }

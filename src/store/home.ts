@@ -36,12 +36,15 @@ export interface HomePaths {
   readonly logsRoot: string;
   readonly systemLogs: string;
   readonly daemonLog: string;
+  /** workspaces/: one git worktree per worker of a type with a `workspace`. */
+  readonly workspacesRoot: string;
   specDir(folder: SpecFolder): string;
   specFile(folder: SpecFolder, workerId: string): string;
   archivedDir(batch?: string): string;
   checkinFile(workerId: string): string;
   exitFile(workerId: string): string;
   workerLogDir(workerId: string): string;
+  workspaceDir(workerId: string): string;
 }
 
 export function resolveHome(explicit: string | undefined): string {
@@ -73,12 +76,14 @@ export function homePaths(home: string): HomePaths {
     logsRoot,
     systemLogs: join(logsRoot, 'system'),
     daemonLog: join(logsRoot, 'system', 'pm-daemon.log'),
+    workspacesRoot: join(home, 'workspaces'),
     specDir: (folder) => join(specsRoot, folder),
     specFile: (folder, workerId) => join(specsRoot, folder, `${assertValidId(workerId)}.json`),
     archivedDir: (batch) => (batch === undefined ? join(specsRoot, 'archived') : join(specsRoot, 'archived', assertValidId(batch, 'batch'))),
     checkinFile: (workerId) => join(checkins, `${assertValidId(workerId)}.json`),
     exitFile: (workerId) => join(exits, `${assertValidId(workerId)}.json`),
     workerLogDir: (workerId) => join(logsRoot, assertValidId(workerId)),
+    workspaceDir: (workerId) => join(home, 'workspaces', assertValidId(workerId)),
   };
 }
 

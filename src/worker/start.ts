@@ -7,6 +7,7 @@ import { toFailed, toRunning, withLaunchRecorded } from '../core/transitions.js'
 import { RelayError } from '../errors.js';
 import { checkRun, currentHost } from '../process/identity.js';
 import { newRunId, spawnWorker, type SpawnResult } from '../process/spawn.js';
+import { ensureWorkspace } from '../workspace/worktree.js';
 import { groupsOfRun } from '../process/group.js';
 import { stopProcess, stopRunRemnants } from '../process/terminate.js';
 import { removeExitRecord } from '../store/exits.js';
@@ -114,7 +115,10 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   const now = clock(ctx);
   let result: SpawnResult;
   try {
+    // The worker's worktree, made before its first start and reused after (inside the try: a failure is a spawn failure).
+    const workspace = type.workspace === undefined ? null : await ensureWorkspace(ctx.paths, spec.worker_id, type.workspace);
     result = spawnWorker(ctx.paths, {
+      workspace,
       workerId: spec.worker_id,
       taskId: spec.task_id,
       description: spec.task.description,
@@ -147,13 +151,16 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
         reason,
         log_file: result.logFile,
         ...launchEventData(launch),
+        ...(result.workspace === null ? {} : { workspace: result.workspace.path }),
         ...(holdOf(spec) === null ? {} : { was_stopped: true, stop_cleared: holdOf(spec) }),
       }),
       ...(options.startedEvents?.(result, launch) ?? []),
     ],
     at,
   );
-  const next = withOutbox(toRunning(spec, { pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, host: currentHost(), runId: result.runId, startedAt: result.startedAt, typeLimits: typeLimitsOf(type), session: launch.execution }), events, at);
+  const running = toRunning(spec, { pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, host: currentHost(), runId: result.runId, startedAt: result.startedAt, typeLimits: typeLimitsOf(type), session: launch.execution });
+  // The workspace is recorded at the top level: it outlives runs (kept across restarts) and the spec's stay in active/.
+  const next = withOutbox(result.workspace === null ? running : { ...running, workspace: { ...result.workspace } }, events, at);
   try {
     await writeSpec(ctx.paths, 'active', next, { existing: true });
   } catch (error) {
