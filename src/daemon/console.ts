@@ -1,6 +1,6 @@
 import type { EventInput } from '../store/activity-log.js';
 
-const DETAIL_KEYS = ['worker_type', 'running_worker_ids', 'reason', 'cause', 'error', 'progress_pct', 'status', 'pid', 'restart_count', 'outcome', 'exit_code', 'signal', 'percent', 'message'] as const;
+const DETAIL_KEYS = ['worker_type', 'running_worker_ids', 'reason', 'cause', 'error', 'progress_pct', 'status', 'pid', 'restart_count', 'outcome', 'exit_code', 'signal', 'percent', 'message', 'decision', 'delay_ms', 'resumed', 'session_id', 'why', 'source', 'reset_at', 'scope', 'by', 'until'] as const;
 
 /** One line per event for a person watching the daemon in a terminal: time, event, worker, the telling fields. */
 export function formatEventForConsole(event: EventInput, now: Date = new Date()): string {

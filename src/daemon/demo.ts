@@ -3,11 +3,15 @@ import { appendEvents } from '../store/activity-log.js';
 import type { HomePaths } from '../store/home.js';
 import { buildTask, readTaskQueue, updateTaskQueue } from '../store/tasks.js';
 
-/** The newcomer's first run: one task that finishes, one that crashes once and recovers, one that hangs. */
+/**
+ * The newcomer's first run: one task that finishes, one that crashes once and recovers, one that hangs, and
+ * (with a `demo-agent` type) an agent that hits its usage limit once and resumes its session after the reset.
+ */
 export const DEMO_TASKS = [
-  { description: 'Demo: summarise the README', priority: 'high' },
-  { description: 'Demo: flaky build that crashes on its first run [crash-once]', priority: 'medium' },
-  { description: 'Demo: a worker that hangs in silence [hang]', priority: 'medium' },
+  { description: 'Demo: summarise the README', priority: 'high', workerType: 'demo' },
+  { description: 'Demo: flaky build that crashes on its first run [crash-once]', priority: 'medium', workerType: 'demo' },
+  { description: 'Demo: a worker that hangs in silence [hang]', priority: 'medium', workerType: 'demo' },
+  { description: 'Demo: an agent that hits its usage limit once, then resumes its session [rate-limit-once]', priority: 'medium', workerType: 'demo-agent' },
 ] as const;
 
 /** Queues the demo tasks when the home has a `demo` worker type and its queue has never held a task. Returns how many. */
@@ -17,7 +21,7 @@ export async function seedDemoTasks(paths: HomePaths, types: WorkerTypes): Promi
   const tasks = await updateTaskQueue(paths, (queue) => {
     if (queue.tasks.length > 0) return [];
     const now = Date.now();
-    const created = DEMO_TASKS.map((t, i) => buildTask({ description: t.description, priority: t.priority, workerType: 'demo', metadata: { demo: true } }, now + i));
+    const created = DEMO_TASKS.filter((t) => types.types[t.workerType] !== undefined).map((t, i) => buildTask({ description: t.description, priority: t.priority, workerType: t.workerType, metadata: { demo: true } }, now + i));
     queue.tasks.push(...created);
     return created;
   });
