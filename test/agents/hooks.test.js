@@ -65,13 +65,24 @@ test('the fast path (the event as the first argument, as the printed settings do
   writeFileSync(t.paths.checkinFile(id), `${JSON.stringify(previous)}\n`);
   for (const event of ['PreToolUse', 'PostToolUse', 'PostToolUseFailure']) {
     // Its input is not read: even one that is not JSON.
+    const before = Date.now();
     const result = await runWith(HOOK, [event], { env, input: 'x'.repeat(200_000) });
+    const after = Date.now();
     assert.deepEqual([result.code, result.stdout, result.stderr], [0, '', ''], event);
     const written = readCheckinOf(t, id);
     assert.equal(checkinSchema.safeParse(written).success, true, JSON.stringify(written));
     assert.deepEqual([written.worker_id, written.status, written.progress_pct, written.run_id, written.activity, written.message], [id, 'in_progress', 42.5, 'run-7', event, event]);
-    assert.ok(Math.abs(Date.parse(written.timestamp) - Date.now()) < 60_000, 'a current timestamp');
+    // Its time comes from /proc (boot time in whole seconds + the shell's start): never late, at most a second early.
+    assert.match(written.timestamp, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    const at = Date.parse(written.timestamp);
+    assert.ok(at >= before - 1100 && at <= after, `a current timestamp: ${written.timestamp}, run between ${new Date(before).toISOString()} and ${new Date(after).toISOString()}`);
   }
+  // The session the run's previous check-in named is kept; another run's is not.
+  writeFileSync(t.paths.checkinFile(id), `${JSON.stringify({ ...previous, session_id: 'sess-9f' })}\n`);
+  assert.equal((await runWith(HOOK, ['PostToolUse'], { env })).code, 0);
+  assert.equal(readCheckinOf(t, id).session_id, 'sess-9f');
+  assert.equal((await runWith(HOOK, ['PostToolUse'], { env: { ...env, COMMIT_RELAY_RUN_ID: 'run-8' } })).code, 0);
+  assert.equal(readCheckinOf(t, id).session_id, undefined);
   // A run id it cannot write as it is: the general path (jq) escapes it.
   const odd = await runWith(HOOK, ['PreToolUse'], { env: { ...env, COMMIT_RELAY_RUN_ID: 'run "8"' }, input: JSON.stringify({ ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash' }) });
   assert.equal(odd.code, 0, odd.stderr);
