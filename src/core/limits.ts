@@ -1,4 +1,4 @@
-import { WORKER_TYPE_DEFAULTS, type Heartbeat, type WorkerType } from '../contract/worker-types.js';
+import { HEARTBEATS, WORKER_TYPE_DEFAULTS, type Heartbeat, type WorkerType } from '../contract/worker-types.js';
 
 /** A worker type's limits in milliseconds, as the decision core uses them. */
 export interface Limits {
@@ -30,10 +30,15 @@ export const LIMIT_FIELDS = [
   'healthy_reset_seconds',
 ] as const;
 export type LimitField = (typeof LIMIT_FIELDS)[number];
-export type TypeLimits = Readonly<Record<LimitField, number>>;
+/** Besides the numbers every type has: the agent keys a supervised run keeps once its type is gone, when its type set them. */
+export type TypeLimits = Readonly<Record<LimitField, number>> & { readonly blocked_timeout_seconds?: number; readonly heartbeat?: Heartbeat };
 
-export function typeLimitsOf(type: Pick<WorkerType, LimitField>): TypeLimits {
-  return Object.fromEntries(LIMIT_FIELDS.map((f) => [f, type[f]])) as Record<LimitField, number>;
+export function typeLimitsOf(type: Pick<WorkerType, LimitField> & { readonly blocked_timeout_seconds?: number | undefined; readonly heartbeat?: Heartbeat | undefined }): TypeLimits {
+  return {
+    ...(Object.fromEntries(LIMIT_FIELDS.map((f) => [f, type[f]])) as Record<LimitField, number>),
+    ...(type.blocked_timeout_seconds !== undefined ? { blocked_timeout_seconds: type.blocked_timeout_seconds } : {}),
+    ...(type.heartbeat !== undefined && type.heartbeat !== 'checkin' ? { heartbeat: type.heartbeat } : {}),
+  };
 }
 
 export function limitsOf(type: WorkerType | TypeLimits): Limits {
@@ -62,10 +67,16 @@ export const DEFAULT_TYPE_LIMITS: TypeLimits = typeLimitsOf(WORKER_TYPE_DEFAULTS
 export function recordedTypeLimits(recorded: unknown): TypeLimits | undefined {
   if (typeof recorded !== 'object' || recorded === null || Array.isArray(recorded)) return undefined;
   const source = recorded as Record<string, unknown>;
-  return Object.fromEntries(
-    LIMIT_FIELDS.map((f) => {
-      const v = source[f];
-      return [f, typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : DEFAULT_TYPE_LIMITS[f]];
-    }),
-  ) as Record<LimitField, number>;
+  const blocked = source.blocked_timeout_seconds;
+  const heartbeat = source.heartbeat;
+  return {
+    ...(Object.fromEntries(
+      LIMIT_FIELDS.map((f) => {
+        const v = source[f];
+        return [f, typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : DEFAULT_TYPE_LIMITS[f]];
+      }),
+    ) as Record<LimitField, number>),
+    ...(typeof blocked === 'number' && Number.isFinite(blocked) && blocked >= 0 ? { blocked_timeout_seconds: blocked } : {}),
+    ...(typeof heartbeat === 'string' && (HEARTBEATS as readonly string[]).includes(heartbeat) ? { heartbeat: heartbeat as Heartbeat } : {}),
+  };
 }

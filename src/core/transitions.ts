@@ -77,7 +77,7 @@ export interface RunStart {
    * The limits of the worker's type this run starts under (recorded as `execution.type_limits`): a run whose
    * type is later removed from worker-types.json is supervised under them, across daemon restarts too.
    */
-  readonly typeLimits?: Readonly<Record<string, number>>;
+  readonly typeLimits?: Readonly<Record<string, number | string>>;
   /** The agent session this run carries on (core/resume.ts chooseLaunch): `session_id`, `resumed_session`, `resume_failed_session`. */
   readonly session?: { readonly session_id: string | null; readonly resumed_session: string | null; readonly resume_failed_session: string | null };
 }
