@@ -20,6 +20,8 @@ export const monitoredWorkerSchema = z.looseObject({
   last_output: z.string().nullable().optional(),
   /** The agent session a restart would resume (`execution.session_id`). */
   session_id: z.string().nullable().optional(),
+  /** The worker's own git worktree (a type's `workspace`), or null. */
+  workspace: z.string().nullable().optional(),
   progress_pct: z.number().nullable(),
   restart_count: z.number().int().nonnegative(),
   pid: z.number().int().nullable(),

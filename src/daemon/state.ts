@@ -39,6 +39,14 @@ export interface StateInput {
   readonly dispatchPauses?: readonly DispatchPause[];
 }
 
+/** The worker's own git worktree, when its type gives it one (the spec's top-level `workspace`, see src/worker/start.ts). */
+function workspacePathOf(spec: object): string | null {
+  const workspace = (spec as { workspace?: unknown }).workspace;
+  if (typeof workspace !== 'object' || workspace === null) return null;
+  const path = (workspace as { path?: unknown }).path;
+  return typeof path === 'string' ? path : null;
+}
+
 /** pm-state.json: the daemon's view after a pass. Only the daemon writes it. */
 export function buildPmState(input: StateInput): PmState {
   const monitored: Record<string, MonitoredWorker> = {};
@@ -61,6 +69,7 @@ export function buildPmState(input: StateInput): PmState {
       checkin_count: worker.checkinCount,
       last_output: worker.lastOutput ?? null,
       session_id: e?.session_id ?? null,
+      workspace: workspacePathOf(spec),
       checkin_status: worker.checkin?.status ?? null,
       checkin_message: worker.checkin?.message ?? null,
       progress_pct: view.progress,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { restartWorker, startWorker } from '../../dist/worker/index.js';
 import { decideWorkspace } from '../../dist/workspace/cleanup.js';
-import { eventsOf, stopDaemon } from '../helpers/daemon.js';
+import { eventsOf, pmState, stopDaemon } from '../helpers/daemon.js';
 import { FIXTURES, QUICK, readJsonl, run, waitFor } from '../helpers/home.js';
 import { pidOf } from '../helpers/processes.js';
 import { withHome } from '../helpers/scope.js';
@@ -242,6 +242,8 @@ test('cleanup-workspaces: keeps active, live, dirty and unmerged ones; removes m
   }
   await waitFor(() => existsSync(specPath(t.home, 'failed', archived)), { what: `${archived} failed` });
   await waitFor(() => whereOf(t.home, active), { what: 'the active worker to run' });
+  // pm-state.json shows where each running worker works.
+  await waitFor(() => pmState(t.home).monitored_workers[active]?.workspace === join(t.home, 'workspaces', active), { what: "the active worker's workspace in pm-state.json" });
   await stopDaemon(daemon);
   const archive = await run(t.home, [], { script: 'archive-failed-workers.sh' });
   assert.equal(archive.code, 0, archive.stderr);
