@@ -21,6 +21,7 @@ import {
   startDaemonProcess,
   stopDaemonProcess,
   summarize,
+  timeLoop,
   waitFor,
   writeJsonAtomic,
 } from './lib/common.js';
@@ -35,15 +36,6 @@ export const method = [
   '(b) The workers only sleep, and one separate node process (bench/lib/checkin-writer.js) writes their check-ins round robin at a target rate, each exactly as checkin.sh writes it: this measures what the daemon absorbs when the writers are cheap.',
   'Daemon CPU is utime + stime from /proc/PID/stat over the step, as % of one core.',
 ];
-
-async function timeLoop(cmd, runs, env) {
-  const script = `i=0; while [ $i -lt ${runs} ]; do s=$(date +%s%N); ${cmd} >/dev/null 2>&1 || echo FAIL; e=$(date +%s%N); echo $(( (e - s) / 1000 )); i=$((i+1)); done`;
-  const out = await new Promise((resolve, reject) =>
-    execFile('sh', ['-c', script], { env, maxBuffer: 1 << 20, timeout: 120_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout))),
-  );
-  if (out.includes('FAIL')) throw new Error(`${cmd} failed`);
-  return out.trim().split('\n').map((us) => Number(us) / 1000);
-}
 
 async function oneCheckin(runs) {
   const { home, paths } = await makeHome('checkin-one', { bench: { command: ['sleep', '3600'] } });

@@ -1,9 +1,8 @@
 // Benchmark: the Claude Code hook. scripts/hooks/claude-code.sh runs on every tool call an agent makes (twice:
 // PreToolUse and PostToolUse), so its wall time is what each tool call pays. Goal: under 20 ms.
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { below, benchEnv, figure, makeHome, makeSpec, removeHome, ROOT, summarize, writeJsonAtomic } from './lib/common.js';
+import { below, benchEnv, figure, makeHome, makeSpec, removeHome, ROOT, summarize, timeLoop, writeJsonAtomic } from './lib/common.js';
 
 export const name = 'hook';
 export const title = 'The Claude Code hook: one scripts/hooks/claude-code.sh (PostToolUse), wall time';
@@ -13,15 +12,6 @@ export const method = [
   'The floors, timed the same way: /bin/true, `jq -n 1` (the one jq the hook runs; its start is most of the cost), and `node -e 0` (what a Node hook would pay to start).',
   'The hook outside a worker (no WORKER_ID): the cost it adds to a person\'s own sessions.',
 ];
-
-async function timeLoop(cmd, runs, env) {
-  const script = `i=0; while [ $i -lt ${runs} ]; do s=$(date +%s%N); ${cmd} >/dev/null 2>&1 || echo FAIL; e=$(date +%s%N); echo $(( (e - s) / 1000 )); i=$((i+1)); done`;
-  const out = await new Promise((resolve, reject) =>
-    execFile('sh', ['-c', script], { env, maxBuffer: 1 << 20, timeout: 120_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout))),
-  );
-  if (out.includes('FAIL')) throw new Error(`${cmd} failed`);
-  return out.trim().split('\n').map((us) => Number(us) / 1000);
-}
 
 export async function run({ quick, log }) {
   const runs = quick ? 20 : 50;

@@ -1,6 +1,6 @@
 // Shared pieces of the benchmarks: paths, machine info, statistics, temp homes, spec writers, and the
 // cleanup that kills every process a benchmark started (by an environment mark, pid by pid).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsConstants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
@@ -147,6 +147,23 @@ export function sleepSync(ms) {
 export const round = (x, digits = 1) => (x === null || x === undefined || Number.isNaN(x) ? null : Math.round(x * 10 ** digits) / 10 ** digits);
 
 /** Nearest-rank percentile (p in 0..100) of a list of numbers; p99 of fewer than 100 samples is the maximum. */
+/**
+ * Wall times (ms) of `cmd` run `runs` times from a small sh loop, each timed with date +%s%N before and after (as
+ * hyperfine would: the fork cost of a big node parent is not counted). Throws when a run fails.
+ * @param {string} cmd a shell command line (the benchmark's own constants and temp paths only)
+ * @param {number} runs
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {Promise<number[]>}
+ */
+export async function timeLoop(cmd, runs, env) {
+  const script = `i=0; while [ $i -lt ${runs} ]; do s=$(date +%s%N); ${cmd} >/dev/null 2>&1 || echo FAIL; e=$(date +%s%N); echo $(( (e - s) / 1000 )); i=$((i+1)); done`;
+  const out = await new Promise((resolve, reject) =>
+    execFile('sh', ['-c', script], { env, maxBuffer: 1 << 20, timeout: 120_000 }, (error, stdout) => (error ? reject(error) : resolve(stdout))),
+  );
+  if (out.includes('FAIL')) throw new Error(`${cmd} failed`);
+  return out.trim().split('\n').map((us) => Number(us) / 1000);
+}
+
 export function percentile(values, p) {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);

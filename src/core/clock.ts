@@ -8,6 +8,14 @@ export function placeOnDaemonClock(wallTimestampMs: number, wallNowMs: number, d
   return daemonNowMs - ago;
 }
 
+/**
+ * A wall time (a deadline or a reset read from a file, past or future) on the daemon's monotonic clock, as of now:
+ * converted once, a later wall-clock jump does not move it. Unlike placeOnDaemonClock, a future time stays ahead.
+ */
+export function wallToDaemonClock(clock: Pick<Clock, 'now' | 'wallNow'>, wallMs: number): number {
+  return clock.now() + (wallMs - clock.wallNow());
+}
+
 export type Timer = ReturnType<typeof setTimeout>;
 
 export interface Clock {

@@ -1,12 +1,12 @@
 import { lstatSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { HealthState } from '../contract/pm-state.js';
 import { holdOf, type WorkerSpec } from '../contract/worker-spec.js';
-import { placeOnDaemonClock, type Clock } from '../core/clock.js';
+import { placeOnDaemonClock, wallToDaemonClock, type Clock } from '../core/clock.js';
 import type { WorkerView } from '../core/health.js';
 import { limitsOf, recordedTypeLimits, type Limits } from '../core/limits.js';
 import { describeError } from '../errors.js';
 import { pidExists, type ProcessIdentity } from '../process/identity.js';
+import { workerLogFile } from '../process/spawn.js';
 import { readCheckin } from '../store/checkins.js';
 import type { HomePaths } from '../store/home.js';
 import { listSpecIds, readSpec } from '../store/specs.js';
@@ -262,7 +262,7 @@ export class Observer {
    * the starter wrote.
    */
   private noteOutput(id: string, memory: Memory, now: number, wallNow: number): void {
-    const file = join(this.paths.workerLogDir(id), 'output.log');
+    const file = workerLogFile(this.paths, id);
     let latest = 0;
     for (const name of [file, `${file}.1`]) {
       try {
@@ -284,7 +284,7 @@ export class Observer {
     if (iso === null) return null;
     if (memory.nextRestartIso !== iso) {
       memory.nextRestartIso = iso;
-      memory.nextRestartAt = this.clock.now() + (Date.parse(iso) - this.clock.wallNow());
+      memory.nextRestartAt = wallToDaemonClock(this.clock, Date.parse(iso));
     }
     return memory.nextRestartAt;
   }
@@ -293,7 +293,7 @@ export class Observer {
   private onDaemonClock(iso: string | null): number | null {
     if (iso === null) return null;
     const wall = Date.parse(iso);
-    return Number.isFinite(wall) ? this.clock.now() + (wall - this.clock.wallNow()) : null;
+    return Number.isFinite(wall) ? wallToDaemonClock(this.clock, wall) : null;
   }
 
   private viewOf(id: string, spec: WorkerSpec, memory: Memory, checkInFull: boolean): ObservedWorker {

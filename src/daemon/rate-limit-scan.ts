@@ -1,8 +1,7 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { join } from 'node:path';
-import { constants as fsConstants } from 'node:fs';
-import type { Clock } from '../core/clock.js';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
+import { wallToDaemonClock, type Clock } from '../core/clock.js';
 import { matchRateLimit, RATE_LIMIT_TAIL_BYTES } from '../core/rate-limits.js';
+import { workerLogFile } from '../process/spawn.js';
 import type { HomePaths } from '../store/home.js';
 import type { ObservedWorker } from './observation.js';
 
@@ -35,7 +34,7 @@ export function withOutputRateLimits(paths: HomePaths, clock: Clock, workers: re
     if (view.status !== 'running' || view.exit === null || view.exit.stopReason !== null) return worker;
     const patterns = patternsOf(view.workerType);
     if (patterns === undefined || patterns.length === 0) return worker;
-    let tail = readTail(join(paths.workerLogDir(view.workerId), 'output.log'), RATE_LIMIT_TAIL_BYTES);
+    let tail = readTail(workerLogFile(paths, view.workerId), RATE_LIMIT_TAIL_BYTES);
     const runId = spec.execution?.run_id ?? null;
     if (runId !== null) {
       const header = tail.lastIndexOf(` run ${runId} `);
@@ -43,7 +42,7 @@ export function withOutputRateLimits(paths: HomePaths, clock: Clock, workers: re
     }
     const match = matchRateLimit(tail, patterns);
     if (match === null) return worker;
-    const resetAt = match.resetWallMs === null ? null : clock.now() + (match.resetWallMs - clock.wallNow());
+    const resetAt = match.resetWallMs === null ? null : wallToDaemonClock(clock, match.resetWallMs);
     return { ...worker, view: { ...view, outputRateLimit: { resetAt } } };
   });
 }
