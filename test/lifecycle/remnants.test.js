@@ -3,6 +3,7 @@
 // stat and its environment is nobody's, not a stranger).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { carriesRunToken, liveGroupMembers } from '../../dist/process/group.js';
 import { stopRunRemnants } from '../../dist/process/terminate.js';
@@ -32,7 +33,16 @@ test('a live member without the token still makes the group not ours (left alone
     // The leader carries the token; its child is started with the token removed.
     const child = spawn('sh', ['-c', 'env -u COMMIT_RELAY_RUN_ID sleep 30 & wait'], { detached: true, stdio: 'ignore', env: { ...process.env, COMMIT_RELAY_RUN_ID: runId } });
     tracker.group(child.pid);
-    await waitFor(() => liveGroupMembers(pidOf(child)).some((pid) => !carriesRunToken(pid, runId)), { what: 'the tokenless child' });
+    // Wait for the child to be sleep itself: before its exec, `env` (and the forked shell) still
+    // carry the token, and a read of a process in the middle of its exec can miss it.
+    const isTokenlessSleep = (/** @type {number} */ pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep' && !carriesRunToken(pid, runId);
+      } catch {
+        return false;
+      }
+    };
+    await waitFor(() => liveGroupMembers(pidOf(child)).some(isTokenlessSleep), { what: 'the tokenless child' });
     assert.equal(await stopRunRemnants(pidOf(child), runId, 500), 'not_ours');
     assert.equal(isAlive(pidOf(child)), true, 'nothing was signalled');
   } finally {
