@@ -15,7 +15,8 @@ export type ErrorCode =
   | 'WRONG_STATE'
   | 'DAEMON_RUNNING'
   | 'DAEMON_NOT_RUNNING'
-  | 'IO_FAILED';
+  | 'IO_FAILED'
+  | 'REDIS_UNAVAILABLE';
 
 export class RelayError extends Error {
   readonly code: ErrorCode;

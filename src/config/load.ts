@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { alertThresholdsSchema, daemonConfigFileSchema, type AlertThresholds, type DaemonConfigFile } from '../contract/daemon-config.js';
 import { parseJsonWith } from '../contract/parse.js';
@@ -50,6 +51,19 @@ export interface DaemonSettings {
   readonly alertHookTimeoutSeconds: number;
   readonly metrics: { readonly enabled: boolean; readonly port: number; readonly host: string };
   readonly demo: boolean;
+  readonly queue: QueueSettings;
+}
+
+/** Where tasks are queued (pm-daemon.json `queue`, `host_id`; COMMIT_RELAY_REDIS_URL, COMMIT_RELAY_HOST_ID). */
+export interface QueueSettings {
+  readonly backend: 'file' | 'redis';
+  /** Set when the backend is redis: checked to be a redis:// or rediss:// URL. */
+  readonly redisUrl: string | undefined;
+  readonly name: string;
+  readonly lockMs: number;
+  readonly stalledIntervalMs: number;
+  readonly maxStalled: number;
+  readonly hostId: string;
 }
 
 /** Flags the CLI may pass; they win over environment and file. */
@@ -117,8 +131,59 @@ export function loadDaemonSettings(paths: HomePaths, env: NodeJS.ProcessEnv, fla
       host: file.metrics?.host ?? '127.0.0.1',
     }),
     demo: flags.demo ?? file.demo ?? false,
+    queue: queueSettingsOf(paths, file, env),
   };
   return Object.freeze(settings);
+}
+
+/** Only the queue settings (for create-task, recover-task, pause-dispatch, daemon-monitor --fleet). */
+export function loadQueueSettings(paths: HomePaths, env: NodeJS.ProcessEnv): QueueSettings {
+  const text = readTextIfExists(paths.daemonConfig, { followSymlinks: true });
+  const file: DaemonConfigFile = text === undefined ? {} : parseJsonWith(daemonConfigFileSchema, text, paths.daemonConfig, 'CONFIG_INVALID');
+  return queueSettingsOf(paths, file, env);
+}
+
+function queueSettingsOf(paths: HomePaths, file: DaemonConfigFile, env: NodeJS.ProcessEnv): QueueSettings {
+  const envUrl = env.COMMIT_RELAY_REDIS_URL === '' ? undefined : env.COMMIT_RELAY_REDIS_URL;
+  const backend = envUrl !== undefined ? 'redis' : (file.queue?.backend ?? 'file');
+  const url = envUrl ?? file.queue?.redis_url;
+  if (backend === 'redis') {
+    if (url === undefined) throw new RelayError('CONFIG_INVALID', `${paths.daemonConfig}: queue.backend is "redis" but no queue.redis_url (or COMMIT_RELAY_REDIS_URL) is set`);
+    checkRedisUrl(url, envUrl !== undefined ? 'environment COMMIT_RELAY_REDIS_URL' : `${paths.daemonConfig}: queue.redis_url`);
+  }
+  const hostEnv = env.COMMIT_RELAY_HOST_ID;
+  if (hostEnv !== undefined && hostEnv !== '' && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(hostEnv)) {
+    throw new RelayError('CONFIG_INVALID', `environment COMMIT_RELAY_HOST_ID: expected letters, digits, ".", "_" and "-" (at most 128), got \`${hostEnv}\``);
+  }
+  const lockSeconds = file.queue?.lock_seconds ?? 30;
+  return Object.freeze({
+    backend,
+    redisUrl: backend === 'redis' ? url : undefined,
+    name: file.queue?.name ?? 'commit-relay',
+    lockMs: Math.round(lockSeconds * 1000),
+    stalledIntervalMs: Math.round((file.queue?.stalled_interval_seconds ?? 15) * 1000),
+    maxStalled: file.queue?.max_stalled ?? 3,
+    hostId: (hostEnv !== undefined && hostEnv !== '' ? hostEnv : undefined) ?? file.host_id ?? safeHostname(),
+  });
+}
+
+/** A redis URL: redis:// or rediss://, a host, a port in range, an optional database number. One line naming it otherwise. */
+export function checkRedisUrl(url: string, where: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new RelayError('CONFIG_INVALID', `${where}: \`${url}\` is not a URL (expected redis://HOST:PORT[/DB])`);
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new RelayError('CONFIG_INVALID', `${where}: \`${url}\` is not a redis:// or rediss:// URL`);
+  if (parsed.hostname === '') throw new RelayError('CONFIG_INVALID', `${where}: \`${url}\` names no host`);
+  const db = parsed.pathname.replace(/^\//, '');
+  if (db !== '' && !/^\d{1,2}$/.test(db)) throw new RelayError('CONFIG_INVALID', `${where}: \`${url}\`: the database must be a number, got "${db}"`);
+}
+
+function safeHostname(): string {
+  const name = hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  return name === '' ? 'host' : name.slice(0, 128);
 }
 
 function zombieThresholdFromEnv(env: NodeJS.ProcessEnv): Partial<AlertThresholds> {

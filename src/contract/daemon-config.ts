@@ -43,6 +43,22 @@ export const daemonConfigFileSchema = z.strictObject({
       host: z.enum(['127.0.0.1', '::1', 'localhost']).optional(),
     })
     .optional(),
+  /** Where tasks are queued: the file task-queue.json (default), or a BullMQ queue on Redis shared by a fleet of hosts. */
+  queue: z
+    .strictObject({
+      backend: z.enum(['file', 'redis']).optional(),
+      redis_url: z.string().min(1).optional(),
+      /** The BullMQ queue's name (default "commit-relay"); hosts that share it share the tasks. */
+      name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'letters, digits, ".", "_" and "-", at most 100').optional(),
+      /** A job's lock: held and renewed while its local worker lives; a host silent this long loses it. */
+      lock_seconds: z.number().min(1).max(3600).optional(),
+      stalled_interval_seconds: z.number().min(0.5).max(3600).optional(),
+      /** Host losses a task survives; one more and it fails. */
+      max_stalled: z.number().int().min(0).max(1000).optional(),
+    })
+    .optional(),
+  /** This host's name in the fleet (default the hostname). */
+  host_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'letters, digits, ".", "_" and "-", at most 128').optional(),
   /** Queue a few demo tasks when the queue is empty on a first run (`npm start`). */
   demo: z.boolean().optional(),
 });
