@@ -71,8 +71,20 @@ export const workerSpecSchema = z.looseObject({
   task: z.looseObject({ description: z.string() }),
   execution: executionSchema.optional(),
   error: z.string().nullable().optional(),
+  /** Set when the spec came from the shared (redis) queue: the BullMQ job this host holds a lock on. */
+  lease: z
+    .looseObject({
+      backend: z.literal('redis'),
+      queue: z.string(),
+      job_id: z.string(),
+      token: z.string(),
+      host_id: z.string(),
+      taken_at: isoTimestamp,
+    })
+    .optional(),
 });
 
+export type Lease = NonNullable<z.infer<typeof workerSpecSchema>['lease']>;
 export type WorkerSpec = z.infer<typeof workerSpecSchema>;
 export type Execution = z.infer<typeof executionSchema>;
 export type StopHold = NonNullable<Execution['stopped']>;

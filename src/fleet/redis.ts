@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { QueueSettings } from '../config/load.js';
 import { RelayError } from '../errors.js';
@@ -79,4 +80,9 @@ export async function assertNoEviction(redis: Redis, url: string): Promise<void>
   if (policy !== undefined && policy !== 'noeviction') {
     throw new RelayError('CONFIG_INVALID', `redis at ${displayUrl(url)} has maxmemory-policy "${policy}": it may evict queued tasks; set maxmemory-policy noeviction (redis-cli CONFIG SET maxmemory-policy noeviction, and in redis.conf)`);
   }
+}
+
+/** The same options as BullMQ takes them (its own type for ioredis's options). */
+export function bullConnection(url: string, extra: RedisOptions = {}): ConnectionOptions {
+  return redisOptionsFor(url, extra) as ConnectionOptions;
 }

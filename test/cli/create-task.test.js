@@ -71,12 +71,36 @@ describe('create-task output', { concurrency: 2 }, () => {
       // Runbook section E: re-create a task from a failed worker.
       const result = await run(home, ['create-task', '--description', 'redo it', '--priority', 'high', '--worker-type', 'review', '--metadata', '{"retry_of": "task-1"}', '--json']);
       assert.equal(result.code, 0, result.stderr);
-      const printed = JSON.parse(result.stdout);
+      const { queue, created, ...printed } = JSON.parse(result.stdout);
       assert.match(printed.task_id, TASK_ID);
       assert.deepEqual(readJson(paths.taskQueue).tasks.at(-1), printed);
+      // Where it went, and that it is new.
+      assert.deepEqual(queue, { backend: 'file', queue: paths.taskQueue });
+      assert.equal(created, true);
       assert.equal(printed.priority, 'high');
       assert.equal(printed.worker_type, 'review');
       assert.deepEqual(printed.metadata, { retry_of: 'task-1' });
+    } finally {
+      removeHome(home);
+    }
+  });
+
+  test('--task-id names the task; a repeated create with the same id is not a second task', async () => {
+    const { home, paths } = await makeSeededHome();
+    try {
+      const first = await run(home, ['create-task', '--description', 'once', '--task-id', 'task-fixed-1', '--json']);
+      assert.equal(first.code, 0, first.stderr);
+      assert.equal(JSON.parse(first.stdout).created, true);
+      const again = await run(home, ['create-task', '--description', 'twice', '--task-id', 'task-fixed-1', '--json']);
+      assert.equal(again.code, 0, again.stderr);
+      const repeated = JSON.parse(again.stdout);
+      assert.equal(repeated.created, false);
+      assert.equal(repeated.description, 'once');
+      assert.equal(readJson(paths.taskQueue).tasks.filter((/** @type {{task_id: string}} */ t) => t.task_id === 'task-fixed-1').length, 1);
+      const bad = await run(home, ['create-task', '--description', 'x', '--task-id', '../evil']);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /task id/);
+      assert.equal(bad.stderr.trim().split('\n').length, 1);
     } finally {
       removeHome(home);
     }

@@ -1,5 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
-import { loadWorkerTypes } from '../../config/load.js';
+import { loadQueueSettings, loadWorkerTypes } from '../../config/load.js';
 import { assertValidId } from '../../contract/ids.js';
 import { PRIORITIES, type Priority } from '../../contract/task-queue.js';
 import { RelayError } from '../../errors.js';
@@ -24,7 +24,7 @@ export const recoverTaskCommand: CommandModule<object, Args> = {
       throw new RelayError('USAGE', `unknown priority "${argv.priority}": use one of ${PRIORITIES.join(', ')}`);
     }
     const paths = homeFromEnv();
-    const taskId = await recoverTask({ paths, workerTypes: loadWorkerTypes(paths) }, workerId, argv.priority as Priority);
+    const taskId = await recoverTask({ paths, workerTypes: loadWorkerTypes(paths) }, workerId, argv.priority as Priority, loadQueueSettings(paths, process.env));
     process.stdout.write(`${taskId}\n`);
   },
 };
