@@ -43,6 +43,13 @@ export const KNOWN_EVENTS = [
   'dispatch_paused',
   'dispatch_resumed',
   'worker_rate_limited',
+  // The redis queue backend (src/fleet/).
+  'task_leased',
+  'lease_lost',
+  'job_completed',
+  'job_failed',
+  'redis_unavailable',
+  'redis_available',
 ] as const;
 export type KnownEvent = (typeof KNOWN_EVENTS)[number];
 

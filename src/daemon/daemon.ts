@@ -24,6 +24,7 @@ import { DaemonDispatchPauses } from './dispatch-pauses.js';
 import { withOutputRateLimits } from './rate-limit-scan.js';
 import { rateLimitPolicyOf, type RateLimitPolicy } from '../core/rate-limits.js';
 import type { WorkerTypes } from '../config/load.js';
+import type { FleetLeases } from '../fleet/leases.js';
 
 export interface DaemonOptions {
   readonly paths: HomePaths;
@@ -69,6 +70,8 @@ export class Daemon {
   private rateLimitsFor: { types: WorkerTypes; policies: Record<string, RateLimitPolicy>; patterns: Map<string, RegExp[]> } | undefined;
   /** The last daemon's view of each worker's health, so a change it logged is not logged again. */
   private healthSeed: ReadonlyMap<string, HealthSeed> | undefined;
+  /** The redis queue backend's leases (undefined with the file backend). */
+  private fleet: FleetLeases | undefined;
   /** Where the metrics listener is, when enabled: shown in pm-state.json. */
   metricsEndpoint: { host: string; port: number } | undefined;
 
@@ -126,6 +129,15 @@ export class Daemon {
     const { tookOverFrom } = this.claim;
     this.state = 'running';
     this.healthSeed = healthAtLastStop(this.paths);
+    if (this.settings.queue.backend === 'redis') {
+      try {
+        await this.startFleet();
+      } catch (error) {
+        this.state = 'stopped';
+        await releaseDaemonSlot(this.paths, this.claim);
+        throw error;
+      }
+    }
     this.scheduler.start();
     const orphans = findOrphansAtStart(this.paths);
     const took = tookOverFrom === undefined ? null : { pid: tookOverFrom.pid, started_at: tookOverFrom.started_at };
@@ -141,6 +153,33 @@ export class Daemon {
     if (options.watch === false) return;
     this.watch.start();
     this.scheduler.startTicking();
+  }
+
+  /** The redis backend: connect (an evicting Redis is refused), take back the leases recorded in specs, start taking jobs. */
+  private async startFleet(): Promise<void> {
+    const { FleetLeases } = await import('../fleet/leases.js');
+    this.fleet = new FleetLeases({
+      paths: this.paths,
+      settings: this.settings.queue,
+      logger: this.logger,
+      emit: (events) => this.emit(events),
+      requestPass: () => this.requestPass(),
+      lifecycle: () => this.applyContext().lifecycle(),
+      workerTypes: () => this.inputs.workerTypes,
+    });
+    await this.fleet.start();
+  }
+
+  /** The fleet's view of this host after a pass: its load, and the leases whose specs left active/. */
+  private async fleetAfterPass(observation: Observation): Promise<void> {
+    if (this.fleet === undefined) return;
+    let localActive = 0;
+    const activeIds = new Set<string>();
+    for (const w of observation.workers) {
+      activeIds.add(w.view.workerId);
+      if (w.spec.lease === undefined && (w.view.status === 'pending' || w.view.status === 'running') && !w.view.held) localActive += 1;
+    }
+    await this.fleet.afterPass({ localActive, maxConcurrent: this.settings.maxConcurrentWorkers, pausedAll: this.pauses.forDecision().pausedTypes.all }, activeIds);
   }
 
   /** Asks for a full pass soon (see PassScheduler.request). */
@@ -221,6 +260,11 @@ export class Daemon {
     }
     if (await applyPlan(this.applyContext(), plan, queue.byId, (where, error, workerId) => this.events.reportError(where, error, workerId))) this.inputs.forgetQueue();
 
+    try {
+      await this.fleetAfterPass(observation);
+    } catch (error) {
+      this.events.reportError('fleet leases', error);
+    }
     // Now and then, the slow housekeeping (housekeeping.ts).
     if (request.full) await this.housekeeping.afterFullPass(observation);
     this.loops += 1;
@@ -345,6 +389,7 @@ export class Daemon {
       if (timer !== undefined) clearTimeout(timer);
     }
     for (const child of this.children.values()) child.unref();
+    await this.fleet?.stop().catch((error: unknown) => this.events.reportError('stop the fleet leases', error));
     await this.options.hooks?.beforeStop?.();
     this.emit([{ event: 'pm_stopped', data: { graceful: true, reason, loops_completed: this.loops, workers_left_running: this.children.size + this.runningCount() } }]);
     await releaseDaemonSlot(this.paths, this.claim);

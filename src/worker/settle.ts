@@ -39,6 +39,8 @@ export async function settleAfterLock(ctx: SettleContext, final: WorkerSpec, wor
 async function settleTaskOf(ctx: SettleContext, final: WorkerSpec): Promise<EventInput[]> {
   const taskId = final.task_id;
   if (taskId === null || (final.status !== 'completed' && final.status !== 'failed')) return [];
+  // A task of the shared (redis) queue: its job is settled by the daemon that holds it (src/fleet/leases.ts).
+  if (final.lease !== undefined) return [];
   const status = final.status;
   const error = status === 'failed' ? (final.error ?? null) : null;
   let settled: boolean;
