@@ -1,11 +1,13 @@
 // The redis queue backend with real daemons as hosts: tasks spread by priority, a host lost, fencing.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { existsSync } from 'node:fs';
 import { coord, readJson, waitFor } from '../helpers/home.js';
+import { isAlive } from '../helpers/processes.js';
 import { events } from '../helpers/daemon.js';
 import { startRedis, REDIS_SKIP } from '../helpers/redis.js';
 import { withHome } from '../helpers/scope.js';
-import { createTask, FLEET_TYPES, fleetConfig, jobState, openQueue, queueName } from './support.js';
+import { createTask, FLEET_TYPES, fleetConfig, jobState, killWorkersOf, liveWorkerPids, openQueue, queueName } from './support.js';
 
 describe('the redis queue backend', { skip: REDIS_SKIP }, () => {
   /** @type {import('../helpers/redis.js').RedisServer} */
@@ -50,6 +52,71 @@ describe('the redis queue backend', { skip: REDIS_SKIP }, () => {
       }
       const job = await queue.getJob('task-p2');
       assert.equal(job?.returnvalue.host_id, leased.find((e) => e.task_id === 'task-p2')?.data.host_id);
+    });
+  });
+
+  test('a host killed with its workers: its task runs again on the other host, and the dead host never restarts it', async () => {
+    const name = queueName();
+    await withHome({ types: FLEET_TYPES, daemonConfig: fleetConfig(redis.url, name, 'host-a') }, async (scope) => {
+      const homeB = scope.makeHome(FLEET_TYPES, { daemonConfig: fleetConfig(redis.url, name, 'host-b') });
+      const queue = openQueue(redis.port, name);
+      scope.defer(() => queue.close());
+      await createTask(scope.home, 'task-moves', { type: 'job4' });
+      const a = await scope.startDaemon();
+      const started = await waitFor(() => events(scope.home).find((e) => e.event === 'worker_started'), { what: 'the task started on host-a', timeoutMs: 15_000 });
+      await scope.startDaemon({ home: homeB });
+      // The host dies: its daemon and its workers, at once.
+      const killedAt = Date.now();
+      a.child.kill('SIGKILL');
+      killWorkersOf(scope.home);
+      await a.exited;
+      const leasedB = await waitFor(() => events(homeB).find((e) => e.event === 'task_leased' && e.task_id === 'task-moves'), { what: 'host-b to take the task', timeoutMs: 20_000, intervalMs: 50 });
+      const failoverMs = Date.parse(leasedB.timestamp) - killedAt;
+      // lock 2 s + two stall checks of 1 s, and room for a loaded machine.
+      assert.ok(failoverMs < 8000, `failover took ${failoverMs} ms`);
+      await waitFor(async () => (await jobState(queue, 'task-moves')) === 'completed', { what: 'the task completed on host-b', timeoutMs: 20_000, intervalMs: 100 });
+      assert.equal((await queue.getJob('task-moves'))?.returnvalue.host_id, 'host-b');
+      // host-a comes back: its spec's lease is gone, so it records lease_lost and never runs the task again.
+      await scope.startDaemon();
+      const lost = await waitFor(() => events(scope.home).find((e) => e.event === 'lease_lost' && e.worker_id === started.worker_id), { what: 'host-a to record lease_lost', timeoutMs: 15_000 });
+      assert.match(lost.data.reason, /lock/);
+      await waitFor(() => existsSync(coord(scope.home, 'worker-specs', 'failed', `${started.worker_id}.json`)), { what: 'the stale spec failed on host-a' });
+      assert.match(readJson(coord(scope.home, 'worker-specs', 'failed', `${started.worker_id}.json`)).error, /lease lost/);
+      assert.equal(events(scope.home).filter((e) => e.event === 'worker_started').length, 1, 'host-a never restarted it');
+      assert.equal(await jobState(queue, 'task-moves'), 'completed', "host-a's late failure did not reach the job");
+    });
+  });
+
+  test('a frozen host (SIGSTOP past its lock) stops its stale worker when it wakes, while the task runs on the other host', async () => {
+    const name = queueName();
+    await withHome({ types: FLEET_TYPES, daemonConfig: fleetConfig(redis.url, name, 'host-a') }, async (scope) => {
+      const homeB = scope.makeHome(FLEET_TYPES, { daemonConfig: fleetConfig(redis.url, name, 'host-b') });
+      await createTask(scope.home, 'task-frozen', { type: 'long' });
+      const a = await scope.startDaemon();
+      const started = await waitFor(() => events(scope.home).find((e) => e.event === 'worker_started'), { what: 'the task started on host-a', timeoutMs: 15_000 });
+      const stalePid = started.data.pid;
+      await scope.startDaemon({ home: homeB });
+      a.child.kill('SIGSTOP');
+      let resumed = false;
+      try {
+        await waitFor(() => events(homeB).find((e) => e.event === 'worker_started'), { what: 'host-b to run the task', timeoutMs: 20_000, intervalMs: 50 });
+      } finally {
+        a.child.kill('SIGCONT');
+        resumed = true;
+      }
+      assert.ok(resumed);
+      const wokeAt = Date.now();
+      const lost = await waitFor(() => events(scope.home).find((e) => e.event === 'lease_lost'), { what: 'host-a to see its lease lost', timeoutMs: 10_000, intervalMs: 20 });
+      assert.equal(lost.worker_id, started.worker_id);
+      await waitFor(() => !isAlive(stalePid), { what: "host-a's stale worker to be stopped", timeoutMs: 10_000, intervalMs: 20 });
+      assert.ok(Date.now() - wokeAt < 6000, `fenced ${Date.now() - wokeAt} ms after waking`);
+      // From now on only one live copy: host-b's.
+      await waitFor(() => liveWorkerPids(scope.home).length === 0, { what: "nothing of host-a's run left" });
+      assert.ok(liveWorkerPids(homeB).length > 0, "host-b's copy runs");
+      const failedFile = coord(scope.home, 'worker-specs', 'failed', `${started.worker_id}.json`);
+      await waitFor(() => existsSync(failedFile), { what: 'the stale spec failed on host-a' });
+      assert.match(readJson(failedFile).error, /lease lost/);
+      assert.equal(events(scope.home).filter((e) => e.event === 'worker_started').length, 1, 'host-a did not restart it');
     });
   });
 });

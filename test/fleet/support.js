@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { FIXTURES, run } from '../helpers/home.js';
+import { envOf, pidsWithEnv } from '../helpers/processes.js';
 
 /**
  * A home's pm-daemon.json for a host of the fleet on `url` (a short lock, so host losses show within seconds).
@@ -11,9 +12,10 @@ export function fleetConfig(url, name, hostId, extra = {}) {
   return { queue: { backend: 'redis', redis_url: url, name, lock_seconds: 2, stalled_interval_seconds: 1, max_stalled: 3 }, host_id: hostId, max_concurrent_workers: 1, ...extra };
 }
 
-/** Worker types: `job` runs for 2 s and exits 0; `long` runs until stopped. */
+/** Worker types: `job` runs for 2 s and exits 0, `job4` for 4 s; `long` runs until stopped. */
 export const FLEET_TYPES = {
   job: { command: ['sh', join(FIXTURES, 'run-for.sh'), '{worker_id}', '2'], stop_grace_seconds: 1 },
+  job4: { command: ['sh', join(FIXTURES, 'run-for.sh'), '{worker_id}', '4'], stop_grace_seconds: 1 },
   long: { command: ['sh', join(FIXTURES, 'forever.sh'), '{worker_id}'], stop_grace_seconds: 1 },
 };
 
@@ -42,3 +44,21 @@ export async function jobState(queue, id) {
   const job = await queue.getJob(id);
   return job === undefined ? 'missing' : await job.getState();
 }
+
+/** SIGKILLs every process group of workers running for home (their shims carry COMMIT_RELAY_HOME). @param {string} home */
+export function killWorkersOf(home) {
+  for (const pid of liveWorkerPids(home)) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+}
+
+/** Live pids of home's workers (they carry a run token; the daemon does not). @param {string} home */
+export const liveWorkerPids = (home) => pidsWithEnv('COMMIT_RELAY_HOME', home).filter((pid) => envOf(pid)?.COMMIT_RELAY_RUN_ID !== undefined);
