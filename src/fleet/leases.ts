@@ -35,6 +35,8 @@ interface Held {
   readonly workerId: string;
   lastRenewedAt: number;
   job: Job | undefined;
+  /** Its spec is being written: not yet in active/, and not ended either. */
+  registering?: boolean;
 }
 
 /** The host's load for taking jobs, set after each pass. */
@@ -118,7 +120,14 @@ export class FleetLeases {
       reachable = false;
       this.redisFailed(error);
     }
-    if (reachable) await assertNoEviction(this.redis, this.url);
+    if (reachable) {
+      try {
+        await assertNoEviction(this.redis, this.url);
+      } catch (error) {
+        this.redis.disconnect();
+        throw error;
+      }
+    }
     const connection = bullConnection(this.url);
     this.queue = new Queue(settings.name, { connection });
     this.queue.on('error', (error: Error) => this.redisFailed(error));
@@ -146,7 +155,7 @@ export class FleetLeases {
   async afterPass(load: HostLoad, activeIds: ReadonlySet<string>): Promise<void> {
     this.load = load;
     for (const held of [...this.held.values()]) {
-      if (activeIds.has(held.workerId)) continue;
+      if (activeIds.has(held.workerId) || held.registering === true) continue;
       await this.settleEnded(held);
     }
     if (this.freeSlots() > 0) this.wakeUp?.();
@@ -213,6 +222,15 @@ export class FleetLeases {
         if (now - held.lastRenewedAt > this.deps.settings.lockMs) await this.fence(held, `its lock was not renewed for ${Math.round((now - held.lastRenewedAt) / 100) / 10} s (over the ${this.deps.settings.lockMs / 1000} s lock)`);
       }
       const ids = [...this.held.keys()];
+      if (!this.redisOk) {
+        // Nothing else asks Redis while it is down and no lease is held: look whether it is back.
+        try {
+          await withTimeout(this.redis?.ping() ?? Promise.reject(new Error('no connection')), 1000, 'ping');
+          this.redisBack();
+        } catch {
+          return;
+        }
+      }
       if (ids.length === 0) return;
       const tokens = ids.map((id) => this.held.get(id)?.token ?? '');
       let failed: string[];
@@ -336,9 +354,10 @@ export class FleetLeases {
     try {
       const workerId = await this.newWorkerId(task.task_id, task.worker_type);
       const spec: WorkerSpec = { ...specForTask(task, workerId, now), lease };
-      const heldNow = { ...held, workerId };
+      const heldNow: Held = { ...held, workerId, registering: true };
       this.held.set(jobId, heldNow);
       await withSpecLock(this.deps.paths, workerId, () => writeSpec(this.deps.paths, 'active', spec));
+      heldNow.registering = false;
       this.deps.emit([
         { event: 'task_leased', worker_id: workerId, task_id: jobId, data: { host_id: this.hostId, job_id: jobId, attempt: job.attemptsStarted ?? null, stalled: job.stalledCounter ?? 0 } },
         { event: 'worker_registered', worker_id: workerId, task_id: jobId, data: { worker_type: task.worker_type, priority: task.priority, host_id: this.hostId } },
