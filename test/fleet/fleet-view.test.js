@@ -130,7 +130,7 @@ describe('fleet view', { skip: REDIS_SKIP }, () => {
       const port = await freePort();
       const started = Date.now();
       const down = await run(home, ['daemon-monitor', '--fleet', '--json'], { env: { COMMIT_RELAY_REDIS_URL: `redis://127.0.0.1:${port}` }, timeoutMs: 15_000 });
-      assert.notEqual(down.code, 0);
+      assert.equal(down.code, 1);
       assert.equal(down.signal, null);
       assert.ok(Date.now() - started < 8000, `took ${Date.now() - started} ms`);
       assert.equal(down.stderr.trim().split('\n').length, 1, down.stderr);
