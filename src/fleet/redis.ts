@@ -52,13 +52,20 @@ export function displayUrl(url: string): string {
  */
 export async function connectForCommand(settings: QueueSettings, timeoutMs = 5000): Promise<Redis> {
   const url = requireRedisUrl(settings);
-  const redis = new Redis(redisOptionsFor(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, enableOfflineQueue: false, connectTimeout: timeoutMs }));
-  redis.on('error', () => undefined);
+  // disconnectTimeout: ioredis arms a timer of that length on disconnect() and clears it only on a later
+  // 'close', which a connection refused has already had: its 2 s default held the process after the error.
+  const redis = new Redis(redisOptionsFor(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, enableOfflineQueue: false, connectTimeout: timeoutMs, disconnectTimeout: 100 }));
+  // The socket's own error (ECONNREFUSED, ETIMEDOUT) says more than connect()'s "Connection is closed".
+  let socketError: unknown;
+  redis.on('error', (error: unknown) => {
+    socketError ??= error;
+  });
   try {
     await redis.connect();
   } catch (error) {
     redis.disconnect();
-    throw new RelayError('REDIS_UNAVAILABLE', `redis at ${displayUrl(url)} is unreachable: ${error instanceof Error ? error.message : String(error)}`);
+    const cause = socketError ?? error;
+    throw new RelayError('REDIS_UNAVAILABLE', `redis at ${displayUrl(url)} is unreachable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
   return redis;
 }

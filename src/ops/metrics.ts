@@ -22,10 +22,19 @@ export interface PassMetrics {
   readonly totals: MetricTotals;
 }
 
+/** The shared queue's job states as /metrics exports them (fleet/hosts.ts queueCounts folds BullMQ's into these). */
+export const QUEUE_JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
+export type QueueJobState = (typeof QUEUE_JOB_STATES)[number];
+
 export interface DaemonMetrics {
   readonly registry: Registry;
   /** Call once after each pass: sets the gauges, observes the duration, brings the counters up to the totals. */
   recordPass(pass: PassMetrics): void;
+  /**
+   * The redis backend's shared-queue counts (commit_relay_queue_jobs{state}). The gauge exists from the first
+   * call on, so a daemon on the file backend, which never calls it, exports only tasks_queued as before.
+   */
+  setQueueCounts(counts: Readonly<Record<QueueJobState, number>>): void;
   /** The Prometheus text exposition of every metric. */
   render(): Promise<string>;
   readonly contentType: string;
@@ -61,6 +70,7 @@ export function createDaemonMetrics(options: MetricsOptions = {}): DaemonMetrics
   ) as Record<keyof MetricTotals, Counter>;
   const seen: Record<keyof MetricTotals, number> = { restarts_total: 0, zombies_detected_total: 0, workers_completed_total: 0, workers_failed_total: 0 };
   for (const state of HEALTH_STATES) workers.set({ state }, 0);
+  let queueJobs: Gauge | undefined;
 
   return {
     registry,
@@ -78,6 +88,10 @@ export function createDaemonMetrics(options: MetricsOptions = {}): DaemonMetrics
           seen[key] = total;
         }
       }
+    },
+    setQueueCounts(counts: Readonly<Record<QueueJobState, number>>): void {
+      queueJobs ??= new Gauge({ name: `${METRIC_PREFIX}queue_jobs`, help: 'Jobs in the shared queue (redis backend) by state', labelNames: ['state'], registers: [registry] });
+      for (const state of QUEUE_JOB_STATES) queueJobs.set({ state }, counts[state]);
     },
     render: () => registry.metrics(),
   };

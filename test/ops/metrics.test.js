@@ -54,6 +54,27 @@ describe('daemon metrics', () => {
     assert.equal(sample(text, 'commit_relay_pass_duration_seconds_count'), 3);
   });
 
+  test('the shared queue gauge: absent until setQueueCounts (the file backend never calls it), then one sample per state', async () => {
+    const metrics = createDaemonMetrics({ processMetrics: false });
+    metrics.recordPass(pass());
+    let text = await metrics.render();
+    assert.doesNotMatch(text, /commit_relay_queue_jobs/);
+    assert.equal(sample(text, 'commit_relay_tasks_queued'), 7);
+    metrics.setQueueCounts({ waiting: 3, active: 2, delayed: 1, failed: 0, completed: 12 });
+    text = await metrics.render();
+    assert.match(text, /# TYPE commit_relay_queue_jobs gauge/);
+    assert.equal(sample(text, 'commit_relay_queue_jobs{state="waiting"}'), 3);
+    assert.equal(sample(text, 'commit_relay_queue_jobs{state="active"}'), 2);
+    assert.equal(sample(text, 'commit_relay_queue_jobs{state="delayed"}'), 1);
+    assert.equal(sample(text, 'commit_relay_queue_jobs{state="failed"}'), 0);
+    assert.equal(sample(text, 'commit_relay_queue_jobs{state="completed"}'), 12);
+    metrics.setQueueCounts({ waiting: 0, active: 1, delayed: 0, failed: 1, completed: 14 });
+    text = await metrics.render();
+    assert.equal(sample(text, 'commit_relay_queue_jobs{state="waiting"}'), 0);
+    assert.equal(sample(text, 'commit_relay_queue_jobs{state="completed"}'), 14);
+    assert.equal(text.split('\n').filter((l) => l.startsWith('commit_relay_queue_jobs{')).length, 5);
+  });
+
   test('two metric sets never share a registry', async () => {
     const a = createDaemonMetrics();
     const b = createDaemonMetrics();

@@ -5,11 +5,13 @@ import { renderDashboard } from '../../ops/dashboard-render.js';
 import { watchDashboard } from '../../ops/dashboard-watch.js';
 import { openHomeForReading } from '../../ops/home-read.js';
 import { printJson } from '../context.js';
+import { loadQueueSettings } from '../../config/load.js';
 
 interface Args {
   status: boolean;
   json: boolean;
   watch: boolean;
+  fleet: boolean;
   width?: number;
   interval: number;
 }
@@ -25,6 +27,7 @@ export const daemonMonitorCommand: CommandModule<object, Args> = {
       .option('status', { type: 'boolean', default: false, describe: 'show the dashboard once (the default)' })
       .option('json', { type: 'boolean', default: false, describe: 'print the dashboard model as JSON (with --watch: one line per second)' })
       .option('watch', { type: 'boolean', default: false, describe: 'redraw every second until q or Ctrl-C' })
+      .option('fleet', { type: 'boolean', default: false, describe: 'with the redis queue backend: every host, the shared queue, every host\'s workers' })
       .option('width', { type: 'number', describe: 'columns to fit (default: the terminal, else 80)', requiresArg: true })
       .option('interval', { type: 'number', default: 1, describe: 'with --watch: seconds between redraws', requiresArg: true }) as unknown as Argv<Args>,
   handler: async (argv) => {
@@ -32,6 +35,14 @@ export const daemonMonitorCommand: CommandModule<object, Args> = {
     if (!Number.isFinite(argv.interval) || argv.interval < 0.1) throw new RelayError('USAGE', `--interval must be at least 0.1 seconds, got \`${argv.interval}\``);
     const paths = openHomeForReading();
     const color = useColor(process.stdout, process.env) && !argv.json;
+    if (argv.fleet) {
+      if (argv.watch) throw new RelayError('USAGE', '--fleet shows the fleet once; it does not take --watch (run it under watch(1) instead)');
+      const settings = loadQueueSettings(paths, process.env);
+      if (settings.backend !== 'redis') throw new RelayError('USAGE', '--fleet needs the redis queue backend (queue.backend "redis" and queue.redis_url in pm-daemon.json, or COMMIT_RELAY_REDIS_URL); this home uses the file backend');
+      const { showFleet } = await import('../../ops/fleet-show.js');
+      await showFleet(settings, { json: argv.json, color, capIds: process.stdout.isTTY === true });
+      return;
+    }
     if (argv.watch) {
       await watchDashboard(paths, { json: argv.json, color, width: argv.width, intervalMs: argv.interval * 1000, stdin: process.stdin, stdout: process.stdout });
       return;
