@@ -10,9 +10,6 @@ import { withHome } from '../helpers/scope.js';
 import { specPath } from '../helpers/specs.js';
 
 const quick = { ...QUICK, startup_grace_seconds: 0 };
-// A pass every 0.2 s, not the helper's 0.5 s: these tests wait for the daemon's passes (a restart, an adoption,
-// an exit record read), never for wall time, so they need no more than the passes they count.
-const FAST = { PM_LOOP_INTERVAL: '0.2' };
 
 async function queue(home, type, description = `task for ${type}`) {
   const result = await run(home, ['create-task', '--description', description, '--worker-type', type]);
@@ -24,7 +21,7 @@ async function queue(home, type, description = `task for ${type}`) {
 describe('the daemon with real workers', () => {
   test('a crash then a success ends in completed/ with one restart', () => withHome({ types: { flaky: { command: fixture('crash-once.sh'), ...quick } } }, async ({ home, startDaemon }) => {
     const { workerId, taskId } = await queue(home, 'flaky');
-    await startDaemon({ env: FAST });
+    await startDaemon();
     await waitFor(() => existsSync(specPath(home, 'completed', workerId)) && eventsOf(home, workerId, 'task_completed').length === 1, { what: 'completed spec', timeoutMs: 15_000 });
     const spec = readJson(specPath(home, 'completed', workerId));
     assert.equal(spec.status, 'completed');
@@ -38,7 +35,7 @@ describe('the daemon with real workers', () => {
 
   test('silence: stalled, killed, restarted, then failed/ after the limit, each event once per run', () => withHome({ types: { silent: { command: fixture('forever.sh', '{worker_id}'), ...quick, checkin_timeout_seconds: 0.4, stall_timeout_seconds: 0.8, max_restarts: 1 } } }, async ({ home, startDaemon }) => {
     const { workerId } = await queue(home, 'silent');
-    await startDaemon({ env: FAST });
+    await startDaemon();
     await waitFor(() => existsSync(specPath(home, 'failed', workerId)) && eventsOf(home, workerId, 'worker_failed').length === 1, { what: 'failed spec', timeoutMs: 20_000 });
     const spec = readJson(specPath(home, 'failed', workerId));
     assert.equal(spec.status, 'failed');
@@ -56,7 +53,7 @@ describe('the daemon with real workers', () => {
 
   test('kill -9 of a whole group is a zombie, then a restart', () => withHome({ types: { steady: { command: fixture('checkin-loop.sh', '0.2'), ...quick, restart_backoff_seconds: 0 } } }, async ({ home, startDaemon }) => {
     const { workerId } = await queue(home, 'steady');
-    await startDaemon({ env: FAST });
+    await startDaemon();
     const first = await waitFor(() => {
       const spec = readJson(specPath(home, 'active', workerId));
       return spec.status === 'running' && spec.execution.pid;
@@ -73,7 +70,7 @@ describe('the daemon with real workers', () => {
   }));
 
   test('a second daemon for the same home is refused, naming the first', () => withHome({}, async ({ home, startDaemon }) => {
-    const daemon = await startDaemon({ env: FAST });
+    const daemon = await startDaemon();
     const second = await run(home, ['pm-daemon', '--quiet']);
     assert.notEqual(second.code, 0);
     assert.match(second.stderr, new RegExp(`already runs.*pid ${daemon.child.pid}`));
@@ -81,9 +78,9 @@ describe('the daemon with real workers', () => {
   }));
 
   test('a daemon killed with SIGKILL is taken over by the next', () => withHome({}, async ({ home, startDaemon }) => {
-    let daemon = await startDaemon({ env: FAST });
+    let daemon = await startDaemon();
     await stopDaemon(daemon, 'SIGKILL');
-    daemon = await startDaemon({ env: FAST });
+    daemon = await startDaemon();
     const started = events(home).filter((e) => e.event === 'pm_started');
     assert.equal(started.length, 2);
     assert.equal(started[1].data.took_over_from.pid, started[0].data.pid);
@@ -92,7 +89,7 @@ describe('the daemon with real workers', () => {
   test('SIGTERM leaves workers running; a new daemon adopts them with the same pids', () => withHome({ types: { steady: { command: fixture('checkin-loop.sh', '0.2'), ...quick } } }, async ({ home, startDaemon }) => {
     const a = await queue(home, 'steady', 'one');
     const b = await queue(home, 'steady', 'two');
-    let daemon = await startDaemon({ env: FAST });
+    let daemon = await startDaemon();
     const pids = await waitFor(() => {
       const specs = [a, b].map((t) => readJson(specPath(home, 'active', t.workerId)));
       return specs.every((s) => s.status === 'running') && /** @type {number[]} */ (specs.map((s) => s.execution.pid));
@@ -103,7 +100,7 @@ describe('the daemon with real workers', () => {
     assert.equal(stopped.length, 1);
     assert.equal(stopped[0].data.graceful, true);
     assert.ok(pids.every(isAlive), 'workers outlive the daemon');
-    daemon = await startDaemon({ env: FAST });
+    daemon = await startDaemon();
     await waitFor(() => pmState(home).pm_daemon.loops_completed >= 3, { what: 'a few passes' });
     const after = [a, b].map((t) => readJson(specPath(home, 'active', t.workerId)).execution.pid);
     assert.deepEqual(after, pids);
@@ -116,12 +113,12 @@ describe('the daemon with real workers', () => {
   test('a worker that exits while no daemon runs ends in the right folder', () => withHome({ types: { short: { command: fixture('exit-with.sh', '0', '1'), ...quick }, bad: { command: fixture('exit-with.sh', '5', '1'), ...quick, max_restarts: 0 } } }, async ({ home, startDaemon }) => {
     const ok = await queue(home, 'short');
     const bad = await queue(home, 'bad');
-    let daemon = await startDaemon({ env: FAST });
+    let daemon = await startDaemon();
     await waitFor(() => [ok, bad].every((t) => readJson(specPath(home, 'active', t.workerId)).status === 'running'), { what: 'both running' });
     await stopDaemon(daemon);
     // Both exit while no daemon runs; their shims record it.
     await waitFor(() => readdirSync(join(home, 'coordination', 'worker-exits')).filter((n) => n.endsWith('.json')).length === 2, { what: 'exit records' });
-    daemon = await startDaemon({ env: FAST });
+    daemon = await startDaemon();
     await waitFor(() => existsSync(specPath(home, 'completed', ok.workerId)) && existsSync(specPath(home, 'failed', bad.workerId)), { what: 'true end states' });
     assert.equal(readJson(specPath(home, 'failed', bad.workerId)).execution.exit_code, 5);
     assert.equal(eventsOf(home, ok.workerId, 'zombie_detected').length, 0, 'never mistaken for a zombie');
