@@ -220,9 +220,7 @@ test('workspaces: a bad workspace key is refused when worker-types.json loads, n
   assert.equal(readSpecFile(t.home, 'active', id).status, 'pending', 'no change');
 }));
 
-// Its nine workers run at once (the default max_concurrent_workers, 4, started them four by four a pass apart,
-// with the never-ending active one holding a slot), and passes come every 0.2 s, not the helper's 0.5 s.
-test('cleanup-workspaces: keeps active, live, dirty and unmerged ones; removes merged clean ones; --force the rest; --dry-run changes nothing', () => withHome({ ...SCOPE, daemonConfig: { max_concurrent_workers: 16 } }, async (t) => {
+test('cleanup-workspaces: keeps active, live, dirty and unmerged ones; removes merged clean ones; --force the rest; --dry-run changes nothing', () => withHome(SCOPE, async (t) => {
   const repo = makeRepo(t.home);
   const active = uniqueId('cw-active');
   const clean = uniqueId('cw-clean');
@@ -238,7 +236,7 @@ test('cleanup-workspaces: keeps active, live, dirty and unmerged ones; removes m
   for (const [id, mode] of Object.entries(modes)) writePendingSpec(t.home, id, { workerType: 'agent', description: mode });
   // Its worktree is made, then its program is found missing: a failed worker with a clean worktree, archived below.
   writePendingSpec(t.home, archived, { workerType: 'noprog' });
-  const daemon = await t.startDaemon({ env: { PM_LOOP_INTERVAL: '0.2' } });
+  const daemon = await t.startDaemon();
   for (const id of [clean, dirty, unmerged, merged, busy, token, unknown]) {
     await waitFor(() => existsSync(specPath(t.home, 'completed', id)), { what: `${id} completed`, timeoutMs: 20_000 });
   }
