@@ -2,7 +2,7 @@
 // agent-like task: it hits its provider's usage limit once (Claude Code's message), is waited out until the
 // reset without a restart counted, and resumes its session.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { events, eventsOf } from '../helpers/daemon.js';
@@ -13,7 +13,12 @@ import { readSpecFile } from '../helpers/specs.js';
 test('npm start demo: the demo-agent task is rate limited once, waits for the reset and resumes its session, restart_count 0', () =>
   withHome({}, async (t) => {
     mkdirSync(join(t.home, 'coordination', 'config'), { recursive: true });
-    copyFileSync(join(ROOT, 'coordination', 'config', 'worker-types.json'), join(t.home, 'coordination', 'config', 'worker-types.json'));
+    // The project's worker types as they are, but for the demo agent's check-in interval: 0.5 s, not 2 s. The agent
+    // sleeps one interval before its usage-limit line and one per step of its resumed run (5 steps), so the 2 s
+    // cost ~9 s of waiting that proves nothing more; the reset (8 s ahead, the agent's own) is waited out as before.
+    const types = JSON.parse(readFileSync(join(ROOT, 'coordination', 'config', 'worker-types.json'), 'utf8'));
+    types.worker_types['demo-agent'].checkin_interval_seconds = 0.5;
+    writeFileSync(join(t.home, 'coordination', 'config', 'worker-types.json'), `${JSON.stringify(types, null, 2)}\n`);
     // The demo's commands name agents/demo-agent.js from the home (it checks in through this checkout's scripts/checkin.sh).
     mkdirSync(join(t.home, 'agents'), { recursive: true });
     symlinkSync(join(ROOT, 'agents', 'demo-agent.js'), join(t.home, 'agents', 'demo-agent.js'));

@@ -106,7 +106,9 @@ test('a worker late when its daemon is SIGKILLed is not logged late again by the
   await waitFor(() => events(home).some((e) => e.event === 'missed_checkin'), { what: 'missed_checkin', timeoutMs: 40_000 });
   await waitFor(() => Object.values(JSON.parse(readFileSync(coord(home, 'pm-state.json'), 'utf8')).monitored_workers).some((w) => w.health_state === 'late'), { what: 'pm-state to show it late', timeoutMs: 40_000 });
   await stopDaemon(first, 'SIGKILL');
-  const second = spawnDaemon(home, { tracker });
+  // As fast as the first (startDaemon's 0.5 s): without PM_LOOP_INTERVAL it took the 5 s default, and the three
+  // passes waited for below took 10 s more without counting any more passes.
+  const second = spawnDaemon(home, { tracker, env: { PM_LOOP_INTERVAL: '0.5' } });
   try {
     await waitFor(() => events(home).filter((e) => e.event === 'pm_started').length === 2, { what: 'the second daemon', timeoutMs: 40_000 });
     const loops = () => JSON.parse(readFileSync(coord(home, 'pm-state.json'), 'utf8')).pm_daemon;
