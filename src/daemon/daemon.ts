@@ -25,6 +25,8 @@ import { withOutputRateLimits } from './rate-limit-scan.js';
 import { rateLimitPolicyOf, type RateLimitPolicy } from '../core/rate-limits.js';
 import type { WorkerTypes } from '../config/load.js';
 import type { FleetLeases } from '../fleet/leases.js';
+import type { HostWorker } from '../fleet/hosts.js';
+import type { QueueJobState } from '../ops/metrics.js';
 
 export interface DaemonOptions {
   readonly paths: HomePaths;
@@ -175,11 +177,13 @@ export class Daemon {
     if (this.fleet === undefined) return;
     let localActive = 0;
     const activeIds = new Set<string>();
+    const workers: HostWorker[] = [];
     for (const w of observation.workers) {
       activeIds.add(w.view.workerId);
+      workers.push({ worker_id: w.view.workerId, task_id: w.view.taskId, worker_type: w.view.workerType, status: w.view.status, health: this.observer.previousHealth().get(w.view.workerId) ?? null, pid: w.spec.execution?.pid ?? null, restart_count: w.view.restartCount, job_id: w.spec.lease?.job_id ?? null });
       if (w.spec.lease === undefined && (w.view.status === 'pending' || w.view.status === 'running') && !w.view.held) localActive += 1;
     }
-    await this.fleet.afterPass({ localActive, maxConcurrent: this.settings.maxConcurrentWorkers, pausedAll: this.pauses.forDecision().pausedTypes.all }, activeIds);
+    await this.fleet.afterPass({ localActive, maxConcurrent: this.settings.maxConcurrentWorkers, pausedAll: this.pauses.forDecision().pausedTypes.all }, activeIds, workers);
   }
 
   /** Asks for a full pass soon (see PassScheduler.request). */
@@ -271,7 +275,7 @@ export class Daemon {
     const passMs = performance.now() - started;
     this.writeState(observation, plan, queue.queued.length, passMs);
     const cpu = process.cpuUsage(cpuStart);
-    await this.options.hooks?.afterPass?.({ daemon: this, observation, plan, passMs, cpuMs: (cpu.user + cpu.system) / 1000, tasksQueued: queue.queued.length, rateLimitPauses: this.pauses.rateLimitPauses() });
+    await this.options.hooks?.afterPass?.({ daemon: this, observation, plan, passMs, cpuMs: (cpu.user + cpu.system) / 1000, tasksQueued: queue.queued.length, rateLimitPauses: this.pauses.rateLimitPauses(), ...(this.fleet?.queueCounts !== undefined ? { queueJobs: this.fleet.queueCounts as Record<QueueJobState, number> } : {}) });
   }
 
   /** The rate-limit policies and compiled patterns of the worker types in force (rebuilt when they change). */

@@ -14,6 +14,7 @@ import type { HomePaths } from '../store/home.js';
 import { findArchivedSpec, findSpec, listSpecIds, readSpec, withSpecLock, writeSpec } from '../store/specs.js';
 import { specForTask } from '../daemon/task-specs.js';
 import { failWorker, type LifecycleContext } from '../worker/index.js';
+import { publishHost, removeHost, type HostSummary, type HostWorker } from './hosts.js';
 import { assertNoEviction, bullConnection, displayUrl, redisOptionsFor } from './redis.js';
 
 /** What the lease keeper needs from the daemon. */
@@ -49,6 +50,8 @@ export interface HostLoad {
 }
 
 const LEASE_LOST = 'lease_lost' as const;
+/** How often a host publishes its heartbeat; it is listed as lost after three missed. */
+const HEARTBEAT_MS = 2000;
 
 /**
  * The redis backend's daemon side: takes BullMQ jobs while this host has free slots and turns each into a
@@ -77,6 +80,10 @@ export class FleetLeases {
   private redisDownSince: number | null = null;
   private counts: Record<string, number> | undefined;
   private readonly url: string;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private workersView: HostWorker[] = [];
+  private readonly startedAt = nowIso(Date.now());
+  private publishing = false;
 
   constructor(private readonly deps: LeaseDeps) {
     if (deps.settings.redisUrl === undefined) throw new Error('FleetLeases needs a redis URL');
@@ -149,11 +156,15 @@ export class FleetLeases {
     const every = Math.max(100, Math.floor(settings.lockMs / 4));
     this.renewTimer = setInterval(() => void this.renewNow(), every);
     this.takeLoop = this.takeJobs();
+    // The fleet view: this host's heartbeat and workers, expiring unless renewed (daemon-monitor --fleet).
+    this.heartbeatTimer = setInterval(() => void this.publish(), HEARTBEAT_MS);
+    void this.publish();
   }
 
   /** After each pass: the host's load (jobs are taken only into free slots), and the leases whose specs ended. */
-  async afterPass(load: HostLoad, activeIds: ReadonlySet<string>): Promise<void> {
+  async afterPass(load: HostLoad, activeIds: ReadonlySet<string>, workers: readonly HostWorker[] = []): Promise<void> {
     this.load = load;
+    this.workersView = [...workers];
     for (const held of [...this.held.values()]) {
       if (activeIds.has(held.workerId) || held.registering === true) continue;
       await this.settleEnded(held);
@@ -165,7 +176,9 @@ export class FleetLeases {
   async stop(): Promise<void> {
     this.running = false;
     if (this.renewTimer !== undefined) clearInterval(this.renewTimer);
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
     this.wakeUp?.();
+    if (this.redis !== undefined && this.redisOk) await withTimeout(removeHost(this.redis, this.deps.settings.name, this.hostId), 1000, 'remove host').catch(() => undefined);
     await Promise.allSettled([this.worker?.close(true), this.takeLoop]);
     await this.queue?.close().catch(() => undefined);
     this.redis?.disconnect();
@@ -183,6 +196,33 @@ export class FleetLeases {
       this.counts = undefined;
     }
     return this.counts;
+  }
+
+  /** Publishes this host's summary (expiring after three missed beats) and refreshes the queue's counts. */
+  private async publish(): Promise<void> {
+    if (this.publishing || !this.running || this.redis === undefined) return;
+    this.publishing = true;
+    try {
+      const summary: HostSummary = {
+        host_id: this.hostId,
+        pid: process.pid,
+        home: this.deps.paths.home,
+        started_at: this.startedAt,
+        last_seen: nowIso(Date.now()),
+        max_concurrent_workers: this.load.maxConcurrent,
+        slots_used: this.load.localActive + this.held.size,
+        leases: this.held.size,
+        dispatch_paused: this.load.pausedAll,
+        workers: this.workersView,
+      };
+      await withTimeout(publishHost(this.redis, this.deps.settings.name, summary, Math.ceil((3 * HEARTBEAT_MS) / 1000)), 2000, 'publish the heartbeat');
+      this.redisBack();
+      await this.refreshCounts();
+    } catch (error) {
+      this.redisFailed(error);
+    } finally {
+      this.publishing = false;
+    }
   }
 
   get connection(): Redis | undefined {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { existsSync } from 'node:fs';
-import { coord, readJson, waitFor } from '../helpers/home.js';
+import { coord, readJson, run, waitFor } from '../helpers/home.js';
 import { isAlive } from '../helpers/processes.js';
 import { events } from '../helpers/daemon.js';
 import { startRedis, REDIS_SKIP } from '../helpers/redis.js';
@@ -76,6 +76,19 @@ describe('the redis queue backend', { skip: REDIS_SKIP }, () => {
       assert.ok(failoverMs < 8000, `failover took ${failoverMs} ms`);
       await waitFor(async () => (await jobState(queue, 'task-moves')) === 'completed', { what: 'the task completed on host-b', timeoutMs: 20_000, intervalMs: 100 });
       assert.equal((await queue.getJob('task-moves'))?.returnvalue.host_id, 'host-b');
+      // The fleet view lists the dead host as lost (its heartbeat expired), the live one as alive.
+      const fleet = await waitFor(
+        async () => {
+          const shown = await run(homeB, ['daemon-monitor', '--fleet', '--json']);
+          const view = JSON.parse(shown.stdout);
+          return view.hosts.find((/** @type {{host_id: string, state: string}} */ h) => h.host_id === 'host-a')?.state === 'lost' ? view : false;
+        },
+        { what: 'host-a listed as lost', timeoutMs: 20_000, intervalMs: 500 },
+      );
+      assert.equal(fleet.hosts.find((/** @type {{host_id: string}} */ h) => h.host_id === 'host-b').state, 'alive');
+      assert.equal(fleet.queue.completed, 1);
+      const text = await run(homeB, ['daemon-monitor', '--fleet']);
+      assert.match(text.stdout, /host-a\s+lost/);
       // host-a comes back: its spec's lease is gone, so it records lease_lost and never runs the task again.
       await scope.startDaemon();
       const lost = await waitFor(() => events(scope.home).find((e) => e.event === 'lease_lost' && e.worker_id === started.worker_id), { what: 'host-a to record lease_lost', timeoutMs: 15_000 });
