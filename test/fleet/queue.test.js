@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { existsSync } from 'node:fs';
 import { coord, readJson, run, waitFor } from '../helpers/home.js';
 import { isAlive } from '../helpers/processes.js';
-import { events } from '../helpers/daemon.js';
+import { events, pmState } from '../helpers/daemon.js';
 import { startRedis, REDIS_SKIP } from '../helpers/redis.js';
 import { withHome } from '../helpers/scope.js';
 import { createTask, FLEET_TYPES, fleetConfig, jobState, killWorkersOf, liveWorkerPids, openQueue, queueName } from './support.js';
@@ -130,6 +130,29 @@ describe('the redis queue backend', { skip: REDIS_SKIP }, () => {
       await waitFor(() => existsSync(failedFile), { what: 'the stale spec failed on host-a' });
       assert.match(readJson(failedFile).error, /lease lost/);
       assert.equal(events(scope.home).filter((e) => e.event === 'worker_started').length, 1, 'host-a did not restart it');
+    });
+  });
+
+  test('pause-dispatch of every type pauses the fleet: no host takes a task until resume-dispatch', async () => {
+    const name = queueName();
+    await withHome({ types: FLEET_TYPES, daemonConfig: fleetConfig(redis.url, name, 'host-a') }, async (scope) => {
+      const homeB = scope.makeHome(FLEET_TYPES, { daemonConfig: fleetConfig(redis.url, name, 'host-b') });
+      const queue = openQueue(redis.port, name);
+      scope.defer(() => queue.close());
+      const paused = await run(scope.home, ['pause-dispatch', '--reason', 'provider outage']);
+      assert.equal(paused.code, 0, paused.stderr);
+      assert.match(paused.stdout, /paused for every host/);
+      assert.equal(await queue.isPaused(), true);
+      await Promise.all([scope.startDaemon(), scope.startDaemon({ home: homeB })]);
+      await createTask(homeB, 'task-waits');
+      // host-b has no pause of its own: only the fleet's queue pause keeps it from the task, pass after pass.
+      const loops = [pmState(scope.home).pm_daemon.loops_completed, pmState(homeB).pm_daemon.loops_completed];
+      await waitFor(() => pmState(scope.home).pm_daemon.loops_completed > loops[0] + 2 && pmState(homeB).pm_daemon.loops_completed > loops[1] + 2, { what: 'both hosts to make passes' });
+      assert.equal(await jobState(queue, 'task-waits'), 'prioritized');
+      assert.deepEqual([...events(scope.home), ...events(homeB)].filter((e) => e.event === 'task_leased'), []);
+      const resumed = await run(scope.home, ['resume-dispatch']);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      await waitFor(async () => (await jobState(queue, 'task-waits')) === 'completed', { what: 'the task to run once resumed', timeoutMs: 20_000, intervalMs: 100 });
     });
   });
 });

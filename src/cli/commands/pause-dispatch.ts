@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
-import { loadWorkerTypes } from '../../config/load.js';
+import { loadQueueSettings, loadWorkerTypes } from '../../config/load.js';
+import { setFleetQueuePaused } from '../../fleet/queue-pause.js';
 import { pauseScope, type DispatchPause } from '../../contract/dispatch-pauses.js';
 import { isoTimestamp, nowIso } from '../../contract/time.js';
 import { RelayError } from '../../errors.js';
@@ -39,6 +40,9 @@ export const pauseDispatchCommand: CommandModule<object, Args> = {
     const paths = homeFromEnv(process.env, { create: false });
     const type = argv.type ?? null;
     if (type !== null) loadWorkerTypes(paths).get(type);
+    const settings = loadQueueSettings(paths, process.env);
+    // The fleet's queue first: Redis out of reach changes nothing.
+    const fleet = until === null && type === null ? await setFleetQueuePaused(settings, true) : false;
     ensureLayout(paths);
     const pause: DispatchPause = { type, reason, until, by: 'operator', at: nowIso(now) };
     const replaced = await updateDispatchPauses(paths, (file) => {
@@ -47,7 +51,7 @@ export const pauseDispatchCommand: CommandModule<object, Args> = {
       file.pauses = [...file.pauses.filter((p) => !same(p)), pause];
       return { value: had, write: true };
     });
-    appendEvent(paths, { event: 'dispatch_paused', data: { scope: pauseScope(pause), type, reason, until, by: 'operator', replaced_earlier_pause: replaced } });
-    process.stdout.write(`dispatch paused (${pauseScope(pause)})${until === null ? ' until resume-dispatch' : ` until ${until}`}: running workers go on\n`);
+    appendEvent(paths, { event: 'dispatch_paused', data: { scope: pauseScope(pause), type, reason, until, by: 'operator', replaced_earlier_pause: replaced, ...(fleet ? { fleet_queue: settings.name } : {}) } });
+    process.stdout.write(`dispatch paused (${pauseScope(pause)})${until === null ? ' until resume-dispatch' : ` until ${until}`}: running workers go on${fleet ? `; queue ${settings.name} paused for every host` : ''}\n`);
   },
 };

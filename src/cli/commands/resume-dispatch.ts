@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
-import { loadWorkerTypes } from '../../config/load.js';
+import { loadQueueSettings, loadWorkerTypes } from '../../config/load.js';
+import { setFleetQueuePaused } from '../../fleet/queue-pause.js';
 import { pauseInForce, resumedData, type DispatchPause } from '../../contract/dispatch-pauses.js';
 import { appendEvent } from '../../store/activity-log.js';
 import { updateDispatchPauses } from '../../store/dispatch-pauses.js';
@@ -17,6 +18,8 @@ export const resumeDispatchCommand: CommandModule<object, Args> = {
     const paths = homeFromEnv(process.env, { create: false });
     const type = argv.type ?? null;
     if (type !== null) loadWorkerTypes(paths).get(type);
+    // The fleet's queue first (redis backend, every type): Redis out of reach changes nothing.
+    const fleet = type === null ? await setFleetQueuePaused(loadQueueSettings(paths, process.env), false) : false;
     const now = Date.now();
     const { removed, left } = await updateDispatchPauses(paths, (file) => {
       // With --type: that type's own pauses, and a provider's pause that covers it.
@@ -28,6 +31,7 @@ export const resumeDispatchCommand: CommandModule<object, Args> = {
     for (const pause of removed.filter((p) => pauseInForce(p, now))) {
       appendEvent(paths, { event: 'dispatch_resumed', data: resumedData(pause, 'operator') });
     }
+    if (fleet) process.stdout.write('the fleet\'s queue is resumed: every host takes tasks again\n');
     if (removed.length === 0) process.stdout.write(`nothing to resume: no pause${type === null ? '' : ` of type ${type}`}\n`);
     else process.stdout.write(`dispatch resumed (${type === null ? 'all' : `type ${type}`})\n`);
     const still = left.filter((p) => p.type === null && p.types === undefined && pauseInForce(p, now));
