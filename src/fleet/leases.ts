@@ -84,6 +84,7 @@ export class FleetLeases {
   private workersView: HostWorker[] = [];
   private readonly startedAt = nowIso(Date.now());
   private publishing = false;
+  private lastPublishAt = 0;
 
   constructor(private readonly deps: LeaseDeps) {
     if (deps.settings.redisUrl === undefined) throw new Error('FleetLeases needs a redis URL');
@@ -156,15 +157,17 @@ export class FleetLeases {
     const every = Math.max(100, Math.floor(settings.lockMs / 4));
     this.renewTimer = setInterval(() => void this.renewNow(), every);
     this.takeLoop = this.takeJobs();
-    // The fleet view: this host's heartbeat and workers, expiring unless renewed (daemon-monitor --fleet).
+    // The fleet view: this host's heartbeat and workers, expiring unless renewed (daemon-monitor --fleet);
+    // the first is published after the first pass, which knows the host's load.
     this.heartbeatTimer = setInterval(() => void this.publish(), HEARTBEAT_MS);
-    void this.publish();
   }
 
   /** After each pass: the host's load (jobs are taken only into free slots), and the leases whose specs ended. */
   async afterPass(load: HostLoad, activeIds: ReadonlySet<string>, workers: readonly HostWorker[] = []): Promise<void> {
     this.load = load;
     this.workersView = [...workers];
+    // The fleet view follows the passes (at most a few times a second), not only the heartbeat.
+    if (Date.now() - this.lastPublishAt > 500) void this.publish();
     for (const held of [...this.held.values()]) {
       if (activeIds.has(held.workerId) || held.registering === true) continue;
       await this.settleEnded(held);
@@ -202,6 +205,7 @@ export class FleetLeases {
   private async publish(): Promise<void> {
     if (this.publishing || !this.running || this.redis === undefined) return;
     this.publishing = true;
+    this.lastPublishAt = Date.now();
     try {
       const summary: HostSummary = {
         host_id: this.hostId,
