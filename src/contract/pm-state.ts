@@ -66,6 +66,8 @@ export const pmStateSchema = z.looseObject({
   pm_daemon: pmDaemonSchema,
   monitored_workers: z.record(z.string(), monitoredWorkerSchema),
   dispatch: dispatchStateSchema.optional(),
+  /** Where tasks are queued; with redis, this host's place in the fleet. */
+  queue: z.looseObject({ backend: z.enum(['file', 'redis']) }).optional(),
   metrics: z.record(z.string(), z.unknown()),
   configuration: z.record(z.string(), z.unknown()),
 });

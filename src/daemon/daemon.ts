@@ -334,6 +334,7 @@ export class Daemon {
       workerTypesFile: this.inputs.fileStatus,
       metricsEndpoint: this.metricsEndpoint,
       dispatchPauses: this.pauses.inForce(),
+      ...(this.fleet === undefined ? {} : { fleet: { leases: this.fleet.leaseCount, redisAvailable: this.fleet.redisAvailable, queueCounts: this.fleet.queueCounts } }),
     });
     try {
       writeDerivedJsonSync(this.paths.pmState, state);

@@ -37,6 +37,8 @@ export interface StateInput {
   readonly metricsEndpoint?: { host: string; port: number } | undefined;
   /** The dispatch pauses in force (dispatch-pauses.json). */
   readonly dispatchPauses?: readonly DispatchPause[];
+  /** With the redis backend: where this host stands in the fleet. */
+  readonly fleet?: { readonly leases: number; readonly redisAvailable: boolean; readonly queueCounts: Readonly<Record<string, number>> | undefined };
 }
 
 /** The worker's own git worktree, when its type gives it one (the spec's top-level `workspace`, see src/worker/start.ts). */
@@ -70,6 +72,8 @@ export function buildPmState(input: StateInput): PmState {
       last_output: worker.lastOutput ?? null,
       session_id: e?.session_id ?? null,
       workspace: workspacePathOf(spec),
+      // The shared queue's job this worker runs (redis backend), or null.
+      job_id: spec.lease?.job_id ?? null,
       checkin_status: worker.checkin?.status ?? null,
       checkin_message: worker.checkin?.message ?? null,
       progress_pct: view.progress,
@@ -130,6 +134,19 @@ export function buildPmState(input: StateInput): PmState {
         at: p.at,
         ...(p.worker_ids === undefined ? {} : { worker_ids: p.worker_ids }),
       })),
+    },
+    queue: {
+      backend: input.settings.queue.backend,
+      ...(input.settings.queue.backend === 'redis'
+        ? {
+            name: input.settings.queue.name,
+            host_id: input.settings.queue.hostId,
+            redis: input.fleet === undefined ? null : input.fleet.redisAvailable ? 'available' : 'unavailable',
+            leases: input.fleet?.leases ?? 0,
+            lock_seconds: input.settings.queue.lockMs / 1000,
+            jobs: input.fleet?.queueCounts ?? null,
+          }
+        : {}),
     },
     metrics: {
       workers_total: Object.keys(monitored).length,

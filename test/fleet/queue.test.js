@@ -155,4 +155,55 @@ describe('the redis queue backend', { skip: REDIS_SKIP }, () => {
       await waitFor(async () => (await jobState(queue, 'task-waits')) === 'completed', { what: 'the task to run once resumed', timeoutMs: 20_000, intervalMs: 100 });
     });
   });
+
+  test('a daemon restarted within the lock time keeps its lease: the worker runs on, its lock renewed with the recorded token', async () => {
+    const name = queueName();
+    await withHome({ types: FLEET_TYPES, daemonConfig: fleetConfig(redis.url, name, 'host-a', { queue: { backend: 'redis', redis_url: redis.url, name, lock_seconds: 4, stalled_interval_seconds: 1 } }) }, async (scope) => {
+      const queue = openQueue(redis.port, name);
+      scope.defer(() => queue.close());
+      await createTask(scope.home, 'task-kept', { type: 'long' });
+      const first = await scope.startDaemon();
+      const started = await waitFor(() => events(scope.home).find((e) => e.event === 'worker_started'), { what: 'the task started', timeoutMs: 15_000 });
+      first.child.kill('SIGTERM');
+      assert.equal((await first.exited).code, 0);
+      await scope.startDaemon();
+      const restartedAt = Date.now();
+      const spec = readJson(coord(scope.home, 'worker-specs', 'active', `${started.worker_id}.json`));
+      // Past two lock times since the restart, the lock is still the recorded token's: renewed by the new daemon.
+      await waitFor(() => Date.now() - restartedAt > 8000 && pmState(scope.home).queue.leases === 1, { what: 'two lock times to pass', timeoutMs: 20_000, intervalMs: 200 });
+      assert.equal(redis.cli('GET', `bull:${name}:task-kept:lock`), spec.lease.token);
+      assert.equal(await jobState(queue, 'task-kept'), 'active');
+      assert.equal(isAlive(started.data.pid), true, 'the worker runs on');
+      assert.deepEqual(events(scope.home).filter((e) => e.event === 'lease_lost'), []);
+      assert.equal(events(scope.home).filter((e) => e.event === 'worker_started').length, 1);
+      const state = pmState(scope.home);
+      assert.equal(state.queue.backend, 'redis');
+      assert.equal(state.queue.host_id, 'host-a');
+      assert.equal(state.queue.redis, 'available');
+      assert.equal(state.monitored_workers[started.worker_id].job_id, 'task-kept');
+      // An operator's fail-worker fails the job too, with the spec's error.
+      const failed = await run(scope.home, ['fail-worker', started.worker_id, '--error', 'not needed any more']);
+      assert.equal(failed.code, 0, failed.stderr);
+      await waitFor(async () => (await jobState(queue, 'task-kept')) === 'failed', { what: 'the job failed with its spec', timeoutMs: 10_000, intervalMs: 100 });
+      assert.match((await queue.getJob('task-kept'))?.failedReason ?? '', /not needed any more/);
+    });
+  });
+
+  test('recover-task queues a failed task again on the shared queue', async () => {
+    const name = queueName();
+    await withHome({ types: { ...FLEET_TYPES, fails: { command: ['sh', '-c', 'exit 3'], max_restarts: 0, stop_grace_seconds: 1 } }, daemonConfig: fleetConfig(redis.url, name, 'host-a') }, async (scope) => {
+      const queue = openQueue(redis.port, name);
+      scope.defer(() => queue.close());
+      await createTask(scope.home, 'task-fails', { type: 'fails' });
+      await scope.startDaemon();
+      await waitFor(async () => (await jobState(queue, 'task-fails')) === 'failed', { what: 'the job to fail', timeoutMs: 15_000, intervalMs: 100 });
+      const workerId = events(scope.home).find((e) => e.event === 'task_leased')?.worker_id;
+      const recovered = await run(scope.home, ['recover-task', String(workerId)]);
+      assert.equal(recovered.code, 0, recovered.stderr);
+      const newId = recovered.stdout.trim();
+      const job = await queue.getJob(newId);
+      assert.equal(job?.data.metadata.retry_of, 'task-fails');
+      assert.equal(job?.opts.priority, 2, 'recovered tasks are high priority');
+    });
+  });
 });
