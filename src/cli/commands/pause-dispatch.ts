@@ -1,6 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
 import { loadQueueSettings, loadWorkerTypes } from '../../config/load.js';
-import { setFleetQueuePaused } from '../../fleet/queue-pause.js';
 import { pauseScope, type DispatchPause } from '../../contract/dispatch-pauses.js';
 import { isoTimestamp, nowIso } from '../../contract/time.js';
 import { RelayError } from '../../errors.js';
@@ -42,7 +41,8 @@ export const pauseDispatchCommand: CommandModule<object, Args> = {
     if (type !== null) loadWorkerTypes(paths).get(type);
     const settings = loadQueueSettings(paths, process.env);
     // The fleet's queue first: Redis out of reach changes nothing.
-    const fleet = until === null && type === null ? await setFleetQueuePaused(settings, true) : false;
+    // bullmq and ioredis are loaded only with the redis backend.
+    const fleet = until === null && type === null && settings.backend === 'redis' ? await (await import('../../fleet/queue-pause.js')).setFleetQueuePaused(settings, true) : false;
     ensureLayout(paths);
     const pause: DispatchPause = { type, reason, until, by: 'operator', at: nowIso(now) };
     const replaced = await updateDispatchPauses(paths, (file) => {

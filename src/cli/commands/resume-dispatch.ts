@@ -1,6 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
 import { loadQueueSettings, loadWorkerTypes } from '../../config/load.js';
-import { setFleetQueuePaused } from '../../fleet/queue-pause.js';
 import { pauseInForce, resumedData, type DispatchPause } from '../../contract/dispatch-pauses.js';
 import { appendEvent } from '../../store/activity-log.js';
 import { updateDispatchPauses } from '../../store/dispatch-pauses.js';
@@ -19,7 +18,9 @@ export const resumeDispatchCommand: CommandModule<object, Args> = {
     const type = argv.type ?? null;
     if (type !== null) loadWorkerTypes(paths).get(type);
     // The fleet's queue first (redis backend, every type): Redis out of reach changes nothing.
-    const fleet = type === null ? await setFleetQueuePaused(loadQueueSettings(paths, process.env), false) : false;
+    const settings = loadQueueSettings(paths, process.env);
+    // bullmq and ioredis are loaded only with the redis backend.
+    const fleet = type === null && settings.backend === 'redis' ? await (await import('../../fleet/queue-pause.js')).setFleetQueuePaused(settings, false) : false;
     const now = Date.now();
     const { removed, left } = await updateDispatchPauses(paths, (file) => {
       // With --type: that type's own pauses, and a provider's pause that covers it.
