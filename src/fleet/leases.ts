@@ -384,6 +384,12 @@ export class FleetLeases {
       }
       this.deps.emit([{ event: 'job_failed', task_id: jobId, data: { host_id: this.hostId, job_id: jobId, error: reason } }]);
     };
+    // BullMQ's stalled check marks a job that lost more hosts than max_stalled (deferred failure): whoever takes
+    // it next fails it, with BullMQ's reason ("job stalled more than allowable limit").
+    if (job.deferredFailure !== undefined && job.deferredFailure !== '') {
+      await refuse(job.deferredFailure);
+      return;
+    }
     if (!parsed.success || parsed.data.task_id !== jobId) {
       await refuse(`job ${jobId} does not hold a valid task`);
       return;

@@ -6,7 +6,7 @@ import { events, pmState } from '../helpers/daemon.js';
 import { freePort, startRedis, REDIS_SKIP } from '../helpers/redis.js';
 import { withHome } from '../helpers/scope.js';
 import { snapshotTree as snapshot } from '../helpers/snapshots.js';
-import { createTask, FLEET_TYPES, fleetConfig, jobState, openQueue, queueName } from './support.js';
+import { createTask, FLEET_TYPES, fleetConfig, jobState, killWorkersOf, openQueue, queueName } from './support.js';
 
 describe('redis trouble', { skip: REDIS_SKIP }, () => {
   /** @type {import('../helpers/redis.js').RedisServer} */
@@ -80,6 +80,45 @@ describe('redis trouble', { skip: REDIS_SKIP }, () => {
       assert.equal(down.stderr.trim().split('\n').length, 1);
       assert.ok(Date.now() - started < 10_000);
       assert.deepEqual(snapshot(scope.home), before);
+    });
+  });
+
+  test('a daemon started while redis is out of reach supervises, logs it once, and takes tasks once redis comes up', async () => {
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const name = queueName();
+    await withHome({ types: FLEET_TYPES, daemonConfig: fleetConfig(url, name, 'host-a') }, async (scope) => {
+      await scope.startDaemon();
+      await waitFor(() => events(scope.home).some((e) => e.event === 'redis_unavailable'), { what: 'redis_unavailable' });
+      assert.equal(pmState(scope.home).queue.redis, 'unavailable');
+      const late = await startRedis({ port });
+      scope.defer(() => late.stop());
+      await waitFor(() => events(scope.home).some((e) => e.event === 'redis_available'), { what: 'redis_available', timeoutMs: 15_000 });
+      assert.equal(events(scope.home).filter((e) => e.event === 'redis_unavailable').length, 1, 'logged once');
+      await createTask(scope.home, 'task-late');
+      const queue = openQueue(port, name);
+      scope.defer(() => queue.close());
+      await waitFor(async () => (await jobState(queue, 'task-late')) === 'completed', { what: 'the task to run', timeoutMs: 20_000, intervalMs: 100 });
+    });
+  });
+
+  test('a task fails once it has lost more hosts than max_stalled', async () => {
+    const name = queueName();
+    const config = (/** @type {string} */ host) => fleetConfig(redis.url, name, host, { queue: { backend: 'redis', redis_url: redis.url, name, lock_seconds: 2, stalled_interval_seconds: 1, max_stalled: 0 } });
+    await withHome({ types: FLEET_TYPES, daemonConfig: config('host-a') }, async (scope) => {
+      const homeB = scope.makeHome(FLEET_TYPES, { daemonConfig: config('host-b') });
+      const queue = openQueue(redis.port, name);
+      scope.defer(() => queue.close());
+      await createTask(scope.home, 'task-unlucky', { type: 'long' });
+      const a = await scope.startDaemon();
+      await waitFor(() => events(scope.home).some((e) => e.event === 'worker_started'), { what: 'the task started on host-a', timeoutMs: 15_000 });
+      a.child.kill('SIGKILL');
+      killWorkersOf(scope.home);
+      await a.exited;
+      await scope.startDaemon({ home: homeB });
+      await waitFor(async () => (await jobState(queue, 'task-unlucky')) === 'failed', { what: 'the task to fail after one host loss', timeoutMs: 20_000, intervalMs: 100 });
+      assert.match((await queue.getJob('task-unlucky'))?.failedReason ?? '', /stalled/);
+      assert.deepEqual(events(homeB).filter((e) => e.event === 'task_leased'), [], 'host-b never ran it');
     });
   });
 });
