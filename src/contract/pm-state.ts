@@ -124,6 +124,10 @@ export const pmStateViewSchema = z.object({
     })
     .optional()
     .catch(undefined),
+  queue: z
+    .object({ backend: viewText, name: viewText, host_id: viewText, redis: viewText, leases: viewNumber })
+    .optional()
+    .catch(undefined),
   metrics: viewObject,
   configuration: viewObject,
 });

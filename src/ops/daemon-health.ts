@@ -11,8 +11,9 @@ import { parseTime, readPmStateView, type PmStateView } from './pm-state-view.js
  * process is gone, reused or unreadable. starting: runs, no pass yet, still within the limit.
  * passes_stopped: runs, but no pass within the limit. config_invalid: runs and passes, but
  * worker-types.json on disk does not load (the last good version stays in force): a person must fix it.
+ * redis_unavailable: runs and passes, but the redis backend's server does not answer (no task is taken).
  */
-export type DaemonHealthState = 'healthy' | 'not_running' | 'stale_pid' | 'starting' | 'passes_stopped' | 'config_invalid';
+export type DaemonHealthState = 'healthy' | 'not_running' | 'stale_pid' | 'starting' | 'passes_stopped' | 'config_invalid' | 'redis_unavailable';
 
 /** worker-types.json as the daemon last saw it (pm-state.json `configuration.worker_types_file`). */
 export interface WorkerTypesFileHealth {
@@ -45,6 +46,8 @@ export interface DaemonHealth {
   readonly last_pass_ms: number | null;
   /** worker-types.json as this daemon last saw it; null when pm-state.json does not say (or is not this daemon's). */
   readonly worker_types_file: WorkerTypesFileHealth | null;
+  /** With the redis backend: the host's id, its leases, and whether Redis answered at the last pass (unavailable is a fault: no task is taken). */
+  readonly queue?: { readonly backend: 'redis'; readonly name: string | null; readonly host_id: string | null; readonly redis: string | null; readonly leases: number | null };
   /** Dispatch pauses in force (dispatch-pauses.json): a drain, not a fault, so `ok` is unchanged. */
   readonly dispatch_pauses?: readonly PauseRow[];
 }
@@ -133,7 +136,12 @@ export function assessDaemonHealth(input: DaemonHealthInput): DaemonHealth {
       ...base,
     };
   }
-  return { ok: true, state: 'healthy', running: true, message: `pm-daemon healthy (${who}): last pass ${age}s ago${passes}`, ...base };
+  const queue = ours && pmState.queue?.backend === 'redis' ? { backend: 'redis' as const, name: pmState.queue.name ?? null, host_id: pmState.queue.host_id ?? null, redis: pmState.queue.redis ?? null, leases: pmState.queue.leases ?? null } : undefined;
+  if (queue?.redis === 'unavailable') {
+    return { ok: false, state: 'redis_unavailable', running: true, message: `pm-daemon running (${who}, last pass ${age}s ago) as host ${queue.host_id ?? '?'} but redis does not answer: it supervises what runs and takes no new task`, ...base, queue };
+  }
+  const fleet = queue === undefined ? '' : `; host ${queue.host_id ?? '?'} of queue ${queue.name ?? '?'}, ${queue.leases ?? 0} leases`;
+  return { ok: true, state: 'healthy', running: true, message: `pm-daemon healthy (${who}): last pass ${age}s ago${passes}${fleet}`, ...base, ...(queue === undefined ? {} : { queue }) };
 }
 
 const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);

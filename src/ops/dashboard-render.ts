@@ -99,7 +99,9 @@ function daemonLines(model: DashboardModel, width: number, paint: Paint): string
         ? 'starting'
         : d.state === 'config_invalid'
           ? 'running, config invalid'
-          : 'running, passes stopped'
+          : d.state === 'redis_unavailable'
+            ? 'running, redis unavailable'
+            : 'running, passes stopped'
     : 'stopped';
   const color = d.state === 'healthy' ? ANSI.green : d.running ? ANSI.yellow : ANSI.red;
   const parts = [state];
@@ -108,6 +110,7 @@ function daemonLines(model: DashboardModel, width: number, paint: Paint): string
     parts.push(`last pass ${d.last_pass_age_seconds === null ? '-' : `${formatDuration(d.last_pass_age_seconds)} ago`}`);
     parts.push(`passes ${d.passes ?? '-'}`);
     if (d.loop_interval_seconds !== null) parts.push(`loop ${d.loop_interval_seconds}s`);
+    if (d.queue !== undefined) parts.push(`host ${d.queue.host_id ?? '?'} of queue ${d.queue.name ?? '?'} (${d.queue.leases ?? 0} leases)`);
   }
   const line = fitParts(parts, width - LABEL_WIDTH);
   const lines = [label('daemon') + paint(line.slice(0, state.length), ANSI.bold, color) + line.slice(state.length)];

@@ -16,6 +16,8 @@ export interface PmStateView {
   readonly workers: Readonly<Record<string, Readonly<MonitoredWorkerView>>>;
   readonly metrics: Readonly<Record<string, unknown>>;
   readonly configuration: Readonly<Record<string, unknown>>;
+  /** Where tasks are queued (absent from an older daemon); with redis, this host's place in the fleet. */
+  readonly queue?: { readonly backend?: string | undefined; readonly name?: string | undefined; readonly host_id?: string | undefined; readonly redis?: string | undefined; readonly leases?: number | undefined } | undefined;
 }
 
 export type PmStateRead = { readonly state: PmStateView | undefined; readonly problem?: string };
@@ -28,7 +30,7 @@ export function toPmStateView(raw: unknown): PmStateView | undefined {
   for (const [id, worker] of Object.entries(parsed.monitored_workers)) {
     if (worker !== undefined) workers[id] = { ...worker, worker_id: id };
   }
-  return { daemon: parsed.pm_daemon, workers, metrics: parsed.metrics, configuration: parsed.configuration };
+  return { daemon: parsed.pm_daemon, workers, metrics: parsed.metrics, configuration: parsed.configuration, queue: parsed.queue };
 }
 
 /** Reads pm-state.json; missing is `state: undefined`, unreadable is `state: undefined` with the problem. */

@@ -33,6 +33,11 @@ describe('redis trouble', { skip: REDIS_SKIP }, () => {
       await waitFor(() => pmState(scope.home).pm_daemon.loops_completed > loopsBefore + 2, { what: 'passes going on without redis' });
       assert.equal(daemon.child.exitCode, null, 'the daemon runs on');
       assert.equal(events(scope.home).filter((e) => e.event === 'redis_unavailable').length, 1, 'logged once');
+      // The health check says so (exit 1: running, but not taking tasks); the dashboard too.
+      const health = await run(scope.home, ['health-check', '--json']);
+      assert.equal(health.code, 1, health.stdout);
+      assert.equal(JSON.parse(health.stdout).state, 'redis_unavailable');
+      assert.match((await run(scope.home, ['daemon-monitor'])).stdout, /running, redis unavailable/);
       await redis.launch();
       await waitFor(() => events(scope.home).some((e) => e.event === 'redis_available'), { what: 'redis back', timeoutMs: 15_000 });
       // The job was still active, its lock expired: the stall check puts it back and a host takes it again.
@@ -40,6 +45,9 @@ describe('redis trouble', { skip: REDIS_SKIP }, () => {
       assert.equal(again.task_id, 'task-outage');
       assert.equal(await jobState(queue, 'task-outage'), 'active', (await queue.getJob('task-outage'))?.failedReason);
       assert.match(readJson(coord(scope.home, 'worker-specs', 'failed', `${started.worker_id}.json`)).error, /lease lost/);
+      const healthy = await run(scope.home, ['health-check']);
+      assert.equal(healthy.code, 0, healthy.stdout);
+      assert.match(healthy.stdout, /host host-a of queue/);
     });
   });
 
