@@ -52,6 +52,8 @@ export interface HostLoad {
 const LEASE_LOST = 'lease_lost' as const;
 /** How often a host publishes its heartbeat; it is listed as lost after three missed. */
 const HEARTBEAT_MS = 2000;
+/** A job of a worker type this host does not define goes back to the queue for this long. */
+const UNKNOWN_TYPE_DELAY_MS = 3000;
 
 /**
  * The redis backend's daemon side: takes BullMQ jobs while this host has free slots and turns each into a
@@ -85,6 +87,8 @@ export class FleetLeases {
   private readonly startedAt = nowIso(Date.now());
   private publishing = false;
   private lastPublishAt = 0;
+  /** Jobs of a type this host lacks, already reported (once each). */
+  private readonly unknownTypeNoted = new Set<string>();
 
   constructor(private readonly deps: LeaseDeps) {
     if (deps.settings.redisUrl === undefined) throw new Error('FleetLeases needs a redis URL');
@@ -396,7 +400,16 @@ export class FleetLeases {
     }
     const task = parsed.data;
     if (this.deps.workerTypes().types[task.worker_type] === undefined) {
-      await refuse(`worker type "${task.worker_type}" is not defined on host ${this.hostId}`);
+      // Hosts may differ in what they run: leave it for a host that has the type, and look again later.
+      try {
+        await job.moveToDelayed(Date.now() + UNKNOWN_TYPE_DELAY_MS, token);
+      } catch (error) {
+        this.redisFailed(error);
+      }
+      if (!this.unknownTypeNoted.has(jobId)) {
+        this.unknownTypeNoted.add(jobId);
+        this.deps.emit([{ event: 'daemon_warning', task_id: jobId, data: { warning: 'unknown_worker_type', worker_type: task.worker_type, host_id: this.hostId, message: `task ${jobId} needs worker type "${task.worker_type}", which host ${this.hostId} does not define: left for another host (delayed ${UNKNOWN_TYPE_DELAY_MS / 1000} s at a time)` } }]);
+      }
       return;
     }
     const now = Date.now();

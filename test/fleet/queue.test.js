@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { existsSync } from 'node:fs';
-import { coord, readJson, run, waitFor } from '../helpers/home.js';
+import { join } from 'node:path';
+import { coord, FIXTURES, readJson, run, waitFor } from '../helpers/home.js';
 import { isAlive } from '../helpers/processes.js';
 import { events, pmState } from '../helpers/daemon.js';
 import { startRedis, REDIS_SKIP } from '../helpers/redis.js';
@@ -204,6 +205,24 @@ describe('the redis queue backend', { skip: REDIS_SKIP }, () => {
       const job = await queue.getJob(newId);
       assert.equal(job?.data.metadata.retry_of, 'task-fails');
       assert.equal(job?.opts.priority, 2, 'recovered tasks are high priority');
+    });
+  });
+
+  test('a task of a type one host does not define is left for a host that does', async () => {
+    const name = queueName();
+    const onlyB = { ...FLEET_TYPES, special: { command: ['sh', join(FIXTURES, 'run-for.sh'), '{worker_id}', '1'], stop_grace_seconds: 1 } };
+    await withHome({ types: FLEET_TYPES, daemonConfig: fleetConfig(redis.url, name, 'host-a') }, async (scope) => {
+      const homeB = scope.makeHome(onlyB, { daemonConfig: fleetConfig(redis.url, name, 'host-b') });
+      const queue = openQueue(redis.port, name);
+      scope.defer(() => queue.close());
+      await createTask(homeB, 'task-special', { type: 'special' });
+      await scope.startDaemon();
+      await waitFor(() => events(scope.home).some((e) => e.event === 'daemon_warning' && e.data.warning === 'unknown_worker_type'), { what: 'host-a to leave the task', timeoutMs: 15_000 });
+      assert.equal(await jobState(queue, 'task-special'), 'delayed');
+      await scope.startDaemon({ home: homeB });
+      // Both hosts compete for it every 3 s; host-a always puts it back, so host-b gets it within a few rounds.
+      await waitFor(async () => (await jobState(queue, 'task-special')) === 'completed', { what: 'host-b to run it', timeoutMs: 45_000, intervalMs: 200 });
+      assert.equal((await queue.getJob('task-special'))?.returnvalue.host_id, 'host-b');
     });
   });
 });
