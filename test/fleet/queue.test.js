@@ -167,7 +167,7 @@ describe('the redis queue backend', { skip: REDIS_SKIP }, () => {
       const started = await waitFor(() => events(scope.home).find((e) => e.event === 'worker_started'), { what: 'the task started', timeoutMs: 15_000 });
       first.child.kill('SIGTERM');
       assert.equal((await first.exited).code, 0);
-      await scope.startDaemon();
+      await scope.startDaemon({ env: { PM_METRICS_PORT: '0' } });
       const restartedAt = Date.now();
       const spec = readJson(coord(scope.home, 'worker-specs', 'active', `${started.worker_id}.json`));
       // Past two lock times since the restart, the lock is still the recorded token's: renewed by the new daemon.
@@ -182,6 +182,10 @@ describe('the redis queue backend', { skip: REDIS_SKIP }, () => {
       assert.equal(state.queue.host_id, 'host-a');
       assert.equal(state.queue.redis, 'available');
       assert.equal(state.monitored_workers[started.worker_id].job_id, 'task-kept');
+      // /metrics carries the shared queue's counts.
+      const metrics = await (await fetch(`http://127.0.0.1:${state.pm_daemon.metrics.port}/metrics`)).text();
+      assert.match(metrics, /^commit_relay_queue_jobs\{state="active"\} 1$/m);
+      assert.match(metrics, /^commit_relay_queue_jobs\{state="waiting"\} 0$/m);
       // An operator's fail-worker fails the job too, with the spec's error.
       const failed = await run(scope.home, ['fail-worker', started.worker_id, '--error', 'not needed any more']);
       assert.equal(failed.code, 0, failed.stderr);
