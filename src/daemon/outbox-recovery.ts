@@ -21,7 +21,8 @@ const TIMESTAMP = /^\{"timestamp":"([^"]+)"/;
  * appending them (their process is gone), looks for their event ids at the end of pm-activity.jsonl, and
  * appends those missing, once, with their own timestamps and `"recovered": true`. Run at the daemon's
  * first pass and with the slow housekeeping (every 12th full pass). The daemon is the only recoverer (one
- * daemon per home), and a writer still alive appends its own, so no event is appended twice.
+ * daemon per home), a writer still alive appends its own, and an id read in two versions of a spec (the
+ * pass's view of active/ and the file it moved since) is taken once, so no event is appended twice.
  */
 export class OutboxRecovery {
   /** Event ids known to be in the log: not looked for again. */
@@ -45,7 +46,10 @@ export class OutboxRecovery {
       for (const group of outboxOf(spec)) {
         const at = Date.parse(group.at);
         if (!Number.isFinite(at) || wallNow - at > OUTBOX_KEEP_MS || isSelf(group.writer)) continue;
-        const open = group.events.filter((e) => !this.verified.has(e.event_id));
+        // The same group can be read twice in one recovery: a spec the pass saw in active/ and then moved to
+        // completed/ or failed/ (its later writer keeps the group) is in `active` and in the finished folder.
+        // Each id is taken once, or a group nobody logged would be appended twice.
+        const open = group.events.filter((e) => !this.verified.has(e.event_id) && !seen.has(e.event_id));
         for (const e of group.events) seen.add(e.event_id);
         if (open.length === 0) continue;
         if (writerAlive(group.writer)) {

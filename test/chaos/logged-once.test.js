@@ -142,3 +142,32 @@ test('killed while stopping a stalled worker (its reason recorded, no exit recor
   assert.equal(exited?.data.stop_reason, 'stalled');
   assert.equal(exited?.data.decision, 'restart');
 }));
+
+test('killed after writing a started spec, before logging its events, and the run ends before the next daemon\'s first pass: that pass completes it and logs the started events once', () => withHome({ types: TYPES }, async ({ home }) => {
+  // The spec is in the pass's view of active/ and, moved by that same pass, in completed/: the recovery that
+  // follows the pass sees the dead writer's group in both, and once appended it twice.
+  const gone = spawn('true', [], { stdio: 'ignore' });
+  const pid = defined(gone.pid, 'a pid');
+  await new Promise((resolve) => gone.once('exit', resolve));
+  const at = new Date().toISOString();
+  const id = 'worker-ok-r';
+  const ids = { worker_id: id, task_id: null };
+  write(coord(home, 'worker-specs', 'active', `${id}.json`), {
+    worker_id: id,
+    worker_type: 'ok',
+    task_id: null,
+    status: 'running',
+    created_at: at,
+    task: { description: 'started by a daemon killed before its append' },
+    execution: { started_at: at, completed_at: null, pid, process_start_ticks: 1, boot_id: bootId, run_id: 'run-r', restart_count: 0, exit_code: null, signal: null },
+    error: null,
+    outbox: [{ writer: deadWriter(), at, events: [{ ...ids, event: 'worker_started', timestamp: at, event_id: `ev-${id}-1`, data: { pid, run_id: 'run-r', restart_count: 0 } }] }],
+  });
+  writeFileSync(coord(home, 'worker-exits', `${id}.json`), `${JSON.stringify({ worker_id: id, run_id: 'run-r', status: 0 })}\n`);
+  assert.equal((await once(home)).code, 0);
+  assert.equal((await once(home)).code, 0);
+  const logged = eventsOf(home, id);
+  assert.deepEqual(logged.filter((e) => e.event === 'worker_started').map((e) => e.event_id), [`ev-${id}-1`], 'the started event is logged once');
+  assert.ok(logged.some((e) => e.event === 'worker_completed'), 'the pass completed it');
+  assert.deepEqual(eventLogProblems(home), []);
+}));
