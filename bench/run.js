@@ -20,8 +20,9 @@ import * as checkins from './checkins.js';
 import * as fleet from './fleet.js';
 import * as psList from './ps-list.js';
 import * as hook from './hook.js';
+import * as failover from './failover.js';
 
-const BENCHMARKS = [pass, cleanupDryRun, latency, checkins, fleet, psList, hook];
+const BENCHMARKS = [pass, cleanupDryRun, latency, checkins, fleet, psList, hook, failover];
 
 const HELP = `Usage: node bench/run.js [--quick] [--profile] [--only NAME[,NAME]] [NAME...] [--list]
 
