@@ -198,6 +198,23 @@ function peakHeld(evts) {
   return peak;
 }
 
+/** Per task of one host: lease → worker_started → job_completed, and the gaps between its successive leases (ms). */
+function hostTimeline(evts) {
+  const at = (event) => new Map(evts.filter((e) => e.event === event).map((e) => [e.task_id, Date.parse(e.timestamp)]));
+  const leased = at('task_leased');
+  const started = at('worker_started');
+  const completed = at('job_completed');
+  const leaseToStart = [];
+  const startToCompleted = [];
+  for (const [task, t] of leased) {
+    if (started.has(task)) leaseToStart.push(started.get(task) - t);
+    if (started.has(task) && completed.has(task)) startToCompleted.push(completed.get(task) - started.get(task));
+  }
+  const times = [...leased.values()].sort((x, y) => x - y);
+  const gaps = times.slice(1).map((t, i) => t - times[i]);
+  return { lease_to_worker_started_ms: summarize(leaseToStart, 0), worker_started_to_job_completed_ms: summarize(startToCompleted, 0), gap_between_leases_ms: summarize(gaps, 0) };
+}
+
 async function dispatchRun(redis, m, log) {
   const { Queue } = await import('bullmq');
   const name = queueName();
@@ -241,8 +258,8 @@ async function dispatchRun(redis, m, log) {
       completed: counts.completed ?? 0,
       failed: counts.failed ?? 0,
       by_host: {
-        'host-a': { leased: evA.filter((e) => e.event === 'task_leased').length, job_completed: completedBy(evA), peak_leases_held: peakHeld(evA) },
-        'host-b': { leased: evB.filter((e) => e.event === 'task_leased').length, job_completed: completedBy(evB), peak_leases_held: peakHeld(evB) },
+        'host-a': { leased: evA.filter((e) => e.event === 'task_leased').length, job_completed: completedBy(evA), peak_leases_held: peakHeld(evA), ...hostTimeline(evA) },
+        'host-b': { leased: evB.filter((e) => e.event === 'task_leased').length, job_completed: completedBy(evB), peak_leases_held: peakHeld(evB), ...hostTimeline(evB) },
       },
       lease_lost_events: [...evA, ...evB].filter((e) => e.event === 'lease_lost').length,
     };
