@@ -12,6 +12,7 @@ import {
   below,
   benchEnv,
   CLI,
+  cpuMsOf,
   figure,
   makeHome,
   median,
@@ -233,6 +234,7 @@ async function dispatchRun(redis, m, log) {
       data: task,
       opts: { jobId: task.task_id, priority: 3, attempts: 1, removeOnComplete: { count: 10_000 }, removeOnFail: { count: 10_000 } },
     }));
+    const cpu0 = daemons.map((d) => cpuMsOf(d.pid));
     const t0 = Date.now();
     await queue.addBulk(jobs);
     const addedMs = Date.now() - t0;
@@ -244,6 +246,8 @@ async function dispatchRun(redis, m, log) {
       { what: `${m} jobs completed`, timeoutMs: 300_000, intervalMs: 20 },
     );
     const totalMs = Date.now() - t0;
+    // Each daemon's CPU (utime + stime) over the drain, as % of one core: is the serial take loop CPU-bound?
+    const cpuPct = daemons.map((d, i) => round(((cpuMsOf(d.pid) - cpu0[i]) / totalMs) * 100, 1));
     const evA = events(a.paths);
     const evB = events(b.paths);
     const completedBy = (evts) => evts.filter((e) => e.event === 'job_completed').length;
@@ -261,9 +265,10 @@ async function dispatchRun(redis, m, log) {
         'host-a': { leased: evA.filter((e) => e.event === 'task_leased').length, job_completed: completedBy(evA), peak_leases_held: peakHeld(evA), ...hostTimeline(evA) },
         'host-b': { leased: evB.filter((e) => e.event === 'task_leased').length, job_completed: completedBy(evB), peak_leases_held: peakHeld(evB), ...hostTimeline(evB) },
       },
+      daemon_cpu_pct_of_core: { 'host-a': cpuPct[0], 'host-b': cpuPct[1] },
       lease_lost_events: [...evA, ...evB].filter((e) => e.event === 'lease_lost').length,
     };
-    log(`failover: dispatch: ${m} tasks completed in ${totalMs} ms (${result.tasks_per_s}/s; addBulk ${addedMs} ms), host-a ${result.by_host['host-a'].job_completed} / host-b ${result.by_host['host-b'].job_completed}, peak leases held ${result.by_host['host-a'].peak_leases_held} / ${result.by_host['host-b'].peak_leases_held}`);
+    log(`failover: dispatch: ${m} tasks completed in ${totalMs} ms (${result.tasks_per_s}/s; addBulk ${addedMs} ms), host-a ${result.by_host['host-a'].job_completed} / host-b ${result.by_host['host-b'].job_completed}, peak leases held ${result.by_host['host-a'].peak_leases_held} / ${result.by_host['host-b'].peak_leases_held}, daemon CPU ${cpuPct[0]}% / ${cpuPct[1]}% of a core`);
     return result;
   } finally {
     for (const d of daemons) await stopDaemonProcess(d, 'SIGKILL');
