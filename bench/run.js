@@ -135,6 +135,11 @@ async function main() {
       const left = killMarked();
       if (left > 0) process.stdout.write(`(killed ${left} leftover process${left === 1 ? '' : 'es'} of ${bench.name})\n`);
     }
+    if (outcome.skipped) {
+      // Skipped (a missing tool, e.g. redis-server): no figures, and the last results stay as they were.
+      process.stdout.write(`${bench.name}: skipped (${outcome.skipped}); no results written\n`);
+      continue;
+    }
     const result = {
       name: bench.name,
       profiled: opts.profile,
