@@ -20,8 +20,9 @@ import * as checkins from './checkins.js';
 import * as fleet from './fleet.js';
 import * as psList from './ps-list.js';
 import * as hook from './hook.js';
+import * as failover from './failover.js';
 
-const BENCHMARKS = [pass, cleanupDryRun, latency, checkins, fleet, psList, hook];
+const BENCHMARKS = [pass, cleanupDryRun, latency, checkins, fleet, psList, hook, failover];
 
 const HELP = `Usage: node bench/run.js [--quick] [--profile] [--only NAME[,NAME]] [NAME...] [--list]
 
@@ -133,6 +134,11 @@ async function main() {
       clearTimeout(timer);
       const left = killMarked();
       if (left > 0) process.stdout.write(`(killed ${left} leftover process${left === 1 ? '' : 'es'} of ${bench.name})\n`);
+    }
+    if (outcome.skipped) {
+      // Skipped (a missing tool, e.g. redis-server): no figures, and the last results stay as they were.
+      process.stdout.write(`${bench.name}: skipped (${outcome.skipped}); no results written\n`);
+      continue;
     }
     const result = {
       name: bench.name,
