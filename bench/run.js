@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Runs the benchmarks (not tests: `npm test` never runs them). `npm run bench` builds first.
 //
-//   npm run bench                      every benchmark, full size (well under 10 minutes on 2 cores)
-//   npm run bench -- --quick           a short run (under 2 minutes), for CI
+//   npm run bench                      every benchmark, full size (about 11 minutes on 2 cores)
+//   npm run bench -- --quick           a short run (under 3 minutes), for CI
 //   npm run bench -- pass latency      only these (also --only pass,latency)
 //   npm run bench -- pass --profile    also write V8 CPU profiles of the daemon passes
 //   npm run bench -- --list
@@ -26,7 +26,7 @@ const BENCHMARKS = [pass, cleanupDryRun, latency, checkins, fleet, psList, hook,
 
 const HELP = `Usage: node bench/run.js [--quick] [--profile] [--only NAME[,NAME]] [NAME...] [--list]
 
-  --quick        short run for CI (under 2 minutes)
+  --quick        short run for CI (under 3 minutes)
   --only LIST    run only these benchmarks (comma-separated); bare names work too
   --profile      write V8 CPU profiles (pass: the daemon passes; fleet: the daemon with 1,000 workers) to
                  bench/results/profiles/; the figures then go to bench/results/<name>-profile.json

@@ -419,12 +419,15 @@ export class FleetLeases {
       const spec: WorkerSpec = { ...specForTask(task, workerId, now), lease };
       const heldNow: Held = { ...held, workerId, registering: true };
       this.held.set(jobId, heldNow);
-      await withSpecLock(this.deps.paths, workerId, () => writeSpec(this.deps.paths, 'active', spec));
+      await withSpecLock(this.deps.paths, workerId, async () => {
+        await writeSpec(this.deps.paths, 'active', spec);
+        // Logged under the spec's lock, after the write: before any start of it, which takes the lock.
+        this.deps.emit([
+          { event: 'task_leased', worker_id: workerId, task_id: jobId, data: { host_id: this.hostId, job_id: jobId, attempt: job.attemptsStarted ?? null, stalled: job.stalledCounter ?? 0 } },
+          { event: 'worker_registered', worker_id: workerId, task_id: jobId, data: { worker_type: task.worker_type, priority: task.priority, host_id: this.hostId } },
+        ]);
+      });
       heldNow.registering = false;
-      this.deps.emit([
-        { event: 'task_leased', worker_id: workerId, task_id: jobId, data: { host_id: this.hostId, job_id: jobId, attempt: job.attemptsStarted ?? null, stalled: job.stalledCounter ?? 0 } },
-        { event: 'worker_registered', worker_id: workerId, task_id: jobId, data: { worker_type: task.worker_type, priority: task.priority, host_id: this.hostId } },
-      ]);
       this.deps.requestPass();
     } catch (error) {
       this.held.delete(jobId);

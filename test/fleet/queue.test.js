@@ -42,6 +42,13 @@ describe('the redis queue backend', { skip: REDIS_SKIP }, () => {
       const byTask = Object.fromEntries(priorities.map((p, i) => [`task-p${i}`, p]));
       assert.deepEqual(new Set(leased.slice(0, 2).map((e) => byTask[e.task_id])), new Set(['critical', 'high']), 'the two most urgent first');
       assert.deepEqual(leased.slice(2).map((e) => byTask[e.task_id]), ['medium', 'low']);
+      // In each host's log, a task's lease comes before its worker's start.
+      for (const home of [scope.home, homeB]) {
+        const log = events(home);
+        for (const lease of log.filter((e) => e.event === 'task_leased')) {
+          assert.ok(log.indexOf(lease) < log.findIndex((e) => e.event === 'worker_started' && e.worker_id === lease.worker_id), `${lease.worker_id}: leased before started`);
+        }
+      }
       const hosts = new Set(leased.map((e) => e.data.host_id));
       assert.deepEqual(hosts, new Set(['host-a', 'host-b']), 'both hosts took tasks');
       // Each host's spec completed locally, carrying its lease.
