@@ -67,8 +67,8 @@ test('a hand edit writes back a spec read before the daemon restarted the worker
   writeFileSync(`${file}.edit`, JSON.stringify({ ...stale, status: 'pending' }));
   renameSync(`${file}.edit`, file);
 
-  await waitFor(() => pidsWithEnv('COMMIT_RELAY_RUN_ID', second.run_id).length === 0, { what: 'the unrecorded run to be stopped', timeoutMs: 15_000 });
-  await waitFor(() => spec()?.status === 'running' && ![stale.execution.run_id, second.run_id].includes(spec().execution.run_id), { what: 'one new run', timeoutMs: 15_000 });
+  await waitFor(() => pidsWithEnv('COMMIT_RELAY_RUN_ID', second.run_id).length === 0, { what: 'the unrecorded run to be stopped', timeoutMs: 30_000 });
+  await waitFor(() => spec()?.status === 'running' && ![stale.execution.run_id, second.run_id].includes(spec().execution.run_id), { what: 'one new run', timeoutMs: 30_000 });
   const third = spec().execution;
   t.tracker.group(third.pid);
   const stops = eventsOf(t.home, id, 'worker_killed').filter((e) => e.data.reason === 'pending_with_live_process');

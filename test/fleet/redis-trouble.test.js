@@ -6,7 +6,7 @@ import { events, pmState } from '../helpers/daemon.js';
 import { freePort, startRedis, REDIS_SKIP } from '../helpers/redis.js';
 import { withHome } from '../helpers/scope.js';
 import { snapshotTree as snapshot } from '../helpers/snapshots.js';
-import { createTask, FLEET_TYPES, fleetConfig, jobState, killWorkersOf, openQueue, queueName } from './support.js';
+import { queueTask, FLEET_TYPES, fleetConfig, jobState, killWorkersOf, openQueue, queueName } from './support.js';
 
 describe('redis trouble', { skip: REDIS_SKIP }, () => {
   /** @type {import('../helpers/redis.js').RedisServer} */
@@ -23,7 +23,7 @@ describe('redis trouble', { skip: REDIS_SKIP }, () => {
     await withHome({ types: FLEET_TYPES, daemonConfig: fleetConfig(redis.url, name, 'host-a') }, async (scope) => {
       const queue = openQueue(redis.port, name);
       scope.defer(() => queue.close());
-      await createTask(scope.home, 'task-outage', { type: 'long' });
+      await queueTask(scope.home, 'task-outage', { type: 'long' });
       const daemon = await scope.startDaemon();
       const started = await waitFor(() => events(scope.home).find((e) => e.event === 'worker_started'), { what: 'the task started', timeoutMs: 15_000 });
       redis.cli('SAVE');
@@ -103,7 +103,7 @@ describe('redis trouble', { skip: REDIS_SKIP }, () => {
       scope.defer(() => late.stop());
       await waitFor(() => events(scope.home).some((e) => e.event === 'redis_available'), { what: 'redis_available', timeoutMs: 15_000 });
       assert.equal(events(scope.home).filter((e) => e.event === 'redis_unavailable').length, 1, 'logged once');
-      await createTask(scope.home, 'task-late');
+      await queueTask(scope.home, 'task-late');
       const queue = openQueue(port, name);
       scope.defer(() => queue.close());
       await waitFor(async () => (await jobState(queue, 'task-late')) === 'completed', { what: 'the task to run', timeoutMs: 20_000, intervalMs: 100 });
@@ -117,7 +117,7 @@ describe('redis trouble', { skip: REDIS_SKIP }, () => {
       const homeB = scope.makeHome(FLEET_TYPES, { daemonConfig: config('host-b') });
       const queue = openQueue(redis.port, name);
       scope.defer(() => queue.close());
-      await createTask(scope.home, 'task-unlucky', { type: 'long' });
+      await queueTask(scope.home, 'task-unlucky', { type: 'long' });
       const a = await scope.startDaemon();
       await waitFor(() => events(scope.home).some((e) => e.event === 'worker_started'), { what: 'the task started on host-a', timeoutMs: 15_000 });
       a.child.kill('SIGKILL');

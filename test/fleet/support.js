@@ -1,6 +1,10 @@
 // Two or more daemons as hosts of one fleet, on a throwaway redis-server.
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
+import { loadQueueSettings } from '../../dist/config/load.js';
+import { openTaskQueue } from '../../dist/queue/backend.js';
+import { openHome } from '../../dist/store/home.js';
+import { buildTask } from '../../dist/store/tasks.js';
 import { FIXTURES, run } from '../helpers/home.js';
 import { envOf, pidsWithEnv } from '../helpers/processes.js';
 
@@ -30,6 +34,21 @@ export async function createTask(home, taskId, { priority = 'medium', type = 'jo
   const result = await run(home, ['create-task', '--description', `task ${taskId}`, '--priority', priority, '--worker-type', type, '--task-id', taskId, '--json']);
   if (result.code !== 0) throw new Error(`create-task failed: ${result.stderr}`);
   return JSON.parse(result.stdout);
+}
+
+/**
+ * Queues a task in-process, through the same backend create-task uses (src/queue/redis.ts), without the
+ * cost of starting a CLI process; returns what enqueue returned.
+ * @param {string} home @param {string} taskId @param {{ priority?: 'critical' | 'high' | 'medium' | 'low', type?: string }} [options]
+ */
+export async function queueTask(home, taskId, { priority = 'medium', type = 'job' } = {}) {
+  const paths = openHome(home);
+  const backend = await openTaskQueue(paths, loadQueueSettings(paths, {}));
+  try {
+    return await backend.enqueue({ ...buildTask({ description: `task ${taskId}`, priority, workerType: type, metadata: {} }), task_id: taskId });
+  } finally {
+    await backend.close();
+  }
 }
 
 /** A BullMQ queue handle for a test to read job states; close it after. @param {number} port @param {string} name */

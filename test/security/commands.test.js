@@ -161,7 +161,9 @@ describe('arguments never pass through a shell', () => {
         if (name.isDirectory()) walk(full);
         else if (name.name.endsWith('.ts')) {
           const text = readFileSync(full, 'utf8');
-          if (/shell\s*:\s*true|\bexecSync\s*\(|\bexec\s*\(|execaCommand|\$`|spawnSync\(\s*['"]sh['"]/.test(text)) offenders.push(full);
+          // exec( is child_process's shell runner only where child_process is imported (a Redis MULTI's .exec() is not).
+          const childProcess = /from ['"](node:)?child_process['"]/.test(text);
+          if (/shell\s*:\s*true|\bexecSync\s*\(|execaCommand|\$`|spawnSync\(\s*['"]sh['"]/.test(text) || (childProcess && /\bexec\s*\(/.test(text))) offenders.push(full);
         }
       }
     };
