@@ -15,7 +15,7 @@ import { findArchivedSpec, findSpec, listSpecIds, readSpec, withSpecLock, writeS
 import { specForTask } from '../daemon/task-specs.js';
 import { failWorker, type LifecycleContext } from '../worker/index.js';
 import { publishHost, removeHost, type HostSummary, type HostWorker } from './hosts.js';
-import { assertNoEviction, bullConnection, displayUrl, redisOptionsFor } from './redis.js';
+import { assertNoEviction, bullConnection, displayUrl, fleetKeys, redisOptionsFor } from './redis.js';
 
 /** What the lease keeper needs from the daemon. */
 export interface LeaseDeps {
@@ -225,12 +225,26 @@ export class FleetLeases {
       };
       await withTimeout(publishHost(this.redis, this.deps.settings.name, summary, Math.ceil((3 * HEARTBEAT_MS) / 1000)), 2000, 'publish the heartbeat');
       this.redisBack();
+      await this.endFleetPauseIfDue();
       await this.refreshCounts();
     } catch (error) {
       this.redisFailed(error);
     } finally {
       this.publishing = false;
     }
+  }
+
+  /** A timed fleet-wide pause (pause-dispatch --until) whose end passed: the first daemon to see it resumes the queue. */
+  private async endFleetPauseIfDue(): Promise<void> {
+    if (this.redis === undefined || this.queue === undefined) return;
+    const key = fleetKeys(this.deps.settings.name).pauseUntil;
+    const until = await withTimeout(this.redis.get(key), 1000, 'read the fleet pause');
+    if (until === null || !(Date.parse(until) <= Date.now())) return;
+    // DEL answers 1 to one daemon only: that one resumes and logs it.
+    if ((await this.redis.del(key)) !== 1) return;
+    await this.queue.resume();
+    this.deps.emit([{ event: 'dispatch_resumed', data: { scope: 'fleet', queue: this.deps.settings.name, until, by: 'expiry', host_id: this.hostId } }]);
+    this.wakeUp?.();
   }
 
   get connection(): Redis | undefined {

@@ -4,7 +4,7 @@ import type { QueueSettings } from '../config/load.js';
 import { RelayError } from '../errors.js';
 
 /** The keys commit-relay keeps beside BullMQ's own (which live under `bull:<name>:`). */
-export function fleetKeys(name: string): { hosts: string; host: (hostId: string) => string; pauses: string } {
+export function fleetKeys(name: string): { hosts: string; host: (hostId: string) => string; pauses: string; pauseUntil: string } {
   return {
     /** Hash: host id → its last published summary (JSON), kept after the host is gone, so a lost host is listed. */
     hosts: `relay:${name}:hosts`,
@@ -12,6 +12,8 @@ export function fleetKeys(name: string): { hosts: string; host: (hostId: string)
     host: (hostId: string) => `relay:${name}:host:${hostId}`,
     /** The fleet's dispatch pauses (JSON, as dispatch-pauses.json). */
     pauses: `relay:${name}:pauses`,
+    /** The end (ISO) of a timed fleet-wide pause (the BullMQ queue is paused until then). */
+    pauseUntil: `relay:${name}:pause-until`,
   };
 }
 

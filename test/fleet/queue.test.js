@@ -124,4 +124,27 @@ describe('the redis queue backend', { skip: REDIS_SKIP }, () => {
       assert.equal((await queue.getJob('task-special'))?.returnvalue.host_id, 'host-b');
     });
   });
+
+  test('a timed fleet pause (pause-dispatch --until) ends by itself: a daemon resumes the queue at the time', async () => {
+    const name = queueName();
+    await withHome({ types: FLEET_TYPES, daemonConfig: fleetConfig(redis.url, name, 'host-a') }, async (scope) => {
+      const homeB = scope.makeHome(FLEET_TYPES, { daemonConfig: fleetConfig(redis.url, name, 'host-b') });
+      const queue = openQueue(redis.port, name);
+      scope.defer(() => queue.close());
+      const until = new Date(Date.now() + 4000).toISOString();
+      const paused = await run(scope.home, ['pause-dispatch', '--until', until]);
+      assert.equal(paused.code, 0, paused.stderr);
+      assert.equal(await queue.isPaused(), true);
+      // host-b has no pause of its own, only the fleet's.
+      await scope.startDaemon({ home: homeB });
+      await queueTask(homeB, 'task-later');
+      await waitFor(async () => (await jobState(queue, 'task-later')) === 'completed', { what: 'the task to run after the pause', timeoutMs: 30_000, intervalMs: 100 });
+      const leased = events(homeB).find((e) => e.event === 'task_leased');
+      assert.ok(Date.parse(leased.timestamp) >= Date.parse(until) - 100, `leased at ${leased.timestamp}, paused until ${until}`);
+      const resumed = events(homeB).filter((e) => e.event === 'dispatch_resumed' && e.data.scope === 'fleet');
+      assert.equal(resumed.length, 1);
+      assert.equal(resumed[0].data.until, until);
+      assert.equal(await queue.isPaused(), false);
+    });
+  });
 });

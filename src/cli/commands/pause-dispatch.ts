@@ -42,7 +42,7 @@ export const pauseDispatchCommand: CommandModule<object, Args> = {
     const settings = loadQueueSettings(paths, process.env);
     // The fleet's queue first: Redis out of reach changes nothing.
     // bullmq and ioredis are loaded only with the redis backend.
-    const fleet = until === null && type === null && settings.backend === 'redis' ? await (await import('../../fleet/queue-pause.js')).setFleetQueuePaused(settings, true) : false;
+    const fleet = type === null && settings.backend === 'redis' ? await (await import('../../fleet/queue-pause.js')).setFleetQueuePaused(settings, true, until) : false;
     ensureLayout(paths);
     const pause: DispatchPause = { type, reason, until, by: 'operator', at: nowIso(now) };
     const replaced = await updateDispatchPauses(paths, (file) => {
