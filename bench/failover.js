@@ -3,7 +3,7 @@
 // shared queue, and what create-task costs on redis against the file queue. Skipped (not failed) when
 // redis-server is not installed; installs nothing.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import {
   figure,
   makeHome,
   median,
+  pidsByEnviron,
   queuedTasks,
   readJson,
   removeHome,
@@ -101,17 +102,7 @@ const queueName = () => `relay-bench-${process.pid}-${(queueCounter += 1)}`;
 
 /** Pids of a home's workers: their environ names the home and carries a run token (the daemon's does not). */
 function workerPids(home) {
-  const out = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const env = readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0');
-      if (env.includes(`COMMIT_RELAY_HOME=${home}`) && env.some((e) => e.startsWith('COMMIT_RELAY_RUN_ID='))) out.push(Number(entry));
-    } catch {
-      /* gone, or not readable */
-    }
-  }
-  return out;
+  return pidsByEnviron((env) => env.includes(`COMMIT_RELAY_HOME=${home}`) && env.some((e) => e.startsWith('COMMIT_RELAY_RUN_ID=')));
 }
 
 /** SIGKILLs the process group of each of a home's workers (the process itself when it has no group of its own). */

@@ -33,19 +33,24 @@ export function benchEnv(extra = {}) {
   return { ...env, [MARK]: runMark(), ...extra };
 }
 
-/** Pids (other than this process) whose initial environment holds the mark. */
-export function markedPids() {
-  const wanted = `${MARK}=${runMark()}`;
+/** Pids (other than this process) whose initial environment (its NAME=value entries) passes the test. */
+export function pidsByEnviron(test) {
   const out = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
-      if (readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0').includes(wanted)) out.push(Number(entry));
+      if (test(readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0'))) out.push(Number(entry));
     } catch {
       /* gone, or not readable */
     }
   }
   return out;
+}
+
+/** Pids (other than this process) whose initial environment holds the mark. */
+export function markedPids() {
+  const wanted = `${MARK}=${runMark()}`;
+  return pidsByEnviron((env) => env.includes(wanted));
 }
 
 /** SIGKILLs every marked process until none is left (a dying daemon may have spawned one more). Returns how many. */

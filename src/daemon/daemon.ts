@@ -173,14 +173,14 @@ export class Daemon {
   }
 
   /** The fleet's view of this host after a pass: its load, and the leases whose specs left active/. */
-  private async fleetAfterPass(observation: Observation): Promise<void> {
+  private async fleetAfterPass(observation: Observation, health: PassPlan['health']): Promise<void> {
     if (this.fleet === undefined) return;
     let localActive = 0;
     const activeIds = new Set<string>();
     const workers: HostWorker[] = [];
     for (const w of observation.workers) {
       activeIds.add(w.view.workerId);
-      workers.push({ worker_id: w.view.workerId, task_id: w.view.taskId, worker_type: w.view.workerType, status: w.view.status, health: this.observer.previousHealth().get(w.view.workerId) ?? null, pid: w.spec.execution?.pid ?? null, restart_count: w.view.restartCount, job_id: w.spec.lease?.job_id ?? null });
+      workers.push({ worker_id: w.view.workerId, task_id: w.view.taskId, worker_type: w.view.workerType, status: w.view.status, health: health.get(w.view.workerId)?.state ?? null, pid: w.spec.execution?.pid ?? null, restart_count: w.view.restartCount, job_id: w.spec.lease?.job_id ?? null });
       if (w.spec.lease === undefined && (w.view.status === 'pending' || w.view.status === 'running') && !w.view.held) localActive += 1;
     }
     await this.fleet.afterPass({ localActive, maxConcurrent: this.settings.maxConcurrentWorkers, pausedAll: this.pauses.forDecision().pausedTypes.all }, activeIds, workers);
@@ -265,7 +265,7 @@ export class Daemon {
     if (await applyPlan(this.applyContext(), plan, queue.byId, (where, error, workerId) => this.events.reportError(where, error, workerId))) this.inputs.forgetQueue();
 
     try {
-      await this.fleetAfterPass(observation);
+      await this.fleetAfterPass(observation, plan.health);
     } catch (error) {
       this.events.reportError('fleet leases', error);
     }

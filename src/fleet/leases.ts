@@ -14,7 +14,7 @@ import type { HomePaths } from '../store/home.js';
 import { findArchivedSpec, findSpec, listSpecIds, readSpec, withSpecLock, writeSpec } from '../store/specs.js';
 import { specForTask } from '../daemon/task-specs.js';
 import { failWorker, type LifecycleContext } from '../worker/index.js';
-import { publishHost, removeHost, type HostSummary, type HostWorker } from './hosts.js';
+import { publishHost, queueCounts, removeHost, type HostSummary, type HostWorker } from './hosts.js';
 import { assertNoEviction, bullConnection, displayUrl, fleetKeys, redisOptionsFor } from './redis.js';
 
 /** What the lease keeper needs from the daemon. */
@@ -192,17 +192,15 @@ export class FleetLeases {
   }
 
   /** The queue's counts, for the fleet view and /metrics; undefined when Redis does not answer. */
-  async refreshCounts(): Promise<Record<string, number> | undefined> {
-    if (this.queue === undefined) return undefined;
+  private async refreshCounts(): Promise<void> {
+    if (this.queue === undefined) return;
     try {
-      const raw = await withTimeout(this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed'), 2000, 'count jobs');
-      this.counts = { waiting: (raw.waiting ?? 0) + (raw.prioritized ?? 0), active: raw.active ?? 0, delayed: raw.delayed ?? 0, failed: raw.failed ?? 0, completed: raw.completed ?? 0 };
+      this.counts = { ...(await withTimeout(queueCounts(this.queue), 2000, 'count jobs')) };
       this.redisBack();
     } catch (error) {
       this.redisFailed(error);
       this.counts = undefined;
     }
-    return this.counts;
   }
 
   /** Publishes this host's summary (expiring after three missed beats) and refreshes the queue's counts. */
@@ -245,14 +243,6 @@ export class FleetLeases {
     await this.queue.resume();
     this.deps.emit([{ event: 'dispatch_resumed', data: { scope: 'fleet', queue: this.deps.settings.name, until, by: 'expiry', host_id: this.hostId } }]);
     this.wakeUp?.();
-  }
-
-  get connection(): Redis | undefined {
-    return this.redis;
-  }
-
-  get bullQueue(): Queue | undefined {
-    return this.queue;
   }
 
   private freeSlots(): number {
@@ -391,7 +381,6 @@ export class FleetLeases {
   /** A job taken: it becomes a local pending spec carrying its lease; a job that cannot is failed at once. */
   private async take(job: Job, token: string): Promise<void> {
     const jobId = job.id as string;
-    const held: Held = { jobId, token, workerId: '', lastRenewedAt: Date.now(), job };
     const parsed = taskSchema.safeParse({ ...(job.data as object), status: 'queued' });
     const refuse = async (reason: string): Promise<void> => {
       try {
@@ -431,8 +420,8 @@ export class FleetLeases {
     try {
       const workerId = await this.newWorkerId(task.task_id, task.worker_type);
       const spec: WorkerSpec = { ...specForTask(task, workerId, now), lease };
-      const heldNow: Held = { ...held, workerId, registering: true };
-      this.held.set(jobId, heldNow);
+      const held: Held = { jobId, token, workerId, lastRenewedAt: Date.now(), job, registering: true };
+      this.held.set(jobId, held);
       await withSpecLock(this.deps.paths, workerId, async () => {
         await writeSpec(this.deps.paths, 'active', spec);
         // Logged under the spec's lock, after the write: before any start of it, which takes the lock.
@@ -441,7 +430,7 @@ export class FleetLeases {
           { event: 'worker_registered', worker_id: workerId, task_id: jobId, data: { worker_type: task.worker_type, priority: task.priority, host_id: this.hostId } },
         ]);
       });
-      heldNow.registering = false;
+      held.registering = false;
       this.deps.requestPass();
     } catch (error) {
       this.held.delete(jobId);

@@ -4,14 +4,12 @@ import type { QueueSettings } from '../config/load.js';
 import { RelayError } from '../errors.js';
 
 /** The keys commit-relay keeps beside BullMQ's own (which live under `bull:<name>:`). */
-export function fleetKeys(name: string): { hosts: string; host: (hostId: string) => string; pauses: string; pauseUntil: string } {
+export function fleetKeys(name: string): { hosts: string; host: (hostId: string) => string; pauseUntil: string } {
   return {
     /** Hash: host id → its last published summary (JSON), kept after the host is gone, so a lost host is listed. */
     hosts: `relay:${name}:hosts`,
     /** String with an expiry: present while the host is alive. */
     host: (hostId: string) => `relay:${name}:host:${hostId}`,
-    /** The fleet's dispatch pauses (JSON, as dispatch-pauses.json). */
-    pauses: `relay:${name}:pauses`,
     /** The end (ISO) of a timed fleet-wide pause (the BullMQ queue is paused until then). */
     pauseUntil: `relay:${name}:pause-until`,
   };
@@ -92,6 +90,6 @@ export async function assertNoEviction(redis: Redis, url: string): Promise<void>
 }
 
 /** The same options as BullMQ takes them (its own type for ioredis's options). */
-export function bullConnection(url: string, extra: RedisOptions = {}): ConnectionOptions {
-  return redisOptionsFor(url, extra) as ConnectionOptions;
+export function bullConnection(url: string): ConnectionOptions {
+  return redisOptionsFor(url) as ConnectionOptions;
 }

@@ -3,7 +3,7 @@ import { Queue } from 'bullmq';
 import type { QueueSettings } from '../config/load.js';
 import { taskSchema, type Task } from '../contract/task-queue.js';
 import { RelayError } from '../errors.js';
-import { bullConnection, connectForCommand, displayUrl, requireRedisUrl } from '../fleet/redis.js';
+import { connectForCommand, displayUrl, requireRedisUrl } from '../fleet/redis.js';
 import { BULLMQ_PRIORITY, type TaskQueueBackend } from './backend.js';
 
 /** Completed and failed jobs kept in Redis (the newest); the hosts' specs keep the full record. */
@@ -17,10 +17,10 @@ export interface JobData extends Task {
 /** The shared BullMQ queue: each task one job, its id the task id, at most one attempt (restarts are local). */
 export async function openRedisTaskQueue(settings: QueueSettings): Promise<TaskQueueBackend> {
   const url = requireRedisUrl(settings);
-  // Fail fast (one line) when Redis is not there, rather than queueing commands for a reconnect.
-  const probe = await connectForCommand(settings);
-  probe.disconnect();
-  const queue = new Queue(settings.name, { connection: bullConnection(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null }) });
+  // The command's own connection, shared with the queue: it fails fast (one line) when Redis is not there,
+  // rather than queueing commands for a reconnect; Queue.close() leaves it to us.
+  const redis = await connectForCommand(settings);
+  const queue = new Queue(settings.name, { connection: redis });
   queue.on('error', () => undefined);
   return {
     kind: 'redis',
@@ -51,6 +51,7 @@ export async function openRedisTaskQueue(settings: QueueSettings): Promise<TaskQ
     },
     async close() {
       await queue.close().catch(() => undefined);
+      redis.disconnect();
     },
   };
 }
