@@ -7,12 +7,13 @@ import { updateAlertsFile, type AlertsUpdate } from '../ops/alerts-file.js';
 import type { AlertObservation } from '../ops/alerts.js';
 import type { MetricsServer } from '../ops/metrics-server.js';
 import type { DaemonMetrics } from '../ops/metrics.js';
+import type { ActivitySource, WebDashboard } from '../ops/web/server.js';
 import type { HomePaths } from '../store/home.js';
 import type { PassHooks, PassReport } from './hooks.js';
 
 export interface DaemonExtras extends PassHooks {
-  /** Starts the metrics listener when enabled; resolves with where it listens. */
-  start(): Promise<{ host: string; port: number } | undefined>;
+  /** Starts the metrics listener (and its web dashboard, fed by `activity`) when enabled; resolves with where it listens. */
+  start(options?: { activity?: ActivitySource }): Promise<{ host: string; port: number } | undefined>;
   close(): Promise<void>;
 }
 
@@ -29,6 +30,7 @@ function alertKey(o: Omit<AlertObservation, 'now' | 'thresholds'>): string {
 export function createPassHooks(paths: HomePaths, settings: DaemonSettings, logger: Logger): DaemonExtras {
   let metrics: DaemonMetrics | undefined;
   let server: MetricsServer | undefined;
+  let web: WebDashboard | undefined;
   let lastKey = '';
   let lastAlertsAt = 0;
   let last: { at: number; loops: number; byHealth: Record<string, number>; queued: number } | undefined;
@@ -50,10 +52,11 @@ export function createPassHooks(paths: HomePaths, settings: DaemonSettings, logg
   };
 
   return {
-    async start(): Promise<{ host: string; port: number } | undefined> {
+    async start(options = {}): Promise<{ host: string; port: number } | undefined> {
       if (!settings.metrics.enabled) return undefined;
-      const [{ createDaemonMetrics }, { startMetricsServer }] = await Promise.all([import('../ops/metrics.js'), import('../ops/metrics-server.js')]);
+      const [{ createDaemonMetrics }, { startMetricsServer }, { createWebDashboard }] = await Promise.all([import('../ops/metrics.js'), import('../ops/metrics-server.js'), import('../ops/web/server.js')]);
       metrics = createDaemonMetrics();
+      web = createWebDashboard({ paths, queue: settings.queue, ...(options.activity === undefined ? {} : { activity: options.activity }) });
       server = await startMetricsServer({ host: settings.metrics.host, port: settings.metrics.port }, metrics, () => {
         const ageMs = last === undefined ? null : Date.now() - last.at;
         return {
@@ -65,7 +68,7 @@ export function createPassHooks(paths: HomePaths, settings: DaemonSettings, logg
           workers_by_health: last?.byHealth ?? {},
           tasks_queued: last?.queued ?? 0,
         };
-      });
+      }, web);
       logger.info({ host: server.host, port: server.port }, 'metrics listening');
       return { host: server.host, port: server.port };
     },
@@ -91,6 +94,7 @@ export function createPassHooks(paths: HomePaths, settings: DaemonSettings, logg
         totals: { restarts_total: counters.restarts, zombies_detected_total: counters.zombies, workers_completed_total: counters.completed, workers_failed_total: counters.failed },
       });
       if (report.queueJobs !== undefined) metrics?.setQueueCounts(report.queueJobs);
+      web?.passed({ queueJobs: report.queueJobs });
       const recent = report.daemon.recentCounts();
       const observed = { zombieIds, stalledIds, restartsLastHour: recent.restarts, completedLastHour: recent.completed, failedLastHour: recent.failed, queueDepth: report.tasksQueued, blocked, rateLimitPauses: report.rateLimitPauses ?? [] };
       const key = alertKey(observed);
@@ -119,6 +123,7 @@ export function createPassHooks(paths: HomePaths, settings: DaemonSettings, logg
       await Promise.allSettled([...hooks]);
       await server?.close();
       server = undefined;
+      web = undefined;
     },
   };
 }

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { RelayError, describeError, errnoCode } from '../errors.js';
 import type { DaemonMetrics } from './metrics.js';
+import type { WebDashboard } from './web/server.js';
 
 export const LOOPBACK_HOSTS = ['127.0.0.1', '::1', 'localhost'] as const;
 
@@ -21,10 +22,11 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
   res.end(body);
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, metrics: DaemonMetrics, health: () => HealthReport): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, metrics: DaemonMetrics, health: () => HealthReport, web: WebDashboard | undefined): Promise<void> {
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  if (web?.handle(req, res, path) === true) return;
   if (path !== '/metrics' && path !== '/health') {
-    send(res, 404, 'text/plain; charset=utf-8', 'not found: try /metrics or /health\n');
+    send(res, 404, 'text/plain; charset=utf-8', `not found: try ${web === undefined ? '' : '/ (the dashboard), '}/metrics or /health\n`);
     return;
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -45,19 +47,21 @@ async function handle(req: IncomingMessage, res: ServerResponse, metrics: Daemon
 }
 
 /**
- * Serves /metrics (Prometheus text) and /health (JSON) on a loopback address only. Resolves once
- * listening; rejects with IO_FAILED when the port cannot be had (in use, no permission).
+ * Serves /metrics (Prometheus text) and /health (JSON) on a loopback address only, and the web
+ * dashboard (`/`, `/api/...`) when given one. Resolves once listening; rejects with IO_FAILED when the
+ * port cannot be had (in use, no permission).
  */
 export async function startMetricsServer(
   listen: { readonly host: string; readonly port: number },
   metrics: DaemonMetrics,
   health: () => HealthReport,
+  web?: WebDashboard,
 ): Promise<MetricsServer> {
   if (!(LOOPBACK_HOSTS as readonly string[]).includes(listen.host)) {
     throw new RelayError('CONFIG_INVALID', `metrics host must be a loopback address (${LOOPBACK_HOSTS.join(', ')}), got \`${listen.host}\``);
   }
   const server = createServer((req, res) => {
-    void handle(req, res, metrics, health);
+    void handle(req, res, metrics, health, web);
   });
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
@@ -82,10 +86,15 @@ export async function startMetricsServer(
     host: listen.host,
     port: address.port,
     close(): Promise<void> {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      closing ??= (async () => {
+        // The dashboard's open streams end first, then every connection: a stop never waits on a browser.
+        const webClosed = web?.close();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await webClosed;
+      })();
       return closing;
     },
   };
