@@ -15,15 +15,19 @@ export const PAGE_HTML = String.raw`<!doctype html>
   body { margin: 0; font: 14px/1.4 system-ui, sans-serif; background: var(--bg); color: var(--fg); }
   header { display: flex; gap: 1em; align-items: baseline; flex-wrap: wrap; padding: .6em 1em; border-bottom: 1px solid var(--line); }
   header h1 { font-size: 1.1em; margin: 0; }
-  main { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 1em; padding: 1em; }
-  @media (max-width: 1000px) { main { grid-template-columns: 1fr; } }
+  main { display: grid; grid-template-columns: minmax(0, 2fr) minmax(0, 1fr); gap: 1em; padding: 1em; }
+  @media (max-width: 1200px) { main { grid-template-columns: minmax(0, 1fr); } }
   section { margin-bottom: 1.2em; }
   h2 { font-size: 1em; margin: 0 0 .4em; }
   table { border-collapse: collapse; width: 100%; }
   th, td { text-align: left; padding: .25em .5em; border-bottom: 1px solid var(--line); vertical-align: top; }
   th { font-weight: 600; color: var(--muted); white-space: nowrap; }
   td.id, td.num { font-family: ui-monospace, monospace; white-space: nowrap; }
-  td.wrap { overflow-wrap: anywhere; }
+  td.wrap { overflow-wrap: break-word; min-width: 8em; }
+  td.nowrap { white-space: nowrap; }
+  .scroll { overflow-x: auto; }
+  table.no-usage .usage { display: none; }
+  .task-id { font-family: ui-monospace, monospace; font-size: 12px; }
   tbody tr.row { cursor: pointer; }
   tbody tr.row:hover, tbody tr.row:focus { background: var(--sel); outline: none; }
   tbody tr.selected { background: var(--sel); }
@@ -57,22 +61,22 @@ export const PAGE_HTML = String.raw`<!doctype html>
     <section id="problems-section" hidden><h2>Problems</h2><ul id="problems"></ul></section>
     <section>
       <h2>Workers</h2>
-      <table id="workers">
-        <thead><tr><th>worker</th><th>type</th><th>status</th><th>health</th><th>why</th><th>task</th><th>restarts</th><th>uptime</th><th>check-in</th><th>progress</th><th>message</th><th>cpu</th><th>memory</th></tr></thead>
+      <div class="scroll"><table id="workers" class="no-usage">
+        <thead><tr><th>worker</th><th>type</th><th>status</th><th>health</th><th>why</th><th>task</th><th>restarts</th><th>uptime</th><th>check-in</th><th>progress</th><th>message</th><th class="usage">cpu</th><th class="usage">memory</th></tr></thead>
         <tbody></tbody>
-      </table>
+      </table></div>
       <p id="workers-empty" class="muted" hidden>No active workers.</p>
     </section>
     <section id="recent-section" hidden>
       <h2>Recently finished</h2>
-      <table id="recent"><thead><tr><th>worker</th><th>type</th><th>status</th><th>task</th><th>ended</th><th>why</th></tr></thead><tbody></tbody></table>
+      <div class="scroll"><table id="recent"><thead><tr><th>worker</th><th>type</th><th>status</th><th>task</th><th>ended</th><th>why</th></tr></thead><tbody></tbody></table></div>
     </section>
     <section id="pauses-section" hidden><h2>Dispatch pauses</h2><table id="pauses"><thead><tr><th>scope</th><th>reason</th><th>until</th><th>by</th></tr></thead><tbody></tbody></table></section>
     <section id="hosts-section" hidden>
       <h2>Hosts</h2>
       <p id="fleet-queue" class="chips"></p>
       <p id="fleet-problem" class="s-bad" hidden></p>
-      <table id="hosts"><thead><tr><th>host</th><th>state</th><th>pid</th><th>slots</th><th>leases</th><th>paused</th><th>workers</th><th>last seen</th></tr></thead><tbody></tbody></table>
+      <div class="scroll"><table id="hosts"><thead><tr><th>host</th><th>state</th><th>pid</th><th>slots</th><th>leases</th><th>paused</th><th>workers</th><th>last seen</th></tr></thead><tbody></tbody></table></div>
     </section>
   </div>
   <div>
@@ -104,6 +108,8 @@ export const APP_JS = String.raw`'use strict';
   var selected = null;
   var logSource = null;
   var activity = [];
+  // Fields that say how long ago, shown aged (value: the suffix).
+  var AGES = { uptime_seconds: ' ', last_checkin_age_seconds: ' ago' };
 
   function $(id) { return document.getElementById(id); }
 
@@ -164,21 +170,23 @@ export const APP_JS = String.raw`'use strict';
 
   function badge(value, prefix) { return el('span', 'badge ' + token(prefix, value), [value === null || value === undefined ? 'unseen' : value]); }
 
+  function taskCell(w) { return el('td', 'wrap', [w.description ? el('div', 'desc', [w.description]) : null, el('div', 'muted task-id', [w.task_id])]); }
+
   function rowFor(w) {
-    var tr = el('tr', 'row ' + token('h-', w.health_state), [
+    var tr = el('tr', 'row', [
       cell(w.worker_id, 'id'),
-      cell(w.worker_type),
-      cell(w.stopped ? 'stopped' : w.status),
+      cell(w.worker_type, 'nowrap'),
+      cell(w.stopped ? 'stopped' : w.status, 'nowrap'),
       el('td', null, [badge(w.health_state, 'h-')]),
       cell(w.stopped ? w.stopped_reason : w.health_reason),
-      el('td', 'wrap', [w.description ? el('div', 'desc', [w.description]) : null, el('div', 'muted', [w.task_id])]),
+      taskCell(w),
       cell(w.restarts, 'num'),
       ageCell(w.uptime_seconds),
       ageCell(w.last_checkin_age_seconds, ' ago'),
       cell(w.progress_pct === null || w.progress_pct === undefined ? '' : w.progress_pct + '%', 'num'),
       cell(w.message),
-      cell(w.cpu_percent === null || w.cpu_percent === undefined ? '' : Number(w.cpu_percent).toFixed(1) + '%', 'num'),
-      cell(bytes(w.rss_bytes), 'num')
+      cell(w.cpu_percent === null || w.cpu_percent === undefined ? '' : Number(w.cpu_percent).toFixed(1) + '%', 'num usage'),
+      cell(bytes(w.rss_bytes), 'num usage')
     ]);
     tr.setAttribute('data-worker-id', w.worker_id);
     tr.tabIndex = 0;
@@ -244,7 +252,7 @@ export const APP_JS = String.raw`'use strict';
         cell(w.worker_id, 'id'),
         cell(w.worker_type),
         cell(w.status),
-        el('td', 'wrap', [w.description ? el('div', 'desc', [w.description]) : null, el('div', 'muted', [w.task_id])]),
+        taskCell(w),
         cell(w.ended_at || w.finished_at || w.completed_at || w.failed_at || '', 'num'),
         cell(w.error || w.reason || w.health_reason || '')
       ]);
@@ -305,7 +313,7 @@ export const APP_JS = String.raw`'use strict';
         var v = w[k];
         if (v === null || v === undefined || v === '' || typeof v === 'object') return;
         fields.appendChild(el('dt', null, [k]));
-        fields.appendChild(el('dd', null, [String(v)]));
+        fields.appendChild(AGES[k] ? el('dd', null, [ageSpan(v, AGES[k])]) : el('dd', null, [String(v)]));
       });
     }
     renderDetailEvents();
@@ -336,6 +344,8 @@ export const APP_JS = String.raw`'use strict';
     renderSummary(state);
     renderAlerts(m);
     fill(document.querySelector('#workers tbody'), m.workers.map(rowFor));
+    // CPU and memory columns only once the daemon samples them.
+    $('workers').classList.toggle('no-usage', !m.workers.some(function (w) { return w.cpu_percent !== undefined || w.rss_bytes !== undefined; }));
     show('workers-empty', m.workers.length === 0);
     renderRecent(m);
     renderPauses(m);

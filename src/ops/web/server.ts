@@ -177,12 +177,13 @@ export function createWebDashboard(options: WebDashboardOptions): WebDashboard {
   let lastKey = '';
   let lastSentAt = 0;
   let pending: NodeJS.Timeout | undefined;
+  let dirty = false;
   let closed = false;
 
   const buildState = (): WebState => ({ model: collectDashboardModel(paths), queue_jobs: queueJobs, ...(fleet?.current() ?? { fleet: null, fleet_problem: null }) });
 
   const broadcast = async (): Promise<void> => {
-    pending = undefined;
+    dirty = false;
     if (closed || eventClients.size === 0) return;
     await fleet?.refresh();
     let state: WebState;
@@ -199,10 +200,17 @@ export function createWebDashboard(options: WebDashboardOptions): WebDashboard {
     for (const client of eventClients) client.write(message);
   };
 
+  // One broadcast at a time; a pass during one asks for another after it (still at most one per minIntervalMs).
   const schedule = (): void => {
+    dirty = true;
     if (closed || pending !== undefined || eventClients.size === 0) return;
     const wait = Math.max(0, lastSentAt + minIntervalMs - Date.now());
-    pending = setTimeout(() => void broadcast(), wait);
+    pending = setTimeout(() => {
+      void broadcast().finally(() => {
+        pending = undefined;
+        if (dirty) schedule();
+      });
+    }, wait);
     pending.unref();
   };
 
