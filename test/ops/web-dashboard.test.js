@@ -175,6 +175,9 @@ describe('the web dashboard in a browser', () => {
         assert.equal(await page.locator('img, b').count(), 0, 'no element from the data');
         assert.equal(await page.evaluate('typeof window.__xss'), 'undefined');
         assert.equal(await page.locator('#detail-title').textContent(), `Worker ${workerId}`);
+        // The daemon's activity feed: its start of the worker, in the feed and in the worker's detail.
+        await page.locator('#activity li', { hasText: 'worker_started' }).first().waitFor({ timeout: 5000 });
+        assert.ok((await page.locator('#detail-events li', { hasText: 'worker_started' }).count()) >= 1);
         assert.deepEqual(refused, [], 'no script error or CSP refusal');
       });
     } finally {

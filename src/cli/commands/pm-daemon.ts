@@ -85,10 +85,11 @@ export const pmDaemonCommand: CommandModule<object, Args> = {
     await daemon.start();
     if (received === undefined) {
       await seedDemo();
-      const endpoint = await hooks.start();
+      const endpoint = await hooks.start({ activity: daemon.activityFeed });
       if (endpoint !== undefined) {
         daemon.metricsEndpoint = endpoint;
-        if (print) process.stdout.write(`metrics on http://${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}/metrics and /health\n`);
+        const origin = `http://${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`;
+        if (print) process.stdout.write(`dashboard on ${origin}/ (metrics on ${origin}/metrics and /health)\n`);
       }
       if (print) process.stdout.write(`pm-daemon running for ${paths.home} (pid ${process.pid}); Ctrl-C stops it and leaves the workers running\n`);
       await new Promise<void>((resolve) => {
