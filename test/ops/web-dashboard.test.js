@@ -8,8 +8,11 @@ import { startMetricsServer } from '../../dist/ops/metrics-server.js';
 import { LogFollower } from '../../dist/ops/web/log-follow.js';
 import { APP_JS, PAGE_HTML } from '../../dist/ops/web/page.js';
 import { createWebDashboard } from '../../dist/ops/web/server.js';
+import { publishHost } from '../../dist/fleet/hosts.js';
+import { connectForCommand } from '../../dist/fleet/redis.js';
 import { pmState } from '../helpers/daemon.js';
 import { fixtureCommand as fixture, run, waitFor } from '../helpers/home.js';
+import { REDIS_SKIP, startRedis } from '../helpers/redis.js';
 import { withHome } from '../helpers/scope.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -105,6 +108,27 @@ describe('the web dashboard server', () => {
     }
   }));
 
+  test('the redis backend: the hosts of the fleet and the queue counts in /api/state', { skip: REDIS_SKIP }, () => withHome({}, async ({ paths }) => {
+    const redis = await startRedis();
+    /** @type {import('../../dist/config/load.js').QueueSettings} */
+    const queue = { backend: 'redis', redisUrl: redis.url, name: `web-${process.pid}`, lockMs: 30_000, stalledIntervalMs: 30_000, maxStalled: 1, hostId: 'h1' };
+    const web = createWebDashboard({ paths, queue });
+    const server = await startMetricsServer({ host: '127.0.0.1', port: 0 }, createDaemonMetrics({ processMetrics: false }), () => ({ ok: true }), web);
+    try {
+      const conn = await connectForCommand(queue);
+      const now = new Date().toISOString();
+      await publishHost(conn, queue.name, { host_id: 'host-<b>a</b>', pid: 1, home: paths.home, started_at: now, last_seen: now, max_concurrent_workers: 4, slots_used: 1, leases: 1, dispatch_paused: false, workers: [] }, 30);
+      conn.disconnect();
+      const state = /** @type {import('../../dist/ops/web/server.js').WebState} */ (await (await fetch(`http://127.0.0.1:${server.port}/api/state`)).json());
+      assert.equal(state.fleet_problem, null);
+      assert.deepEqual(state.fleet?.hosts.map((h) => [h.host_id, h.state]), [['host-<b>a</b>', 'alive']]);
+      assert.equal(state.fleet?.queue.waiting, 0);
+    } finally {
+      await server.close();
+      await redis.stop();
+    }
+  }));
+
   test('a log follower: the last lines, then appended ones, across a rotation', () => withHome({}, async ({ home }) => {
     const dir = join(home, 'agents', 'logs', 'w1');
     mkdirSync(dir, { recursive: true });
@@ -178,6 +202,7 @@ describe('the web dashboard in a browser', () => {
         // The daemon's activity feed: its start of the worker, in the feed and in the worker's detail.
         await page.locator('#activity li', { hasText: 'worker_started' }).first().waitFor({ timeout: 5000 });
         assert.ok((await page.locator('#detail-events li', { hasText: 'worker_started' }).count()) >= 1);
+        assert.equal(await page.locator('#hosts-section').isHidden(), true, 'no hosts with the file backend');
         assert.deepEqual(refused, [], 'no script error or CSP refusal');
       });
     } finally {
