@@ -89,7 +89,7 @@ export class Daemon {
     this.clock = options.clock ?? systemClock();
     this.settings = loadDaemonSettings(this.paths, options.env, options.flags);
     this.activityFeed = new ActivityFeed(this.paths);
-    this.resources = new ResourceSampling(this.settings.resourceSampleSeconds * 1000);
+    this.resources = new ResourceSampling(this.settings.resourceSampleSeconds * 1000, this.settings.loopIntervalSeconds * 1000);
     this.events = new DaemonEvents(this.paths, this.logger, this.clock, options.onEvent);
     this.inputs = new PassInputs(this.paths, this.logger, this.clock, (where, error) => this.events.reportError(where, error));
     this.pauses = new DaemonDispatchPauses(this.paths, this.clock, (where, error) => this.events.reportError(where, error));

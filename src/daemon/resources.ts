@@ -31,7 +31,11 @@ export class ResourceSampling {
   /** When the next sample is due, on the daemon clock (null: at the next pass). */
   private dueAt: number | null = null;
 
-  constructor(private readonly intervalMs: number) {}
+  /** `tickMs`: the scheduler's periodic pass; a sample interval no shorter rides on it and wakes no pass of its own. */
+  constructor(
+    private readonly intervalMs: number,
+    private readonly tickMs: number,
+  ) {}
 
   /** Samples the running workers when a sample is due; else keeps the last. */
   sampleIfDue(workers: readonly ObservedWorker[], now: number, wallNow: number): void {
@@ -91,9 +95,9 @@ export class ResourceSampling {
     return workers.map((w) => this.of(w)).filter((s): s is WorkerResources => s !== undefined);
   }
 
-  /** When the next sample is due while any worker runs (the scheduler wakes a pass then); else null. */
+  /** When the next sample is due, if sooner than the periodic pass, while any worker runs (the scheduler wakes a pass then); else null. */
   nextSampleAt(workers: readonly ObservedWorker[]): number | null {
-    if (this.intervalMs <= 0 || this.dueAt === null) return null;
+    if (this.intervalMs <= 0 || this.intervalMs >= this.tickMs || this.dueAt === null) return null;
     return workers.some((w) => w.view.status === 'running' && w.view.process === 'alive') ? this.dueAt : null;
   }
 }
