@@ -30,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<AnyCommand>> = {
   'cleanup-workspaces': async () => (await import('./commands/cleanup-workspaces.js')).cleanupWorkspacesCommand as unknown as AnyCommand,
   checkin: async () => (await import('./commands/checkin.js')).checkinCommand as unknown as AnyCommand,
   logs: async () => (await import('./commands/logs.js')).logsCommand as unknown as AnyCommand,
+  describe: async () => (await import('./commands/describe.js')).describeCommand as unknown as AnyCommand,
   hooks: async () => (await import('./commands/hooks.js')).hooksCommand as unknown as AnyCommand,
 };
 
