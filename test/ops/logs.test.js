@@ -3,9 +3,9 @@ import { spawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { test } from 'node:test';
 import { CLI, fixtureCommand, run, waitFor } from '../helpers/home.js';
-import { pidOf } from '../helpers/processes.js';
+import { isLive, pidOf, pidsWithEnv } from '../helpers/processes.js';
 import { withHome } from '../helpers/scope.js';
-import { readSpecFile, writePendingSpec } from '../helpers/specs.js';
+import { writePendingSpec } from '../helpers/specs.js';
 
 // print-loop.sh prints "line N.1 of a worker that prints" every 0.05 s; a 400-byte cap rotates output.log every ~12 lines.
 const TYPES = { printer: { command: fixtureCommand('print-loop.sh', '0.05', '0', '1'), stop_grace_seconds: 1, log_max_bytes: 400 } };
@@ -38,7 +38,7 @@ function follow(t, args) {
   return { out, child };
 }
 
-test('logs: the last lines (output.log.1 too), -f across a rotation and a restart, a finished worker, --all prefixed (new workers picked up), bad ids', () =>
+test('logs: the last lines (output.log.1 too), -f across rotations, a finished worker, --all prefixed (new workers picked up), bad ids', () =>
   withHome({ types: TYPES }, async (t) => {
     const id = 'printer-one';
     const log = t.paths.workerLogFile(id);
@@ -56,23 +56,18 @@ test('logs: the last lines (output.log.1 too), -f across a rotation and a restar
     const followed = numbers(single.out.text);
     assert.ok(consecutive(followed), `no line lost or repeated across rotations: ${followed.join(' ')}`);
 
-    // A restart: the new run's header and its lines are just more lines. --all: a worker started while
-    // following is picked up; each line prefixed with its id, padded.
+    // The worker fails (its log stays readable) while a second one starts: logs --all -f picks the new one up,
+    // each line prefixed with its id, padded.
     const short = 'p2';
-    const [restarted, second] = await Promise.all([
-      run(t.home, [id], { script: 'restart-worker.sh' }),
+    const [failed, second] = await Promise.all([
+      run(t.home, [id, '--error', 'enough'], { script: 'fail-worker.sh' }),
       run(t.home, ['--spec', writePendingSpec(t.home, short, { workerType: 'printer' })], { script: 'start-worker.sh' }),
     ]);
-    assert.equal(restarted.code, 0, restarted.stderr);
-    t.tracker.group(Number(restarted.stdout.trim()));
+    assert.equal(failed.code, 0, failed.stderr);
     t.tracker.group(Number(second.stdout.trim()));
-    const runId = readSpecFile(t.home, 'active', id).execution.run_id;
-    await waitFor(() => single.out.text.includes(` run ${runId} `) && /line 3\.1 of a worker/.test(single.out.text.slice(single.out.text.indexOf(` run ${runId} `))), { what: 'the new run in the follower' });
     await waitFor(() => all.out.text.includes('p2          | line 2.1 of a worker'), { what: 'the new worker in logs --all -f' });
     assert.match(all.out.text, /^printer-one \| line \d+\.1 of a worker that prints$/m);
     for (const line of all.out.text.split('\n').filter(Boolean)) assert.match(line, /^(printer-one|p2 {9}) \| /);
-    const once = await run(t.home, ['logs', '--all', '--lines', '1']);
-    assert.match(once.stdout, /^p2 {10}\| .*\nprinter-one \| .*\n$/);
 
     // Ctrl-C (SIGINT) and SIGTERM: the followers end cleanly.
     single.child.kill('SIGINT');
@@ -80,14 +75,13 @@ test('logs: the last lines (output.log.1 too), -f across a rotation and a restar
     await waitFor(() => single.out.code !== undefined && all.out.code !== undefined, { what: 'the followers to exit' });
     assert.deepEqual([single.out.code, all.out.code], [0, 0]);
 
-    // A finished worker's log stays readable.
-    const failed = await run(t.home, [id, '--error', 'enough'], { script: 'fail-worker.sh' });
-    assert.equal(failed.code, 0, failed.stderr);
-    // The last lines, from output.log.1 as well when output.log holds fewer.
+    // The last lines, from output.log.1 as well when output.log holds fewer (once the log pipe has ended).
+    await waitFor(() => pidsWithEnv('WORKER_ID', id).filter(isLive).length === 0, { what: 'no process of the failed run left' });
     const current = readFileSync(log, 'utf8').split('\n').slice(0, -1);
     const before = readFileSync(`${log}.1`, 'utf8').split('\n').slice(0, -1);
     const want = current.length + 5;
-    const [finished, wider, badId, unknown, both, badLines] = await Promise.all([
+    const [once, finished, wider, badId, unknown, both, badLines] = await Promise.all([
+      run(t.home, ['logs', '--all', '--lines', '1']),
       run(t.home, [id, '--lines', '1'], { script: 'logs.sh' }),
       run(t.home, ['logs', id, '-n', String(want)]),
       run(t.home, ['logs', '../x']),
@@ -95,6 +89,7 @@ test('logs: the last lines (output.log.1 too), -f across a rotation and a restar
       run(t.home, ['logs', id, '--all']),
       run(t.home, ['logs', id, '--lines', 'ten']),
     ]);
+    assert.match(once.stdout, /^p2 \| line \d+\.1 of a worker that prints\n$/);
     assert.equal(finished.code, 0, finished.stderr);
     assert.equal(finished.stdout, `${current.at(-1)}\n`);
     assert.equal(wider.stdout, `${[...before, ...current].slice(-want).join('\n')}\n`);
