@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TextDecoder } from 'node:util';
 import { describe, test } from 'node:test';
 import { createDaemonMetrics } from '../../dist/ops/metrics.js';
 import { startMetricsServer } from '../../dist/ops/metrics-server.js';
-import { LogFollower } from '../../dist/ops/web/log-follow.js';
 import { APP_JS, PAGE_HTML } from '../../dist/ops/web/page.js';
 import { createWebDashboard } from '../../dist/ops/web/server.js';
 import { publishHost } from '../../dist/fleet/hosts.js';
@@ -126,29 +125,6 @@ describe('the web dashboard server', () => {
     } finally {
       await server.close();
       await redis.stop();
-    }
-  }));
-
-  test('a log follower: the last lines, then appended ones, across a rotation', () => withHome({}, async ({ home }) => {
-    const dir = join(home, 'agents', 'logs', 'w1');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'output.log.1'), 'old 1\nold 2\n');
-    writeFileSync(join(dir, 'output.log'), 'a\nb\n');
-    /** @type {string[]} */
-    const lines = [];
-    const follower = new LogFollower({ dir, lines: 3, pollMs: 20, onLines: (l) => lines.push(...l) });
-    try {
-      await follower.start();
-      assert.deepEqual(lines, ['old 2', 'a', 'b'], 'the last 3, from the rotated file too');
-      appendFileSync(join(dir, 'output.log'), 'c\npart');
-      await waitFor(() => lines.includes('c'), { what: 'an appended line' });
-      appendFileSync(join(dir, 'output.log'), 'ial\n');
-      renameSync(join(dir, 'output.log'), join(dir, 'output.log.1'));
-      writeFileSync(join(dir, 'output.log'), 'new 1\n');
-      await waitFor(() => lines.includes('new 1'), { what: 'the new file after rotation' });
-      assert.deepEqual(lines, ['old 2', 'a', 'b', 'c', 'partial', 'new 1']);
-    } finally {
-      follower.close();
     }
   }));
 

@@ -369,7 +369,6 @@ export const APP_JS = String.raw`'use strict';
     // Each (re)connection starts with the last lines again.
     logSource.addEventListener('open', function () { clear($('log')); setText($('log-state'), 'following'); });
     logSource.addEventListener('lines', function (e) { appendLog(JSON.parse(e.data)); });
-    logSource.addEventListener('problem', function (e) { setText($('log-state'), JSON.parse(e.data)); });
     logSource.addEventListener('error', function () {
       setText($('log-state'), logSource && logSource.readyState === EventSource.CLOSED ? 'no log for this worker' : 'reconnecting…');
     });

@@ -8,7 +8,7 @@ import type { FleetView, QueueCounts } from '../../fleet/hosts.js';
 import type { HomePaths } from '../../store/home.js';
 import { findArchivedSpec, findSpec } from '../../store/specs.js';
 import { collectDashboardModel, type DashboardModel } from '../dashboard-model.js';
-import { LogFollower } from './log-follow.js';
+import { LogFollower } from '../log-read.js';
 import { APP_JS, PAGE_HTML } from './page.js';
 
 /** The part of the daemon's ActivityFeed (src/daemon/activity-feed.ts) the page needs. */
@@ -104,6 +104,46 @@ function openStream(req: IncomingMessage, res: ServerResponse): boolean {
   return true;
 }
 
+/** One open /api/logs stream: the follower's lines sent in one `lines` message per poll. */
+class LogStream {
+  private batch: string[] = [];
+  private readonly follower: LogFollower;
+  private readonly timer: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(
+    readonly client: SseClient,
+    log: { readonly file: string; readonly rotated: string; readonly lines: number; readonly pollMs: number },
+    private readonly onClose: () => void,
+  ) {
+    this.follower = new LogFollower(log.file, log.rotated, (line) => this.batch.push(line));
+    this.step(() => this.follower.start(log.lines));
+    this.timer = setInterval(() => this.step(() => this.follower.poll()), log.pollMs);
+    this.timer.unref();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.follower.close();
+    this.onClose();
+  }
+
+  private step(read: () => void): void {
+    if (this.closed) return;
+    try {
+      read();
+    } catch {
+      // A file that went away between a stat and a read: the next poll sees the new state.
+    }
+    if (this.batch.length === 0) return;
+    const lines = this.batch;
+    this.batch = [];
+    this.client.write(sseMessage('lines', lines));
+  }
+}
+
 /** The fleet view of the redis backend, read on its own fail-fast connection at most every FLEET_REFRESH_MS. */
 class FleetReader {
   private view: FleetView | null = null;
@@ -172,7 +212,7 @@ export function createWebDashboard(options: WebDashboardOptions): WebDashboard {
   const minIntervalMs = options.minIntervalMs ?? 500;
   const fleet = options.queue?.backend === 'redis' ? new FleetReader(options.queue) : undefined;
   const eventClients = new Set<SseClient>();
-  const logStreams = new Set<{ client: SseClient; follower: LogFollower }>();
+  const logStreams = new Set<LogStream>();
   let queueJobs: QueueCounts | null = null;
   let lastKey = '';
   let lastSentAt = 0;
@@ -243,16 +283,11 @@ export function createWebDashboard(options: WebDashboardOptions): WebDashboard {
     const dir = paths.workerLogDir(workerId);
     if (!existsSync(dir) && findSpec(paths, workerId) === undefined && findArchivedSpec(paths, workerId) === undefined) return sendText(res, 404, `no worker ${workerId}`);
     if (!openStream(req, res)) return;
-    const client = new SseClient(res, () => stop());
-    const follower = new LogFollower({ dir, lines: LOG_LINES, pollMs: options.logPollMs ?? 500, onLines: (lines) => client.write(sseMessage('lines', lines)) });
-    const stream = { client, follower };
-    const stop = (): void => {
-      follower.close();
-      logStreams.delete(stream);
-    };
+    const client = new SseClient(res, () => stream.close());
+    const log = { file: paths.workerLogFile(workerId), rotated: paths.workerRotatedLogFile(workerId), lines: LOG_LINES, pollMs: options.logPollMs ?? 500 };
+    const stream = new LogStream(client, log, () => logStreams.delete(stream));
     logStreams.add(stream);
-    req.on('close', stop);
-    await follower.start().catch((error: unknown) => client.write(sseMessage('problem', describeError(error))));
+    req.on('close', () => stream.close());
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
@@ -301,11 +336,10 @@ export function createWebDashboard(options: WebDashboardOptions): WebDashboard {
       if (pending !== undefined) clearTimeout(pending);
       for (const client of eventClients) client.res.end();
       eventClients.clear();
-      for (const stream of logStreams) {
-        stream.follower.close();
+      for (const stream of [...logStreams]) {
+        stream.close();
         stream.client.res.end();
       }
-      logStreams.clear();
       await fleet?.close();
     },
   };
