@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { TextDecoder } from 'node:util';
 import { describe, test } from 'node:test';
@@ -55,6 +56,18 @@ async function readEvents(url, until, timeoutMs = 5000) {
   return events;
 }
 
+/** The status of GET /api/state on 127.0.0.1 sent with another Host header. @param {number} port @param {string} host */
+function statusWithHost(port, host) {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: '/api/state', headers: { host }, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
 describe('the web dashboard server', () => {
   test('page, script and API: headers, 400/404/405, a throttled state stream, and a stop that ends open streams', () => withHome({}, async ({ paths }) => {
     const web = createWebDashboard({ paths, minIntervalMs: 300, logPollMs: 50 });
@@ -83,6 +96,8 @@ describe('the web dashboard server', () => {
       assert.equal(post.headers.get('allow'), 'GET, HEAD');
       assert.equal((await fetch(`${base}/`, { method: 'HEAD' })).status, 200);
       assert.equal((await fetch(`${base}/nope`)).status, 404);
+      assert.equal(await statusWithHost(server.port, `attacker.example:${server.port}`), 403, 'a foreign Host (DNS rebinding) is refused');
+      assert.equal(await statusWithHost(server.port, `localhost:${server.port}`), 200);
       assert.equal((await fetch(`${base}/metrics`)).status, 200, '/metrics still served');
 
       // Twenty passes in a burst: the first state on connect, then at most a change or two, never one per pass.

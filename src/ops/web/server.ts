@@ -54,6 +54,7 @@ export interface WebDashboard {
 export const CSP = "default-src 'self'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 const SECURITY_HEADERS = { 'content-security-policy': CSP, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY', 'cache-control': 'no-store' };
 const LOG_LINES = 100;
+const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/i;
 /** A client that lets this much pile up unread is dropped (it reconnects): one slow tab never holds the daemon's memory. */
 const MAX_BUFFERED = 1024 * 1024;
 const FLEET_REFRESH_MS = 2000;
@@ -315,6 +316,12 @@ export function createWebDashboard(options: WebDashboardOptions): WebDashboard {
     handle(req, res, path) {
       const known = path === '/' || path === '/index.html' || path === '/app.js' || path === '/favicon.ico' || path === '/api/state' || path === '/api/events' || path.startsWith('/api/logs/');
       if (!known) return false;
+      // A page elsewhere could reach the loopback listener through a name it resolves to 127.0.0.1 (DNS rebinding):
+      // the dashboard answers only to a loopback Host.
+      if (!LOOPBACK_HOST.test(req.headers.host ?? '')) {
+        sendText(res, 403, 'forbidden: the dashboard answers only to a loopback Host (127.0.0.1, localhost, [::1])');
+        return true;
+      }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         send(res, 405, 'text/plain; charset=utf-8', 'method not allowed: the dashboard is read-only\n', { allow: 'GET, HEAD' });
         return true;
