@@ -2,17 +2,18 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { assessDaemonHealth } from '../../dist/ops/daemon-health.js';
-import { buildDashboardModel, TROUBLE_ORDER } from '../../dist/ops/dashboard-model.js';
+import { buildDashboardModel, collectDashboardModel, TROUBLE_ORDER } from '../../dist/ops/dashboard-model.js';
+import { buildTask, enqueueTask } from '../../dist/store/tasks.js';
 import { renderDashboard } from '../../dist/ops/dashboard-render.js';
 import { formatDuration, truncateMiddle } from '../../dist/ops/format.js';
 import { CSI, stripAnsi } from './support.js';
 import { utimesSync, writeFileSync } from 'node:fs';
 import { writePidFile, writePmState } from '../helpers/daemon.js';
 import { CLI, coord, defined, run, waitFor } from '../helpers/home.js';
-import { spawnUnrelated } from '../helpers/processes.js';
+import { isLive, spawnUnrelated } from '../helpers/processes.js';
 import { withHome } from '../helpers/scope.js';
 import { snapshotTree } from '../helpers/snapshots.js';
-import { runningSpec, writeSpecFile } from '../helpers/specs.js';
+import { readSpecFile, runningSpec, writePendingSpec, writeSpecFile } from '../helpers/specs.js';
 
 const NOW = Date.parse('2025-11-21T12:00:00.000Z');
 const ago = (s) => new Date(NOW - s * 1000).toISOString();
@@ -256,7 +257,7 @@ describe('daemon-monitor command', () => {
     assert.deepEqual(snapshotTree(home), before, 'the dashboard changed a file');
   }));
 
-  test('200 workers through the script, not on a terminal: whole ids and tasks, the 10 newest ended; --width fits; --json parses', () => withHome({}, async ({ home }) => {
+  test('200 workers through the script, not on a terminal: whole ids and tasks, the 10 newest ended; --json parses', () => withHome({}, async ({ home }) => {
     const long = 'Refactor the billing module so that invoices are generated from the ledger and not from the orders table';
     for (let i = 0; i < 200; i++) writeSpecFile(home, 'active', runningSpec(`worker-implementation-20251121-${String(i).padStart(3, '0')}`, { status: 'pending', task: { description: `${long} (${i})` } }));
     for (let i = 0; i < 30; i++) {
@@ -275,8 +276,6 @@ describe('daemon-monitor command', () => {
     assert.match(text.stdout, /daemon {3}stopped/);
     const recent = text.stdout.split('\n').filter((l) => / old-\d+ /.test(l)).map((l) => / (old-\d+) /.exec(l)?.[1]);
     assert.deepEqual(recent, ['old-29', 'old-28', 'old-27', 'old-26', 'old-25', 'old-24', 'old-23', 'old-22', 'old-21', 'old-20']);
-    const fitted = await run(home, ['--width', '100'], { script: 'dashboards/daemon-monitor.sh' });
-    assert.ok(widest(fitted.stdout) <= 100);
     const json = await run(home, ['--json'], { script: 'dashboards/daemon-monitor.sh' });
     const parsed = JSON.parse(json.stdout);
     assert.equal(parsed.totals.workers, 200);
@@ -313,6 +312,37 @@ describe('daemon-monitor command', () => {
     child.stdout.destroy();
     assert.deepEqual(await exited, { code: 0, signal: null });
     assert.equal(err, '', 'nothing on stderr');
+  }));
+
+  test('a stopped daemon: a killed worker shows exited, no pid; the next daemon adopts the live one, and its console says what happened', { timeout: 60_000 }, () => withHome({ daemonConfig: { alerts: { queue_depth_threshold: 0 } } }, async ({ home, paths }) => {
+    writePendingSpec(home, 'w-live', { description: 'keeps running' });
+    writePendingSpec(home, 'w-dead', { description: 'gets killed' });
+    const first = await run(home, ['pm-daemon', '--once', '--concurrency', '2']);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /pm_started +pid \d+, adopted 0 running workers/);
+    const dead = readSpecFile(home, 'active', 'w-dead');
+    const deadPid = defined(dead.execution?.pid, 'w-dead runs');
+    // The whole run (its shim's process group), as a crash or an OOM kill would, leaving no exit record.
+    process.kill(-deadPid, 'SIGKILL');
+    await waitFor(() => !isLive(deadPid), { what: 'w-dead to die', timeoutMs: 5000 });
+    const text = await run(home, ['daemon-monitor']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^w-dead +fixture +exited +exited +- +- .* gets killed$/m);
+    assert.match(text.stdout, new RegExp(`^w-live +fixture +running +\\S+ +${readSpecFile(home, 'active', 'w-live').execution?.pid} .* keeps running$`, 'm'));
+    assert.match(text.stdout, /processes checked now/);
+    // What --json prints (the model), read in this process.
+    const model = collectDashboardModel(paths);
+    const rows = Object.fromEntries(model.workers.map((/** @type {any} */ w) => [w.worker_id, w]));
+    assert.deepEqual([rows['w-dead'].liveness, rows['w-dead'].pid, rows['w-dead'].health_state, rows['w-dead'].description], ['gone', null, 'exited', 'gets killed']);
+    assert.equal(rows['w-live'].liveness, 'alive');
+    assert.ok(model.health_stale);
+    // The next daemon: one slot, taken by the live worker, so a queued task waits (a queue_depth alert).
+    await enqueueTask(paths, buildTask({ description: 'waits', priority: 'medium', workerType: 'fixture', metadata: {} }));
+    const second = await run(home, ['pm-daemon', '--once', '--concurrency', '1']);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /pm_started +pid \d+, adopted 1 running worker,/);
+    assert.match(second.stdout, /zombie_detected +w-dead {2}zombie: no process found, no recorded exit -> restart #1 in \d+s/);
+    assert.match(second.stdout, /alert_raised +WARNING queue_depth: 1 task queued \(above 0\)/);
   }));
 
   test('bad flags are refused with one line', () => withHome({}, async ({ home }) => {
