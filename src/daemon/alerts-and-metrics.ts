@@ -106,6 +106,7 @@ export function createPassHooks(paths: HomePaths, settings: DaemonSettings, logg
       }
       lastKey = key;
       lastAlertsAt = now;
+      report.daemon.show?.(update.events);
       for (const alert of update.raised) {
         logger.warn({ alert }, `alert raised: ${alert.message}`);
         runHook(alert, 'raised');
