@@ -30,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<AnyCommand>> = {
   'cleanup-workspaces': async () => (await import('./commands/cleanup-workspaces.js')).cleanupWorkspacesCommand as unknown as AnyCommand,
   checkin: async () => (await import('./commands/checkin.js')).checkinCommand as unknown as AnyCommand,
   hooks: async () => (await import('./commands/hooks.js')).hooksCommand as unknown as AnyCommand,
+  'notify-webhook': async () => (await import('./commands/notify-webhook.js')).notifyWebhookCommand as unknown as AnyCommand,
 };
 
 const argv = hideBin(process.argv);

@@ -43,6 +43,7 @@ export const KNOWN_EVENTS = [
   'dispatch_paused',
   'dispatch_resumed',
   'worker_rate_limited',
+  'notification_failed',
   // The redis queue backend (src/fleet/).
   'task_leased',
   'lease_lost',
