@@ -7,6 +7,7 @@ import type { EventInput } from '../store/activity-log.js';
 import { writeDerivedJsonSync } from '../store/atomic.js';
 import type { HomePaths } from '../store/home.js';
 import { recordSessions, sessionsToRecord, type ApplyContext } from './apply.js';
+import { ActivityFeed } from './activity-feed.js';
 import { DaemonEvents } from './event-log.js';
 import type { PassHooks } from './hooks.js';
 import { PassInputs } from './inputs.js';
@@ -74,6 +75,8 @@ export class Daemon {
   private healthSeed: ReadonlyMap<string, HealthSeed> | undefined;
   /** The redis queue backend's leases (undefined with the file backend). */
   private fleet: FleetLeases | undefined;
+  /** Every event appended to pm-activity.jsonl from the daemon's start on, by anyone (web dashboard, notifications). */
+  readonly activityFeed: ActivityFeed;
   /** Where the metrics listener is, when enabled: shown in pm-state.json. */
   metricsEndpoint: { host: string; port: number } | undefined;
 
@@ -82,6 +85,7 @@ export class Daemon {
     this.logger = options.logger;
     this.clock = options.clock ?? systemClock();
     this.settings = loadDaemonSettings(this.paths, options.env, options.flags);
+    this.activityFeed = new ActivityFeed(this.paths);
     this.events = new DaemonEvents(this.paths, this.logger, this.clock, options.onEvent);
     this.inputs = new PassInputs(this.paths, this.logger, this.clock, (where, error) => this.events.reportError(where, error));
     this.pauses = new DaemonDispatchPauses(this.paths, this.clock, (where, error) => this.events.reportError(where, error));
@@ -141,6 +145,7 @@ export class Daemon {
       }
     }
     this.scheduler.start();
+    this.activityFeed.start();
     const orphans = findOrphansAtStart(this.paths);
     const took = tookOverFrom === undefined ? null : { pid: tookOverFrom.pid, started_at: tookOverFrom.started_at };
     const { loopIntervalSeconds, maxConcurrentWorkers } = this.settings;
@@ -398,6 +403,8 @@ export class Daemon {
     await this.options.hooks?.beforeStop?.();
     this.emit([{ event: 'pm_stopped', data: { graceful: true, reason, loops_completed: this.loops, workers_left_running: this.children.size + this.runningCount() } }]);
     await releaseDaemonSlot(this.paths, this.claim);
+    this.activityFeed.poll();
+    this.activityFeed.close();
     this.state = 'stopped';
     this.logger.info({ reason }, 'pm-daemon stopped');
   }

@@ -1,0 +1,228 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { carriesRunToken } from './group.js';
+import { readCmdline } from './identity.js';
+
+/**
+ * What a run costs: every live process that carries the run's token (COMMIT_RELAY_RUN_ID), wherever its
+ * process group, with its CPU time and resident memory, read from /proc (Linux). Reading only: nothing
+ * here signals a process.
+ */
+export interface ProcessUsage {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly pgrp: number;
+  /** Its argv joined by spaces (the command name in brackets when argv cannot be read). */
+  readonly command: string;
+  /** Start time in clock ticks since boot (with the pid, the process's identity). */
+  readonly startTicks: number;
+  /** User plus system CPU time, in clock ticks. */
+  readonly cpuTicks: number;
+  /** Resident set size, in bytes. */
+  readonly rssBytes: number;
+  /** CPU use over the process's whole life, in percent of one core. */
+  readonly lifeCpuPercent: number;
+}
+
+export interface RunUsage {
+  readonly processes: readonly ProcessUsage[];
+  /** The resident sets of all the run's processes, summed (shared pages counted once per process). */
+  readonly rssBytes: number;
+  /** CPU use of the run since the sampler's previous sample, in percent of one core; null on the first sample. */
+  readonly cpuPercent: number | null;
+}
+
+interface SystemUnits {
+  readonly ticksPerSecond: number;
+  readonly pageBytes: number;
+}
+
+const TOKEN = 'COMMIT_RELAY_RUN_ID=';
+
+let units: SystemUnits | undefined;
+
+function getconf(name: string, fallback: number): number {
+  try {
+    const value = Number(execFileSync('getconf', [name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000 }).trim());
+    return Number.isInteger(value) && value > 0 ? value : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+/** CLK_TCK and the page size, asked of getconf once per process (100 and 4096 where it cannot tell). */
+export function systemUnits(): SystemUnits {
+  units ??= { ticksPerSecond: getconf('CLK_TCK', 100), pageBytes: getconf('PAGESIZE', 4096) };
+  return units;
+}
+
+interface StatFields {
+  readonly ppid: number;
+  readonly pgrp: number;
+  readonly state: string;
+  readonly name: string;
+  readonly cpuTicks: number;
+  readonly startTicks: number;
+  readonly rssPages: number;
+}
+
+/** The fields of /proc/PID/stat this module needs; the name (field 2) may hold spaces and parentheses. */
+function readStat(pid: number): StatFields | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return undefined;
+  // rest[0] is field 3 (state); field N is rest[N - 3].
+  const rest = text.slice(close + 2).split(' ');
+  const state = rest[0] ?? '';
+  const fields = {
+    ppid: Number(rest[1]),
+    pgrp: Number(rest[2]),
+    cpuTicks: Number(rest[11]) + Number(rest[12]),
+    startTicks: Number(rest[19]),
+    rssPages: Number(rest[21]),
+  };
+  if (state === 'Z' || state === 'X' || !Object.values(fields).every(Number.isFinite)) return undefined;
+  return { ...fields, state, name: text.slice(open + 1, close) };
+}
+
+function uptimeTicks(ticksPerSecond: number): number {
+  try {
+    return Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * ticksPerSecond;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function listPids(): number[] {
+  try {
+    return readdirSync('/proc')
+      .filter((entry) => /^\d+$/.test(entry))
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function usageOf(pid: number, stat: StatFields, system: SystemUnits, nowTicks: number): ProcessUsage {
+  const argv = readCmdline(pid);
+  const life = nowTicks - stat.startTicks;
+  return {
+    pid,
+    ppid: stat.ppid,
+    pgrp: stat.pgrp,
+    command: argv !== undefined && argv.length > 0 ? argv.join(' ') : `[${stat.name}]`,
+    startTicks: stat.startTicks,
+    cpuTicks: stat.cpuTicks,
+    rssBytes: stat.rssPages * system.pageBytes,
+    lifeCpuPercent: Number.isFinite(life) && life > 0 ? Math.round((stat.cpuTicks / life) * 1000) / 10 : 0,
+  };
+}
+
+/** The live processes of one run, parents before children where the tree allows (a scan of /proc: for a command, not a loop). */
+export function runProcesses(runId: string): ProcessUsage[] {
+  const system = systemUnits();
+  const nowTicks = uptimeTicks(system.ticksPerSecond);
+  const found: ProcessUsage[] = [];
+  for (const pid of listPids()) {
+    if (pid === process.pid || !carriesRunToken(pid, runId)) continue;
+    const stat = readStat(pid);
+    if (stat !== undefined) found.push(usageOf(pid, stat, system, nowTicks));
+  }
+  return treeOrder(found);
+}
+
+/** Orders processes so that each comes after its parent (roots by pid first), for a tree view. */
+export function treeOrder(processes: readonly ProcessUsage[]): ProcessUsage[] {
+  const byParent = new Map<number, ProcessUsage[]>();
+  const pids = new Set(processes.map((p) => p.pid));
+  for (const p of processes) {
+    const parent = pids.has(p.ppid) ? p.ppid : 0;
+    byParent.set(parent, [...(byParent.get(parent) ?? []), p]);
+  }
+  const ordered: ProcessUsage[] = [];
+  const visit = (parent: number): void => {
+    for (const child of (byParent.get(parent) ?? []).sort((a, b) => a.pid - b.pid)) {
+      ordered.push(child);
+      visit(child.pid);
+    }
+  };
+  visit(0);
+  return ordered;
+}
+
+/**
+ * Samples the resources of many runs at once, for the daemon: one pass over /proc per sample. A process's
+ * token is read once (a process cannot lose the environment it started with, and the same pid with the same
+ * start ticks is the same process), so a sample costs one read of /proc/PID/stat per process on the host
+ * plus one environ read per process new since the last sample. CPU % is the ticks used since the previous
+ * sample over the time between them.
+ */
+export class UsageSampler {
+  /** pid → the start ticks it was seen with and the run it carries (null: none of ours). */
+  private owners = new Map<number, { readonly startTicks: number; readonly runId: string | null }>();
+  /** pid → CPU ticks at the previous sample, with its start ticks. */
+  private previousTicks = new Map<number, { readonly startTicks: number; readonly cpuTicks: number }>();
+  private previousAt: number | undefined;
+
+  /** Every run in `runIds` with at least one live process, and its usage. */
+  sample(runIds: ReadonlySet<string>): Map<string, RunUsage> {
+    const system = systemUnits();
+    const nowTicks = uptimeTicks(system.ticksPerSecond);
+    const at = performance.now();
+    const elapsedTicks = this.previousAt === undefined ? Number.NaN : ((at - this.previousAt) / 1000) * system.ticksPerSecond;
+    const owners = new Map<number, { readonly startTicks: number; readonly runId: string | null }>();
+    const ticks = new Map<number, { readonly startTicks: number; readonly cpuTicks: number }>();
+    const byRun = new Map<string, { processes: ProcessUsage[]; usedTicks: number }>();
+    for (const pid of listPids()) {
+      if (pid === process.pid) continue;
+      const stat = readStat(pid);
+      if (stat === undefined) continue;
+      const known = this.owners.get(pid);
+      const runId = known !== undefined && known.startTicks === stat.startTicks ? known.runId : this.tokenOf(pid);
+      // A process inside execve can show part of its new environment for an instant: a young one seen without a token is read again next time.
+      const young = nowTicks - stat.startTicks < 2 * system.ticksPerSecond;
+      if (runId !== null || !young) owners.set(pid, { startTicks: stat.startTicks, runId });
+      if (runId === null || !runIds.has(runId)) continue;
+      ticks.set(pid, { startTicks: stat.startTicks, cpuTicks: stat.cpuTicks });
+      const before = this.previousTicks.get(pid);
+      const used = before !== undefined && before.startTicks === stat.startTicks ? stat.cpuTicks - before.cpuTicks : stat.cpuTicks;
+      const entry = byRun.get(runId) ?? { processes: [], usedTicks: 0 };
+      entry.processes.push(usageOf(pid, stat, system, nowTicks));
+      entry.usedTicks += Math.max(0, used);
+      byRun.set(runId, entry);
+    }
+    this.owners = owners;
+    this.previousTicks = ticks;
+    this.previousAt = at;
+    const result = new Map<string, RunUsage>();
+    for (const [runId, entry] of byRun) {
+      result.set(runId, {
+        processes: treeOrder(entry.processes),
+        rssBytes: entry.processes.reduce((sum, p) => sum + p.rssBytes, 0),
+        cpuPercent: Number.isFinite(elapsedTicks) && elapsedTicks > 0 ? Math.round((entry.usedTicks / elapsedTicks) * 1000) / 10 : null,
+      });
+    }
+    return result;
+  }
+
+  /** The run token this process carries, or null (one environ read). A token of a run not wanted now is kept too: the next sample may want it. */
+  private tokenOf(pid: number): string | null {
+    let environ: string;
+    try {
+      environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
+    } catch {
+      return null;
+    }
+    const entry = environ.startsWith(TOKEN) ? 0 : environ.indexOf(`\0${TOKEN}`) + 1;
+    if (entry <= 0 && !environ.startsWith(TOKEN)) return null;
+    const end = environ.indexOf('\0', entry);
+    const runId = environ.slice(entry + TOKEN.length, end < 0 ? undefined : end);
+    return runId === '' ? null : runId;
+  }
+}
