@@ -1,12 +1,12 @@
 // Notifications (pm-daemon.json `notifications`): the event hook and the webhook, against a real daemon.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { events, spawnDaemon } from '../helpers/daemon.js';
-import { fixtureCommand, makeHome, QUICK, removeHome, run, waitFor } from '../helpers/home.js';
+import { events } from '../helpers/daemon.js';
+import { fixtureCommand, QUICK, run, waitFor } from '../helpers/home.js';
 import { isAlive } from '../helpers/processes.js';
 import { withHome } from '../helpers/scope.js';
 import { uniqueId, writePendingSpec } from '../helpers/specs.js';
@@ -72,53 +72,44 @@ test('the event hook and the webhook get the chosen events, from the daemon and 
       assert.ok(body.text.includes(id), body.text);
       assert.equal(body.event.event, 'worker_failed');
 
-      // A hook that hangs is killed after its timeout (1 s), reported once, and the daemon goes on.
-      const hang = await run(t.home, ['emit-event', '--type', 'hook.hang']);
-      assert.equal(hang.code, 0, hang.stderr);
+      // A hook that hangs is killed after its timeout (1 s) and reported; meanwhile the daemon goes on and
+      // an event a command appends (pause-dispatch: dispatch_paused) reaches the hook, and the sender runs
+      // as a command (as an alert hook would run it) with an alert on stdin.
+      appendFileSync(t.paths.activity, `${JSON.stringify({ timestamp: new Date().toISOString(), event: 'hook.hang', data: {} })}\n`);
+      const alert = { id: 'a-1', type: 'workers_blocked', severity: 'warning', status: 'active', message: '2 workers wait for a person', worker_ids: ['w-1'] };
+      const [paused, sent] = await Promise.all([run(t.home, ['--reason', 'maintenance'], { script: 'pause-dispatch.sh' }), run(t.home, ['notify-webhook', '--url', webhook.url], { input: JSON.stringify(alert) })]);
+      assert.equal(paused.code, 0, paused.stderr);
+      assert.equal(sent.code, 0, sent.stderr);
       const pid = Number(await waitFor(() => readFileSync(`${hookFile}.pid`, 'utf8').trim(), { what: 'the hanging hook to start' }));
       const failed = await waitFor(() => events(t.home).find((e) => e.event === 'notification_failed'), { what: 'notification_failed', timeoutMs: 10_000 });
       assert.deepEqual([failed.data.sink, failed.data.for_event], ['hook', 'hook.hang']);
       assert.match(failed.data.error, /did not finish within 1000 ms/);
       await waitFor(() => !isAlive(pid), { what: 'the hanging hook to be killed', timeoutMs: 5000 });
-
-      // From a command (another process appends it): dispatch_paused.
-      const paused = await run(t.home, ['--reason', 'maintenance'], { script: 'pause-dispatch.sh' });
-      assert.equal(paused.code, 0, paused.stderr);
       const [, pausedEvent] = await waitFor(() => hookLines(hookFile).find(([type]) => type === 'dispatch_paused'), { what: 'the hook to get dispatch_paused', timeoutMs: 10_000 });
       assert.equal(pausedEvent.data.reason, 'maintenance');
-      assert.equal(webhook.bodies.filter((b) => b.event?.event !== 'worker_failed').length, 0, 'the webhook gets only the events it chose');
+      const alertBody = await waitFor(() => webhook.bodies.find((b) => b.event?.id === 'a-1'), { what: 'the alert post' });
+      assert.match(alertBody.text, /workers_blocked.*2 workers wait for a person/);
+      assert.deepEqual(webhook.bodies.map((b) => b.event?.event ?? 'alert'), ['worker_failed', 'alert'], 'the daemon posts only the events the webhook chose');
 
       // The webhook's URL (its secret) is in no log and no event.
       const log = readFileSync(t.paths.daemonLog, 'utf8');
       const activity = readFileSync(t.paths.activity, 'utf8');
       assert.ok(!log.includes('SECRET-TOKEN') && !activity.includes('SECRET-TOKEN'), 'the URL is not logged');
-
-      // The sender as a command (as an alert hook would run it): an alert on stdin.
-      const alert = { id: 'a-1', type: 'workers_blocked', severity: 'warning', status: 'active', message: '2 workers wait for a person', worker_ids: ['w-1'] };
-      const sent = await run(t.home, ['notify-webhook', '--url', webhook.url], { input: JSON.stringify(alert) });
-      assert.equal(sent.code, 0, sent.stderr);
-      const alertBody = await waitFor(() => webhook.bodies.find((b) => b.event?.id === 'a-1'), { what: 'the alert post' });
-      assert.match(alertBody.text, /workers_blocked.*2 workers wait for a person/);
     });
   } finally {
     await webhook.close();
   }
 });
 
-test('a webhook URL that is not http(s) is one line naming the field at start, and nothing starts', async () => {
-  const home = makeHome(undefined, { daemonConfig: { notifications: { events: ['worker_failed'], webhook: { url: 'ftp://example.com/SECRET-TOKEN' } } } });
-  try {
-    const daemon = spawnDaemon(home);
-    const exit = await daemon.exited;
+test('a webhook URL that is not http(s) is one line naming the field at start, and nothing starts', () =>
+  withHome({ daemonConfig: { notifications: { events: ['worker_failed'], webhook: { url: 'ftp://example.com/SECRET-TOKEN' } } } }, async (t) => {
+    const [exit, bad] = await Promise.all([t.spawnDaemon().exited, run(t.home, ['notify-webhook', '--url', 'file:///etc/passwd'], { input: '{}' })]);
     assert.notEqual(exit.code, 0);
     const stderr = exit.stderr().trim();
     assert.equal(stderr.split('\n').length, 1, stderr);
     assert.match(stderr, /notifications\.webhook\.url: expected an http:\/\/ or https:\/\/ URL/);
     assert.ok(!stderr.includes('SECRET-TOKEN'), 'the URL is not echoed');
-    const bad = await run(home, ['notify-webhook', '--url', 'file:///etc/passwd'], { input: '{}' });
+    assert.ok(!existsSync(t.paths.pmState), 'no pass was made');
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--url: expected an http:\/\/ or https:\/\/ URL/);
-  } finally {
-    removeHome(home);
-  }
-});
+  }));
