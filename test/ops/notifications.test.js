@@ -5,6 +5,9 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { Secret } from '../../dist/config/load.js';
+import { isChosen, Notifier } from '../../dist/daemon/notifications.js';
+import { summarizeNotification } from '../../dist/ops/webhook.js';
 import { events } from '../helpers/daemon.js';
 import { fixtureCommand, QUICK, run, waitFor } from '../helpers/home.js';
 import { isAlive } from '../helpers/processes.js';
@@ -113,3 +116,52 @@ test('a webhook URL that is not http(s) is one line naming the field at start, a
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--url: expected an http:\/\/ or https:\/\/ URL/);
   }));
+
+test('deliveries are bounded: a few at once, a bounded backlog, the rest dropped and counted with one warning; chosen events and the summary line', async () => {
+  // A webhook that answers only when released: the deliveries pile up.
+  /** @type {(() => void)[]} */
+  const held = [];
+  /** @type {any[]} */
+  const bodies = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      bodies.push(JSON.parse(body));
+      held.push(() => res.end('ok'));
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
+  /** @type {string[]} */
+  const warnings = [];
+  const logger = /** @type {any} */ ({ warn: (/** @type {unknown} */ _o, /** @type {string} */ msg) => warnings.push(msg), info: () => undefined });
+  const settings = { hook: undefined, webhook: { url: new Secret(`http://127.0.0.1:${port}/hook`), events: ['worker_failed', 'workers_blocked'], timeoutMs: 5000 }, maxConcurrent: 1, backlog: 1 };
+  const notifier = new Notifier({ paths: /** @type {any} */ ({ home: '/' }), settings, logger, emit: () => undefined });
+  const event = (/** @type {string} */ type, /** @type {Record<string, unknown>} */ data = {}) => ({ timestamp: new Date().toISOString(), event: type, worker_id: 'w-<1>', task_id: 't-1', data });
+  try {
+    notifier.handle(event('worker_started'));
+    for (let i = 0; i < 4; i += 1) notifier.handle(event('worker_failed', { reason: `r${i}` }));
+    notifier.handle(event('alert_raised', { type: 'workers_blocked', message: 'blocked' }));
+    await waitFor(() => held.length === 1, { what: 'the first post' });
+    assert.deepEqual(notifier.dropped(), { webhook: 3 }, 'of five chosen, one runs, one waits, three are dropped');
+    assert.equal(warnings.length, 1, 'one warning for the overflow');
+    assert.match(warnings[0] ?? '', /backlog of 1 is full/);
+    held.shift()?.();
+    await waitFor(() => held.length === 1 && bodies.length === 2, { what: 'the waiting post' });
+    held.shift()?.();
+    await notifier.close();
+    assert.deepEqual(bodies.map((b) => b.event.data.reason), ['r0', 'r1']);
+    assert.equal(bodies[0].text, 'commit-relay: worker_failed · worker w-&lt;1&gt; · task t-1 · reason: r0');
+  } finally {
+    for (const release of held) release();
+    await new Promise((resolve) => server.close(resolve));
+  }
+  const chosen = (/** @type {string[]} */ names, /** @type {string} */ type, /** @type {Record<string, unknown>} */ data = {}) => isChosen(names, event(type, data));
+  assert.equal(chosen(['*'], 'pm_started'), true);
+  assert.equal(chosen(['workers_blocked'], 'alert_raised', { type: 'workers_blocked' }), true);
+  assert.equal(chosen(['workers_blocked'], 'alert_resolved', { type: 'workers_blocked' }), false);
+  assert.equal(chosen(['worker_failed'], 'worker_completed'), false);
+  assert.equal(summarizeNotification({ type: 'queue_depth', change: 'raised', message: '120 tasks queued' }), 'commit-relay: alert raised queue_depth · reason: 120 tasks queued');
+});
