@@ -40,6 +40,24 @@ function hookEnv(event: ActivityEvent): Record<string, string> {
   };
 }
 
+/** The sinks configured: the hook (run by ops/hook-runner.ts, execa loaded on first use) and the webhook (ops/webhook.ts). */
+function sinksOf(settings: NotificationSettings, paths: HomePaths): Sink[] {
+  const { hook, webhook } = settings;
+  const sinks: Sink[] = [];
+  if (hook !== undefined) {
+    const send = async (event: ActivityEvent): Promise<Delivery> => {
+      const { runBoundedHook } = await import('../ops/hook-runner.js');
+      return runBoundedHook({ what: 'the event hook', argv: hook.argv, input: `${JSON.stringify(event)}\n`, env: hookEnv(event), timeoutMs: hook.timeoutMs, cwd: paths.home });
+    };
+    sinks.push({ name: 'hook', events: hook.events, send });
+  }
+  if (webhook !== undefined) {
+    const send = async (event: ActivityEvent): Promise<Delivery> => (await import('../ops/webhook.js')).postWebhook(webhook.url.reveal(), event, webhook.timeoutMs);
+    sinks.push({ name: 'webhook', events: webhook.events, send });
+  }
+  return sinks;
+}
+
 /** One sink's deliveries: at most `limit` at once, at most `backlog` waiting, the rest dropped and counted. */
 class DeliveryQueue {
   private readonly waiting: ActivityEvent[] = [];
@@ -122,28 +140,7 @@ export class Notifier {
   private closed = false;
 
   constructor(private readonly options: NotifierOptions) {
-    const { settings, paths } = options;
-    const { hook, webhook } = settings;
-    if (hook !== undefined) {
-      this.addSink({
-        name: 'hook',
-        events: hook.events,
-        send: async (event) => {
-          const { runBoundedHook } = await import('../ops/hook-runner.js');
-          return runBoundedHook({ what: 'the event hook', argv: hook.argv, input: `${JSON.stringify(event)}\n`, env: hookEnv(event), timeoutMs: hook.timeoutMs, cwd: paths.home });
-        },
-      });
-    }
-    if (webhook !== undefined) {
-      this.addSink({
-        name: 'webhook',
-        events: webhook.events,
-        send: async (event) => {
-          const { postWebhook } = await import('../ops/webhook.js');
-          return postWebhook(webhook.url.reveal(), event, webhook.timeoutMs);
-        },
-      });
-    }
+    for (const sink of sinksOf(options.settings, options.paths)) this.addSink(sink);
   }
 
   private addSink(sink: Sink): void {

@@ -14,22 +14,33 @@ import { isAlive } from '../helpers/processes.js';
 import { withHome } from '../helpers/scope.js';
 import { uniqueId, writePendingSpec } from '../helpers/specs.js';
 
-/** A local webhook: every POST's JSON body, in order. */
-async function startWebhookServer() {
+/**
+ * A local webhook: every POST's JSON body, in order. `hold`: a request is answered only when the test
+ * calls its entry in `held` (so deliveries pile up).
+ * @param {{ hold?: boolean }} [options]
+ */
+async function startWebhookServer({ hold = false } = {}) {
   /** @type {any[]} */
   const bodies = [];
+  /** @type {(() => void)[]} */
+  const held = [];
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (chunk) => (body += chunk));
     req.on('end', () => {
       bodies.push(JSON.parse(body));
-      res.end('ok');
+      if (hold) held.push(() => res.end('ok'));
+      else res.end('ok');
     });
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const address = /** @type {import('node:net').AddressInfo} */ (server.address());
-  return { bodies, url: `http://127.0.0.1:${address.port}/services/T0/SECRET-TOKEN`, close: () => new Promise((resolve) => server.close(resolve)) };
+  const close = () => {
+    for (const release of held.splice(0)) release();
+    return new Promise((resolve) => server.close(resolve));
+  };
+  return { bodies, held, url: `http://127.0.0.1:${address.port}/services/T0/SECRET-TOKEN`, close };
 }
 
 /** The hook's lines: [event type from the environment, the event from stdin]. @param {string} file @returns {[string, any][]} */
@@ -118,26 +129,11 @@ test('a webhook URL that is not http(s) is one line naming the field at start, a
   }));
 
 test('deliveries are bounded: a few at once, a bounded backlog, the rest dropped and counted with one warning; chosen events and the summary line', async () => {
-  // A webhook that answers only when released: the deliveries pile up.
-  /** @type {(() => void)[]} */
-  const held = [];
-  /** @type {any[]} */
-  const bodies = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk) => (body += chunk));
-    req.on('end', () => {
-      bodies.push(JSON.parse(body));
-      held.push(() => res.end('ok'));
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
+  const { bodies, held, url, close } = await startWebhookServer({ hold: true });
   /** @type {string[]} */
   const warnings = [];
   const logger = /** @type {any} */ ({ warn: (/** @type {unknown} */ _o, /** @type {string} */ msg) => warnings.push(msg), info: () => undefined });
-  const settings = { hook: undefined, webhook: { url: new Secret(`http://127.0.0.1:${port}/hook`), events: ['worker_failed', 'workers_blocked'], timeoutMs: 5000 }, maxConcurrent: 1, backlog: 1 };
+  const settings = { hook: undefined, webhook: { url: new Secret(url), events: ['worker_failed', 'workers_blocked'], timeoutMs: 5000 }, maxConcurrent: 1, backlog: 1 };
   const notifier = new Notifier({ paths: /** @type {any} */ ({ home: '/' }), settings, logger, emit: () => undefined });
   const event = (/** @type {string} */ type, /** @type {Record<string, unknown>} */ data = {}) => ({ timestamp: new Date().toISOString(), event: type, worker_id: 'w-<1>', task_id: 't-1', data });
   try {
@@ -155,8 +151,7 @@ test('deliveries are bounded: a few at once, a bounded backlog, the rest dropped
     assert.deepEqual(bodies.map((b) => b.event.data.reason), ['r0', 'r1']);
     assert.equal(bodies[0].text, 'commit-relay: worker_failed · worker w-&lt;1&gt; · task t-1 · reason: r0');
   } finally {
-    for (const release of held) release();
-    await new Promise((resolve) => server.close(resolve));
+    await close();
   }
   const chosen = (/** @type {string[]} */ names, /** @type {string} */ type, /** @type {Record<string, unknown>} */ data = {}) => isChosen(names, event(type, data));
   assert.equal(chosen(['*'], 'pm_started'), true);
