@@ -1,5 +1,6 @@
 import type { NotificationSettings } from '../config/load.js';
-import type { ActivityEvent } from '../contract/activity.js';
+import { KNOWN_EVENTS, type ActivityEvent } from '../contract/activity.js';
+import { ALERT_TYPES } from '../contract/alerts.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { EventInput } from '../store/activity-log.js';
@@ -140,7 +141,12 @@ export class Notifier {
   private closed = false;
 
   constructor(private readonly options: NotifierOptions) {
-    for (const sink of sinksOf(options.settings, options.paths)) this.addSink(sink);
+    for (const sink of sinksOf(options.settings, options.paths)) {
+      this.addSink(sink);
+      const unknown = sink.events.filter((name) => name !== '*' && !(KNOWN_EVENTS as readonly string[]).includes(name) && !(ALERT_TYPES as readonly string[]).includes(name));
+      // Allowed (emit-event appends any type), but more often a typo than a custom type: said once, at start.
+      if (unknown.length > 0) options.logger.warn({ sink: sink.name, names: unknown }, `notifications (${sink.name}): ${unknown.join(', ')}: neither an event nor an alert type the program emits (only events of that type appended by emit-event will match)`);
+    }
   }
 
   private addSink(sink: Sink): void {

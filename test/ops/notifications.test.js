@@ -109,6 +109,7 @@ test('the event hook and the webhook get the chosen events, from the daemon and 
       const log = readFileSync(t.paths.daemonLog, 'utf8');
       const activity = readFileSync(t.paths.activity, 'utf8');
       assert.ok(!log.includes('SECRET-TOKEN') && !activity.includes('SECRET-TOKEN'), 'the URL is not logged');
+      assert.match(log, /notifications \(hook\): hook\.hang: neither an event nor an alert type/, 'a name the program never emits is pointed out at start');
     });
   } finally {
     await webhook.close();
