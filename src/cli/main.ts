@@ -29,6 +29,8 @@ const COMMANDS: Record<string, () => Promise<AnyCommand>> = {
   'resume-dispatch': async () => (await import('./commands/resume-dispatch.js')).resumeDispatchCommand as unknown as AnyCommand,
   'cleanup-workspaces': async () => (await import('./commands/cleanup-workspaces.js')).cleanupWorkspacesCommand as unknown as AnyCommand,
   checkin: async () => (await import('./commands/checkin.js')).checkinCommand as unknown as AnyCommand,
+  logs: async () => (await import('./commands/logs.js')).logsCommand as unknown as AnyCommand,
+  describe: async () => (await import('./commands/describe.js')).describeCommand as unknown as AnyCommand,
   hooks: async () => (await import('./commands/hooks.js')).hooksCommand as unknown as AnyCommand,
   'notify-webhook': async () => (await import('./commands/notify-webhook.js')).notifyWebhookCommand as unknown as AnyCommand,
 };

@@ -45,6 +45,8 @@ export interface DaemonSettings {
   /** Check-ins alone ask for at most one pass per this many ms. */
   readonly checkinBatchMs: number;
   readonly massActionMin: number;
+  /** Each running worker's CPU and memory are sampled this often (seconds); 0: never (no memory limits either). */
+  readonly resourceSampleSeconds: number;
   readonly logLevel: NonNullable<DaemonConfigFile['log_level']>;
   readonly alerts: AlertThresholds;
   readonly alertHook: readonly string[] | undefined;
@@ -106,6 +108,7 @@ const DEFAULTS = {
   debounceMs: 10,
   checkinBatchMs: 2000,
   massActionMin: 10,
+  resourceSampleSeconds: 5,
   logLevel: 'info',
   alertHookTimeoutSeconds: 10,
   metricsPort: 9464,
@@ -153,6 +156,7 @@ export function loadDaemonSettings(paths: HomePaths, env: NodeJS.ProcessEnv, fla
     debounceMs: envNumber(env, 'PM_DEBOUNCE_MS', count) ?? file.debounce_ms ?? DEFAULTS.debounceMs,
     checkinBatchMs: envNumber(env, 'PM_CHECKIN_BATCH_MS', count) ?? file.checkin_batch_ms ?? DEFAULTS.checkinBatchMs,
     massActionMin: file.mass_action_min ?? DEFAULTS.massActionMin,
+    resourceSampleSeconds: file.resource_sample_seconds ?? DEFAULTS.resourceSampleSeconds,
     logLevel: flags.logLevel ?? ((level !== undefined && level !== '' ? level : undefined) as DaemonSettings['logLevel'] | undefined) ?? file.log_level ?? DEFAULTS.logLevel,
     alerts: Object.freeze(alertThresholdsSchema.parse({ ...file.alerts, ...zombieThresholdFromEnv(env) })),
     alertHook: file.alert_hook ? Object.freeze([...file.alert_hook]) : undefined,

@@ -62,6 +62,8 @@ export const daemonConfigFileSchema = z.strictObject({
   checkin_batch_ms: z.number().int().nonnegative().optional(),
   /** The guard holds kills/death verdicts when one pass would act on at least this many workers and more than half the fleet. */
   mass_action_min: z.number().int().positive().optional(),
+  /** How often the daemon samples each running worker's CPU and memory (whole run); 0 turns sampling (and memory limits) off. */
+  resource_sample_seconds: z.number().nonnegative().optional(),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   alerts: alertThresholdsSchema.partial().optional(),
   /** argv run with each raised or resolved alert as JSON on stdin. */

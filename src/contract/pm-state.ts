@@ -34,6 +34,15 @@ export const monitoredWorkerSchema = z.looseObject({
   stopped_reason: z.string().nullable().optional(),
   stop_action: z.string().nullable().optional(),
   last_exit: z.looseObject({ exit_code: z.number().int().nullable(), signal: z.string().nullable() }).nullable().optional(),
+  /** The run's CPU and resident memory (all its processes) at the daemon's last resource sample; absent until sampled. */
+  resources: z
+    .looseObject({
+      cpu_percent: z.number().nullable(),
+      rss_bytes: z.number().nonnegative(),
+      processes: z.number().int().nonnegative(),
+      sampled_at: isoTimestamp,
+    })
+    .optional(),
 });
 
 export const pmDaemonSchema = z.looseObject({

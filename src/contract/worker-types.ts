@@ -98,6 +98,12 @@ export const workerTypeSchema = z.strictObject({
   /** A worker rate limited more often than this (default 10) fails. */
   max_rate_limit_waits: z.number().int().nonnegative().optional(),
 
+  /**
+   * The resident memory of a whole run (every process carrying its token, children included), in MiB: a run
+   * over it at a resource sample (the daemon's `resource_sample_seconds`) is stopped and restarted like a crash.
+   */
+  memory_limit_mb: z.number().positive().optional(),
+
   /** Each worker gets its own git worktree, its working directory and `{workspace}` in its command. */
   workspace: workspaceSchema.optional(),
 });

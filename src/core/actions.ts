@@ -9,7 +9,7 @@ export type Action =
   /** Record the time-limit warnings given (so each is given once, across daemon restarts). */
   | { readonly kind: 'record_warnings'; readonly workerId: string; readonly pcts: readonly number[]; readonly events: readonly EventInput[] }
   /** Stop the process group (TERM, grace, KILL); its end is then recorded with the reason. */
-  | { readonly kind: 'stop'; readonly workerId: string; readonly reason: 'stalled' | 'time_limit'; readonly detail: string }
+  | { readonly kind: 'stop'; readonly workerId: string; readonly reason: 'stalled' | 'time_limit' | 'memory_limit'; readonly detail: string }
   /** Exit 0: to completed/. */
   | { readonly kind: 'complete'; readonly workerId: string; readonly events: readonly EventInput[] }
   /** Back to pending with a restart time; cause is what ended the run. */

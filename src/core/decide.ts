@@ -6,8 +6,8 @@ import type { Action } from './actions.js';
 import { backoffDelayMs, decideRestart } from './backoff.js';
 import { RATE_LIMIT_WINDOW_MS, rateLimitOfEnd, type RateLimitPolicy } from './rate-limits.js';
 import { orderPending, orderTasks, workerIdForTask, type QueuedTask } from './dispatch.js';
-import { assessHealth, type HealthAssessment, type WorkerView } from './health.js';
-import { DEFAULT_TYPE_LIMITS, limitsOf, type Limits } from './limits.js';
+import { assessHealth, type HealthAssessment, type RunMemory, type WorkerView } from './health.js';
+import { DEFAULT_TYPE_LIMITS, limitsOf, MIB, type Limits } from './limits.js';
 
 const DEFAULT_LIMITS = limitsOf(DEFAULT_TYPE_LIMITS);
 
@@ -104,6 +104,7 @@ export function decidePass(input: PassInput): PassPlan {
       workerActions.push({ kind: 'record_warnings', workerId: view.workerId, pcts: assessment.warningsDue, events: warnings });
     }
 
+    const overMemory = view.status === 'running' && !view.stopping ? overMemoryLimit(view, limits) : undefined;
     if (view.status === 'completed' || view.status === 'failed') {
       workerActions.push({ kind: 'finalize', workerId: view.workerId, status: view.status });
     } else if (view.held === true) {
@@ -113,6 +114,18 @@ export function decidePass(input: PassInput): PassPlan {
       if (view.status === 'running' && exit !== null && exit.exitCode === 0 && exit.signal === null && !view.stopping) {
         workerActions.push({ kind: 'complete', workerId: view.workerId, events: [{ event: 'worker_exited', ...ids, data: { exit_code: 0, signal: null, decision: 'complete' } }] });
       }
+    } else if (overMemory !== undefined) {
+      // Like PM2's max_memory_restart, for the whole run: stopped, then its end is a crash (restart with backoff, max_restarts).
+      const { memory, limit } = overMemory;
+      const biggest = memory.biggest;
+      workerEvents.push({
+        event: 'memory_limit_exceeded',
+        ...ids,
+        data: { rss_bytes: memory.rssBytes, limit_bytes: limit, processes: memory.processes, biggest_pid: biggest?.pid ?? null, biggest_command: biggest?.command ?? null, biggest_rss_bytes: biggest?.rssBytes ?? null },
+      });
+      const detail = `resident memory ${mib(memory.rssBytes)} MiB over ${processesWord(memory.processes)} is over its memory limit of ${mib(limit)} MiB`;
+      workerActions.push({ kind: 'stop', workerId: view.workerId, reason: 'memory_limit', detail });
+      isDestructive = true;
     } else if (view.status === 'running' && assessment.state === 'stalled' && !view.stopping) {
       workerActions.push({ kind: 'stop', workerId: view.workerId, reason: assessment.timeLimitExceeded ? 'time_limit' : 'stalled', detail: assessment.reason });
       isDestructive = true;
@@ -123,7 +136,7 @@ export function decidePass(input: PassInput): PassPlan {
       if (exit !== null && exit.exitCode === 0 && exit.signal === null) {
         workerActions.push({ kind: 'complete', workerId: view.workerId, events: [{ event: 'worker_exited', ...ids, data: { exit_code: 0, signal: null, decision: 'complete' } }] });
       } else {
-        const cause = assessment.zombie ? assessment.reason : describeExit(exit);
+        const cause = assessment.zombie ? assessment.reason : describeExit(exit, limits);
         const policy = typeRemoved ? undefined : input.rateLimits?.[view.workerType];
         const limited = policy === undefined || assessment.zombie ? null : rateLimitOfEnd(view, policy);
         if (policy !== undefined && limited !== null) {
@@ -263,12 +276,27 @@ function planProviderPauses(input: PassInput, decided: readonly RecentLimit[], p
   return actions;
 }
 
-function describeExit(exit: WorkerView['exit']): string {
+function describeExit(exit: WorkerView['exit'], limits: Limits): string {
   if (exit === null) return 'ended';
+  if (exit.stopReason === 'memory_limit') {
+    const limit = limits.memoryLimitBytes ?? null;
+    return `stopped: over its memory limit${limit === null ? '' : ` (memory_limit_mb ${mib(limit)})`}`;
+  }
   if (exit.stopReason !== null) return `stopped: ${exit.stopReason}`;
   if (exit.signal !== null) return `killed by ${exit.signal}`;
   return `exited with code ${exit.exitCode}`;
 }
+
+/** A live run whose last sampled resident memory is over its type's limit: the sample and the limit; else undefined. */
+function overMemoryLimit(view: WorkerView, limits: Limits): { memory: RunMemory; limit: number } | undefined {
+  const memory = view.memory ?? null;
+  const limit = limits.memoryLimitBytes ?? null;
+  if (memory === null || limit === null || view.process !== 'alive' || view.exit !== null) return undefined;
+  return memory.rssBytes > limit ? { memory, limit } : undefined;
+}
+
+const mib = (bytes: number): number => Math.round((bytes / MIB) * 10) / 10;
+const processesWord = (n: number): string => `${n} process${n === 1 ? '' : 'es'}`;
 
 /** Starts up to the concurrency cap: due pending specs first (restarts before new), then queued tasks. */
 function planStarts(input: PassInput, running: number, held: ReadonlySet<string>, isPaused: (type: string) => boolean): Action[] {

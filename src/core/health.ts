@@ -50,8 +50,18 @@ export interface WorkerView {
   readonly rateLimitWaits?: number;
   /** When its last rate limit was seen (`execution.rate_limited_at`), on the daemon clock. */
   readonly rateLimitedAt?: number | null;
+  /** The run's resident memory at the daemon's last resource sample (every process carrying its token); absent or null: not sampled. */
+  readonly memory?: RunMemory | null;
   /** Its run ended and the end of its output matched a rate-limit pattern (resetAt: daemon clock, when the match gave one). */
   readonly outputRateLimit?: { readonly resetAt: number | null } | null;
+}
+
+/** What a resource sample says of one run's memory. */
+export interface RunMemory {
+  readonly rssBytes: number;
+  readonly processes: number;
+  /** Its process with the largest resident set. */
+  readonly biggest: { readonly pid: number; readonly command: string; readonly rssBytes: number } | null;
 }
 
 export const TIMEOUT_WARNING_PCTS = [50, 75, 90] as const;

@@ -1,5 +1,7 @@
 import { HEARTBEATS, WORKER_TYPE_DEFAULTS, type Heartbeat, type WorkerType } from '../contract/worker-types.js';
 
+export const MIB = 1024 * 1024;
+
 /** A worker type's limits in milliseconds, as the decision core uses them. */
 export interface Limits {
   readonly checkinTimeoutMs: number;
@@ -15,6 +17,8 @@ export interface Limits {
   readonly heartbeat?: Heartbeat;
   /** Blocked (waiting for a person) this long is handled like a stall; null or absent: never. */
   readonly blockedTimeoutMs?: number | null;
+  /** A run whose sampled resident memory (whole run) is over this is stopped; null or absent: no limit. */
+  readonly memoryLimitBytes?: number | null;
 }
 
 /** The limits of a type, in the type's own words (seconds): what a spec records of its type when a run starts (`execution.type_limits`). */
@@ -31,12 +35,15 @@ export const LIMIT_FIELDS = [
 ] as const;
 export type LimitField = (typeof LIMIT_FIELDS)[number];
 /** Besides the numbers every type has: the agent keys a supervised run keeps once its type is gone, when its type set them. */
-export type TypeLimits = Readonly<Record<LimitField, number>> & { readonly blocked_timeout_seconds?: number; readonly heartbeat?: Heartbeat };
+export type TypeLimits = Readonly<Record<LimitField, number>> & { readonly blocked_timeout_seconds?: number; readonly heartbeat?: Heartbeat; readonly memory_limit_mb?: number };
 
-export function typeLimitsOf(type: Pick<WorkerType, LimitField> & { readonly blocked_timeout_seconds?: number | undefined; readonly heartbeat?: Heartbeat | undefined }): TypeLimits {
+export function typeLimitsOf(
+  type: Pick<WorkerType, LimitField> & { readonly blocked_timeout_seconds?: number | undefined; readonly heartbeat?: Heartbeat | undefined; readonly memory_limit_mb?: number | undefined },
+): TypeLimits {
   return {
     ...(Object.fromEntries(LIMIT_FIELDS.map((f) => [f, type[f]])) as Record<LimitField, number>),
     ...(type.blocked_timeout_seconds !== undefined ? { blocked_timeout_seconds: type.blocked_timeout_seconds } : {}),
+    ...(type.memory_limit_mb !== undefined ? { memory_limit_mb: type.memory_limit_mb } : {}),
     ...(type.heartbeat !== undefined && type.heartbeat !== 'checkin' ? { heartbeat: type.heartbeat } : {}),
   };
 }
@@ -54,6 +61,7 @@ export function limitsOf(type: WorkerType | TypeLimits): Limits {
     healthyResetMs: type.healthy_reset_seconds * 1000,
     heartbeat: ('heartbeat' in type ? type.heartbeat : undefined) ?? 'checkin',
     blockedTimeoutMs: 'blocked_timeout_seconds' in type && type.blocked_timeout_seconds !== undefined ? type.blocked_timeout_seconds * 1000 : null,
+    memoryLimitBytes: type.memory_limit_mb !== undefined ? Math.round(type.memory_limit_mb * MIB) : null,
   };
 }
 
@@ -69,6 +77,7 @@ export function recordedTypeLimits(recorded: unknown): TypeLimits | undefined {
   const source = recorded as Record<string, unknown>;
   const blocked = source.blocked_timeout_seconds;
   const heartbeat = source.heartbeat;
+  const memory = source.memory_limit_mb;
   return {
     ...(Object.fromEntries(
       LIMIT_FIELDS.map((f) => {
@@ -78,5 +87,6 @@ export function recordedTypeLimits(recorded: unknown): TypeLimits | undefined {
     ) as Record<LimitField, number>),
     ...(typeof blocked === 'number' && Number.isFinite(blocked) && blocked >= 0 ? { blocked_timeout_seconds: blocked } : {}),
     ...(typeof heartbeat === 'string' && (HEARTBEATS as readonly string[]).includes(heartbeat) ? { heartbeat: heartbeat as Heartbeat } : {}),
+    ...(typeof memory === 'number' && Number.isFinite(memory) && memory > 0 ? { memory_limit_mb: memory } : {}),
   };
 }

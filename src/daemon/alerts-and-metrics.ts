@@ -91,6 +91,7 @@ export function createPassHooks(paths: HomePaths, settings: DaemonSettings, logg
         totals: { restarts_total: counters.restarts, zombies_detected_total: counters.zombies, workers_completed_total: counters.completed, workers_failed_total: counters.failed },
       });
       if (report.queueJobs !== undefined) metrics?.setQueueCounts(report.queueJobs);
+      metrics?.setWorkerResources(report.resources ?? []);
       const recent = report.daemon.recentCounts();
       const observed = { zombieIds, stalledIds, restartsLastHour: recent.restarts, completedLastHour: recent.completed, failedLastHour: recent.failed, queueDepth: report.tasksQueued, blocked, rateLimitPauses: report.rateLimitPauses ?? [] };
       const key = alertKey(observed);

@@ -24,6 +24,7 @@ import { Housekeeping } from './housekeeping.js';
 import { healthAtLastStop, seedHealth, type HealthSeed } from './health-seed.js';
 import { DaemonDispatchPauses } from './dispatch-pauses.js';
 import { withOutputRateLimits } from './rate-limit-scan.js';
+import { ResourceSampling } from './resources.js';
 import { rateLimitPolicyOf, type RateLimitPolicy } from '../core/rate-limits.js';
 import type { WorkerTypes } from '../config/load.js';
 import type { FleetLeases } from '../fleet/leases.js';
@@ -74,6 +75,8 @@ export class Daemon {
   private rateLimitsFor: { types: WorkerTypes; policies: Record<string, RateLimitPolicy>; patterns: Map<string, RegExp[]> } | undefined;
   /** The last daemon's view of each worker's health, so a change it logged is not logged again. */
   private healthSeed: ReadonlyMap<string, HealthSeed> | undefined;
+  /** Each running worker's CPU and memory, sampled every resource_sample_seconds. */
+  private readonly resources: ResourceSampling;
   /** The redis queue backend's leases (undefined with the file backend). */
   private fleet: FleetLeases | undefined;
   /** Every event appended to pm-activity.jsonl from the daemon's start on, by anyone (web dashboard, notifications). */
@@ -89,6 +92,7 @@ export class Daemon {
     this.clock = options.clock ?? systemClock();
     this.settings = loadDaemonSettings(this.paths, options.env, options.flags);
     this.activityFeed = new ActivityFeed(this.paths);
+    this.resources = new ResourceSampling(this.settings.resourceSampleSeconds * 1000, this.settings.loopIntervalSeconds * 1000);
     this.events = new DaemonEvents(this.paths, this.logger, this.clock, options.onEvent);
     if (this.settings.notifications !== undefined) {
       const notifier = new Notifier({ paths: this.paths, settings: this.settings.notifications, logger: this.logger, emit: (events) => this.emit(events) });
@@ -234,7 +238,9 @@ export class Daemon {
       this.events.reportError('end expired dispatch pauses', error);
     }
     const rateLimits = this.rateLimits();
-    const workers = withOutputRateLimits(this.paths, this.clock, observation.workers, (type) => rateLimits.patterns.get(type));
+    // When due, one sample of every running worker's processes: its memory goes into its view (the type's memory_limit_mb).
+    this.resources.sampleIfDue(observation.workers, this.clock.now(), this.clock.wallNow());
+    const workers = this.resources.withMemory(withOutputRateLimits(this.paths, this.clock, observation.workers, (type) => rateLimits.patterns.get(type)));
     for (const ignored of observation.ignoredCheckins) {
       this.logger.warn({ worker_id: ignored.workerId, reason: ignored.reason }, 'check-in ignored');
       events.push({ event: 'checkin_ignored', worker_id: ignored.workerId, data: { reason: ignored.reason } });
@@ -261,8 +267,8 @@ export class Daemon {
       rand: Math.random,
     });
     this.heldLastPass = plan.held;
-    const pauseEnd = this.pauses.nextEndAt();
-    this.scheduler.wakeAt(plan.nextDeadline === null ? pauseEnd : pauseEnd === null ? plan.nextDeadline : Math.min(plan.nextDeadline, pauseEnd));
+    const wakes = [plan.nextDeadline, this.pauses.nextEndAt(), this.resources.nextSampleAt(observation.workers)].filter((t): t is number => t !== null);
+    this.scheduler.wakeAt(wakes.length === 0 ? null : Math.min(...wakes));
     if (plan.held) this.events.count('actions_held');
     for (const [id, assessment] of plan.health) if (!plan.heldWorkerIds.has(id)) this.observer.setHealth(id, assessment.state);
     this.emit([...events, ...plan.events]);
@@ -288,7 +294,7 @@ export class Daemon {
     const passMs = performance.now() - started;
     this.writeState(observation, plan, queue.queued.length, passMs);
     const cpu = process.cpuUsage(cpuStart);
-    await this.options.hooks?.afterPass?.({ daemon: this, observation, plan, passMs, cpuMs: (cpu.user + cpu.system) / 1000, tasksQueued: queue.queued.length, rateLimitPauses: this.pauses.rateLimitPauses(), ...(this.fleet?.queueCounts !== undefined ? { queueJobs: this.fleet.queueCounts as Record<QueueJobState, number> } : {}) });
+    await this.options.hooks?.afterPass?.({ daemon: this, observation, plan, passMs, cpuMs: (cpu.user + cpu.system) / 1000, tasksQueued: queue.queued.length, rateLimitPauses: this.pauses.rateLimitPauses(), resources: this.resources.current(observation.workers), ...(this.fleet?.queueCounts !== undefined ? { queueJobs: this.fleet.queueCounts as Record<QueueJobState, number> } : {}) });
   }
 
   /** The rate-limit policies and compiled patterns of the worker types in force (rebuilt when they change). */
@@ -347,6 +353,7 @@ export class Daemon {
       workerTypesFile: this.inputs.fileStatus,
       metricsEndpoint: this.metricsEndpoint,
       dispatchPauses: this.pauses.inForce(),
+      resources: (worker) => this.resources.of(worker),
       ...(this.fleet === undefined ? {} : { fleet: { leases: this.fleet.leaseCount, redisAvailable: this.fleet.redisAvailable, queueCounts: this.fleet.queueCounts } }),
     });
     try {

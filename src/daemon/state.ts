@@ -8,6 +8,7 @@ import type { HealthAssessment } from '../core/health.js';
 import type { DaemonPid } from '../store/daemon-pid.js';
 import type { WorkerTypesFileStatus } from './inputs.js';
 import type { ObservedWorker } from './observer.js';
+import { resourcesEntry, type WorkerResources } from './resources.js';
 
 export interface DaemonCounters {
   restarts: number;
@@ -37,6 +38,8 @@ export interface StateInput {
   readonly metricsEndpoint?: { host: string; port: number } | undefined;
   /** The dispatch pauses in force (dispatch-pauses.json). */
   readonly dispatchPauses?: readonly DispatchPause[];
+  /** A worker's latest resource sample of its current run, when sampled. */
+  readonly resources?: (worker: ObservedWorker) => WorkerResources | undefined;
   /** With the redis backend: where this host stands in the fleet. */
   readonly fleet?: { readonly leases: number; readonly redisAvailable: boolean; readonly queueCounts: Readonly<Record<string, number>> | undefined };
 }
@@ -60,6 +63,7 @@ export function buildPmState(input: StateInput): PmState {
     byHealth[assessment.state] = (byHealth[assessment.state] ?? 0) + 1;
     const e = spec.execution;
     const hold = holdOf(spec);
+    const sample = input.resources?.(worker);
     monitored[spec.worker_id] = {
       worker_id: spec.worker_id,
       task_id: spec.task_id,
@@ -89,6 +93,7 @@ export function buildPmState(input: StateInput): PmState {
       stop_action: hold?.action ?? null,
       rate_limit_waits: e?.rate_limit_waits ?? 0,
       last_exit: e?.exit_code !== null && e?.exit_code !== undefined ? { exit_code: e.exit_code, signal: e.signal ?? null } : e?.signal ? { exit_code: null, signal: e.signal } : null,
+      ...(sample === undefined ? {} : { resources: resourcesEntry(sample) }),
     };
   }
   const types = Object.fromEntries(
@@ -106,6 +111,7 @@ export function buildPmState(input: StateInput): PmState {
         provider: t.provider ?? name,
         rate_limit_pause_threshold: t.rate_limit_pause_threshold ?? RATE_LIMIT_DEFAULTS.rate_limit_pause_threshold,
         max_rate_limit_waits: t.max_rate_limit_waits ?? RATE_LIMIT_DEFAULTS.max_rate_limit_waits,
+        memory_limit_mb: t.memory_limit_mb ?? null,
       },
     ]),
   );
@@ -171,6 +177,7 @@ export function buildPmState(input: StateInput): PmState {
       stall_timeout_seconds: defaultType?.stall_timeout_seconds ?? null,
       time_limit_seconds: defaultType?.time_limit_seconds ?? null,
       mass_action_min: input.settings.massActionMin,
+      resource_sample_seconds: input.settings.resourceSampleSeconds,
       alerts: input.settings.alerts,
       worker_types: types,
       ...(input.workerTypesFile === undefined ? {} : { worker_types_file: input.workerTypesFile }),

@@ -26,6 +26,14 @@ export interface PassMetrics {
 export const QUEUE_JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
 export type QueueJobState = (typeof QUEUE_JOB_STATES)[number];
 
+/** One worker's resources, as /metrics exports them. */
+export interface WorkerResourceSample {
+  readonly workerId: string;
+  readonly workerType: string;
+  readonly cpuPercent: number | null;
+  readonly rssBytes: number;
+}
+
 export interface DaemonMetrics {
   readonly registry: Registry;
   /** Call once after each pass: sets the gauges, observes the duration, brings the counters up to the totals. */
@@ -35,6 +43,12 @@ export interface DaemonMetrics {
    * call on, so a daemon on the file backend, which never calls it, exports only tasks_queued as before.
    */
   setQueueCounts(counts: Readonly<Record<QueueJobState, number>>): void;
+  /**
+   * Each running worker's CPU and resident memory at its last sample (commit_relay_worker_cpu_percent and
+   * commit_relay_worker_memory_bytes {worker_id, worker_type}); the gauges are reset first, so a worker that
+   * ended drops out. A worker whose CPU is not known yet has no CPU series.
+   */
+  setWorkerResources(workers: readonly WorkerResourceSample[]): void;
   /** The Prometheus text exposition of every metric. */
   render(): Promise<string>;
   readonly contentType: string;
@@ -71,6 +85,9 @@ export function createDaemonMetrics(options: MetricsOptions = {}): DaemonMetrics
   const seen: Record<keyof MetricTotals, number> = { restarts_total: 0, zombies_detected_total: 0, workers_completed_total: 0, workers_failed_total: 0 };
   for (const state of HEALTH_STATES) workers.set({ state }, 0);
   let queueJobs: Gauge | undefined;
+  const workerLabels = ['worker_id', 'worker_type'];
+  const workerCpu = new Gauge({ name: `${METRIC_PREFIX}worker_cpu_percent`, help: "A running worker's CPU since the previous sample (whole run), percent of one core", labelNames: workerLabels, registers: [registry] });
+  const workerMemory = new Gauge({ name: `${METRIC_PREFIX}worker_memory_bytes`, help: "A running worker's resident memory (whole run: every process carrying its token)", labelNames: workerLabels, registers: [registry] });
 
   return {
     registry,
@@ -92,6 +109,15 @@ export function createDaemonMetrics(options: MetricsOptions = {}): DaemonMetrics
     setQueueCounts(counts: Readonly<Record<QueueJobState, number>>): void {
       queueJobs ??= new Gauge({ name: `${METRIC_PREFIX}queue_jobs`, help: 'Jobs in the shared queue (redis backend) by state', labelNames: ['state'], registers: [registry] });
       for (const state of QUEUE_JOB_STATES) queueJobs.set({ state }, counts[state]);
+    },
+    setWorkerResources(samples: readonly WorkerResourceSample[]): void {
+      workerCpu.reset();
+      workerMemory.reset();
+      for (const s of samples) {
+        const labels = { worker_id: s.workerId, worker_type: s.workerType };
+        workerMemory.set(labels, s.rssBytes);
+        if (s.cpuPercent !== null) workerCpu.set(labels, s.cpuPercent);
+      }
     },
     render: () => registry.metrics(),
   };

@@ -53,11 +53,9 @@ export interface SpawnResult {
   readonly child: ChildProcess;
 }
 
-const OUTPUT_LOG = 'output.log';
-
 export const shimPath = (): string => join(projectRoot(), 'scripts', 'lib', 'worker-shim.sh');
 
-export const workerLogFile = (paths: HomePaths, workerId: string): string => join(paths.workerLogDir(workerId), OUTPUT_LOG);
+export const workerLogFile = (paths: HomePaths, workerId: string): string => paths.workerLogFile(workerId);
 
 /** A per-run token: in the worker's environment, its exit record and its spec. */
 export const newRunId = (): string => `run-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;

@@ -44,6 +44,10 @@ export interface HomePaths {
   checkinFile(workerId: string): string;
   exitFile(workerId: string): string;
   workerLogDir(workerId: string): string;
+  /** agents/logs/<id>/output.log, the run's output (the log pipe appends to it). */
+  workerLogFile(workerId: string): string;
+  /** agents/logs/<id>/output.log.1, what the last rotation moved aside. */
+  workerRotatedLogFile(workerId: string): string;
   workspaceDir(workerId: string): string;
 }
 
@@ -83,6 +87,8 @@ export function homePaths(home: string): HomePaths {
     checkinFile: (workerId) => join(checkins, `${assertValidId(workerId)}.json`),
     exitFile: (workerId) => join(exits, `${assertValidId(workerId)}.json`),
     workerLogDir: (workerId) => join(logsRoot, assertValidId(workerId)),
+    workerLogFile: (workerId) => join(logsRoot, assertValidId(workerId), 'output.log'),
+    workerRotatedLogFile: (workerId) => join(logsRoot, assertValidId(workerId), 'output.log.1'),
     workspaceDir: (workerId) => join(home, 'workspaces', assertValidId(workerId)),
   };
 }

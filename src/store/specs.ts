@@ -67,9 +67,9 @@ export function findSpec(paths: HomePaths, workerId: string): SpecRead | undefin
 
 /**
  * A worker's spec set aside in archived/<batch>/ (archive-failed-workers, or a superseded copy), newest
- * batch first; undefined when there is none. Only valid specs of that very worker count.
+ * batch first, with its batch; undefined when there is none. Only valid specs of that very worker count.
  */
-export function findArchivedSpec(paths: HomePaths, workerId: string): WorkerSpec | undefined {
+export function findArchivedSpecWithBatch(paths: HomePaths, workerId: string): { readonly spec: WorkerSpec; readonly batch: string; readonly file: string } | undefined {
   assertValidId(workerId);
   let batches: string[];
   try {
@@ -82,13 +82,16 @@ export function findArchivedSpec(paths: HomePaths, workerId: string): WorkerSpec
     const file = join(paths.archivedDir(), batch, `${workerId}.json`);
     try {
       text = readTextIfExists(file);
-      if (text !== undefined) return parseSpec(text, file, workerId);
+      if (text !== undefined) return { spec: parseSpec(text, file, workerId), batch, file };
     } catch {
       /* not a folder, or a bad file: not this worker's spec */
     }
   }
   return undefined;
 }
+
+/** The spec of findArchivedSpecWithBatch alone. */
+export const findArchivedSpec = (paths: HomePaths, workerId: string): WorkerSpec | undefined => findArchivedSpecWithBatch(paths, workerId)?.spec;
 
 /** Reads a valid spec or throws SPEC_NOT_FOUND / SPEC_INVALID. */
 export function requireSpec(paths: HomePaths, folder: SpecFolder, workerId: string): WorkerSpec {

@@ -122,6 +122,7 @@ describe('worker types', () => {
     { name: 'worker_types missing', doc: {}, error: /worker_types/ },
     { name: 'heartbeat output and a resume_command', doc: { worker_types: { agent: { command: ['x'], heartbeat: 'output', resume_command: ['x', '--resume', '{session_id}'] } } }, check: (file) => assert.deepEqual(file.worker_types.agent.resume_command, ['x', '--resume', '{session_id}']) },
     { name: 'an unknown heartbeat', doc: { worker_types: { agent: { command: ['x'], heartbeat: 'stdout' } } }, error: /worker_types\.agent\.heartbeat: Invalid option/ },
+    { name: 'memory_limit_mb 0 is refused (absent: no limit)', doc: { worker_types: { agent: { command: ['x'], memory_limit_mb: 0 } } }, error: /worker_types\.agent\.memory_limit_mb/ },
     { name: 'resume_command empty', doc: { worker_types: { agent: { command: ['x'], resume_command: [] } } }, error: /worker_types\.agent\.resume_command: must name a program/ },
     { name: 'resume_command as a shell string', doc: { worker_types: { agent: { command: ['x'], resume_command: 'x --resume {session_id}' } } }, error: /worker_types\.agent\.resume_command/ },
   ]);
@@ -138,6 +139,7 @@ describe('daemon config (pm-daemon.json)', () => {
         max_concurrent_workers: 0,
         debounce_ms: 50,
         mass_action_min: 3,
+        resource_sample_seconds: 0,
         log_level: 'debug',
         alerts: { zombie_threshold: 3 },
         alert_hook: ['notify-send'],
@@ -150,6 +152,7 @@ describe('daemon config (pm-daemon.json)', () => {
     { name: 'an unknown alert key is rejected, naming it', doc: { alerts: { zombies: 3 } }, error: /alerts: unknown key "zombies"/ },
     { name: 'zero loop interval', doc: { loop_interval_seconds: 0 }, error: /loop_interval_seconds/ },
     { name: 'negative concurrency', doc: { max_concurrent_workers: -1 }, error: /max_concurrent_workers/ },
+    { name: 'negative resource sample interval', doc: { resource_sample_seconds: -1 }, error: /resource_sample_seconds/ },
     { name: 'unknown log level', doc: { log_level: 'loud' }, error: /log_level/ },
     { name: 'metrics port out of range', doc: { metrics: { port: 70000 } }, error: /metrics\.port/ },
     { name: 'metrics on a public address', doc: { metrics: { host: '0.0.0.0' } }, error: /metrics\.host/ },

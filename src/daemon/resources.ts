@@ -1,0 +1,108 @@
+import type { MonitoredWorker } from '../contract/pm-state.js';
+import { nowIso } from '../contract/time.js';
+import type { RunMemory } from '../core/health.js';
+import { UsageSampler } from '../process/usage.js';
+import type { ObservedWorker } from './observation.js';
+
+/** One running worker's resources at the last sample: its whole run (every process carrying the run's token). */
+export interface WorkerResources {
+  readonly workerId: string;
+  readonly workerType: string;
+  readonly runId: string;
+  /** CPU since the previous sample, in percent of one core; null on the first sample of the daemon. */
+  readonly cpuPercent: number | null;
+  readonly rssBytes: number;
+  /** When it was sampled (ISO). */
+  readonly sampledAt: string;
+  /** What the decision core reads (core/decide.ts: the type's memory_limit_mb). */
+  readonly memory: RunMemory;
+}
+
+/**
+ * The daemon's resource sampling: every `resource_sample_seconds`, at the pass that finds it due, one pass
+ * over /proc for all running workers (process/usage.ts UsageSampler); the latest sample of each worker kept
+ * in memory, for the decision (the memory limit), pm-state.json's `resources` and /metrics. Nothing here
+ * signals a process.
+ */
+export class ResourceSampling {
+  private sampler = new UsageSampler();
+  /** worker id → its latest sample (of the run it had then). */
+  private latest = new Map<string, WorkerResources>();
+  /** When the next sample is due, on the daemon clock (null: at the next pass). */
+  private dueAt: number | null = null;
+
+  /** `tickMs`: the scheduler's periodic pass; a sample interval no shorter rides on it and wakes no pass of its own. */
+  constructor(
+    private readonly intervalMs: number,
+    private readonly tickMs: number,
+  ) {}
+
+  /** Samples the running workers when a sample is due; else keeps the last. */
+  sampleIfDue(workers: readonly ObservedWorker[], now: number, wallNow: number): void {
+    // A pass a little early (the tick and the sample both every few seconds) still samples: no sample is skipped for a few ms.
+    if (this.intervalMs <= 0 || (this.dueAt !== null && now < this.dueAt - this.intervalMs / 10)) return;
+    this.dueAt = now + this.intervalMs;
+    const runs = new Map<string, ObservedWorker>();
+    for (const worker of workers) {
+      const runId = worker.spec.execution?.run_id;
+      if (worker.view.status === 'running' && worker.view.process === 'alive' && typeof runId === 'string' && runId !== '') runs.set(runId, worker);
+    }
+    const latest = new Map<string, WorkerResources>();
+    if (runs.size === 0) {
+      // Nothing runs: no scan of /proc; the next sample starts afresh (its CPU % unknown).
+      this.sampler = new UsageSampler();
+      this.latest = latest;
+      return;
+    }
+    const sampledAt = nowIso(wallNow);
+    for (const [runId, usage] of this.sampler.sample(new Set(runs.keys()))) {
+      const worker = runs.get(runId);
+      if (worker === undefined) continue;
+      const biggest = usage.processes.reduce<(typeof usage.processes)[number] | undefined>((max, p) => (max === undefined || p.rssBytes > max.rssBytes ? p : max), undefined);
+      latest.set(worker.view.workerId, {
+        workerId: worker.view.workerId,
+        workerType: worker.view.workerType,
+        runId,
+        cpuPercent: usage.cpuPercent,
+        rssBytes: usage.rssBytes,
+        sampledAt,
+        memory: {
+          rssBytes: usage.rssBytes,
+          processes: usage.processes.length,
+          biggest: biggest === undefined ? null : { pid: biggest.pid, command: biggest.command, rssBytes: biggest.rssBytes },
+        },
+      });
+    }
+    this.latest = latest;
+  }
+
+  /** The worker's latest sample, only while it is of the run the worker has now. */
+  of(worker: ObservedWorker): WorkerResources | undefined {
+    const sample = this.latest.get(worker.view.workerId);
+    return sample !== undefined && sample.runId === worker.spec.execution?.run_id && worker.view.status === 'running' ? sample : undefined;
+  }
+
+  /** The workers with the sample of their current run's memory in their view (what the decision core reads). */
+  withMemory(workers: readonly ObservedWorker[]): ObservedWorker[] {
+    return workers.map((worker) => {
+      const sample = this.of(worker);
+      return sample === undefined ? worker : { ...worker, view: { ...worker.view, memory: sample.memory } };
+    });
+  }
+
+  /** Every current sample (for /metrics). */
+  current(workers: readonly ObservedWorker[]): WorkerResources[] {
+    return workers.map((w) => this.of(w)).filter((s): s is WorkerResources => s !== undefined);
+  }
+
+  /** When the next sample is due, if sooner than the periodic pass, while any worker runs (the scheduler wakes a pass then); else null. */
+  nextSampleAt(workers: readonly ObservedWorker[]): number | null {
+    if (this.intervalMs <= 0 || this.intervalMs >= this.tickMs || this.dueAt === null) return null;
+    return workers.some((w) => w.view.status === 'running' && w.view.process === 'alive') ? this.dueAt : null;
+  }
+}
+
+/** pm-state.json's `resources` of a worker. */
+export function resourcesEntry(sample: WorkerResources): NonNullable<MonitoredWorker['resources']> {
+  return { cpu_percent: sample.cpuPercent, rss_bytes: sample.rssBytes, processes: sample.memory.processes, sampled_at: sample.sampledAt };
+}
