@@ -37,7 +37,7 @@ export function createPassHooks(paths: HomePaths, settings: DaemonSettings, logg
   const runHook = (alert: Alert, change: 'raised' | 'resolved'): void => {
     const argv = settings.alertHook;
     if (argv === undefined) return;
-    const task = import('../ops/alert-hook.js')
+    const task = import('../ops/hook-runner.js')
       .then(({ runAlertHook }) => runAlertHook(argv, { ...alert, change } as Alert, settings.alertHookTimeoutSeconds * 1000, paths.home))
       .then(
         (outcome) => {

@@ -11,6 +11,7 @@ import { checkRecordedRun } from '../process/identity.js';
 import { recordSessions, sessionsToRecord, type ApplyContext } from './apply.js';
 import { ActivityFeed } from './activity-feed.js';
 import { DaemonEvents } from './event-log.js';
+import { Notifier } from './notifications.js';
 import type { PassHooks } from './hooks.js';
 import { PassInputs } from './inputs.js';
 import { Observer, type Departed, type Observation } from './observer.js';
@@ -101,6 +102,8 @@ export class Daemon {
   private fleet: FleetLeases | undefined;
   /** Every event appended to pm-activity.jsonl from the daemon's start on, by anyone (web dashboard, notifications). */
   readonly activityFeed: ActivityFeed;
+  /** pm-daemon.json `notifications`: the event hook and the webhook, fed by the activity feed (undefined when not configured). */
+  private readonly notifier: Notifier | undefined;
   /** Where the metrics listener is, when enabled: shown in pm-state.json. */
   metricsEndpoint: { host: string; port: number } | undefined;
 
@@ -112,6 +115,11 @@ export class Daemon {
     this.activityFeed = new ActivityFeed(this.paths);
     this.resources = new ResourceSampling(this.settings.resourceSampleSeconds * 1000, this.settings.loopIntervalSeconds * 1000);
     this.events = new DaemonEvents(this.paths, this.logger, this.clock, options.onEvent);
+    if (this.settings.notifications !== undefined) {
+      const notifier = new Notifier({ paths: this.paths, settings: this.settings.notifications, logger: this.logger, emit: (events) => this.emit(events) });
+      this.activityFeed.subscribe((event) => notifier.handle(event));
+      this.notifier = notifier;
+    }
     this.inputs = new PassInputs(this.paths, this.logger, this.clock, (where, error) => this.events.reportError(where, error));
     this.pauses = new DaemonDispatchPauses(this.paths, this.clock, (where, error) => this.events.reportError(where, error));
     this.observer = new Observer(
@@ -439,6 +447,8 @@ export class Daemon {
     await releaseDaemonSlot(this.paths, this.claim);
     this.activityFeed.poll();
     this.activityFeed.close();
+    // The deliveries under way end within their timeouts; what still waits is dropped (and logged).
+    await this.notifier?.close();
     this.state = 'stopped';
     this.logger.info({ reason }, 'pm-daemon stopped');
   }
