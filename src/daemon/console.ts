@@ -74,6 +74,11 @@ function summary(event: string, data: Data): string | undefined {
     case 'alert_raised':
     case 'alert_resolved':
       return `${String(data.severity ?? '').toUpperCase()} ${text(data.type)}: ${text(data.message)}${event === 'alert_resolved' ? ' (resolved)' : ''}`;
+    case 'memory_limit_exceeded': {
+      const mib = (bytes: unknown): string => `${Math.round((num(bytes) ?? 0) / 1048576)} MiB`;
+      const biggest = str(data.biggest_command);
+      return `run uses ${mib(data.rss_bytes)} in ${num(data.processes) ?? '?'} processes, over its ${mib(data.limit_bytes)} limit${biggest === null ? '' : `; biggest: ${mib(data.biggest_rss_bytes)} ${biggest}`} -> stopped`;
+    }
     case 'pm_started': {
       const adopted = num(data.adopted);
       const types = Array.isArray(data.worker_types) ? data.worker_types.length : 0;

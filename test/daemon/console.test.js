@@ -18,6 +18,10 @@ describe('daemon console lines', () => {
     assert.match(line('worker_exited', { exit_code: 1, signal: null, decision: 'rate_limit_wait', delay_ms: 90_000 }), /-> rate limited: restart in 1m \(not counted as a restart\)$/);
     assert.match(line('alert_raised', { type: 'queue_depth', severity: 'warning', message: '51 tasks queued (above 50)' }, ''), /^10:00:00 {2}alert_raised +WARNING queue_depth: 51 tasks queued \(above 50\)$/);
     assert.match(line('alert_resolved', { type: 'zombie_threshold', severity: 'critical', message: '12 zombie workers' }, ''), /CRITICAL zombie_threshold: 12 zombie workers \(resolved\)$/);
+    assert.match(
+      line('memory_limit_exceeded', { rss_bytes: 90 * 1048576, limit_bytes: 50 * 1048576, processes: 2, biggest_rss_bytes: 85 * 1048576, biggest_command: 'node hog.js' }),
+      /memory_limit_exceeded worker-7 {2}run uses 90 MiB in 2 processes, over its 50 MiB limit; biggest: 85 MiB node hog.js -> stopped$/,
+    );
     assert.match(line('pm_started', { pid: 42, adopted: 3, worker_types: ['a', 'b'], loop_interval_seconds: 5, took_over_from: null }, ''), /pm_started +pid 42, adopted 3 running workers, 2 worker types, a full pass every 5s$/);
   });
 
