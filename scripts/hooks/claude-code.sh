@@ -26,6 +26,11 @@ case ${1:-} in
       '`commit-relay hooks claude-code` pass it, lets a tool call skip reading the input. Always exits 0.'
     exit 0
     ;;
+  --version)
+    # commit-relay's version, from its package.json (two folders up).
+    sed -n 's/^  "version": "\(.*\)",\{0,1\}$/\1/p' "$(dirname -- "$0")/../../package.json"
+    exit 0
+    ;;
 esac
 [ -n "${WORKER_ID:-}" ] || exit 0
 LC_ALL=C

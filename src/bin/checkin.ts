@@ -3,6 +3,7 @@
 import { describeError, exitCodeFor, quote, RelayError } from '../errors.js';
 import { homePaths, resolveHome } from '../store/home.js';
 import { CHECKIN_STATUS_VALUES, writeCheckin, type CheckinInput } from '../worker/checkin.js';
+import { relayVersion } from '../version.js';
 
 const HELP = `Usage: checkin.sh [--worker-id ID] [--status S] [--progress N] [--message M] [--session-id ID] [--retry-at ISO]
 
@@ -15,6 +16,7 @@ Records a worker's check-in in coordination/worker-checkins/<ID>.json.
   --session-id ID the agent's session id (kept in the spec; a type's resume_command restarts with it)
   --retry-at ISO  with --status rate_limited: when the limit resets (ISO-8601 with a zone)
   -h, --help      this help
+  --version       commit-relay's version
 `;
 
 const FLAGS: Readonly<Record<string, keyof CheckinInput>> = {
@@ -50,6 +52,10 @@ function parseCheckinArgs(argv: readonly string[]): CheckinInput | undefined {
 }
 
 function main(argv: readonly string[], env: NodeJS.ProcessEnv): number {
+  if (argv.length === 1 && argv[0] === '--version') {
+    process.stdout.write(`${relayVersion()}\n`);
+    return 0;
+  }
   try {
     const input = parseCheckinArgs(argv);
     if (input === undefined) {

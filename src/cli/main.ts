@@ -32,6 +32,7 @@ const COMMANDS: Record<string, () => Promise<AnyCommand>> = {
   logs: async () => (await import('./commands/logs.js')).logsCommand as unknown as AnyCommand,
   describe: async () => (await import('./commands/describe.js')).describeCommand as unknown as AnyCommand,
   hooks: async () => (await import('./commands/hooks.js')).hooksCommand as unknown as AnyCommand,
+  'notify-webhook': async () => (await import('./commands/notify-webhook.js')).notifyWebhookCommand as unknown as AnyCommand,
 };
 
 const argv = hideBin(process.argv);

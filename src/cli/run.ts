@@ -1,8 +1,9 @@
 import yargs, { type CommandModule } from 'yargs';
 import { describeError, exitCodeFor, RelayError } from '../errors.js';
+import { relayVersion } from '../version.js';
 
 /**
- * Runs a yargs program over argv: strict, --help everywhere, and every failure as one line on stderr
+ * Runs a yargs program over argv: strict, --help and --version everywhere, and every failure as one line on stderr
  * with a non-zero exit (2 for usage, see exitCodeFor for the rest).
  */
 export async function runCli(argv: readonly string[], commands: readonly CommandModule<object, never>[], scriptName = 'commit-relay'): Promise<number> {
@@ -14,7 +15,7 @@ export async function runCli(argv: readonly string[], commands: readonly Command
     .recommendCommands()
     .help()
     .alias('h', 'help')
-    .version(false)
+    .version(relayVersion())
     .check(rejectRepeatedOptions, true)
     .wrap(Math.min(100, process.stdout.columns || 100))
     .fail((message, error) => {

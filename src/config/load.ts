@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { alertThresholdsSchema, daemonConfigFileSchema, type AlertThresholds, type DaemonConfigFile } from '../contract/daemon-config.js';
+import { alertThresholdsSchema, daemonConfigFileSchema, type AlertThresholds, type DaemonConfigFile, type NotificationsConfig } from '../contract/daemon-config.js';
 import { parseJsonWith } from '../contract/parse.js';
 import { workerTypesFileSchema, type WorkerType, type WorkerTypesFile } from '../contract/worker-types.js';
 import { RelayError } from '../errors.js';
@@ -54,6 +54,35 @@ export interface DaemonSettings {
   readonly metrics: { readonly enabled: boolean; readonly port: number; readonly host: string };
   readonly demo: boolean;
   readonly queue: QueueSettings;
+  /** Undefined when pm-daemon.json configures no notifications. */
+  readonly notifications: NotificationSettings | undefined;
+}
+
+/** A value that must not reach a log, an event or pm-state.json (a webhook URL holds its secret): it prints as "[redacted]". */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toJSON(): string {
+    return '[redacted]';
+  }
+  toString(): string {
+    return '[redacted]';
+  }
+}
+
+/** pm-daemon.json `notifications`: which events go to the hook and to the webhook, and the bounds on both. */
+export interface NotificationSettings {
+  readonly hook: { readonly argv: readonly string[]; readonly events: readonly string[]; readonly timeoutMs: number } | undefined;
+  readonly webhook: { readonly url: Secret; readonly events: readonly string[]; readonly timeoutMs: number } | undefined;
+  /** Hook runs and posts at once, per sink. */
+  readonly maxConcurrent: number;
+  /** Notifications waiting per sink; one more is dropped (and counted). */
+  readonly backlog: number;
 }
 
 /** Where tasks are queued (pm-daemon.json `queue`, `host_id`; COMMIT_RELAY_REDIS_URL, COMMIT_RELAY_HOST_ID). */
@@ -83,6 +112,9 @@ const DEFAULTS = {
   logLevel: 'info',
   alertHookTimeoutSeconds: 10,
   metricsPort: 9464,
+  notificationTimeoutSeconds: 10,
+  notificationConcurrency: 2,
+  notificationBacklog: 100,
 } as const;
 
 function envNumber(env: NodeJS.ProcessEnv, name: string, schema: z.ZodNumber): number | undefined {
@@ -136,6 +168,7 @@ export function loadDaemonSettings(paths: HomePaths, env: NodeJS.ProcessEnv, fla
     }),
     demo: flags.demo ?? file.demo ?? false,
     queue: queueSettingsOf(paths, file, env),
+    notifications: notificationSettingsOf(paths, file.notifications),
   };
   return Object.freeze(settings);
 }
@@ -168,6 +201,25 @@ function queueSettingsOf(paths: HomePaths, file: DaemonConfigFile, env: NodeJS.P
     stalledIntervalMs: Math.round((file.queue?.stalled_interval_seconds ?? 15) * 1000),
     maxStalled: file.queue?.max_stalled ?? 3,
     hostId: (hostEnv !== undefined && hostEnv !== '' ? hostEnv : undefined) ?? file.host_id ?? safeHostname(),
+  });
+}
+
+function notificationSettingsOf(paths: HomePaths, config: NotificationsConfig | undefined): NotificationSettings | undefined {
+  if (config === undefined) return undefined;
+  const where = `${paths.daemonConfig}: notifications`;
+  if (config.hook === undefined && config.webhook === undefined) throw new RelayError('CONFIG_INVALID', `${where}: set notifications.hook, notifications.webhook or both`);
+  if (config.hook !== undefined && config.events === undefined) throw new RelayError('CONFIG_INVALID', `${where}.events: name the events the hook runs for (event or alert types, or "*")`);
+  const webhookEvents = config.webhook?.events ?? config.events;
+  if (config.webhook !== undefined && webhookEvents === undefined) throw new RelayError('CONFIG_INVALID', `${where}.webhook.events: name the events to post (or set notifications.events)`);
+  const timeoutMs = Math.round((config.timeout_seconds ?? DEFAULTS.notificationTimeoutSeconds) * 1000);
+  return Object.freeze({
+    hook: config.hook === undefined || config.events === undefined ? undefined : Object.freeze({ argv: Object.freeze([...config.hook]), events: Object.freeze([...config.events]), timeoutMs }),
+    webhook:
+      config.webhook === undefined || webhookEvents === undefined
+        ? undefined
+        : Object.freeze({ url: new Secret(config.webhook.url), events: Object.freeze([...webhookEvents]), timeoutMs: Math.round((config.webhook.timeout_seconds ?? DEFAULTS.notificationTimeoutSeconds) * 1000) }),
+    maxConcurrent: config.max_concurrent ?? DEFAULTS.notificationConcurrency,
+    backlog: DEFAULTS.notificationBacklog,
   });
 }
 

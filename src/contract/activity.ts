@@ -44,6 +44,7 @@ export const KNOWN_EVENTS = [
   'dispatch_resumed',
   'worker_rate_limited',
   'memory_limit_exceeded',
+  'notification_failed',
   // The redis queue backend (src/fleet/).
   'task_leased',
   'lease_lost',

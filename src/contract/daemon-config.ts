@@ -20,6 +20,37 @@ export const alertThresholdsSchema = z.strictObject({
   queue_depth_threshold: z.number().int().nonnegative().default(ALERT_DEFAULTS.queue_depth_threshold),
 });
 
+/** An http:// or https:// URL with a host (a webhook's; never echoed in an error: it may hold a secret). */
+export function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** Which events a notification is for: event types (`worker_failed`), alert types (`workers_blocked`), or "*" for all. */
+const notificationEventsSchema = z.array(z.string().regex(/^(\*|[a-z][a-z0-9_.-]{0,63})$/, 'expected event or alert types (lower-case words) or "*"')).min(1);
+
+export const notificationsSchema = z.strictObject({
+  /** The events the hook (and the webhook, unless it names its own) is run for. */
+  events: notificationEventsSchema.optional(),
+  /** argv run (no shell) with each chosen event as JSON on stdin. */
+  hook: z.array(z.string().min(1)).min(1).optional(),
+  timeout_seconds: z.number().positive().max(3600).optional(),
+  /** Hook runs (and webhook posts) at once; more wait in a bounded backlog. */
+  max_concurrent: z.number().int().min(1).max(16).optional(),
+  /** A POST of a Slack-compatible JSON body (`{"text": ...}`) for each chosen event. */
+  webhook: z
+    .strictObject({
+      url: z.string().refine(isHttpUrl, 'expected an http:// or https:// URL'),
+      events: notificationEventsSchema.optional(),
+      timeout_seconds: z.number().positive().max(300).optional(),
+    })
+    .optional(),
+});
+
 /** coordination/config/pm-daemon.json: every key optional; environment and flags override it. */
 export const daemonConfigFileSchema = z.strictObject({
   $comment: z.string().optional(),
@@ -38,6 +69,8 @@ export const daemonConfigFileSchema = z.strictObject({
   /** argv run with each raised or resolved alert as JSON on stdin. */
   alert_hook: z.array(z.string()).min(1).optional(),
   alert_hook_timeout_seconds: z.number().positive().optional(),
+  /** Event notifications: an argv hook and/or a webhook (docs/operations.md, "Notifications"). */
+  notifications: notificationsSchema.optional(),
   metrics: z
     .strictObject({
       enabled: z.boolean().optional(),
@@ -67,3 +100,4 @@ export const daemonConfigFileSchema = z.strictObject({
 
 export type DaemonConfigFile = z.infer<typeof daemonConfigFileSchema>;
 export type AlertThresholds = z.infer<typeof alertThresholdsSchema>;
+export type NotificationsConfig = z.infer<typeof notificationsSchema>;

@@ -100,7 +100,7 @@ export function decidePass(input: PassInput): PassPlan {
     }
     if (assessment.warningsDue.length > 0 && !assessment.timeLimitExceeded) {
       // Logged with the write that records them given (once, across daemon restarts).
-      const warnings: EventInput[] = assessment.warningsDue.map((pct) => ({ event: 'timeout_warning', ...ids, data: { percent: pct, reason: assessment.reason } }));
+      const warnings: EventInput[] = assessment.warningsDue.map((pct) => ({ event: 'timeout_warning', ...ids, data: { percent: pct, elapsed_seconds: Math.round((now - (view.startedAt ?? now)) / 1000), limit_seconds: Math.round(limits.timeLimitMs / 1000), reason: assessment.reason } }));
       workerActions.push({ kind: 'record_warnings', workerId: view.workerId, pcts: assessment.warningsDue, events: warnings });
     }
 

@@ -39,7 +39,7 @@ export function createPassHooks(paths: HomePaths, settings: DaemonSettings, logg
   const runHook = (alert: Alert, change: 'raised' | 'resolved'): void => {
     const argv = settings.alertHook;
     if (argv === undefined) return;
-    const task = import('../ops/alert-hook.js')
+    const task = import('../ops/hook-runner.js')
       .then(({ runAlertHook }) => runAlertHook(argv, { ...alert, change } as Alert, settings.alertHookTimeoutSeconds * 1000, paths.home))
       .then(
         (outcome) => {
@@ -110,6 +110,7 @@ export function createPassHooks(paths: HomePaths, settings: DaemonSettings, logg
       }
       lastKey = key;
       lastAlertsAt = now;
+      report.daemon.show?.(update.events);
       for (const alert of update.raised) {
         logger.warn({ alert }, `alert raised: ${alert.message}`);
         runHook(alert, 'raised');

@@ -6,9 +6,12 @@ import type { Logger } from '../log.js';
 import type { EventInput } from '../store/activity-log.js';
 import { writeDerivedJsonSync } from '../store/atomic.js';
 import type { HomePaths } from '../store/home.js';
+import { listSpecIds, readSpec } from '../store/specs.js';
+import { checkRecordedRun } from '../process/identity.js';
 import { recordSessions, sessionsToRecord, type ApplyContext } from './apply.js';
 import { ActivityFeed } from './activity-feed.js';
 import { DaemonEvents } from './event-log.js';
+import { Notifier } from './notifications.js';
 import type { PassHooks } from './hooks.js';
 import { PassInputs } from './inputs.js';
 import { Observer, type Departed, type Observation } from './observer.js';
@@ -29,6 +32,25 @@ import type { WorkerTypes } from '../config/load.js';
 import type { FleetLeases } from '../fleet/leases.js';
 import type { HostWorker } from '../fleet/hosts.js';
 import type { QueueJobState } from '../ops/metrics.js';
+
+/**
+ * How many workers a starting daemon finds running (their run's process alive, with its token): it adopts
+ * them, supervising them as its own from its first pass. Read once at start, for pm_started.
+ */
+function runningAtStart(paths: HomePaths): number {
+  let count = 0;
+  let ids: string[];
+  try {
+    ids = listSpecIds(paths, 'active');
+  } catch {
+    return 0;
+  }
+  for (const id of ids) {
+    const read = readSpec(paths, 'active', id);
+    if (read?.ok === true && read.spec.status === 'running' && checkRecordedRun(read.spec.execution) === 'alive') count += 1;
+  }
+  return count;
+}
 
 export interface DaemonOptions {
   readonly paths: HomePaths;
@@ -80,6 +102,8 @@ export class Daemon {
   private fleet: FleetLeases | undefined;
   /** Every event appended to pm-activity.jsonl from the daemon's start on, by anyone (web dashboard, notifications). */
   readonly activityFeed: ActivityFeed;
+  /** pm-daemon.json `notifications`: the event hook and the webhook, fed by the activity feed (undefined when not configured). */
+  private readonly notifier: Notifier | undefined;
   /** Where the metrics listener is, when enabled: shown in pm-state.json. */
   metricsEndpoint: { host: string; port: number } | undefined;
 
@@ -91,6 +115,11 @@ export class Daemon {
     this.activityFeed = new ActivityFeed(this.paths);
     this.resources = new ResourceSampling(this.settings.resourceSampleSeconds * 1000, this.settings.loopIntervalSeconds * 1000);
     this.events = new DaemonEvents(this.paths, this.logger, this.clock, options.onEvent);
+    if (this.settings.notifications !== undefined) {
+      const notifier = new Notifier({ paths: this.paths, settings: this.settings.notifications, logger: this.logger, emit: (events) => this.emit(events) });
+      this.activityFeed.subscribe((event) => notifier.handle(event));
+      this.notifier = notifier;
+    }
     this.inputs = new PassInputs(this.paths, this.logger, this.clock, (where, error) => this.events.reportError(where, error));
     this.pauses = new DaemonDispatchPauses(this.paths, this.clock, (where, error) => this.events.reportError(where, error));
     this.observer = new Observer(
@@ -132,6 +161,11 @@ export class Daemon {
     this.events.emit(events);
   }
 
+  /** Events another writer already appended (the alerts file's), on the console. */
+  show(events: readonly EventInput[]): void {
+    this.events.show(events);
+  }
+
   /** Claims the home, re-adopts what runs, makes the first pass, and starts watching. */
   async start(options: { watch?: boolean } = {}): Promise<void> {
     if (this.state !== 'new') throw new Error(`daemon already ${this.state}`);
@@ -151,9 +185,10 @@ export class Daemon {
     this.scheduler.start();
     this.activityFeed.start();
     const orphans = findOrphansAtStart(this.paths);
+    const adopted = runningAtStart(this.paths);
     const took = tookOverFrom === undefined ? null : { pid: tookOverFrom.pid, started_at: tookOverFrom.started_at };
     const { loopIntervalSeconds, maxConcurrentWorkers } = this.settings;
-    this.emit([{ event: 'pm_started', data: { pid: process.pid, home: this.paths.home, loop_interval_seconds: loopIntervalSeconds, max_concurrent_workers: maxConcurrentWorkers, worker_types: Object.keys(this.inputs.workerTypes.types), took_over_from: took } }]);
+    this.emit([{ event: 'pm_started', data: { pid: process.pid, home: this.paths.home, loop_interval_seconds: loopIntervalSeconds, max_concurrent_workers: maxConcurrentWorkers, worker_types: Object.keys(this.inputs.workerTypes.types), took_over_from: took, adopted } }]);
     this.logger.info({ home: this.paths.home, settings: this.settings }, 'pm-daemon started');
     const warnings = homePermissionWarnings(this.paths);
     for (const w of warnings) this.logger.warn({ path: w.path, mode: w.mode }, w.message);
@@ -412,6 +447,8 @@ export class Daemon {
     await releaseDaemonSlot(this.paths, this.claim);
     this.activityFeed.poll();
     this.activityFeed.close();
+    // The deliveries under way end within their timeouts; what still waits is dropped (and logged).
+    await this.notifier?.close();
     this.state = 'stopped';
     this.logger.info({ reason }, 'pm-daemon stopped');
   }

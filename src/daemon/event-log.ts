@@ -26,15 +26,19 @@ export class DaemonEvents {
 
   emit(events: readonly EventInput[]): void {
     if (events.length === 0) return;
-    for (const event of events) {
-      this.logger.info({ event: event.event, worker_id: event.worker_id ?? undefined, task_id: event.task_id ?? undefined, data: event.data }, event.event);
-      this.onEvent?.(event);
-    }
+    for (const event of events) this.logger.info({ event: event.event, worker_id: event.worker_id ?? undefined, task_id: event.task_id ?? undefined, data: event.data }, event.event);
+    this.show(events);
     try {
       appendEvents(this.paths, events);
     } catch (error) {
       this.logger.error({ err: error, events: events.length }, 'cannot append to pm-activity.jsonl');
     }
+  }
+
+  /** Shows events on the console, when one watches; emit's, and those another writer already appended (the alerts file's, whose writer logs them). */
+  show(events: readonly EventInput[]): void {
+    if (this.onEvent === undefined) return;
+    for (const event of events) this.onEvent(event);
   }
 
   count(name: CounterName): void {
@@ -63,7 +67,9 @@ export class DaemonEvents {
     this.lastError.set(key, now);
     if (this.lastError.size > 500) this.lastError = new Map([...this.lastError].slice(-100));
     try {
-      appendEvents(this.paths, [{ event: 'daemon_error', worker_id: workerId, data: { where, error: describeError(error) } }]);
+      const event: EventInput = { event: 'daemon_error', worker_id: workerId, data: { where, error: describeError(error) } };
+      appendEvents(this.paths, [event]);
+      this.onEvent?.(event);
     } catch {
       /* the log is unwritable too: pino has it */
     }

@@ -11,6 +11,8 @@ export interface PassReport {
     recentCounts(): { restarts: number; completed: number; failed: number };
     readonly counters: Readonly<DaemonCounters>;
     emit(events: readonly EventInput[]): void;
+    /** Shows events already appended to pm-activity.jsonl on the console (the alerts file's), without logging them again. */
+    show?(events: readonly EventInput[]): void;
   };
   readonly observation: Observation;
   readonly plan: PassPlan;

@@ -42,6 +42,8 @@ export interface AlertsUpdate {
   readonly active: Alert[];
   /** A health-alerts.json that did not parse, moved out of the way (or, when even that failed, null). */
   readonly setAside: SetAside | null;
+  /** The events appended to pm-activity.jsonl (alert_raised, alert_resolved, daemon_error), for the console. */
+  readonly events: readonly EventInput[];
 }
 
 const alertEventData = (alert: Alert): Record<string, unknown> => ({
@@ -93,6 +95,6 @@ export async function updateAlertsFile(paths: HomePaths, observation: AlertObser
     for (const alert of result.raised) events.push({ event: 'alert_raised', data: alertEventData(alert) });
     for (const alert of result.resolved) events.push({ event: 'alert_resolved', data: { ...alertEventData(alert), resolved_at: alert.resolved_at } });
     appendEvents(paths, events);
-    return { raised: result.raised, resolved: result.resolved, active: result.alerts.filter((a) => a.status === 'active'), setAside };
+    return { raised: result.raised, resolved: result.resolved, active: result.alerts.filter((a) => a.status === 'active'), setAside, events };
   });
 }

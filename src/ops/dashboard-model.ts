@@ -1,5 +1,5 @@
 import { readPausesInForce, type PauseRow } from './dispatch-pauses-view.js';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { relative } from 'node:path';
 import type { Alert } from '../contract/alerts.js';
 import type { Checkin } from '../contract/checkin.js';
@@ -7,6 +7,7 @@ import { HEALTH_STATES } from '../contract/pm-state.js';
 import { nowIso } from '../contract/time.js';
 import { holdOf, type WorkerSpec } from '../contract/worker-spec.js';
 import { describeError } from '../errors.js';
+import { checkRecordedRun } from '../process/identity.js';
 import { readCheckin } from '../store/checkins.js';
 import { daemonLiveness } from '../store/daemon-pid.js';
 import type { HomePaths } from '../store/home.js';
@@ -43,7 +44,37 @@ export interface WorkerRow {
   readonly stopped_at: string | null;
   /** Who and why, in words. */
   readonly stopped_reason: string | null;
+  /** The task's description (spec.task.description), whole. */
+  readonly description: string;
+  /**
+   * A running worker's process as checked now (identity and run token) while the daemon is not running:
+   * 'gone' shows it exited, with no pid, whatever the daemon last saw. null: not checked (the daemon runs,
+   * the worker is not running, or it ran on another host).
+   */
+  readonly liveness: 'alive' | 'gone' | null;
+  /** Its whole run's CPU % and resident memory as the daemon last sampled them; null when not sampled. */
+  readonly cpu_percent: number | null;
+  readonly rss_bytes: number | null;
 }
+
+/** A worker that ended lately (worker-specs/completed/ or failed/), newest first. */
+export interface RecentRow {
+  readonly worker_id: string;
+  readonly worker_type: string;
+  readonly task_id: string | null;
+  readonly description: string;
+  readonly status: 'completed' | 'failed';
+  /** When it completed or failed (execution.completed_at, else the file's mtime). */
+  readonly ended_at: string | null;
+  readonly ended_age_seconds: number | null;
+  readonly exit_code: number | null;
+  readonly signal: string | null;
+  /** Why it failed. */
+  readonly error: string | null;
+}
+
+/** How many recently ended workers the dashboard lists. */
+export const RECENT_LIMIT = 10;
 
 export interface AlertRow {
   readonly id: string;
@@ -72,6 +103,10 @@ export interface DashboardModel {
   readonly dispatch_pauses?: readonly PauseRow[];
   /** Files that could not be read, specs that do not validate. */
   readonly problems: readonly string[];
+  /** The last workers that completed or failed, newest first (at most RECENT_LIMIT). */
+  readonly recent: readonly RecentRow[];
+  /** True when running workers' processes were checked now (the daemon is not running). */
+  readonly liveness_checked: boolean;
 }
 
 export interface DashboardInput {
@@ -88,6 +123,10 @@ export interface DashboardInput {
   readonly alerts: readonly Alert[];
   readonly problems: readonly string[];
   readonly dispatchPauses?: readonly PauseRow[];
+  /** Specs of workers that ended lately (completed/ and failed/), each with its file's mtime (ms). */
+  readonly ended?: readonly { readonly spec: WorkerSpec; readonly mtimeMs: number }[];
+  /** Running workers' processes checked now (the daemon is not running); absent: not checked. */
+  readonly liveness?: ReadonlyMap<string, 'alive' | 'gone'>;
 }
 
 const rank = (health: string | null): number => {
@@ -96,13 +135,14 @@ const rank = (health: string | null): number => {
 };
 
 /** One row per active spec, joined with what the daemon and the worker's own check-in say. */
-export function buildWorkerRow(spec: WorkerSpec, checkin: Checkin | undefined, pmState: PmStateView | undefined, now: number): WorkerRow {
+export function buildWorkerRow(spec: WorkerSpec, checkin: Checkin | undefined, pmState: PmStateView | undefined, now: number, liveness?: 'alive' | 'gone'): WorkerRow {
   const seen = pmState?.workers[spec.worker_id];
   const execution = spec.execution;
+  const gone = spec.status === 'running' && liveness === 'gone';
   // A check-in left by an earlier run of this worker does not speak for the current one.
   const sameRun = checkin !== undefined && (checkin.run_id == null || execution?.run_id == null || checkin.run_id === execution.run_id);
   const current = sameRun ? checkin : undefined;
-  const running = spec.status === 'running';
+  const running = spec.status === 'running' && !gone;
   const startedAt = running ? (execution?.started_at ?? seen?.started_at ?? null) : null;
   const lastCheckinAt = current?.timestamp ?? seen?.last_checkin ?? null;
   const nextRestartAt = spec.status === 'pending' ? (execution?.next_restart_at ?? seen?.next_restart_at ?? null) : null;
@@ -114,8 +154,8 @@ export function buildWorkerRow(spec: WorkerSpec, checkin: Checkin | undefined, p
     worker_type: spec.worker_type,
     task_id: spec.task_id,
     status: spec.status,
-    health_state: seen?.health_state ?? null,
-    health_reason: seen?.health_reason ?? null,
+    health_state: gone ? 'exited' : (seen?.health_state ?? null),
+    health_reason: gone ? 'its process is gone (checked now: the daemon is not running)' : (seen?.health_reason ?? null),
     pid: running ? (execution?.pid ?? seen?.pid ?? null) : null,
     started_at: startedAt,
     uptime_seconds: ageSeconds(now, parseTime(startedAt)),
@@ -129,6 +169,27 @@ export function buildWorkerRow(spec: WorkerSpec, checkin: Checkin | undefined, p
     stopped: hold !== null,
     stopped_at: hold?.at ?? null,
     stopped_reason: hold === null ? null : `${hold.action === 'fail' ? 'being failed' : 'stopped'} by ${hold.by ?? 'an operator'}${hold.reason ? `: ${hold.reason}` : ''}`,
+    description: spec.task.description,
+    liveness: spec.status === 'running' ? (liveness ?? null) : null,
+    cpu_percent: running ? (seen?.resources?.cpu_percent ?? null) : null,
+    rss_bytes: running ? (seen?.resources?.rss_bytes ?? null) : null,
+  };
+}
+
+/** A row of the recent list from an ended spec (its file's mtime stands in for a missing completed_at). */
+export function buildRecentRow(spec: WorkerSpec, mtimeMs: number, now: number): RecentRow {
+  const endedAt = spec.execution?.completed_at ?? (Number.isFinite(mtimeMs) ? nowIso(mtimeMs) : null);
+  return {
+    worker_id: spec.worker_id,
+    worker_type: spec.worker_type,
+    task_id: spec.task_id,
+    description: spec.task.description,
+    status: spec.status === 'completed' ? 'completed' : 'failed',
+    ended_at: endedAt,
+    ended_age_seconds: ageSeconds(now, parseTime(endedAt)),
+    exit_code: spec.execution?.exit_code ?? null,
+    signal: spec.execution?.signal ?? null,
+    error: spec.error ?? null,
   };
 }
 
@@ -138,14 +199,18 @@ export function sortByTrouble(rows: readonly WorkerRow[]): WorkerRow[] {
 
 /** The dashboard's whole content, from what was read. Pure: rendering and --json both start here. */
 export function buildDashboardModel(input: DashboardInput): DashboardModel {
-  const workers = sortByTrouble(input.specs.map((spec) => buildWorkerRow(spec, input.checkins.get(spec.worker_id), input.pmState, input.now)));
+  const workers = sortByTrouble(input.specs.map((spec) => buildWorkerRow(spec, input.checkins.get(spec.worker_id), input.pmState, input.now, input.liveness?.get(spec.worker_id))));
+  const recent = (input.ended ?? [])
+    .map((e) => buildRecentRow(e.spec, e.mtimeMs, input.now))
+    .sort((a, b) => (parseTime(b.ended_at) ?? 0) - (parseTime(a.ended_at) ?? 0))
+    .slice(0, RECENT_LIMIT);
   const byHealth: Record<string, number> = Object.fromEntries(HEALTH_STATES.map((s) => [s, 0]));
   const byStatus: Record<string, number> = { pending: 0, running: 0, stopped: 0 };
   for (const row of workers) {
     const health = row.health_state ?? 'unseen';
     byHealth[health] = (byHealth[health] ?? 0) + 1;
-    // A held worker counts as stopped, not as running or pending.
-    const status = row.stopped ? 'stopped' : row.status;
+    // A held worker counts as stopped, not as running or pending; one whose process is gone, as exited.
+    const status = row.stopped ? 'stopped' : row.liveness === 'gone' ? 'exited' : row.status;
     byStatus[status] = (byStatus[status] ?? 0) + 1;
   }
   const alerts = input.alerts
@@ -172,7 +237,50 @@ export function buildDashboardModel(input: DashboardInput): DashboardModel {
     alerts,
     dispatch_pauses: input.dispatchPauses ?? [],
     problems: input.problems,
+    recent,
+    liveness_checked: input.liveness !== undefined,
   };
+}
+
+/**
+ * The newest `limit` valid specs of completed/ or failed/ by file mtime: only those files are parsed, so a
+ * folder of thousands of old specs costs a listing and a stat each, not a parse each.
+ */
+function newestEnded(paths: HomePaths, folder: 'completed' | 'failed', limit: number, problems: string[]): { spec: WorkerSpec; mtimeMs: number }[] {
+  let ids: string[];
+  try {
+    ids = listSpecIds(paths, folder);
+  } catch (error) {
+    problems.push(describeError(error));
+    return [];
+  }
+  const stamped: { id: string; mtimeMs: number }[] = [];
+  for (const id of ids) {
+    try {
+      stamped.push({ id, mtimeMs: statSync(paths.specFile(folder, id)).mtimeMs });
+    } catch {
+      // Moved on since the listing, or not a valid id.
+    }
+  }
+  stamped.sort((a, b) => b.mtimeMs - a.mtimeMs);
+  const out: { spec: WorkerSpec; mtimeMs: number }[] = [];
+  for (const { id, mtimeMs } of stamped) {
+    if (out.length >= limit) break;
+    const read = readSpec(paths, folder, id);
+    if (read?.ok === true) out.push({ spec: read.spec, mtimeMs });
+  }
+  return out;
+}
+
+/** Each running spec's process checked now (checkRecordedRun), for a dashboard with no daemon to ask. */
+function checkLiveness(specs: readonly WorkerSpec[]): Map<string, 'alive' | 'gone'> {
+  const out = new Map<string, 'alive' | 'gone'>();
+  for (const spec of specs) {
+    if (spec.status !== 'running') continue;
+    const check = checkRecordedRun(spec.execution);
+    if (check !== undefined) out.set(spec.worker_id, check === 'alive' ? 'alive' : 'gone');
+  }
+  return out;
 }
 
 /** Reads everything the dashboard shows (never writes) and builds its model. */
@@ -227,6 +335,8 @@ export function collectDashboardModel(paths: HomePaths, now: number = Date.now()
   if (!alertsRead.ok) problems.push(alertsRead.reason);
   const pauses = readPausesInForce(paths, now);
   if (pauses.problem !== undefined) problems.push(pauses.problem);
-  return buildDashboardModel({ home: paths.home, now, daemon, specs, checkins, pmState: pmRead.state, queueDepth, alerts: alertsRead.ok ? alertsRead.alerts : [], problems, dispatchPauses: pauses.pauses });
+  const ended = [...newestEnded(paths, 'completed', RECENT_LIMIT, problems), ...newestEnded(paths, 'failed', RECENT_LIMIT, problems)];
+  const liveness = daemon.running ? undefined : checkLiveness(specs);
+  return buildDashboardModel({ home: paths.home, now, daemon, specs, checkins, pmState: pmRead.state, queueDepth, alerts: alertsRead.ok ? alertsRead.alerts : [], problems, dispatchPauses: pauses.pauses, ended, liveness });
 }
 

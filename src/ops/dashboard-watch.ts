@@ -6,7 +6,7 @@ import { renderDashboard, renderedOverhead } from './dashboard-render.js';
 export interface WatchOptions {
   readonly json: boolean;
   readonly color: boolean;
-  /** Fixed width; else the terminal's (80 when not a terminal). */
+  /** Fixed width; else the terminal's (not on a terminal: nothing is cut). */
   readonly width: number | undefined;
   readonly intervalMs: number;
   readonly stdin: NodeJS.ReadStream;
@@ -49,7 +49,7 @@ export function watchDashboard(paths: HomePaths, options: WatchOptions): Promise
         } else {
           const width = options.width ?? (screen ? stdout.columns || 80 : 80);
           const maxRows = screen && stdout.rows ? Math.max(1, stdout.rows - renderedOverhead(model, width)) : undefined;
-          frame = renderDashboard(model, { width, color: options.color, maxRows });
+          frame = renderDashboard(model, { width, wide: options.width === undefined && !screen, color: options.color, maxRows });
         }
       } catch (error) {
         frame = `daemon-monitor: ${describeError(error)}\n`;

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { pmStateViewSchema, type MonitoredWorkerView, type PmDaemonView } from '../contract/pm-state.js';
 import { describeError } from '../errors.js';
 import { readTextIfExists } from '../store/atomic.js';
@@ -11,9 +12,30 @@ import type { HomePaths } from '../store/home.js';
 export type DaemonStateView = Readonly<PmDaemonView>;
 export type { MonitoredWorkerView };
 
+/**
+ * A running worker's resources as the daemon last sampled them (`monitored_workers.<id>.resources`, its
+ * whole run: every process with its token). Optional: a daemon that does not sample writes none, and a
+ * field of another type reads as absent.
+ */
+const resourcesViewSchema = z.object({
+  cpu_percent: z.number().nullable().catch(null),
+  rss_bytes: z.number(),
+  processes: z.number().optional().catch(undefined),
+  sampled_at: z.string().optional().catch(undefined),
+});
+export type ResourcesView = z.infer<typeof resourcesViewSchema>;
+export type WorkerView = Readonly<MonitoredWorkerView> & { readonly resources?: ResourcesView | undefined };
+
+/** The `resources` of a monitored worker's raw entry, or undefined when absent or not readable. */
+function resourcesOf(entry: unknown): ResourcesView | undefined {
+  if (typeof entry !== 'object' || entry === null) return undefined;
+  const parsed = resourcesViewSchema.safeParse((entry as { resources?: unknown }).resources);
+  return parsed.success ? parsed.data : undefined;
+}
+
 export interface PmStateView {
   readonly daemon: DaemonStateView;
-  readonly workers: Readonly<Record<string, Readonly<MonitoredWorkerView>>>;
+  readonly workers: Readonly<Record<string, WorkerView>>;
   readonly metrics: Readonly<Record<string, unknown>>;
   readonly configuration: Readonly<Record<string, unknown>>;
   /** Where tasks are queued (absent from an older daemon); with redis, this host's place in the fleet. */
@@ -26,9 +48,12 @@ export type PmStateRead = { readonly state: PmStateView | undefined; readonly pr
 export function toPmStateView(raw: unknown): PmStateView | undefined {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
   const parsed = pmStateViewSchema.parse(raw);
-  const workers: Record<string, MonitoredWorkerView> = {};
+  const workers: Record<string, WorkerView> = {};
+  const rawWorkers = (raw as { monitored_workers?: unknown }).monitored_workers;
   for (const [id, worker] of Object.entries(parsed.monitored_workers)) {
-    if (worker !== undefined) workers[id] = { ...worker, worker_id: id };
+    if (worker === undefined) continue;
+    const resources = typeof rawWorkers === 'object' && rawWorkers !== null ? resourcesOf((rawWorkers as Record<string, unknown>)[id]) : undefined;
+    workers[id] = { ...worker, worker_id: id, ...(resources === undefined ? {} : { resources }) };
   }
   return { daemon: parsed.pm_daemon, workers, metrics: parsed.metrics, configuration: parsed.configuration, queue: parsed.queue };
 }

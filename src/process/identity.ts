@@ -153,3 +153,15 @@ export function pidExists(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * Whether the run a spec's `execution` records is alive now (checkRun: identity and token), for a reader
+ * with no daemon to ask. 'gone' when it records no process; undefined when that cannot be told: it ran on
+ * another host (its /proc is not this one's), or its spec records no start time and the pid is in use.
+ */
+export function checkRecordedRun(execution: { pid?: number | null; process_start_ticks?: number | null; boot_id?: string | null; run_id?: string | null; host?: string | null } | undefined): ProcessCheck | undefined {
+  if (execution?.host !== undefined && execution.host !== null && execution.host !== currentHost()) return undefined;
+  if (execution?.pid === undefined || execution.pid === null) return 'gone';
+  if (execution.process_start_ticks === undefined || execution.process_start_ticks === null) return pidExists(execution.pid) ? undefined : 'gone';
+  return checkRun({ pid: execution.pid, startTicks: execution.process_start_ticks, bootId: execution.boot_id, runId: execution.run_id });
+}

@@ -77,6 +77,30 @@ test('an unknown key in pm-daemon.json is refused, naming the key and the file',
   });
 }));
 
+test('notifications: defaults, the webhook events from notifications.events, the URL redacted in JSON; each missing piece one line naming it', () => withHome(SCOPE, async ({ paths }) => {
+  writeDaemonConfig({ paths }, { notifications: { events: ['worker_failed'], hook: ['notify'], webhook: { url: 'https://hooks.example.com/services/SECRET' } } });
+  const { notifications } = loadDaemonSettings(paths, {});
+  assert.deepEqual(JSON.parse(JSON.stringify(notifications)), {
+    hook: { argv: ['notify'], events: ['worker_failed'], timeoutMs: 10_000 },
+    webhook: { url: '[redacted]', events: ['worker_failed'], timeoutMs: 10_000 },
+    maxConcurrent: 2,
+    backlog: 100,
+  });
+  assert.equal(notifications?.webhook?.url.reveal(), 'https://hooks.example.com/services/SECRET');
+  /** @type {[Record<string, unknown>, RegExp][]} */
+  const cases = [
+    [{ events: ['worker_failed'] }, /notifications: set notifications\.hook, notifications\.webhook or both$/],
+    [{ hook: ['notify'] }, /notifications\.events: name the events the hook runs for/],
+    [{ webhook: { url: 'http://127.0.0.1:1/x' } }, /notifications\.webhook\.events: name the events to post/],
+    [{ events: ['Worker Failed'], hook: ['notify'] }, /notifications\.events\.0: expected event or alert types/],
+    [{ events: ['*'], webhook: { url: 'javascript:alert(1)' } }, /notifications\.webhook\.url: expected an http:\/\/ or https:\/\/ URL$/],
+  ];
+  for (const [config, message] of cases) {
+    writeDaemonConfig({ paths }, { notifications: config });
+    assert.throws(() => loadDaemonSettings(paths, {}), (/** @type {import('../../dist/errors.js').RelayError} */ error) => error.code === 'CONFIG_INVALID' && message.test(error.message) && !error.message.includes('\n'), JSON.stringify(config));
+  }
+}));
+
 test('worker types: defaults filled in, frozen, implementation is the default type, unknown names refused', () => withHome(SCOPE, async ({ paths }) => {
   const types = loadWorkerTypes(paths);
   assert.equal(types.defaultType, 'implementation');

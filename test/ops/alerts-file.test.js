@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { runAlertHook } from '../../dist/ops/alert-hook.js';
+import { runAlertHook } from '../../dist/ops/hook-runner.js';
 import { readAlertsFile, updateAlertsFile } from '../../dist/ops/alerts-file.js';
 import { readIdentity } from '../../dist/process/identity.js';
 import { defined, readJson, readJsonl, waitFor } from '../helpers/home.js';

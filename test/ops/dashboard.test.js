@@ -2,17 +2,18 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { assessDaemonHealth } from '../../dist/ops/daemon-health.js';
-import { buildDashboardModel, TROUBLE_ORDER } from '../../dist/ops/dashboard-model.js';
+import { buildDashboardModel, collectDashboardModel, TROUBLE_ORDER } from '../../dist/ops/dashboard-model.js';
+import { buildTask, enqueueTask } from '../../dist/store/tasks.js';
 import { renderDashboard } from '../../dist/ops/dashboard-render.js';
 import { formatDuration, truncateMiddle } from '../../dist/ops/format.js';
 import { CSI, stripAnsi } from './support.js';
-import { writeFileSync } from 'node:fs';
+import { utimesSync, writeFileSync } from 'node:fs';
 import { writePidFile, writePmState } from '../helpers/daemon.js';
 import { CLI, coord, defined, run, waitFor } from '../helpers/home.js';
-import { spawnUnrelated } from '../helpers/processes.js';
+import { isLive, spawnUnrelated } from '../helpers/processes.js';
 import { withHome } from '../helpers/scope.js';
 import { snapshotTree } from '../helpers/snapshots.js';
-import { runningSpec, writeSpecFile } from '../helpers/specs.js';
+import { readSpecFile, runningSpec, writePendingSpec, writeSpecFile } from '../helpers/specs.js';
 
 const NOW = Date.parse('2025-11-21T12:00:00.000Z');
 const ago = (s) => new Date(NOW - s * 1000).toISOString();
@@ -41,9 +42,10 @@ function fleet(n) {
         worker_type: i % 2 ? 'implementation' : 'review',
         status: pending ? 'pending' : 'running',
         execution: pending ? { restart_count: 2, next_restart_at: new Date(NOW + 25_000).toISOString() } : { pid: 100000 + i, started_at: ago(3600 + i), restart_count: i % 3 },
+        task: { description: `Task ${i}: implement the\nfrobnicator's ${'widget '.repeat(i % 5)}end-${i}` },
       }),
     );
-    workers[id] = { worker_id: id, health_state: health, last_checkin: ago(30 + i), progress_pct: i % 101, restart_count: i % 3 };
+    workers[id] = { worker_id: id, health_state: health, last_checkin: ago(30 + i), progress_pct: i % 101, restart_count: i % 3, ...(pending ? {} : { resources: { cpu_percent: i % 7 === 0 ? null : 12.4, rss_bytes: (i + 1) * 50 * 1048576, processes: 2, sampled_at: ago(1) } }) };
     if (i % 4 === 0) checkins.set(id, { worker_id: id, timestamp: ago(5), status: 'in_progress', progress_pct: 55, message: 'working' });
   }
   return { specs, pmState: { daemon: { pid: 4242 }, workers, metrics: {}, configuration: {} }, checkins };
@@ -85,22 +87,70 @@ describe('dashboard: worker-types.json in trouble', () => {
 
 describe('dashboard rendering (pure)', () => {
   for (const n of [0, 1, 200]) {
-    test(`${n} worker(s) fit 80 columns, with and without colour`, () => {
+    test(`${n} worker(s): a terminal's width fits, with and without colour; not a terminal, nothing is cut`, () => {
       const m = model(n);
-      const plain = renderDashboard(m, { width: 80 });
-      const colored = renderDashboard(m, { width: 80, color: true });
-      assert.ok(widest(plain) <= 80, plain);
-      assert.ok(widest(colored) <= 80);
-      assert.equal(stripAnsi(colored), plain);
-      assert.ok(!plain.includes(CSI));
-      if (n > 0) assert.ok(colored.includes(CSI));
-      const rows = plain.split('\n').filter((l) => l.startsWith('worker-'));
+      for (const width of [80, 132]) {
+        const plain = renderDashboard(m, { width });
+        const colored = renderDashboard(m, { width, color: true });
+        assert.ok(widest(plain) <= width, plain);
+        assert.ok(widest(colored) <= width);
+        assert.equal(stripAnsi(colored), plain);
+        assert.ok(!plain.includes(CSI));
+        if (n > 0) assert.ok(colored.includes(CSI));
+        const rows = plain.split('\n').filter((l) => /^worker[-…]/.test(l));
+        assert.equal(rows.length, n);
+        // The task beside each worker, cut to the column.
+        for (const row of rows) assert.match(row, / Task \d+: impl/);
+        assert.match(plain, /daemon {3}running {2}pid 4242 {2}up 2h03m {2}last pass 2s ago {2}passes 1532/);
+        assert.match(plain, /queue 12 queued/);
+        if (n === 0) assert.match(plain, /no active workers/);
+      }
+      const wide = renderDashboard(m, { wide: true, width: 80 });
+      const rows = wide.split('\n').filter((l) => /^worker[-…]/.test(l));
       assert.equal(rows.length, n);
-      assert.match(plain, /daemon {3}running {2}pid 4242 {2}up 2h03m {2}last pass 2s ago {2}passes 1532/);
-      assert.match(plain, /queue 12 queued/);
-      if (n === 0) assert.match(plain, /no active workers/);
+      for (const w of m.workers) {
+        const row = defined(rows.find((r) => r.startsWith(`${w.worker_id} `)), `the whole id ${w.worker_id}`);
+        assert.ok(row.endsWith(w.description.replace(/\s+/g, ' ')), `the whole description in ${row}`);
+      }
+      assert.ok(!wide.includes('…'), 'nothing cut');
+      if (n > 0) assert.match(wide, /^WORKER +TYPE +STATUS +HEALTH +PID +UP +RST +CHKIN +PROG +NEXT +CPU +MEM +TASK$/m);
+      if (n > 1) {
+        assert.match(wide, /^WORKER +TYPE +STATUS +HEALTH +PID +UP +RST +CHKIN +PROG +NEXT +CPU +MEM +TASK$/m);
+        assert.match(wide, / 12% +100M Task 1: /, 'CPU% and MEM (MiB) of a sampled worker');
+        assert.equal(m.workers.find((w) => w.worker_id.endsWith('a00001'))?.rss_bytes, 100 * 1048576);
+      }
     });
   }
+
+  test('recently ended workers below the active ones; a stopped daemon\'s dead worker shows exited, with no pid', () => {
+    const ended = [];
+    for (let i = 0; i < 14; i++) {
+      const failed = i % 3 === 0;
+      const spec = runningSpec(`ended-${i}`, { status: failed ? 'failed' : 'completed', error: failed ? `gave up after 3 restarts (#${i})` : null, task: { description: `ended task ${i}` }, execution: { pid: null, exit_code: failed ? 1 : 0, completed_at: i === 13 ? null : ago(60 * (i + 1)) } });
+      ended.push({ spec, mtimeMs: NOW - 30_000 });
+    }
+    const f = fleet(3);
+    const liveness = new Map(f.specs.filter((s) => s.status === 'running').map((s, i) => [s.worker_id, i === 0 ? 'gone' : 'alive']));
+    const m = buildDashboardModel({ home: '/h', now: NOW, daemon: stoppedDaemon, queueDepth: 0, alerts: [], problems: [], ...f, ended, liveness: /** @type {Map<string, 'alive' | 'gone'>} */ (liveness) });
+    assert.equal(m.recent.length, 10);
+    // Newest first; the one with no completed_at dated by its file's mtime (30 s ago).
+    assert.deepEqual(m.recent.slice(0, 3).map((r) => [r.worker_id, r.status]), [['ended-13', 'completed'], ['ended-0', 'failed'], ['ended-1', 'completed']]);
+    assert.deepEqual(m.recent[1], { worker_id: 'ended-0', worker_type: 'fixture', task_id: 'task-ended-0', description: 'ended task 0', status: 'failed', ended_at: ago(60), ended_age_seconds: 60, exit_code: 1, signal: null, error: 'gave up after 3 restarts (#0)' });
+    const dead = defined(m.workers.find((w) => w.liveness === 'gone'), 'the dead worker');
+    assert.deepEqual([dead.status, dead.health_state, dead.pid, dead.uptime_seconds, dead.cpu_percent], ['running', 'exited', null, null, null]);
+    assert.ok(m.health_stale && m.liveness_checked);
+    assert.equal(m.totals.by_status.exited, 1);
+    const alive = defined(m.workers.find((w) => w.liveness === 'alive'), 'the live worker');
+    assert.notEqual(alive.pid, null);
+    for (const text of [renderDashboard(m, { width: 80 }), renderDashboard(m, { wide: true })]) {
+      assert.match(text, /^recent {3}completed ended-13 +30s ago {2}exit 0: ended task 13$/m);
+      assert.match(text, /^ {9}failed {4}ended-0 +1m ago {2}gave up after 3 restarts \(#0\): ended t/m);
+      assert.equal(text.split('\n').filter((l) => / ended-\d+ /.test(l)).length, 10);
+      assert.match(text, new RegExp(`^${dead.worker_id.slice(0, 6)}\\S* +review +exited +exited `, 'm'));
+      assert.match(text, /1 exited\)/);
+      assert.match(text, /processes checked now/);
+    }
+  });
 
   test('rows are sorted trouble first, ids cut in the middle with …', () => {
     const m = model(16);
@@ -110,7 +160,7 @@ describe('dashboard rendering (pure)', () => {
     assert.equal(states[0], 'zombie');
     assert.equal(states.at(-1), 'healthy');
     const text = renderDashboard(m, { width: 80 });
-    const firstRow = defined(text.split('\n').find((l) => l.startsWith('worker-')), 'a worker row');
+    const firstRow = defined(text.split('\n').find((l) => /^worker[-…]/.test(l)), 'a worker row');
     assert.match(firstRow, /…/);
     assert.match(firstRow, / zombie /);
     assert.match(text, /health {3}2 zombie, 2 stalled, 2 late, 2 backoff, 2 exited, 2 starting, 4 healthy/);
@@ -121,7 +171,7 @@ describe('dashboard rendering (pure)', () => {
     const wide = renderDashboard(m, { width: 160 });
     assert.match(wide, /worker-implementation-20251121-120000-a00005 /);
     const cut = renderDashboard(m, { width: 80, maxRows: 10 });
-    assert.equal(cut.split('\n').filter((l) => l.startsWith('worker-')).length, 10);
+    assert.equal(cut.split('\n').filter((l) => /^worker[-…]/.test(l)).length, 10);
     assert.match(cut, /… 190 more workers/);
   });
 
@@ -207,15 +257,30 @@ describe('daemon-monitor command', () => {
     assert.deepEqual(snapshotTree(home), before, 'the dashboard changed a file');
   }));
 
-  test('200 workers through the script fit 80 columns; --json parses', () => withHome({}, async ({ home }) => {
-    for (let i = 0; i < 200; i++) writeSpecFile(home, 'active', runningSpec(`worker-implementation-${String(i).padStart(3, '0')}`, { status: 'pending' }));
+  test('200 workers through the script, not on a terminal: whole ids and tasks, the 10 newest ended; --json parses', () => withHome({}, async ({ home }) => {
+    const long = 'Refactor the billing module so that invoices are generated from the ledger and not from the orders table';
+    for (let i = 0; i < 200; i++) writeSpecFile(home, 'active', runningSpec(`worker-implementation-20251121-${String(i).padStart(3, '0')}`, { status: 'pending', task: { description: `${long} (${i})` } }));
+    for (let i = 0; i < 30; i++) {
+      const folder = i % 2 ? 'failed' : 'completed';
+      writeSpecFile(home, folder, runningSpec(`old-${i}`, { status: folder, error: folder === 'failed' ? 'max restarts reached' : null, execution: { pid: null, exit_code: i % 2, completed_at: new Date(Date.now() - (100 - i) * 1000).toISOString() } }));
+      // By mtime, the newest are the highest i.
+      const when = new Date(Date.now() - (100 - i) * 1000);
+      utimesSync(coord(home, 'worker-specs', folder, `old-${i}.json`), when, when);
+    }
     const text = await run(home, [], { script: 'dashboards/daemon-monitor.sh' });
     assert.equal(text.code, 0, text.stderr);
-    assert.ok(widest(text.stdout) <= 80);
-    assert.equal(text.stdout.split('\n').filter((l) => l.startsWith('worker-')).length, 200);
+    const rows = text.stdout.split('\n').filter((l) => l.startsWith('worker-implementation-20251121-'));
+    assert.equal(rows.length, 200);
+    for (const row of rows) assert.match(row, /^worker-implementation-20251121-\d{3} .* Refactor the billing module .* orders table \(\d+\)$/);
+    assert.ok(!text.stdout.includes('…'), 'nothing cut');
     assert.match(text.stdout, /daemon {3}stopped/);
+    const recent = text.stdout.split('\n').filter((l) => / old-\d+ /.test(l)).map((l) => / (old-\d+) /.exec(l)?.[1]);
+    assert.deepEqual(recent, ['old-29', 'old-28', 'old-27', 'old-26', 'old-25', 'old-24', 'old-23', 'old-22', 'old-21', 'old-20']);
     const json = await run(home, ['--json'], { script: 'dashboards/daemon-monitor.sh' });
-    assert.equal(JSON.parse(json.stdout).totals.workers, 200);
+    const parsed = JSON.parse(json.stdout);
+    assert.equal(parsed.totals.workers, 200);
+    assert.equal(parsed.workers[0].description, `${long} (0)`);
+    assert.equal(parsed.recent.length, 10);
   }));
 
   test('--watch redraws until q, and until SIGINT', { timeout: 20_000 }, () => withHome({}, async ({ home, tracker }) => {
@@ -247,6 +312,37 @@ describe('daemon-monitor command', () => {
     child.stdout.destroy();
     assert.deepEqual(await exited, { code: 0, signal: null });
     assert.equal(err, '', 'nothing on stderr');
+  }));
+
+  test('a stopped daemon: a killed worker shows exited, no pid; the next daemon adopts the live one, and its console says what happened', { timeout: 60_000 }, () => withHome({ daemonConfig: { alerts: { queue_depth_threshold: 0 } } }, async ({ home, paths }) => {
+    writePendingSpec(home, 'w-live', { description: 'keeps running' });
+    writePendingSpec(home, 'w-dead', { description: 'gets killed' });
+    const first = await run(home, ['pm-daemon', '--once', '--concurrency', '2']);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /pm_started +pid \d+, adopted 0 running workers/);
+    const dead = readSpecFile(home, 'active', 'w-dead');
+    const deadPid = defined(dead.execution?.pid, 'w-dead runs');
+    // The whole run (its shim's process group), as a crash or an OOM kill would, leaving no exit record.
+    process.kill(-deadPid, 'SIGKILL');
+    await waitFor(() => !isLive(deadPid), { what: 'w-dead to die', timeoutMs: 5000 });
+    const text = await run(home, ['daemon-monitor']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^w-dead +fixture +exited +exited +- +- .* gets killed$/m);
+    assert.match(text.stdout, new RegExp(`^w-live +fixture +running +\\S+ +${readSpecFile(home, 'active', 'w-live').execution?.pid} .* keeps running$`, 'm'));
+    assert.match(text.stdout, /processes checked now/);
+    // What --json prints (the model), read in this process.
+    const model = collectDashboardModel(paths);
+    const rows = Object.fromEntries(model.workers.map((/** @type {any} */ w) => [w.worker_id, w]));
+    assert.deepEqual([rows['w-dead'].liveness, rows['w-dead'].pid, rows['w-dead'].health_state, rows['w-dead'].description], ['gone', null, 'exited', 'gets killed']);
+    assert.equal(rows['w-live'].liveness, 'alive');
+    assert.ok(model.health_stale);
+    // The next daemon: one slot, taken by the live worker, so a queued task waits (a queue_depth alert).
+    await enqueueTask(paths, buildTask({ description: 'waits', priority: 'medium', workerType: 'fixture', metadata: {} }));
+    const second = await run(home, ['pm-daemon', '--once', '--concurrency', '1']);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /pm_started +pid \d+, adopted 1 running worker,/);
+    assert.match(second.stdout, /zombie_detected +w-dead {2}zombie: no process found, no recorded exit -> restart #1 in \d+s/);
+    assert.match(second.stdout, /alert_raised +WARNING queue_depth: 1 task queued \(above 0\)/);
   }));
 
   test('bad flags are refused with one line', () => withHome({}, async ({ home }) => {

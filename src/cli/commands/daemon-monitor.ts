@@ -28,7 +28,7 @@ export const daemonMonitorCommand: CommandModule<object, Args> = {
       .option('json', { type: 'boolean', default: false, describe: 'print the dashboard model as JSON (with --watch: one line per second)' })
       .option('watch', { type: 'boolean', default: false, describe: 'redraw every second until q or Ctrl-C' })
       .option('fleet', { type: 'boolean', default: false, describe: 'with the redis queue backend: every host, the shared queue, every host\'s workers' })
-      .option('width', { type: 'number', describe: 'columns to fit (default: the terminal, else 80)', requiresArg: true })
+      .option('width', { type: 'number', describe: 'columns to fit (default: the terminal\'s; not on a terminal, nothing is cut)', requiresArg: true })
       .option('interval', { type: 'number', default: 1, describe: 'with --watch: seconds between redraws', requiresArg: true }) as unknown as Argv<Args>,
   handler: async (argv) => {
     if (argv.width !== undefined && (!Number.isInteger(argv.width) || argv.width < 40)) throw new RelayError('USAGE', `--width must be a whole number >= 40, got \`${argv.width}\``);
@@ -52,7 +52,8 @@ export const daemonMonitorCommand: CommandModule<object, Args> = {
       printJson(model);
       return;
     }
-    const width = argv.width ?? (process.stdout.isTTY ? process.stdout.columns || 80 : 80);
-    process.stdout.write(renderDashboard(model, { width, color }));
+    // A terminal's width is fitted; a pipe or a file gets every line whole (unless --width says otherwise).
+    const tty = process.stdout.isTTY === true;
+    process.stdout.write(renderDashboard(model, { width: argv.width ?? (tty ? process.stdout.columns || 80 : 80), wide: argv.width === undefined && !tty, color }));
   },
 };

@@ -345,7 +345,7 @@ export const APP_JS = String.raw`'use strict';
     renderAlerts(m);
     fill(document.querySelector('#workers tbody'), m.workers.map(rowFor));
     // CPU and memory columns only once the daemon samples them.
-    $('workers').classList.toggle('no-usage', !m.workers.some(function (w) { return w.cpu_percent !== undefined || w.rss_bytes !== undefined; }));
+    $('workers').classList.toggle('no-usage', !m.workers.some(function (w) { return (w.cpu_percent !== null && w.cpu_percent !== undefined) || (w.rss_bytes !== null && w.rss_bytes !== undefined); }));
     show('workers-empty', m.workers.length === 0);
     renderRecent(m);
     renderPauses(m);

@@ -61,7 +61,7 @@ const FLEET_REFRESH_MS = 2000;
 const RECENT_ACTIVITY = 50;
 
 /** Fields that only say how long ago: left out when deciding whether the state changed (the page ages them itself). */
-const AGING = new Set(['generated_at', 'uptime_seconds', 'last_checkin_age_seconds', 'next_restart_in_seconds', 'age_seconds', 'last_pass_age_seconds', 'seconds_since_seen', 'last_pass_at', 'passes', 'last_pass_ms', 'last_seen']);
+const AGING = new Set(['generated_at', 'uptime_seconds', 'last_checkin_age_seconds', 'next_restart_in_seconds', 'age_seconds', 'last_pass_age_seconds', 'seconds_since_seen', 'last_pass_at', 'passes', 'last_pass_ms', 'last_seen', 'ended_age_seconds']);
 export function changeKey(state: WebState): string {
   // The daemon's one-line message says its uptime and last pass: the page words a healthy daemon itself.
   const daemon = state.model.daemon.ok ? { ...state.model.daemon, message: '' } : state.model.daemon;

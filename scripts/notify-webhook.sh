@@ -1,0 +1,3 @@
+#!/bin/sh
+. "$(dirname -- "$0")/lib/cli.sh"
+run_cli notify-webhook "$@"

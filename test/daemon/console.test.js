@@ -1,0 +1,54 @@
+// The daemon's console (pm-daemon.sh in a terminal): one line per event with what a person needs; and --version on every command.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { formatEventForConsole } from '../../dist/daemon/console.js';
+import { removeHome, makeHome, ROOT, run } from '../helpers/home.js';
+
+const AT = new Date('2025-11-21T10:00:00.000Z');
+/** @param {import('../../dist/contract/activity.js').KnownEvent} event @param {Record<string, unknown>} data @param {string} [worker_id] */
+const line = (event, data, worker_id = 'worker-7') => formatEventForConsole({ event, worker_id, data }, AT);
+
+describe('daemon console lines', () => {
+  test('a timeout warning says elapsed and limit; an exit says the decision; alerts say type and message', () => {
+    assert.equal(line('timeout_warning', { percent: 75, elapsed_seconds: 2700, limit_seconds: 3600, reason: 'last check-in 5s ago' }), '10:00:00  timeout_warning      worker-7  ran 45m of its 1h00m time limit (75%)');
+    assert.match(line('worker_exited', { exit_code: 1, signal: null, stop_reason: null, cause: 'crash', decision: 'restart', restart_count: 2, delay_ms: 5000 }), /worker_exited +worker-7 {2}exit code 1 \[crash\] -> restart #2 in 5s$/);
+    assert.match(line('worker_exited', { exit_code: 0, signal: null, decision: 'complete' }), / {2}exit code 0 -> completed$/);
+    assert.match(line('worker_exited', { exit_code: null, signal: 'SIGTERM', stop_reason: 'time_limit', decision: 'fail', error: 'over its time limit' }), / {2}signal SIGTERM \(stopped: time_limit\) -> failed: over its time limit$/);
+    assert.match(line('worker_exited', { exit_code: 1, signal: null, decision: 'rate_limit_wait', delay_ms: 90_000 }), /-> rate limited: restart in 1m \(not counted as a restart\)$/);
+    assert.match(line('alert_raised', { type: 'queue_depth', severity: 'warning', message: '51 tasks queued (above 50)' }, ''), /^10:00:00 {2}alert_raised +WARNING queue_depth: 51 tasks queued \(above 50\)$/);
+    assert.match(line('alert_resolved', { type: 'zombie_threshold', severity: 'critical', message: '12 zombie workers' }, ''), /CRITICAL zombie_threshold: 12 zombie workers \(resolved\)$/);
+    assert.match(
+      line('memory_limit_exceeded', { rss_bytes: 90 * 1048576, limit_bytes: 50 * 1048576, processes: 2, biggest_rss_bytes: 85 * 1048576, biggest_command: 'node hog.js' }),
+      /memory_limit_exceeded worker-7 {2}run uses 90 MiB in 2 processes, over its 50 MiB limit; biggest: 85 MiB node hog.js -> stopped$/,
+    );
+    assert.match(line('pm_started', { pid: 42, adopted: 3, worker_types: ['a', 'b'], loop_interval_seconds: 5, took_over_from: null }, ''), /pm_started +pid 42, adopted 3 running workers, 2 worker types, a full pass every 5s$/);
+  });
+
+  test('a long message keeps its start and its end, on one line; a long list is counted', () => {
+    const error = `gave up: ${'x'.repeat(400)}\nexit code 137 (OOM killed)`;
+    const text = line('worker_failed', { error });
+    assert.ok(!text.includes('\n'));
+    assert.match(text, /error=gave up: x+…x+ exit code 137 \(OOM killed\)$/);
+    assert.ok(text.length < 300, `${text.length} characters`);
+    assert.match(line('actions_held', { running_worker_ids: ['a', 'b', 'c', 'd', 'e', 'f', 'g'] }), /running_worker_ids=a,b,c,d,e \(\+2 more\)/);
+  });
+});
+
+test('--version on every command and script prints the package version, exit 0', async () => {
+  const { version } = JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8'));
+  const home = makeHome();
+  try {
+    const runs = await Promise.all([
+      run(home, ['--version']),
+      run(home, ['stop-worker', '--version']),
+      run(home, ['--version'], { script: 'stop-worker.sh' }),
+      run(home, ['--version'], { script: 'dashboards/daemon-monitor.sh' }),
+      run(home, ['--version'], { script: 'checkin.sh' }),
+      run(home, ['--version'], { script: 'hooks/claude-code.sh' }),
+    ]);
+    for (const r of runs) assert.deepEqual([r.code, r.stdout, r.stderr], [0, `${version}\n`, '']);
+  } finally {
+    removeHome(home);
+  }
+});
