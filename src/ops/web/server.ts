@@ -269,10 +269,12 @@ export function createWebDashboard(options: WebDashboardOptions): WebDashboard {
 
   const events = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     await fleet?.refresh();
+    // The page went away, or the server is closing, while the fleet was read.
+    if (closed || res.destroyed) return void res.destroy();
     if (!openStream(req, res)) return;
     const client = new SseClient(res, () => eventClients.delete(client));
     eventClients.add(client);
-    req.on('close', () => eventClients.delete(client));
+    res.on('close', () => eventClients.delete(client));
     const state = buildState();
     client.write(sseMessage('state', state));
     for (const event of options.activity?.recent(RECENT_ACTIVITY) ?? []) client.write(sseMessage('activity', event));
@@ -283,12 +285,13 @@ export function createWebDashboard(options: WebDashboardOptions): WebDashboard {
     if (!isValidId(workerId)) return sendText(res, 400, `bad worker id: ${shown}`);
     const dir = paths.workerLogDir(workerId);
     if (!existsSync(dir) && findSpec(paths, workerId) === undefined && findArchivedSpec(paths, workerId) === undefined) return sendText(res, 404, `no worker ${workerId}`);
+    if (closed) return void res.destroy();
     if (!openStream(req, res)) return;
     const client = new SseClient(res, () => stream.close());
     const log = { file: paths.workerLogFile(workerId), rotated: paths.workerRotatedLogFile(workerId), lines: LOG_LINES, pollMs: options.logPollMs ?? 500 };
     const stream = new LogStream(client, log, () => logStreams.delete(stream));
     logStreams.add(stream);
-    req.on('close', () => stream.close());
+    res.on('close', () => stream.close());
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
