@@ -125,7 +125,11 @@ test('workspaces: the daemon restarts a crashed worker in the same worktree, its
   const where = await waitFor(() => whereOf(t.home, id)?.RESTART === '1' && whereOf(t.home, id), { what: 'the restarted run', timeoutMs: 20_000 });
   assert.equal(where.PWD, realpathSync(join(t.home, 'workspaces', id)));
   assert.match(where.NOTES, /^written by run run-/, 'the first run\'s uncommitted file is there for the second');
-  const started = eventsOf(t.home, id, 'worker_started');
+  // The second run may be at work an instant before its worker_started line is appended.
+  const started = await waitFor(() => {
+    const seen = eventsOf(t.home, id, 'worker_started');
+    return seen.length >= 2 && seen;
+  }, { what: 'both runs\' worker_started' });
   assert.equal(started.length, 2);
   assert.deepEqual(started.map((e) => e.data.workspace), [join(t.home, 'workspaces', id), join(t.home, 'workspaces', id)]);
 }));

@@ -25,7 +25,7 @@
 // once: a short run still covers every procedure (a random pick of 6 missed one ~1 time in 6).
 // CHAOS_HAND_TRACE=1 prints each edit's outcome.
 //
-//   node --test test/chaos/hand-edits.test.js                 CI: 12 s of edits (about 25 s in all)
+//   node --test test/chaos/hand-edits.test.js                 CI: 8 s of edits (about 20 s in all)
 //   CHAOS_HAND_MS=120000 node --test test/chaos/hand-edits.test.js        a longer run
 //   CHAOS_LONG=1 node --test test/chaos/                      the long run of every chaos test (5 minutes here)
 import assert from 'node:assert/strict';
@@ -53,7 +53,7 @@ import { isLive, spawnUnrelated } from '../helpers/processes.js';
 import { withHome } from '../helpers/scope.js';
 
 
-const EDIT_MS = envNumber('CHAOS_HAND_MS', LONG ? 300_000 : 12_000);
+const EDIT_MS = envNumber('CHAOS_HAND_MS', LONG ? 300_000 : 8_000);
 const LOOP_S = 0.2;
 const STOP_GRACE_S = 1;
 // Two live runs of one worker may overlap while the daemon stops the old one (TERM, the grace, KILL) and a
