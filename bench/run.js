@@ -21,8 +21,9 @@ import * as fleet from './fleet.js';
 import * as psList from './ps-list.js';
 import * as hook from './hook.js';
 import * as failover from './failover.js';
+import * as sampling from './sampling.js';
 
-const BENCHMARKS = [pass, cleanupDryRun, latency, checkins, fleet, psList, hook, failover];
+const BENCHMARKS = [pass, cleanupDryRun, latency, checkins, fleet, psList, hook, failover, sampling];
 
 const HELP = `Usage: node bench/run.js [--quick] [--profile] [--only NAME[,NAME]] [NAME...] [--list]
 

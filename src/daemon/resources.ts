@@ -69,7 +69,8 @@ export class ResourceSampling {
         memory: {
           rssBytes: usage.rssBytes,
           processes: usage.processes.length,
-          biggest: biggest === undefined ? null : { pid: biggest.pid, command: biggest.command, rssBytes: biggest.rssBytes },
+          // The process itself: its command is read only if the decision logs it (memory_limit_exceeded).
+          biggest: biggest ?? null,
         },
       });
     }

@@ -109,14 +109,24 @@ function listPids(): number[] {
   }
 }
 
-function usageOf(pid: number, stat: StatFields, system: SystemUnits, nowTicks: number): ProcessUsage {
+/** Its argv joined by spaces, or its command name in brackets. */
+function commandOf(pid: number, name: string): string {
   const argv = readCmdline(pid);
+  return argv !== undefined && argv.length > 0 ? argv.join(' ') : `[${name}]`;
+}
+
+/** A process's usage; its command is read from /proc only when asked for (a sample of a thousand runs reads none). */
+function usageOf(pid: number, stat: StatFields, system: SystemUnits, nowTicks: number): ProcessUsage {
   const life = nowTicks - stat.startTicks;
+  let command: string | undefined;
   return {
     pid,
     ppid: stat.ppid,
     pgrp: stat.pgrp,
-    command: argv !== undefined && argv.length > 0 ? argv.join(' ') : `[${stat.name}]`,
+    get command(): string {
+      command ??= commandOf(pid, stat.name);
+      return command;
+    },
     startTicks: stat.startTicks,
     cpuTicks: stat.cpuTicks,
     rssBytes: stat.rssPages * system.pageBytes,
