@@ -1,9 +1,11 @@
 // The daemon's console (pm-daemon.sh in a terminal): one line per event with what a person needs; and --version on every command.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { formatEventForConsole } from '../../dist/daemon/console.js';
-import { removeHome, makeHome, ROOT, run } from '../helpers/home.js';
+import { CLI, removeHome, makeHome, ROOT, run, waitFor } from '../helpers/home.js';
+import { withHome } from '../helpers/scope.js';
 
 const AT = new Date('2025-11-21T10:00:00.000Z');
 /** @param {import('../../dist/contract/activity.js').KnownEvent} event @param {Record<string, unknown>} data @param {string} [worker_id] */
@@ -52,3 +54,21 @@ test('--version on every command and script prints the package version, exit 0',
     removeHome(home);
   }
 });
+
+test('the console prints every event of pm-activity.jsonl, whoever appended it (a command, emit-event), and the daemon\'s own once', () =>
+  withHome({}, async (t) => {
+    const child = spawn(process.execPath, [CLI, 'pm-daemon'], { env: { ...process.env, COMMIT_RELAY_HOME: t.home, PM_LOOP_INTERVAL: '0.5' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    t.tracker.pid(child.pid);
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    await waitFor(() => /pm_started /.test(out), { what: 'pm_started on the console' });
+    const [paused, emitted] = await Promise.all([run(t.home, ['pause-dispatch', '--reason', 'maintenance']), run(t.home, ['emit-event', '--type', 'custom_thing', '--worker-id', 'w-9', '--message', 'hello'])]);
+    assert.equal(paused.code, 0, paused.stderr);
+    assert.equal(emitted.code, 0, emitted.stderr);
+    await waitFor(() => /dispatch_paused .*reason=maintenance/.test(out) && /custom_thing +w-9 {2}message=hello/.test(out), { what: 'the commands\' events on the console', timeoutMs: 5000 });
+    child.kill('SIGTERM');
+    await exited;
+    assert.equal(out.match(/ pm_started /g)?.length, 1, out);
+    assert.equal(out.match(/ pm_stopped /g)?.length, 1, out);
+  }));
