@@ -1,7 +1,7 @@
 import { formatDuration, truncateMiddle } from '../ops/format.js';
 import type { AnyEventInput } from '../store/activity-log.js';
 
-const DETAIL_KEYS = ['worker_type', 'running_worker_ids', 'reason', 'cause', 'error', 'progress_pct', 'status', 'pid', 'restart_count', 'outcome', 'exit_code', 'signal', 'percent', 'message', 'decision', 'delay_ms', 'resumed', 'session_id', 'why', 'source', 'reset_at', 'scope', 'by', 'until', 'where', 'file', 'path'] as const;
+const DETAIL_KEYS = ['worker_type', 'running_worker_ids', 'reason', 'cause', 'error', 'progress_pct', 'status', 'pid', 'restart_count', 'outcome', 'exit_code', 'signal', 'percent', 'message', 'decision', 'delay_ms', 'resumed', 'session_id', 'why', 'source', 'reset_at', 'scope', 'by', 'until', 'where', 'file', 'path', 'sink', 'for_event'] as const;
 
 /** A free-text value at most this long on the console; longer ones keep their start and their end (where an error's cause often is). */
 const MAX_VALUE = 200;

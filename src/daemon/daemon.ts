@@ -446,9 +446,11 @@ export class Daemon {
     this.emit([{ event: 'pm_stopped', data: { graceful: true, reason, loops_completed: this.loops, workers_left_running: this.children.size + this.runningCount() } }]);
     await releaseDaemonSlot(this.paths, this.claim);
     this.activityFeed.poll();
-    this.activityFeed.close();
     // The deliveries under way end within their timeouts; what still waits is dropped (and logged).
     await this.notifier?.close();
+    // Their failures (notification_failed) still reach the console; the closed notifier ignores them.
+    this.activityFeed.poll();
+    this.activityFeed.close();
     this.state = 'stopped';
     this.logger.info({ reason }, 'pm-daemon stopped');
   }

@@ -24,6 +24,7 @@ describe('daemon console lines', () => {
       line('memory_limit_exceeded', { rss_bytes: 90 * 1048576, limit_bytes: 50 * 1048576, processes: 2, biggest_rss_bytes: 85 * 1048576, biggest_command: 'node hog.js' }),
       /memory_limit_exceeded worker-7 {2}run uses 90 MiB in 2 processes, over its 50 MiB limit; biggest: 85 MiB node hog.js -> stopped$/,
     );
+    assert.match(line('notification_failed', { sink: 'webhook', for_event: 'worker_failed', error: 'the webhook answered HTTP 500' }), /notification_failed +worker-7 {2}error=the webhook answered HTTP 500 sink=webhook for_event=worker_failed$/);
     assert.match(line('pm_started', { pid: 42, adopted: 3, worker_types: ['a', 'b'], loop_interval_seconds: 5, took_over_from: null }, ''), /pm_started +pid 42, adopted 3 running workers, 2 worker types, a full pass every 5s$/);
   });
 
@@ -56,7 +57,8 @@ test('--version on every command and script prints the package version, exit 0',
 });
 
 test('the console prints every event of pm-activity.jsonl, whoever appended it (a command, emit-event), and the daemon\'s own once', () =>
-  withHome({}, async (t) => {
+  // A webhook that cannot be reached: its failure for dispatch_paused comes at the stop (a retry a second later), and is still shown.
+  withHome({ daemonConfig: { notifications: { events: ['dispatch_paused'], webhook: { url: 'http://127.0.0.1:1/hook' } } } }, async (t) => {
     const child = spawn(process.execPath, [CLI, 'pm-daemon'], { env: { ...process.env, COMMIT_RELAY_HOME: t.home, PM_LOOP_INTERVAL: '0.5' }, stdio: ['ignore', 'pipe', 'pipe'] });
     t.tracker.pid(child.pid);
     let out = '';
@@ -71,4 +73,5 @@ test('the console prints every event of pm-activity.jsonl, whoever appended it (
     await exited;
     assert.equal(out.match(/ pm_started /g)?.length, 1, out);
     assert.equal(out.match(/ pm_stopped /g)?.length, 1, out);
+    assert.match(out, /notification_failed +error=the webhook post failed: .* sink=webhook for_event=dispatch_paused$/m);
   }));
