@@ -173,17 +173,19 @@ export class Daemon {
     const { tookOverFrom } = this.claim;
     this.state = 'running';
     this.healthSeed = healthAtLastStop(this.paths);
+    // Followed from here, so the fleet's first events reach the console and the notifications too.
+    this.activityFeed.start();
     if (this.settings.queue.backend === 'redis') {
       try {
         await this.startFleet();
       } catch (error) {
+        this.activityFeed.close();
         this.state = 'stopped';
         await releaseDaemonSlot(this.paths, this.claim);
         throw error;
       }
     }
     this.scheduler.start();
-    this.activityFeed.start();
     const orphans = findOrphansAtStart(this.paths);
     const adopted = runningAtStart(this.paths);
     const took = tookOverFrom === undefined ? null : { pid: tookOverFrom.pid, started_at: tookOverFrom.started_at };
