@@ -1,7 +1,7 @@
 import { formatDuration, truncateMiddle } from '../ops/format.js';
-import type { EventInput } from '../store/activity-log.js';
+import type { AnyEventInput } from '../store/activity-log.js';
 
-const DETAIL_KEYS = ['worker_type', 'running_worker_ids', 'reason', 'cause', 'error', 'progress_pct', 'status', 'pid', 'restart_count', 'outcome', 'exit_code', 'signal', 'percent', 'message', 'decision', 'delay_ms', 'resumed', 'session_id', 'why', 'source', 'reset_at', 'scope', 'by', 'until', 'where', 'file', 'path'] as const;
+const DETAIL_KEYS = ['worker_type', 'running_worker_ids', 'reason', 'cause', 'error', 'progress_pct', 'status', 'pid', 'restart_count', 'outcome', 'exit_code', 'signal', 'percent', 'message', 'decision', 'delay_ms', 'resumed', 'session_id', 'why', 'source', 'reset_at', 'scope', 'by', 'until', 'where', 'file', 'path', 'sink', 'for_event'] as const;
 
 /** A free-text value at most this long on the console; longer ones keep their start and their end (where an error's cause often is). */
 const MAX_VALUE = 200;
@@ -90,7 +90,7 @@ function summary(event: string, data: Data): string | undefined {
 }
 
 /** One line per event for a person watching the daemon in a terminal: time, event, worker, what happened. */
-export function formatEventForConsole(event: EventInput, now: Date = new Date()): string {
+export function formatEventForConsole(event: AnyEventInput, now: Date = new Date()): string {
   const time = now.toISOString().slice(11, 19);
   const who = event.worker_id ?? event.task_id ?? '';
   const data: Data = event.data ?? {};

@@ -173,17 +173,19 @@ export class Daemon {
     const { tookOverFrom } = this.claim;
     this.state = 'running';
     this.healthSeed = healthAtLastStop(this.paths);
+    // Followed from here, so the fleet's first events reach the console and the notifications too.
+    this.activityFeed.start();
     if (this.settings.queue.backend === 'redis') {
       try {
         await this.startFleet();
       } catch (error) {
+        this.activityFeed.close();
         this.state = 'stopped';
         await releaseDaemonSlot(this.paths, this.claim);
         throw error;
       }
     }
     this.scheduler.start();
-    this.activityFeed.start();
     const orphans = findOrphansAtStart(this.paths);
     const adopted = runningAtStart(this.paths);
     const took = tookOverFrom === undefined ? null : { pid: tookOverFrom.pid, started_at: tookOverFrom.started_at };
@@ -446,9 +448,11 @@ export class Daemon {
     this.emit([{ event: 'pm_stopped', data: { graceful: true, reason, loops_completed: this.loops, workers_left_running: this.children.size + this.runningCount() } }]);
     await releaseDaemonSlot(this.paths, this.claim);
     this.activityFeed.poll();
-    this.activityFeed.close();
     // The deliveries under way end within their timeouts; what still waits is dropped (and logged).
     await this.notifier?.close();
+    // Their failures (notification_failed) still reach the console; the closed notifier ignores them.
+    this.activityFeed.poll();
+    this.activityFeed.close();
     this.state = 'stopped';
     this.logger.info({ reason }, 'pm-daemon stopped');
   }

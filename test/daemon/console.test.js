@@ -1,9 +1,11 @@
 // The daemon's console (pm-daemon.sh in a terminal): one line per event with what a person needs; and --version on every command.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { formatEventForConsole } from '../../dist/daemon/console.js';
-import { removeHome, makeHome, ROOT, run } from '../helpers/home.js';
+import { CLI, removeHome, makeHome, ROOT, run, waitFor } from '../helpers/home.js';
+import { withHome } from '../helpers/scope.js';
 
 const AT = new Date('2025-11-21T10:00:00.000Z');
 /** @param {import('../../dist/contract/activity.js').KnownEvent} event @param {Record<string, unknown>} data @param {string} [worker_id] */
@@ -22,6 +24,7 @@ describe('daemon console lines', () => {
       line('memory_limit_exceeded', { rss_bytes: 90 * 1048576, limit_bytes: 50 * 1048576, processes: 2, biggest_rss_bytes: 85 * 1048576, biggest_command: 'node hog.js' }),
       /memory_limit_exceeded worker-7 {2}run uses 90 MiB in 2 processes, over its 50 MiB limit; biggest: 85 MiB node hog.js -> stopped$/,
     );
+    assert.match(line('notification_failed', { sink: 'webhook', for_event: 'worker_failed', error: 'the webhook answered HTTP 500' }), /notification_failed +worker-7 {2}error=the webhook answered HTTP 500 sink=webhook for_event=worker_failed$/);
     assert.match(line('pm_started', { pid: 42, adopted: 3, worker_types: ['a', 'b'], loop_interval_seconds: 5, took_over_from: null }, ''), /pm_started +pid 42, adopted 3 running workers, 2 worker types, a full pass every 5s$/);
   });
 
@@ -52,3 +55,23 @@ test('--version on every command and script prints the package version, exit 0',
     removeHome(home);
   }
 });
+
+test('the console prints every event of pm-activity.jsonl, whoever appended it (a command, emit-event), and the daemon\'s own once', () =>
+  // A webhook that cannot be reached: its failure for dispatch_paused comes at the stop (a retry a second later), and is still shown.
+  withHome({ daemonConfig: { notifications: { events: ['dispatch_paused'], webhook: { url: 'http://127.0.0.1:1/hook' } } } }, async (t) => {
+    const child = spawn(process.execPath, [CLI, 'pm-daemon'], { env: { ...process.env, COMMIT_RELAY_HOME: t.home, PM_LOOP_INTERVAL: '0.5' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    t.tracker.pid(child.pid);
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    await waitFor(() => /pm_started /.test(out), { what: 'pm_started on the console' });
+    const [paused, emitted] = await Promise.all([run(t.home, ['pause-dispatch', '--reason', 'maintenance']), run(t.home, ['emit-event', '--type', 'custom_thing', '--worker-id', 'w-9', '--message', 'hello'])]);
+    assert.equal(paused.code, 0, paused.stderr);
+    assert.equal(emitted.code, 0, emitted.stderr);
+    await waitFor(() => /dispatch_paused .*reason=maintenance/.test(out) && /custom_thing +w-9 {2}message=hello/.test(out), { what: 'the commands\' events on the console', timeoutMs: 5000 });
+    child.kill('SIGTERM');
+    await exited;
+    assert.equal(out.match(/ pm_started /g)?.length, 1, out);
+    assert.equal(out.match(/ pm_stopped /g)?.length, 1, out);
+    assert.match(out, /notification_failed +error=the webhook post failed: .* sink=webhook for_event=dispatch_paused$/m);
+  }));

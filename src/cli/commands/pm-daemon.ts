@@ -53,8 +53,15 @@ export const pmDaemonCommand: CommandModule<object, Args> = {
       flags,
       logger,
       hooks,
-      onEvent: print ? (event) => process.stdout.write(`${formatEventForConsole(event)}\n`) : undefined,
     });
+    // The console shows every event of pm-activity.jsonl, whoever appended it (the daemon, a command, a worker's
+    // emit-event, the alerts file's writer), at the time it happened.
+    if (print) {
+      daemon.activityFeed.subscribe((event) => {
+        const at = new Date(event.timestamp);
+        process.stdout.write(`${formatEventForConsole(event, Number.isNaN(at.getTime()) ? new Date() : at)}\n`);
+      });
+    }
     // The daemon outlives its own bugs: a stray exception is logged and the next pass tries again.
     process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection (carrying on)'));
     process.on('uncaughtException', (error) => logger.error({ err: error }, 'uncaught exception (carrying on)'));
