@@ -167,7 +167,7 @@ export function renderDescription(d: WorkerDescription, now: number = Date.now()
   field('Status', `${d.status}${d.stopped === null ? '' : ` (${printable(d.stopped)})`}, in worker-specs/${d.folder}/`);
   field('Created', d.created_at);
   field('Started', ago(d.started_at, now));
-  if (d.completed_at !== null) field('Completed', d.completed_at);
+  if (d.completed_at !== null) field(d.status === 'completed' ? 'Completed' : 'Ended', d.completed_at);
   const healthWhy = d.health.state === null ? (d.folder === 'active' ? 'not seen by the daemon yet' : '- (finished)') : `${d.health.state}${d.health.reason === null ? '' : `: ${printable(d.health.reason)}`}`;
   const asOf = d.health.state === null ? '' : d.health.daemon_running ? '' : ` (the daemon is not running: as it last saw it${d.health.as_of === null ? '' : `, ${d.health.as_of}`})`;
   field('Health', `${healthWhy}${asOf}`);

@@ -52,6 +52,7 @@ export async function runBoundedHook(hook: HookRun): Promise<HookOutcome> {
     return { ok: false, exitCode: null, signal: null, timedOut: false, durationMs: 0, error: `${what} is an empty argv list` };
   }
   const timers: NodeJS.Timeout[] = [];
+  let timedOut = false;
   try {
     const subprocess = execa(file, args, {
       cwd: hook.cwd,
@@ -64,7 +65,6 @@ export async function runBoundedHook(hook: HookRun): Promise<HookOutcome> {
       maxBuffer: 64 * 1024,
       env: hook.env,
     });
-    let timedOut = false;
     timers.push(
       setTimeout(() => {
         timedOut = true;
@@ -88,7 +88,11 @@ export async function runBoundedHook(hook: HookRun): Promise<HookOutcome> {
   } catch (error) {
     return { ok: false, exitCode: null, signal: null, timedOut: false, durationMs: elapsed(), error: `${what} could not run: ${describeError(error)}` };
   } finally {
-    for (const timer of timers) clearTimeout(timer);
+    // A hook that timed out may leave a child that ignores SIGTERM: its group keeps the SIGKILL promised at the end of the grace (unref'd).
+    for (const timer of timers) {
+      if (timedOut && timer !== timers[0]) timer.unref();
+      else clearTimeout(timer);
+    }
   }
 }
 

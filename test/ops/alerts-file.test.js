@@ -127,4 +127,13 @@ describe('runAlertHook', () => {
     // Gone, or a zombie waiting for init to reap it: either way no longer running.
     await waitFor(() => readIdentity(grandchild) === undefined, { timeoutMs: 3000, what: 'the hook grandchild to be gone' });
   }));
+
+  test('a hook that exits at the timeout leaves no child that ignores SIGTERM', () => withHome({}, async ({ home }) => {
+    const pidFile = join(home, 'stubborn.pid');
+    // The hook itself dies of the SIGTERM; its child ignores it (an ignored signal stays ignored across exec) and holds no pipe of the hook open.
+    const outcome = await runAlertHook(['sh', '-c', '(trap "" TERM; exec sleep 30 >/dev/null 2>&1) & echo $! > "$1"; wait', 'hook', pidFile], alert, 300, home);
+    assert.equal(outcome.timedOut, true);
+    const stubborn = Number(readFileSync(pidFile, 'utf8'));
+    await waitFor(() => readIdentity(stubborn) === undefined, { timeoutMs: 3000, what: 'the stubborn child to be killed after the grace' });
+  }));
 });
