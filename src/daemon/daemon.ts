@@ -192,6 +192,12 @@ export class Daemon {
     const { loopIntervalSeconds, maxConcurrentWorkers } = this.settings;
     this.emit([{ event: 'pm_started', data: { pid: process.pid, home: this.paths.home, loop_interval_seconds: loopIntervalSeconds, max_concurrent_workers: maxConcurrentWorkers, worker_types: Object.keys(this.inputs.workerTypes.types), took_over_from: took, adopted } }]);
     this.logger.info({ home: this.paths.home, settings: this.settings }, 'pm-daemon started');
+    const unenforced = Object.entries(this.inputs.workerTypes.types).filter(([, type]) => type.memory_limit_mb !== undefined).map(([name]) => name);
+    if (this.settings.resourceSampleSeconds <= 0 && unenforced.length > 0) {
+      const message = `resource_sample_seconds is 0: the memory_limit_mb of ${unenforced.join(', ')} is not enforced`;
+      this.logger.warn({ worker_types: unenforced }, message);
+      this.emit([{ event: 'daemon_warning', data: { warning: 'memory_limit_not_enforced', worker_types: unenforced, message } }]);
+    }
     const warnings = homePermissionWarnings(this.paths);
     for (const w of warnings) this.logger.warn({ path: w.path, mode: w.mode }, w.message);
     this.emit(warnings.map((w) => ({ event: 'daemon_warning', data: { warning: 'writable_by_others', path: w.path, mode: w.mode, message: w.message } })));

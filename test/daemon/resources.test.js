@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { eventsOf, pmState } from '../helpers/daemon.js';
+import { events, eventsOf, pmState } from '../helpers/daemon.js';
 import { QUICK, fixtureCommand as fixture, readJson, run, waitFor } from '../helpers/home.js';
 import { withHome } from '../helpers/scope.js';
 import { specPath } from '../helpers/specs.js';
@@ -57,4 +57,13 @@ test('resources are sampled into pm-state.json and /metrics; a run over memory_l
   assert.match(metrics, new RegExp(`commit_relay_worker_memory_bytes\\{worker_id="${steady}",worker_type="steady"\\} [1-9]\\d*`));
   assert.match(metrics, new RegExp(`commit_relay_worker_cpu_percent\\{worker_id="${steady}",worker_type="steady"\\} [\\d.]+`));
   assert.doesNotMatch(metrics, new RegExp(hog));
+}));
+
+test('with sampling off, a memory limit that cannot be enforced is a warning at start', () => withHome({ types, daemonConfig: { resource_sample_seconds: 0 } }, async ({ home }) => {
+  const once = await run(home, ['pm-daemon', '--once', '--quiet']);
+  assert.equal(once.code, 0, once.stderr);
+  const warnings = events(home).filter((e) => e.event === 'daemon_warning').filter((e) => e.data.warning === 'memory_limit_not_enforced');
+  assert.equal(warnings.length, 1);
+  assert.deepEqual(warnings[0]?.data.worker_types, ['hog']);
+  assert.match(String(warnings[0]?.data.message), /resource_sample_seconds is 0: the memory_limit_mb of hog is not enforced/);
 }));

@@ -311,7 +311,8 @@ export const APP_JS = String.raw`'use strict';
     } else {
       Object.keys(w).forEach(function (k) {
         var v = w[k];
-        if (v === null || v === undefined || v === '' || typeof v === 'object') return;
+        // A countdown would stand still between state messages: next_restart_at says when.
+        if (v === null || v === undefined || v === '' || typeof v === 'object' || k === 'next_restart_in_seconds') return;
         fields.appendChild(el('dt', null, [k]));
         fields.appendChild(AGES[k] ? el('dd', null, [ageSpan(v, AGES[k])]) : el('dd', null, [String(v)]));
       });
