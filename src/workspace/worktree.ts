@@ -64,24 +64,31 @@ function oneAtATime<T>(key: string, fn: () => Promise<T>): Promise<T> {
 }
 
 const LOCK_BUSY = /\.lock\b|could not lock|unable to create .*: file exists/i;
+/** A worktree folder removed by hand leaves its registration behind, which refuses the path until a prune. */
+const STALE_REGISTRATION = /missing but already registered worktree/i;
+/** Another process's prune removed this add's half-made registration (a person's `git worktree prune`, an older starter). */
+const REGISTRATION_GONE = /could not open '[^']*worktrees\/[^']*' for writing/i;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * `git worktree add`, tried again a few times while another process holds one of the repository's locks (another
- * starter, or a person's git). A retry finds the branch made by a try that failed later, and uses it.
+ * starter, or a person's git). A retry finds the branch made by a try that failed later, and uses it. It prunes only
+ * when a stale registration refuses the path: a prune while another starter adds its worktree would delete that
+ * one's registration before its gitdir file is written, and fail it.
  */
 async function addWorktree(repo: string, dir: string, branch: string, base: string): Promise<void> {
   for (let attempt = 1; ; attempt += 1) {
-    // A worktree folder removed by hand leaves its registration behind, which would refuse the path.
-    await git(['worktree', 'prune'], { cwd: repo });
     const branchExists = (await git(['show-ref', '--verify', '--quiet', `refs/heads/${branch}`], { cwd: repo })).ok;
     // A branch base is the new branch's upstream, so `git branch -d` later asks whether the work is merged into the base.
     const baseIsBranch = (await git(['show-ref', '--verify', '--quiet', `refs/heads/${base}`], { cwd: repo })).ok;
     const args = branchExists ? ['worktree', 'add', dir, branch] : ['worktree', 'add', ...(baseIsBranch ? ['--track'] : []), '-b', branch, dir, base];
     const added = await git(args, { cwd: repo });
     if (added.ok) return;
-    if (attempt >= 5 || !LOCK_BUSY.test(added.stderr) || existsSync(dir)) throw failed(`git worktree add failed: ${gitReason(added)}`);
-    await sleep(50 * attempt + Math.floor(Math.random() * 50));
+    const stale = STALE_REGISTRATION.test(added.stderr);
+    const retry = stale || LOCK_BUSY.test(added.stderr) || REGISTRATION_GONE.test(added.stderr);
+    if (attempt >= 5 || !retry || existsSync(dir)) throw failed(`git worktree add failed: ${gitReason(added)}`);
+    if (stale) await git(['worktree', 'prune'], { cwd: repo });
+    else await sleep(50 * attempt + Math.floor(Math.random() * 50));
   }
 }
 

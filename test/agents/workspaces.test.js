@@ -117,6 +117,23 @@ test('workspaces: a restart keeps the same worktree and the uncommitted file the
   assert.equal(readSpecFile(t.home, 'active', id).workspace.path, join(t.home, 'workspaces', id));
 }));
 
+test('workspaces: a worktree folder removed by hand is made again on the next start (its stale registration pruned)', () => withHome(SCOPE, async (t) => {
+  makeRepo(t.home);
+  const id = uniqueId('ws-gone');
+  writePendingSpec(t.home, id, { workerType: 'agent', description: 'wait' });
+  const first = await startWorker(t.ctx(), id);
+  t.tracker.group(first.pid);
+  const dir = join(t.home, 'workspaces', id);
+  await waitFor(() => existsSync(join(dir, 'notes.txt')), { what: 'notes.txt in the worktree' });
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(join(t.home, `where-${id}.txt`));
+  const second = await restartWorker(t.ctx(), id);
+  t.tracker.group(second.pid);
+  const where = await waitFor(() => whereOf(t.home, id), { what: 'the second run in its new worktree' });
+  assert.equal(where.PWD, realpathSync(dir));
+  assert.equal(where.BRANCH, `refs/heads/relay/${id}`);
+}));
+
 test('workspaces: the daemon restarts a crashed worker in the same worktree, its uncommitted file still there', () => withHome(SCOPE, async (t) => {
   makeRepo(t.home);
   const id = uniqueId('ws-crash');
