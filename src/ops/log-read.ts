@@ -95,7 +95,8 @@ export class LogFollower {
 
   constructor(
     private readonly file: string,
-    private readonly rotated: string,
+    /** Where a rotation renames it to; undefined for a file that is never rotated (pm-activity.jsonl). */
+    private readonly rotated: string | undefined,
     private readonly emit: (line: string) => void,
   ) {}
 
@@ -111,7 +112,7 @@ export class LogFollower {
       this.ino = stat.ino;
       this.offset = stat.size;
     }
-    if (lines.length < count) lines = [...lastLinesOfFile(this.rotated, count - lines.length), ...lines];
+    if (lines.length < count && this.rotated !== undefined) lines = [...lastLinesOfFile(this.rotated, count - lines.length), ...lines];
     for (const line of lines) this.emit(line);
   }
 
@@ -132,8 +133,8 @@ export class LogFollower {
       this.drain();
       this.flushPending();
       closeSync(this.fd);
-      const between = inodeOf(this.rotated);
-      if (between !== undefined && between !== this.ino && between !== nextIno) this.readWhole(this.rotated);
+      const between = this.rotated === undefined ? undefined : inodeOf(this.rotated);
+      if (this.rotated !== undefined && between !== undefined && between !== this.ino && between !== nextIno) this.readWhole(this.rotated);
     }
     this.fd = next;
     this.ino = nextIno;

@@ -1,8 +1,6 @@
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { errnoCode } from '../errors.js';
-import { readProcStat, runTokenOf } from './identity.js';
-
-const isLiveState = (state: string): boolean => state !== 'Z' && state !== 'X';
+import { isLiveState, procPids, readProcStat, runTokenOf } from './identity.js';
 
 /**
  * Does the process group still hold a live (non-zombie) process? kill(-pgid, 0) alone is not enough:
@@ -23,16 +21,9 @@ export function groupHasLiveMembers(pgid: number): boolean {
 
 /** The pids of the live processes of a group, from /proc (Linux). */
 export function liveGroupMembers(pgid: number): number[] {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return [];
-  }
   const members: number[] = [];
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readProcStat(Number(entry));
+  for (const pid of procPids()) {
+    const stat = readProcStat(pid);
     if (stat !== undefined && stat.pgrp === pgid && isLiveState(stat.state)) members.push(stat.pid);
   }
   return members;
@@ -71,16 +62,8 @@ export function runRemnants(pgid: number, runId: string): { ours: number[]; othe
 
 /** The process groups of live processes carrying this run's token (a scan of /proc: only for crash recovery). */
 export function groupsOfRun(runId: string): number[] {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return [];
-  }
   const groups = new Set<number>();
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
+  for (const pid of procPids()) {
     if (!carriesRunToken(pid, runId)) continue;
     const stat = readProcStat(pid);
     if (stat !== undefined && isLiveState(stat.state)) groups.add(stat.pgrp);
@@ -95,15 +78,7 @@ export function groupsOfRun(runId: string): number[] {
  */
 export function processesInside(dirs: readonly string[], runIds: ReadonlyMap<string, string> = new Map()): Map<string, number[]> {
   const found = new Map<string, number[]>(dirs.map((dir) => [dir, []]));
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return found;
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
+  for (const pid of procPids()) {
     if (pid === process.pid) continue;
     let cwd: string | undefined;
     try {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { errnoCode } from '../errors.js';
 
@@ -32,10 +32,16 @@ export const currentHost = (): string => hostname();
 
 export interface ProcStat {
   readonly pid: number;
+  /** The command name (field 2, at most 15 characters). */
+  readonly name: string;
   readonly state: string;
   readonly ppid: number;
   readonly pgrp: number;
   readonly startTicks: number;
+  /** User plus system CPU time (fields 14 and 15), in clock ticks. */
+  readonly cpuTicks: number;
+  /** Resident set size (field 24), in pages. */
+  readonly rssPages: number;
 }
 
 /** Parses /proc/PID/stat; the command name (field 2) may hold spaces and parentheses, so split after the last ')'. */
@@ -51,7 +57,20 @@ export function parseProcStat(text: string): ProcStat | undefined {
   const pgrp = Number(rest[2]);
   const startTicks = Number(rest[19]);
   if (state === undefined || !Number.isFinite(pid) || !Number.isFinite(startTicks)) return undefined;
-  return { pid, state, ppid, pgrp, startTicks };
+  return { pid, name: text.slice(open + 1, close), state, ppid, pgrp, startTicks, cpuTicks: Number(rest[11]) + Number(rest[12]), rssPages: Number(rest[21]) };
+}
+
+/** The pids of /proc (Linux); none where it cannot be read. */
+export function procPids(): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const pids: number[] = [];
+  for (const entry of entries) if (/^\d+$/.test(entry)) pids.push(Number(entry));
+  return pids;
 }
 
 export function readProcStat(pid: number): ProcStat | undefined {
@@ -103,7 +122,8 @@ export function checkRun(recorded: RecordedRun, tokenSeen = false): ProcessCheck
   return token === 'ours' ? 'alive' : token === 'gone' ? 'gone' : 'reused';
 }
 
-const isLiveState = (state: string): boolean => state !== 'Z' && state !== 'X';
+/** A process that runs (not a zombie waiting to be reaped, not dead). */
+export const isLiveState = (state: string): boolean => state !== 'Z' && state !== 'X';
 
 /**
  * Whether a process carries the run's token (COMMIT_RELAY_RUN_ID=runId in /proc/PID/environ). A worker

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { carriesRunToken } from './group.js';
-import { readCmdline } from './identity.js';
+import { isLiveState, procPids, readCmdline, readProcStat, type ProcStat } from './identity.js';
 
 /**
  * What a run costs: every live process that carries the run's token (COMMIT_RELAY_RUN_ID), wherever its
@@ -56,39 +56,10 @@ export function systemUnits(): SystemUnits {
   return units;
 }
 
-interface StatFields {
-  readonly ppid: number;
-  readonly pgrp: number;
-  readonly state: string;
-  readonly name: string;
-  readonly cpuTicks: number;
-  readonly startTicks: number;
-  readonly rssPages: number;
-}
-
-/** The fields of /proc/PID/stat this module needs; the name (field 2) may hold spaces and parentheses. */
-function readStat(pid: number): StatFields | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const open = text.indexOf('(');
-  const close = text.lastIndexOf(')');
-  if (open < 0 || close < open) return undefined;
-  // rest[0] is field 3 (state); field N is rest[N - 3].
-  const rest = text.slice(close + 2).split(' ');
-  const state = rest[0] ?? '';
-  const fields = {
-    ppid: Number(rest[1]),
-    pgrp: Number(rest[2]),
-    cpuTicks: Number(rest[11]) + Number(rest[12]),
-    startTicks: Number(rest[19]),
-    rssPages: Number(rest[21]),
-  };
-  if (state === 'Z' || state === 'X' || !Object.values(fields).every(Number.isFinite)) return undefined;
-  return { ...fields, state, name: text.slice(open + 1, close) };
+/** The stat of a live process (a zombie's resources are not the run's any more). */
+function liveStat(pid: number): ProcStat | undefined {
+  const stat = readProcStat(pid);
+  return stat !== undefined && isLiveState(stat.state) ? stat : undefined;
 }
 
 function uptimeTicks(ticksPerSecond: number): number {
@@ -99,16 +70,6 @@ function uptimeTicks(ticksPerSecond: number): number {
   }
 }
 
-function listPids(): number[] {
-  try {
-    return readdirSync('/proc')
-      .filter((entry) => /^\d+$/.test(entry))
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
-
 /** Its argv joined by spaces, or its command name in brackets. */
 function commandOf(pid: number, name: string): string {
   const argv = readCmdline(pid);
@@ -116,7 +77,7 @@ function commandOf(pid: number, name: string): string {
 }
 
 /** A process's usage; its command is read from /proc only when asked for (a sample of a thousand runs reads none). */
-function usageOf(pid: number, stat: StatFields, system: SystemUnits, nowTicks: number): ProcessUsage {
+function usageOf(pid: number, stat: ProcStat, system: SystemUnits, nowTicks: number): ProcessUsage {
   const life = nowTicks - stat.startTicks;
   let command: string | undefined;
   return {
@@ -139,9 +100,9 @@ export function runProcesses(runId: string): ProcessUsage[] {
   const system = systemUnits();
   const nowTicks = uptimeTicks(system.ticksPerSecond);
   const found: ProcessUsage[] = [];
-  for (const pid of listPids()) {
+  for (const pid of procPids()) {
     if (pid === process.pid || !carriesRunToken(pid, runId)) continue;
-    const stat = readStat(pid);
+    const stat = liveStat(pid);
     if (stat !== undefined) found.push(usageOf(pid, stat, system, nowTicks));
   }
   return treeOrder(found);
@@ -189,9 +150,9 @@ export class UsageSampler {
     const owners = new Map<number, { readonly startTicks: number; readonly runId: string | null }>();
     const ticks = new Map<number, { readonly startTicks: number; readonly cpuTicks: number }>();
     const byRun = new Map<string, { processes: ProcessUsage[]; usedTicks: number }>();
-    for (const pid of listPids()) {
+    for (const pid of procPids()) {
       if (pid === process.pid) continue;
-      const stat = readStat(pid);
+      const stat = liveStat(pid);
       if (stat === undefined) continue;
       const known = this.owners.get(pid);
       const runId = known !== undefined && known.startTicks === stat.startTicks ? known.runId : this.tokenOf(pid);
