@@ -1,12 +1,12 @@
 import type { Task } from '../contract/task-queue.js';
 import type { PassPlan } from '../core/decide.js';
-import { applyAction, type ApplyContext } from './apply.js';
+import { applyAction, runDeferred, type ApplyContext } from './apply.js';
 import { createSpecsForTasks, type DispatchAction } from './task-specs.js';
 
 /**
  * Applies a pass's plan: each action in order (a failure is reported and the rest go on), then the
  * dispatches as one batch (new specs, one queue update), each new worker started. Returns whether the
- * queue was changed (the caller reads it again next pass).
+ * queue was changed (the caller reads it again next pass). The background work the actions deferred starts last.
  */
 export async function applyPlan(
   ctx: ApplyContext,
@@ -14,6 +14,14 @@ export async function applyPlan(
   tasks: ReadonlyMap<string, Task>,
   reportError: (where: string, error: unknown, workerId?: string) => void,
 ): Promise<boolean> {
+  try {
+    return await applyActions(ctx, plan, tasks, reportError);
+  } finally {
+    runDeferred(ctx);
+  }
+}
+
+async function applyActions(ctx: ApplyContext, plan: PassPlan, tasks: ReadonlyMap<string, Task>, reportError: (where: string, error: unknown, workerId?: string) => void): Promise<boolean> {
   const dispatches: DispatchAction[] = [];
   for (const action of plan.actions) {
     if (action.kind === 'dispatch') dispatches.push(action);

@@ -426,6 +426,7 @@ export class Daemon {
       count: (name) => this.events.count(name),
       pauseProvider: async (action) => this.emit(await this.pauses.pauseProvider(action)),
       inflight: this.inflight,
+      deferred: [],
     };
   }
 
