@@ -173,8 +173,9 @@ export class Daemon {
     const { tookOverFrom } = this.claim;
     this.state = 'running';
     this.healthSeed = healthAtLastStop(this.paths);
-    // Followed from here, so the fleet's first events reach the console and the notifications too.
-    this.activityFeed.start();
+    // Followed from here, so the fleet's first events reach the console and the notifications too. Only when
+    // someone reads it (the console, notifications, the web page): else the daemon would read back every line it appends.
+    if (this.activityFeed.subscribers > 0 || this.settings.metrics.enabled) this.activityFeed.start();
     if (this.settings.queue.backend === 'redis') {
       try {
         await this.startFleet();
