@@ -26,10 +26,10 @@ let derivedWrites = 0;
  * a chmod and signal handlers added and removed each time), a third of an idle pass. The temp file is
  * created exclusively (never through a planted link) and removed if the write fails.
  */
-export function writeDerivedJsonSync(file: string, value: unknown): void {
+export function writeDerivedTextSync(file: string, text: string): void {
   const temp = tempName(file);
   try {
-    writeTempJson(temp, value, false);
+    writeTempText(temp, text, false);
     renameSync(temp, file);
   } catch (error) {
     rmSync(temp, { force: true });
@@ -68,7 +68,11 @@ function tempName(file: string): string {
 
 /** Creates `temp` exclusively (never through a planted link) and writes the JSON whole, fsynced if asked. */
 function writeTempJson(temp: string, value: unknown, fsync: boolean): void {
-  const bytes = Buffer.from(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
+  writeTempText(temp, `${JSON.stringify(value, null, 2)}\n`, fsync);
+}
+
+function writeTempText(temp: string, text: string, fsync: boolean): void {
+  const bytes = Buffer.from(text, 'utf8');
   const fd = openSync(temp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o644);
   try {
     let written = 0;
