@@ -35,7 +35,7 @@ const TYPE = 'peer';
 export const method = [
   `PM2 ${pm2Version()} (the devDependency, node_modules/pm2) with its own PM2_HOME in the benchmark's temp folder, killed (\`pm2 kill\`, then every process the benchmark marked) at the end; commit-relay's daemon (node dist/cli/main.js pm-daemon --quiet) on a temp home. Both on this machine, in one run, one after the other in alternating order.`,
   'The worker, the same for both: bench/fixtures/peer.sh, a bash script that appends "PID EPOCHREALTIME" (bash\'s own clock: no process is started to read it) to a file, then `exec sleep` (same pid). PM2 runs it as an app (interpreter bash, autorestart, restart_delay 0, max_restarts 1e6); commit-relay as a worker type (command bash peer.sh FILE, restart_backoff_seconds 0, max_restarts 1e6) inside its usual shim and log pipe.',
-  'Restart: one worker each, running side by side; SIGKILL of the worker\'s process (the pid it wrote, checked to be our `sleep`), timed just before the kill (performance.timeOrigin + performance.now(), the same wall clock), to the new process\'s first line (its EPOCHREALTIME); the two systems alternate, a random 250-500 ms apart.',
+  'Restart: one worker each, running side by side (and a third, the floor: bench/fixtures/bare-supervisor.mjs, a Node process that only respawns the worker the moment it exits); SIGKILL of the worker\'s process (the pid it wrote, checked to be our `sleep`), timed just before the kill (performance.timeOrigin + performance.now(), the same wall clock), to the new process\'s first line (its EPOCHREALTIME); the two systems alternate, a random 250-500 ms apart.',
   '100 workers started: from nothing (no supervisor running) to the 100th worker\'s first line. PM2: `pm2 start` of an ecosystem file with 100 apps (the CLI starts its daemon); commit-relay: the daemon started on a home with 100 queued tasks and max_concurrent_workers 100 (it turns each task into a spec, records the launch, then starts it).',
   'Memory: the supervisor\'s resident set (VmRSS of PM2\'s God daemon, of commit-relay\'s daemon) with those 100 idle workers, the median of 5 samples 1 s apart after a 5 s settle. The worker processes themselves are not counted for either.',
   'Ratios are commit-relay / PM2 of the medians (p50); below 1 is faster or smaller. Every sample is in details.',
@@ -224,16 +224,20 @@ async function restarts(dir, samples, log) {
   mkdirSync(oursOut, { recursive: true });
   const { home, paths, ids } = await oursHome(1, oursOut);
   const daemon = spawnDaemon(paths);
+  const bareOut = join(dir, 'bare-restart.log');
+  // The floor: a Node process that only respawns the worker when it exits (bench/fixtures/bare-supervisor.mjs).
+  const bare = spawn(process.execPath, [join(FIXTURES, 'bare-supervisor.mjs'), 'bash', FIXTURE, bareOut], { env: benchEnv(), stdio: 'ignore' });
   const sides = {
     pm2: { file: join(pm2Out, 'w000.log'), samples: [] },
     ours: { file: join(oursOut, `${ids[0]}.log`), samples: [] },
+    bare: { file: bareOut, samples: [] },
   };
   try {
     await pm2.cli(['start', pm2.ecosystem(['w000'], pm2Out)]);
-    await allUp([sides.pm2.file, sides.ours.file], 'one worker each');
+    await allUp([sides.pm2.file, sides.ours.file, sides.bare.file], 'one worker each');
     await sleep(1000);
     for (let i = 0; i < samples; i += 1) {
-      for (const key of i % 2 === 0 ? ['pm2', 'ours'] : ['ours', 'pm2']) {
+      for (const key of i % 2 === 0 ? ['pm2', 'ours', 'bare'] : ['bare', 'ours', 'pm2']) {
         const side = sides[key];
         const before = fixtureLines(side.file);
         const t = killFixture(before.at(-1).pid, mark);
@@ -245,9 +249,10 @@ async function restarts(dir, samples, log) {
         await sleep(250 + Math.random() * 250);
       }
     }
-    log(`restart p50: PM2 ${summarize(sides.pm2.samples).p50} ms, commit-relay ${summarize(sides.ours.samples).p50} ms`);
-    return { pm2: sides.pm2.samples, ours: sides.ours.samples };
+    log(`restart p50: PM2 ${summarize(sides.pm2.samples).p50} ms, commit-relay ${summarize(sides.ours.samples).p50} ms, a bare Node respawn ${summarize(sides.bare.samples).p50} ms`);
+    return { pm2: sides.pm2.samples, ours: sides.ours.samples, bare: sides.bare.samples };
   } finally {
+    bare.kill('SIGKILL');
     await pm2.kill();
     await stopDaemonProcess(daemon);
     killMarked();
@@ -280,6 +285,7 @@ export async function run({ quick, log }) {
     const figures = [
       figure('restart_p50_ms', `SIGKILL of the worker → its new process runs its first line, commit-relay p50 (n=${restartSamples}; PM2 ${p50(restart.pm2)} ms)`, p50(restart.ours), 'ms'),
       figure('restart_ratio', `restart p50, commit-relay / PM2 (${p50(restart.ours)} / ${p50(restart.pm2)} ms)`, ratio(p50(restart.ours), p50(restart.pm2)), '×', atMost(0.8)),
+      figure('restart_floor_p50_ms', 'the same for a bare Node process that only respawns the worker on exit (the floor of a Node supervisor: its exit event and spawn), p50', p50(restart.bare), 'ms'),
       figure('start100_ms', `${n} workers from nothing to all running, commit-relay median of ${rounds} (PM2 ${p50(start.pm2)} ms)`, p50(start.ours), 'ms'),
       figure('start100_ratio', `${n} workers started, commit-relay / PM2 (${p50(start.ours)} / ${p50(start.pm2)} ms)`, ratio(p50(start.ours), p50(start.pm2)), '×', atMost(0.8)),
       figure('rss100_mb', `supervisor's resident memory with ${n} idle workers, commit-relay (PM2 ${p50(rss.pm2)} MB)`, p50(rss.ours), 'MB'),
@@ -290,7 +296,7 @@ export async function run({ quick, log }) {
       details: {
         pm2_version: pm2Version(),
         load_average_end: os.loadavg().map((l) => round(l, 2)),
-        restart_ms: { pm2: restart.pm2, ours: restart.ours, pm2_summary: summarize(restart.pm2), ours_summary: summarize(restart.ours) },
+        restart_ms: { pm2: restart.pm2, ours: restart.ours, bare: restart.bare, pm2_summary: summarize(restart.pm2), ours_summary: summarize(restart.ours), bare_summary: summarize(restart.bare) },
         start100_ms: start,
         rss100_mb: rss,
       },
