@@ -1,6 +1,7 @@
 import type { Task } from '../contract/task-queue.js';
 import type { PassPlan } from '../core/decide.js';
 import { applyAction, runDeferred, type ApplyContext } from './apply.js';
+import { mapInTurn } from './in-turn.js';
 import { createSpecsForTasks, type DispatchAction } from './task-specs.js';
 
 /** How many of a pass's new workers are being started at once. */
@@ -36,15 +37,7 @@ async function applyActions(ctx: ApplyContext, plan: PassPlan, tasks: ReadonlyMa
     const ready = await createSpecsForTasks(ctx.paths, dispatches, tasks, ctx.clock.wallNow(), (events) => ctx.emit(events));
     // A few at once, in dispatch order: each start waits on its lock and writes between its synchronous spawn,
     // and those waits overlap the next starts' work. Each start holds its own worker's spec lock.
-    let next = 0;
-    const startNext = async (): Promise<void> => {
-      while (next < ready.length) {
-        const workerId = ready[next] as string;
-        next += 1;
-        await applyAction(ctx, { kind: 'start', workerId, restart: false }).catch((error: unknown) => reportError(`start ${workerId}`, error, workerId));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(START_CONCURRENCY, ready.length) }, startNext));
+    await mapInTurn(ready, START_CONCURRENCY, (workerId) => applyAction(ctx, { kind: 'start', workerId, restart: false }).catch((error: unknown) => reportError(`start ${workerId}`, error, workerId)));
   } catch (error) {
     reportError('dispatch', error);
   }
