@@ -27,6 +27,8 @@ export interface EnqueueResult {
 export interface TaskQueueBackend {
   readonly kind: 'file' | 'redis';
   enqueue(task: Task): Promise<EnqueueResult>;
+  /** Several tasks, in order: the file backend in one locked write; redis one job after another. */
+  enqueueMany(tasks: readonly Task[]): Promise<EnqueueResult[]>;
   close(): Promise<void>;
 }
 
