@@ -4,7 +4,6 @@
 // shared with the `commit-relay create-task` command, whose flags and errors this mirrors.
 import { describeError, exitCodeFor, RelayError } from '../errors.js';
 import { runCreateTask } from '../queue/create-task-input.js';
-import { relayVersion } from '../version.js';
 
 const HELP = `Usage: create-task.sh --description D [--priority P] [--worker-type T] [--metadata JSON] [--task-id ID] [--json]
        create-task.sh --from-file FILE [--json]
@@ -74,7 +73,7 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   try {
     const parsed = parseArgs(argv);
     if (parsed === 'help' || parsed === 'version') {
-      process.stdout.write(parsed === 'help' ? HELP : `${relayVersion()}\n`);
+      process.stdout.write(parsed === 'help' ? HELP : `${(await import('../version.js')).relayVersion()}\n`);
       return 0;
     }
     process.stdout.write(await runCreateTask({ ...parsed.values, json: parsed.json }, env));

@@ -9,7 +9,7 @@ import type { Task } from '../contract/task-queue.js';
 import { RelayError, quote } from '../errors.js';
 import { appendEvents, type EventInput } from '../store/activity-log.js';
 import { ensureLayout, type HomePaths } from '../store/home.js';
-import { buildTask } from '../store/task-batch.js';
+import { buildTask, newTaskId } from '../store/task-batch.js';
 import { openTaskQueue, type EnqueueResult } from './backend.js';
 import { defaultWorkerType, loadWorkerTypeNames } from './worker-type-names.js';
 
@@ -117,6 +117,10 @@ export async function queueTasks(paths: HomePaths, env: NodeJS.ProcessEnv, draft
   if (drafts.length === 0) return [];
   const names = await loadWorkerTypeNames(paths);
   const tasks: Task[] = [];
+  // Generated ids made unique within the batch (24 random bits clash about once in 30 batches of 1,000 made
+  // in one second); enqueueTasks also renews one that clashes with a queued task.
+  const generatedIds = new Set<string>();
+  const givenIds = new Set(drafts.flatMap((d) => (d.taskId === undefined ? [] : [d.taskId])));
   for (const draft of drafts) {
     const workerType = draft.workerType ?? defaultWorkerType(paths, names);
     try {
@@ -125,12 +129,18 @@ export async function queueTasks(paths: HomePaths, env: NodeJS.ProcessEnv, draft
       throw located(draft.where, error);
     }
     const built = buildTask({ description: draft.description, priority: draft.priority, workerType, metadata: draft.metadata }, now);
-    tasks.push(draft.taskId === undefined ? built : { ...built, task_id: draft.taskId });
+    if (draft.taskId !== undefined) tasks.push({ ...built, task_id: draft.taskId });
+    else {
+      let task = built;
+      while (generatedIds.has(task.task_id) || givenIds.has(task.task_id)) task = { ...task, task_id: newTaskId(now) };
+      generatedIds.add(task.task_id);
+      tasks.push(task);
+    }
   }
   const backend = await openTaskQueue(paths, await queueSettings(paths, env));
   try {
     if (backend.kind === 'file') ensureLayout(paths);
-    const results = await backend.enqueueMany(tasks);
+    const results = await backend.enqueueMany(tasks, { generatedIds });
     const events: EventInput[] = results
       .filter((r) => r.created)
       .map(({ task, where }) => ({

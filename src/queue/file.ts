@@ -5,7 +5,7 @@ import type { QueuedWhere, TaskQueueBackend } from './backend.js';
 /** task-queue.json: a task with an id already in the file is not queued again. */
 export function fileTaskQueue(paths: HomePaths): TaskQueueBackend {
   const where: QueuedWhere = { backend: 'file', queue: paths.taskQueue };
-  const enqueueMany: TaskQueueBackend['enqueueMany'] = async (tasks) => (await enqueueTasks(paths, tasks)).map((r) => ({ ...r, where }));
+  const enqueueMany: TaskQueueBackend['enqueueMany'] = async (tasks, options) => (await enqueueTasks(paths, tasks, options)).map((r) => ({ ...r, where }));
   return {
     kind: 'file',
     enqueueMany,

@@ -1,7 +1,6 @@
 // Queued tasks made and added in a batch: zod-free (zod alone costs about 150 ms to load), so that
 // scripts/create-task.sh, through src/bin/create-task.ts, starts fast. The full schema is loaded only when
 // the quick check below cannot vouch for task-queue.json, and then it decides and words the error.
-import { randomBytes } from 'node:crypto';
 import { isValidId } from '../contract/ids.js';
 import { nowIso } from '../contract/now.js';
 import { jsonDeeperThan, MAX_JSON_DEPTH } from '../contract/parse.js';
@@ -11,10 +10,15 @@ import { readTextIfExists, writeJsonSync } from './atomic.js';
 import type { HomePaths } from './home.js';
 import { TASK_QUEUE_LOCK, withQuickLock } from './lock.js';
 
-/** task-20261123-230512-3f9a1c: sortable by time, unique across processes. */
+/**
+ * task-20261123-230512-3f9a1c: sortable by time; 24 random bits make a clash within one second unlikely,
+ * and enqueueTasks gives a generated id that clashes anyway a new one. Math.random (seeded per process from
+ * the system's entropy) rather than node:crypto, whose load is about 6 ms of create-task.sh's start: the id
+ * is a name, not a secret.
+ */
 export function newTaskId(now: number = Date.now()): string {
   const stamp = nowIso(now).replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  return `task-${stamp}-${randomBytes(3).toString('hex')}`;
+  return `task-${stamp}-${Math.floor(Math.random() * 0x1000000).toString(16).padStart(6, '0')}`;
 }
 
 export interface NewTask {
@@ -46,15 +50,24 @@ export interface Enqueued {
   readonly created: boolean;
 }
 
+export interface EnqueueOptions {
+  /** Ids newTaskId made (not given by a person): one already queued or earlier in the batch is replaced by a new one. */
+  readonly generatedIds?: ReadonlySet<string>;
+}
+
 /**
  * Adds tasks to task-queue.json in one read-modify-write under its lock, with one atomic write (none when
- * every id is already queued). A task whose id is already in the queue is not queued again.
+ * every id is already queued). A task whose given id is already in the queue is not queued again.
  */
-export async function enqueueTasks(paths: HomePaths, tasks: readonly Task[]): Promise<Enqueued[]> {
+export async function enqueueTasks(paths: HomePaths, tasks: readonly Task[], options: EnqueueOptions = {}): Promise<Enqueued[]> {
   return withQuickLock(paths, TASK_QUEUE_LOCK, async () => {
     const queue = await readTaskQueueQuickly(paths);
     const byId = new Map(queue.tasks.map((t) => [t.task_id, t]));
-    const results = tasks.map((task): Enqueued => {
+    const results = tasks.map((given): Enqueued => {
+      let task = given;
+      if (options.generatedIds?.has(task.task_id) === true) {
+        while (byId.has(task.task_id)) task = { ...task, task_id: newTaskId(Date.parse(task.created_at)) };
+      }
       const found = byId.get(task.task_id);
       if (found !== undefined) return { task: found, created: false };
       byId.set(task.task_id, task);

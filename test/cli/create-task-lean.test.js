@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import { workerTypeSchema } from '../../dist/contract/worker-types.js';
 import { DEFERRED_KEYS, QUICK_CHECKS, quickWorkerTypeNames } from '../../dist/queue/worker-type-names.js';
 import { withLock, withQuickLock } from '../../dist/store/lock.js';
+import { enqueueTasks } from '../../dist/store/task-batch.js';
 import { makeSeededHome, runRefused } from './support.js';
 import { readJson, readJsonl, removeHome, run } from '../helpers/home.js';
 
@@ -178,6 +179,26 @@ describe('withQuickLock and withLock exclude each other', () => {
         await Promise.all([held, waiting]);
         assert.deepEqual(order, ['first in', 'first out', 'second in']);
       }
+    } finally {
+      removeHome(home);
+    }
+  });
+});
+
+describe('generated task ids', () => {
+  test('a generated id already queued is replaced by a new one; a given one is not queued again', async () => {
+    const { home, paths } = await makeSeededHome();
+    try {
+      const [seed] = readJson(paths.taskQueue).tasks;
+      const clash = { ...seed, description: 'new' };
+      const given = { ...seed, description: 'given' };
+      const [renewed] = await enqueueTasks(paths, [clash], { generatedIds: new Set([seed.task_id]) });
+      const [repeated] = await enqueueTasks(paths, [given]);
+      assert.equal(renewed.created, true);
+      assert.notEqual(renewed.task.task_id, seed.task_id);
+      assert.match(renewed.task.task_id, /^task-\d{8}-\d{6}-[0-9a-f]{6}$/);
+      assert.deepEqual([repeated.created, repeated.task.description], [false, 'seed']);
+      assert.deepEqual(readJson(paths.taskQueue).tasks.map((/** @type {any} */ t) => t.description), ['seed', 'new']);
     } finally {
       removeHome(home);
     }
