@@ -2,7 +2,6 @@
 // lean entry scripts/create-task.sh runs (src/bin/create-task.ts): check every task before the home is
 // touched, then queue them all in one write and log one task_created per new task in one append. zod-free
 // on the file backend's usual way (see worker-type-names.ts and store/task-batch.ts).
-import { existsSync } from 'node:fs';
 import { assertValidId } from '../contract/ids.js';
 import { PRIORITIES, type Priority } from '../contract/task-fields.js';
 import type { Task } from '../contract/task-queue.js';
@@ -11,6 +10,7 @@ import { appendEvents, type EventInput } from '../store/activity-log.js';
 import { ensureLayout, type HomePaths } from '../store/home.js';
 import { buildTask, newTaskId } from '../store/task-batch.js';
 import { openTaskQueue, type EnqueueResult } from './backend.js';
+import { queueSettings } from './quick-settings.js';
 import { defaultWorkerType, loadWorkerTypeNames } from './worker-type-names.js';
 
 /** One task as given: by flags (create-task --description ...) or by one line of --from-file. */
@@ -156,17 +156,6 @@ export async function queueTasks(paths: HomePaths, env: NodeJS.ProcessEnv, draft
   } finally {
     await backend.close();
   }
-}
-
-/**
- * The file backend without loading the settings' schema when nothing could choose another: no pm-daemon.json
- * and no COMMIT_RELAY_REDIS_URL or COMMIT_RELAY_HOST_ID (which loadQueueSettings checks). Otherwise the
- * settings are loaded in full, checked as before.
- */
-async function queueSettings(paths: HomePaths, env: NodeJS.ProcessEnv): Promise<{ backend: 'file' } | import('../config/load.js').QueueSettings> {
-  const set = (name: string): boolean => (env[name] ?? '') !== '';
-  if (!existsSync(paths.daemonConfig) && !set('COMMIT_RELAY_REDIS_URL') && !set('COMMIT_RELAY_HOST_ID')) return { backend: 'file' };
-  return (await import('../config/load.js')).loadQueueSettings(paths, env);
 }
 
 /** What create-task prints: each id alone on a line, or with --json the task with where it went and whether it is new (one JSON a line for --from-file). */

@@ -3,10 +3,10 @@
 // is unsure of (a bad value, an unknown key, a key it does not check itself) goes to config/load.ts, whose
 // schema decides and words the error, so a broken file is refused exactly as before.
 import { WORKER_TYPE_NAME_PATTERN } from '../contract/ids.js';
-import { jsonDeeperThan, MAX_JSON_DEPTH } from '../contract/parse.js';
 import { RelayError } from '../errors.js';
 import { readTextIfExists } from '../store/atomic.js';
 import type { HomePaths } from '../store/home.js';
+import { argv, atLeastZero, isPlainObject, isString, nonEmptyString, oneOf, parseObject, passesChecks, positive, wholeAtLeast, type Check } from './quick-checks.js';
 
 export interface WorkerTypeNames {
   /** The type a task without one gets: implementation, else the first; undefined when none is defined. */
@@ -15,15 +15,7 @@ export interface WorkerTypeNames {
   check(name: string): Promise<string>;
 }
 
-type Check = (value: unknown) => boolean;
-
-const isString: Check = (v) => typeof v === 'string';
-const nonEmptyString: Check = (v) => typeof v === 'string' && v.length > 0;
-const seconds: Check = (v) => typeof v === 'number' && v >= 0;
-const positive: Check = (v) => typeof v === 'number' && v > 0;
-const wholeAtLeast = (min: number): Check => (v) => Number.isSafeInteger(v) && (v as number) >= min;
-const argv: Check = (v) => Array.isArray(v) && v.length > 0 && v.every(isString);
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const seconds = atLeastZero;
 
 /**
  * Each key of a worker type the quick check vouches for, with a check no looser than workerTypeSchema's
@@ -45,7 +37,7 @@ export const QUICK_CHECKS: Readonly<Record<string, Check>> = {
   healthy_reset_seconds: seconds,
   blocked_timeout_seconds: seconds,
   log_max_bytes: wholeAtLeast(1),
-  heartbeat: (v) => v === 'checkin' || v === 'output' || v === 'any',
+  heartbeat: oneOf('checkin', 'output', 'any'),
   resume_command: argv,
   provider: nonEmptyString,
   rate_limit_exit_codes: (v) => Array.isArray(v) && v.every((c) => Number.isSafeInteger(c) && c >= 0 && c <= 255),
@@ -59,25 +51,10 @@ export const DEFERRED_KEYS: readonly string[] = ['rate_limit_patterns', 'workspa
 
 /** The names of worker-types.json's types when the quick check vouches for the whole file, else undefined. */
 export function quickWorkerTypeNames(text: string): string[] | undefined {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (!isPlainObject(raw) || !isPlainObject(raw.worker_types) || jsonDeeperThan(text, MAX_JSON_DEPTH)) return undefined;
-  if (Object.keys(raw).some((k) => k !== 'worker_types' && k !== '$comment') || (raw.$comment !== undefined && !isString(raw.$comment))) return undefined;
+  const raw = parseObject(text);
+  if (raw === undefined || !isPlainObject(raw.worker_types) || !passesChecks(raw, { worker_types: () => true, $comment: isString })) return undefined;
   const entries = Object.entries(raw.worker_types);
-  const plain = entries.every(
-    ([name, type]) =>
-      WORKER_TYPE_NAME_PATTERN.test(name) &&
-      isPlainObject(type) &&
-      type.command !== undefined &&
-      Object.entries(type).every(([key, value]) => {
-        const check = Object.hasOwn(QUICK_CHECKS, key) ? QUICK_CHECKS[key] : undefined;
-        return check !== undefined && check(value);
-      }),
-  );
+  const plain = entries.every(([name, type]) => WORKER_TYPE_NAME_PATTERN.test(name) && isPlainObject(type) && type.command !== undefined && passesChecks(type, QUICK_CHECKS));
   return plain ? entries.map(([name]) => name) : undefined;
 }
 

@@ -5,8 +5,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { workerTypeSchema } from '../../dist/contract/worker-types.js';
+import { workerTypeSchema, workerTypesFileSchema } from '../../dist/contract/worker-types.js';
 import { DEFERRED_KEYS, QUICK_CHECKS, quickWorkerTypeNames } from '../../dist/queue/worker-type-names.js';
+import { passesChecks } from '../../dist/queue/quick-checks.js';
+import { DEFERRED_SETTINGS_KEYS, QUICK_SETTINGS_CHECKS } from '../../dist/queue/quick-settings.js';
+import { daemonConfigFileSchema } from '../../dist/contract/daemon-config.js';
 import { withLock, withQuickLock } from '../../dist/store/lock.js';
 import { enqueueTasks } from '../../dist/store/task-batch.js';
 import { makeSeededHome, runRefused } from './support.js';
@@ -32,6 +35,7 @@ describe('create-task.sh refuses bad input exactly as the yargs command does', {
       /worker-types\.json: worker_types\.implementation: unknown key "retries"/,
       (paths) => writeFileSync(paths.workerTypes, JSON.stringify({ worker_types: { implementation: { command: ['x'], retries: 1 } } })),
     ],
+    ['a pm-daemon.json the schema refuses', ['--description', 'x'], /pm-daemon\.json: log_level/, (paths) => writeFileSync(paths.daemonConfig, JSON.stringify({ max_concurrent_workers: 2, log_level: 'loud' }))],
     ['a task-queue.json that does not parse', ['--description', 'x'], /task-queue\.json: not valid JSON/, (paths) => writeFileSync(paths.taskQueue, '{"tasks": [')],
     [
       'a queued task the schema refuses',
@@ -135,6 +139,17 @@ describe('the quick checks vouch only for what the schemas accept', () => {
     assert.deepEqual([...Object.keys(QUICK_CHECKS), ...DEFERRED_KEYS].sort(), Object.keys(workerTypeSchema.shape).sort());
   });
 
+  test('every key of pm-daemon.json is checked quickly or loads the full settings', () => {
+    assert.deepEqual([...Object.keys(QUICK_SETTINGS_CHECKS), ...DEFERRED_SETTINGS_KEYS].sort(), Object.keys(daemonConfigFileSchema.shape).sort());
+    for (const bad of [{ max_concurrent_workers: -1 }, { log_level: 'loud' }, { metrics: { port: 70000 } }, { metrics: { enabled: true, extra: 1 } }, { alert_hook: [] }, { demo: 'yes' }]) {
+      assert.equal(passesChecks(bad, QUICK_SETTINGS_CHECKS), false, JSON.stringify(bad));
+      assert.equal(daemonConfigFileSchema.safeParse(bad).success, false, JSON.stringify(bad));
+    }
+    const good = { $comment: 'c', max_concurrent_workers: 3, log_level: 'debug', metrics: { enabled: true, port: 9000, host: '::1' }, demo: false, alert_hook: ['x'] };
+    assert.equal(passesChecks(good, QUICK_SETTINGS_CHECKS), true);
+    assert.equal(daemonConfigFileSchema.safeParse(good).success, true);
+  });
+
   test('worker-types.json files the schema refuses are never vouched for', () => {
     const type = { command: ['x'] };
     for (const bad of [
@@ -150,6 +165,7 @@ describe('the quick checks vouch only for what the schemas accept', () => {
       { worker_types: { a: { ...type, workspace: { git_worktree: { repo: '.', base: 'main' } } } } },
     ]) {
       assert.equal(quickWorkerTypeNames(JSON.stringify(bad)), undefined, JSON.stringify(bad));
+      if (!('workspace' in (bad.worker_types.a ?? {}))) assert.equal(workerTypesFileSchema.safeParse(bad).success, false, JSON.stringify(bad));
     }
     assert.deepEqual(quickWorkerTypeNames(JSON.stringify({ $comment: 'c', worker_types: { a: { ...type, max_restarts: 0, heartbeat: 'any' }, b: type } })), ['a', 'b']);
   });
