@@ -1,3 +1,3 @@
 #!/bin/sh
 . "$(dirname -- "$0")/lib/cli.sh"
-run_cli pm-daemon "$@"
+run_daemon "$@"

@@ -108,7 +108,7 @@ const DEFAULTS = {
   debounceMs: 10,
   checkinBatchMs: 2000,
   massActionMin: 10,
-  resourceSampleSeconds: 5,
+  resourceSampleSeconds: 10,
   logLevel: 'info',
   alertHookTimeoutSeconds: 10,
   metricsPort: 9464,

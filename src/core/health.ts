@@ -107,7 +107,9 @@ export function assessHealth(view: WorkerView, limits: Limits, now: number): Hea
   }
   if (view.status === 'pending') {
     const waiting = view.nextRestartAt !== null && view.nextRestartAt > now;
-    return { ...none, state: waiting ? 'backoff' : 'starting', reason: waiting ? `restart in ${seconds(view.nextRestartAt - now)}` : 'waiting to start', nextChangeAt: waiting ? view.nextRestartAt : null };
+    // No countdown in the reason: it would stand still in pm-state.json between writes and make every entry new at
+    // every pass (next_restart_at says when; the dashboards count down from it).
+    return { ...none, state: waiting ? 'backoff' : 'starting', reason: waiting ? 'waiting to restart (backoff): see next_restart_at' : 'waiting to start', nextChangeAt: waiting ? view.nextRestartAt : null };
   }
   if (view.status !== 'running') return { ...none, state: 'exited', reason: `status ${view.status}` };
   if (view.exit !== null) {
@@ -131,7 +133,7 @@ export function assessHealth(view: WorkerView, limits: Limits, now: number): Hea
   const retryAt = view.checkinStatus === 'rate_limited' ? (view.retryAt ?? null) : null;
   if (retryAt !== null && retryAt > now && !timeLimitExceeded) {
     const nextChangeAt = earliest(retryAt, limits.timeLimitMs > 0 ? started + limits.timeLimitMs : null);
-    return { warningsDue, timeLimitExceeded, zombie: false, nextChangeAt, state: 'backoff', reason: `rate limited: waits until its retry_at (${seconds(retryAt - now)})` };
+    return { warningsDue, timeLimitExceeded, zombie: false, nextChangeAt, state: 'backoff', reason: 'rate limited: waits until the retry_at of its check-in' };
   }
   const seen: WorkerView =
     retryAt === null

@@ -57,6 +57,11 @@ export class ActivityFeed {
     };
   }
 
+  /** How many listeners follow it now. */
+  get subscribers(): number {
+    return this.listeners.size;
+  }
+
   /** The last `limit` events seen since the start, oldest first. */
   recent(limit: number): ActivityEvent[] {
     return limit <= 0 ? [] : this.recentEvents.slice(-limit);

@@ -45,6 +45,8 @@ export interface ApplyContext {
   pauseProvider(action: Extract<Action, { kind: 'pause_provider' }>): Promise<void>;
   /** Stops in flight, so shutdown can wait for them. */
   readonly inflight: Set<Promise<unknown>>;
+  /** Background work to start once the pass's actions are done (runDeferred): off the path of a restart. */
+  readonly deferred: (() => Promise<unknown>)[];
 }
 
 /** Reads the active spec under its lock and hands it to fn; a missing or broken spec skips the action. */
@@ -226,13 +228,24 @@ async function stopRemnants(ctx: ApplyContext, spec: WorkerSpec): Promise<void> 
   const runId = spec.execution?.run_id ?? null;
   if (runId === null) return;
   const graceMs = stopGraceMs(ctx.lifecycle(), spec);
-  const sweep = stopRunEverywhere(runId, graceMs).then(
-    (swept) => {
-      if (swept === 'terminated' || swept === 'killed') ctx.emit([workerEvent('worker_killed', spec, { reason: 'escaped_run', outcome: swept, run_id: runId, message: 'processes of the ended run outside its process group were stopped' })]);
-    },
-    (error: unknown) => ctx.logger.error({ worker_id: spec.worker_id, err: error }, `cannot stop what escaped the run: ${describeError(error)}`),
+  // Started once the pass's actions are done (applyPlan's runDeferred): the scan is synchronous, and a
+  // restart under way must not wait for it.
+  ctx.deferred.push(() =>
+    stopRunEverywhere(runId, graceMs).then(
+      (swept) => {
+        if (swept === 'terminated' || swept === 'killed') ctx.emit([workerEvent('worker_killed', spec, { reason: 'escaped_run', outcome: swept, run_id: runId, message: 'processes of the ended run outside its process group were stopped' })]);
+      },
+      (error: unknown) => ctx.logger.error({ worker_id: spec.worker_id, err: error }, `cannot stop what escaped the run: ${describeError(error)}`),
+    ),
   );
-  trackInflight(ctx, sweep);
+}
+
+/** Starts the background work the pass's actions left for after them (tracked in inflight); applyPlan calls it last. */
+export function runDeferred(ctx: ApplyContext): void {
+  for (const start of ctx.deferred.splice(0)) {
+    const task = Promise.resolve().then(start);
+    trackInflight(ctx, task);
+  }
 }
 
 /** Background work the daemon's stop waits for (bounded). */

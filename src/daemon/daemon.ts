@@ -4,7 +4,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { decidePass, type PassPlan } from '../core/decide.js';
 import type { Logger } from '../log.js';
 import type { EventInput } from '../store/activity-log.js';
-import { writeDerivedJsonSync } from '../store/atomic.js';
+import { writeDerivedTextSync } from '../store/atomic.js';
 import type { HomePaths } from '../store/home.js';
 import { listSpecIds, readSpec } from '../store/specs.js';
 import { checkRecordedRun } from '../process/identity.js';
@@ -19,7 +19,7 @@ import { departedRuns, findOrphansAtStart, OrphanGuard, stopOrphans } from './or
 import { homePermissionWarnings } from './permissions.js';
 import { PassScheduler, type PassRequest } from './scheduler.js';
 import { claimDaemonSlot, claimRestoredEvent, releaseDaemonSlot, restoreClaimIfLost, type DaemonClaim } from './singleton.js';
-import { buildPmState, type DaemonCounters } from './state.js';
+import { PmStateText, type DaemonCounters } from './state.js';
 import { HomeWatch } from './home-watch.js';
 import { applyPlan } from './apply-plan.js';
 import { Housekeeping } from './housekeeping.js';
@@ -89,6 +89,9 @@ export class Daemon {
   /** The run of each child in `children` (for the orphan check when its spec leaves active/). */
   private readonly childRuns = new Map<string, Departed>();
   private readonly inflight = new Set<Promise<unknown>>();
+  /** pm-state.json's text, its workers' entries kept from pass to pass; when it was last written (clock.now()). */
+  private readonly stateText = new PmStateText();
+  private stateWrittenAt: number | undefined;
   private lastObservation: Observation | undefined;
   private readonly housekeeping: Housekeeping;
   private readonly pauses: DaemonDispatchPauses;
@@ -173,8 +176,9 @@ export class Daemon {
     const { tookOverFrom } = this.claim;
     this.state = 'running';
     this.healthSeed = healthAtLastStop(this.paths);
-    // Followed from here, so the fleet's first events reach the console and the notifications too.
-    this.activityFeed.start();
+    // Followed from here, so the fleet's first events reach the console and the notifications too. Only when
+    // someone reads it (the console, notifications, the web page): else the daemon would read back every line it appends.
+    if (this.activityFeed.subscribers > 0 || this.settings.metrics.enabled) this.activityFeed.start();
     if (this.settings.queue.backend === 'redis') {
       try {
         await this.startFleet();
@@ -373,7 +377,7 @@ export class Daemon {
 
   private writeState(observation: Observation, plan: PassPlan, tasksQueued: number, passMs: number): void {
     if (this.claim === undefined) return;
-    const state = buildPmState({
+    const { text, changed } = this.stateText.render({
       self: this.claim.record,
       lastLoopWall: this.clock.wallNow(),
       loops: this.loops,
@@ -391,8 +395,13 @@ export class Daemon {
       resources: (worker) => this.resources.of(worker),
       ...(this.fleet === undefined ? {} : { fleet: { leases: this.fleet.leaseCount, redisAvailable: this.fleet.redisAvailable, queueCounts: this.fleet.queueCounts } }),
     });
+    // Only the heartbeat changed: written again once it is half a loop interval old (the health check reads
+    // last_loop), not at every pass a check-in asks for. A fleet of 10,000 is megabytes of text.
+    const now = this.clock.now();
+    if (!changed && this.stateWrittenAt !== undefined && now - this.stateWrittenAt < (this.settings.loopIntervalSeconds * 1000) / 2) return;
     try {
-      writeDerivedJsonSync(this.paths.pmState, state);
+      writeDerivedTextSync(this.paths.pmState, text());
+      this.stateWrittenAt = now;
     } catch (error) {
       this.events.reportError('write pm-state.json', error);
     }
@@ -426,6 +435,7 @@ export class Daemon {
       count: (name) => this.events.count(name),
       pauseProvider: async (action) => this.emit(await this.pauses.pauseProvider(action)),
       inflight: this.inflight,
+      deferred: [],
     };
   }
 

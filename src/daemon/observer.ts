@@ -354,9 +354,17 @@ function provenProcess(spec: WorkerSpec, identity: ProcessIdentity | null): numb
   return same ? identity.pid : null;
 }
 
+/** By spec object: the observer keeps a spec's object while its file is unchanged, so its limits are worked out once. */
+const startedLimitsCache = new WeakMap<WorkerSpec, Limits | null>();
+
 function startedLimitsOf(spec: WorkerSpec): Limits | undefined {
-  const recorded = recordedTypeLimits(spec.execution?.type_limits);
-  return recorded === undefined ? undefined : limitsOf(recorded);
+  let limits = startedLimitsCache.get(spec);
+  if (limits === undefined) {
+    const recorded = recordedTypeLimits(spec.execution?.type_limits);
+    limits = recorded === undefined ? null : limitsOf(recorded);
+    startedLimitsCache.set(spec, limits);
+  }
+  return limits ?? undefined;
 }
 
 function listNames(dir: string): string[] {

@@ -52,49 +52,129 @@ function workspacePathOf(spec: object): string | null {
   return typeof path === 'string' ? path : null;
 }
 
-/** pm-state.json: the daemon's view after a pass. Only the daemon writes it. */
-export function buildPmState(input: StateInput): PmState {
+/** One worker's entry of monitored_workers. */
+function monitoredEntry(worker: ObservedWorker, assessment: HealthAssessment, sample: WorkerResources | undefined): MonitoredWorker {
+  const { spec, view } = worker;
+  const e = spec.execution;
+  const hold = holdOf(spec);
+  return {
+    worker_id: spec.worker_id,
+    task_id: spec.task_id,
+    worker_type: spec.worker_type,
+    health_state: assessment.state,
+    health_reason: assessment.reason,
+    status: spec.status,
+    last_checkin: worker.checkin?.timestamp ?? null,
+    checkin_count: worker.checkinCount,
+    last_output: worker.lastOutput ?? null,
+    session_id: e?.session_id ?? null,
+    workspace: workspacePathOf(spec),
+    // The shared queue's job this worker runs (redis backend), or null.
+    job_id: spec.lease?.job_id ?? null,
+    checkin_status: worker.checkin?.status ?? null,
+    checkin_message: worker.checkin?.message ?? null,
+    progress_pct: view.progress,
+    restart_count: view.restartCount,
+    pid: e?.pid ?? null,
+    started_at: e?.started_at ?? null,
+    next_restart_at: spec.status === 'pending' ? (e?.next_restart_at ?? null) : null,
+    // Held by an operator (health_state "exited" once its process is gone): stays so until start-worker or restart-worker.
+    stopped: hold !== null,
+    stopped_at: hold?.at ?? null,
+    stopped_by: hold?.by ?? null,
+    stopped_reason: hold?.reason ?? null,
+    stop_action: hold?.action ?? null,
+    rate_limit_waits: e?.rate_limit_waits ?? 0,
+    last_exit: e?.exit_code !== null && e?.exit_code !== undefined ? { exit_code: e.exit_code, signal: e.signal ?? null } : e?.signal ? { exit_code: null, signal: e.signal } : null,
+    ...(sample === undefined ? {} : { resources: resourcesEntry(sample) }),
+  };
+}
+
+/**
+ * What a worker's entry is made of: the spec and check-in the observer read (the same objects while their
+ * files are unchanged), the counts, the health and the resource sample. Equal inputs make equal entries.
+ */
+interface EntryInputs {
+  readonly spec: object;
+  readonly checkin: object | null | undefined;
+  readonly checkinCount: number;
+  readonly lastOutput: string | null | undefined;
+  readonly progress: number | null;
+  readonly restartCount: number;
+  readonly state: string;
+  readonly reason: string;
+  readonly sample: WorkerResources | undefined;
+}
+
+const sameInputs = (a: EntryInputs, worker: ObservedWorker, assessment: HealthAssessment, sample: WorkerResources | undefined): boolean =>
+  a.spec === worker.spec &&
+  a.checkin === worker.checkin &&
+  a.checkinCount === worker.checkinCount &&
+  a.lastOutput === worker.lastOutput &&
+  a.progress === worker.view.progress &&
+  a.restartCount === worker.view.restartCount &&
+  a.state === assessment.state &&
+  a.reason === assessment.reason &&
+  a.sample === sample;
+
+interface MemoEntry extends EntryInputs {
+  readonly entry: MonitoredWorker;
+  /** Its line in pm-state.json: the id and the entry as one line of JSON. */
+  readonly text: string;
+  /** The pass that last used it. */
+  seen: number;
+}
+
+/** The previous passes' entries, by worker id: an entry whose key did not change is neither built nor serialized again. */
+export class PmStateMemo {
+  readonly entries = new Map<string, MemoEntry>();
+  /** Bumped by each buildPmState that uses the memo. */
+  pass = 0;
+  /** Entries built (not reused) by the last buildPmState. */
+  built = 0;
+}
+
+/** pm-state.json: the daemon's view after a pass. Only the daemon writes it. `memo`: reused across passes (see PmStateText). */
+export function buildPmState(input: StateInput, memo?: PmStateMemo): PmState {
   const monitored: Record<string, MonitoredWorker> = {};
   const byHealth: Record<string, number> = {};
+  if (memo !== undefined) {
+    memo.pass += 1;
+    memo.built = 0;
+  }
   for (const worker of input.workers) {
-    const { spec, view } = worker;
-    const assessment = input.health.get(spec.worker_id);
+    const id = worker.spec.worker_id;
+    const assessment = input.health.get(id);
     if (assessment === undefined) continue;
     byHealth[assessment.state] = (byHealth[assessment.state] ?? 0) + 1;
-    const e = spec.execution;
-    const hold = holdOf(spec);
     const sample = input.resources?.(worker);
-    monitored[spec.worker_id] = {
-      worker_id: spec.worker_id,
-      task_id: spec.task_id,
-      worker_type: spec.worker_type,
-      health_state: assessment.state,
-      health_reason: assessment.reason,
-      status: spec.status,
-      last_checkin: worker.checkin?.timestamp ?? null,
-      checkin_count: worker.checkinCount,
-      last_output: worker.lastOutput ?? null,
-      session_id: e?.session_id ?? null,
-      workspace: workspacePathOf(spec),
-      // The shared queue's job this worker runs (redis backend), or null.
-      job_id: spec.lease?.job_id ?? null,
-      checkin_status: worker.checkin?.status ?? null,
-      checkin_message: worker.checkin?.message ?? null,
-      progress_pct: view.progress,
-      restart_count: view.restartCount,
-      pid: e?.pid ?? null,
-      started_at: e?.started_at ?? null,
-      next_restart_at: spec.status === 'pending' ? (e?.next_restart_at ?? null) : null,
-      // Held by an operator (health_state "exited" once its process is gone): stays so until start-worker or restart-worker.
-      stopped: hold !== null,
-      stopped_at: hold?.at ?? null,
-      stopped_by: hold?.by ?? null,
-      stopped_reason: hold?.reason ?? null,
-      stop_action: hold?.action ?? null,
-      rate_limit_waits: e?.rate_limit_waits ?? 0,
-      last_exit: e?.exit_code !== null && e?.exit_code !== undefined ? { exit_code: e.exit_code, signal: e.signal ?? null } : e?.signal ? { exit_code: null, signal: e.signal } : null,
-      ...(sample === undefined ? {} : { resources: resourcesEntry(sample) }),
-    };
+    if (memo === undefined) {
+      monitored[id] = monitoredEntry(worker, assessment, sample);
+      continue;
+    }
+    const known = memo.entries.get(id);
+    if (known !== undefined && sameInputs(known, worker, assessment, sample)) {
+      monitored[id] = known.entry;
+      known.seen = memo.pass;
+    } else {
+      const entry = monitoredEntry(worker, assessment, sample);
+      monitored[id] = entry;
+      memo.entries.set(id, {
+        spec: worker.spec,
+        checkin: worker.checkin,
+        checkinCount: worker.checkinCount,
+        lastOutput: worker.lastOutput,
+        progress: worker.view.progress,
+        restartCount: worker.view.restartCount,
+        state: assessment.state,
+        reason: assessment.reason,
+        sample,
+        entry,
+        text: `${JSON.stringify(id)}: ${JSON.stringify(entry)}`,
+        seen: memo.pass,
+      });
+      memo.built += 1;
+    }
   }
   const types = Object.fromEntries(
     Object.entries(input.workerTypes.types).map(([name, t]) => [
@@ -183,4 +263,47 @@ export function buildPmState(input: StateInput): PmState {
       ...(input.workerTypesFile === undefined ? {} : { worker_types_file: input.workerTypesFile }),
     },
   };
+}
+
+/**
+ * pm-state.json's text: pretty-printed as JSON.stringify(state, null, 2) would, except that each monitored worker is
+ * one line (`"id": {...}`, so `grep ID pm-state.json` shows a worker whole), serialized once and reused while its key
+ * is the same: a fleet of 10,000 idle workers costs the few entries that changed, not 10,000. `changed` says whether
+ * anything but the pass's own heartbeat (last_loop, loops_completed, last_pass_ms) differs from the previous text:
+ * the daemon may then skip the write for a while.
+ */
+export class PmStateText {
+  private readonly memo = new PmStateMemo();
+  private previousRest: string | undefined;
+  private previousCount = 0;
+
+  /** The state after a pass: whether it changed, and its text (made only when asked for: a write). */
+  render(input: StateInput): { readonly changed: boolean; text(): string } {
+    const state = buildPmState(input, this.memo);
+    const ids = Object.keys(state.monitored_workers);
+    // Workers no longer monitored are forgotten (and their going is a change).
+    let gone = false;
+    if (this.memo.entries.size > ids.length) {
+      for (const [id, entry] of this.memo.entries) {
+        if (entry.seen !== this.memo.pass) {
+          this.memo.entries.delete(id);
+          gone = true;
+        }
+      }
+    }
+    const { last_loop: _lastLoop, loops_completed: _loops, last_pass_ms: _passMs, ...daemonRest } = state.pm_daemon;
+    const rest = JSON.stringify({ ...state, pm_daemon: daemonRest, monitored_workers: undefined });
+    const changed = this.memo.built > 0 || gone || ids.length !== this.previousCount || rest !== this.previousRest;
+    this.previousRest = rest;
+    this.previousCount = ids.length;
+    const text = (): string => {
+      const entries = this.memo.entries;
+      const lines = ids.map((id) => `    ${(entries.get(id) as MemoEntry).text}`);
+      const monitored = lines.length === 0 ? '{}' : `{\n${lines.join(',\n')}\n  }`;
+      // The placeholder keeps monitored_workers where JSON.stringify puts it (after pm_daemon, whose strings hold no NUL).
+      const placeholder = '\u0000monitored_workers';
+      return `${JSON.stringify({ ...state, monitored_workers: placeholder }, null, 2).replace(JSON.stringify(placeholder), () => monitored)}\n`;
+    };
+    return { changed, text };
+  }
 }

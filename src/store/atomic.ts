@@ -27,17 +27,19 @@ let derivedWrites = 0;
  * a chmod and signal handlers added and removed each time), a third of an idle pass. The temp file is
  * created exclusively (never through a planted link) and removed if the write fails.
  */
-export const writeDerivedJsonSync = (file: string, value: unknown): void => writeJsonSync(file, value, { fsync: false });
+export const writeDerivedTextSync = (file: string, text: string): void => writeTextSync(file, text, { fsync: false });
 
 /**
- * A temp file (created exclusively, fsynced unless told not to) renamed over `file`: atomic like
- * writeJsonAtomic, in a few system calls and without loading write-file-atomic (create-task.sh's one write
- * of task-queue.json; pm-state.json without fsync).
+ * JSON written as writeTextSync writes text: atomic like writeJsonAtomic, in a few system calls and without
+ * loading write-file-atomic (create-task.sh's one write of task-queue.json, fsynced).
  */
-export function writeJsonSync(file: string, value: unknown, options: WriteOptions = {}): void {
+export const writeJsonSync = (file: string, value: unknown, options: WriteOptions = {}): void => writeTextSync(file, `${JSON.stringify(value, null, 2)}\n`, options);
+
+/** A temp file (created exclusively, fsynced unless told not to) renamed over `file`; the temp file is removed if that fails. */
+export function writeTextSync(file: string, text: string, options: WriteOptions = {}): void {
   const temp = tempName(file);
   try {
-    writeTempJson(temp, value, options.fsync ?? true);
+    writeTempText(temp, text, options.fsync ?? true);
     renameSync(temp, file);
   } catch (error) {
     rmSync(temp, { force: true });
@@ -76,7 +78,11 @@ function tempName(file: string): string {
 
 /** Creates `temp` exclusively (never through a planted link) and writes the JSON whole, fsynced if asked. */
 function writeTempJson(temp: string, value: unknown, fsync: boolean): void {
-  const bytes = Buffer.from(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
+  writeTempText(temp, `${JSON.stringify(value, null, 2)}\n`, fsync);
+}
+
+function writeTempText(temp: string, text: string, fsync: boolean): void {
+  const bytes = Buffer.from(text, 'utf8');
   const fd = openSync(temp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o644);
   try {
     let written = 0;

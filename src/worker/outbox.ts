@@ -61,7 +61,10 @@ export function writerAlive(writer: OutboxWriter): boolean {
   return checkIdentity({ pid: writer.pid, startTicks: writer.start_ticks, bootId: writer.boot_id }) === 'alive';
 }
 
-const newEventId = (): string => `ev-${Date.now().toString(36)}-${randomBytes(5).toString('hex')}`;
+/** Unique across processes (a random part drawn once per process) and within one (a counter): no random draw per event. */
+const EVENT_ID_PREFIX = randomBytes(5).toString('hex');
+let eventCounter = 0;
+const newEventId = (): string => `ev-${Date.now().toString(36)}-${EVENT_ID_PREFIX}${(eventCounter += 1).toString(36)}`;
 
 /** Gives each event its id and time (ISO `at`). */
 export function stampEvents(events: readonly EventInput[], at: string): LoggedEvent[] {

@@ -162,7 +162,9 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   // The workspace is recorded at the top level: it outlives runs (kept across restarts) and the spec's stay in active/.
   const next = withOutbox(result.workspace === null ? running : { ...running, workspace: { ...result.workspace } }, events, at);
   try {
-    await writeSpec(ctx.paths, 'active', next, { existing: true });
+    // Not fsynced either, for the launch record's reason: a power cut that loses this write also ended the
+    // process it records, and the launch token already on disk makes the next start stop whatever is left.
+    await writeSpec(ctx.paths, 'active', next, { existing: true, fsync: false });
   } catch (error) {
     // A process the spec does not record would be an orphan: take it down again.
     await stopProcess({ pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, runId: result.runId }, 0).catch(() => undefined);

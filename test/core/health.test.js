@@ -27,7 +27,7 @@ const BY_ANY = { ...L, heartbeat: 'any' };
 const healthCases = [
   // pending
   { name: 'pending, never run: starting', view: pendingView(), state: 'starting', reason: /waiting to start/ },
-  { name: 'pending, restart due in 30 s: backoff', view: pendingView({ restartCount: 1, nextRestartAt: NOW + 30 * SEC }), state: 'backoff', reason: /^restart in 30s$/ },
+  { name: 'pending, restart due in 30 s: backoff', view: pendingView({ restartCount: 1, nextRestartAt: NOW + 30 * SEC }), state: 'backoff', reason: /^waiting to restart \(backoff\)/ },
   { name: 'pending, restart due in 1 ms: still backoff', view: pendingView({ restartCount: 1, nextRestartAt: NOW + 1 }), state: 'backoff' },
   { name: 'pending, restart due exactly now: starting', view: pendingView({ restartCount: 1, nextRestartAt: NOW }), state: 'starting' },
   { name: 'pending, restart overdue: starting', view: pendingView({ restartCount: 1, nextRestartAt: NOW - HOUR }), state: 'starting' },

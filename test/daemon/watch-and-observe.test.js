@@ -11,7 +11,7 @@ import { FolderWatcher } from '../../dist/daemon/folder-watch.js';
 import { Observer } from '../../dist/daemon/observer.js';
 import { reconcileTasks } from '../../dist/daemon/task-specs.js';
 import { currentBootId, readIdentity } from '../../dist/process/identity.js';
-import { writeDerivedJsonSync } from '../../dist/store/atomic.js';
+import { writeDerivedTextSync } from '../../dist/store/atomic.js';
 import { events } from '../helpers/daemon.js';
 import { defined, FIXTURES, readJson, run, waitFor } from '../helpers/home.js';
 import { isAlive } from '../helpers/processes.js';
@@ -191,11 +191,11 @@ describe('Observer: incremental readings', () => {
   });
 });
 
-describe('writeDerivedJsonSync', () => {
+describe('writeDerivedTextSync', () => {
   test('replaces the file whole and leaves no temp file', () => {
     const file = join(home, 'coordination', 'pm-state.json');
-    writeDerivedJsonSync(file, { a: 1 });
-    writeDerivedJsonSync(file, { a: 2, text: 'é'.repeat(100_000) });
+    writeDerivedTextSync(file, JSON.stringify({ a: 1 }));
+    writeDerivedTextSync(file, JSON.stringify({ a: 2, text: 'é'.repeat(100_000) }));
     assert.deepEqual(readJson(file), { a: 2, text: 'é'.repeat(100_000) });
     assert.deepEqual(readdirSync(join(home, 'coordination')).filter((n) => n.includes('.tmp')), []);
   });
@@ -204,12 +204,12 @@ describe('writeDerivedJsonSync', () => {
     const dir = join(home, 'coordination', 'state-dir');
     mkdirSync(dir);
     const file = join(dir, 'pm-state.json');
-    writeDerivedJsonSync(file, { old: true });
+    writeDerivedTextSync(file, JSON.stringify({ old: true }));
     // The rename target becomes a non-empty folder: the rename fails after the temp file was written.
     rmSync(file);
     mkdirSync(file);
     writeFileSync(join(file, 'x'), 'x');
-    assert.throws(() => writeDerivedJsonSync(file, { new: true }), (/** @type {import('../../dist/errors.js').RelayError} */ error) => error.code === 'IO_FAILED' && error.message.includes(file));
+    assert.throws(() => writeDerivedTextSync(file, JSON.stringify({ new: true })), (/** @type {import('../../dist/errors.js').RelayError} */ error) => error.code === 'IO_FAILED' && error.message.includes(file));
     assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.tmp')), []);
   });
 
@@ -227,7 +227,7 @@ describe('writeDerivedJsonSync', () => {
     let failures = 0;
     for (let i = 0; i < 5; i += 1) {
       try {
-        writeDerivedJsonSync(file, { i });
+        writeDerivedTextSync(file, JSON.stringify({ i }));
       } catch (error) {
         assert.equal(error.code, 'IO_FAILED');
         failures += 1;

@@ -1,9 +1,9 @@
 // The resources of a run, read from /proc by its token: every process carrying it, whatever its group.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
-import { runProcesses, treeOrder, UsageSampler } from '../../dist/process/usage.js';
+import { runProcesses, systemUnits, treeOrder, UsageSampler } from '../../dist/process/usage.js';
 import { waitFor } from '../helpers/home.js';
 import { ProcessTracker, pidOf } from '../helpers/processes.js';
 
@@ -51,4 +51,9 @@ test('runProcesses finds every process of the run, the escaped one too, with mem
 test('treeOrder puts each process after its parent', () => {
   const p = (/** @type {number} */ pid, /** @type {number} */ ppid) => ({ pid, ppid, pgrp: 1, command: '', startTicks: 0, cpuTicks: 0, rssBytes: 0, lifeCpuPercent: 0 });
   assert.deepEqual(treeOrder([p(30, 20), p(20, 10), p(40, 1), p(10, 1), p(25, 10)]).map((x) => x.pid), [10, 20, 30, 25, 40]);
+});
+
+test('systemUnits reads CLK_TCK and the page size from the auxiliary vector, as getconf says them', () => {
+  const getconf = (/** @type {string} */ name) => Number(execFileSync('getconf', [name], { encoding: 'utf8' }).trim());
+  assert.deepEqual(systemUnits(), { ticksPerSecond: getconf('CLK_TCK'), pageBytes: getconf('PAGESIZE') });
 });
