@@ -23,8 +23,9 @@ import * as hook from './hook.js';
 import * as failover from './failover.js';
 import * as sampling from './sampling.js';
 import * as peers from './peers.js';
+import * as createTask from './create-task.js';
 
-const BENCHMARKS = [pass, cleanupDryRun, latency, checkins, fleet, psList, hook, failover, sampling, peers];
+const BENCHMARKS = [pass, cleanupDryRun, latency, checkins, fleet, psList, hook, failover, sampling, peers, createTask];
 
 const HELP = `Usage: node bench/run.js [--quick] [--profile] [--only NAME[,NAME]] [NAME...] [--list]
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EVENT_TYPE_PATTERN } from './ids.js';
 import { isoTimestamp } from './time.js';
 
 export const KNOWN_EVENTS = [
@@ -55,8 +56,8 @@ export const KNOWN_EVENTS = [
 ] as const;
 export type KnownEvent = (typeof KNOWN_EVENTS)[number];
 
-/** Event types are free-form for emit-event, but always a short word. */
-export const EVENT_TYPE_PATTERN = /^[a-z][a-z0-9_.-]{0,63}$/;
+/** Event types are free-form for emit-event, but always a short word (defined in ids.ts, which is zod-free). */
+export { EVENT_TYPE_PATTERN };
 
 export const activityEventSchema = z.looseObject({
   timestamp: isoTimestamp,

@@ -1,5 +1,11 @@
 import { quote, RelayError } from '../errors.js';
 
+/** An event's type in pm-activity.jsonl (here, zod-free, so that the lean entries can append events). */
+export const EVENT_TYPE_PATTERN = /^[a-z][a-z0-9_.-]{0,63}$/;
+
+/** A key of worker_types in worker-types.json. */
+export const WORKER_TYPE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
 /** Worker and task ids: a safe file name, never a path. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 

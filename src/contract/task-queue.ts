@@ -1,13 +1,9 @@
 import { z } from 'zod';
 import { ID_PATTERN } from './ids.js';
+import { PRIORITIES, TASK_STATUSES } from './task-fields.js';
 import { isoTimestamp } from './time.js';
 
-export const PRIORITIES = ['critical', 'high', 'medium', 'low'] as const;
-export type Priority = (typeof PRIORITIES)[number];
-export const PRIORITY_RANK: Record<Priority, number> = { critical: 0, high: 1, medium: 2, low: 3 };
-
-export const TASK_STATUSES = ['queued', 'assigned', 'completed', 'failed', 'cancelled'] as const;
-export type TaskStatus = (typeof TASK_STATUSES)[number];
+export { PRIORITIES, PRIORITY_RANK, TASK_STATUSES, type Priority, type TaskStatus } from './task-fields.js';
 
 export const taskSchema = z.looseObject({
   task_id: z.string().regex(ID_PATTERN).refine((s) => !s.includes('..'), 'must not contain ".."'),

@@ -3,4 +3,4 @@ import { z } from 'zod';
 /** ISO-8601 UTC timestamp as the contract writes them. */
 export const isoTimestamp = z.iso.datetime({ offset: true });
 
-export const nowIso = (ms: number = Date.now()): string => new Date(ms).toISOString();
+export { nowIso } from './now.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { WORKER_TYPE_NAME_PATTERN } from './ids.js';
 
 /** Defaults follow the contract and the runbooks: check in every 15 min, stalled after 20. */
 export const WORKER_TYPE_DEFAULTS = {
@@ -110,7 +111,7 @@ export const workerTypeSchema = z.strictObject({
 
 export const workerTypesFileSchema = z.strictObject({
   $comment: z.string().optional(),
-  worker_types: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'worker type names are letters, digits, . _ -'), workerTypeSchema),
+  worker_types: z.record(z.string().regex(WORKER_TYPE_NAME_PATTERN, 'worker type names are letters, digits, . _ -'), workerTypeSchema),
 });
 
 export type WorkerType = z.infer<typeof workerTypeSchema>;

@@ -1,6 +1,7 @@
 import type { QueueSettings } from '../config/load.js';
 import type { Priority, Task } from '../contract/task-queue.js';
 import type { HomePaths } from '../store/home.js';
+import type { EnqueueOptions } from '../store/task-batch.js';
 
 /** Where a queued task went, for `create-task --json`. */
 export interface QueuedWhere {
@@ -27,6 +28,8 @@ export interface EnqueueResult {
 export interface TaskQueueBackend {
   readonly kind: 'file' | 'redis';
   enqueue(task: Task): Promise<EnqueueResult>;
+  /** Several tasks, in order: the file backend in one locked write; redis one job after another. */
+  enqueueMany(tasks: readonly Task[], options?: EnqueueOptions): Promise<EnqueueResult[]>;
   close(): Promise<void>;
 }
 

@@ -22,8 +22,13 @@ export async function openRedisTaskQueue(settings: QueueSettings): Promise<TaskQ
   const redis = await connectForCommand(settings);
   const queue = new Queue(settings.name, { connection: redis });
   queue.on('error', () => undefined);
-  return {
+  const backend: TaskQueueBackend = {
     kind: 'redis',
+    async enqueueMany(tasks) {
+      const results = [];
+      for (const task of tasks) results.push(await backend.enqueue(task));
+      return results;
+    },
     async enqueue(task) {
       const nonce = randomBytes(8).toString('hex');
       const data: JobData = { ...task, enqueue_nonce: nonce };
@@ -54,4 +59,5 @@ export async function openRedisTaskQueue(settings: QueueSettings): Promise<TaskQ
       redis.disconnect();
     },
   };
+  return backend;
 }

@@ -1,6 +1,7 @@
 import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
-import { EVENT_TYPE_PATTERN, type ActivityEvent, type KnownEvent } from '../contract/activity.js';
-import { nowIso } from '../contract/time.js';
+import type { ActivityEvent, KnownEvent } from '../contract/activity.js';
+import { EVENT_TYPE_PATTERN } from '../contract/ids.js';
+import { nowIso } from '../contract/now.js';
 import { RelayError, describeError, quote } from '../errors.js';
 import type { HomePaths } from './home.js';
 

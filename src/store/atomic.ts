@@ -1,5 +1,4 @@
 import { closeSync, constants as fsConstants, fstatSync, fsyncSync, lstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import writeFileAtomic from 'write-file-atomic';
 import { errnoCode, RelayError, describeError } from '../errors.js';
 
 export interface WriteOptions {
@@ -11,6 +10,8 @@ export interface WriteOptions {
 export async function writeJsonAtomic(file: string, value: unknown, options: WriteOptions = {}): Promise<void> {
   const text = `${JSON.stringify(value, null, 2)}\n`;
   try {
+    // Loaded when first used: the lean entries (create-task.sh) write with writeJsonSync and never pay for it.
+    const { default: writeFileAtomic } = await import('write-file-atomic');
     await writeFileAtomic(file, text, { fsync: options.fsync ?? true, mode: 0o644 });
   } catch (error) {
     throw new RelayError('IO_FAILED', `cannot write ${file}: ${describeError(error)}`, { cause: error, details: { file, errno: errnoCode(error) } });
@@ -26,10 +27,19 @@ let derivedWrites = 0;
  * a chmod and signal handlers added and removed each time), a third of an idle pass. The temp file is
  * created exclusively (never through a planted link) and removed if the write fails.
  */
-export function writeDerivedTextSync(file: string, text: string): void {
+export const writeDerivedTextSync = (file: string, text: string): void => writeTextSync(file, text, { fsync: false });
+
+/**
+ * JSON written as writeTextSync writes text: atomic like writeJsonAtomic, in a few system calls and without
+ * loading write-file-atomic (create-task.sh's one write of task-queue.json, fsynced).
+ */
+export const writeJsonSync = (file: string, value: unknown, options: WriteOptions = {}): void => writeTextSync(file, `${JSON.stringify(value, null, 2)}\n`, options);
+
+/** A temp file (created exclusively, fsynced unless told not to) renamed over `file`; the temp file is removed if that fails. */
+export function writeTextSync(file: string, text: string, options: WriteOptions = {}): void {
   const temp = tempName(file);
   try {
-    writeTempText(temp, text, false);
+    writeTempText(temp, text, options.fsync ?? true);
     renameSync(temp, file);
   } catch (error) {
     rmSync(temp, { force: true });

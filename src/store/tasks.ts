@@ -1,7 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { parseJsonWith } from '../contract/parse.js';
-import { taskQueueSchema, type Priority, type Task, type TaskQueue } from '../contract/task-queue.js';
-import { nowIso } from '../contract/time.js';
+import { taskQueueSchema, type Task, type TaskQueue } from '../contract/task-queue.js';
 import { readTextIfExists, writeJsonAtomic } from './atomic.js';
 import type { HomePaths } from './home.js';
 import { TASK_QUEUE_LOCK, withLock } from './lock.js';
@@ -22,34 +20,7 @@ export async function updateTaskQueue<T>(paths: HomePaths, fn: (queue: TaskQueue
   });
 }
 
-/** task-20261123-230512-3f9a1c: sortable by time, unique across processes. */
-export function newTaskId(now: number = Date.now()): string {
-  const stamp = nowIso(now).replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  return `task-${stamp}-${randomBytes(3).toString('hex')}`;
-}
-
-export interface NewTask {
-  readonly description: string;
-  readonly priority: Priority;
-  readonly workerType: string;
-  readonly metadata: Record<string, unknown>;
-}
-
-export function buildTask(input: NewTask, now: number = Date.now()): Task {
-  return {
-    task_id: newTaskId(now),
-    description: input.description,
-    priority: input.priority,
-    worker_type: input.workerType,
-    status: 'queued',
-    created_at: nowIso(now),
-    metadata: input.metadata,
-    worker_id: null,
-    assigned_at: null,
-    completed_at: null,
-    error: null,
-  };
-}
+export { buildTask, newTaskId, type NewTask } from './task-batch.js';
 
 export async function enqueueTask(paths: HomePaths, task: Task): Promise<Task> {
   await updateTaskQueue(paths, (queue) => {

@@ -12,7 +12,7 @@ import type { HomePaths } from './home.js';
  * | writer | temp name |
  * | --- | --- |
  * | write-file-atomic (`writeJsonAtomic`: specs, the queue, alerts, the pid file, MANIFEST.json) | `<file>.<digits>` |
- * | `writeDerivedTextSync` (pm-state.json) | `<file>.<pid>.<n>.tmp` |
+ * | `writeTextSync` (pm-state.json; create-task.sh's task-queue.json) | `<file>.<pid>.<n>.tmp` |
  * | `writeCheckin` (check-ins) | `<file>.tmp-<pid>-<ms>` |
  * | `scripts/lib/worker-shim.sh` (exit records) | `<file>.tmp.<pid>` |
  * | other tools (an editor, a hand-written script) | `<file>.tmp` |

@@ -29,12 +29,22 @@ export function assertOneLineError(result, message) {
 
 /** Runs args against a seeded home and checks the bad-input contract, and that no file or folder changed. */
 export async function expectRefused(args, message, prepare) {
+  await runRefused(args, message, prepare);
+}
+
+/**
+ * expectRefused, returning what it printed. With `script`, runs scripts/<script> instead of the CLI;
+ * `input` goes to its stdin.
+ */
+export async function runRefused(args, message, prepare, { script, input } = /** @type {{ script?: string, input?: string }} */ ({})) {
   const { home, paths } = await makeSeededHome();
   try {
     if (prepare) prepare(paths);
     const before = snapshotTree(home);
-    assertOneLineError(await run(home, args), message);
+    const result = await run(home, args, { script, input });
+    assertOneLineError(result, message);
     assert.deepEqual(snapshotTree(home), before);
+    return result;
   } finally {
     removeHome(home);
   }
