@@ -44,10 +44,21 @@ export const QUICK_CHECKS: Readonly<Record<string, Check>> = {
   rate_limit_pause_threshold: wholeAtLeast(1),
   max_rate_limit_waits: wholeAtLeast(0),
   memory_limit_mb: positive,
+  // Each a non-empty string that compiles as a JavaScript regular expression, as rateLimitPattern checks.
+  rate_limit_patterns: (v) => Array.isArray(v) && v.every((p) => nonEmptyString(p) && compiles(p as string)),
 };
 
-/** Keys left to the schema (regular expressions to compile, a nested object): a type using one loads zod. */
-export const DEFERRED_KEYS: readonly string[] = ['rate_limit_patterns', 'workspace'];
+function compiles(source: string): boolean {
+  try {
+    new RegExp(source);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Keys left to the schema (a nested object with a git revision's rules): a type using one loads zod. */
+export const DEFERRED_KEYS: readonly string[] = ['workspace'];
 
 /** The names of worker-types.json's types when the quick check vouches for the whole file, else undefined. */
 export function quickWorkerTypeNames(text: string): string[] | undefined {

@@ -160,6 +160,9 @@ describe('the quick checks vouch only for what the schemas accept', () => {
       { worker_types: { a: { ...type, env: { A: 1 } } } },
       { worker_types: { a: { ...type, rate_limit_exit_codes: [256] } } },
       { worker_types: { a: { ...type, log_max_bytes: 0 } } },
+      { worker_types: { a: { ...type, rate_limit_patterns: ['(unclosed'] } } },
+      { worker_types: { a: { ...type, rate_limit_patterns: [''] } } },
+      { worker_types: { a: { ...type, rate_limit_patterns: 'x' } } },
       { worker_types: { '-a': type } },
       { worker_types: { a: type }, extra: 1 },
       { worker_types: { a: { ...type, workspace: { git_worktree: { repo: '.', base: 'main' } } } } },
@@ -168,6 +171,9 @@ describe('the quick checks vouch only for what the schemas accept', () => {
       if (!('workspace' in (bad.worker_types.a ?? {}))) assert.equal(workerTypesFileSchema.safeParse(bad).success, false, JSON.stringify(bad));
     }
     assert.deepEqual(quickWorkerTypeNames(JSON.stringify({ $comment: 'c', worker_types: { a: { ...type, max_restarts: 0, heartbeat: 'any' }, b: type } })), ['a', 'b']);
+    const patterns = { worker_types: { a: { ...type, rate_limit_patterns: ['usage limit reached\\|(?<reset>\\d+)', '529'] } } };
+    assert.deepEqual(quickWorkerTypeNames(JSON.stringify(patterns)), ['a'], 'rate_limit_patterns that compile are checked quickly');
+    assert.equal(workerTypesFileSchema.safeParse(patterns).success, true);
   });
 });
 
