@@ -1,0 +1,192 @@
+# Sourced by scripts/checkin.sh and scripts/hooks/claude-code.sh: the pieces of a check-in both write, with
+# shell builtins only (a process start costs a few ms here: the only fork on the common path is the `mv`).
+# Needs LC_ALL=C (byte-wise patterns). Every name it sets starts with ck_ or _ck_.
+
+# The time with builtins (a `date` costs a process start): this shell's start in clock ticks since boot
+# (/proc/self/stat, field 22, USER_HZ 100) plus the boot time (/proc/stat btime, whole seconds, kept by the
+# kernel in step with the wall clock), as an ISO time in ck_now. It may read up to a second early (btime is
+# whole seconds), never late. Fails where /proc does not say (then ck_now_or_date runs `date`).
+ck_now_from_proc() {
+  { IFS= read -r _ck_stat </proc/self/stat; } 2>/dev/null || return 1
+  # shellcheck disable=SC2086 # split on purpose: the fields after the command name
+  set -- ${_ck_stat##*) }
+  [ "$#" -ge 20 ] || return 1
+  _ck_ticks=${20}
+  _ck_btime=
+  while read -r _ck_key _ck_value; do
+    if [ "$_ck_key" = btime ]; then _ck_btime=$_ck_value; break; fi
+  done </proc/stat 2>/dev/null
+  case $_ck_ticks$_ck_btime in '' | *[!0-9]*) return 1 ;; esac
+  [ -n "$_ck_btime" ] || return 1
+  _ck_cs=$((_ck_btime * 100 + _ck_ticks))
+  _ck_secs=$((_ck_cs / 100))
+  # Days since 1970-01-01 to a civil date (H. Hinnant's days_from_civil, inverted).
+  _ck_z=$((_ck_secs / 86400 + 719468))
+  _ck_rem=$((_ck_secs % 86400))
+  _ck_era=$((_ck_z / 146097))
+  _ck_doe=$((_ck_z - _ck_era * 146097))
+  _ck_yoe=$(((_ck_doe - _ck_doe / 1460 + _ck_doe / 36524 - _ck_doe / 146096) / 365))
+  _ck_doy=$((_ck_doe - (365 * _ck_yoe + _ck_yoe / 4 - _ck_yoe / 100)))
+  _ck_mp=$(((5 * _ck_doy + 2) / 153))
+  _ck_day=$((_ck_doy - (153 * _ck_mp + 2) / 5 + 1))
+  if [ "$_ck_mp" -lt 10 ]; then _ck_month=$((_ck_mp + 3)); else _ck_month=$((_ck_mp - 9)); fi
+  _ck_year=$((_ck_yoe + _ck_era * 400))
+  if [ "$_ck_month" -le 2 ]; then _ck_year=$((_ck_year + 1)); fi
+  # Zero-padded by arithmetic (100 + n, its leading 1 cut): no command substitution, no fork.
+  _ck_mo=$((100 + _ck_month)) _ck_da=$((100 + _ck_day)) _ck_ho=$((100 + _ck_rem / 3600)) _ck_mi=$((100 + _ck_rem % 3600 / 60))
+  _ck_se=$((100 + _ck_rem % 60)) _ck_ms=$((1000 + _ck_cs % 100 * 10))
+  ck_now="$_ck_year-${_ck_mo#1}-${_ck_da#1}T${_ck_ho#1}:${_ck_mi#1}:${_ck_se#1}.${_ck_ms#1}Z"
+}
+
+# ck_now from /proc, else from GNU date (one fork); fails when neither says.
+ck_now_or_date() {
+  ck_now_from_proc && return 0
+  ck_now=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ 2>/dev/null) || return 1
+  case $ck_now in *N*) return 1 ;; esac
+}
+
+# The id rule of src/contract/ids.ts (^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$, no ".."): a safe file name, never a path.
+ck_valid_id() {
+  case $1 in '' | [!A-Za-z0-9]* | *[!A-Za-z0-9._-]* | *..*) return 1 ;; esac
+  [ "${#1}" -le 128 ]
+}
+
+# $1 as the inside of a JSON string, in ck_escaped: `\` and `"` escaped. For printable ASCII only (the
+# callers check): that is all JSON.stringify escapes there.
+ck_json_escape() {
+  _ck_in=$1
+  ck_escaped=
+  while :; do
+    case $_ck_in in
+      *[\\\"]*) ;;
+      *)
+        ck_escaped=$ck_escaped$_ck_in
+        return 0
+        ;;
+    esac
+    _ck_pre=${_ck_in%%[\\\"]*}
+    _ck_in=${_ck_in#"$_ck_pre"}
+    ck_escaped=$ck_escaped$_ck_pre\\${_ck_in%"${_ck_in#?}"}
+    _ck_in=${_ck_in#?}
+  done
+}
+
+# A progress as JSON.stringify writes a number from 0 to 100 that a shell can tell exactly: an integer 0..100
+# without leading zeros, or one with a fraction of at most 12 digits, the last not 0 (15 significant digits
+# at most, so the text is the shortest that reads back as the same double: the text Node writes).
+ck_canonical_progress() {
+  case $1 in
+    0 | [1-9] | [1-9][0-9] | 100) return 0 ;;
+    [0-9].*[1-9] | [1-9][0-9].*[1-9]) ;;
+    *) return 1 ;;
+  esac
+  _ck_frac=${1#*.}
+  case $_ck_frac in *[!0-9]*) return 1 ;; esac
+  [ "${#_ck_frac}" -le 12 ] || return 1
+  # Under 1e-6 Node writes an exponent (1e-7).
+  case $1 in 0.000000*) return 1 ;; esac
+}
+
+# A JSON string's text from the start of _ck_r (just after its opening quote): its raw inside in _ck_s (escapes
+# as written), _ck_esc=1 when it has any, _ck_r after the closing quote. Fails on a bad escape or no end.
+_ck_json_string() {
+  _ck_s= _ck_esc=
+  while :; do
+    case $_ck_r in *[\\\"]*) ;; *) return 1 ;; esac
+    _ck_pre=${_ck_r%%[\\\"]*}
+    _ck_r=${_ck_r#"$_ck_pre"}
+    _ck_s=$_ck_s$_ck_pre
+    case $_ck_r in
+      \"*)
+        _ck_r=${_ck_r#?}
+        return 0
+        ;;
+      \\[\"\\/bfnrt]*) _ck_n=2 ;;
+      \\u[0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f]*) _ck_n=6 ;;
+      *) return 1 ;;
+    esac
+    _ck_esc=1
+    while [ "$_ck_n" -gt 0 ]; do
+      _ck_s=$_ck_s${_ck_r%"${_ck_r#?}"}
+      _ck_r=${_ck_r#?}
+      _ck_n=$((_ck_n - 1))
+    done
+  done
+}
+
+# The previous check-in in $1, for what a new one keeps (as previousCheckin of src/worker/checkin.ts reads it):
+# ck_prev_progress (its progress_pct when a number from 0 to 100, as written), ck_prev_run_id (its run_id when
+# a string) and ck_prev_session (its session_id when a non-empty string); each empty when absent. No file, a
+# link (never followed) or not a regular file: nothing kept. Fails when the shell cannot tell exactly what
+# JSON.parse would: anything but one line holding a flat JSON object of plain keys, with null, true, false,
+# strings or a canonical progress as values, no whitespace, no control character, no key twice; a run_id or
+# session_id with an escape or a byte outside printable ASCII. Our writers (checkin.sh, Node, the hook) write
+# that one line; the caller lets Node decide the rest.
+ck_read_previous() {
+  ck_prev_progress= ck_prev_run_id= ck_prev_session=
+  [ -h "$1" ] && return 0
+  [ -f "$1" ] || return 0
+  _ck_rest=
+  { IFS= read -r _ck_r && ! IFS= read -r _ck_rest && [ -z "$_ck_rest" ]; } <"$1" 2>/dev/null || return 1
+  # Node reads at most 64 KiB (the line and its newline).
+  [ "${#_ck_r}" -le 65535 ] || return 1
+  case $_ck_r in \{\"*\} | \{\}) ;; *) return 1 ;; esac
+  case $_ck_r in *[[:cntrl:]]*) return 1 ;; esac
+  _ck_r=${_ck_r#?}
+  _ck_seen=' '
+  while [ "$_ck_r" != '}' ]; do
+    _ck_r=${_ck_r#\"}
+    _ck_key=${_ck_r%%\"*}
+    case $_ck_key in '' | *[!a-z_]*) return 1 ;; esac
+    _ck_r=${_ck_r#"$_ck_key"}
+    case $_ck_r in \":*) _ck_r=${_ck_r#??} ;; *) return 1 ;; esac
+    case $_ck_seen in *" $_ck_key "*) return 1 ;; esac
+    _ck_seen="$_ck_seen$_ck_key "
+    case $_ck_r in
+      null[,\}]* | true[,\}]* | false[,\}]*) _ck_r=${_ck_r#null} _ck_r=${_ck_r#true} _ck_r=${_ck_r#false} ;;
+      \"*)
+        _ck_r=${_ck_r#?}
+        _ck_json_string || return 1
+        case $_ck_key in
+          run_id | session_id)
+            case $_ck_esc$_ck_s in 1* | *[![:print:]]*) return 1 ;; esac
+            if [ "$_ck_key" = run_id ]; then ck_prev_run_id=$_ck_s; else ck_prev_session=$_ck_s; fi
+            ;;
+        esac
+        ;;
+      [0-9]*)
+        _ck_num=${_ck_r%%[,\}]*}
+        ck_canonical_progress "$_ck_num" || return 1
+        _ck_r=${_ck_r#"$_ck_num"}
+        [ "$_ck_key" = progress_pct ] && ck_prev_progress=$_ck_num
+        ;;
+      *) return 1 ;;
+    esac
+    case $_ck_r in
+      ,\"*) _ck_r=${_ck_r#,} ;;
+      \}) ;;
+      *) return 1 ;;
+    esac
+  done
+}
+
+# Writes the line $2 as the file $1, atomically: a temp file beside it (not ending in .json, so readers listing
+# the folder never see it; the daemon's sweep knows the name `<file>.tmp.<pid>`), created, never an existing
+# file (or a link planted under its name) written through: a name taken is a failure, and the create is
+# exclusive (set -C: O_EXCL), then renamed over $1 (mv -T: a planted link at $1 is replaced, never followed
+# into a folder). Fails with nothing of its own left behind.
+ck_write_atomic() {
+  _ck_temp=$1.tmp.$$ _ck_made=
+  if [ -h "$_ck_temp" ] || [ -e "$_ck_temp" ]; then return 1; fi
+  case $- in *C*) _ck_noclobber= ;; *) _ck_noclobber=1 && set -C ;; esac
+  { {
+    _ck_made=1
+    printf '%s\n' "$2"
+  } >"$_ck_temp"; } 2>/dev/null && mv -fT -- "$_ck_temp" "$1" 2>/dev/null
+  _ck_rc=$?
+  [ -z "$_ck_noclobber" ] || set +C
+  [ "$_ck_rc" -eq 0 ] && return 0
+  # Only a temp file this shell created is removed.
+  [ -z "$_ck_made" ] || rm -f -- "$_ck_temp"
+  return 1
+}
