@@ -3,8 +3,8 @@
 # shell builtins (one fork: the mv), exactly as the Node entry (dist/bin/checkin.js: src/bin/checkin.ts and
 # src/worker/checkin.ts) decides them: the same record, the same one-line errors, the same exit codes (2 bad
 # input, 3 no spec in active/, 1 I/O). Whatever the shell cannot decide exactly (--help, --version,
-# --retry-at, a progress such as 1e1 or 05, a message with a control character, a byte outside printable
-# ASCII or over 4000 bytes, a previous check-in it cannot read exactly, a failed write, ...) goes to Node,
+# --retry-at, a progress such as 1e1 or 05, a message with a control character, bytes that are not UTF-8
+# or over 4000 bytes, a previous check-in it cannot read exactly, a failed write, ...) goes to Node,
 # which decides it all again from the start.
 
 case $0 in */*) relay_dir=${0%/*} ;; *) relay_dir=. ;; esac
@@ -121,7 +121,10 @@ message_json=null
 if [ -n "$has_message" ]; then
   # Over 4000 bytes may still be 4000 characters (UTF-16 units) or fewer: Node counts.
   [ "${#message}" -le 4000 ] || fallback "$@"
-  case $message in *[![:print:]]*) fallback "$@" ;; esac
+  case $message in
+    *[[:cntrl:]]*) fallback "$@" ;;
+    *[![:print:]]*) ck_valid_utf8 "$message" || fallback "$@" ;;
+  esac
   ck_json_escape "$message"
   message_json="\"$ck_escaped\""
 fi

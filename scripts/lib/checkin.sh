@@ -87,6 +87,36 @@ ck_canonical_progress() {
   case $1 in 0.000000*) return 1 ;; esac
 }
 
+# Whether $1 is well-formed UTF-8 (no stray or missing continuation byte, no overlong form, no surrogate, nothing
+# over U+10FFFF): what Node reads from argv unchanged (it turns anything else into U+FFFD). The patterns hold
+# raw bytes (\200-\277 are continuation bytes, \302-\364 lead bytes): dash has no escapes in patterns.
+ck_valid_utf8() {
+  case $1 in
+    [€-¿]* | \
+    *[-][€-¿]* | \
+    *[ÀÁõ-ÿ]* | \
+    *[Â-ß] | \
+    *[Â-ß][!€-¿]* | \
+    *[Â-ß][€-¿][€-¿]* | \
+    *[à-ï] | \
+    *[à-ï][€-¿] | \
+    *[à-ï][!€-¿]* | \
+    *[à-ï][€-¿][!€-¿]* | \
+    *[à-ï][€-¿][€-¿][€-¿]* | \
+    *[ğ-ô] | \
+    *[ğ-ô][€-¿] | \
+    *[ğ-ô][€-¿][€-¿] | \
+    *[ğ-ô][!€-¿]* | \
+    *[ğ-ô][€-¿][!€-¿]* | \
+    *[ğ-ô][€-¿][€-¿][!€-¿]* | \
+    *[ğ-ô][€-¿][€-¿][€-¿][€-¿]* | \
+    *à[€-Ÿ]* | \
+    *í[ -¿]* | \
+    *ğ[€-]* | \
+    *ô[-¿]*) return 1 ;;
+  esac
+}
+
 # A JSON string's text from the start of _ck_r (just after its opening quote): its raw inside in _ck_s (escapes
 # as written), _ck_esc=1 when it has any, _ck_r after the closing quote. Fails on a bad escape or no end.
 _ck_json_string() {

@@ -19,6 +19,7 @@ const NODE_ENTRY = join(ROOT, 'dist', 'bin', 'checkin.js');
  * @property {string} [previous] the previous check-in's content
  * @property {boolean} [link] the previous check-in is a link to a file holding `previous`
  * @property {boolean} [noSpec] the worker has no spec in active/
+ * @property {string} [rawMessage] a --message added by printf (bytes a JS string cannot hold)
  */
 
 const record = { status: 'in_progress', progress_pct: 40, message: 'earlier "quoted" \\ text', run_id: 'run-1', session_id: 'sess-1' };
@@ -37,6 +38,7 @@ const SHELL_CASES = [
   { args: () => ['--session-id', 'ok "quoted" \\', '--progress', '100'], env: { COMMIT_RELAY_RUN_ID: 'r"un\\1' } },
   ...['-0.5', '100.5'].map((p) => ({ args: () => ['--progress', p] })),
   { args: () => ['--session-id', ''] },
+  { args: () => ['--message', 'déjà vu — ok ✓ 🎉 "q"'] },
   { args: () => ['--session-id', long(201)] },
   { args: () => ['--colour="x\\y"'] },
   { args: () => ['constructor', 'x'] },
@@ -61,7 +63,7 @@ const NODE_CASES = [
   { args: () => ['--message', 'x'], previous: previous({ message: 'bad \\x escape' }).replace('\\\\x', '\\x') },
   { args: () => ['--message', 'x'], previous: previous({ session_id: 'é' }) },
   ...['100.0', '12.50', '-0', 'abc', '1e1', '05', ' 5', '0x10', '1.', '.5', ''].map((p) => ({ args: () => ['--progress', p] })),
-  { args: () => ['--message', 'déjà vu — ok ✓'] },
+  ...['a\\251', 'a\\303', '\\303(', '\\300\\257', '\\355\\240\\200', '\\364\\220\\200\\200', '\\342\\202'].map((rawMessage) => ({ args: () => [], rawMessage })),
   { args: () => ['--message', 'two\nlines'] },
   { args: () => ['--message', long(4001)] },
   { args: () => ['--session-id', 'a\u0001b'] },
@@ -131,7 +133,13 @@ test('checkin.sh decides the common cases as the Node entry does (exit code, out
       const home = /** @type {string} */ (homes[/** @type {'sh' | 'node'} */ (kind)]);
       const file = /** @type {string} */ (files[kind]);
       const env = envOf(home, id, c);
-      const result = kind === 'sh' ? await runOne(join(SCRIPTS, 'checkin.sh'), c.args(id), env) : await runOne(process.execPath, [NODE_ENTRY, ...c.args(id)], env);
+      const script = join(SCRIPTS, 'checkin.sh');
+      const result =
+        kind === 'node'
+          ? await runOne(process.execPath, [NODE_ENTRY, ...c.args(id)], env)
+          : c.rawMessage === undefined
+            ? await runOne(script, c.args(id), env)
+            : await runOne('/bin/sh', ['-c', 'exec "$0" --message "$(printf "$1")"', script, c.rawMessage], env);
       const written = existsSync(file) ? readFileSync(file, 'utf8') : null;
       seen[kind] = {
         ...result,
