@@ -2,23 +2,20 @@
 # shell builtins only (a process start costs a few ms here: the only fork on the common path is the `mv`).
 # Needs LC_ALL=C (byte-wise patterns). Every name it sets starts with ck_ or _ck_.
 
-# The time with builtins (a `date` costs a process start): this shell's start in clock ticks since boot
-# (/proc/self/stat, field 22, USER_HZ 100) plus the boot time (/proc/stat btime, whole seconds, kept by the
-# kernel in step with the wall clock), as an ISO time in ck_now. It may read up to a second early (btime is
-# whole seconds), never late. Fails where /proc does not say (then ck_now_or_date runs `date`).
+# The time with builtins (a `date` costs a process start): the time since boot (/proc/uptime, in hundredths)
+# plus the boot time (/proc/stat btime, whole seconds, kept by the kernel in step with the wall clock), as an
+# ISO time in ck_now. It may read up to a second early (btime is whole seconds), never late. Fails where /proc
+# does not say (then ck_now_or_date runs `date`). (dash's read takes a byte a call: the short files it can.)
 ck_now_from_proc() {
-  { IFS= read -r _ck_stat </proc/self/stat; } 2>/dev/null || return 1
-  # shellcheck disable=SC2086 # split on purpose: the fields after the command name
-  set -- ${_ck_stat##*) }
-  [ "$#" -ge 20 ] || return 1
-  _ck_ticks=${20}
+  { read -r _ck_up _ck_rest </proc/uptime; } 2>/dev/null || return 1
   _ck_btime=
   while read -r _ck_key _ck_value; do
     if [ "$_ck_key" = btime ]; then _ck_btime=$_ck_value; break; fi
   done </proc/stat 2>/dev/null
-  case $_ck_ticks$_ck_btime in '' | *[!0-9]*) return 1 ;; esac
-  [ -n "$_ck_btime" ] || return 1
-  _ck_cs=$((_ck_btime * 100 + _ck_ticks))
+  case $_ck_up in *[!0-9.]* | .* | *.*.*) return 1 ;; [0-9]*.[0-9][0-9]) ;; *) return 1 ;; esac
+  case $_ck_btime in '' | *[!0-9]*) return 1 ;; esac
+  _ck_frac=${_ck_up#*.}
+  _ck_cs=$((_ck_btime * 100 + ${_ck_up%.*} * 100 + ${_ck_frac#0}))
   _ck_secs=$((_ck_cs / 100))
   # Days since 1970-01-01 to a civil date (H. Hinnant's days_from_civil, inverted).
   _ck_z=$((_ck_secs / 86400 + 719468))
