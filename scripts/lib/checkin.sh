@@ -48,24 +48,40 @@ ck_valid_id() {
   [ "${#1}" -le 128 ]
 }
 
-# $1 as the inside of a JSON string, in ck_escaped: `\` and `"` escaped. For printable ASCII only (the
-# callers check): that is all JSON.stringify escapes there.
+# Field splitting (IFS) instead of a loop of ${x%%...}: dash takes a few ms for each of those on a long
+# string, and splitting is one pass. These two save and restore IFS and globbing around it.
+_ck_split_on() {
+  _ck_ifs_set=${IFS+1} _ck_ifs=$IFS
+  case $- in *f*) _ck_glob= ;; *) _ck_glob=1 && set -f ;; esac
+  IFS=$1
+}
+_ck_split_off() {
+  if [ -n "$_ck_ifs_set" ]; then IFS=$_ck_ifs; else unset IFS; fi
+  [ -z "$_ck_glob" ] || set +f
+}
+
+# $1 as the inside of a JSON string, in ck_escaped: `\` and `"` escaped. For printable ASCII or UTF-8 text
+# without control characters (the callers check): that is all JSON.stringify escapes there.
 ck_json_escape() {
-  _ck_in=$1
-  ck_escaped=
-  while :; do
-    case $_ck_in in
-      *[\\\"]*) ;;
-      *)
-        ck_escaped=$ck_escaped$_ck_in
-        return 0
-        ;;
-    esac
-    _ck_pre=${_ck_in%%[\\\"]*}
-    _ck_in=${_ck_in#"$_ck_pre"}
-    ck_escaped=$ck_escaped$_ck_pre\\${_ck_in%"${_ck_in#?}"}
-    _ck_in=${_ck_in#?}
-  done
+  case $1 in *[\\\"]*) ;; *)
+    ck_escaped=$1
+    return 0
+    ;;
+  esac
+  _ck_split_on \\
+  # shellcheck disable=SC2086 # split on purpose; the '.' keeps a trailing empty field
+  set -- $1.
+  ck_escaped=$1
+  shift
+  for _ck_f do ck_escaped=$ck_escaped\\\\$_ck_f; done
+  IFS=\"
+  # shellcheck disable=SC2086
+  set -- $ck_escaped
+  ck_escaped=$1
+  shift
+  for _ck_f do ck_escaped=$ck_escaped\\\"$_ck_f; done
+  ck_escaped=${ck_escaped%.}
+  _ck_split_off
 }
 
 # A progress as JSON.stringify writes a number from 0 to 100 that a shell can tell exactly: an integer 0..100
@@ -114,31 +130,80 @@ ck_valid_utf8() {
   esac
 }
 
-# A JSON string's text from the start of _ck_r (just after its opening quote): its raw inside in _ck_s (escapes
-# as written), _ck_esc=1 when it has any, _ck_r after the closing quote. Fails on a bad escape or no end.
-_ck_json_string() {
-  _ck_s= _ck_esc=
-  while :; do
-    case $_ck_r in *[\\\"]*) ;; *) return 1 ;; esac
-    _ck_pre=${_ck_r%%[\\\"]*}
-    _ck_r=${_ck_r#"$_ck_pre"}
-    _ck_s=$_ck_s$_ck_pre
-    case $_ck_r in
-      \"*)
-        _ck_r=${_ck_r#?}
-        return 0
-        ;;
-      \\[\"\\/bfnrt]*) _ck_n=2 ;;
-      \\u[0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f]*) _ck_n=6 ;;
+# Whether the inside of a JSON string, $1 (no unescaped quote in it), has only valid escapes: after each
+# escaping backslash one of "\/bfnrt, or u and 4 hex digits. Split on backslashes: an empty field is an
+# escaped backslash (the text after it is plain). Called with IFS and globbing set by _ck_split_on.
+_ck_valid_escapes() {
+  case $1 in *\\*) ;; *) return 0 ;; esac
+  IFS=\\
+  # shellcheck disable=SC2086
+  set -- $1.
+  shift
+  while [ "$#" -gt 0 ]; do
+    case $1 in
+      '') [ "$#" -ge 2 ] && shift 2 || return 1 ;;
+      [\"/bfnrt]* | u[0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f]*) shift ;;
       *) return 1 ;;
     esac
-    _ck_esc=1
-    while [ "$_ck_n" -gt 0 ]; do
-      _ck_s=$_ck_s${_ck_r%"${_ck_r#?}"}
-      _ck_r=${_ck_r#?}
-      _ck_n=$((_ck_n - 1))
-    done
   done
+}
+
+# The fields of a check-in line split on `"` ({, key, :, string, ",", key, ":40,", ...): what the shell can
+# tell of it exactly, as ck_read_previous says; fails on anything else.
+_ck_previous_fields() {
+  [ "$1" = '{' ] || return 1
+  shift
+  _ck_seen=' '
+  while [ "$#" -ge 2 ]; do
+    _ck_key=$1 _ck_out=$2
+    shift 2
+    case $_ck_key in '' | *[!a-z_]*) return 1 ;; esac
+    case $_ck_seen in *" $_ck_key "*) return 1 ;; esac
+    _ck_seen="$_ck_seen$_ck_key "
+    case $_ck_out in
+      :)
+        # A string: its fields up to a quote not escaped (one after an even run of backslashes).
+        _ck_s=
+        while [ "$#" -ge 1 ]; do
+          _ck_f=$1
+          shift
+          _ck_s=$_ck_s$_ck_f
+          case $_ck_f in *\\) ;; *) break ;; esac
+          _ck_t=${_ck_f##*[!\\]}
+          [ $((${#_ck_t} % 2)) -eq 1 ] || break
+          _ck_s=$_ck_s\"
+        done
+        [ "$#" -ge 1 ] || return 1
+        _ck_valid_escapes "$_ck_s" || return 1
+        case $_ck_key in
+          run_id | session_id)
+            case $_ck_s in *\\* | *[![:print:]]*) return 1 ;; esac
+            if [ "$_ck_key" = run_id ]; then ck_prev_run_id=$_ck_s; else ck_prev_session=$_ck_s; fi
+            ;;
+        esac
+        _ck_out=$1
+        shift
+        case $_ck_out in
+          ,) continue ;;
+          \}) [ "$#" -eq 0 ] && return 0 || return 1 ;;
+          *) return 1 ;;
+        esac
+        ;;
+      :*,) _ck_v=${_ck_out%,} ;;
+      :*\}) [ "$#" -eq 0 ] && _ck_v=${_ck_out%\}} || return 1 ;;
+      *) return 1 ;;
+    esac
+    _ck_v=${_ck_v#:}
+    case $_ck_v in
+      null | true | false) ;;
+      *)
+        ck_canonical_progress "$_ck_v" || return 1
+        [ "$_ck_key" != progress_pct ] || ck_prev_progress=$_ck_v
+        ;;
+    esac
+    case $_ck_out in *\}) return 0 ;; esac
+  done
+  return 1
 }
 
 # The previous check-in in $1, for what a new one keeps (as previousCheckin of src/worker/checkin.ts reads it):
@@ -148,53 +213,27 @@ _ck_json_string() {
 # JSON.parse would: anything but one line holding a flat JSON object of plain keys, with null, true, false,
 # strings or a canonical progress as values, no whitespace, no control character, no key twice; a run_id or
 # session_id with an escape or a byte outside printable ASCII. Our writers (checkin.sh, Node, the hook) write
-# that one line; the caller lets Node decide the rest.
+# that one line; the caller lets Node (or jq) decide the rest.
 ck_read_previous() {
   ck_prev_progress= ck_prev_run_id= ck_prev_session=
   [ -h "$1" ] && return 0
   [ -f "$1" ] || return 0
   _ck_rest=
-  { IFS= read -r _ck_r && ! IFS= read -r _ck_rest && [ -z "$_ck_rest" ]; } <"$1" 2>/dev/null || return 1
+  { IFS= read -r _ck_line && ! IFS= read -r _ck_rest && [ -z "$_ck_rest" ]; } <"$1" 2>/dev/null || return 1
   # Node reads at most 64 KiB (the line and its newline).
-  [ "${#_ck_r}" -le 65535 ] || return 1
-  case $_ck_r in \{\"*\} | \{\}) ;; *) return 1 ;; esac
-  case $_ck_r in *[[:cntrl:]]*) return 1 ;; esac
-  _ck_r=${_ck_r#?}
-  _ck_seen=' '
-  while [ "$_ck_r" != '}' ]; do
-    _ck_r=${_ck_r#\"}
-    _ck_key=${_ck_r%%\"*}
-    case $_ck_key in '' | *[!a-z_]*) return 1 ;; esac
-    _ck_r=${_ck_r#"$_ck_key"}
-    case $_ck_r in \":*) _ck_r=${_ck_r#??} ;; *) return 1 ;; esac
-    case $_ck_seen in *" $_ck_key "*) return 1 ;; esac
-    _ck_seen="$_ck_seen$_ck_key "
-    case $_ck_r in
-      null[,\}]* | true[,\}]* | false[,\}]*) _ck_r=${_ck_r#null} _ck_r=${_ck_r#true} _ck_r=${_ck_r#false} ;;
-      \"*)
-        _ck_r=${_ck_r#?}
-        _ck_json_string || return 1
-        case $_ck_key in
-          run_id | session_id)
-            case $_ck_esc$_ck_s in 1* | *[![:print:]]*) return 1 ;; esac
-            if [ "$_ck_key" = run_id ]; then ck_prev_run_id=$_ck_s; else ck_prev_session=$_ck_s; fi
-            ;;
-        esac
-        ;;
-      [0-9]*)
-        _ck_num=${_ck_r%%[,\}]*}
-        ck_canonical_progress "$_ck_num" || return 1
-        _ck_r=${_ck_r#"$_ck_num"}
-        [ "$_ck_key" = progress_pct ] && ck_prev_progress=$_ck_num
-        ;;
-      *) return 1 ;;
-    esac
-    case $_ck_r in
-      ,\"*) _ck_r=${_ck_r#,} ;;
-      \}) ;;
-      *) return 1 ;;
-    esac
-  done
+  [ "${#_ck_line}" -le 65535 ] || return 1
+  case $_ck_line in \{\"*\} | \{\}) ;; *) return 1 ;; esac
+  case $_ck_line in *[[:cntrl:]]*) return 1 ;; esac
+  [ "$_ck_line" != '{}' ] || return 0
+  _ck_split_on \"
+  # shellcheck disable=SC2086 # split on purpose
+  set -- $_ck_line
+  _ck_previous_fields "$@"
+  _ck_rc=$?
+  _ck_split_off
+  [ "$_ck_rc" -eq 0 ] && return 0
+  ck_prev_progress= ck_prev_run_id= ck_prev_session=
+  return 1
 }
 
 # Writes the line $2 as the file $1, atomically: a temp file beside it (not ending in .json, so readers listing
