@@ -133,7 +133,7 @@ fi
 if [ -n "${COMMIT_RELAY_HOME:-}" ]; then
   home=$COMMIT_RELAY_HOME
 else
-  home=$(cd -P -- "$relay_dir/.." && pwd -P) || fallback "$@"
+  home=$(CDPATH='' cd -P -- "$relay_dir/.." && pwd -P) || fallback "$@"
   [ -f "$home/package.json" ] && [ ! -e "$home/dist/package.json" ] && [ ! -e "$home/dist/bin/package.json" ] || fallback "$@"
 fi
 case $home in /*) ;; *) fallback "$@" ;; esac

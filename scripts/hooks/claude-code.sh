@@ -71,8 +71,9 @@ set -C
 
 # The fast path, for the events of every tool call: the settings `commit-relay hooks claude-code` prints
 # name the event as the first argument, and then neither jq nor the input is needed (the input, which
-# holds the tool's whole input and output, is left unread: hooks may ignore it). Without a usable run id
-# or GNU date, the general path below.
+# holds the tool's whole input and output, is left unread: hooks may ignore it). Without a usable run id,
+# a clock (/proc or GNU date) or a previous check-in the shell reads exactly (scripts/lib/checkin.sh), the
+# general path below.
 case ${1:-} in
   PreToolUse | PostToolUse | PostToolUseFailure)
     run_id=${COMMIT_RELAY_RUN_ID:-}
