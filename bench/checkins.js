@@ -1,5 +1,5 @@
-// Benchmark 4: check-ins. The wall time of one scripts/checkin.sh, and how many check-ins a second the
-// daemon absorbs from 200 workers without losing one or showing a stale one.
+// Benchmark 4: check-ins. How many check-ins a second the daemon absorbs from 200 workers without losing one
+// or showing a stale one (the wall time of one scripts/checkin.sh is in bench/hook.js, with the hook's).
 import { execFile } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,50 +9,28 @@ import {
   FIXTURES,
   killMarked,
   makeHome,
-  makeSpec,
   queuedTasks,
   readJson,
   removeHome,
   round,
   ROOT,
-  SCRIPTS,
   benchEnv,
   sleep,
   startDaemonProcess,
   stopDaemonProcess,
-  summarize,
-  timeLoop,
   waitFor,
   writeJsonAtomic,
 } from './lib/common.js';
 
 export const name = 'checkins';
-export const title = 'Check-ins: one checkin.sh, and the rate the daemon absorbs from 200 workers';
+export const title = 'Check-ins: the rate the daemon absorbs from 200 workers';
 
 export const method = [
-  'One check-in: scripts/checkin.sh --progress N run from a small sh loop (as hyperfine would, so the fork cost of a 100 MB node parent is not counted), timed with date +%s%N before and after each run; the same loop around /bin/true and around `node -e 0` shows the floor. Median of the runs.',
   'Throughput: a real daemon (default settings, max_concurrent_workers 200) supervises 200 live workers of bench/fixtures/checkin-loop.sh. Two kinds of load, each in steps of a fixed time, then a quiet moment until a pass later than the newest check-in. Per worker the bench compares what was written with pm-state.json: lost = check-ins written minus the increase of its checkin_count (a check-in overwritten before any pass read it); stale = last_checkin differs from the last check-in written.',
   '(a) The workers check in themselves, in a loop (the bash fixture writes its check-in file as checkin.sh does: temp file + rename; the wait between rounds is stepped through a control file). Each check-in costs the worker one fork (the mv; its clock and its wait are bash builtins), yet 200 of them still compete with the daemon for 2 cores.',
   '(b) The workers only sleep, and one separate node process (bench/lib/checkin-writer.js) writes their check-ins round robin at a target rate, each exactly as checkin.sh writes it: this measures what the daemon absorbs when the writers are cheap.',
   'Daemon CPU is utime + stime from /proc/PID/stat over the step, as % of one core.',
 ];
-
-async function oneCheckin(runs) {
-  const { home, paths } = await makeHome('checkin-one', { bench: { command: ['sleep', '3600'] } });
-  try {
-    const id = 'bench-checkin-1';
-    writeJsonAtomic(paths.specFile('active', id), makeSpec({ id, type: 'bench', status: 'running', execution: { pid: process.pid, run_id: 'run-bench-1', started_at: new Date().toISOString() } }));
-    const env = benchEnv({ COMMIT_RELAY_HOME: home, WORKER_ID: id, COMMIT_RELAY_RUN_ID: 'run-bench-1' });
-    const checkin = await timeLoop(`'${join(SCRIPTS, 'checkin.sh')}' --progress 42 --message bench`, runs, env);
-    const written = JSON.parse(readFileSync(paths.checkinFile(id), 'utf8'));
-    if (written.progress_pct !== 42) throw new Error('checkin.sh did not write the check-in');
-    const trueFloor = await timeLoop('/bin/true', Math.min(runs, 10), env);
-    const nodeFloor = await timeLoop(`'${process.execPath}' -e 0`, Math.min(runs, 10), env);
-    return { checkin_sh_ms: summarize(checkin), true_ms: summarize(trueFloor), node_e_0_ms: summarize(nodeFloor) };
-  } finally {
-    removeHome(home);
-  }
-}
 
 /** Per worker: the sequence number and timestamp of its last check-in file. */
 function lastWritten(paths) {
@@ -196,8 +174,6 @@ async function throughput({ workers, intervals, rates, stepSeconds, log }) {
 }
 
 export async function run({ quick, log }) {
-  const one = await oneCheckin(quick ? 20 : 30);
-  log(`checkins: one checkin.sh: p50 ${one.checkin_sh_ms.p50} ms (node -e 0: ${one.node_e_0_ms.p50} ms, /bin/true: ${one.true_ms.p50} ms)`);
   const workers = quick ? 50 : 200;
   const { byWorkers, byWriter } = await throughput({ workers, intervals: quick ? [1] : [2, 1], rates: quick ? [500] : [500, 1000, 2000], stepSeconds: quick ? 5 : 6, log });
   const clean = (steps) => {
@@ -208,11 +184,10 @@ export async function run({ quick, log }) {
   const topWorkers = top(byWorkers);
   const topWriter = top(byWriter);
   const figures = [
-    figure('checkin_sh_p50_ms', `one scripts/checkin.sh, wall p50 (n=${one.checkin_sh_ms.n}; node -e 0 alone: ${one.node_e_0_ms.p50} ms)`, one.checkin_sh_ms.p50, 'ms'),
     figure('sh_workers_clean_per_s', `check-ins/s written by ${workers} sh workers themselves, none lost or stale (highest clean step)`, clean(byWorkers), '/s'),
     figure('sh_workers_top_per_s', `highest rate ${workers} sh workers wrote (lost ${topWorkers.lost}, stale ${topWorkers.stale}, daemon ${topWorkers.daemon_cpu_pct}% of a core)`, topWorkers.offered_per_s, '/s'),
     figure('writer_clean_per_s', `check-ins/s for ${workers} workers from one writer process, none lost or stale (highest clean step)`, clean(byWriter), '/s'),
     figure('writer_top_per_s', `highest writer rate (lost ${topWriter.lost}, stale ${topWriter.stale}, daemon ${topWriter.daemon_cpu_pct}% of a core, ${topWriter.passes} passes)`, topWriter.offered_per_s, '/s'),
   ];
-  return { figures, details: { one_checkin: one, workers, steps_sh_workers: byWorkers, steps_writer: byWriter } };
+  return { figures, details: { workers, steps_sh_workers: byWorkers, steps_writer: byWriter } };
 }

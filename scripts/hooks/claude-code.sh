@@ -18,6 +18,7 @@
 # with the event named as its first argument (the settings `commit-relay hooks claude-code` prints do
 # so), a tool call's check-in needs no jq at all.
 
+case $0 in */*) hook_dir=${0%/*} ;; *) hook_dir=. ;; esac
 case ${1:-} in
   -h | --help)
     printf '%s\n' 'Usage: claude-code.sh [EVENT] < HOOK_JSON' '' \
@@ -28,7 +29,7 @@ case ${1:-} in
     ;;
   --version)
     # commit-relay's version, from its package.json (two folders up).
-    sed -n 's/^  "version": "\(.*\)",\{0,1\}$/\1/p' "$(dirname -- "$0")/../../package.json"
+    sed -n 's/^  "version": "\(.*\)",\{0,1\}$/\1/p' "$hook_dir/../../package.json"
     exit 0
     ;;
 esac
@@ -41,16 +42,17 @@ fail() {
   exit 0
 }
 
-# The id rule of src/contract/ids.ts: a safe file name, never a path.
-case $WORKER_ID in
-  [!A-Za-z0-9]* | *[!A-Za-z0-9._-]* | *..*) fail "invalid WORKER_ID \"$WORKER_ID\": it must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$" ;;
-esac
-[ "${#WORKER_ID}" -le 128 ] || fail "invalid WORKER_ID: it is ${#WORKER_ID} characters long (at most 128)"
+# shellcheck source=scripts/lib/checkin.sh
+. "$hook_dir/../lib/checkin.sh"
+if ! ck_valid_id "$WORKER_ID"; then
+  [ "${#WORKER_ID}" -le 128 ] || fail "invalid WORKER_ID: it is ${#WORKER_ID} characters long (at most 128)"
+  fail "invalid WORKER_ID \"$WORKER_ID\": it must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+fi
 
 if [ -n "${COMMIT_RELAY_HOME:-}" ]; then
   home=$COMMIT_RELAY_HOME
 else
-  home=$(CDPATH= cd -- "$(dirname -- "$0")/../.." && pwd) || fail 'cannot find the commit-relay home'
+  home=$(CDPATH='' cd -- "$hook_dir/../.." && pwd) || fail 'cannot find the commit-relay home'
 fi
 coord=$home/coordination
 [ -f "$coord/worker-specs/active/$WORKER_ID.json" ] || fail "no worker \"$WORKER_ID\" in $coord/worker-specs/active"
@@ -69,69 +71,24 @@ set -C
 
 # The fast path, for the events of every tool call: the settings `commit-relay hooks claude-code` prints
 # name the event as the first argument, and then neither jq nor the input is needed (the input, which
-# holds the tool's whole input and output, is left unread: hooks may ignore it). Without a usable run id
-# or GNU date, the general path below.
-# The time is taken with builtins (a `date` costs a process start, a third of the hook's time): this shell's
-# start in clock ticks since boot (/proc/self/stat, field 22, USER_HZ 100) plus the boot time (/proc/stat
-# btime, whole seconds, kept by the kernel in step with the wall clock), as an ISO time. It may read up to
-# a second early (btime is whole seconds), never late. Where /proc does not say, `date`.
-now_from_proc() {
-  { IFS= read -r stat </proc/self/stat; } 2>/dev/null || return 1
-  set -- ${stat##*) }
-  [ "$#" -ge 20 ] || return 1
-  ticks=${20}
-  btime=
-  while read -r key value; do
-    if [ "$key" = btime ]; then btime=$value; break; fi
-  done </proc/stat 2>/dev/null
-  case $ticks$btime in '' | *[!0-9]*) return 1 ;; esac
-  [ -n "$btime" ] || return 1
-  cs=$((btime * 100 + ticks))
-  secs=$((cs / 100))
-  # Days since 1970-01-01 to a civil date (H. Hinnant's days_from_civil, inverted).
-  z=$((secs / 86400 + 719468))
-  rem=$((secs % 86400))
-  era=$((z / 146097))
-  doe=$((z - era * 146097))
-  yoe=$(((doe - doe / 1460 + doe / 36524 - doe / 146096) / 365))
-  doy=$((doe - (365 * yoe + yoe / 4 - yoe / 100)))
-  mp=$(((5 * doy + 2) / 153))
-  day=$((doy - (153 * mp + 2) / 5 + 1))
-  if [ "$mp" -lt 10 ]; then month=$((mp + 3)); else month=$((mp - 9)); fi
-  year=$((yoe + era * 400))
-  if [ "$month" -le 2 ]; then year=$((year + 1)); fi
-  # Zero-padded by arithmetic (100 + n, its leading 1 cut): no command substitution, no fork.
-  mo=$((100 + month)) da=$((100 + day)) ho=$((100 + rem / 3600)) mi=$((100 + rem % 3600 / 60)) se=$((100 + rem % 60)) ms=$((1000 + cs % 100 * 10))
-  now="$year-${mo#1}-${da#1}T${ho#1}:${mi#1}:${se#1}.${ms#1}Z"
-}
-
+# holds the tool's whole input and output, is left unread: hooks may ignore it). Without a usable run id,
+# a clock (/proc or GNU date) or a previous check-in the shell reads exactly (scripts/lib/checkin.sh), the
+# general path below.
 case ${1:-} in
   PreToolUse | PostToolUse | PostToolUseFailure)
     run_id=${COMMIT_RELAY_RUN_ID:-}
     case $run_id in *[!A-Za-z0-9._:-]*) run_id=invalid ;; esac
-    if [ "$run_id" != invalid ] && { now_from_proc || { now=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ 2>/dev/null) && case $now in *N*) false ;; esac; }; }; then
-      progress=0
-      if [ "$previous" != /dev/null ] && IFS= read -r line <"$previous"; then
-        # The first "progress_pct": outside a string (inside one its quotes are escaped); our writers put it before any message.
-        case $line in *'"progress_pct":'*) p=${line#*\"progress_pct\":}; p=${p%%[,\}]*} ;; *) p= ;; esac
-        case $p in
-          *[!0-9.]* | '' | .* | *.*.*) ;;
-          [0-9] | [1-9][0-9] | 100 | [0-9].[0-9]* | [1-9][0-9].[0-9]*) progress=$p ;;
-        esac
-      fi
+    # The previous check-in as the shell reads it exactly (else the general path: jq reads it).
+    if [ "$run_id" != invalid ] && ck_read_previous "$file" && ck_now_or_date; then
       if [ -n "$run_id" ]; then run_json="\"$run_id\""; else run_json=null; fi
       # The session the previous check-in of this run named is kept (the daemon may read only the latest
       # check-in): only a plain id (as the daemon accepts for a resume) and only from the same run.
       session_json=
-      if [ -n "$run_id" ] && [ "$previous" != /dev/null ]; then
-        case $line in *"\"run_id\":\"$run_id\""*'"session_id":"'* | *'"session_id":"'*"\"run_id\":\"$run_id\""*)
-          s=${line#*\"session_id\":\"}; s=${s%%\"*}
-          case $s in '' | -* | *[!A-Za-z0-9._:@+=-]*) ;; *) session_json=",\"session_id\":\"$s\"" ;; esac ;;
-        esac
+      if [ -n "$run_id" ] && [ "$ck_prev_run_id" = "$run_id" ]; then
+        case $ck_prev_session in '' | -* | *[!A-Za-z0-9._:@+=-]*) ;; *) session_json=",\"session_id\":\"$ck_prev_session\"" ;; esac
       fi
-      printf '{"worker_id":"%s","timestamp":"%s","status":"in_progress","progress_pct":%s,"message":"%s","run_id":%s%s,"hook_event":"%s","activity":"%s"}\n' \
-        "$WORKER_ID" "$now" "$progress" "$1" "$run_json" "$session_json" "$1" "$1" >"$temp" 2>/dev/null &&
-        mv -f -- "$temp" "$file" 2>/dev/null || { rm -f -- "$temp"; fail "cannot write $file"; }
+      ck_write_atomic "$file" "{\"worker_id\":\"$WORKER_ID\",\"timestamp\":\"$ck_now\",\"status\":\"in_progress\",\"progress_pct\":${ck_prev_progress:-0},\"message\":\"$1\",\"run_id\":$run_json$session_json,\"hook_event\":\"$1\",\"activity\":\"$1\"}" ||
+        fail "cannot write $file"
       exit 0
     fi
     ;;
@@ -183,7 +140,7 @@ if ! error=$(jq -n -c \
   fail "$(printf '%s' "$error" | tr '\n' ' ' | cut -c1-300)"
 fi
 if [ -s "$temp" ]; then
-  mv -f -- "$temp" "$file" || { rm -f -- "$temp"; fail "cannot write $file"; }
+  mv -fT -- "$temp" "$file" || { rm -f -- "$temp"; fail "cannot write $file"; }
 else
   rm -f -- "$temp"
 fi

@@ -36,7 +36,8 @@ function parseCheckinArgs(argv: readonly string[]): CheckinInput | undefined {
     if (arg === '--help' || arg === '-h') return undefined;
     const eq = arg.indexOf('=');
     const name = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    const key = FLAGS[name];
+    // Own keys only: `constructor` and the like, inherited from Object.prototype, are unknown arguments too.
+    const key = Object.hasOwn(FLAGS, name) ? FLAGS[name] : undefined;
     if (key === undefined) throw new RelayError('USAGE', `unknown argument ${quote(arg)} (see --help)`);
     let value: string | undefined;
     if (name !== arg) value = arg.slice(eq + 1);
