@@ -25,10 +25,11 @@ test('runProcesses finds every process of the run, the escaped one too, with mem
   });
   const run = startRun(tracker);
   const other = startRun(tracker);
+  // Each with its resident set: a process caught inside fork or execve (its memory being replaced) reads 0 for an instant.
   const processes = await waitFor(() => {
     const found = runProcesses(run.runId);
-    return found.length === 3 ? found : undefined;
-  }, { what: 'the run\'s three processes' });
+    return found.length === 3 && found.every((p) => p.rssBytes > 0) ? found : undefined;
+  }, { what: 'the run\'s three processes, each with a resident set' });
   for (const p of [...processes, ...runProcesses(other.runId)]) tracker.pid(p.pid);
   assert.equal(processes[0]?.pid, run.pid, 'the root comes first');
   assert.ok(processes.every((p) => p.rssBytes > 0), 'each has a resident set');
