@@ -12,10 +12,12 @@ import {
   FIXTURES,
   killMarked,
   makeHome,
+  MARK,
   queuedTasks,
   removeHome,
   ROOT,
   round,
+  runMark,
   sleep,
   statusKb,
   stopDaemonProcess,
@@ -74,11 +76,6 @@ function killFixture(pid, mark) {
   return t;
 }
 
-const markEntry = () => {
-  const env = benchEnv();
-  const key = 'COMMIT_RELAY_BENCH_RUN';
-  return `${key}=${env[key]}`;
-};
 
 class Pm2 {
   constructor(dir) {
@@ -216,7 +213,7 @@ async function startOurs(dir, n) {
 }
 
 async function restarts(dir, samples, log) {
-  const mark = markEntry();
+  const mark = `${MARK}=${runMark()}`;
   const pm2 = new Pm2(join(dir, 'pm2-restart'));
   const pm2Out = join(pm2.dir, 'out');
   mkdirSync(pm2Out, { recursive: true });

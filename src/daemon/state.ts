@@ -275,7 +275,6 @@ export function buildPmState(input: StateInput, memo?: PmStateMemo): PmState {
 export class PmStateText {
   private readonly memo = new PmStateMemo();
   private previousRest: string | undefined;
-  private previousCount = 0;
 
   /** The state after a pass: whether it changed, and its text (made only when asked for: a write). */
   render(input: StateInput): { readonly changed: boolean; text(): string } {
@@ -293,9 +292,9 @@ export class PmStateText {
     }
     const { last_loop: _lastLoop, loops_completed: _loops, last_pass_ms: _passMs, ...daemonRest } = state.pm_daemon;
     const rest = JSON.stringify({ ...state, pm_daemon: daemonRest, monitored_workers: undefined });
-    const changed = this.memo.built > 0 || gone || ids.length !== this.previousCount || rest !== this.previousRest;
+    // A worker added is an entry built; one gone, an entry forgotten: the count needs no check of its own.
+    const changed = this.memo.built > 0 || gone || rest !== this.previousRest;
     this.previousRest = rest;
-    this.previousCount = ids.length;
     const text = (): string => {
       const entries = this.memo.entries;
       const lines = ids.map((id) => `    ${(entries.get(id) as MemoEntry).text}`);

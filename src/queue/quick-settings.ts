@@ -2,7 +2,7 @@
 import type { QueueSettings } from '../config/load.js';
 import { readTextIfExists } from '../store/atomic.js';
 import type { HomePaths } from '../store/home.js';
-import { argv, atLeastZero, isPlainObject, isString, oneOf, parseObject, passesChecks, positive, wholeAtLeast, type Check } from './quick-checks.js';
+import { argv, atLeastZero, isPlainObject, isString, oneOf, parseObject, passesChecks, positive, wholeAtLeast, type Check } from '../contract/quick-checks.js';
 
 const isBoolean: Check = (v) => typeof v === 'boolean';
 

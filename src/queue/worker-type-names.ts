@@ -6,7 +6,7 @@ import { WORKER_TYPE_NAME_PATTERN } from '../contract/ids.js';
 import { RelayError } from '../errors.js';
 import { readTextIfExists } from '../store/atomic.js';
 import type { HomePaths } from '../store/home.js';
-import { argv, atLeastZero, isPlainObject, isString, nonEmptyString, oneOf, parseObject, passesChecks, positive, wholeAtLeast, type Check } from './quick-checks.js';
+import { argv, atLeastZero, isPlainObject, isString, nonEmptyString, oneOf, parseObject, passesChecks, positive, wholeAtLeast, type Check } from '../contract/quick-checks.js';
 
 export interface WorkerTypeNames {
   /** The type a task without one gets: implementation, else the first; undefined when none is defined. */

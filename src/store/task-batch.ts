@@ -3,7 +3,7 @@
 // the quick check below cannot vouch for task-queue.json, and then it decides and words the error.
 import { isValidId } from '../contract/ids.js';
 import { nowIso } from '../contract/now.js';
-import { jsonDeeperThan, MAX_JSON_DEPTH } from '../contract/parse.js';
+import { isPlainObject, nonEmptyString, parseObject } from '../contract/quick-checks.js';
 import { PRIORITIES, TASK_STATUSES, type Priority } from '../contract/task-fields.js';
 import type { Task, TaskQueue } from '../contract/task-queue.js';
 import { readTextIfExists, writeJsonSync } from './atomic.js';
@@ -94,18 +94,10 @@ async function readTaskQueueQuickly(paths: HomePaths): Promise<TaskQueue> {
 }
 
 function quickParse(text: string): TaskQueue | undefined {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (!isPlainObject(raw) || !Array.isArray(raw.tasks) || jsonDeeperThan(text, MAX_JSON_DEPTH)) return undefined;
-  return raw.tasks.every(isPlainTask) ? (raw as TaskQueue) : undefined;
+  const raw = parseObject(text);
+  return raw !== undefined && Array.isArray(raw.tasks) && raw.tasks.every(isPlainTask) ? (raw as unknown as TaskQueue) : undefined;
 }
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-const nonEmptyString = (value: unknown): boolean => typeof value === 'string' && value.length > 0;
 const optional = (value: unknown, check: (v: unknown) => boolean): boolean => value === undefined || value === null || check(value);
 
 /** Only the timestamps this program writes (toISOString's form): a strict subset of the schema's ISO datetime. */

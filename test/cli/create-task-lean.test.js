@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { workerTypeSchema, workerTypesFileSchema } from '../../dist/contract/worker-types.js';
 import { DEFERRED_KEYS, QUICK_CHECKS, quickWorkerTypeNames } from '../../dist/queue/worker-type-names.js';
-import { passesChecks } from '../../dist/queue/quick-checks.js';
+import { passesChecks } from '../../dist/contract/quick-checks.js';
 import { DEFERRED_SETTINGS_KEYS, QUICK_SETTINGS_CHECKS } from '../../dist/queue/quick-settings.js';
 import { daemonConfigFileSchema } from '../../dist/contract/daemon-config.js';
 import { withLock, withQuickLock } from '../../dist/store/lock.js';

@@ -1,7 +1,7 @@
 // Zod-free checks that only ever vouch for values a zod schema accepts too (never looser), so that the lean
 // create-task entry can skip loading zod (about 150 ms) for plainly valid files; whatever they cannot vouch
 // for goes to the schema, which decides and words the error.
-import { jsonDeeperThan, MAX_JSON_DEPTH } from '../contract/parse.js';
+import { jsonDeeperThan, MAX_JSON_DEPTH } from './parse.js';
 
 export type Check = (value: unknown) => boolean;
 
