@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { stopDaemon, events, pmState } from '../helpers/daemon.js';
+import { events, morePasses, pmState, stopDaemon } from '../helpers/daemon.js';
 import { fixtureCommand, QUICK, readJson, run, waitFor } from '../helpers/home.js';
 import { isAlive } from '../helpers/processes.js';
 import { withHome } from '../helpers/scope.js';
@@ -15,12 +15,6 @@ const SCOPE = {
     crash: { command: fixtureCommand('exit-with.sh', '3', '1'), ...QUICK, max_restarts: 20 },
   },
 };
-
-/** Waits until the daemon has made `n` more passes, so "nothing started" means the daemon looked and held. */
-async function passes(home, n = 3) {
-  const from = pmState(home).pm_daemon.loops_completed;
-  await waitFor(() => pmState(home).pm_daemon.loops_completed >= from + n, { what: `${n} daemon passes`, timeoutMs: 20_000 });
-}
 
 const statusOf = (home, id) => readSpecFile(home, 'active', id)?.status;
 const named = (home, type) => events(home).filter((e) => e.event === type);
@@ -49,7 +43,7 @@ test('a pause holds new starts, dispatch and restarts while running workers go o
   const taskId = created.stdout.trim();
   // The crashing worker ends meanwhile: its restart waits in pending.
   await waitFor(() => statusOf(t.home, crashing) === 'pending', { what: 'the crashed worker to wait in pending', timeoutMs: 20_000 });
-  await passes(t.home);
+  await morePasses(t.home, 3);
   assert.equal(statusOf(t.home, fresh), 'pending', 'no new worker starts');
   assert.equal(statusOf(t.home, crashing), 'pending', 'no restart starts');
   const queue = readJson(t.paths.taskQueue).tasks;
@@ -88,12 +82,12 @@ test('a pause of one type survives a daemon restart and ends by itself at --unti
   writePendingSpec(t.home, other, { workerType: 'crash' });
   const first = await t.startDaemon();
   await waitFor(() => statusOf(t.home, other) !== 'pending', { what: 'the worker of another type to start', timeoutMs: 20_000 });
-  await passes(t.home);
+  await morePasses(t.home, 3);
   assert.equal(statusOf(t.home, held), 'pending');
   assert.deepEqual(pmState(t.home).dispatch.pauses.map((p) => p.scope), ['type forever']);
   await stopDaemon(first);
   await t.startDaemon();
-  await passes(t.home);
+  await morePasses(t.home, 3);
   if (Date.now() < Date.parse(until) - 500) assert.equal(statusOf(t.home, held), 'pending', 'still paused after the daemon restarted');
   await waitFor(() => statusOf(t.home, held) === 'running', { what: 'the paused worker to start once the pause ended', timeoutMs: 30_000 });
   const started = Date.parse(readSpecFile(t.home, 'active', held).execution.started_at);

@@ -7,7 +7,7 @@ import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { coord, fixtureCommand, QUICK, run, waitFor } from '../helpers/home.js';
-import { events, pmState } from '../helpers/daemon.js';
+import { events, morePasses, pmState } from '../helpers/daemon.js';
 import { pidsWithEnv } from '../helpers/processes.js';
 import { withHome } from '../helpers/scope.js';
 import { readSpecFile } from '../helpers/specs.js';
@@ -24,12 +24,6 @@ const writeTypesJson = (home, types) => writeTypes(home, JSON.stringify({ worker
 
 /** @param {string} home @param {string} name */
 const eventsNamed = (home, name) => events(home).filter((e) => e.event === name);
-
-/** Waits until the daemon has made `n` more passes. @param {string} home @param {number} [n] */
-async function passes(home, n = 2) {
-  const from = pmState(home).pm_daemon.loops_completed;
-  await waitFor(() => pmState(home).pm_daemon.loops_completed >= from + n, { what: `${n} more passes`, timeoutMs: 15_000 });
-}
 
 /** @param {string} home @param {string} description @param {string} type */
 async function queue(home, description, type) {
@@ -60,7 +54,7 @@ test('a bad edit: reported once, shown by the health check, pm-state.json and th
     const invalid = await waitFor(() => eventsNamed(t.home, 'config_invalid')[0], { what: 'config_invalid', timeoutMs: 15_000 });
     assert.match(String(invalid.data.reason), /worker-types\.json/);
     assert.equal(invalid.data.file, coord(t.home, 'config', 'worker-types.json'));
-    await passes(t.home);
+    await morePasses(t.home);
     const file = pmState(t.home).configuration.worker_types_file;
     assert.equal(file.status, 'invalid');
     assert.match(file.error, /worker-types\.json/);
@@ -91,12 +85,12 @@ test('a bad edit: reported once, shown by the health check, pm-state.json and th
 
     // The same bad content saved again is not a new report; another bad content is.
     writeTypes(t.home, '{ "worker_types": { "steady": { "command": ["sh"], ');
-    await passes(t.home);
+    await morePasses(t.home);
     assert.equal(eventsNamed(t.home, 'config_invalid').length, 1, 'one event per bad content');
     writeTypesJson(t.home, { steady: { ...STEADY, retries: 3 } });
     await waitFor(() => eventsNamed(t.home, 'config_invalid').length === 2, { what: 'the second bad content reported', timeoutMs: 15_000 });
     assert.match(String(eventsNamed(t.home, 'config_invalid')[1].data.reason), /unknown key "retries"/);
-    await passes(t.home);
+    await morePasses(t.home);
     assert.equal(pmState(t.home).configuration.worker_types_file.invalid_since, file.invalid_since, 'invalid since the first bad edit');
 
     // Fixed, with a new limit: it takes over and the trouble is cleared everywhere.
@@ -104,7 +98,7 @@ test('a bad edit: reported once, shown by the health check, pm-state.json and th
     const reloaded = await waitFor(() => eventsNamed(t.home, 'config_reloaded')[0], { what: 'config_reloaded', timeoutMs: 15_000 });
     assert.equal(reloaded.data.recovered, true);
     assert.deepEqual(reloaded.data.changed, ['steady']);
-    await passes(t.home);
+    await morePasses(t.home);
     const fixed = pmState(t.home).configuration;
     assert.equal(fixed.worker_types_file.status, 'ok');
     assert.equal(fixed.worker_types_file.error, null);
@@ -160,7 +154,7 @@ test('a type removed while its worker runs: one event; the worker stays supervis
       assert.equal(pidsWithEnv('COMMIT_RELAY_RUN_ID', run1.run_id).length, 0, 'nothing of it left running');
 
       // The waiting task was never started; once nothing names the type but it, the daemon still says so (one event only).
-      await passes(t.home);
+      await morePasses(t.home);
       const queueFile = JSON.parse((await run(t.home, ['daemon-monitor', '--status', '--json'])).stdout);
       assert.equal(queueFile.queue_depth, 1, 'the task of the removed type stays queued');
       assert.equal(eventsNamed(t.home, 'worker_type_removed').length, 1, 'said once');
@@ -189,7 +183,7 @@ test('a type removed while no daemon runs: the next daemon adopts its running wo
     assert.equal(readSpecFile(t.home, 'active', id).execution.type_limits.stop_grace_seconds, 1, 'the limits it started with are in its spec');
     rmSync(join(t.home, 'keep-going'));
     await waitFor(() => readSpecFile(t.home, 'completed', id), { what: 'the worker to complete', timeoutMs: 20_000 });
-    await passes(t.home);
+    await morePasses(t.home);
     assert.equal(pmState(t.home).monitored_workers[id], undefined);
     assert.deepEqual(pmState(t.home).configuration.worker_types_file.removed_types, {}, 'nothing names the type any more');
   }));

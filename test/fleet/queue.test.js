@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { join } from 'node:path';
 import { coord, FIXTURES, readJson, run, waitFor } from '../helpers/home.js';
-import { events, pmState } from '../helpers/daemon.js';
+import { events, morePasses } from '../helpers/daemon.js';
 import { startRedis, REDIS_SKIP } from '../helpers/redis.js';
 import { withHome } from '../helpers/scope.js';
 import { createTask, queueTask, FLEET_TYPES, fleetConfig, jobState, openQueue, queueName } from './support.js';
@@ -79,8 +79,7 @@ describe('the redis queue backend', { skip: REDIS_SKIP }, () => {
       await Promise.all([scope.startDaemon(), scope.startDaemon({ home: homeB })]);
       await queueTask(homeB, 'task-waits');
       // host-b has no pause of its own: only the fleet's queue pause keeps it from the task, pass after pass.
-      const loops = [pmState(scope.home).pm_daemon.loops_completed, pmState(homeB).pm_daemon.loops_completed];
-      await waitFor(() => pmState(scope.home).pm_daemon.loops_completed > loops[0] + 2 && pmState(homeB).pm_daemon.loops_completed > loops[1] + 2, { what: 'both hosts to make passes' });
+      await Promise.all([morePasses(scope.home, 3), morePasses(homeB, 3)]);
       assert.equal(await jobState(queue, 'task-waits'), 'prioritized');
       assert.deepEqual([...events(scope.home), ...events(homeB)].filter((e) => e.event === 'task_leased'), []);
       const resumed = await run(scope.home, ['resume-dispatch']);

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { SPEC_REQUIRED, SPEC_WRONG, anyText, badFileNameId, breakDocument, fcOptions, nested, validCheckin, validId, validSpec } from './arbitraries.js';
-import { events, pmState, stopDaemon } from '../helpers/daemon.js';
+import { events, morePasses, stopDaemon } from '../helpers/daemon.js';
 import { FIXTURES, readJson, waitFor } from '../helpers/home.js';
 import { withHome } from '../helpers/scope.js';
 import { specPath } from '../helpers/specs.js';
@@ -130,8 +130,7 @@ test('a daemon among generated bad files: keeps running, reports each bad spec o
       for (const b of allBad.slice(half)) prints.set(b.name, placeBadSpec(home, b));
 
       await waitFor(() => good.every((name) => existsSync(specPath(home, 'completed', name))), { what: 'the good workers to complete', timeoutMs: 20_000 });
-      const loops = pmState(home).pm_daemon.loops_completed;
-      await waitFor(() => pmState(home).pm_daemon.loops_completed >= loops + 3, { what: 'three more passes', timeoutMs: 10_000 });
+      await morePasses(home, 3, { timeoutMs: 10_000 });
 
       assert.equal(daemon.child.exitCode, null, `the daemon is still running: ${daemon.stderr()}`);
       assert.equal(daemon.child.signalCode, null);

@@ -77,6 +77,29 @@ export const eventsOf = (home, workerId, type) => events(home).filter((e) => e.w
 export const pmState = (home) => readJson(coord(home, 'pm-state.json'));
 
 /**
+ * Waits until the daemon has made `n` whole passes that began after this call. pm-state.json is not rewritten
+ * at every pass (a state where only the heartbeat moved waits half a loop interval), so its loops_completed
+ * can be several passes behind: counting from it could count a pass that began before the call. A pass's start
+ * is last_loop minus last_pass_ms.
+ * @param {string} home
+ * @param {number} [n]
+ * @param {{ timeoutMs?: number }} [options]
+ */
+export async function morePasses(home, n = 2, { timeoutMs = 20_000 } = {}) {
+  const from = Date.now();
+  /** @param {any} daemon */
+  const startedAt = (daemon) => Date.parse(daemon.last_loop) - daemon.last_pass_ms;
+  const first = await waitFor(
+    () => {
+      const daemon = pmState(home).pm_daemon;
+      return daemon.last_loop !== null && startedAt(daemon) > from ? { loops: daemon.loops_completed } : undefined;
+    },
+    { what: 'a pass begun after the call', timeoutMs },
+  );
+  await waitFor(() => pmState(home).pm_daemon.loops_completed >= first.loops + n - 1, { what: `${n} passes begun after the call`, timeoutMs });
+}
+
+/**
  * A pid file naming `pid` with its true identity (or the overrides given).
  * @param {string} home @param {number} pid @param {Record<string, unknown>} [overrides]
  */
