@@ -47,6 +47,8 @@ export interface ApplyContext {
   readonly inflight: Set<Promise<unknown>>;
   /** Background work to start once the pass's actions are done (runDeferred): off the path of a restart. */
   readonly deferred: (() => Promise<unknown>)[];
+  /** A standby for this worker's next run (worker/standbys.ts), made off the path of the pass. */
+  prepareStandby(workerId: string): void;
 }
 
 /** Reads the active spec under its lock and hands it to fn; a missing or broken spec skips the action. */
@@ -281,7 +283,11 @@ function restartedEvent(before: WorkerSpec, result: SpawnResult, launch: LaunchC
 function noteStarted(ctx: ApplyContext, workerId: string, result: SpawnResult, restart: boolean): void {
   const identity = result.startTicks === null ? null : { pid: result.pid, startTicks: result.startTicks, bootId: result.bootId };
   ctx.adoptChild(workerId, result.child, { workerId, identity, runId: result.runId });
-  if (restart) ctx.count('restarts');
+  if (restart) {
+    ctx.count('restarts');
+    // A worker that restarted gets a standby for its next restart, once this pass's work is done.
+    ctx.deferred.push(() => Promise.resolve(ctx.prepareStandby(workerId)));
+  }
 }
 
 /** A start that did not happen: another already ran it (skipped), or the program could not be spawned (counted). */

@@ -8,6 +8,9 @@ import { writeDerivedTextSync } from '../store/atomic.js';
 import type { HomePaths } from '../store/home.js';
 import { listSpecIds, readSpec } from '../store/specs.js';
 import { checkRecordedRun } from '../process/identity.js';
+import { spawnStandby } from '../process/spawn.js';
+import { holdOf } from '../contract/worker-spec.js';
+import { Standbys } from '../worker/standbys.js';
 import { recordSessions, sessionsToRecord, type ApplyContext } from './apply.js';
 import { ActivityFeed } from './activity-feed.js';
 import { DaemonEvents } from './event-log.js';
@@ -86,6 +89,8 @@ export class Daemon {
   private loops = 0;
   private heldLastPass = false;
   private readonly children = new Map<string, ChildProcess>();
+  /** Shims started ahead of workers' next runs (worker/standbys.ts). */
+  private readonly standbys = new Standbys();
   /** The run of each child in `children` (for the orphan check when its spec leaves active/). */
   private readonly childRuns = new Map<string, Departed>();
   private readonly inflight = new Set<Promise<unknown>>();
@@ -321,6 +326,11 @@ export class Daemon {
       }
     }
     if (await applyPlan(this.applyContext(), plan, queue.byId, (where, error, workerId) => this.events.reportError(where, error, workerId))) this.inputs.forgetQueue();
+    // A standby is kept only for a worker still running or about to restart, and not stopped by an operator.
+    if (this.standbys.size > 0 && request.full) {
+      const keep = new Set(observation.workers.filter((w) => (w.spec.status === 'running' || w.spec.status === 'pending') && holdOf(w.spec) === null).map((w) => w.view.workerId));
+      this.standbys.retain((id) => keep.has(id));
+    }
 
     try {
       await this.fleetAfterPass(observation, plan.health);
@@ -429,14 +439,35 @@ export class Daemon {
       observer: this.observer,
       emit: (events) => this.emit(events),
       requestPass: () => this.requestPass(),
-      lifecycle: () => ({ paths: this.paths, workerTypes: this.inputs.workerTypes, emit: (events) => this.emit(events) }),
+      lifecycle: () => ({ paths: this.paths, workerTypes: this.inputs.workerTypes, emit: (events) => this.emit(events), standbys: this.standbys }),
       adoptChild: (id, child, run) => this.adoptChild(id, child, run),
       startedRun: (id) => (this.children.has(id) ? this.childRuns.get(id) : undefined),
       count: (name) => this.events.count(name),
       pauseProvider: async (action) => this.emit(await this.pauses.pauseProvider(action)),
       inflight: this.inflight,
       deferred: [],
+      prepareStandby: (id) => this.prepareStandby(id),
     };
+  }
+
+  /**
+   * A standby for a running worker's next run: only for a type whose next start is known now (no resume_command,
+   * no workspace) and only while the daemon runs. A program that cannot be started gets none (its restart says why).
+   */
+  private prepareStandby(workerId: string): void {
+    if (this.state !== 'running' || this.standbys.has(workerId)) return;
+    const read = readSpec(this.paths, 'active', workerId);
+    if (read === undefined || !read.ok || read.spec.status !== 'running' || holdOf(read.spec) !== null) return;
+    const spec = read.spec;
+    const type = this.inputs.workerTypes.types[spec.worker_type];
+    if (type === undefined || type.resume_command !== undefined || type.workspace !== undefined) return;
+    try {
+      this.standbys.add(
+        spawnStandby(this.paths, { workerId, taskId: spec.task_id, description: spec.task.description, workerType: type, restartCount: spec.execution?.restart_count ?? 0 }),
+      );
+    } catch (error) {
+      this.logger.debug({ worker_id: workerId, err: error }, 'no standby');
+    }
   }
 
   private track(promise: Promise<unknown>): void {
@@ -459,6 +490,7 @@ export class Daemon {
       if (timer !== undefined) clearTimeout(timer);
     }
     for (const child of this.children.values()) child.unref();
+    this.standbys.dropAll();
     await this.fleet?.stop().catch((error: unknown) => this.events.reportError('stop the fleet leases', error));
     await this.options.hooks?.beforeStop?.();
     this.emit([{ event: 'pm_stopped', data: { graceful: true, reason, loops_completed: this.loops, workers_left_running: this.children.size + this.runningCount() } }]);

@@ -7,7 +7,7 @@ import { WORKER_TYPE_DEFAULTS, type WorkerType } from '../contract/worker-types.
 import { RelayError, describeError, errnoCode } from '../errors.js';
 import { projectRoot, type HomePaths } from '../store/home.js';
 import { currentBootId, readProcStat } from './identity.js';
-import { closeLogPipe, openLogPipe } from './log-pipe.js';
+import { closeLogPipe, openLogPipe, type LogPipe } from './log-pipe.js';
 import type { WorkspaceRecord } from '../workspace/worktree.js';
 
 /**
@@ -160,9 +160,20 @@ function openLog(paths: HomePaths, workerId: string, header: string, maxBytes: n
   }
 }
 
-/** Starts a worker's command inside the shim. Checks the program first: a missing one throws SPAWN_FAILED and starts nothing. */
-export function spawnWorker(paths: HomePaths, launch: WorkerLaunch): SpawnResult {
-  const runId = launch.runId ?? newRunId();
+/** What a start runs, worked out before anything is spawned. */
+interface PreparedLaunch {
+  readonly runId: string;
+  readonly startedAt: string;
+  readonly workspace: WorkspaceRecord | null;
+  readonly env: NodeJS.ProcessEnv;
+  /** The program as resolved, then its arguments. */
+  readonly command: readonly string[];
+  readonly cwd: string;
+  readonly header: string;
+  readonly maxBytes: number;
+}
+
+function prepareLaunch(paths: HomePaths, launch: WorkerLaunch, runId: string): PreparedLaunch {
   const startedAt = nowIso(launch.now ?? Date.now());
   const workspace = launch.workspace ?? null;
   // Never the agent in the wrong folder: a type with a workspace does not start without it.
@@ -181,37 +192,131 @@ export function spawnWorker(paths: HomePaths, launch: WorkerLaunch): SpawnResult
   const command = [resolved, ...args];
   const header = `=== ${startedAt} run ${runId} of ${launch.workerId} (restart ${launch.restartCount}): ${JSON.stringify(command)}\n`;
   const maxBytes = launch.workerType.log_max_bytes ?? WORKER_TYPE_DEFAULTS.log_max_bytes;
-  const pipe = openLogPipe(paths);
-  const piped = !('error' in pipe);
-  let log: { fd: number; file: string };
-  try {
-    log = openLog(paths, launch.workerId, piped ? header : `${header}(no log pipe: ${pipe.error}; this run's log is not bounded)\n`, maxBytes);
-  } catch (error) {
-    if (piped) closeLogPipe(pipe);
-    throw error;
-  }
-  let child: ChildProcess;
-  try {
-    child = spawn('/bin/sh', [shimPath(), launch.workerId, runId, paths.exitFile(launch.workerId), '--', ...command], {
-      cwd: workspace?.path ?? paths.home,
-      detached: true,
-      // With the log pipe: stdout and stderr are its write end, fd 3 its read end (for the shim's split); the log's path
-      // and cap reach the shim through its environment, never argv (see worker-shim.sh), and it removes them from the worker's.
-      ...(piped
-        ? { env: { ...env, COMMIT_RELAY_LOG_FILE: log.file, COMMIT_RELAY_LOG_MAX: String(maxBytes) }, stdio: ['ignore', pipe.write, pipe.write, pipe.read] }
-        : { env, stdio: ['ignore', log.fd, log.fd] }),
-    });
-  } catch (error) {
-    throw new RelayError('SPAWN_FAILED', `cannot start: ${describeError(error)}`, { cause: error });
-  } finally {
-    closeSync(log.fd);
-    if (piped) closeLogPipe(pipe);
-  }
+  return { runId, startedAt, workspace, env, command, cwd: workspace?.path ?? paths.home, header, maxBytes };
+}
+
+/**
+ * Spawns the shim. With the log pipe, stdout and stderr are its write end and fd 3 its read end (for the shim's
+ * split); the log's path and cap reach the shim through its environment, never argv (see worker-shim.sh), and it
+ * removes them from the worker's. A standby's stdin is a pipe from this process (the shim waits on it for "go").
+ */
+function spawnShim(paths: HomePaths, workerId: string, prepared: PreparedLaunch, logFile: string, pipe: LogPipe | { readonly error: string }, logFd: number | null, standby: boolean): ChildProcess {
+  const stdin = standby ? 'pipe' : 'ignore';
+  const extra: NodeJS.ProcessEnv = standby ? { COMMIT_RELAY_STANDBY: '1' } : {};
+  return spawn('/bin/sh', [shimPath(), workerId, prepared.runId, paths.exitFile(workerId), '--', ...prepared.command], {
+    cwd: prepared.cwd,
+    detached: true,
+    ...('error' in pipe
+      ? { env: { ...prepared.env, ...extra }, stdio: [stdin, logFd ?? 'ignore', logFd ?? 'ignore'] }
+      : { env: { ...prepared.env, ...extra, COMMIT_RELAY_LOG_FILE: logFile, COMMIT_RELAY_LOG_MAX: String(prepared.maxBytes) }, stdio: [stdin, pipe.write, pipe.write, pipe.read] }),
+  });
+}
+
+/** The spawned shim's identity; throws SPAWN_FAILED when the system made no process. */
+function spawned(child: ChildProcess): { pid: number; startTicks: number | null; bootId: string } {
   // An 'error' event without a listener would crash the caller; the pid check below reports it.
   child.on('error', () => undefined);
   const pid = child.pid;
   if (pid === undefined) throw new RelayError('SPAWN_FAILED', 'cannot start: the system refused to create the process');
   // Read at once: the process cannot have been reaped yet (we are its parent), even if it already exited.
   const stat = readProcStat(pid);
-  return { pid, startTicks: stat?.startTicks ?? null, bootId: currentBootId(), runId, startedAt, argv: command, logFile: log.file, workspace, child };
+  return { pid, startTicks: stat?.startTicks ?? null, bootId: currentBootId() };
+}
+
+/** Starts a worker's command inside the shim. Checks the program first: a missing one throws SPAWN_FAILED and starts nothing. */
+export function spawnWorker(paths: HomePaths, launch: WorkerLaunch): SpawnResult {
+  const prepared = prepareLaunch(paths, launch, launch.runId ?? newRunId());
+  const pipe = openLogPipe(paths);
+  const piped = !('error' in pipe);
+  let log: { fd: number; file: string };
+  try {
+    log = openLog(paths, launch.workerId, piped ? prepared.header : `${prepared.header}(no log pipe: ${pipe.error}; this run's log is not bounded)\n`, prepared.maxBytes);
+  } catch (error) {
+    if (piped) closeLogPipe(pipe);
+    throw error;
+  }
+  let child: ChildProcess;
+  try {
+    child = spawnShim(paths, launch.workerId, prepared, log.file, pipe, log.fd, false);
+  } catch (error) {
+    throw new RelayError('SPAWN_FAILED', `cannot start: ${describeError(error)}`, { cause: error });
+  } finally {
+    closeSync(log.fd);
+    if (piped) closeLogPipe(pipe);
+  }
+  const { pid, startTicks, bootId } = spawned(child);
+  return { pid, startTicks, bootId, runId: prepared.runId, startedAt: prepared.startedAt, argv: prepared.command, logFile: log.file, workspace: prepared.workspace, child };
+}
+
+/**
+ * A shim started ahead of a worker's next run, waiting on its stdin for "go" (scripts/lib/worker-shim.sh): a
+ * restart then costs no spawn. It carries the next run's token from its start, but runs nothing until told,
+ * and ends (writing no exit record) when its stdin closes, so it never outlives the process that made it.
+ */
+export interface Standby {
+  readonly workerId: string;
+  readonly runId: string;
+  readonly pid: number;
+  readonly startTicks: number | null;
+  readonly bootId: string;
+  readonly child: ChildProcess;
+  /** What it will run, where, with what environment (all but the restart count, sent with "go"). */
+  readonly key: string;
+}
+
+/** The parts of a launch a standby is made for: a start that would differ in any of them cannot use it. */
+function standbyKey(paths: HomePaths, workerId: string, prepared: PreparedLaunch): string {
+  const { COMMIT_RELAY_RESTART_COUNT: _count, ...env } = prepared.env;
+  return JSON.stringify([prepared.command, prepared.cwd, prepared.maxBytes, workerLogFile(paths, workerId), Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
+}
+
+/**
+ * Spawns a standby for a worker's next run (a new run token). Its log pipe is set up now (with the log pipe, the
+ * shim starts its split at once); the run header is written at "go". The child is unref()ed: a standby never keeps
+ * this process alive.
+ */
+export function spawnStandby(paths: HomePaths, launch: WorkerLaunch): Standby {
+  const prepared = prepareLaunch(paths, launch, newRunId());
+  const pipe = openLogPipe(paths);
+  if ('error' in pipe) throw new RelayError('SPAWN_FAILED', `cannot prepare a standby: ${pipe.error}`);
+  let child: ChildProcess;
+  try {
+    child = spawnShim(paths, launch.workerId, prepared, workerLogFile(paths, launch.workerId), pipe, null, true);
+  } catch (error) {
+    throw new RelayError('SPAWN_FAILED', `cannot prepare a standby: ${describeError(error)}`, { cause: error });
+  } finally {
+    closeLogPipe(pipe);
+  }
+  const { pid, startTicks, bootId } = spawned(child);
+  child.stdin?.on('error', () => undefined);
+  child.unref();
+  (child.stdin as { unref?: () => void } | null)?.unref?.();
+  return { workerId: launch.workerId, runId: prepared.runId, pid, startTicks, bootId, child, key: standbyKey(paths, launch.workerId, prepared) };
+}
+
+/**
+ * Readies a standby for this launch (its run token): undefined when the launch differs from what it was made for
+ * or it is gone (then start the usual way). Writes the run header; the caller records the run, then calls goStandby.
+ */
+export function readyStandby(paths: HomePaths, standby: Standby, launch: WorkerLaunch): SpawnResult | undefined {
+  if (standby.child.exitCode !== null || standby.child.signalCode !== null || standby.startTicks === null) return undefined;
+  const prepared = prepareLaunch(paths, launch, standby.runId);
+  if (standbyKey(paths, launch.workerId, prepared) !== standby.key) return undefined;
+  const log = openLog(paths, launch.workerId, prepared.header, prepared.maxBytes);
+  closeSync(log.fd);
+  return { pid: standby.pid, startTicks: standby.startTicks, bootId: standby.bootId, runId: standby.runId, startedAt: prepared.startedAt, argv: prepared.command, logFile: log.file, workspace: prepared.workspace, child: standby.child };
+}
+
+/** Tells a readied standby to run (its worker's restart count with it); false when it could not be told. */
+export function goStandby(standby: Standby, restartCount: number): boolean {
+  const stdin = standby.child.stdin;
+  if (stdin === null || stdin.destroyed || standby.child.exitCode !== null || standby.child.signalCode !== null) return false;
+  standby.child.ref();
+  stdin.end(`go ${restartCount}\n`);
+  return true;
+}
+
+/** Lets a standby go unused: its stdin closes, and it ends without running anything. */
+export function dropStandby(standby: Standby): void {
+  standby.child.stdin?.destroy();
 }

@@ -4,6 +4,7 @@ import { WORKER_TYPE_DEFAULTS } from '../contract/worker-types.js';
 import { recordedTypeLimits } from '../core/limits.js';
 import type { EventInput } from '../store/activity-log.js';
 import type { HomePaths } from '../store/home.js';
+import type { Standbys } from './standbys.js';
 
 /** What the lifecycle operations need; the CLI builds one per command, the daemon one per home. */
 export interface LifecycleContext {
@@ -15,6 +16,8 @@ export interface LifecycleContext {
   readonly baseEnv?: NodeJS.ProcessEnv;
   /** Where lifecycle events go (the daemon logs and prints them too); default: appended to pm-activity.jsonl. */
   readonly emit?: (events: readonly EventInput[]) => void;
+  /** The daemon's standbys (worker/standbys.ts): a start takes the worker's, if it fits, instead of spawning. */
+  readonly standbys?: Standbys;
 }
 
 /** What emitting events and settling a finished worker need: no worker types. */

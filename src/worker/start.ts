@@ -6,7 +6,7 @@ import { readCheckin } from '../store/checkins.js';
 import { toFailed, toRunning, withLaunchRecorded } from '../core/transitions.js';
 import { RelayError } from '../errors.js';
 import { checkRun, currentHost } from '../process/identity.js';
-import { newRunId, spawnWorker, type SpawnResult } from '../process/spawn.js';
+import { dropStandby, goStandby, newRunId, readyStandby, spawnWorker, type SpawnResult, type WorkerLaunch } from '../process/spawn.js';
 import { ensureWorkspace } from '../workspace/worktree.js';
 import { groupsOfRun } from '../process/group.js';
 import { stopProcess, stopRunRemnants } from '../process/terminate.js';
@@ -106,31 +106,44 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   if (launching !== null) {
     for (const pgid of groupsOfRun(launching)) await stopRunRemnants(pgid, launching, stopGraceMs(ctx, spec));
   }
-  // Record the run before it exists: a crash after the spawn leaves its token in the spec. Not fsynced:
-  // the token guards against the starter being killed, and a killed process's writes are in the page
-  // cache; a power cut that loses the write also ends every process the token could name.
-  const runId = newRunId();
-  await writeSpec(ctx.paths, 'active', withLaunchRecorded(spec, runId), { fsync: false, existing: true });
-  if (options.logged !== undefined) emitEvents(ctx, options.logged);
   const now = clock(ctx);
-  let result: SpawnResult;
+  const launchOf = async (runId: string): Promise<WorkerLaunch> => ({
+    // The worker's worktree, made before its first start and reused after (a failure is a spawn failure).
+    workspace: type.workspace === undefined ? null : await ensureWorkspace(ctx.paths, spec.worker_id, type.workspace),
+    workerId: spec.worker_id,
+    taskId: spec.task_id,
+    description: spec.task.description,
+    workerType: type,
+    restartCount: execution.restart_count,
+    now,
+    runId,
+    command: launch.command,
+    sessionId: launch.sessionId,
+    ...(ctx.baseEnv === undefined ? {} : { baseEnv: ctx.baseEnv }),
+  });
+  // The daemon's standby for this worker, when it was made for this very launch: no spawn on the start's path.
+  let standby = ctx.standbys?.take(spec.worker_id);
+  let result: SpawnResult | undefined;
   try {
-    // The worker's worktree, made before its first start and reused after (inside the try: a failure is a spawn failure).
-    const workspace = type.workspace === undefined ? null : await ensureWorkspace(ctx.paths, spec.worker_id, type.workspace);
-    result = spawnWorker(ctx.paths, {
-      workspace,
-      workerId: spec.worker_id,
-      taskId: spec.task_id,
-      description: spec.task.description,
-      workerType: type,
-      restartCount: execution.restart_count,
-      now,
-      runId,
-      command: launch.command,
-      sessionId: launch.sessionId,
-      ...(ctx.baseEnv === undefined ? {} : { baseEnv: ctx.baseEnv }),
-    });
+    if (standby !== undefined) {
+      result = readyStandby(ctx.paths, standby, await launchOf(standby.runId));
+      if (result === undefined) {
+        dropStandby(standby);
+        standby = undefined;
+      } else if (options.logged !== undefined) emitEvents(ctx, options.logged);
+    }
+    if (result === undefined) {
+      // Record the run before it exists: a crash after the spawn leaves its token in the spec. Not fsynced:
+      // the token guards against the starter being killed, and a killed process's writes are in the page
+      // cache; a power cut that loses the write also ends every process the token could name. (A standby
+      // needs no such record: it runs nothing until the run is recorded whole, below.)
+      const runId = newRunId();
+      await writeSpec(ctx.paths, 'active', withLaunchRecorded(spec, runId), { fsync: false, existing: true });
+      if (options.logged !== undefined) emitEvents(ctx, options.logged);
+      result = spawnWorker(ctx.paths, await launchOf(runId));
+    }
   } catch (error) {
+    if (standby !== undefined) dropStandby(standby);
     if (error instanceof RelayError && error.code === 'SPAWN_FAILED') {
       const at = nowIso(clock(ctx));
       const events = stampEvents([workerEvent('worker_failed', spec, { reason: 'spawn_failed', error: error.message })], at);
@@ -166,10 +179,14 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
     // process it records, and the launch token already on disk makes the next start stop whatever is left.
     await writeSpec(ctx.paths, 'active', next, { existing: true, fsync: false });
   } catch (error) {
-    // A process the spec does not record would be an orphan: take it down again.
-    await stopProcess({ pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, runId: result.runId }, 0).catch(() => undefined);
+    // A process the spec does not record would be an orphan: take it down again (a standby was told nothing yet).
+    if (standby !== undefined) dropStandby(standby);
+    else await stopProcess({ pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, runId: result.runId }, 0).catch(() => undefined);
     throw error;
   }
+  // Recorded: the standby may run. One that cannot be told (it ended meanwhile) is a run that ended at once,
+  // which the next pass finds as such (its process gone, no exit record).
+  if (standby !== undefined) goStandby(standby, execution.restart_count);
   if (options.keepChild !== true) result.child.unref();
   emitEvents(ctx, events);
   return result;

@@ -139,8 +139,24 @@ export function readSpecAnywhere(home, id) {
   return undefined;
 }
 
-/** The live worker processes of a home: [{pid, pgrp, workerId, runId}] (those with WORKER_ID and a run token). */
+/**
+ * The live worker processes of a home: [{pid, pgrp, workerId, runId}] (those with WORKER_ID and a run token). A
+ * standby still waiting for "go" (src/process/spawn.ts spawnStandby) has run nothing and is not a run: all its
+ * processes are its shim (COMMIT_RELAY_STANDBY=1 in the environment it started with) and the log pipe's split and
+ * filters (LOG and MAX exported); a run's worker has neither.
+ */
 export function workerProcesses(home) {
+  const found = [];
+  const started = new Set();
+  for (const p of allWorkerProcesses(home)) {
+    found.push(p);
+    if (p.env.COMMIT_RELAY_STANDBY !== '1' && (p.env.LOG === undefined || p.env.MAX === undefined)) started.add(p.runId);
+  }
+  return found.filter((p) => started.has(p.runId)).map(({ env: _env, ...p }) => p);
+}
+
+/** @param {string} home */
+function allWorkerProcesses(home) {
   const out = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -150,7 +166,7 @@ export function workerProcesses(home) {
     if (env === undefined || env.COMMIT_RELAY_HOME !== home || !env.WORKER_ID || !env.COMMIT_RELAY_RUN_ID) continue;
     const stat = procStat(pid);
     if (stat === undefined || stat.state === 'Z' || stat.state === 'X') continue;
-    out.push({ pid, pgrp: stat.pgrp, workerId: env.WORKER_ID, runId: env.COMMIT_RELAY_RUN_ID });
+    out.push({ pid, pgrp: stat.pgrp, workerId: env.WORKER_ID, runId: env.COMMIT_RELAY_RUN_ID, env });
   }
   return out;
 }

@@ -1,0 +1,84 @@
+// A worker that restarted gets a standby: a shim started ahead of its next run, carrying that run's token but
+// running nothing until the daemon has recorded the run and told it "go". Its restart then costs no spawn. A
+// standby that no longer fits the launch (the type changed) is dropped and the restart is a cold one; a standby
+// never outlives the daemon and never writes an exit record.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { eventsOf, pmState, stopDaemon } from '../helpers/daemon.js';
+import { coord, fixtureCommand, QUICK, run, waitFor } from '../helpers/home.js';
+import { envOf, isLive, pidsWithEnv } from '../helpers/processes.js';
+import { withHome } from '../helpers/scope.js';
+import { readSpecFile } from '../helpers/specs.js';
+
+/**
+ * The live standby shims of a worker, the run's own shim aside (a standby that became the run keeps the environment it
+ * started with): its WORKER_ID, COMMIT_RELAY_STANDBY=1. @param {string} id @param {number} runPid
+ */
+const standbysOf = (id, runPid) => pidsWithEnv('WORKER_ID', id).filter((pid) => pid !== runPid && isLive(pid) && envOf(pid)?.COMMIT_RELAY_STANDBY === '1' && envOf(pid)?.COMMIT_RELAY_LOG_FILE !== undefined);
+
+/** @param {string} file */
+const envFile = (file) => (existsSync(file) ? Object.fromEntries(readFileSync(file, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)])) : {});
+
+test('a restarted worker gets a standby: the next restart runs in it (same pid, its token, the restart count sent with go); a type change drops it; the daemon\'s stop ends it with no exit record', () =>
+  withHome({ types: { steady: { command: fixtureCommand('env-then-wait.sh', '{home}/env'), ...QUICK, max_restarts: 10 } } }, async (t) => {
+    const created = await run(t.home, ['create-task', '--description', 'steady', '--worker-type', 'steady']);
+    assert.equal(created.code, 0, created.stderr);
+    const id = `worker-steady-${created.stdout.trim().slice(5)}`;
+    const spec = () => readSpecFile(t.home, 'active', id);
+    const env = join(t.home, 'env');
+    const daemon = await t.startDaemon();
+    /** The run after `runId`, once it runs and wrote its environment. @param {string} runId */
+    const nextRun = async (runId) => {
+      await waitFor(() => spec()?.status === 'running' && spec().execution.run_id !== runId && envFile(env).COMMIT_RELAY_RUN_ID === spec().execution.run_id, { what: `the run after ${runId}`, timeoutMs: 15_000 });
+      t.tracker.group(spec().execution.pid);
+      return spec().execution;
+    };
+    const first = await nextRun('');
+    assert.deepEqual(standbysOf(id, first.pid), [], 'a worker that never restarted has no standby');
+
+    // A crash (the run's whole group killed): a cold restart, after which a standby waits.
+    process.kill(-first.pid, 'SIGKILL');
+    const second = await nextRun(first.run_id);
+    const [standby] = await waitFor(() => (standbysOf(id, second.pid).length === 1 ? standbysOf(id, second.pid) : undefined), { what: 'a standby', timeoutMs: 10_000 });
+    t.tracker.group(standby);
+    const standbyRun = envOf(standby)?.COMMIT_RELAY_RUN_ID;
+    assert.ok(standbyRun !== undefined && standbyRun !== second.run_id, 'it carries a token of its own');
+    assert.equal(envFile(env).COMMIT_RELAY_RUN_ID, second.run_id, 'it ran nothing');
+
+    // The next crash runs in the standby: the same process, its token, the worker's restart count, a run header.
+    process.kill(-second.pid, 'SIGKILL');
+    const third = await nextRun(second.run_id);
+    assert.equal(third.pid, standby, 'the standby became the run');
+    assert.equal(third.run_id, standbyRun);
+    assert.equal(envFile(env).COMMIT_RELAY_RESTART_COUNT, '2');
+    assert.match(readFileSync(join(t.home, 'agents', 'logs', id, 'output.log'), 'utf8'), new RegExp(`=== \\S+ run ${third.run_id} of ${id} \\(restart 2\\)`));
+    const started = eventsOf(t.home, id, 'worker_started').at(-1);
+    assert.equal(started?.data.pid, third.pid);
+    assert.equal(started?.data.run_id, third.run_id);
+
+    // A new standby, then the type changes: it no longer fits, is dropped, and the restart is a cold one.
+    const [next] = await waitFor(() => (standbysOf(id, third.pid).length === 1 ? standbysOf(id, third.pid) : undefined), { what: 'the next standby', timeoutMs: 10_000 });
+    t.tracker.group(next);
+    const typesFile = coord(t.home, 'config', 'worker-types.json');
+    const version = () => pmState(t.home).configuration.worker_types_file?.version;
+    const before = version();
+    const types = JSON.parse(readFileSync(typesFile, 'utf8'));
+    types.worker_types.steady.env = { CHANGED: '1' };
+    writeFileSync(`${typesFile}.edit`, JSON.stringify(types));
+    renameSync(`${typesFile}.edit`, typesFile);
+    await waitFor(() => version() !== before, { what: 'the daemon to load the changed type' });
+    process.kill(-third.pid, 'SIGKILL');
+    const fourth = await nextRun(third.run_id);
+    assert.notEqual(fourth.pid, next, 'a standby that no longer fits is not used');
+    await waitFor(() => !isLive(next), { what: 'the unfit standby to end' });
+
+    // The daemon's stop ends the standby it left (made after the cold restart), with no exit record.
+    const [last] = await waitFor(() => (standbysOf(id, fourth.pid).length === 1 ? standbysOf(id, fourth.pid) : undefined), { what: 'a standby after the cold restart', timeoutMs: 10_000 });
+    t.tracker.group(last);
+    await stopDaemon(daemon);
+    await waitFor(() => !isLive(last), { what: 'the standby to end with the daemon' });
+    assert.equal(existsSync(t.paths.exitFile(id)), false, 'no exit record');
+    assert.ok(isLive(fourth.pid), 'the worker itself runs on (detached)');
+  }));
