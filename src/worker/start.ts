@@ -124,13 +124,14 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   // The daemon's standby for this worker, when it was made for this very launch: no spawn on the start's path.
   let standby = ctx.standbys?.take(spec.worker_id);
   let result: SpawnResult | undefined;
+  let logged = false;
   try {
     if (standby !== undefined) {
       result = readyStandby(ctx.paths, standby, await launchOf(standby.runId));
       if (result === undefined) {
         dropStandby(standby);
         standby = undefined;
-      } else if (options.logged !== undefined) emitEvents(ctx, options.logged);
+      }
     }
     if (result === undefined) {
       // Record the run before it exists: a crash after the spawn leaves its token in the spec. Not fsynced:
@@ -140,13 +141,15 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
       const runId = newRunId();
       await writeSpec(ctx.paths, 'active', withLaunchRecorded(spec, runId), { fsync: false, existing: true });
       if (options.logged !== undefined) emitEvents(ctx, options.logged);
+      logged = true;
       result = spawnWorker(ctx.paths, await launchOf(runId));
     }
   } catch (error) {
     if (standby !== undefined) dropStandby(standby);
     if (error instanceof RelayError && error.code === 'SPAWN_FAILED') {
       const at = nowIso(clock(ctx));
-      const events = stampEvents([workerEvent('worker_failed', spec, { reason: 'spawn_failed', error: error.message })], at);
+      // The change that led here is logged with the failure when nothing was written before it (a standby's start).
+      const events = [...(logged ? [] : (options.logged ?? [])), ...stampEvents([workerEvent('worker_failed', spec, { reason: 'spawn_failed', error: error.message })], at)];
       const final = withOutbox(toFailed(spec, error.message, at), events, at);
       await finalizeLocked(ctx, final);
       throw new SpawnFailure(error, final, events);
@@ -173,7 +176,10 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   );
   const running = toRunning(spec, { pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, host: currentHost(), runId: result.runId, startedAt: result.startedAt, typeLimits: typeLimitsOf(type), session: launch.execution });
   // The workspace is recorded at the top level: it outlives runs (kept across restarts) and the spec's stay in active/.
-  const next = withOutbox(result.workspace === null ? running : { ...running, workspace: { ...result.workspace } }, events, at);
+  // From a standby, nothing was written yet: the events of the change that led here go into this write's outbox
+  // too, and are logged once it is on disk (as the launch record's write does otherwise).
+  const fromStandby = standby !== undefined && options.logged !== undefined ? options.logged : [];
+  const next = withOutbox(result.workspace === null ? running : { ...running, workspace: { ...result.workspace } }, [...fromStandby, ...events], at);
   try {
     // Not fsynced either, for the launch record's reason: a power cut that loses this write also ended the
     // process it records, and the launch token already on disk makes the next start stop whatever is left.
@@ -187,6 +193,7 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   // Recorded: the standby may run. One that cannot be told (it ended meanwhile) is a run that ended at once,
   // which the next pass finds as such (its process gone, no exit record).
   if (standby !== undefined) goStandby(standby, execution.restart_count);
+  emitEvents(ctx, fromStandby);
   if (options.keepChild !== true) result.child.unref();
   emitEvents(ctx, events);
   return result;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { eventsOf, pmState, stopDaemon } from '../helpers/daemon.js';
 import { coord, fixtureCommand, QUICK, run, waitFor } from '../helpers/home.js';
-import { envOf, isLive, pidsWithEnv } from '../helpers/processes.js';
+import { envOf, isLive, pidsWithEnv, procStat } from '../helpers/processes.js';
 import { withHome } from '../helpers/scope.js';
 import { readSpecFile } from '../helpers/specs.js';
 
@@ -47,8 +47,11 @@ test('a restarted worker gets a standby: the next restart runs in it (same pid, 
     assert.ok(standbyRun !== undefined && standbyRun !== second.run_id, 'it carries a token of its own');
     assert.equal(envFile(env).COMMIT_RELAY_RUN_ID, second.run_id, 'it ran nothing');
 
-    // The next crash runs in the standby: the same process, its token, the worker's restart count, a run header.
-    process.kill(-second.pid, 'SIGKILL');
+    // The next crash (the worker alone killed: the shim records its end) runs in the standby: the same process, its
+    // token, the worker's restart count, a run header.
+    const worker = pidsWithEnv('COMMIT_RELAY_RUN_ID', second.run_id).find((pid) => procStat(pid)?.ppid === second.pid && envOf(pid)?.LOG === undefined);
+    assert.ok(worker !== undefined, 'the worker process');
+    process.kill(worker, 'SIGKILL');
     const third = await nextRun(second.run_id);
     assert.equal(third.pid, standby, 'the standby became the run');
     assert.equal(third.run_id, standbyRun);
@@ -77,6 +80,11 @@ test('a restarted worker gets a standby: the next restart runs in it (same pid, 
     // The daemon's stop ends the standby it left (made after the cold restart), with no exit record.
     const [last] = await waitFor(() => (standbysOf(id, fourth.pid).length === 1 ? standbysOf(id, fourth.pid) : undefined), { what: 'a standby after the cold restart', timeoutMs: 10_000 });
     t.tracker.group(last);
+    // Each crash logged once, warm or cold.
+    // (A whole group killed leaves no exit record: a zombie_detected, the shim gone without a word.)
+    assert.equal(eventsOf(t.home, id, 'zombie_detected').length, 2);
+    assert.equal(eventsOf(t.home, id, 'worker_exited').length, 1);
+    assert.equal(eventsOf(t.home, id, 'worker_restarted').length, 3);
     await stopDaemon(daemon);
     await waitFor(() => !isLive(last), { what: 'the standby to end with the daemon' });
     assert.equal(existsSync(t.paths.exitFile(id)), false, 'no exit record');
