@@ -60,8 +60,9 @@ for arg do
     continue
   fi
   case $arg in
-    --description | --priority | --task-id) expect=$arg var=${arg#--} ;;
+    --description | --priority) expect=$arg var=${arg#--} ;;
     --worker-type) expect=$arg var=worker_type ;;
+    --task-id) expect=$arg var=task_id ;;
     --description=*) take --description description "${arg#*=}" ;;
     --priority=*) take --priority priority "${arg#*=}" ;;
     --worker-type=*) take --worker-type worker_type "${arg#*=}" ;;
@@ -86,12 +87,12 @@ done
 [ -n "$has_description" ] || die 2 'Missing required argument: description'
 
 # Then as checkDraft (src/queue/create-tasks.ts) checks, in its order. The description is trimmed as String
-# trim does: spaces here; anything else at either end (a tab, a Unicode space) goes to Node.
+# trim does: spaces here; a Unicode space at either end goes to Node (a control character anywhere).
 case $description in *[[:cntrl:]]*) fallback "$@" ;; esac
 case $description in *[![:print:]]*) ck_valid_utf8 "$description" || fallback "$@" ;; esac
 description=${description#"${description%%[! ]*}"}
 description=${description%"${description##*[! ]}"}
-case $description in [![:print:]]* | *[![:print:]]) fallback "$@" ;; esac
+! ct_unicode_space_at_an_end "$description" || fallback "$@"
 [ -n "$description" ] || die 2 '--description must not be empty'
 if [ -n "$has_priority" ]; then
   case $priority in
@@ -126,7 +127,7 @@ queue=$coord/task-queue.json
   IFS= read -r header && IFS= read -r default_type && IFS= read -r type_names || header=
   cached=
   while IFS= read -r line; do cached=$cached$line$nl; done
-} <"$coord/.create-task-cache" 2>/dev/null || fallback "$@"
+} 2>/dev/null <"$coord/.create-task-cache" || fallback "$@"
 [ "$header" = 'commit-relay create-task cache 1' ] && [ -n "$cached" ] || fallback "$@"
 cached=${cached%"$nl"}
 if [ -n "$has_worker_type" ]; then

@@ -30,6 +30,16 @@ _ct_skeleton() {
   _ct_sk=${_ct_sk%.}
 }
 
+# Whether $1 starts or ends with a space String trim takes that is not ASCII (U+00A0, U+1680, U+2000-U+200A,
+# U+2028, U+2029, U+202F, U+205F, U+3000, U+FEFF), in UTF-8: raw bytes in the patterns (dash has no escapes).
+ct_unicode_space_at_an_end() {
+  case $1 in
+    Â * | áš€* | â€[€-Š¨©¯]* | âŸ* | ã€€* | ï»¿*) return 0 ;;
+    *Â  | *áš€ | *â€[€-Š¨©¯] | *âŸ | *ã€€ | *ï»¿) return 0 ;;
+  esac
+  return 1
+}
+
 # Whether $1 is a timestamp as toISOString writes it (the quick check's isOwnTimestamp): the form, and a real
 # date and time (Date.parse would refuse or move anything else).
 _ct_own_timestamp() {
