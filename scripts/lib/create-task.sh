@@ -58,7 +58,7 @@ _ct_own_timestamp() {
 }
 
 # A task's own field ($1 the key, $2 the value's text, its escapes made `x`; $3 set when the line had an
-# escape) as isPlainTask checks it; _ct_required counts the keys every task must have.
+# escape) as isPlainTask checks it.
 _ct_task_field() {
   case $1 in
     task_id)
@@ -83,19 +83,32 @@ _ct_task_field() {
       _ct_own_timestamp "${_ct_v%\"}" || return 1
       ;;
   esac
-  case $1 in task_id | description | priority | worker_type | status | created_at | metadata) _ct_required=$((_ct_required + 1)) ;; esac
 }
 
-# The lines of task-queue.json after `  "tasks": [` up to its last two (`  ]`, `}`): each checked as a line of
+_ct_usual_keys="$_ct_nl"task_id"$_ct_nl"description"$_ct_nl"priority"$_ct_nl"worker_type"$_ct_nl"status"$_ct_nl"created_at"$_ct_nl"metadata"$_ct_nl"worker_id"$_ct_nl"assigned_at"$_ct_nl"completed_at"$_ct_nl"error"$_ct_nl"
+
+# A task's keys ($1: each after a newline) other than the usual ones: none twice, and the 7 isPlainTask needs.
+_ct_task_keys() {
+  _ct_rest=$1 _ct_required=0
+  while [ "$_ct_rest" != "$_ct_nl" ]; do
+    _ct_rest=${_ct_rest#"$_ct_nl"}
+    _ct_key=${_ct_rest%%"$_ct_nl"*}
+    _ct_rest=${_ct_rest#"$_ct_key"}
+    case $_ct_rest in *"$_ct_nl$_ct_key$_ct_nl"*) return 1 ;; esac
+    case $_ct_key in task_id | description | priority | worker_type | status | created_at | metadata) _ct_required=$((_ct_required + 1)) ;; esac
+  done
+  [ "$_ct_required" -eq 7 ]
+}
+
+# The lines of task-queue.json after `  "tasks": [`: each checked as a line of
 # JSON.stringify's output (two spaces an indent level, an empty object or array as {} or [], a comma after
 # every element but the last, no key twice in an object, no key a JSON.parse would move: __proto__ or an
 # array index), each task's own fields as isPlainTask checks them. _ct_lvl counts the open containers (the
 # top object and the tasks array are 2); _ct_types holds their kinds (o or a), innermost last.
 _ct_check_lines() {
   _ct_lvl=2 _ct_types=oa _ct_more=1
-  while [ "$#" -gt 2 ]; do
-    _ct_line=$1
-    shift
+  # A for loop: shift on a long list costs dash time in proportion to its length.
+  for _ct_line do
     _ct_c=${_ct_line#"${_ct_line%%[! ]*}"}
     _ct_indent=$((${#_ct_line} - ${#_ct_c}))
     case $_ct_c in *[[:cntrl:]]*) return 1 ;; esac
@@ -110,10 +123,11 @@ _ct_check_lines() {
         # The innermost container ends: after its last element, at its opener's indent, of its kind.
         [ "$_ct_more" = 0 ] && [ "$_ct_indent" -eq $((2 * _ct_lvl - 2)) ] || return 1
         case $_ct_c$_ct_types in \}*o | \]*a) ;; *) return 1 ;; esac
-        if [ "$_ct_lvl" -eq 3 ]; then [ "$_ct_required" -eq 7 ] || return 1; fi
+        if [ "$_ct_lvl" -eq 3 ] && [ "$_ct_seq" != "$_ct_usual_keys" ]; then _ct_task_keys "$_ct_seq" || return 1; fi
         _ct_lvl=$((_ct_lvl - 1)) _ct_types=${_ct_types%?}
-        [ "$_ct_lvl" -ge 2 ] || return 1
         case $_ct_c in *,) _ct_more=1 ;; *) _ct_more=0 ;; esac
+        # The tasks array ends the top object: no key after it.
+        [ "$_ct_lvl" -ge 2 ] || [ "$_ct_more" = 0 ] || return 1
         continue
         ;;
     esac
@@ -127,9 +141,14 @@ _ct_check_lines() {
         _ct_c=${_ct_c#"$_ct_key"\"}
         case $_ct_c in ': '*) _ct_c=${_ct_c#': '} ;; *) return 1 ;; esac
         case $_ct_key in __proto__) return 1 ;; *[!0-9]* | '') ;; *) return 1 ;; esac
-        eval "_ct_seen=\$_ct_keys$_ct_lvl"
-        case $_ct_seen in *"$_ct_nl$_ct_key$_ct_nl"*) return 1 ;; esac
-        eval "_ct_keys$_ct_lvl=\$_ct_seen\$_ct_key\$_ct_nl"
+        if [ "$_ct_lvl" -eq 3 ]; then
+          # A task's keys are checked when it ends (most have the 11 of buildTask, in its order).
+          _ct_seq=$_ct_seq$_ct_key$_ct_nl
+        else
+          eval "_ct_seen=\$_ct_keys$_ct_lvl"
+          case $_ct_seen in *"$_ct_nl$_ct_key$_ct_nl"*) return 1 ;; esac
+          eval "_ct_keys$_ct_lvl=\$_ct_seen\$_ct_key\$_ct_nl"
+        fi
         ;;
     esac
     case $_ct_c in *,) _ct_more=1 _ct_c=${_ct_c%,} ;; *) _ct_more=0 ;; esac
@@ -145,11 +164,12 @@ _ct_check_lines() {
     elif [ "$_ct_lvl" -eq 2 ]; then
       # An element of the tasks array: a task object.
       [ "$_ct_c" = \{ ] || return 1
-      _ct_required=0
+      _ct_seq=$_ct_nl
     fi
     case $_ct_c in
       \{ | \[)
-        [ "$_ct_more" = 0 ] || return 1
+        # Opened last on its line; no deeper than parseObject reads quickly (MAX_JSON_DEPTH, 100).
+        [ "$_ct_more" = 0 ] && [ "$_ct_lvl" -lt 100 ] || return 1
         _ct_lvl=$((_ct_lvl + 1)) _ct_more=1
         if [ "$_ct_c" = \{ ]; then
           _ct_types=${_ct_types}o
@@ -158,7 +178,7 @@ _ct_check_lines() {
         ;;
     esac
   done
-  [ "$_ct_lvl" -eq 2 ] && [ "$_ct_more" = 0 ]
+  [ "$_ct_lvl" -eq 0 ]
 }
 
 # task-queue.json's text ($1, as $(cat) reads it: without its last newline) when the shell can tell exactly what
