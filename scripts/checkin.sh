@@ -9,13 +9,10 @@
 
 case $0 in */*) relay_dir=${0%/*} ;; *) relay_dir=. ;; esac
 
+# shellcheck source=scripts/lib/checkin.sh
+. "$relay_dir/lib/checkin.sh"
 fallback() {
-  if [ ! -f "$relay_dir/../dist/bin/checkin.js" ]; then
-    relay_root=$(CDPATH='' cd -- "$relay_dir/.." && pwd)
-    echo "commit-relay is not built: run 'npm install' (or 'npm run build') in $relay_root" >&2
-    exit 1
-  fi
-  exec node "$relay_dir/../dist/bin/checkin.js" "$@"
+  ck_exec_node "$relay_dir" checkin.js "$@"
 }
 
 LC_ALL=C
@@ -26,9 +23,6 @@ die() {
   printf 'checkin: %s\n' "$2" >&2
   exit "$1"
 }
-
-# shellcheck source=scripts/lib/checkin.sh
-. "$relay_dir/lib/checkin.sh"
 
 # Flags as src/bin/checkin.ts parses them: --flag value or --flag=value, each at most once.
 has_worker_id='' has_status='' has_progress='' has_message='' has_session_id='' expect=''

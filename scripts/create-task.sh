@@ -19,14 +19,14 @@ unlock() {
   trap - EXIT HUP INT TERM
 }
 
+# shellcheck source=scripts/lib/checkin.sh
+. "$relay_dir/lib/checkin.sh"
+# shellcheck source=scripts/lib/create-task.sh
+. "$relay_dir/lib/create-task.sh"
+
 fallback() {
   unlock
-  if [ ! -f "$relay_dir/../dist/bin/create-task.js" ]; then
-    relay_root=$(CDPATH='' cd -- "$relay_dir/.." && pwd)
-    echo "commit-relay is not built: run 'npm install' (or 'npm run build') in $relay_root" >&2
-    exit 1
-  fi
-  exec node "$relay_dir/../dist/bin/create-task.js" "$@"
+  ck_exec_node "$relay_dir" create-task.js "$@"
 }
 
 LC_ALL=C
@@ -39,11 +39,6 @@ die() {
   printf 'commit-relay: %s\n' "$2" >&2
   exit "$1"
 }
-
-# shellcheck source=scripts/lib/checkin.sh
-. "$relay_dir/lib/checkin.sh"
-# shellcheck source=scripts/lib/create-task.sh
-. "$relay_dir/lib/create-task.sh"
 
 # Flags as parseArgs of src/bin/create-task.ts reads them, in its order: --flag value or --flag=value, each at
 # most once, a next word starting with -- never a value.

@@ -2,6 +2,19 @@
 # shell builtins only (a process start costs a few ms here: the only fork on the common path is the `mv`).
 # Needs LC_ALL=C (byte-wise patterns). Every name it sets starts with ck_ or _ck_.
 
+# The hand-off of scripts/checkin.sh and create-task.sh: exec the Node entry dist/bin/$2 with the rest as its
+# arguments ($1 the scripts/ folder), or say the project is not built.
+ck_exec_node() {
+  _ck_entry=$1/../dist/bin/$2
+  if [ ! -f "$_ck_entry" ]; then
+    _ck_root=$(CDPATH='' cd -- "$1/.." && pwd)
+    echo "commit-relay is not built: run 'npm install' (or 'npm run build') in $_ck_root" >&2
+    exit 1
+  fi
+  shift 2
+  exec node "$_ck_entry" "$@"
+}
+
 # The time with builtins (a `date` costs a process start): the time since boot (/proc/uptime, in hundredths)
 # plus the boot time (/proc/stat btime, whole seconds, kept by the kernel in step with the wall clock), as an
 # ISO time in ck_now. It may read up to a second early (btime is whole seconds), never late. Fails where /proc
