@@ -87,6 +87,8 @@ const NODE_CASES = [
   { args: ['--description', 'x'], queue: text(RICH_QUEUE).replace('"t": true', '"7": true') },
   { args: ['--description', 'x'], queue: text({ tasks: [{ ...RICH_QUEUE.tasks[1], metadata: undefined }] }) },
   { args: ['--description', 'x'], queue: `${text(RICH_QUEUE)}\n` },
+  { args: ['--description', 'x'], queue: text({ tasks: Array.from({ length: 600 }, (_, i) => ({ ...RICH_QUEUE.tasks[1], task_id: `big-${i}` })) }) },
+  { args: ['--description', 'x'.repeat(33_000)] },
   { args: ['--description', 'x'], before: (c) => mkdirSync(join(c, '.locks', 'task-queue.lock')), lockHeld: true },
   { args: ['--description', 'x'], before: (c) => writeFileSync(join(c, 'config', 'worker-types.json'), `${JSON.stringify({ worker_types: TYPES })}\n`) },
 ];
