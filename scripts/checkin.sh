@@ -9,13 +9,10 @@
 
 case $0 in */*) relay_dir=${0%/*} ;; *) relay_dir=. ;; esac
 
+# shellcheck source=scripts/lib/checkin.sh
+. "$relay_dir/lib/checkin.sh"
 fallback() {
-  if [ ! -f "$relay_dir/../dist/bin/checkin.js" ]; then
-    relay_root=$(CDPATH='' cd -- "$relay_dir/.." && pwd)
-    echo "commit-relay is not built: run 'npm install' (or 'npm run build') in $relay_root" >&2
-    exit 1
-  fi
-  exec node "$relay_dir/../dist/bin/checkin.js" "$@"
+  ck_exec_node "$relay_dir" checkin.js "$@"
 }
 
 LC_ALL=C
@@ -26,9 +23,6 @@ die() {
   printf 'checkin: %s\n' "$2" >&2
   exit "$1"
 }
-
-# shellcheck source=scripts/lib/checkin.sh
-. "$relay_dir/lib/checkin.sh"
 
 # Flags as src/bin/checkin.ts parses them: --flag value or --flag=value, each at most once.
 has_worker_id='' has_status='' has_progress='' has_message='' has_session_id='' expect=''
@@ -70,27 +64,7 @@ else
   die 2 'name the worker: --worker-id ID, or run inside a worker (WORKER_ID is set there)'
 fi
 case $worker$own_id in *[![:print:]]*) fallback "$@" ;; esac
-if ! ck_valid_id "$worker"; then
-  # describeBadId of src/contract/ids.ts; the id shown is cut at 60 characters.
-  shown=$worker
-  if [ "${#worker}" -gt 60 ]; then
-    rest=${worker#????????????????????????????????????????????????????????????}
-    shown=${worker%"$rest"}
-  fi
-  ck_json_escape "$shown"
-  [ "$shown" = "$worker" ] || ck_escaped=$ck_escaped$(printf '\342\200\246')
-  case $worker in
-    '') why='it is empty' ;;
-    *) if [ "${#worker}" -gt 128 ]; then why="it is ${#worker} characters long (at most 128)"; else
-      case $worker in
-        */* | *\\*) why='it contains a path separator' ;;
-        *..*) why='it contains ".."' ;;
-        *) why='it must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' ;;
-      esac
-    fi ;;
-  esac
-  die 2 "invalid worker id \"$ck_escaped\": $why"
-fi
+ck_valid_id "$worker" || { ck_bad_id_message worker "$worker" && die 2 "$ck_bad_id"; }
 if [ -n "$own_id" ] && [ "$worker" != "$own_id" ]; then
   die 2 "--worker-id \"$worker\" is not this worker (WORKER_ID is \"$own_id\"): a worker checks in only for itself"
 fi
@@ -128,16 +102,8 @@ if [ -n "$has_message" ]; then
   ck_json_escape "$message"
   message_json="\"$ck_escaped\""
 fi
-# The home as path.resolve gives it: COMMIT_RELAY_HOME when absolute and already in its resolved form, else
-# this project (the real path of the folder above scripts/, as Node finds it from dist/bin/).
-if [ -n "${COMMIT_RELAY_HOME:-}" ]; then
-  home=$COMMIT_RELAY_HOME
-else
-  home=$(CDPATH='' cd -P -- "$relay_dir/.." && pwd -P) || fallback "$@"
-  [ -f "$home/package.json" ] && [ ! -e "$home/dist/package.json" ] && [ ! -e "$home/dist/bin/package.json" ] || fallback "$@"
-fi
-case $home in /*) ;; *) fallback "$@" ;; esac
-case $home in */ | */. | */.. | *//* | */./* | */../* | *[![:print:]]*) fallback "$@" ;; esac
+ck_resolve_home "$relay_dir" || fallback "$@"
+home=$ck_home
 coord=$home/coordination
 [ -e "$coord/worker-specs/active/$worker.json" ] || die 3 "no worker \"$worker\" in $coord/worker-specs/active"
 if [ -n "$has_session_id" ]; then

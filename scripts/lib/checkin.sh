@@ -2,6 +2,19 @@
 # shell builtins only (a process start costs a few ms here: the only fork on the common path is the `mv`).
 # Needs LC_ALL=C (byte-wise patterns). Every name it sets starts with ck_ or _ck_.
 
+# The hand-off of scripts/checkin.sh and create-task.sh: exec the Node entry dist/bin/$2 with the rest as its
+# arguments ($1 the scripts/ folder), or say the project is not built.
+ck_exec_node() {
+  _ck_entry=$1/../dist/bin/$2
+  if [ ! -f "$_ck_entry" ]; then
+    _ck_root=$(CDPATH='' cd -- "$1/.." && pwd)
+    echo "commit-relay is not built: run 'npm install' (or 'npm run build') in $_ck_root" >&2
+    exit 1
+  fi
+  shift 2
+  exec node "$_ck_entry" "$@"
+}
+
 # The time with builtins (a `date` costs a process start): the time since boot (/proc/uptime, in hundredths)
 # plus the boot time (/proc/stat btime, whole seconds, kept by the kernel in step with the wall clock), as an
 # ISO time in ck_now. It may read up to a second early (btime is whole seconds), never late. Fails where /proc
@@ -15,8 +28,12 @@ ck_now_from_proc() {
   case $_ck_up in *[!0-9.]* | .* | *.*.*) return 1 ;; [0-9]*.[0-9][0-9]) ;; *) return 1 ;; esac
   case $_ck_btime in '' | *[!0-9]*) return 1 ;; esac
   _ck_frac=${_ck_up#*.}
-  _ck_cs=$((_ck_btime * 100 + ${_ck_up%.*} * 100 + ${_ck_frac#0}))
-  _ck_secs=$((_ck_cs / 100))
+  ck_iso_from_ms $(((_ck_btime * 100 + ${_ck_up%.*} * 100 + ${_ck_frac#0}) * 10))
+}
+
+# Milliseconds since 1970 ($1) as toISOString writes them, in ck_now: arithmetic only, no fork.
+ck_iso_from_ms() {
+  _ck_secs=$(($1 / 1000))
   # Days since 1970-01-01 to a civil date (H. Hinnant's days_from_civil, inverted).
   _ck_z=$((_ck_secs / 86400 + 719468))
   _ck_rem=$((_ck_secs % 86400))
@@ -31,7 +48,7 @@ ck_now_from_proc() {
   if [ "$_ck_month" -le 2 ]; then _ck_year=$((_ck_year + 1)); fi
   # Zero-padded by arithmetic (100 + n, its leading 1 cut): no command substitution, no fork.
   _ck_mo=$((100 + _ck_month)) _ck_da=$((100 + _ck_day)) _ck_ho=$((100 + _ck_rem / 3600)) _ck_mi=$((100 + _ck_rem % 3600 / 60))
-  _ck_se=$((100 + _ck_rem % 60)) _ck_ms=$((1000 + _ck_cs % 100 * 10))
+  _ck_se=$((100 + _ck_rem % 60)) _ck_ms=$((1000 + $1 % 1000))
   ck_now="$_ck_year-${_ck_mo#1}-${_ck_da#1}T${_ck_ho#1}:${_ck_mi#1}:${_ck_se#1}.${_ck_ms#1}Z"
 }
 
@@ -46,6 +63,43 @@ ck_now_or_date() {
 ck_valid_id() {
   case $1 in '' | [!A-Za-z0-9]* | *[!A-Za-z0-9._-]* | *..*) return 1 ;; esac
   [ "${#1}" -le 128 ]
+}
+
+# Why $2 is not a valid id, as assertValidId (src/contract/ids.ts) words it, in ck_bad_id: `invalid KIND id
+# "ID": why` ($1 the kind); the id shown is cut at 60 characters. For printable ASCII ids (the callers check).
+ck_bad_id_message() {
+  _ck_shown=$2
+  if [ "${#2}" -gt 60 ]; then
+    _ck_rest=${2#????????????????????????????????????????????????????????????}
+    _ck_shown=${2%"$_ck_rest"}
+  fi
+  ck_json_escape "$_ck_shown"
+  [ "$_ck_shown" = "$2" ] || ck_escaped=$ck_escaped$(printf '\342\200\246')
+  case $2 in
+    '') _ck_why='it is empty' ;;
+    *) if [ "${#2}" -gt 128 ]; then _ck_why="it is ${#2} characters long (at most 128)"; else
+      case $2 in
+        */* | *\\*) _ck_why='it contains a path separator' ;;
+        *..*) _ck_why='it contains ".."' ;;
+        *) _ck_why='it must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' ;;
+      esac
+    fi ;;
+  esac
+  ck_bad_id="invalid $1 id \"$ck_escaped\": $_ck_why"
+}
+
+# The home as path.resolve gives it, in ck_home ($1: the scripts/ folder): COMMIT_RELAY_HOME when absolute and
+# already in its resolved form, else this project (the real path of the folder above scripts/, as Node finds
+# it from dist/bin/). Fails when the shell cannot tell it exactly (then Node decides).
+ck_resolve_home() {
+  if [ -n "${COMMIT_RELAY_HOME:-}" ]; then
+    ck_home=$COMMIT_RELAY_HOME
+  else
+    ck_home=$(CDPATH='' cd -P -- "$1/.." && pwd -P) || return 1
+    [ -f "$ck_home/package.json" ] && [ ! -e "$ck_home/dist/package.json" ] && [ ! -e "$ck_home/dist/bin/package.json" ] || return 1
+  fi
+  case $ck_home in /*) ;; *) return 1 ;; esac
+  case $ck_home in */ | */. | */.. | *//* | */./* | */../* | *[![:print:]]*) return 1 ;; esac
 }
 
 # Field splitting (IFS) instead of a loop of ${x%%...}: dash takes a few ms for each of those on a long
@@ -239,8 +293,8 @@ ck_read_previous() {
 # Writes the line $2 as the file $1, atomically: a temp file beside it (not ending in .json, so readers listing
 # the folder never see it; the daemon's sweep knows the name `<file>.tmp.<pid>`), created, never an existing
 # file (or a link planted under its name) written through: a name taken is a failure, and the create is
-# exclusive (set -C: O_EXCL), then renamed over $1 (mv -T: a planted link at $1 is replaced, never followed
-# into a folder). Fails with nothing of its own left behind.
+# exclusive (set -C: O_EXCL), fsynced first when $3 is `sync` (one more command), then renamed over $1 (mv -T:
+# a planted link at $1 is replaced, never followed into a folder). Fails with nothing of its own left behind.
 ck_write_atomic() {
   _ck_temp=$1.tmp.$$ _ck_made=
   if [ -h "$_ck_temp" ] || [ -e "$_ck_temp" ]; then return 1; fi
@@ -248,7 +302,7 @@ ck_write_atomic() {
   { {
     _ck_made=1
     printf '%s\n' "$2"
-  } >"$_ck_temp"; } 2>/dev/null && mv -fT -- "$_ck_temp" "$1" 2>/dev/null
+  } >"$_ck_temp"; } 2>/dev/null && { [ "${3:-}" != sync ] || sync -- "$_ck_temp" 2>/dev/null; } && mv -fT -- "$_ck_temp" "$1" 2>/dev/null
   _ck_rc=$?
   [ -z "$_ck_noclobber" ] || set +C
   [ "$_ck_rc" -eq 0 ] && return 0

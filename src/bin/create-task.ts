@@ -4,6 +4,7 @@
 // shared with the `commit-relay create-task` command, whose flags and errors this mirrors.
 import { describeError, exitCodeFor, RelayError } from '../errors.js';
 import { runCreateTask } from '../queue/create-task-input.js';
+import { refreshShellCache } from '../queue/shell-cache.js';
 
 const HELP = `Usage: create-task.sh --description D [--priority P] [--worker-type T] [--metadata JSON] [--task-id ID] [--json]
        create-task.sh --from-file FILE [--json]
@@ -77,6 +78,8 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
       return 0;
     }
     process.stdout.write(await runCreateTask({ ...parsed.values, json: parsed.json }, env));
+    // What scripts/create-task.sh needs to decide the next call alone (src/queue/shell-cache.ts).
+    refreshShellCache(env);
     return 0;
   } catch (error) {
     process.stderr.write(`commit-relay: ${describeError(error).replace(/\s*\n\s*/g, ' ').trim()}\n`);
