@@ -53,17 +53,28 @@ await_go() {
 # writes into the pipe, drained by GNU `split -C MAX`, which cuts the stream at line ends into chunks of at most MAX
 # bytes and hands each to the filter below. The filter moves output.log to output.log.1 (a rename: whatever is there,
 # a link included, is replaced, never followed) unless it is the run's first chunk (x00: the suffixes widen to x9000
-# and on, never x00 again), then appends the chunk to output.log. A writer faster than the disk blocks on the pipe
+# and on, never x00 again, which appends to the output.log the run header began), then writes the chunk to a new
+# output.log, created with noclobber (O_EXCL: a link the worker planted there after the rename is removed, never
+# written through; after 20 such tries the chunk is dropped). A writer faster than the disk blocks on the pipe
 # (back-pressure), so output.log never holds more than MAX bytes plus the run's first chunk and what the previous run
 # left (the spawner rotates a log at or over MAX before the run header), output.log.1 never more than that either:
 # output.log + output.log.1 < 4 x MAX at every moment. split and its filters are in this run's process group and carry
 # its token (environment), so sweeps end them with the worker.
 # The filter is a constant: the path and the cap reach it through the environment only ($LOG, $MAX).
 log_filter='case $FILE in
-x00) if [ -L "$LOG" ] || { [ -e "$LOG" ] && [ ! -f "$LOG" ]; }; then rm -f -- "$LOG"; fi ;;
-*) mv -fT -- "$LOG" "$LOG.1" 2>/dev/null ;;
+x00)
+  if [ -L "$LOG" ] || { [ -e "$LOG" ] && [ ! -f "$LOG" ]; }; then rm -f -- "$LOG"; fi
+  exec cat >>"$LOG" ;;
 esac
-exec cat >>"$LOG"'
+mv -fT -- "$LOG" "$LOG.1" 2>/dev/null
+set -C
+n=0
+while [ "$n" -lt 20 ]; do
+  cat >"$LOG" 2>/dev/null && exit 0
+  n=$((n + 1))
+  rm -f -- "$LOG"
+done
+exec cat >/dev/null'
 split_pid=
 if [ -n "${COMMIT_RELAY_LOG_FILE:-}" ] && [ -n "${COMMIT_RELAY_LOG_MAX:-}" ]; then
   log_file=$COMMIT_RELAY_LOG_FILE

@@ -192,7 +192,7 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   }
   // Recorded: the standby may run. One that cannot be told (it ended meanwhile) is a run that ended at once,
   // which the next pass finds as such (its process gone, no exit record).
-  if (standby !== undefined) goStandby(standby, execution.restart_count);
+  if (standby !== undefined && !goStandby(standby, execution.restart_count)) dropStandby(standby);
   emitEvents(ctx, fromStandby);
   if (options.keepChild !== true) result.child.unref();
   emitEvents(ctx, events);

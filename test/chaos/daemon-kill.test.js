@@ -161,6 +161,13 @@ test(`the daemon SIGKILLed ${ROUNDS} times at random moments loses, duplicates a
   );
   // Not settling is itself a violation; the checks below then say which worker or task is stuck.
   await settled.catch((error) => violations.push(`final: ${error.message}`));
+  if (violations.length > 0) {
+    const { execFileSync } = await import('node:child_process');
+    const { readdirSync, readFileSync, cpSync } = await import('node:fs');
+    cpSync(home, '/tmp/dk-home', { recursive: true });
+    for (const f of readdirSync(`${home}/coordination/worker-specs/active`)) console.error('SPEC', f, readFileSync(`${home}/coordination/worker-specs/active/${f}`, 'utf8').slice(0, 3000));
+    console.error(execFileSync('ps', ['-eo', 'pid,ppid,pgid,stat,etime,args'], { encoding: 'utf8' }).split('\n').filter((l) => /shim|exit-with|split|sleep/.test(l)).join('\n'));
+  }
 
   // Final invariants, with the daemon still running: every worker has its true end state.
   const { flow: placesOf } = locateSpecs(home);
