@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { loadDaemonSettings, type DaemonFlags, type DaemonSettings } from '../config/load.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { decidePass, type PassPlan } from '../core/decide.js';
+import { HealthMemo } from '../core/health.js';
 import type { Logger } from '../log.js';
 import type { EventInput } from '../store/activity-log.js';
 import { writeDerivedTextSync } from '../store/atomic.js';
@@ -93,6 +94,8 @@ export class Daemon {
   private readonly stateText = new PmStateText();
   private stateWrittenAt: number | undefined;
   private lastObservation: Observation | undefined;
+  /** Each worker's health assessment, reused while its view is unchanged and no deadline passed (core/health.ts). */
+  private readonly healthMemo = new HealthMemo();
   private readonly housekeeping: Housekeeping;
   private readonly pauses: DaemonDispatchPauses;
   /** Each type's rate-limit policy and compiled patterns, for the worker types in force. */
@@ -304,6 +307,7 @@ export class Daemon {
       maxConcurrent: this.settings.maxConcurrentWorkers,
       massActionMin: this.settings.massActionMin,
       rand: Math.random,
+      healthMemo: this.healthMemo,
     });
     this.heldLastPass = plan.held;
     const wakes = [plan.nextDeadline, this.pauses.nextEndAt(), this.resources.nextSampleAt(observation.workers)].filter((t): t is number => t !== null);

@@ -33,6 +33,10 @@ export interface Memory {
   health: HealthState | null;
   nextRestartIso: string | null;
   nextRestartAt: number | null;
+  /** The worker as the last pass saw it, reused while nothing it is made of changed (see Observer.viewOf). */
+  observed: ObservedWorker | null;
+  /** outputMtime when `observed` was made (its lastOutput is made of it). */
+  observedOutputMtime: number;
 }
 
 export interface ObservedWorker {
@@ -97,5 +101,7 @@ export function blankMemory(): Memory {
     health: null,
     nextRestartIso: null,
     nextRestartAt: null,
+    observed: null,
+    observedOutputMtime: 0,
   };
 }

@@ -22,6 +22,8 @@ export type { Departed, Observation, ObservedWorker } from './observation.js';
  */
 export class Observer {
   private readonly memory = new Map<string, Memory>();
+  /** Each remembered worker's health, as set by setHealth (previousHealth). */
+  private readonly healthOf = new Map<string, HealthState>();
   /** Check-ins read as they arrived (readCheckinNow), handed to the next observation. */
   private arrived: NewCheckin[] = [];
   private arrivedIgnored: { workerId: string; reason: string }[] = [];
@@ -45,13 +47,14 @@ export class Observer {
 
   setHealth(workerId: string, health: HealthState): void {
     const memory = this.memory.get(workerId);
-    if (memory !== undefined) memory.health = health;
+    if (memory === undefined || memory.health === health) return;
+    memory.health = health;
+    this.healthOf.set(workerId, health);
   }
 
-  previousHealth(): Map<string, HealthState> {
-    const map = new Map<string, HealthState>();
-    for (const [id, m] of this.memory) if (m.health !== null) map.set(id, m.health);
-    return map;
+  /** Each worker's health as the last pass recorded it (kept up to date, not built per pass: read it before setHealth). */
+  previousHealth(): ReadonlyMap<string, HealthState> {
+    return this.healthOf;
   }
 
   setStopping(workerId: string, stopping: boolean): void {
@@ -86,7 +89,8 @@ export class Observer {
     const wallNow = this.clock.wallNow();
     const ids = full ? listSpecIds(this.paths, 'active') : [...this.memory.keys()];
     const checkinIds = full ? new Set(listNames(this.paths.checkins)) : incremental.checkins;
-    const seen = new Set<string>();
+    // Only a full reading tells who left.
+    const seen = full ? new Set<string>() : undefined;
     const workers: ObservedWorker[] = [];
     const invalid: InvalidSpec[] = [];
     const newCheckins: NewCheckin[] = this.arrived;
@@ -96,7 +100,7 @@ export class Observer {
     let invalidCount = 0;
 
     for (const id of ids) {
-      seen.add(id);
+      seen?.add(id);
       let memory = this.memory.get(id);
       if (full || memory === undefined || memory.specSig === '') {
         const file = `${this.paths.specDir('active')}/${id}.json`;
@@ -150,11 +154,12 @@ export class Observer {
     }
 
     const departed: Departed[] = [];
-    if (full) {
+    if (seen !== undefined) {
       for (const [id, memory] of this.memory) {
         if (!seen.has(id)) {
           departed.push({ workerId: id, identity: memory.identity, runId: memory.runId });
           this.memory.delete(id);
+          this.healthOf.delete(id);
         }
       }
     }
@@ -300,27 +305,45 @@ export class Observer {
     const execution = spec.execution;
     // The token is read once per process: a process cannot lose it, and the same pid and start ticks are the same process.
     const provenPid = provenProcess(spec, memory.identity);
-    const state = !checkInFull && provenPid !== null && pidExists(provenPid) ? ({ process: 'alive', exit: null } as const) : runStateOfSpec(this.paths, spec, provenPid !== null);
+    const state =
+      spec.status !== 'running' ? NOT_RUNNING : !checkInFull && provenPid !== null && pidExists(provenPid) ? PROVEN_ALIVE : runStateOfSpec(this.paths, spec, provenPid !== null);
     const pid = execution?.pid ?? null;
     const startTicks = execution?.process_start_ticks ?? null;
-    if (state.process === 'alive' && pid !== null && startTicks !== null) {
+    if (state.process === 'alive' && pid !== null && startTicks !== null && (memory.identity?.pid !== pid || memory.identity.startTicks !== startTicks || memory.identity.bootId !== (execution?.boot_id ?? ''))) {
       memory.identity = { pid, startTicks, bootId: execution?.boot_id ?? '' };
     }
     if (spec.status === 'running' && this.watchesOutput(spec)) this.noteOutput(id, memory, this.clock.now(), this.clock.wallNow());
-    const nextRestart = execution?.next_restart_at ?? null;
+    const running = spec.status === 'running';
+    const nextRestartAt = this.restartTime(memory, execution?.next_restart_at ?? null);
+    const retryAt = this.onDaemonClock(memory.checkin?.status === 'rate_limited' ? (memory.checkin.retry_at ?? null) : null);
+    const rateLimitedAt = this.onDaemonClock(execution?.rate_limited_at ?? null);
+    const known = memory.observed;
+    // Unchanged since the last pass (the same spec and check-in objects, the same readings): the same object, so
+    // that what is derived from it (its health, its pm-state.json entry) is not worked out again.
+    if (
+      known !== null &&
+      state.exit === null &&
+      known.spec === spec &&
+      known.checkin === memory.checkin &&
+      known.checkinCount === memory.checkinCount &&
+      memory.observedOutputMtime === memory.outputMtime &&
+      sameReadings(known.view, state.process, memory, running, nextRestartAt, retryAt, rateLimitedAt)
+    ) {
+      return known;
+    }
     const view: WorkerView & { createdAt: string } = {
       workerId: id,
       taskId: spec.task_id,
       workerType: spec.worker_type,
       status: spec.status,
       restartCount: execution?.restart_count ?? 0,
-      nextRestartAt: this.restartTime(memory, nextRestart),
-      startedAt: spec.status === 'running' ? memory.startedAt : null,
+      nextRestartAt,
+      startedAt: running ? memory.startedAt : null,
       lastCheckinAt: memory.lastCheckinAt,
       lastProgressChangeAt: memory.lastProgressChangeAt,
       lastOutputAt: memory.lastOutputAt,
       lastActivityAt: memory.lastActivityAt,
-      blockedSince: spec.status === 'running' ? memory.blockedSince : null,
+      blockedSince: running ? memory.blockedSince : null,
       blockedMessage: memory.blockedSince !== null ? (memory.checkin?.message ?? null) : null,
       progress: memory.checkin?.progress_pct ?? null,
       process: state.process,
@@ -331,14 +354,42 @@ export class Observer {
       startedLimits: startedLimitsOf(spec),
       createdAt: spec.created_at,
       checkinStatus: memory.checkin?.status ?? null,
-      retryAt: this.onDaemonClock(memory.checkin?.status === 'rate_limited' ? (memory.checkin.retry_at ?? null) : null),
+      retryAt,
       rateLimitWaits: execution?.rate_limit_waits ?? 0,
-      rateLimitedAt: this.onDaemonClock(execution?.rate_limited_at ?? null),
+      rateLimitedAt,
     };
     const lastOutput = memory.lastOutputAt === null ? null : new Date(memory.outputMtime).toISOString();
-    return { spec, view, checkin: memory.checkin, checkinCount: memory.checkinCount, lastOutput };
+    const observed = { spec, view, checkin: memory.checkin, checkinCount: memory.checkinCount, lastOutput };
+    memory.observed = observed;
+    memory.observedOutputMtime = memory.outputMtime;
+    return observed;
   }
 }
+
+/**
+ * Whether a view made earlier holds the readings of now: everything in a view that does not come from the spec or the
+ * check-in object (each compared by identity by the caller).
+ */
+function sameReadings(view: WorkerView, process: WorkerView['process'], memory: Memory, running: boolean, nextRestartAt: number | null, retryAt: number | null, rateLimitedAt: number | null): boolean {
+  return (
+    view.process === process &&
+    view.exit === null &&
+    view.stopping === memory.stopping &&
+    view.nextRestartAt === nextRestartAt &&
+    view.startedAt === (running ? memory.startedAt : null) &&
+    view.lastCheckinAt === memory.lastCheckinAt &&
+    view.lastProgressChangeAt === memory.lastProgressChangeAt &&
+    view.lastOutputAt === memory.lastOutputAt &&
+    view.lastActivityAt === memory.lastActivityAt &&
+    view.blockedSince === (running ? memory.blockedSince : null) &&
+    view.retryAt === retryAt &&
+    view.rateLimitedAt === rateLimitedAt
+  );
+}
+
+/** A spec not running has no process to look at (core/run-state.ts says the same). */
+const NOT_RUNNING = { process: 'none', exit: null } as const;
+const PROVEN_ALIVE = { process: 'alive', exit: null } as const;
 
 /** Output in the run's first second is not counted: the run header, written by the starter, is there. */
 const OUTPUT_HEADER_MS = 1000;

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { errnoCode } from '../errors.js';
 
@@ -50,14 +50,24 @@ export function parseProcStat(text: string): ProcStat | undefined {
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) return undefined;
   const pid = Number(text.slice(0, open).trim());
-  const rest = text.slice(close + 2).split(' ');
-  // rest[0] is field 3 (state); field N is rest[N - 3].
-  const state = rest[0];
-  const ppid = Number(rest[1]);
-  const pgrp = Number(rest[2]);
-  const startTicks = Number(rest[19]);
-  if (state === undefined || !Number.isFinite(pid) || !Number.isFinite(startTicks)) return undefined;
-  return { pid, name: text.slice(open + 1, close), state, ppid, pgrp, startTicks, cpuTicks: Number(rest[11]) + Number(rest[12]), rssPages: Number(rest[21]) };
+  // Fields 3 on, space-separated; only the few read here are sliced out (field N starts after the (N - 3)th space).
+  const want = [3, 4, 5, 14, 15, 22, 24];
+  const values: (string | undefined)[] = [];
+  let field = 3;
+  let start = close + 2;
+  for (const target of want) {
+    while (field < target && start > 0) {
+      start = text.indexOf(' ', start) + 1;
+      field += 1;
+    }
+    // A field the line does not have reads as undefined (a number from it: NaN).
+    if (start <= 0 || start > text.length) break;
+    const end = text.indexOf(' ', start);
+    values.push(text.slice(start, end < 0 ? undefined : end));
+  }
+  const [state, ppid, pgrp, utime, stime, startTicks, rss] = values;
+  if (state === undefined || !Number.isFinite(pid) || !Number.isFinite(Number(startTicks))) return undefined;
+  return { pid, name: text.slice(open + 1, close), state, ppid: Number(ppid), pgrp: Number(pgrp), startTicks: Number(startTicks), cpuTicks: Number(utime) + Number(stime), rssPages: Number(rss) };
 }
 
 /** The pids of /proc (Linux); none where it cannot be read. */
@@ -73,13 +83,35 @@ export function procPids(): number[] {
   return pids;
 }
 
-export function readProcStat(pid: number): ProcStat | undefined {
-  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+/** One buffer for every stat read: a stat line is a few hundred bytes. */
+const statBuffer = Buffer.allocUnsafe(4096);
+
+/**
+ * /proc/PID/stat as text: one open, one read into a buffer kept for it, one close (readFileSync also stats the file and
+ * reads again to find its end: a /proc file says it is empty). The daemon reads thousands of them a minute.
+ */
+function readStatText(pid: number): string | undefined {
+  let fd: number;
   try {
-    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    fd = openSync(`/proc/${pid}/stat`, 'r');
   } catch {
     return undefined;
   }
+  try {
+    const length = readSync(fd, statBuffer, 0, statBuffer.length, null);
+    // Never seen: a line as long as the buffer may go on; read it whole.
+    return length < statBuffer.length ? statBuffer.toString('utf8', 0, length) : readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function readProcStat(pid: number): ProcStat | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const text = readStatText(pid);
+  return text === undefined ? undefined : parseProcStat(text);
 }
 
 /** The identity of a live process, or undefined when there is none with that pid (a zombie counts as gone). */
