@@ -381,7 +381,7 @@ export class Daemon {
 
   private writeState(observation: Observation, plan: PassPlan, tasksQueued: number, passMs: number): void {
     if (this.claim === undefined) return;
-    const { text, changed } = this.stateText.render({
+    const { bytes, changed } = this.stateText.render({
       self: this.claim.record,
       lastLoopWall: this.clock.wallNow(),
       loops: this.loops,
@@ -404,7 +404,7 @@ export class Daemon {
     const now = this.clock.now();
     if (!changed && this.stateWrittenAt !== undefined && now - this.stateWrittenAt < (this.settings.loopIntervalSeconds * 1000) / 2) return;
     try {
-      writeDerivedTextSync(this.paths.pmState, text());
+      writeDerivedTextSync(this.paths.pmState, bytes());
       this.stateWrittenAt = now;
     } catch (error) {
       this.events.reportError('write pm-state.json', error);

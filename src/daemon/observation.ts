@@ -29,6 +29,8 @@ export interface Memory {
   blockedSince: number | null;
   /** The identity of the run's process while it was last seen alive (for orphan checks). */
   identity: ProcessIdentity | null;
+  /** When a full reading reads that process's identity in /proc again (daemon clock; see Observer.viewOf). */
+  identityDueAt: number;
   stopping: boolean;
   health: HealthState | null;
   nextRestartIso: string | null;
@@ -97,6 +99,7 @@ export function blankMemory(): Memory {
     lastActivityAt: null,
     blockedSince: null,
     identity: null,
+    identityDueAt: 0,
     stopping: false,
     health: null,
     nextRestartIso: null,

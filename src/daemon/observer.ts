@@ -79,9 +79,10 @@ export class Observer {
    * pass asked for by check-ins and process ends alone: it keeps the specs as last read (any spec the
    * daemon rewrote since is re-read), reads only the named check-ins, checks the processes of the
    * workers named in `exits` (an exit record appeared) in full, and re-checks any other process proved
-   * alive at the last full reading with kill(pid, 0) instead of /proc. A pid reused in between is
-   * caught by the next full reading, at most one loop interval later; any other change to the folders
-   * asks for a full pass.
+   * alive (its identity and token read before) with kill(pid, 0) instead of /proc; any other change to
+   * the folders asks for a full pass. A full reading does the same for a proven process, except that it
+   * reads its identity again once IDENTITY_REREAD_MS passed since the last read: a pid reused between
+   * two passes is caught then (every signal checks the identity first anyway).
    */
   observe(incremental?: { readonly checkins: ReadonlySet<string>; readonly exits?: ReadonlySet<string> }): Observation {
     const full = incremental === undefined;
@@ -142,13 +143,14 @@ export class Observer {
         continue;
       }
       if (checkinIds.has(id)) this.readNewCheckin(id, spec, memory, now, wallNow, newCheckins, ignoredCheckins);
-      let observed = this.viewOf(id, spec, memory, full || incremental.exits?.has(id) === true);
+      // A full reading reads the identity of a process proven alive only when its re-read is due; one named by an exit record, always.
+      let observed = this.viewOf(id, spec, memory, incremental?.exits?.has(id) === true ? 'always' : full ? 'when due' : 'never');
       if (observed.view.process !== 'alive' && spec.status === 'running' && holdOf(spec) === null) {
         // The process was checked after the spec was read: an operator's hold is written before the
         // signal, so a spec changed since (one lstat tells) may hold it. Read again: a stop by an
         // operator is never taken for a crash.
         const fresh = this.rereadIfChanged(id, memory, now, wallNow);
-        if (fresh !== undefined) observed = this.viewOf(id, fresh, memory, true);
+        if (fresh !== undefined) observed = this.viewOf(id, fresh, memory, 'always');
       }
       workers.push(observed);
     }
@@ -301,12 +303,21 @@ export class Observer {
     return Number.isFinite(wall) ? wallToDaemonClock(this.clock, wall) : null;
   }
 
-  private viewOf(id: string, spec: WorkerSpec, memory: Memory, checkInFull: boolean): ObservedWorker {
+  /**
+   * `readIdentity`: whether a process proven alive (its identity read, its token seen) is read again in /proc
+   * ('always'; 'when due': IDENTITY_REREAD_MS after the last read) or only asked whether its pid exists
+   * (kill(pid, 0)). A process that is not proven is always read in full.
+   */
+  private viewOf(id: string, spec: WorkerSpec, memory: Memory, readIdentity: 'always' | 'when due' | 'never'): ObservedWorker {
     const execution = spec.execution;
     // The token is read once per process: a process cannot lose it, and the same pid and start ticks are the same process.
     const provenPid = provenProcess(spec, memory.identity);
-    const state =
-      spec.status !== 'running' ? NOT_RUNNING : !checkInFull && provenPid !== null && pidExists(provenPid) ? PROVEN_ALIVE : runStateOfSpec(this.paths, spec, provenPid !== null);
+    const now = this.clock.now();
+    const reread = readIdentity === 'always' || (readIdentity === 'when due' && now >= memory.identityDueAt);
+    const state = spec.status !== 'running' ? NOT_RUNNING : !reread && provenPid !== null && pidExists(provenPid) ? PROVEN_ALIVE : runStateOfSpec(this.paths, spec, provenPid !== null);
+    // Read now (a proven process skipped its kill(pid, 0) just above): the next read is due in IDENTITY_REREAD_MS, a
+    // little sooner or later by its pid so that a fleet adopted at once is not read at one pass.
+    if (state !== PROVEN_ALIVE && state.process === 'alive') memory.identityDueAt = now + IDENTITY_REREAD_MS * (0.75 + ((execution?.pid ?? 0) % 50) / 100);
     const pid = execution?.pid ?? null;
     const startTicks = execution?.process_start_ticks ?? null;
     if (state.process === 'alive' && pid !== null && startTicks !== null && (memory.identity?.pid !== pid || memory.identity.startTicks !== startTicks || memory.identity.bootId !== (execution?.boot_id ?? ''))) {
@@ -386,6 +397,14 @@ function sameReadings(view: WorkerView, process: WorkerView['process'], memory: 
     view.rateLimitedAt === rateLimitedAt
   );
 }
+
+/**
+ * How long a full reading trusts kill(pid, 0) for a process proven alive before it reads its identity (start ticks,
+ * token) in /proc again. A pid is reused only after the kernel's pids wrap around, and every pass asks whether the
+ * pid still exists, so a run's end is seen at the next pass either way; the re-read catches the rare pid reused between
+ * two passes, within this long. Every signal checks the identity itself first (process/terminate.ts).
+ */
+const IDENTITY_REREAD_MS = 30_000;
 
 /** A spec not running has no process to look at (core/run-state.ts says the same). */
 const NOT_RUNNING = { process: 'none', exit: null } as const;

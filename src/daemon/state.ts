@@ -125,8 +125,8 @@ const sameBase = (a: EntryInputs, worker: ObservedWorker, assessment: HealthAsse
 interface MemoEntry extends EntryInputs {
   /** The entry without its resources, as JSON (`{...}`). */
   readonly base: string;
-  /** Its line in pm-state.json: the id and the entry as one line of JSON. */
-  readonly text: string;
+  /** Its line in pm-state.json, indented, in UTF-8: the id and the entry as one line of JSON. */
+  readonly line: Buffer;
   /** The pass that last used it. */
   seen: number;
 }
@@ -190,7 +190,7 @@ function memoEntries(input: StateInput, memo: PmStateMemo): { ids: string[]; byH
       reason: assessment.reason,
       sample,
       base,
-      text: `${JSON.stringify(id)}: ${json}`,
+      line: Buffer.from(`    ${JSON.stringify(id)}: ${json}`),
       seen: memo.pass,
     });
     memo.built += 1;
@@ -300,10 +300,10 @@ export class PmStateText {
   private readonly memo = new PmStateMemo();
   private previousRest: string | undefined;
   /** monitored_workers' text as last made, and its workers in order: made again only when an entry or the order changed. */
-  private monitored: { readonly ids: readonly string[]; readonly text: string } | undefined;
+  private monitored: { readonly ids: readonly string[]; readonly bytes: Buffer } | undefined;
 
-  /** The state after a pass: whether it changed, and its text (made only when asked for: a write). */
-  render(input: StateInput): { readonly changed: boolean; text(): string } {
+  /** The state after a pass: whether it changed, and its text or bytes (made only when asked for: a write). */
+  render(input: StateInput): { readonly changed: boolean; text(): string; bytes(): Buffer } {
     const { ids, byHealth } = memoEntries(input, this.memo);
     // Workers no longer monitored are forgotten (and their going is a change).
     let gone = false;
@@ -323,22 +323,33 @@ export class PmStateText {
     const changed = this.memo.built > 0 || gone || rest !== this.previousRest;
     this.previousRest = rest;
     if (this.memo.built > 0 || gone) this.monitored = undefined;
-    const text = (): string => {
-      const monitored = this.monitoredText(ids);
+    const bytes = (): Buffer => {
       // The placeholder keeps monitored_workers where JSON.stringify puts it (after pm_daemon, whose strings hold no NUL).
-      const placeholder = '\u0000monitored_workers';
-      return `${JSON.stringify({ ...state, monitored_workers: placeholder }, null, 2).replace(JSON.stringify(placeholder), () => monitored)}\n`;
+      const placeholder = JSON.stringify('\u0000monitored_workers');
+      const around = `${JSON.stringify({ ...state, monitored_workers: '\u0000monitored_workers' }, null, 2)}\n`;
+      const at = around.indexOf(placeholder);
+      return Buffer.concat([Buffer.from(around.slice(0, at)), this.monitoredBytes(ids), Buffer.from(around.slice(at + placeholder.length))]);
     };
-    return { changed, text };
+    return { changed, bytes, text: () => bytes().toString('utf8') };
   }
 
-  private monitoredText(ids: readonly string[]): string {
+  /** monitored_workers' bytes: the entries' lines joined, made again only when an entry or the order changed. */
+  private monitoredBytes(ids: readonly string[]): Buffer {
     const known = this.monitored;
-    if (known !== undefined && known.ids.length === ids.length && known.ids.every((id, i) => id === ids[i])) return known.text;
+    if (known !== undefined && known.ids.length === ids.length && known.ids.every((id, i) => id === ids[i])) return known.bytes;
     const entries = this.memo.entries;
-    const lines = ids.map((id) => `    ${(entries.get(id) as MemoEntry).text}`);
-    const text = lines.length === 0 ? '{}' : `{\n${lines.join(',\n')}\n  }`;
-    this.monitored = { ids, text };
-    return text;
+    const parts: Buffer[] = [OPEN];
+    for (const [i, id] of ids.entries()) {
+      if (i > 0) parts.push(BETWEEN);
+      parts.push((entries.get(id) as MemoEntry).line);
+    }
+    const bytes = ids.length === 0 ? EMPTY : Buffer.concat([...parts, CLOSE]);
+    this.monitored = { ids, bytes };
+    return bytes;
   }
 }
+
+const OPEN = Buffer.from('{\n');
+const BETWEEN = Buffer.from(',\n');
+const CLOSE = Buffer.from('\n  }');
+const EMPTY = Buffer.from('{}');

@@ -87,10 +87,10 @@ export function procPids(): number[] {
 const statBuffer = Buffer.allocUnsafe(4096);
 
 /**
- * /proc/PID/stat as text: one open, one read into a buffer kept for it, one close (readFileSync also stats the file and
- * reads again to find its end: a /proc file says it is empty). The daemon reads thousands of them a minute.
+ * /proc/PID/stat read into statBuffer: one open, one read, one close (readFileSync also stats the file and reads
+ * again to find its end: a /proc file says it is empty). Its length, or undefined. The daemon reads thousands a minute.
  */
-function readStatText(pid: number): string | undefined {
+function readStatBytes(pid: number): number | undefined {
   let fd: number;
   try {
     fd = openSync(`/proc/${pid}/stat`, 'r');
@@ -98,9 +98,7 @@ function readStatText(pid: number): string | undefined {
     return undefined;
   }
   try {
-    const length = readSync(fd, statBuffer, 0, statBuffer.length, null);
-    // Never seen: a line as long as the buffer may go on; read it whole.
-    return length < statBuffer.length ? statBuffer.toString('utf8', 0, length) : readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return readSync(fd, statBuffer, 0, statBuffer.length, null);
   } catch {
     return undefined;
   } finally {
@@ -108,10 +106,65 @@ function readStatText(pid: number): string | undefined {
   }
 }
 
+const SPACE = 0x20;
+const ZERO = 0x30;
+/** The fields of /proc/PID/stat read here (1-based, as proc(5) numbers them). */
+const STATE = 3;
+const PPID = 4;
+const PGRP = 5;
+const UTIME = 14;
+const STIME = 15;
+const START_TIME = 22;
+const RSS = 24;
+
+/**
+ * parseProcStat over the bytes in statBuffer, without making the line a string: the numbers are read digit by digit
+ * (a field that is not all digits reads NaN, as Number() would read it), only the command name becomes a string.
+ */
+function parseStatBytes(length: number): ProcStat | undefined {
+  const open = statBuffer.indexOf(0x28);
+  const close = statBuffer.lastIndexOf(0x29, length - 1);
+  if (open < 0 || open >= length || close < open) return undefined;
+  const pid = Number(statBuffer.toString('latin1', 0, open).trim());
+  const numbers: number[] = [];
+  let state: string | undefined;
+  let field = STATE;
+  let value = 0;
+  let digits = 0;
+  for (let i = close + 2; i <= length && field <= RSS; i += 1) {
+    const byte = i < length ? statBuffer[i] : SPACE;
+    if (byte === SPACE || byte === 0x0a) {
+      if (field === STATE) state = statBuffer.toString('utf8', i - digits, i);
+      else numbers[field] = digits === 0 || value < 0 ? Number.NaN : value;
+      field += 1;
+      value = 0;
+      digits = 0;
+      continue;
+    }
+    digits += 1;
+    const digit = (byte as number) - ZERO;
+    value = digit >= 0 && digit <= 9 && value >= 0 ? value * 10 + digit : -1;
+  }
+  const at = (n: number): number => numbers[n] ?? Number.NaN;
+  if (state === undefined || !Number.isFinite(pid) || !Number.isFinite(at(START_TIME))) return undefined;
+  return { pid, name: statBuffer.toString('utf8', open + 1, close), state, ppid: at(PPID), pgrp: at(PGRP), startTicks: at(START_TIME), cpuTicks: at(UTIME) + at(STIME), rssPages: at(RSS) };
+}
+
 export function readProcStat(pid: number): ProcStat | undefined {
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  const text = readStatText(pid);
-  return text === undefined ? undefined : parseProcStat(text);
+  const length = readStatBytes(pid);
+  if (length === undefined) return undefined;
+  // Never seen: a line as long as the buffer may go on; read it whole.
+  if (length >= statBuffer.length) return parseProcStatFile(pid);
+  return parseStatBytes(length);
+}
+
+function parseProcStatFile(pid: number): ProcStat | undefined {
+  try {
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** The identity of a live process, or undefined when there is none with that pid (a zombie counts as gone). */
