@@ -261,6 +261,8 @@ function planProviderPauses(input: PassInput, decided: readonly RecentLimit[], p
   const recent: RecentLimit[] = [...decided];
   const counted = new Set(decided.map((r) => r.workerId));
   for (const view of input.workers) {
+    // Only a rate-limited check-in or end counts (checked first: most workers have neither).
+    if (view.checkinStatus !== 'rate_limited' && (view.rateLimitedAt ?? null) === null) continue;
     const policy = policies[view.workerType];
     if (policy === undefined || counted.has(view.workerId)) continue;
     // Only workers still waiting count: once their resets have passed (and a pause with them), they do not pause the provider again.

@@ -79,7 +79,13 @@ export function procPids(): number[] {
     return [];
   }
   const pids: number[] = [];
-  for (const entry of entries) if (/^\d+$/.test(entry)) pids.push(Number(entry));
+  for (const entry of entries) {
+    // A pid's folder, not self, sys, ...: its name is all digits (the first tells; Number checks the rest).
+    const first = entry.charCodeAt(0);
+    if (first < 0x30 || first > 0x39) continue;
+    const pid = Number(entry);
+    if (Number.isSafeInteger(pid)) pids.push(pid);
+  }
   return pids;
 }
 
