@@ -6,7 +6,7 @@ import type { Action } from './actions.js';
 import { backoffDelayMs, decideRestart } from './backoff.js';
 import { RATE_LIMIT_WINDOW_MS, rateLimitOfEnd, type RateLimitPolicy } from './rate-limits.js';
 import { orderPending, orderTasks, workerIdForTask, type QueuedTask } from './dispatch.js';
-import { assessHealth, type HealthAssessment, type RunMemory, type WorkerView } from './health.js';
+import { assessHealth, type HealthAssessment, type HealthMemo, type RunMemory, type WorkerView } from './health.js';
 import { DEFAULT_TYPE_LIMITS, limitsOf, MIB, type Limits } from './limits.js';
 
 const DEFAULT_LIMITS = limitsOf(DEFAULT_TYPE_LIMITS);
@@ -34,6 +34,8 @@ export interface PassInput {
   readonly pausedTypes?: { readonly all: boolean; readonly types: ReadonlySet<string> };
   /** Providers a rate-limit pause already covers: not paused again. */
   readonly rateLimitPausedProviders?: ReadonlySet<string>;
+  /** The health assessments of earlier passes, reused where the view and the limits are the same objects (HealthMemo). */
+  readonly healthMemo?: HealthMemo;
 }
 
 /** A worker seen rate limited lately, for the provider's count. */
@@ -62,6 +64,9 @@ const TRANSITION_EVENTS: Partial<Record<HealthState, KnownEvent>> = {
   zombie: 'zombie_detected',
 };
 
+/** States that are no change to log (none in TRANSITION_EVENTS) and ask for no action of their own. */
+const QUIET_STATES: ReadonlySet<HealthState> = new Set<HealthState>(['healthy', 'starting', 'backoff']);
+
 /** One pass of decisions: health, remediation, dispatch and the guard. Pure: same input, same plan. */
 export function decidePass(input: PassInput): PassPlan {
   const { now } = input;
@@ -74,6 +79,8 @@ export function decidePass(input: PassInput): PassPlan {
   const allPaused = input.pausedTypes?.all === true;
   const isPaused = (type: string): boolean => allPaused || paused.has(type);
   const recentLimits: RecentLimit[] = [];
+  const memo = input.healthMemo;
+  memo?.begin();
 
   for (const view of input.workers) {
     // Every running spec holds a slot until it is pending or gone, whatever its health: a held verdict
@@ -85,8 +92,11 @@ export function decidePass(input: PassInput): PassPlan {
     const current = input.limits[view.workerType];
     const typeRemoved = current === undefined;
     const limits = current ?? view.startedLimits ?? input.retiredLimits?.[view.workerType] ?? DEFAULT_LIMITS;
-    const assessment = assessHealth(view, limits, now);
+    const assessment = memo === undefined ? assessHealth(view, limits, now) : memo.assess(view, limits, now);
     health.set(view.workerId, assessment);
+    // Healthy, starting or waiting, with no warning due and no memory over its limit: nothing to decide for it
+    // (what starts is planStarts'), and no event (none of these states is logged as a change).
+    if (QUIET_STATES.has(assessment.state) && assessment.warningsDue.length === 0 && (view.status === 'pending' || (view.status === 'running' && view.exit === null && (view.stopping || overMemoryLimit(view, limits) === undefined)))) continue;
     const ids = { worker_id: view.workerId, task_id: view.taskId };
     const workerActions: Action[] = [];
     const workerEvents: EventInput[] = [];
@@ -205,6 +215,8 @@ export function decidePass(input: PassInput): PassPlan {
     }
   }
 
+  memo?.end(input.workers.length);
+
   // The guard: one pass that would kill or declare dead at least massActionMin workers and more than half
   // the fleet is more likely a clock jump or a /proc hiccup than a real mass death. Hold once; act if it persists.
   const fleet = input.workers.filter((w) => w.status === 'running').length;
@@ -249,6 +261,8 @@ function planProviderPauses(input: PassInput, decided: readonly RecentLimit[], p
   const recent: RecentLimit[] = [...decided];
   const counted = new Set(decided.map((r) => r.workerId));
   for (const view of input.workers) {
+    // Only a rate-limited check-in or end counts (checked first: most workers have neither).
+    if (view.checkinStatus !== 'rate_limited' && (view.rateLimitedAt ?? null) === null) continue;
     const policy = policies[view.workerType];
     if (policy === undefined || counted.has(view.workerId)) continue;
     // Only workers still waiting count: once their resets have passed (and a pause with them), they do not pause the provider again.

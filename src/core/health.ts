@@ -194,3 +194,42 @@ function assessBlocked(view: WorkerView, limits: Limits, now: number): { state: 
   }
   return { state: 'blocked', reason: `waiting for a person for ${seconds(blockedFor)}${what}`, deadline: timeout === null ? null : since + timeout };
 }
+
+/** The states whose reason holds no count of seconds: between two deadlines, the same view gets the same assessment. */
+const STEADY_STATES: ReadonlySet<HealthState> = new Set<HealthState>(['starting', 'healthy', 'backoff', 'exited', 'zombie']);
+
+/**
+ * assessHealth's answers kept from pass to pass: a worker whose view is the same object as at its last assessment
+ * (the observer reuses it while nothing it is made of changed), under the same limits object, gets the same
+ * assessment again until its next deadline (`nextChangeAt`), when time alone may change it, as long as its reason
+ * names no duration. The answers are assessHealth's own: a memo, never a different verdict.
+ */
+export class HealthMemo {
+  private readonly entries = new Map<string, { view: WorkerView; limits: Limits; at: number; assessment: HealthAssessment; pass: number }>();
+  private pass = 0;
+
+  /** Before a pass's assessments. */
+  begin(): void {
+    this.pass += 1;
+  }
+
+  assess(view: WorkerView, limits: Limits, now: number): HealthAssessment {
+    const known = this.entries.get(view.workerId);
+    if (known !== undefined && known.view === view && known.limits === limits && now >= known.at) {
+      const { assessment } = known;
+      if (STEADY_STATES.has(assessment.state) && (assessment.nextChangeAt === null || now < assessment.nextChangeAt)) {
+        known.pass = this.pass;
+        return assessment;
+      }
+    }
+    const assessment = assessHealth(view, limits, now);
+    this.entries.set(view.workerId, { view, limits, at: now, assessment, pass: this.pass });
+    return assessment;
+  }
+
+  /** After a pass that assessed `workers` workers: the answers of workers no longer there are dropped. */
+  end(workers: number): void {
+    if (this.entries.size <= workers) return;
+    for (const [id, entry] of this.entries) if (entry.pass !== this.pass) this.entries.delete(id);
+  }
+}

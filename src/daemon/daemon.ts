@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { loadDaemonSettings, type DaemonFlags, type DaemonSettings } from '../config/load.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { decidePass, type PassPlan } from '../core/decide.js';
+import { HealthMemo } from '../core/health.js';
 import type { Logger } from '../log.js';
 import type { EventInput } from '../store/activity-log.js';
 import { writeDerivedTextSync } from '../store/atomic.js';
@@ -98,6 +99,8 @@ export class Daemon {
   private readonly stateText = new PmStateText();
   private stateWrittenAt: number | undefined;
   private lastObservation: Observation | undefined;
+  /** Each worker's health assessment, reused while its view is unchanged and no deadline passed (core/health.ts). */
+  private readonly healthMemo = new HealthMemo();
   private readonly housekeeping: Housekeeping;
   private readonly pauses: DaemonDispatchPauses;
   /** Each type's rate-limit policy and compiled patterns, for the worker types in force. */
@@ -309,6 +312,7 @@ export class Daemon {
       maxConcurrent: this.settings.maxConcurrentWorkers,
       massActionMin: this.settings.massActionMin,
       rand: Math.random,
+      healthMemo: this.healthMemo,
     });
     this.heldLastPass = plan.held;
     const wakes = [plan.nextDeadline, this.pauses.nextEndAt(), this.resources.nextSampleAt(observation.workers)].filter((t): t is number => t !== null);
@@ -387,7 +391,7 @@ export class Daemon {
 
   private writeState(observation: Observation, plan: PassPlan, tasksQueued: number, passMs: number): void {
     if (this.claim === undefined) return;
-    const { text, changed } = this.stateText.render({
+    const { bytes, changed } = this.stateText.render({
       self: this.claim.record,
       lastLoopWall: this.clock.wallNow(),
       loops: this.loops,
@@ -410,7 +414,7 @@ export class Daemon {
     const now = this.clock.now();
     if (!changed && this.stateWrittenAt !== undefined && now - this.stateWrittenAt < (this.settings.loopIntervalSeconds * 1000) / 2) return;
     try {
-      writeDerivedTextSync(this.paths.pmState, text());
+      writeDerivedTextSync(this.paths.pmState, bytes());
       this.stateWrittenAt = now;
     } catch (error) {
       this.events.reportError('write pm-state.json', error);

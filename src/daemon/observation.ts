@@ -29,10 +29,16 @@ export interface Memory {
   blockedSince: number | null;
   /** The identity of the run's process while it was last seen alive (for orphan checks). */
   identity: ProcessIdentity | null;
+  /** When a full reading reads that process's identity in /proc again (daemon clock; see Observer.viewOf). */
+  identityDueAt: number;
   stopping: boolean;
   health: HealthState | null;
   nextRestartIso: string | null;
   nextRestartAt: number | null;
+  /** The worker as the last pass saw it, reused while nothing it is made of changed (see Observer.viewOf). */
+  observed: ObservedWorker | null;
+  /** outputMtime when `observed` was made (its lastOutput is made of it). */
+  observedOutputMtime: number;
 }
 
 export interface ObservedWorker {
@@ -93,9 +99,12 @@ export function blankMemory(): Memory {
     lastActivityAt: null,
     blockedSince: null,
     identity: null,
+    identityDueAt: 0,
     stopping: false,
     health: null,
     nextRestartIso: null,
     nextRestartAt: null,
+    observed: null,
+    observedOutputMtime: 0,
   };
 }

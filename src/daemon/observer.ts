@@ -22,6 +22,8 @@ export type { Departed, Observation, ObservedWorker } from './observation.js';
  */
 export class Observer {
   private readonly memory = new Map<string, Memory>();
+  /** Each remembered worker's health, as set by setHealth (previousHealth). */
+  private readonly healthOf = new Map<string, HealthState>();
   /** Check-ins read as they arrived (readCheckinNow), handed to the next observation. */
   private arrived: NewCheckin[] = [];
   private arrivedIgnored: { workerId: string; reason: string }[] = [];
@@ -45,13 +47,14 @@ export class Observer {
 
   setHealth(workerId: string, health: HealthState): void {
     const memory = this.memory.get(workerId);
-    if (memory !== undefined) memory.health = health;
+    if (memory === undefined || memory.health === health) return;
+    memory.health = health;
+    this.healthOf.set(workerId, health);
   }
 
-  previousHealth(): Map<string, HealthState> {
-    const map = new Map<string, HealthState>();
-    for (const [id, m] of this.memory) if (m.health !== null) map.set(id, m.health);
-    return map;
+  /** Each worker's health as the last pass recorded it (kept up to date, not built per pass: read it before setHealth). */
+  previousHealth(): ReadonlyMap<string, HealthState> {
+    return this.healthOf;
   }
 
   setStopping(workerId: string, stopping: boolean): void {
@@ -76,9 +79,10 @@ export class Observer {
    * pass asked for by check-ins and process ends alone: it keeps the specs as last read (any spec the
    * daemon rewrote since is re-read), reads only the named check-ins, checks the processes of the
    * workers named in `exits` (an exit record appeared) in full, and re-checks any other process proved
-   * alive at the last full reading with kill(pid, 0) instead of /proc. A pid reused in between is
-   * caught by the next full reading, at most one loop interval later; any other change to the folders
-   * asks for a full pass.
+   * alive (its identity and token read before) with kill(pid, 0) instead of /proc; any other change to
+   * the folders asks for a full pass. A full reading does the same for a proven process, except that it
+   * reads its identity again once IDENTITY_REREAD_MS passed since the last read: a pid reused between
+   * two passes is caught then (every signal checks the identity first anyway).
    */
   observe(incremental?: { readonly checkins: ReadonlySet<string>; readonly exits?: ReadonlySet<string> }): Observation {
     const full = incremental === undefined;
@@ -86,7 +90,8 @@ export class Observer {
     const wallNow = this.clock.wallNow();
     const ids = full ? listSpecIds(this.paths, 'active') : [...this.memory.keys()];
     const checkinIds = full ? new Set(listNames(this.paths.checkins)) : incremental.checkins;
-    const seen = new Set<string>();
+    // Only a full reading tells who left.
+    const seen = full ? new Set<string>() : undefined;
     const workers: ObservedWorker[] = [];
     const invalid: InvalidSpec[] = [];
     const newCheckins: NewCheckin[] = this.arrived;
@@ -96,7 +101,7 @@ export class Observer {
     let invalidCount = 0;
 
     for (const id of ids) {
-      seen.add(id);
+      seen?.add(id);
       let memory = this.memory.get(id);
       if (full || memory === undefined || memory.specSig === '') {
         const file = `${this.paths.specDir('active')}/${id}.json`;
@@ -138,23 +143,25 @@ export class Observer {
         continue;
       }
       if (checkinIds.has(id)) this.readNewCheckin(id, spec, memory, now, wallNow, newCheckins, ignoredCheckins);
-      let observed = this.viewOf(id, spec, memory, full || incremental.exits?.has(id) === true);
+      // A full reading reads the identity of a process proven alive only when its re-read is due; one named by an exit record, always.
+      let observed = this.viewOf(id, spec, memory, incremental?.exits?.has(id) === true ? 'always' : full ? 'when due' : 'never');
       if (observed.view.process !== 'alive' && spec.status === 'running' && holdOf(spec) === null) {
         // The process was checked after the spec was read: an operator's hold is written before the
         // signal, so a spec changed since (one lstat tells) may hold it. Read again: a stop by an
         // operator is never taken for a crash.
         const fresh = this.rereadIfChanged(id, memory, now, wallNow);
-        if (fresh !== undefined) observed = this.viewOf(id, fresh, memory, true);
+        if (fresh !== undefined) observed = this.viewOf(id, fresh, memory, 'always');
       }
       workers.push(observed);
     }
 
     const departed: Departed[] = [];
-    if (full) {
+    if (seen !== undefined) {
       for (const [id, memory] of this.memory) {
         if (!seen.has(id)) {
           departed.push({ workerId: id, identity: memory.identity, runId: memory.runId });
           this.memory.delete(id);
+          this.healthOf.delete(id);
         }
       }
     }
@@ -296,31 +303,58 @@ export class Observer {
     return Number.isFinite(wall) ? wallToDaemonClock(this.clock, wall) : null;
   }
 
-  private viewOf(id: string, spec: WorkerSpec, memory: Memory, checkInFull: boolean): ObservedWorker {
+  /**
+   * `readIdentity`: whether a process proven alive (its identity read, its token seen) is read again in /proc
+   * ('always'; 'when due': IDENTITY_REREAD_MS after the last read) or only asked whether its pid exists
+   * (kill(pid, 0)). A process that is not proven is always read in full.
+   */
+  private viewOf(id: string, spec: WorkerSpec, memory: Memory, readIdentity: 'always' | 'when due' | 'never'): ObservedWorker {
     const execution = spec.execution;
     // The token is read once per process: a process cannot lose it, and the same pid and start ticks are the same process.
     const provenPid = provenProcess(spec, memory.identity);
-    const state = !checkInFull && provenPid !== null && pidExists(provenPid) ? ({ process: 'alive', exit: null } as const) : runStateOfSpec(this.paths, spec, provenPid !== null);
+    const now = this.clock.now();
+    const reread = readIdentity === 'always' || (readIdentity === 'when due' && now >= memory.identityDueAt);
+    const state = spec.status !== 'running' ? NOT_RUNNING : !reread && provenPid !== null && pidExists(provenPid) ? PROVEN_ALIVE : runStateOfSpec(this.paths, spec, provenPid !== null);
+    // Read now (a proven process skipped its kill(pid, 0) just above): the next read is due in IDENTITY_REREAD_MS, a
+    // little sooner or later by its pid so that a fleet adopted at once is not read at one pass.
+    if (state !== PROVEN_ALIVE && state.process === 'alive') memory.identityDueAt = now + IDENTITY_REREAD_MS * (0.75 + ((execution?.pid ?? 0) % 50) / 100);
     const pid = execution?.pid ?? null;
     const startTicks = execution?.process_start_ticks ?? null;
-    if (state.process === 'alive' && pid !== null && startTicks !== null) {
+    if (state.process === 'alive' && pid !== null && startTicks !== null && (memory.identity?.pid !== pid || memory.identity.startTicks !== startTicks || memory.identity.bootId !== (execution?.boot_id ?? ''))) {
       memory.identity = { pid, startTicks, bootId: execution?.boot_id ?? '' };
     }
     if (spec.status === 'running' && this.watchesOutput(spec)) this.noteOutput(id, memory, this.clock.now(), this.clock.wallNow());
-    const nextRestart = execution?.next_restart_at ?? null;
+    const running = spec.status === 'running';
+    const nextRestartAt = this.restartTime(memory, execution?.next_restart_at ?? null);
+    const retryAt = this.onDaemonClock(memory.checkin?.status === 'rate_limited' ? (memory.checkin.retry_at ?? null) : null);
+    const rateLimitedAt = this.onDaemonClock(execution?.rate_limited_at ?? null);
+    const known = memory.observed;
+    // Unchanged since the last pass (the same spec and check-in objects, the same readings): the same object, so
+    // that what is derived from it (its health, its pm-state.json entry) is not worked out again.
+    if (
+      known !== null &&
+      state.exit === null &&
+      known.spec === spec &&
+      known.checkin === memory.checkin &&
+      known.checkinCount === memory.checkinCount &&
+      memory.observedOutputMtime === memory.outputMtime &&
+      sameReadings(known.view, state.process, memory, running, nextRestartAt, retryAt, rateLimitedAt)
+    ) {
+      return known;
+    }
     const view: WorkerView & { createdAt: string } = {
       workerId: id,
       taskId: spec.task_id,
       workerType: spec.worker_type,
       status: spec.status,
       restartCount: execution?.restart_count ?? 0,
-      nextRestartAt: this.restartTime(memory, nextRestart),
-      startedAt: spec.status === 'running' ? memory.startedAt : null,
+      nextRestartAt,
+      startedAt: running ? memory.startedAt : null,
       lastCheckinAt: memory.lastCheckinAt,
       lastProgressChangeAt: memory.lastProgressChangeAt,
       lastOutputAt: memory.lastOutputAt,
       lastActivityAt: memory.lastActivityAt,
-      blockedSince: spec.status === 'running' ? memory.blockedSince : null,
+      blockedSince: running ? memory.blockedSince : null,
       blockedMessage: memory.blockedSince !== null ? (memory.checkin?.message ?? null) : null,
       progress: memory.checkin?.progress_pct ?? null,
       process: state.process,
@@ -331,14 +365,50 @@ export class Observer {
       startedLimits: startedLimitsOf(spec),
       createdAt: spec.created_at,
       checkinStatus: memory.checkin?.status ?? null,
-      retryAt: this.onDaemonClock(memory.checkin?.status === 'rate_limited' ? (memory.checkin.retry_at ?? null) : null),
+      retryAt,
       rateLimitWaits: execution?.rate_limit_waits ?? 0,
-      rateLimitedAt: this.onDaemonClock(execution?.rate_limited_at ?? null),
+      rateLimitedAt,
     };
     const lastOutput = memory.lastOutputAt === null ? null : new Date(memory.outputMtime).toISOString();
-    return { spec, view, checkin: memory.checkin, checkinCount: memory.checkinCount, lastOutput };
+    const observed = { spec, view, checkin: memory.checkin, checkinCount: memory.checkinCount, lastOutput };
+    memory.observed = observed;
+    memory.observedOutputMtime = memory.outputMtime;
+    return observed;
   }
 }
+
+/**
+ * Whether a view made earlier holds the readings of now: everything in a view that does not come from the spec or the
+ * check-in object (each compared by identity by the caller).
+ */
+function sameReadings(view: WorkerView, process: WorkerView['process'], memory: Memory, running: boolean, nextRestartAt: number | null, retryAt: number | null, rateLimitedAt: number | null): boolean {
+  return (
+    view.process === process &&
+    view.exit === null &&
+    view.stopping === memory.stopping &&
+    view.nextRestartAt === nextRestartAt &&
+    view.startedAt === (running ? memory.startedAt : null) &&
+    view.lastCheckinAt === memory.lastCheckinAt &&
+    view.lastProgressChangeAt === memory.lastProgressChangeAt &&
+    view.lastOutputAt === memory.lastOutputAt &&
+    view.lastActivityAt === memory.lastActivityAt &&
+    view.blockedSince === (running ? memory.blockedSince : null) &&
+    view.retryAt === retryAt &&
+    view.rateLimitedAt === rateLimitedAt
+  );
+}
+
+/**
+ * How long a full reading trusts kill(pid, 0) for a process proven alive before it reads its identity (start ticks,
+ * token) in /proc again. A pid is reused only after the kernel's pids wrap around, and every pass asks whether the
+ * pid still exists, so a run's end is seen at the next pass either way; the re-read catches the rare pid reused between
+ * two passes, within this long. Every signal checks the identity itself first (process/terminate.ts).
+ */
+const IDENTITY_REREAD_MS = 30_000;
+
+/** A spec not running has no process to look at (core/run-state.ts says the same). */
+const NOT_RUNNING = { process: 'none', exit: null } as const;
+const PROVEN_ALIVE = { process: 'alive', exit: null } as const;
 
 /** Output in the run's first second is not counted: the run header, written by the starter, is there. */
 const OUTPUT_HEADER_MS = 1000;

@@ -30,6 +30,8 @@ export class ResourceSampling {
   private latest = new Map<string, WorkerResources>();
   /** When the next sample is due, on the daemon clock (null: at the next pass). */
   private dueAt: number | null = null;
+  /** withMemory's workers, by the observer's object: the same one while neither it nor the sample changes. */
+  private merged = new WeakMap<ObservedWorker, { readonly sample: WorkerResources; readonly worker: ObservedWorker }>();
 
   /** `tickMs`: the scheduler's periodic pass; a sample interval no shorter rides on it and wakes no pass of its own. */
   constructor(
@@ -83,11 +85,19 @@ export class ResourceSampling {
     return sample !== undefined && sample.runId === worker.spec.execution?.run_id && worker.view.status === 'running' ? sample : undefined;
   }
 
-  /** The workers with the sample of their current run's memory in their view (what the decision core reads). */
+  /**
+   * The workers with the sample of their current run's memory in their view (what the decision core reads). A worker
+   * the observer did not see change (the same object) with the same sample gets the same object as at the last pass.
+   */
   withMemory(workers: readonly ObservedWorker[]): ObservedWorker[] {
     return workers.map((worker) => {
       const sample = this.of(worker);
-      return sample === undefined ? worker : { ...worker, view: { ...worker.view, memory: sample.memory } };
+      if (sample === undefined) return worker;
+      const known = this.merged.get(worker);
+      if (known?.sample === sample) return known.worker;
+      const merged = { ...worker, view: { ...worker.view, memory: sample.memory } };
+      this.merged.set(worker, { sample, worker: merged });
+      return merged;
     });
   }
 

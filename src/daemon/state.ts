@@ -54,6 +54,12 @@ function workspacePathOf(spec: object): string | null {
 
 /** One worker's entry of monitored_workers. */
 function monitoredEntry(worker: ObservedWorker, assessment: HealthAssessment, sample: WorkerResources | undefined): MonitoredWorker {
+  const base = entryBase(worker, assessment);
+  return sample === undefined ? base : { ...base, resources: resourcesEntry(sample) };
+}
+
+/** The entry but its resources, which come last. */
+function entryBase(worker: ObservedWorker, assessment: HealthAssessment): MonitoredWorker {
   const { spec, view } = worker;
   const e = spec.execution;
   const hold = holdOf(spec);
@@ -86,7 +92,6 @@ function monitoredEntry(worker: ObservedWorker, assessment: HealthAssessment, sa
     stop_action: hold?.action ?? null,
     rate_limit_waits: e?.rate_limit_waits ?? 0,
     last_exit: e?.exit_code !== null && e?.exit_code !== undefined ? { exit_code: e.exit_code, signal: e.signal ?? null } : e?.signal ? { exit_code: null, signal: e.signal } : null,
-    ...(sample === undefined ? {} : { resources: resourcesEntry(sample) }),
   };
 }
 
@@ -106,7 +111,8 @@ interface EntryInputs {
   readonly sample: WorkerResources | undefined;
 }
 
-const sameInputs = (a: EntryInputs, worker: ObservedWorker, assessment: HealthAssessment, sample: WorkerResources | undefined): boolean =>
+/** The same inputs but (perhaps) the resource sample: the entry's base is the same. */
+const sameBase = (a: EntryInputs, worker: ObservedWorker, assessment: HealthAssessment): boolean =>
   a.spec === worker.spec &&
   a.checkin === worker.checkin &&
   a.checkinCount === worker.checkinCount &&
@@ -114,13 +120,13 @@ const sameInputs = (a: EntryInputs, worker: ObservedWorker, assessment: HealthAs
   a.progress === worker.view.progress &&
   a.restartCount === worker.view.restartCount &&
   a.state === assessment.state &&
-  a.reason === assessment.reason &&
-  a.sample === sample;
+  a.reason === assessment.reason;
 
 interface MemoEntry extends EntryInputs {
-  readonly entry: MonitoredWorker;
-  /** Its line in pm-state.json: the id and the entry as one line of JSON. */
-  readonly text: string;
+  /** The entry without its resources, as JSON (`{...}`). */
+  readonly base: string;
+  /** Its line in pm-state.json, indented, in UTF-8: the id and the entry as one line of JSON. */
+  readonly line: Buffer;
   /** The pass that last used it. */
   seen: number;
 }
@@ -128,54 +134,72 @@ interface MemoEntry extends EntryInputs {
 /** The previous passes' entries, by worker id: an entry whose key did not change is neither built nor serialized again. */
 export class PmStateMemo {
   readonly entries = new Map<string, MemoEntry>();
-  /** Bumped by each buildPmState that uses the memo. */
+  /** Bumped by each render. */
   pass = 0;
-  /** Entries built (not reused) by the last buildPmState. */
+  /** Entries built (not reused) by the last render. */
   built = 0;
 }
 
-/** pm-state.json: the daemon's view after a pass. Only the daemon writes it. `memo`: reused across passes (see PmStateText). */
-export function buildPmState(input: StateInput, memo?: PmStateMemo): PmState {
+/** pm-state.json: the daemon's view after a pass. Only the daemon writes it (through PmStateText, which keeps the entries). */
+export function buildPmState(input: StateInput): PmState {
   const monitored: Record<string, MonitoredWorker> = {};
   const byHealth: Record<string, number> = {};
-  if (memo !== undefined) {
-    memo.pass += 1;
-    memo.built = 0;
-  }
   for (const worker of input.workers) {
     const id = worker.spec.worker_id;
     const assessment = input.health.get(id);
     if (assessment === undefined) continue;
     byHealth[assessment.state] = (byHealth[assessment.state] ?? 0) + 1;
+    monitored[id] = monitoredEntry(worker, assessment, input.resources?.(worker));
+  }
+  return stateAround(input, monitored, Object.keys(monitored).length, byHealth);
+}
+
+/**
+ * Each monitored worker's entry, from the memo while its inputs are the same (else built and serialized): the ids in
+ * the order of `input.workers`, and the count of each health state.
+ */
+function memoEntries(input: StateInput, memo: PmStateMemo): { ids: string[]; byHealth: Record<string, number> } {
+  const ids: string[] = [];
+  const byHealth: Record<string, number> = {};
+  memo.pass += 1;
+  memo.built = 0;
+  for (const worker of input.workers) {
+    const id = worker.spec.worker_id;
+    const assessment = input.health.get(id);
+    if (assessment === undefined) continue;
+    byHealth[assessment.state] = (byHealth[assessment.state] ?? 0) + 1;
+    ids.push(id);
     const sample = input.resources?.(worker);
-    if (memo === undefined) {
-      monitored[id] = monitoredEntry(worker, assessment, sample);
+    const known = memo.entries.get(id);
+    const same = known !== undefined && sameBase(known, worker, assessment);
+    if (same && known.sample === sample) {
+      known.seen = memo.pass;
       continue;
     }
-    const known = memo.entries.get(id);
-    if (known !== undefined && sameInputs(known, worker, assessment, sample)) {
-      monitored[id] = known.entry;
-      known.seen = memo.pass;
-    } else {
-      const entry = monitoredEntry(worker, assessment, sample);
-      monitored[id] = entry;
-      memo.entries.set(id, {
-        spec: worker.spec,
-        checkin: worker.checkin,
-        checkinCount: worker.checkinCount,
-        lastOutput: worker.lastOutput,
-        progress: worker.view.progress,
-        restartCount: worker.view.restartCount,
-        state: assessment.state,
-        reason: assessment.reason,
-        sample,
-        entry,
-        text: `${JSON.stringify(id)}: ${JSON.stringify(entry)}`,
-        seen: memo.pass,
-      });
-      memo.built += 1;
-    }
+    // A new sample alone (every resource_sample_seconds, for every running worker): only its resources are serialized.
+    const base = same ? known.base : JSON.stringify(entryBase(worker, assessment));
+    const json = sample === undefined ? base : `${base.slice(0, -1)},"resources":${JSON.stringify(resourcesEntry(sample))}}`;
+    memo.entries.set(id, {
+      spec: worker.spec,
+      checkin: worker.checkin,
+      checkinCount: worker.checkinCount,
+      lastOutput: worker.lastOutput,
+      progress: worker.view.progress,
+      restartCount: worker.view.restartCount,
+      state: assessment.state,
+      reason: assessment.reason,
+      sample,
+      base,
+      line: Buffer.from(`    ${JSON.stringify(id)}: ${json}`),
+      seen: memo.pass,
+    });
+    memo.built += 1;
   }
+  return { ids, byHealth };
+}
+
+/** Everything in pm-state.json around monitored_workers (`workers`: their count). */
+function stateAround(input: StateInput, monitored: Record<string, MonitoredWorker>, workers: number, byHealth: Record<string, number>): PmState {
   const types = Object.fromEntries(
     Object.entries(input.workerTypes.types).map(([name, t]) => [
       name,
@@ -235,7 +259,7 @@ export function buildPmState(input: StateInput, memo?: PmStateMemo): PmState {
         : {}),
     },
     metrics: {
-      workers_total: Object.keys(monitored).length,
+      workers_total: workers,
       workers_by_health: byHealth,
       tasks_queued: input.tasksQueued,
       invalid_specs: input.invalidSpecs,
@@ -275,11 +299,12 @@ export function buildPmState(input: StateInput, memo?: PmStateMemo): PmState {
 export class PmStateText {
   private readonly memo = new PmStateMemo();
   private previousRest: string | undefined;
+  /** monitored_workers' text as last made, and its workers in order: made again only when an entry or the order changed. */
+  private monitored: { readonly ids: readonly string[]; readonly bytes: Buffer } | undefined;
 
-  /** The state after a pass: whether it changed, and its text (made only when asked for: a write). */
-  render(input: StateInput): { readonly changed: boolean; text(): string } {
-    const state = buildPmState(input, this.memo);
-    const ids = Object.keys(state.monitored_workers);
+  /** The state after a pass: whether it changed, and its text or bytes (made only when asked for: a write). */
+  render(input: StateInput): { readonly changed: boolean; text(): string; bytes(): Buffer } {
+    const { ids, byHealth } = memoEntries(input, this.memo);
     // Workers no longer monitored are forgotten (and their going is a change).
     let gone = false;
     if (this.memo.entries.size > ids.length) {
@@ -290,19 +315,41 @@ export class PmStateText {
         }
       }
     }
+    // monitored_workers stays out of the rest: its text is the entries' own.
+    const state = stateAround(input, {}, ids.length, byHealth);
     const { last_loop: _lastLoop, loops_completed: _loops, last_pass_ms: _passMs, ...daemonRest } = state.pm_daemon;
     const rest = JSON.stringify({ ...state, pm_daemon: daemonRest, monitored_workers: undefined });
     // A worker added is an entry built; one gone, an entry forgotten: the count needs no check of its own.
     const changed = this.memo.built > 0 || gone || rest !== this.previousRest;
     this.previousRest = rest;
-    const text = (): string => {
-      const entries = this.memo.entries;
-      const lines = ids.map((id) => `    ${(entries.get(id) as MemoEntry).text}`);
-      const monitored = lines.length === 0 ? '{}' : `{\n${lines.join(',\n')}\n  }`;
+    if (this.memo.built > 0 || gone) this.monitored = undefined;
+    const bytes = (): Buffer => {
       // The placeholder keeps monitored_workers where JSON.stringify puts it (after pm_daemon, whose strings hold no NUL).
-      const placeholder = '\u0000monitored_workers';
-      return `${JSON.stringify({ ...state, monitored_workers: placeholder }, null, 2).replace(JSON.stringify(placeholder), () => monitored)}\n`;
+      const placeholder = JSON.stringify('\u0000monitored_workers');
+      const around = `${JSON.stringify({ ...state, monitored_workers: '\u0000monitored_workers' }, null, 2)}\n`;
+      const at = around.indexOf(placeholder);
+      return Buffer.concat([Buffer.from(around.slice(0, at)), this.monitoredBytes(ids), Buffer.from(around.slice(at + placeholder.length))]);
     };
-    return { changed, text };
+    return { changed, bytes, text: () => bytes().toString('utf8') };
+  }
+
+  /** monitored_workers' bytes: the entries' lines joined, made again only when an entry or the order changed. */
+  private monitoredBytes(ids: readonly string[]): Buffer {
+    const known = this.monitored;
+    if (known !== undefined && known.ids.length === ids.length && known.ids.every((id, i) => id === ids[i])) return known.bytes;
+    const entries = this.memo.entries;
+    const parts: Buffer[] = [OPEN];
+    for (const [i, id] of ids.entries()) {
+      if (i > 0) parts.push(BETWEEN);
+      parts.push((entries.get(id) as MemoEntry).line);
+    }
+    const bytes = ids.length === 0 ? EMPTY : Buffer.concat([...parts, CLOSE]);
+    this.monitored = { ids, bytes };
+    return bytes;
   }
 }
+
+const OPEN = Buffer.from('{\n');
+const BETWEEN = Buffer.from(',\n');
+const CLOSE = Buffer.from('\n  }');
+const EMPTY = Buffer.from('{}');

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { errnoCode } from '../errors.js';
 
@@ -50,14 +50,24 @@ export function parseProcStat(text: string): ProcStat | undefined {
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) return undefined;
   const pid = Number(text.slice(0, open).trim());
-  const rest = text.slice(close + 2).split(' ');
-  // rest[0] is field 3 (state); field N is rest[N - 3].
-  const state = rest[0];
-  const ppid = Number(rest[1]);
-  const pgrp = Number(rest[2]);
-  const startTicks = Number(rest[19]);
-  if (state === undefined || !Number.isFinite(pid) || !Number.isFinite(startTicks)) return undefined;
-  return { pid, name: text.slice(open + 1, close), state, ppid, pgrp, startTicks, cpuTicks: Number(rest[11]) + Number(rest[12]), rssPages: Number(rest[21]) };
+  // Fields 3 on, space-separated; only the few read here are sliced out (field N starts after the (N - 3)th space).
+  const want = [3, 4, 5, 14, 15, 22, 24];
+  const values: (string | undefined)[] = [];
+  let field = 3;
+  let start = close + 2;
+  for (const target of want) {
+    while (field < target && start > 0) {
+      start = text.indexOf(' ', start) + 1;
+      field += 1;
+    }
+    // A field the line does not have reads as undefined (a number from it: NaN).
+    if (start <= 0 || start > text.length) break;
+    const end = text.indexOf(' ', start);
+    values.push(text.slice(start, end < 0 ? undefined : end));
+  }
+  const [state, ppid, pgrp, utime, stime, startTicks, rss] = values;
+  if (state === undefined || !Number.isFinite(pid) || !Number.isFinite(Number(startTicks))) return undefined;
+  return { pid, name: text.slice(open + 1, close), state, ppid: Number(ppid), pgrp: Number(pgrp), startTicks: Number(startTicks), cpuTicks: Number(utime) + Number(stime), rssPages: Number(rss) };
 }
 
 /** The pids of /proc (Linux); none where it cannot be read. */
@@ -69,12 +79,93 @@ export function procPids(): number[] {
     return [];
   }
   const pids: number[] = [];
-  for (const entry of entries) if (/^\d+$/.test(entry)) pids.push(Number(entry));
+  for (const entry of entries) {
+    // A pid's folder, not self, sys, ...: its name is all digits (the first tells; Number checks the rest).
+    const first = entry.charCodeAt(0);
+    if (first < 0x30 || first > 0x39) continue;
+    const pid = Number(entry);
+    if (Number.isSafeInteger(pid)) pids.push(pid);
+  }
   return pids;
+}
+
+/** One buffer for every stat read: a stat line is a few hundred bytes. */
+const statBuffer = Buffer.allocUnsafe(4096);
+
+/**
+ * /proc/PID/stat read into statBuffer: one open, one read, one close (readFileSync also stats the file and reads
+ * again to find its end: a /proc file says it is empty). Its length, or undefined. The daemon reads thousands a minute.
+ */
+function readStatBytes(pid: number): number | undefined {
+  let fd: number;
+  try {
+    fd = openSync(`/proc/${pid}/stat`, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    return readSync(fd, statBuffer, 0, statBuffer.length, null);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const SPACE = 0x20;
+const ZERO = 0x30;
+/** The fields of /proc/PID/stat read here (1-based, as proc(5) numbers them). */
+const STATE = 3;
+const PPID = 4;
+const PGRP = 5;
+const UTIME = 14;
+const STIME = 15;
+const START_TIME = 22;
+const RSS = 24;
+
+/**
+ * parseProcStat over the bytes in statBuffer, without making the line a string: the numbers are read digit by digit
+ * (a field that is not all digits reads NaN, as Number() would read it), only the command name becomes a string.
+ */
+function parseStatBytes(length: number): ProcStat | undefined {
+  const open = statBuffer.indexOf(0x28);
+  const close = statBuffer.lastIndexOf(0x29, length - 1);
+  if (open < 0 || open >= length || close < open) return undefined;
+  const pid = Number(statBuffer.toString('latin1', 0, open).trim());
+  const numbers: number[] = [];
+  let state: string | undefined;
+  let field = STATE;
+  let value = 0;
+  let digits = 0;
+  for (let i = close + 2; i <= length && field <= RSS; i += 1) {
+    const byte = i < length ? statBuffer[i] : SPACE;
+    if (byte === SPACE || byte === 0x0a) {
+      if (field === STATE) state = statBuffer.toString('utf8', i - digits, i);
+      else numbers[field] = digits === 0 || value < 0 ? Number.NaN : value;
+      field += 1;
+      value = 0;
+      digits = 0;
+      continue;
+    }
+    digits += 1;
+    const digit = (byte as number) - ZERO;
+    value = digit >= 0 && digit <= 9 && value >= 0 ? value * 10 + digit : -1;
+  }
+  const at = (n: number): number => numbers[n] ?? Number.NaN;
+  if (state === undefined || !Number.isFinite(pid) || !Number.isFinite(at(START_TIME))) return undefined;
+  return { pid, name: statBuffer.toString('utf8', open + 1, close), state, ppid: at(PPID), pgrp: at(PGRP), startTicks: at(START_TIME), cpuTicks: at(UTIME) + at(STIME), rssPages: at(RSS) };
 }
 
 export function readProcStat(pid: number): ProcStat | undefined {
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const length = readStatBytes(pid);
+  if (length === undefined) return undefined;
+  // Never seen: a line as long as the buffer may go on; read it whole.
+  if (length >= statBuffer.length) return parseProcStatFile(pid);
+  return parseStatBytes(length);
+}
+
+function parseProcStatFile(pid: number): ProcStat | undefined {
   try {
     return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {

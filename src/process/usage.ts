@@ -40,6 +40,13 @@ interface SystemUnits {
 
 const TOKEN = 'COMMIT_RELAY_RUN_ID=';
 
+/** What a sample saw of one process: its start ticks, the run it carries (null: none), and its CPU ticks if its run was sampled. */
+interface Seen {
+  readonly startTicks: number;
+  readonly runId: string | null;
+  readonly cpuTicks: number | null;
+}
+
 let units: SystemUnits | undefined;
 
 function getconf(name: string, fallback: number): number {
@@ -143,11 +150,14 @@ export function runProcesses(runId: string): ProcessUsage[] {
 
 /** Orders processes so that each comes after its parent (roots by pid first), for a tree view. */
 export function treeOrder(processes: readonly ProcessUsage[]): ProcessUsage[] {
+  if (processes.length <= 1) return [...processes];
   const byParent = new Map<number, ProcessUsage[]>();
   const pids = new Set(processes.map((p) => p.pid));
   for (const p of processes) {
     const parent = pids.has(p.ppid) ? p.ppid : 0;
-    byParent.set(parent, [...(byParent.get(parent) ?? []), p]);
+    const siblings = byParent.get(parent);
+    if (siblings === undefined) byParent.set(parent, [p]);
+    else siblings.push(p);
   }
   const ordered: ProcessUsage[] = [];
   const visit = (parent: number): void => {
@@ -168,10 +178,8 @@ export function treeOrder(processes: readonly ProcessUsage[]): ProcessUsage[] {
  * sample over the time between them.
  */
 export class UsageSampler {
-  /** pid → the start ticks it was seen with and the run it carries (null: none of ours). */
-  private owners = new Map<number, { readonly startTicks: number; readonly runId: string | null }>();
-  /** pid → CPU ticks at the previous sample, with its start ticks. */
-  private previousTicks = new Map<number, { readonly startTicks: number; readonly cpuTicks: number }>();
+  /** pid → the start ticks it was seen with, the run it carries (null: none of ours) and its CPU ticks then. */
+  private seen = new Map<number, Seen>();
   private previousAt: number | undefined;
 
   /** Every run in `runIds` with at least one live process, and its usage. */
@@ -180,35 +188,36 @@ export class UsageSampler {
     const nowTicks = uptimeTicks(system.ticksPerSecond);
     const at = performance.now();
     const elapsedTicks = this.previousAt === undefined ? Number.NaN : ((at - this.previousAt) / 1000) * system.ticksPerSecond;
-    const owners = new Map<number, { readonly startTicks: number; readonly runId: string | null }>();
-    const ticks = new Map<number, { readonly startTicks: number; readonly cpuTicks: number }>();
+    const seen = new Map<number, Seen>();
     const byRun = new Map<string, { processes: ProcessUsage[]; usedTicks: number }>();
     for (const pid of procPids()) {
       if (pid === process.pid) continue;
       const stat = liveStat(pid);
       if (stat === undefined) continue;
-      const known = this.owners.get(pid);
-      const runId = known !== undefined && known.startTicks === stat.startTicks ? known.runId : this.tokenOf(pid);
+      const before = this.seen.get(pid);
+      const same = before !== undefined && before.startTicks === stat.startTicks;
+      const runId = same ? before.runId : this.tokenOf(pid);
       // A process inside execve can show part of its new environment for an instant: a young one seen without a token is read again next time.
       const young = nowTicks - stat.startTicks < 2 * system.ticksPerSecond;
-      if (runId !== null || !young) owners.set(pid, { startTicks: stat.startTicks, runId });
-      if (runId === null || !runIds.has(runId)) continue;
-      ticks.set(pid, { startTicks: stat.startTicks, cpuTicks: stat.cpuTicks });
-      const before = this.previousTicks.get(pid);
-      const used = before !== undefined && before.startTicks === stat.startTicks ? stat.cpuTicks - before.cpuTicks : stat.cpuTicks;
-      const entry = byRun.get(runId) ?? { processes: [], usedTicks: 0 };
+      const wanted = runId !== null && runIds.has(runId);
+      // Its CPU ticks count from a sample that wanted its run: one not wanted then starts afresh.
+      if (runId !== null || !young) seen.set(pid, { startTicks: stat.startTicks, runId, cpuTicks: wanted ? stat.cpuTicks : null });
+      if (!wanted) continue;
+      const used = same && before.cpuTicks !== null ? stat.cpuTicks - before.cpuTicks : stat.cpuTicks;
+      let entry = byRun.get(runId);
+      if (entry === undefined) byRun.set(runId, (entry = { processes: [], usedTicks: 0 }));
       entry.processes.push(usageOf(pid, stat, system, nowTicks));
       entry.usedTicks += Math.max(0, used);
-      byRun.set(runId, entry);
     }
-    this.owners = owners;
-    this.previousTicks = ticks;
+    this.seen = seen;
     this.previousAt = at;
     const result = new Map<string, RunUsage>();
     for (const [runId, entry] of byRun) {
+      let rssBytes = 0;
+      for (const p of entry.processes) rssBytes += p.rssBytes;
       result.set(runId, {
         processes: treeOrder(entry.processes),
-        rssBytes: entry.processes.reduce((sum, p) => sum + p.rssBytes, 0),
+        rssBytes,
         cpuPercent: Number.isFinite(elapsedTicks) && elapsedTicks > 0 ? Math.round((entry.usedTicks / elapsedTicks) * 1000) / 10 : null,
       });
     }

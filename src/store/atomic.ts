@@ -27,7 +27,7 @@ let derivedWrites = 0;
  * a chmod and signal handlers added and removed each time), a third of an idle pass. The temp file is
  * created exclusively (never through a planted link) and removed if the write fails.
  */
-export const writeDerivedTextSync = (file: string, text: string): void => writeTextSync(file, text, { fsync: false });
+export const writeDerivedTextSync = (file: string, text: string | Uint8Array): void => writeTextSync(file, text, { fsync: false });
 
 /**
  * JSON written as writeTextSync writes text: atomic like writeJsonAtomic, in a few system calls and without
@@ -35,8 +35,8 @@ export const writeDerivedTextSync = (file: string, text: string): void => writeT
  */
 export const writeJsonSync = (file: string, value: unknown, options: WriteOptions = {}): void => writeTextSync(file, `${JSON.stringify(value, null, 2)}\n`, options);
 
-/** A temp file (created exclusively, fsynced unless told not to) renamed over `file`; the temp file is removed if that fails. */
-export function writeTextSync(file: string, text: string, options: WriteOptions = {}): void {
+/** A temp file (created exclusively, fsynced unless told not to) renamed over `file`; the temp file is removed if that fails. Text, or its UTF-8 bytes. */
+export function writeTextSync(file: string, text: string | Uint8Array, options: WriteOptions = {}): void {
   const temp = tempName(file);
   try {
     writeTempText(temp, text, options.fsync ?? true);
@@ -81,8 +81,8 @@ function writeTempJson(temp: string, value: unknown, fsync: boolean): void {
   writeTempText(temp, `${JSON.stringify(value, null, 2)}\n`, fsync);
 }
 
-function writeTempText(temp: string, text: string, fsync: boolean): void {
-  const bytes = Buffer.from(text, 'utf8');
+function writeTempText(temp: string, text: string | Uint8Array, fsync: boolean): void {
+  const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
   const fd = openSync(temp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o644);
   try {
     let written = 0;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decidePass } from '../../dist/core/decide.js';
+import { HealthMemo } from '../../dist/core/health.js';
 import { actionOf, allEvents, bare, dataOf, eventNames, exitOf, fleet, kinds, L, MIN, NOW, passInput, pendingView, runningView, SEC, task } from './fixtures.js';
 
 /** One worker, one pass; the actions and events about it. */
@@ -409,4 +410,44 @@ describe('decidePass: a change\'s event goes with the change that carries it out
       assert.deepEqual(eventNames(action.events), c.events);
     });
   }
+});
+
+describe('decidePass with a HealthMemo', () => {
+  test('gives the plans a fresh decision gives, pass after pass, as deadlines pass and views change', () => {
+    const timed = { ...L, timeLimitMs: 40 * MIN };
+    const views = [
+      runningView({ workerId: 'healthy' }),
+      runningView({ workerId: 'quiet', lastCheckinAt: NOW - 14 * MIN, lastProgressChangeAt: NOW - 14 * MIN }),
+      runningView({ workerId: 'fresh', lastCheckinAt: null, lastProgressChangeAt: null, startedAt: NOW - SEC }),
+      runningView({ workerId: 'timed', workerType: 'timed', startedAt: NOW - 19 * MIN }),
+      runningView({ workerId: 'blocked', blockedSince: NOW - MIN, blockedMessage: 'which branch?' }),
+      runningView({ workerId: 'limited', checkinStatus: 'rate_limited', retryAt: NOW + 2 * MIN }),
+      pendingView({ workerId: 'waits', restartCount: 1, nextRestartAt: NOW + 3 * MIN }),
+      runningView({ workerId: 'gone', process: 'gone' }),
+    ];
+    const limits = { ...passInput().limits, timed };
+    const memo = new HealthMemo();
+    const previous = new Map();
+    const seen = new Set();
+    let current = views;
+    for (let step = 0; step <= 40; step += 1) {
+      const now = NOW + step * 30 * SEC;
+      // Now and then a view changes (a new object, as the observer makes one when its worker changed).
+      if (step === 10) current = current.map((v) => (v.workerId === 'quiet' ? { ...v, lastCheckinAt: now, lastProgressChangeAt: now } : v));
+      const input = passInput({ now, workers: current, limits, previousHealth: new Map(previous), maxConcurrent: 0 });
+      const memoized = decidePass({ ...input, healthMemo: memo });
+      const fresh = decidePass(input);
+      assert.deepEqual([...memoized.health], [...fresh.health], `health at step ${step}`);
+      assert.deepEqual(memoized.actions, fresh.actions, `actions at step ${step}`);
+      assert.deepEqual(memoized.events, fresh.events, `events at step ${step}`);
+      assert.equal(memoized.nextDeadline, fresh.nextDeadline);
+      for (const [id, a] of fresh.health) {
+        previous.set(id, a.state);
+        seen.add(a.state);
+      }
+      seen.add(fresh.actions.some((a) => a.kind === 'record_warnings') ? 'warned' : 'not warned');
+    }
+    // The workers went through their deadlines: late, stalled, a time-limit warning, the end of a wait.
+    assert.deepEqual([...seen].sort(), ['backoff', 'blocked', 'healthy', 'late', 'not warned', 'stalled', 'starting', 'warned', 'zombie']);
+  });
 });
