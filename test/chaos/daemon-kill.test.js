@@ -27,7 +27,7 @@ import { test } from 'node:test';
 import { LONG, duplicateRuns, envNumber, eventLogProblems, locateSpecs, randomInt, readQueue, readSpecAnywhere, runsLogged, sleep, spawnCommand, taskProblems, unparsableFiles, workerProcesses } from './support.js';
 import { daemonClaimed, stopDaemon } from '../helpers/daemon.js';
 import { fixtureCommand as fixture, QUICK as quick, run, SCRIPTS, waitFor } from '../helpers/home.js';
-import { isAlive } from '../helpers/processes.js';
+import { envOf, isAlive, pidsWithEnv } from '../helpers/processes.js';
 import { withHome } from '../helpers/scope.js';
 
 const ROUNDS = envNumber('CHAOS_ROUNDS', LONG ? 200 : 12);
@@ -161,12 +161,17 @@ test(`the daemon SIGKILLed ${ROUNDS} times at random moments loses, duplicates a
   );
   // Not settling is itself a violation; the checks below then say which worker or task is stuck.
   await settled.catch((error) => violations.push(`final: ${error.message}`));
+  // What a stuck worker's recorded process is, for the report (a live standby that was never told go, say).
   if (violations.length > 0) {
-    const { execFileSync } = await import('node:child_process');
-    const { readdirSync, readFileSync, cpSync } = await import('node:fs');
-    cpSync(home, '/tmp/dk-home', { recursive: true });
-    for (const f of readdirSync(`${home}/coordination/worker-specs/active`)) console.error('SPEC', f, readFileSync(`${home}/coordination/worker-specs/active/${f}`, 'utf8').slice(0, 3000));
-    console.error(execFileSync('ps', ['-eo', 'pid,ppid,pgid,stat,etime,args'], { encoding: 'utf8' }).split('\n').filter((l) => /shim|exit-with|split|sleep/.test(l)).join('\n'));
+    for (const [taskId, type] of created) {
+      const id = workerOf(taskId, type);
+      const found = readSpecAnywhere(home, id);
+      if (found?.place !== 'active') continue;
+      const e = found.spec.execution ?? {};
+      const env = e.pid === null || e.pid === undefined ? undefined : envOf(e.pid);
+      const procs = pidsWithEnv('WORKER_ID', id).map((pid) => `${pid}${envOf(pid)?.COMMIT_RELAY_STANDBY === '1' ? ' (started as a standby)' : ''} run ${envOf(pid)?.COMMIT_RELAY_RUN_ID}`);
+      t.diagnostic(`unsettled ${id}: ${found.spec.status} run ${e.run_id} pid ${e.pid} ${env === undefined ? 'gone' : `alive (run ${env.COMMIT_RELAY_RUN_ID}${env.COMMIT_RELAY_STANDBY === '1' ? ', started as a standby' : ''})`}; processes: ${procs.join(', ') || 'none'}`);
+    }
   }
 
   // Final invariants, with the daemon still running: every worker has its true end state.
