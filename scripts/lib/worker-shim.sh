@@ -14,12 +14,31 @@
 #   the child was killed by a signal), then exits with N. So how a run ended is on disk even
 #   when no daemon watches. A SIGKILL to this shell itself leaves no record: whoever sent it
 #   (src/process/terminate.ts) records the outcome instead.
-# - A standby (COMMIT_RELAY_STANDBY=1 in its environment, src/process/spawn.ts spawnStandby) is started ahead of a
-#   run: it sets up the log pipe's split, then waits on its stdin (a pipe from the daemon) for one line
-#   "go RESTART_COUNT" before it runs COMMAND. Anything else, or the end of its stdin (the daemon let it go, or
-#   died), ends it at once with status 0 and no exit record: it ran nothing.
+# - A standby (src/process/spawn.ts spawnStandby) is started ahead of a run as
+#     /bin/sh worker-shim.sh --standby -- COMMAND [ARG...]
+#   with the worker's environment, COMMIT_RELAY_STANDBY=1 and COMMIT_RELAY_EXIT_FILE. Its argv does not carry the
+#   worker id, so `ps aux | grep WORKER_ID` (runbook A) finds only the run. It waits on its stdin (a pipe from the
+#   daemon) for one line "go RESTART_COUNT", then execs this script as above (the same process: its pid and start
+#   time, the run's identity, do not change; its argv then carries the id). Anything else, or the end of its stdin
+#   (the daemon let it go, or died), ends it at once with status 0 and no exit record: it ran nothing.
 # Data is never interpolated into a shell string: the command runs as "$@".
 
+if [ "${1:-}" = --standby ]; then
+  if [ "$#" -lt 3 ] || [ "$2" != "--" ] || [ -z "${WORKER_ID:-}" ] || [ -z "${COMMIT_RELAY_RUN_ID:-}" ] || [ -z "${COMMIT_RELAY_EXIT_FILE:-}" ]; then
+    echo "usage: worker-shim.sh --standby -- COMMAND [ARG...] (with WORKER_ID, COMMIT_RELAY_RUN_ID, COMMIT_RELAY_EXIT_FILE)" >&2
+    exit 64
+  fi
+  shift 2
+  standby_exit_file=$COMMIT_RELAY_EXIT_FILE
+  unset COMMIT_RELAY_STANDBY COMMIT_RELAY_EXIT_FILE
+  IFS= read -r go || exit 0
+  count=${go#go }
+  case $go in "go "*) ;; *) exit 0 ;; esac
+  case $count in '' | *[!0-9]*) exit 0 ;; esac
+  COMMIT_RELAY_RESTART_COUNT=$count
+  export COMMIT_RELAY_RESTART_COUNT
+  exec /bin/sh "$0" "$WORKER_ID" "$COMMIT_RELAY_RUN_ID" "$standby_exit_file" -- "$@" </dev/null
+fi
 if [ "$#" -lt 5 ] || [ "$4" != "--" ]; then
   echo "usage: worker-shim.sh WORKER_ID RUN_ID EXIT_FILE -- COMMAND [ARG...]" >&2
   exit 64
@@ -34,19 +53,6 @@ worker_id=$1
 run_id=$2
 exit_file=$3
 shift 4
-standby=
-[ "${COMMIT_RELAY_STANDBY:-}" = 1 ] && standby=1
-unset COMMIT_RELAY_STANDBY
-# A standby's wait for "go": the restart count it brings goes into the worker's environment; stdin is /dev/null again.
-await_go() {
-  IFS= read -r go || exit 0
-  count=${go#go }
-  case $go in "go "*) ;; *) exit 0 ;; esac
-  case $count in '' | *[!0-9]*) exit 0 ;; esac
-  COMMIT_RELAY_RESTART_COUNT=$count
-  export COMMIT_RELAY_RESTART_COUNT
-  exec </dev/null
-}
 
 # The log pipe (when the spawner passes COMMIT_RELAY_LOG_FILE and COMMIT_RELAY_LOG_MAX in the environment, never in
 # argv): this shell's stdout and stderr are a pipe's write end and fd 3 its read end (src/process/log-pipe.ts). COMMAND
@@ -80,12 +86,9 @@ if [ -n "${COMMIT_RELAY_LOG_FILE:-}" ] && [ -n "${COMMIT_RELAY_LOG_MAX:-}" ]; th
   log_file=$COMMIT_RELAY_LOG_FILE
   log_max=$COMMIT_RELAY_LOG_MAX
   unset COMMIT_RELAY_LOG_FILE COMMIT_RELAY_LOG_MAX
-  # COMMAND first (it starts at once; what it writes waits in the pipe), without the read end. A standby starts it
-  # after split, once told to.
-  if [ -z "$standby" ]; then
-    "$@" 3<&- &
-    child=$!
-  fi
+  # COMMAND first (it starts at once; what it writes waits in the pipe), without the read end.
+  "$@" 3<&- &
+  child=$!
   # split (and its filters) ignore TERM, HUP and INT: a stop signals the whole group, and what the worker prints as
   # it stops must still reach the log (a dead reader would also kill the worker with SIGPIPE). They end at the pipe's
   # end, when the worker and whatever it left holding the pipe are gone, or with SIGKILL. split holds no write end.
@@ -95,16 +98,9 @@ if [ -n "${COMMIT_RELAY_LOG_FILE:-}" ] && [ -n "${COMMIT_RELAY_LOG_MAX:-}" ]; th
     exec split --numeric-suffixes -C "$log_max" --filter="$log_filter" -
   ) <&3 3<&- >/dev/null 2>&1 &
   split_pid=$!
-  exec 3<&-
-  if [ -n "$standby" ]; then
-    await_go
-    "$@" &
-    child=$!
-  fi
   # Only COMMAND (and its children) hold the write end now: split sees the pipe's end when they are gone.
-  exec >/dev/null 2>&1
+  exec 3<&- >/dev/null 2>&1
 else
-  [ -z "$standby" ] || await_go
   "$@" &
   child=$!
 fi

@@ -202,8 +202,11 @@ function prepareLaunch(paths: HomePaths, launch: WorkerLaunch, runId: string): P
  */
 function spawnShim(paths: HomePaths, workerId: string, prepared: PreparedLaunch, logFile: string, pipe: LogPipe | { readonly error: string }, logFd: number | null, standby: boolean): ChildProcess {
   const stdin = standby ? 'pipe' : 'ignore';
-  const extra: NodeJS.ProcessEnv = standby ? { COMMIT_RELAY_STANDBY: '1' } : {};
-  return spawn('/bin/sh', [shimPath(), workerId, prepared.runId, paths.exitFile(workerId), '--', ...prepared.command], {
+  // A standby's argv does not name the worker (runbook A's `ps aux | grep ID` must find the run alone): the id and the
+  // exit record's path reach it through its environment, and it execs the shim with them once told to go.
+  const extra: NodeJS.ProcessEnv = standby ? { COMMIT_RELAY_STANDBY: '1', COMMIT_RELAY_EXIT_FILE: paths.exitFile(workerId) } : {};
+  const head = standby ? ['--standby'] : [workerId, prepared.runId, paths.exitFile(workerId)];
+  return spawn('/bin/sh', [shimPath(), ...head, '--', ...prepared.command], {
     cwd: prepared.cwd,
     detached: true,
     ...('error' in pipe
@@ -249,9 +252,10 @@ export function spawnWorker(paths: HomePaths, launch: WorkerLaunch): SpawnResult
 }
 
 /**
- * A shim started ahead of a worker's next run, waiting on its stdin for "go" (scripts/lib/worker-shim.sh): a
- * restart then costs no spawn. It carries the next run's token from its start, but runs nothing until told,
- * and ends (writing no exit record) when its stdin closes, so it never outlives the process that made it.
+ * A shim started ahead of a worker's next run, waiting on its stdin for "go" (scripts/lib/worker-shim.sh --standby):
+ * a restart then costs no spawn. It carries the next run's token from its start, but runs nothing until told (then
+ * it execs the shim proper: same pid and start time), and ends (writing no exit record) when its stdin closes, so it
+ * never outlives the process that made it. Its argv does not name the worker until it runs.
  */
 export interface Standby {
   readonly workerId: string;
@@ -271,12 +275,14 @@ function standbyKey(paths: HomePaths, workerId: string, prepared: PreparedLaunch
 }
 
 /**
- * Spawns a standby for a worker's next run (a new run token). Its log pipe is set up now (with the log pipe, the
- * shim starts its split at once); the run header is written at "go". The child is unref()ed: a standby never keeps
- * this process alive.
+ * Spawns a standby for a worker's next run (a new run token), holding its log pipe's ends (the shim starts `split` once
+ * told to go); the run header is written at "go". The child is unref()ed: a standby never keeps this process alive.
+ * None for a command that names the worker id (SPAWN_FAILED).
  */
 export function spawnStandby(paths: HomePaths, launch: WorkerLaunch): Standby {
   const prepared = prepareLaunch(paths, launch, newRunId());
+  // A command that names the worker would show the standby to `ps aux | grep ID` beside the run.
+  if (prepared.command.some((part) => part.includes(launch.workerId))) throw new RelayError('SPAWN_FAILED', 'no standby: the command names the worker id');
   const pipe = openLogPipe(paths);
   if ('error' in pipe) throw new RelayError('SPAWN_FAILED', `cannot prepare a standby: ${pipe.error}`);
   let child: ChildProcess;

@@ -46,6 +46,10 @@ test('a restarted worker gets a standby: the next restart runs in it (same pid, 
     const standbyRun = envOf(standby)?.COMMIT_RELAY_RUN_ID;
     assert.ok(standbyRun !== undefined && standbyRun !== second.run_id, 'it carries a token of its own');
     assert.equal(envFile(env).COMMIT_RELAY_RUN_ID, second.run_id, 'it ran nothing');
+    // Runbook A's `ps aux | grep "$WORKER_ID"` finds the run alone: the standby's argv does not name the worker.
+    const argv = (/** @type {number} */ pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    assert.ok(!argv(standby).includes(id), argv(standby));
+    assert.ok(argv(second.pid).includes(id));
 
     // The next crash (the worker alone killed: the shim records its end) runs in the standby: the same process, its
     // token, the worker's restart count, a run header.
@@ -54,6 +58,7 @@ test('a restarted worker gets a standby: the next restart runs in it (same pid, 
     process.kill(worker, 'SIGKILL');
     const third = await nextRun(second.run_id);
     assert.equal(third.pid, standby, 'the standby became the run');
+    assert.ok(argv(third.pid).includes(id), 'its argv names the worker once it runs');
     assert.equal(third.run_id, standbyRun);
     assert.equal(envFile(env).COMMIT_RELAY_RESTART_COUNT, '2');
     assert.match(readFileSync(join(t.home, 'agents', 'logs', id, 'output.log'), 'utf8'), new RegExp(`=== \\S+ run ${third.run_id} of ${id} \\(restart 2\\)`));
