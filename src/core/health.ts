@@ -132,7 +132,9 @@ export function assessHealth(view: WorkerView, limits: Limits, now: number): Hea
   // Rate limited by its own word: not silent while it waits for its retry_at, and its silence counts from then.
   const retryAt = view.checkinStatus === 'rate_limited' ? (view.retryAt ?? null) : null;
   if (retryAt !== null && retryAt > now && !timeLimitExceeded) {
-    const nextChangeAt = earliest(retryAt, limits.timeLimitMs > 0 ? started + limits.timeLimitMs : null);
+    // The time limit's warnings fall due while it waits, too (a memoized verdict lasts until this deadline).
+    const warningTimes = limits.timeLimitMs > 0 ? TIMEOUT_WARNING_PCTS.filter((p) => !view.timeoutWarnings.includes(p)).map((p) => started + (limits.timeLimitMs * p) / 100).filter((t) => t > now) : [];
+    const nextChangeAt = earliest(retryAt, limits.timeLimitMs > 0 ? started + limits.timeLimitMs : null, ...warningTimes);
     return { warningsDue, timeLimitExceeded, zombie: false, nextChangeAt, state: 'backoff', reason: 'rate limited: waits until the retry_at of its check-in' };
   }
   const seen: WorkerView =

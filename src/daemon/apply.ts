@@ -119,18 +119,20 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
             const limit = action.rateLimit;
             events.push(...stampEvents([workerEvent('worker_rate_limited', spec, { source: limit.source, reset_at: nowIso(wallNow + action.delayMs), reset_known: limit.resetKnown, rate_limit_waits: limit.waits })], at));
           }
-          removeExitRecord(ctx.paths, spec.worker_id);
           ctx.logger.info({ worker_id: spec.worker_id, cause: action.cause, restart_count: action.restartCount, delay_ms: action.delayMs, paused: action.paused === true }, 'restart scheduled');
           // Its dispatch is paused: it waits in pending, and starts when the pause ends (a pass's start).
           if (action.delayMs > 0 || action.paused === true) {
+            removeExitRecord(ctx.paths, spec.worker_id);
             await writeSpec(ctx.paths, 'active', withOutbox(pending, events, at), { existing: true });
             ctx.emit(events);
             return;
           }
           // No backoff: start it again now, under the same lock and in the slot it holds. The pending state
           // (and the events saying why) is written together with the launch record (startLocked's first
-          // write), so a daemon killed before the spawn leaves a pending spec that the next pass starts, and
-          // one killed after it leaves the launch token, whose run is stopped before the next start.
+          // write; with a standby, together with the run), so a daemon killed before the spawn leaves a pending
+          // spec that the next pass starts, and one killed after it leaves the launch token, whose run is
+          // stopped before the next start. The ended run's exit record is removed only after that write: a
+          // write that fails leaves the run's end to be read again.
           started = await startLocked(ctx.lifecycle(), withOutbox(pending, events, at), {
             reason: 'restart',
             keepChild: true,

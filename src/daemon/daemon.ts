@@ -74,6 +74,9 @@ type Lifecycle = 'new' | 'running' | 'stopping' | 'stopped';
  * (src/core/decide.ts), applies the actions and writes pm-state.json. When passes run is the scheduler's
  * (scheduler.ts); what a pass reads besides the workers, inputs.ts; where events go, event-log.ts.
  */
+/** How long after a restart its worker's next standby is spawned. */
+const STANDBY_DELAY_MS = 200;
+
 export class Daemon {
   readonly paths: HomePaths;
   private readonly logger: Logger;
@@ -450,7 +453,8 @@ export class Daemon {
       pauseProvider: async (action) => this.emit(await this.pauses.pauseProvider(action)),
       inflight: this.inflight,
       deferred: [],
-      prepareStandby: (id) => this.prepareStandby(id),
+      // A moment later: its spawn (a fork of the daemon, an exec) would compete for the CPU with the run just started.
+      prepareStandby: (id) => void setTimeout(() => this.prepareStandby(id), STANDBY_DELAY_MS).unref(),
     };
   }
 

@@ -277,12 +277,9 @@ function standbyKey(paths: HomePaths, workerId: string, prepared: PreparedLaunch
 /**
  * Spawns a standby for a worker's next run (a new run token), holding its log pipe's ends (the shim starts `split` once
  * told to go); the run header is written at "go". The child is unref()ed: a standby never keeps this process alive.
- * None for a command that names the worker id (SPAWN_FAILED).
  */
 export function spawnStandby(paths: HomePaths, launch: WorkerLaunch): Standby {
   const prepared = prepareLaunch(paths, launch, newRunId());
-  // A command that names the worker would show the standby to `ps aux | grep ID` beside the run.
-  if (prepared.command.some((part) => part.includes(launch.workerId))) throw new RelayError('SPAWN_FAILED', 'no standby: the command names the worker id');
   const pipe = openLogPipe(paths);
   if ('error' in pipe) throw new RelayError('SPAWN_FAILED', `cannot prepare a standby: ${pipe.error}`);
   let child: ChildProcess;

@@ -94,8 +94,6 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   // The run's last check-in may name a session the spec does not record yet (read only when the type can resume).
   const checkin = type.resume_command === undefined ? undefined : readCheckin(ctx.paths, spec.worker_id);
   const launch = chooseLaunch(spec, type, checkin?.ok === true ? checkin.checkin : null);
-  // Whatever record is left belongs to an earlier run.
-  removeExitRecord(ctx.paths, spec.worker_id);
   // An earlier run whose shim is gone may still have its worker running in the old group (only the shim was
   // killed), or, when its pid was edited by hand, anywhere: stop what carries that run's token first, so
   // the worker never runs twice.
@@ -140,6 +138,8 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
       // needs no such record: it runs nothing until the run is recorded whole, below.)
       const runId = newRunId();
       await writeSpec(ctx.paths, 'active', withLaunchRecorded(spec, runId), { fsync: false, existing: true });
+      // Whatever exit record is left belongs to an earlier run (removed once the spec no longer needs it).
+      removeExitRecord(ctx.paths, spec.worker_id);
       if (options.logged !== undefined) emitEvents(ctx, options.logged);
       logged = true;
       result = spawnWorker(ctx.paths, await launchOf(runId));
@@ -190,6 +190,7 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
     else await stopProcess({ pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, runId: result.runId }, 0).catch(() => undefined);
     throw error;
   }
+  if (standby !== undefined) removeExitRecord(ctx.paths, spec.worker_id);
   // Recorded: the standby may run. One that cannot be told (it ended meanwhile) is a run that ended at once,
   // which the next pass finds as such (its process gone, no exit record).
   if (standby !== undefined && !goStandby(standby, execution.restart_count)) dropStandby(standby);

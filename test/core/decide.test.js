@@ -422,6 +422,8 @@ describe('decidePass with a HealthMemo', () => {
       runningView({ workerId: 'timed', workerType: 'timed', startedAt: NOW - 19 * MIN }),
       runningView({ workerId: 'blocked', blockedSince: NOW - MIN, blockedMessage: 'which branch?' }),
       runningView({ workerId: 'limited', checkinStatus: 'rate_limited', retryAt: NOW + 2 * MIN }),
+      // Waits for a retry_at past its time limit: the time limit's warnings still fall due meanwhile.
+      runningView({ workerId: 'limited-timed', workerType: 'timed', startedAt: NOW - 10 * MIN, checkinStatus: 'rate_limited', retryAt: NOW + 60 * MIN }),
       pendingView({ workerId: 'waits', restartCount: 1, nextRestartAt: NOW + 3 * MIN }),
       runningView({ workerId: 'gone', process: 'gone' }),
     ];

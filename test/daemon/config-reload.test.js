@@ -134,7 +134,8 @@ test('a type removed while its worker runs: one event; the worker stays supervis
       assert.deepEqual(removed.data.queued_task_ids, [waiting]);
       const [reloaded] = eventsNamed(t.home, 'config_reloaded');
       assert.deepEqual(reloaded?.data.removed, ['quiet']);
-      const file = pmState(t.home).configuration.worker_types_file;
+      // The event is logged during the pass; pm-state.json is written at its end.
+      const file = await waitFor(() => (pmState(t.home).configuration.worker_types_file?.removed_types?.quiet ? pmState(t.home).configuration.worker_types_file : undefined), { what: 'pm-state.json to show the removed type' });
       assert.equal(file.status, 'ok');
       assert.deepEqual(file.removed_types.quiet?.worker_ids, [id]);
       assert.ok(pmState(t.home).monitored_workers[id], 'still monitored');
