@@ -23,37 +23,6 @@
 #   (the daemon let it go, or died), ends it at once with status 0 and no exit record: it ran nothing.
 # Data is never interpolated into a shell string: the command runs as "$@".
 
-if [ "${1:-}" = --standby ]; then
-  if [ "$#" -lt 3 ] || [ "$2" != "--" ] || [ -z "${WORKER_ID:-}" ] || [ -z "${COMMIT_RELAY_RUN_ID:-}" ] || [ -z "${COMMIT_RELAY_EXIT_FILE:-}" ]; then
-    echo "usage: worker-shim.sh --standby -- COMMAND [ARG...] (with WORKER_ID, COMMIT_RELAY_RUN_ID, COMMIT_RELAY_EXIT_FILE)" >&2
-    exit 64
-  fi
-  shift 2
-  standby_exit_file=$COMMIT_RELAY_EXIT_FILE
-  unset COMMIT_RELAY_STANDBY COMMIT_RELAY_EXIT_FILE
-  IFS= read -r go || exit 0
-  count=${go#go }
-  case $go in "go "*) ;; *) exit 0 ;; esac
-  case $count in '' | *[!0-9]*) exit 0 ;; esac
-  COMMIT_RELAY_RESTART_COUNT=$count
-  export COMMIT_RELAY_RESTART_COUNT
-  exec /bin/sh "$0" "$WORKER_ID" "$COMMIT_RELAY_RUN_ID" "$standby_exit_file" -- "$@" </dev/null
-fi
-if [ "$#" -lt 5 ] || [ "$4" != "--" ]; then
-  echo "usage: worker-shim.sh WORKER_ID RUN_ID EXIT_FILE -- COMMAND [ARG...]" >&2
-  exit 64
-fi
-# Whether a child of this shell is still running (builtins only: its /proc entry is there and not a zombie).
-alive() {
-  { read -r _stat <"/proc/$1/stat"; } 2>/dev/null || return 1
-  case ${_stat##*) } in Z*) return 1 ;; esac
-  return 0
-}
-worker_id=$1
-run_id=$2
-exit_file=$3
-shift 4
-
 # The log pipe (when the spawner passes COMMIT_RELAY_LOG_FILE and COMMIT_RELAY_LOG_MAX in the environment, never in
 # argv): this shell's stdout and stderr are a pipe's write end and fd 3 its read end (src/process/log-pipe.ts). COMMAND
 # writes into the pipe, drained by GNU `split -C MAX`, which cuts the stream at line ends into chunks of at most MAX
@@ -81,14 +50,11 @@ while [ "$n" -lt 20 ]; do
   rm -f -- "$LOG"
 done
 exec cat >/dev/null'
-split_pid=
-if [ -n "${COMMIT_RELAY_LOG_FILE:-}" ] && [ -n "${COMMIT_RELAY_LOG_MAX:-}" ]; then
+# Starts split on fd 3 (the pipe's read end), as above; the path and the cap from the environment, removed from it.
+start_split() {
   log_file=$COMMIT_RELAY_LOG_FILE
   log_max=$COMMIT_RELAY_LOG_MAX
   unset COMMIT_RELAY_LOG_FILE COMMIT_RELAY_LOG_MAX
-  # COMMAND first (it starts at once; what it writes waits in the pipe), without the read end.
-  "$@" 3<&- &
-  child=$!
   # split (and its filters) ignore TERM, HUP and INT: a stop signals the whole group, and what the worker prints as
   # it stops must still reach the log (a dead reader would also kill the worker with SIGPIPE). They end at the pipe's
   # end, when the worker and whatever it left holding the pipe are gone, or with SIGKILL. split holds no write end.
@@ -98,6 +64,60 @@ if [ -n "${COMMIT_RELAY_LOG_FILE:-}" ] && [ -n "${COMMIT_RELAY_LOG_MAX:-}" ]; th
     exec split --numeric-suffixes -C "$log_max" --filter="$log_filter" -
   ) <&3 3<&- >/dev/null 2>&1 &
   split_pid=$!
+}
+split_pid=
+
+if [ "${1:-}" = --standby ]; then
+  if [ "$#" -lt 3 ] || [ "$2" != "--" ] || [ -z "${WORKER_ID:-}" ] || [ -z "${COMMIT_RELAY_RUN_ID:-}" ] || [ -z "${COMMIT_RELAY_EXIT_FILE:-}" ]; then
+    echo "usage: worker-shim.sh --standby -- COMMAND [ARG...] (with WORKER_ID, COMMIT_RELAY_RUN_ID, COMMIT_RELAY_EXIT_FILE)" >&2
+    exit 64
+  fi
+  shift 2
+  standby_exit_file=$COMMIT_RELAY_EXIT_FILE
+  unset COMMIT_RELAY_STANDBY COMMIT_RELAY_EXIT_FILE
+  # Its split starts now (it waits for output like the worker's standby); the shim proper inherits it by its pid.
+  if [ -n "${COMMIT_RELAY_LOG_FILE:-}" ] && [ -n "${COMMIT_RELAY_LOG_MAX:-}" ]; then
+    start_split
+    exec 3<&-
+    COMMIT_RELAY_SPLIT_PID=$split_pid
+    export COMMIT_RELAY_SPLIT_PID
+  fi
+  IFS= read -r go || exit 0
+  count=${go#go }
+  case $go in "go "*) ;; *) exit 0 ;; esac
+  case $count in '' | *[!0-9]*) exit 0 ;; esac
+  COMMIT_RELAY_RESTART_COUNT=$count
+  export COMMIT_RELAY_RESTART_COUNT
+  exec /bin/sh "$0" "$WORKER_ID" "$COMMIT_RELAY_RUN_ID" "$standby_exit_file" -- "$@" </dev/null
+fi
+if [ "$#" -lt 5 ] || [ "$4" != "--" ]; then
+  echo "usage: worker-shim.sh WORKER_ID RUN_ID EXIT_FILE -- COMMAND [ARG...]" >&2
+  exit 64
+fi
+# Whether a child of this shell is still running (builtins only: its /proc entry is there and not a zombie).
+alive() {
+  { read -r _stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+  case ${_stat##*) } in Z*) return 1 ;; esac
+  return 0
+}
+worker_id=$1
+run_id=$2
+exit_file=$3
+shift 4
+
+split_pid=
+if [ -n "${COMMIT_RELAY_SPLIT_PID:-}" ]; then
+  # Told to go as a standby: its split runs already, a child of this process (the same process before its exec).
+  case $COMMIT_RELAY_SPLIT_PID in *[!0-9]*) ;; *) split_pid=$COMMIT_RELAY_SPLIT_PID ;; esac
+  unset COMMIT_RELAY_SPLIT_PID
+  "$@" &
+  child=$!
+  exec >/dev/null 2>&1
+elif [ -n "${COMMIT_RELAY_LOG_FILE:-}" ] && [ -n "${COMMIT_RELAY_LOG_MAX:-}" ]; then
+  # COMMAND first (it starts at once; what it writes waits in the pipe), without the read end.
+  "$@" 3<&- &
+  child=$!
+  start_split
   # Only COMMAND (and its children) hold the write end now: split sees the pipe's end when they are gone.
   exec 3<&- >/dev/null 2>&1
 else
@@ -141,7 +161,8 @@ if [ -n "$split_pid" ]; then
     trap : CHLD
     sleep 0.5 &
     timer=$!
-    while alive "$split_pid" && alive "$timer"; do wait "$split_pid"; done
+    # (The timer is waited for: a split inherited from a standby is no job of this shell, and any child's end interrupts.)
+    while alive "$split_pid" && alive "$timer"; do wait "$timer"; done
     trap - CHLD
     { kill "$timer"; wait "$timer"; } 2>/dev/null
   fi
