@@ -65,7 +65,6 @@ start_split() {
   ) <&3 3<&- >/dev/null 2>&1 &
   split_pid=$!
 }
-split_pid=
 
 if [ "${1:-}" = --standby ]; then
   if [ "$#" -lt 3 ] || [ "$2" != "--" ] || [ -z "${WORKER_ID:-}" ] || [ -z "${COMMIT_RELAY_RUN_ID:-}" ] || [ -z "${COMMIT_RELAY_EXIT_FILE:-}" ]; then
@@ -75,7 +74,7 @@ if [ "${1:-}" = --standby ]; then
   shift 2
   standby_exit_file=$COMMIT_RELAY_EXIT_FILE
   unset COMMIT_RELAY_STANDBY COMMIT_RELAY_EXIT_FILE
-  # Its split starts now (it waits for output like the worker's standby); the shim proper inherits it by its pid.
+  # Its split starts while it waits (off the restart's path); the shim proper it execs inherits it, by its pid.
   if [ -n "${COMMIT_RELAY_LOG_FILE:-}" ] && [ -n "${COMMIT_RELAY_LOG_MAX:-}" ]; then
     start_split
     exec 3<&-

@@ -269,9 +269,9 @@ export interface Standby {
 }
 
 /** The parts of a launch a standby is made for: a start that would differ in any of them cannot use it. */
-function standbyKey(paths: HomePaths, workerId: string, prepared: PreparedLaunch): string {
+function standbyKey(prepared: PreparedLaunch): string {
   const { COMMIT_RELAY_RESTART_COUNT: _count, ...env } = prepared.env;
-  return JSON.stringify([prepared.command, prepared.cwd, prepared.maxBytes, workerLogFile(paths, workerId), Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
+  return JSON.stringify([prepared.command, prepared.cwd, prepared.maxBytes, Object.entries(env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
 }
 
 /**
@@ -294,7 +294,7 @@ export function spawnStandby(paths: HomePaths, launch: WorkerLaunch): Standby {
   child.stdin?.on('error', () => undefined);
   child.unref();
   (child.stdin as { unref?: () => void } | null)?.unref?.();
-  return { workerId: launch.workerId, runId: prepared.runId, pid, startTicks, bootId, child, key: standbyKey(paths, launch.workerId, prepared) };
+  return { workerId: launch.workerId, runId: prepared.runId, pid, startTicks, bootId, child, key: standbyKey(prepared) };
 }
 
 /**
@@ -304,7 +304,7 @@ export function spawnStandby(paths: HomePaths, launch: WorkerLaunch): Standby {
 export function readyStandby(paths: HomePaths, standby: Standby, launch: WorkerLaunch): SpawnResult | undefined {
   if (standby.child.exitCode !== null || standby.child.signalCode !== null || standby.startTicks === null) return undefined;
   const prepared = prepareLaunch(paths, launch, standby.runId);
-  if (standbyKey(paths, launch.workerId, prepared) !== standby.key) return undefined;
+  if (standbyKey(prepared) !== standby.key) return undefined;
   const log = openLog(paths, launch.workerId, prepared.header, prepared.maxBytes);
   closeSync(log.fd);
   return { pid: standby.pid, startTicks: standby.startTicks, bootId: standby.bootId, runId: standby.runId, startedAt: prepared.startedAt, argv: prepared.command, logFile: log.file, workspace: prepared.workspace, child: standby.child };
