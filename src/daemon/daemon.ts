@@ -263,7 +263,8 @@ export class Daemon {
     return this.scheduler.runNow();
   }
 
-  private async pass(request: PassRequest): Promise<void> {
+  /** One pass; answers its CPU time in ms (the scheduler paces check-in passes by it). */
+  private async pass(request: PassRequest): Promise<number> {
     const cpuStart = process.cpuUsage();
     const started = performance.now();
     const reload = this.inputs.reloadWorkerTypesIfChanged();
@@ -350,7 +351,9 @@ export class Daemon {
     const passMs = performance.now() - started;
     this.writeState(observation, plan, queue.queued.length, passMs);
     const cpu = process.cpuUsage(cpuStart);
-    await this.options.hooks?.afterPass?.({ daemon: this, observation, plan, passMs, cpuMs: (cpu.user + cpu.system) / 1000, tasksQueued: queue.queued.length, rateLimitPauses: this.pauses.rateLimitPauses(), resources: this.resources.current(observation.workers), ...(this.fleet?.queueCounts !== undefined ? { queueJobs: this.fleet.queueCounts as Record<QueueJobState, number> } : {}) });
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    await this.options.hooks?.afterPass?.({ daemon: this, observation, plan, passMs, cpuMs, tasksQueued: queue.queued.length, rateLimitPauses: this.pauses.rateLimitPauses(), resources: this.resources.current(observation.workers), ...(this.fleet?.queueCounts !== undefined ? { queueJobs: this.fleet.queueCounts as Record<QueueJobState, number> } : {}) });
+    return cpuMs;
   }
 
   /** The rate-limit policies and compiled patterns of the worker types in force (rebuilt when they change). */

@@ -15,8 +15,11 @@ export interface SchedulerOptions {
   readonly checkinBatchMs: number;
   /** The periodic pass, the safety net for missed events. */
   readonly intervalMs: number;
-  /** Runs one pass; the scheduler never calls it while the last call is running. A throw is handed to onError. */
-  readonly runPass: (request: PassRequest) => Promise<void>;
+  /**
+   * Runs one pass; the scheduler never calls it while the last call is running. A throw is handed to onError. It may
+   * answer the pass's CPU time in ms: the batching of check-ins keeps to a share of a core with it (see checkinBatch).
+   */
+  readonly runPass: (request: PassRequest) => Promise<number | void>;
   readonly onError: (error: unknown) => void;
   /** At each periodic tick, before the pass it asks for. */
   readonly onTick?: () => void;
@@ -33,6 +36,13 @@ export interface RequestKind {
   /** With processEnded: workers whose exit records appeared (their processes are checked in full). */
   readonly exits?: readonly string[];
 }
+
+/**
+ * The share of one core that passes asked for by check-ins alone may take: the batch grows past checkinBatchMs
+ * when such a pass costs more than this share of it (a big fleet's pass reads all its workers), up to the periodic
+ * pass's interval. 200 workers' passes fit in the 2 s default; 1,000 workers' pass of about 25 ms waits 5 s.
+ */
+export const CHECKIN_PASS_SHARE = 0.005;
 
 /**
  * When the daemon passes, and what each pass reads. Folder events, a child's exit, a health deadline and
@@ -52,6 +62,8 @@ export class PassScheduler {
   private lastPassEndedAt = 0;
   private current: Promise<void> | undefined;
   private again = false;
+  /** The CPU time of passes that read check-ins alone, averaged (ms; undefined until one reported it). */
+  private checkinPassMs: number | undefined;
 
   constructor(private readonly options: SchedulerOptions) {}
 
@@ -88,11 +100,15 @@ export class PassScheduler {
       for (const id of kind.checkins ?? []) this.checkins.add(id);
       if (kind.checkins === undefined) this.fullWanted = true;
       if (this.lazyTimer !== undefined || this.passTimer !== undefined) return;
-      const { clock, debounceMs, checkinBatchMs } = this.options;
-      const delay = Math.max(debounceMs, this.lastPassEndedAt + checkinBatchMs - clock.now());
+      const { clock, debounceMs, intervalMs } = this.options;
+      const batch = this.checkinBatch();
+      // As long as the periodic pass's interval: that pass reads them.
+      if (batch >= intervalMs && this.tickTimer !== undefined) return;
+      const delay = Math.max(debounceMs, this.lastPassEndedAt + batch - clock.now());
       this.lazyTimer = clock.setTimeout(() => {
         this.lazyTimer = undefined;
-        this.schedule(debounceMs);
+        // A pass since (the periodic one, say) took these check-ins: nothing is left to read.
+        if (this.checkins.size > 0 || this.fullWanted || this.exits.size > 0) this.schedule(debounceMs);
       }, delay);
       return;
     }
@@ -104,6 +120,17 @@ export class PassScheduler {
     }
     this.fullWanted = true;
     this.schedule(this.options.debounceMs);
+  }
+
+  /**
+   * How long check-ins alone wait for a pass: checkinBatchMs, or longer when the passes they ask for cost more than
+   * CHECKIN_PASS_SHARE of a core at that pace, but never past the periodic pass (which reads every check-in anyway).
+   * Each check-in is still read as it arrives (HomeWatch): only its event and its worker's health wait.
+   */
+  checkinBatch(): number {
+    const { checkinBatchMs, intervalMs } = this.options;
+    const byCost = this.checkinPassMs === undefined ? 0 : this.checkinPassMs / CHECKIN_PASS_SHARE;
+    return Math.max(checkinBatchMs, Math.min(intervalMs, byCost));
   }
 
   /** Looks at these workers' processes again after `ms` (a shim seen alive after writing its exit record). */
@@ -154,7 +181,10 @@ export class PassScheduler {
         this.again = false;
         const request = this.take();
         try {
-          await this.options.runPass(request);
+          const cpuMs = await this.options.runPass(request);
+          if (typeof cpuMs === 'number' && !request.full && request.exits.size === 0 && request.checkins.size > 0) {
+            this.checkinPassMs = this.checkinPassMs === undefined ? cpuMs : 0.7 * this.checkinPassMs + 0.3 * cpuMs;
+          }
         } catch (error) {
           // What it was asked to read is read again, in full.
           this.fullWanted = true;

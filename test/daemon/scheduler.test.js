@@ -27,6 +27,7 @@ function makeScheduler(overrides = {}) {
       passes.push({ at: Date.now() - START, full: request.full, checkins: [...request.checkins].sort(), exits: [...request.exits].sort() });
       if (overrides.hold) await new Promise((resolve) => (release = resolve));
       if (overrides.fail?.(passes.length)) throw new Error('boom');
+      return overrides.cpuMs?.(request);
     },
     onError: (/** @type {any} */ error) => errors.push(error.message),
     ...overrides.options,
@@ -78,6 +79,46 @@ describe('PassScheduler on mock timers', () => {
     advance(1 + 50);
     await settle();
     assert.deepEqual(passes[1], { at: 2050, full: false, checkins: ['w1', 'w2'], exits: [] });
+    await scheduler.stop();
+  });
+
+  test('check-in passes keep to a share of a core: a costly one makes the batch longer, up to the periodic pass', async () => {
+    // 12.5 ms of CPU for a pass of check-ins alone: at 0.5 % of a core, one per 2.5 s (more than the 2 s floor).
+    let cost = 12.5;
+    const { scheduler, passes } = makeScheduler({ cpuMs: () => cost });
+    scheduler.start();
+    scheduler.startTicking();
+    await scheduler.runNow();
+    assert.equal(scheduler.checkinBatch(), 2000, 'a full pass does not count');
+    scheduler.request({ lazy: true, checkins: ['w1'] });
+    advance(2050);
+    await settle();
+    assert.equal(passes.length, 2, 'the first check-in pass after the 2 s floor');
+    assert.equal(scheduler.checkinBatch(), 2500);
+    scheduler.request({ lazy: true, checkins: ['w2'] });
+    advance(2499);
+    await settle();
+    assert.equal(passes.length, 2, 'not before 2.5 s after the last pass');
+    advance(51);
+    await settle();
+    assert.deepEqual(passes[2], { at: 4600, full: false, checkins: ['w2'], exits: [] });
+    // The periodic pass at 5 s; then check-in passes of 100 ms would want 20 s: as long as the interval, so the tick reads them.
+    cost = 100;
+    advance(450);
+    await settle();
+    assert.equal(passes[3].full, true, 'the tick');
+    scheduler.request({ lazy: true, checkins: ['w3'] });
+    advance(2550);
+    await settle();
+    assert.equal(passes[4].at, 7600);
+    assert.equal(scheduler.checkinBatch(), 5000, 'capped at the interval');
+    scheduler.request({ lazy: true, checkins: ['w4'] });
+    advance(2449);
+    await settle();
+    assert.equal(passes.length, 5, 'no pass of its own');
+    advance(1);
+    await settle();
+    assert.deepEqual(passes[5], { at: 10050, full: true, checkins: ['w4'], exits: [] }, 'the periodic pass took the check-in');
     await scheduler.stop();
   });
 
