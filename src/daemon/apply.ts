@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import { nowIso } from '../contract/time.js';
 import { holdOf, type WorkerSpec } from '../contract/worker-spec.js';
 import type { Action } from '../core/actions.js';
@@ -21,7 +20,7 @@ import type { LifecycleContext } from '../worker/context.js';
 import { startLocked, startWorker, withStartLock } from '../worker/start.js';
 import { recordStop, stopEndedRun, stopRun, stopped } from '../worker/stop.js';
 import { stopGraceMs } from '../worker/context.js';
-import type { SpawnResult } from '../process/spawn.js';
+import type { SpawnResult, WorkerChild } from '../process/spawn.js';
 import type { CounterName } from './event-log.js';
 import type { Departed, Observation, Observer } from './observer.js';
 
@@ -36,7 +35,7 @@ export interface ApplyContext {
   /** The context the worker lifecycle runs in: this daemon's worker types, and its emit for events. */
   lifecycle(): LifecycleContext;
   /** A run the daemon started (its shim's child handle, and the run's identity for an orphan check). */
-  adoptChild(workerId: string, child: ChildProcess, run?: Departed): void;
+  adoptChild(workerId: string, child: WorkerChild, run?: Departed): void;
   /** The run this daemon last started for a worker, while its shim lives. */
   startedRun(workerId: string): Departed | undefined;
   /** Counters for pm-state and metrics. */

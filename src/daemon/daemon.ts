@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import { loadDaemonSettings, type DaemonFlags, type DaemonSettings } from '../config/load.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { decidePass, type PassPlan } from '../core/decide.js';
@@ -9,7 +8,8 @@ import { writeDerivedTextSync } from '../store/atomic.js';
 import type { HomePaths } from '../store/home.js';
 import { listSpecIds, readSpec } from '../store/specs.js';
 import { checkRecordedRun } from '../process/identity.js';
-import { spawnStandby } from '../process/spawn.js';
+import { Launcher } from '../process/launcher.js';
+import { spawnStandby, type WorkerChild } from '../process/spawn.js';
 import { holdOf } from '../contract/worker-spec.js';
 import { Standbys } from '../worker/standbys.js';
 import { recordSessions, sessionsToRecord, type ApplyContext } from './apply.js';
@@ -92,9 +92,11 @@ export class Daemon {
   private readonly watch: HomeWatch;
   private loops = 0;
   private heldLastPass = false;
-  private readonly children = new Map<string, ChildProcess>();
+  private readonly children = new Map<string, WorkerChild>();
   /** Shims started ahead of workers' next runs (worker/standbys.ts). */
   private readonly standbys = new Standbys();
+  /** Forks the shims of the daemon's starts (process/launcher.ts): started at the first start. */
+  private readonly launcher = new Launcher((error) => this.events.reportError('the launcher (its unanswered starts are tried again)', error));
   /** The run of each child in `children` (for the orphan check when its spec leaves active/). */
   private readonly childRuns = new Map<string, Departed>();
   private readonly inflight = new Set<Promise<unknown>>();
@@ -428,7 +430,7 @@ export class Daemon {
   }
 
   /** A child the daemon started: its exit asks for a pass at once, which reads the shim's exit record. */
-  adoptChild(workerId: string, child: ChildProcess, run?: Departed): void {
+  adoptChild(workerId: string, child: WorkerChild, run?: Departed): void {
     this.children.set(workerId, child);
     if (run === undefined) this.childRuns.delete(workerId);
     else this.childRuns.set(workerId, run);
@@ -449,7 +451,7 @@ export class Daemon {
       observer: this.observer,
       emit: (events) => this.emit(events),
       requestPass: () => this.requestPass(),
-      lifecycle: () => ({ paths: this.paths, workerTypes: this.inputs.workerTypes, emit: (events) => this.emit(events), standbys: this.standbys }),
+      lifecycle: () => ({ paths: this.paths, workerTypes: this.inputs.workerTypes, emit: (events) => this.emit(events), standbys: this.standbys, launcher: this.launcher }),
       adoptChild: (id, child, run) => this.adoptChild(id, child, run),
       startedRun: (id) => (this.children.has(id) ? this.childRuns.get(id) : undefined),
       count: (name) => this.events.count(name),
@@ -502,6 +504,7 @@ export class Daemon {
     }
     for (const child of this.children.values()) child.unref();
     this.standbys.dropAll();
+    this.launcher.close();
     await this.fleet?.stop().catch((error: unknown) => this.events.reportError('stop the fleet leases', error));
     await this.options.hooks?.beforeStop?.();
     this.emit([{ event: 'pm_stopped', data: { graceful: true, reason, loops_completed: this.loops, workers_left_running: this.children.size + this.runningCount() } }]);

@@ -7,6 +7,7 @@ import { WORKER_TYPE_DEFAULTS, type WorkerType } from '../contract/worker-types.
 import { RelayError, describeError, errnoCode } from '../errors.js';
 import { projectRoot, type HomePaths } from '../store/home.js';
 import { currentBootId, readProcStat } from './identity.js';
+import type { Launcher } from './launcher.js';
 import { closeLogPipe, openLogPipe, type LogPipe } from './log-pipe.js';
 import type { WorkspaceRecord } from '../workspace/worktree.js';
 
@@ -49,8 +50,17 @@ export interface SpawnResult {
   readonly logFile: string;
   /** The worker's own git worktree (its cwd), when its type has a `workspace`. */
   readonly workspace: WorkspaceRecord | null;
-  /** The shim's ChildProcess: keep it to hear its exit, or unref() it to let this process exit first. */
-  readonly child: ChildProcess;
+  /** The shim's ChildProcess (or the launcher's report of it): keep it to hear its exit, or unref() it to let this process exit first. */
+  readonly child: WorkerChild;
+}
+
+/** What a starter watches of a shim it started: its end. */
+export interface WorkerChild {
+  readonly exitCode: number | null;
+  readonly signalCode: NodeJS.Signals | null;
+  once(event: 'exit', listener: () => void): unknown;
+  unref(): void;
+  ref(): void;
 }
 
 export const shimPath = (): string => join(projectRoot(), 'scripts', 'lib', 'worker-shim.sh');
@@ -195,6 +205,16 @@ function prepareLaunch(paths: HomePaths, launch: WorkerLaunch, runId: string): P
   return { runId, startedAt, workspace, env, command, cwd: workspace?.path ?? paths.home, header, maxBytes };
 }
 
+/** The shim's argv and environment for a run (a standby's, or the run's own), with the log pipe or without. */
+function shimCommand(paths: HomePaths, workerId: string, prepared: PreparedLaunch, logFile: string, piped: boolean, standby: boolean): { argv: string[]; env: NodeJS.ProcessEnv } {
+  // A standby's argv does not name the worker (runbook A's `ps aux | grep ID` must find the run alone): the id and the
+  // exit record's path reach it through its environment, and it execs the shim with them once told to go.
+  const extra: NodeJS.ProcessEnv = standby ? { COMMIT_RELAY_STANDBY: '1', COMMIT_RELAY_EXIT_FILE: paths.exitFile(workerId) } : {};
+  const head = standby ? ['--standby'] : [workerId, prepared.runId, paths.exitFile(workerId)];
+  const env = piped ? { ...prepared.env, ...extra, COMMIT_RELAY_LOG_FILE: logFile, COMMIT_RELAY_LOG_MAX: String(prepared.maxBytes) } : { ...prepared.env, ...extra };
+  return { argv: ['/bin/sh', shimPath(), ...head, '--', ...prepared.command], env };
+}
+
 /**
  * Spawns the shim. With the log pipe, stdout and stderr are its write end and fd 3 its read end (for the shim's
  * split); the log's path and cap reach the shim through its environment, never argv (see worker-shim.sh), and it
@@ -202,16 +222,13 @@ function prepareLaunch(paths: HomePaths, launch: WorkerLaunch, runId: string): P
  */
 function spawnShim(paths: HomePaths, workerId: string, prepared: PreparedLaunch, logFile: string, pipe: LogPipe | { readonly error: string }, logFd: number | null, standby: boolean): ChildProcess {
   const stdin = standby ? 'pipe' : 'ignore';
-  // A standby's argv does not name the worker (runbook A's `ps aux | grep ID` must find the run alone): the id and the
-  // exit record's path reach it through its environment, and it execs the shim with them once told to go.
-  const extra: NodeJS.ProcessEnv = standby ? { COMMIT_RELAY_STANDBY: '1', COMMIT_RELAY_EXIT_FILE: paths.exitFile(workerId) } : {};
-  const head = standby ? ['--standby'] : [workerId, prepared.runId, paths.exitFile(workerId)];
-  return spawn('/bin/sh', [shimPath(), ...head, '--', ...prepared.command], {
+  const piped = !('error' in pipe);
+  const { argv, env } = shimCommand(paths, workerId, prepared, logFile, piped, standby);
+  return spawn(argv[0] ?? '/bin/sh', argv.slice(1), {
     cwd: prepared.cwd,
     detached: true,
-    ...('error' in pipe
-      ? { env: { ...prepared.env, ...extra }, stdio: [stdin, logFd ?? 'ignore', logFd ?? 'ignore'] }
-      : { env: { ...prepared.env, ...extra, COMMIT_RELAY_LOG_FILE: logFile, COMMIT_RELAY_LOG_MAX: String(prepared.maxBytes) }, stdio: [stdin, pipe.write, pipe.write, pipe.read] }),
+    env,
+    stdio: piped ? [stdin, pipe.write, pipe.write, pipe.read] : [stdin, logFd ?? 'ignore', logFd ?? 'ignore'],
   });
 }
 
@@ -226,29 +243,53 @@ function spawned(child: ChildProcess): { pid: number; startTicks: number | null;
   return { pid, startTicks: stat?.startTicks ?? null, bootId: currentBootId() };
 }
 
-/** Starts a worker's command inside the shim. Checks the program first: a missing one throws SPAWN_FAILED and starts nothing. */
-export function spawnWorker(paths: HomePaths, launch: WorkerLaunch): SpawnResult {
-  const prepared = prepareLaunch(paths, launch, launch.runId ?? newRunId());
+/** The run's output: the log pipe (or why there is none) and the log file, its run header written. */
+function openRunOutput(paths: HomePaths, workerId: string, prepared: PreparedLaunch): { pipe: LogPipe | { readonly error: string }; log: { fd: number; file: string } } {
   const pipe = openLogPipe(paths);
   const piped = !('error' in pipe);
-  let log: { fd: number; file: string };
   try {
-    log = openLog(paths, launch.workerId, piped ? prepared.header : `${prepared.header}(no log pipe: ${pipe.error}; this run's log is not bounded)\n`, prepared.maxBytes);
+    return { pipe, log: openLog(paths, workerId, piped ? prepared.header : `${prepared.header}(no log pipe: ${pipe.error}; this run's log is not bounded)\n`, prepared.maxBytes) };
   } catch (error) {
     if (piped) closeLogPipe(pipe);
     throw error;
   }
+}
+
+function closeRunOutput(output: { pipe: LogPipe | { readonly error: string }; log: { fd: number } }): void {
+  closeSync(output.log.fd);
+  if (!('error' in output.pipe)) closeLogPipe(output.pipe);
+}
+
+/** Starts a worker's command inside the shim. Checks the program first: a missing one throws SPAWN_FAILED and starts nothing. */
+export function spawnWorker(paths: HomePaths, launch: WorkerLaunch): SpawnResult {
+  const prepared = prepareLaunch(paths, launch, launch.runId ?? newRunId());
+  const output = openRunOutput(paths, launch.workerId, prepared);
   let child: ChildProcess;
   try {
-    child = spawnShim(paths, launch.workerId, prepared, log.file, pipe, log.fd, false);
+    child = spawnShim(paths, launch.workerId, prepared, output.log.file, output.pipe, output.log.fd, false);
   } catch (error) {
     throw new RelayError('SPAWN_FAILED', `cannot start: ${describeError(error)}`, { cause: error });
   } finally {
-    closeSync(log.fd);
-    if (piped) closeLogPipe(pipe);
+    closeRunOutput(output);
   }
   const { pid, startTicks, bootId } = spawned(child);
-  return { pid, startTicks, bootId, runId: prepared.runId, startedAt: prepared.startedAt, argv: prepared.command, logFile: log.file, workspace: prepared.workspace, child };
+  return { pid, startTicks, bootId, runId: prepared.runId, startedAt: prepared.startedAt, argv: prepared.command, logFile: output.log.file, workspace: prepared.workspace, child };
+}
+
+/**
+ * spawnWorker through the daemon's launcher (process/launcher.ts): the same shim, argv, environment, folder and
+ * output, forked by the launcher rather than by this process. Its ends reach `child` as the launcher reports them.
+ */
+export async function launchWorker(paths: HomePaths, launch: WorkerLaunch, launcher: Launcher): Promise<SpawnResult> {
+  const prepared = prepareLaunch(paths, launch, launch.runId ?? newRunId());
+  // The launcher makes the log pipe itself (a plain pipe: no FIFO from the pool, no mkfifo).
+  const log = openLog(paths, launch.workerId, prepared.header, prepared.maxBytes);
+  closeSync(log.fd);
+  const { argv, env } = shimCommand(paths, launch.workerId, prepared, log.file, true, false);
+  const child = await launcher.launch({ argv, env, cwd: prepared.cwd, output: 'pipe' });
+  // The launcher answers once the shim has exec'd; it reaps it, so one that ended at once may be gone (no start ticks).
+  const stat = readProcStat(child.pid);
+  return { pid: child.pid, startTicks: stat?.startTicks ?? null, bootId: currentBootId(), runId: prepared.runId, startedAt: prepared.startedAt, argv: prepared.command, logFile: log.file, workspace: prepared.workspace, child };
 }
 
 /**

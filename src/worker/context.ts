@@ -4,6 +4,7 @@ import { WORKER_TYPE_DEFAULTS } from '../contract/worker-types.js';
 import { recordedTypeLimits } from '../core/limits.js';
 import type { EventInput } from '../store/activity-log.js';
 import type { HomePaths } from '../store/home.js';
+import type { Launcher } from '../process/launcher.js';
 import type { Standbys } from './standbys.js';
 
 /** What the lifecycle operations need; the CLI builds one per command, the daemon one per home. */
@@ -18,6 +19,8 @@ export interface LifecycleContext {
   readonly emit?: (events: readonly EventInput[]) => void;
   /** The daemon's standbys (worker/standbys.ts): a start takes the worker's, if it fits, instead of spawning. */
   readonly standbys?: Standbys;
+  /** The daemon's launcher (process/launcher.ts): starts fork there, not here (without one, or when perl is missing, here). */
+  readonly launcher?: Launcher;
 }
 
 /** What emitting events and settling a finished worker need: no worker types. */

@@ -6,7 +6,7 @@ import { readCheckin } from '../store/checkins.js';
 import { toFailed, toRunning, withLaunchRecorded } from '../core/transitions.js';
 import { RelayError } from '../errors.js';
 import { checkRun, currentHost } from '../process/identity.js';
-import { dropStandby, goStandby, newRunId, readyStandby, spawnWorker, type SpawnResult, type WorkerLaunch } from '../process/spawn.js';
+import { dropStandby, goStandby, launchWorker, newRunId, readyStandby, spawnWorker, type SpawnResult, type WorkerLaunch } from '../process/spawn.js';
 import { ensureWorkspace } from '../workspace/worktree.js';
 import { groupsOfRun } from '../process/group.js';
 import { stopProcess, stopRunRemnants } from '../process/terminate.js';
@@ -142,7 +142,8 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
       removeExitRecord(ctx.paths, spec.worker_id);
       if (options.logged !== undefined) emitEvents(ctx, options.logged);
       logged = true;
-      result = spawnWorker(ctx.paths, await launchOf(runId));
+      const launcher = ctx.launcher?.unavailable === undefined ? ctx.launcher : undefined;
+      result = launcher !== undefined ? await launchWorker(ctx.paths, await launchOf(runId), launcher) : spawnWorker(ctx.paths, await launchOf(runId));
     }
   } catch (error) {
     if (standby !== undefined) dropStandby(standby);

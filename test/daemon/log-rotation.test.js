@@ -150,7 +150,7 @@ test('the log pipes\' pool: one mkfifo makes 32, each start claims its own and r
       const { WORKER_TYPE_DEFAULTS } = await import('../../dist/contract/worker-types.js');
       const workerType = { ...WORKER_TYPE_DEFAULTS, command: ['/bin/sh', '-c', 'echo unpiped'] };
       const started = spawnWorker(paths, { workerId: 'w-nopipe', taskId: null, description: 'x', workerType, restartCount: 0, baseEnv: { ...process.env, PATH: savedPath } });
-      await new Promise((resolve) => started.child.on('exit', resolve));
+      await new Promise((resolve) => started.child.once('exit', () => resolve(undefined)));
       assert.match(readFileSync(workerLogFile(paths, 'w-nopipe'), 'utf8'), /\(no log pipe: .*mkfifo.*; this run's log is not bounded\)\nunpiped\n$/);
     } finally {
       process.env.PATH = savedPath;
