@@ -92,6 +92,16 @@ export function procPids(): number[] {
 /** One buffer for every stat read: a stat line is a few hundred bytes. */
 const statBuffer = Buffer.allocUnsafe(4096);
 
+/** /proc/PID/stat through an open fd, from offset 0, into statBuffer: its length, or undefined (an error, or nothing read: its process is gone). */
+function preadStat(fd: number): number | undefined {
+  try {
+    const length = readSync(fd, statBuffer, 0, statBuffer.length, 0);
+    return length > 0 ? length : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * /proc/PID/stat read into statBuffer: one open, one read, one close (readFileSync also stats the file and reads
  * again to find its end: a /proc file says it is empty). Its length, or undefined. The daemon reads thousands a minute.
@@ -104,12 +114,34 @@ function readStatBytes(pid: number): number | undefined {
     return undefined;
   }
   try {
-    return readSync(fd, statBuffer, 0, statBuffer.length, null);
-  } catch {
-    return undefined;
+    return preadStat(fd);
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * /proc/PID/stat opened to be read again (readKeptStat, keptStatAlive): the fd is tied to the process, not to the
+ * pid, so once that process is gone (reaped), even with its pid reused, a read through it fails (ESRCH) or reads
+ * nothing. Undefined when it cannot be opened. The caller closes it.
+ */
+export function openProcStat(pid: number): number | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    return openSync(`/proc/${pid}/stat`, 'r');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the process of a kept /proc/PID/stat fd is still there (one read, nothing parsed): false once it is gone. */
+export function keptStatAlive(fd: number): boolean {
+  return preadStat(fd) !== undefined;
+}
+
+/** The stat of the process of a kept /proc/PID/stat fd (one read), or undefined once it is gone. */
+export function readKeptStat(fd: number, pid: number): ProcStat | undefined {
+  return statFrom(preadStat(fd), pid);
 }
 
 const SPACE = 0x20;
@@ -158,7 +190,11 @@ function parseStatBytes(length: number): ProcStat | undefined {
 
 export function readProcStat(pid: number): ProcStat | undefined {
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  const length = readStatBytes(pid);
+  return statFrom(readStatBytes(pid), pid);
+}
+
+/** The stat just read into statBuffer (its length; undefined: none). */
+function statFrom(length: number | undefined, pid: number): ProcStat | undefined {
   if (length === undefined) return undefined;
   // Never seen: a line as long as the buffer may go on; read it whole.
   if (length >= statBuffer.length) return parseProcStatFile(pid);
