@@ -163,17 +163,29 @@ function parseStatBytes(length: number): ProcStat | undefined {
   const open = statBuffer.indexOf(0x28);
   const close = statBuffer.lastIndexOf(0x29, length - 1);
   if (open < 0 || open >= length || close < open) return undefined;
-  const pid = Number(statBuffer.toString('latin1', 0, open).trim());
-  const numbers: number[] = [];
+  const pid = numberAt(0, open);
+  // No array, closure or string per line but the name and a state longer than a letter: the daemon parses thousands a sample.
   let state: string | undefined;
+  let ppid = Number.NaN;
+  let pgrp = Number.NaN;
+  let utime = Number.NaN;
+  let stime = Number.NaN;
+  let startTicks = Number.NaN;
+  let rss = Number.NaN;
   let field = STATE;
   let value = 0;
   let digits = 0;
   for (let i = close + 2; i <= length && field <= RSS; i += 1) {
     const byte = i < length ? statBuffer[i] : SPACE;
     if (byte === SPACE || byte === 0x0a) {
-      if (field === STATE) state = statBuffer.toString('utf8', i - digits, i);
-      else numbers[field] = digits === 0 || value < 0 ? Number.NaN : value;
+      const number = digits === 0 || value < 0 ? Number.NaN : value;
+      if (field === STATE) state = digits === 1 ? String.fromCharCode(statBuffer[i - 1] as number) : statBuffer.toString('utf8', i - digits, i);
+      else if (field === PPID) ppid = number;
+      else if (field === PGRP) pgrp = number;
+      else if (field === UTIME) utime = number;
+      else if (field === STIME) stime = number;
+      else if (field === START_TIME) startTicks = number;
+      else if (field === RSS) rss = number;
       field += 1;
       value = 0;
       digits = 0;
@@ -183,9 +195,25 @@ function parseStatBytes(length: number): ProcStat | undefined {
     const digit = (byte as number) - ZERO;
     value = digit >= 0 && digit <= 9 && value >= 0 ? value * 10 + digit : -1;
   }
-  const at = (n: number): number => numbers[n] ?? Number.NaN;
-  if (state === undefined || !Number.isFinite(pid) || !Number.isFinite(at(START_TIME))) return undefined;
-  return { pid, name: statBuffer.toString('utf8', open + 1, close), state, ppid: at(PPID), pgrp: at(PGRP), startTicks: at(START_TIME), cpuTicks: at(UTIME) + at(STIME), rssPages: at(RSS) };
+  if (state === undefined || !Number.isFinite(pid) || !Number.isFinite(startTicks)) return undefined;
+  return { pid, name: statBuffer.toString('utf8', open + 1, close), state, ppid, pgrp, startTicks, cpuTicks: utime + stime, rssPages: rss };
+}
+
+/** The number in statBuffer[start, end), spaces around it ignored (as Number() reads a trimmed string; none: NaN). */
+function numberAt(start: number, end: number): number {
+  let value = Number.NaN;
+  let done = false;
+  for (let i = start; i < end; i += 1) {
+    const byte = statBuffer[i] as number;
+    if (byte === SPACE) {
+      done = !Number.isNaN(value);
+      continue;
+    }
+    const digit = byte - ZERO;
+    if (done || digit < 0 || digit > 9) return Number.NaN;
+    value = Number.isNaN(value) ? digit : value * 10 + digit;
+  }
+  return value;
 }
 
 export function readProcStat(pid: number): ProcStat | undefined {
