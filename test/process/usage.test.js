@@ -63,9 +63,9 @@ test('systemUnits reads CLK_TCK and the page size from the auxiliary vector, as 
   assert.deepEqual(systemUnits(), { ticksPerSecond: getconf('CLK_TCK'), pageBytes: getconf('PAGESIZE') });
 });
 
-/** A run of one process, `sleep 600`, in its own group. @param {ProcessTracker} tracker @param {string} runId */
-function startSleep(tracker, runId) {
-  const child = spawn('sleep', ['600'], { detached: true, stdio: 'ignore', env: { ...process.env, COMMIT_RELAY_RUN_ID: runId } });
+/** A quiet run in its own group: `sleep 600`, or the command given. @param {ProcessTracker} tracker @param {string} runId */
+function startSleep(tracker, runId, command = ['sleep', '600']) {
+  const child = spawn(command[0] ?? 'sleep', command.slice(1), { detached: true, stdio: 'ignore', env: { ...process.env, COMMIT_RELAY_RUN_ID: runId } });
   child.unref();
   return tracker.group(pidOf(child));
 }
@@ -75,7 +75,9 @@ const openFds = () => readdirSync('/proc/self/fd').length;
 test('the sampler keeps a /proc/PID/stat fd per process, reports what a sampler without them reports, and close() releases them', async (t) => {
   const tracker = new ProcessTracker();
   t.after(() => tracker.cleanup());
-  const run = startRun(tracker);
+  // Three processes, one group (tracker.cleanup() kills them all).
+  const run = { runId: randomUUID() };
+  startSleep(tracker, run.runId, ['sh', '-c', 'sleep 600 & sleep 600 & wait']);
   const runs = new Set([run.runId]);
   const kept = new UsageSampler();
   const unkept = new UsageSampler(0);
