@@ -123,7 +123,8 @@ function readStatBytes(pid: number): number | undefined {
 /**
  * /proc/PID/stat opened to be read again (readKeptStat, keptStatAlive): the fd is tied to the process, not to the
  * pid, so once that process is gone (reaped), even with its pid reused, a read through it fails (ESRCH) or reads
- * nothing. Undefined when it cannot be opened. The caller closes it.
+ * nothing. Undefined when it cannot be opened. The caller closes it. Close-on-exec, as every fd node opens: a
+ * process the daemon starts inherits none.
  */
 export function openProcStat(pid: number): number | undefined {
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
