@@ -12,7 +12,7 @@ export const title = 'Resource sampling: every running worker\'s CPU and memory,
 
 export const method = [
   'N fake runs, each a detached `sh -c "sleep 600 & wait"` (2 processes) carrying COMMIT_RELAY_RUN_ID=bench-run-<i>, like a worker\'s shim and its program. One UsageSampler samples all N runs K times, 200 ms apart, as the daemon does every resource_sample_seconds.',
-  'The first sample reads every process\'s environment once (a process\'s token is read once and remembered by pid and start ticks); the later ones read /proc/PID/stat of every process on the machine and nothing else (a process\'s command is read only when an event names it). Wall time from performance.now(), CPU from process.cpuUsage(); p50 over the samples after the first.',
+  'The first sample reads every process\'s environment once (a process\'s token is read once and remembered by pid and start ticks); the later ones read /proc/PID/stat of every process on the machine, through an fd kept open per process (one pread at offset 0; a stranger\'s line is not parsed), and nothing else (a process\'s command is read only when an event names it). Wall time from performance.now(), CPU from process.cpuUsage(); p50 over the samples after the first.',
   'Share of a core: the p50 CPU of one sample over the default 5 s interval.',
 ];
 
@@ -62,6 +62,7 @@ export async function run({ quick, log }) {
         cpu.push((c.user + c.system) / 1000);
         await sleep(200);
       }
+      sampler.close();
       const first = { wall_ms: wall.shift(), cpu_ms: cpu.shift() };
       const result = { processes_on_machine: processes, runs_found: found, first, wall_ms: summarize(wall, 2), cpu_ms: summarize(cpu, 2) };
       details.sizes[size] = result;

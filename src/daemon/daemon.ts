@@ -505,6 +505,8 @@ export class Daemon {
     for (const child of this.children.values()) child.unref();
     this.standbys.dropAll();
     this.launcher.close();
+    // No pass runs any more: the resource sampler's kept /proc fds are released.
+    this.resources.close();
     await this.fleet?.stop().catch((error: unknown) => this.events.reportError('stop the fleet leases', error));
     await this.options.hooks?.beforeStop?.();
     this.emit([{ event: 'pm_stopped', data: { graceful: true, reason, loops_completed: this.loops, workers_left_running: this.children.size + this.runningCount() } }]);

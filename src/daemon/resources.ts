@@ -25,7 +25,7 @@ export interface WorkerResources {
  * signals a process.
  */
 export class ResourceSampling {
-  private sampler = new UsageSampler();
+  private readonly sampler = new UsageSampler();
   /** worker id → its latest sample (of the run it had then). */
   private latest = new Map<string, WorkerResources>();
   /** When the next sample is due, on the daemon clock (null: at the next pass). */
@@ -51,8 +51,8 @@ export class ResourceSampling {
     }
     const latest = new Map<string, WorkerResources>();
     if (runs.size === 0) {
-      // Nothing runs: no scan of /proc; the next sample starts afresh (its CPU % unknown).
-      this.sampler = new UsageSampler();
+      // Nothing runs: no scan of /proc; the next sample starts afresh (its CPU % unknown), its kept fds released.
+      this.sampler.close();
       this.latest = latest;
       return;
     }
@@ -99,6 +99,11 @@ export class ResourceSampling {
       this.merged.set(worker, { sample, worker: merged });
       return merged;
     });
+  }
+
+  /** Releases the sampler's kept /proc fds (the daemon stops); a later sample would start afresh. */
+  close(): void {
+    this.sampler.close();
   }
 
   /** Every current sample (for /metrics). */

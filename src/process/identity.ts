@@ -92,6 +92,16 @@ export function procPids(): number[] {
 /** One buffer for every stat read: a stat line is a few hundred bytes. */
 const statBuffer = Buffer.allocUnsafe(4096);
 
+/** /proc/PID/stat through an open fd, from offset 0, into statBuffer: its length, or undefined (an error, or nothing read: its process is gone). */
+function preadStat(fd: number): number | undefined {
+  try {
+    const length = readSync(fd, statBuffer, 0, statBuffer.length, 0);
+    return length > 0 ? length : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * /proc/PID/stat read into statBuffer: one open, one read, one close (readFileSync also stats the file and reads
  * again to find its end: a /proc file says it is empty). Its length, or undefined. The daemon reads thousands a minute.
@@ -104,12 +114,35 @@ function readStatBytes(pid: number): number | undefined {
     return undefined;
   }
   try {
-    return readSync(fd, statBuffer, 0, statBuffer.length, null);
-  } catch {
-    return undefined;
+    return preadStat(fd);
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * /proc/PID/stat opened to be read again (readKeptStat, keptStatAlive): the fd is tied to the process, not to the
+ * pid, so once that process is gone (reaped), even with its pid reused, a read through it fails (ESRCH) or reads
+ * nothing. Undefined when it cannot be opened. The caller closes it. Close-on-exec, as every fd node opens: a
+ * process the daemon starts inherits none.
+ */
+export function openProcStat(pid: number): number | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    return openSync(`/proc/${pid}/stat`, 'r');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the process of a kept /proc/PID/stat fd is still there (one read, nothing parsed): false once it is gone. */
+export function keptStatAlive(fd: number): boolean {
+  return preadStat(fd) !== undefined;
+}
+
+/** The stat of the process of a kept /proc/PID/stat fd (one read), or undefined once it is gone. */
+export function readKeptStat(fd: number, pid: number): ProcStat | undefined {
+  return statFrom(preadStat(fd), pid);
 }
 
 const SPACE = 0x20;
@@ -131,17 +164,29 @@ function parseStatBytes(length: number): ProcStat | undefined {
   const open = statBuffer.indexOf(0x28);
   const close = statBuffer.lastIndexOf(0x29, length - 1);
   if (open < 0 || open >= length || close < open) return undefined;
-  const pid = Number(statBuffer.toString('latin1', 0, open).trim());
-  const numbers: number[] = [];
+  const pid = numberAt(0, open);
+  // No array, closure or string per line but the name and a state longer than a letter: the daemon parses thousands a sample.
   let state: string | undefined;
+  let ppid = Number.NaN;
+  let pgrp = Number.NaN;
+  let utime = Number.NaN;
+  let stime = Number.NaN;
+  let startTicks = Number.NaN;
+  let rss = Number.NaN;
   let field = STATE;
   let value = 0;
   let digits = 0;
   for (let i = close + 2; i <= length && field <= RSS; i += 1) {
     const byte = i < length ? statBuffer[i] : SPACE;
     if (byte === SPACE || byte === 0x0a) {
-      if (field === STATE) state = statBuffer.toString('utf8', i - digits, i);
-      else numbers[field] = digits === 0 || value < 0 ? Number.NaN : value;
+      const number = digits === 0 || value < 0 ? Number.NaN : value;
+      if (field === STATE) state = digits === 1 ? String.fromCharCode(statBuffer[i - 1] as number) : statBuffer.toString('utf8', i - digits, i);
+      else if (field === PPID) ppid = number;
+      else if (field === PGRP) pgrp = number;
+      else if (field === UTIME) utime = number;
+      else if (field === STIME) stime = number;
+      else if (field === START_TIME) startTicks = number;
+      else if (field === RSS) rss = number;
       field += 1;
       value = 0;
       digits = 0;
@@ -151,14 +196,34 @@ function parseStatBytes(length: number): ProcStat | undefined {
     const digit = (byte as number) - ZERO;
     value = digit >= 0 && digit <= 9 && value >= 0 ? value * 10 + digit : -1;
   }
-  const at = (n: number): number => numbers[n] ?? Number.NaN;
-  if (state === undefined || !Number.isFinite(pid) || !Number.isFinite(at(START_TIME))) return undefined;
-  return { pid, name: statBuffer.toString('utf8', open + 1, close), state, ppid: at(PPID), pgrp: at(PGRP), startTicks: at(START_TIME), cpuTicks: at(UTIME) + at(STIME), rssPages: at(RSS) };
+  if (state === undefined || !Number.isFinite(pid) || !Number.isFinite(startTicks)) return undefined;
+  return { pid, name: statBuffer.toString('utf8', open + 1, close), state, ppid, pgrp, startTicks, cpuTicks: utime + stime, rssPages: rss };
+}
+
+/** The number in statBuffer[start, end), spaces around it ignored (as Number() reads a trimmed string; none: NaN). */
+function numberAt(start: number, end: number): number {
+  let value = Number.NaN;
+  let done = false;
+  for (let i = start; i < end; i += 1) {
+    const byte = statBuffer[i] as number;
+    if (byte === SPACE) {
+      done = !Number.isNaN(value);
+      continue;
+    }
+    const digit = byte - ZERO;
+    if (done || digit < 0 || digit > 9) return Number.NaN;
+    value = Number.isNaN(value) ? digit : value * 10 + digit;
+  }
+  return value;
 }
 
 export function readProcStat(pid: number): ProcStat | undefined {
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  const length = readStatBytes(pid);
+  return statFrom(readStatBytes(pid), pid);
+}
+
+/** The stat just read into statBuffer (its length; undefined: none). */
+function statFrom(length: number | undefined, pid: number): ProcStat | undefined {
   if (length === undefined) return undefined;
   // Never seen: a line as long as the buffer may go on; read it whole.
   if (length >= statBuffer.length) return parseProcStatFile(pid);

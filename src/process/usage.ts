@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { carriesRunToken } from './group.js';
-import { isLiveState, procPids, readCmdline, readProcStat, type ProcStat } from './identity.js';
+import { isLiveState, keptStatAlive, openProcStat, procPids, readCmdline, readKeptStat, readProcStat, type ProcStat } from './identity.js';
 
 /**
  * What a run costs: every live process that carries the run's token (COMMIT_RELAY_RUN_ID), wherever its
@@ -39,13 +39,6 @@ interface SystemUnits {
 }
 
 const TOKEN = 'COMMIT_RELAY_RUN_ID=';
-
-/** What a sample saw of one process: its start ticks, the run it carries (null: none), and its CPU ticks if its run was sampled. */
-interface Seen {
-  readonly startTicks: number;
-  readonly runId: string | null;
-  readonly cpuTicks: number | null;
-}
 
 let units: SystemUnits | undefined;
 
@@ -171,16 +164,54 @@ export function treeOrder(processes: readonly ProcessUsage[]): ProcessUsage[] {
 }
 
 /**
+ * How many /proc/PID/stat fds a sampler keeps open: a quarter of this process's soft limit on open files
+ * (/proc/self/limits), at most 4096; beyond it, a process's stat is opened, read and closed each sample.
+ */
+export function keptFdBound(): number {
+  let soft: number;
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const value = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
+    soft = value === 'unlimited' ? Number.POSITIVE_INFINITY : Number(value);
+  } catch {
+    soft = Number.NaN;
+  }
+  // Unreadable: the usual default soft limit, 1024.
+  return Math.min(4096, Math.floor((Number.isNaN(soft) || soft < 0 ? 1024 : soft) / 4));
+}
+
+/** A process a sample saw (one object per process, updated in place from sample to sample). */
+interface Tracked {
+  /** Its /proc/PID/stat, kept open (-1: none, beyond the bound). */
+  fd: number;
+  startTicks: number;
+  /** The run it carries (null: none of ours). */
+  runId: string | null;
+  /** Its CPU ticks at the last sample that wanted its run (null: that sample did not). */
+  cpuTicks: number | null;
+  /** The last sample that listed it. */
+  seenIn: number;
+}
+
+/**
  * Samples the resources of many runs at once, for the daemon: one pass over /proc per sample. A process's
- * token is read once (a process cannot lose the environment it started with, and the same pid with the same
- * start ticks is the same process), so a sample costs one read of /proc/PID/stat per process on the host
- * plus one environ read per process new since the last sample. CPU % is the ticks used since the previous
- * sample over the time between them.
+ * token is read once (a process cannot lose the environment it started with). Its /proc/PID/stat is kept
+ * open (up to keptFdBound() fds) and read again at offset 0 each sample: one system call, and a read that
+ * succeeds proves the same process (the fd is tied to it: once it is gone, even with its pid reused, the
+ * read fails or reads nothing, and the pid is treated as new). A process not of a wanted run costs that read
+ * and nothing else (its line is not parsed); one of a wanted run, the read and a parse of the bytes. A
+ * process without a kept fd is opened, read and closed, and is the same while its start ticks are. New
+ * processes cost one environ read each. CPU % is the ticks used since the previous sample over the time
+ * between them. close() releases the fds (the sampler stays usable, starting afresh).
  */
 export class UsageSampler {
-  /** pid → the start ticks it was seen with, the run it carries (null: none of ours) and its CPU ticks then. */
-  private seen = new Map<number, Seen>();
+  /** pid → the process seen with it. */
+  private tracked = new Map<number, Tracked>();
+  private keptFds = 0;
+  private samples = 0;
   private previousAt: number | undefined;
+
+  constructor(private readonly maxKeptFds = keptFdBound()) {}
 
   /** Every run in `runIds` with at least one live process, and its usage. */
   sample(runIds: ReadonlySet<string>): Map<string, RunUsage> {
@@ -188,28 +219,78 @@ export class UsageSampler {
     const nowTicks = uptimeTicks(system.ticksPerSecond);
     const at = performance.now();
     const elapsedTicks = this.previousAt === undefined ? Number.NaN : ((at - this.previousAt) / 1000) * system.ticksPerSecond;
-    const seen = new Map<number, Seen>();
+    const round = (this.samples += 1);
     const byRun = new Map<string, { processes: ProcessUsage[]; usedTicks: number }>();
     for (const pid of procPids()) {
       if (pid === process.pid) continue;
-      const stat = liveStat(pid);
-      if (stat === undefined) continue;
-      const before = this.seen.get(pid);
-      const same = before !== undefined && before.startTicks === stat.startTicks;
-      const runId = same ? before.runId : this.tokenOf(pid);
+      let known = this.tracked.get(pid);
+      let stat: ProcStat | undefined;
+      if (known !== undefined && known.fd >= 0) {
+        if (known.runId === null || !runIds.has(known.runId)) {
+          // Not wanted: a read that succeeds is all it costs (its CPU counts afresh from a sample that wants it).
+          if (keptStatAlive(known.fd)) {
+            known.cpuTicks = null;
+            known.seenIn = round;
+            continue;
+          }
+        } else stat = readKeptStat(known.fd, pid);
+        if (stat === undefined || !isLiveState(stat.state)) {
+          // Gone (the pid may be another process's now: new), or a zombie, whose resources are not the run's any more.
+          this.forget(pid, known);
+          known = undefined;
+          if (stat !== undefined) continue;
+        }
+      }
+      let same = stat !== undefined;
+      let fd = -1;
+      if (stat === undefined) {
+        if (this.keptFds < this.maxKeptFds) fd = openProcStat(pid) ?? -1;
+        stat = fd >= 0 ? readKeptStat(fd, pid) : readProcStat(pid);
+        if (stat === undefined || !isLiveState(stat.state)) {
+          this.closeFd(fd);
+          if (known !== undefined) this.forget(pid, known);
+          continue;
+        }
+        same = known !== undefined && known.startTicks === stat.startTicks;
+      }
+      const runId = same && known !== undefined ? known.runId : this.tokenOf(pid);
+      // The environment read by pid was the kept fd's process's only if that process is still there after it.
+      if (!same && fd >= 0 && !keptStatAlive(fd)) {
+        this.closeFd(fd);
+        if (known !== undefined) this.forget(pid, known);
+        continue;
+      }
       // A process inside execve can show part of its new environment for an instant: a young one seen without a token is read again next time.
       const young = nowTicks - stat.startTicks < 2 * system.ticksPerSecond;
       const wanted = runId !== null && runIds.has(runId);
+      const used = same && known !== undefined && known.cpuTicks !== null ? stat.cpuTicks - known.cpuTicks : stat.cpuTicks;
       // Its CPU ticks count from a sample that wanted its run: one not wanted then starts afresh.
-      if (runId !== null || !young) seen.set(pid, { startTicks: stat.startTicks, runId, cpuTicks: wanted ? stat.cpuTicks : null });
+      const cpuTicks = wanted ? stat.cpuTicks : null;
+      if (runId === null && young) {
+        this.closeFd(fd);
+        if (known !== undefined) this.forget(pid, known);
+      } else if (known === undefined) {
+        this.tracked.set(pid, { fd, startTicks: stat.startTicks, runId, cpuTicks, seenIn: round });
+        if (fd >= 0) this.keptFds += 1;
+      } else {
+        if (fd >= 0) {
+          // Only a process without a kept fd gets here with one just opened.
+          known.fd = fd;
+          this.keptFds += 1;
+        }
+        known.startTicks = stat.startTicks;
+        known.runId = runId;
+        known.cpuTicks = cpuTicks;
+        known.seenIn = round;
+      }
       if (!wanted) continue;
-      const used = same && before.cpuTicks !== null ? stat.cpuTicks - before.cpuTicks : stat.cpuTicks;
       let entry = byRun.get(runId);
       if (entry === undefined) byRun.set(runId, (entry = { processes: [], usedTicks: 0 }));
       entry.processes.push(usageOf(pid, stat, system, nowTicks));
       entry.usedTicks += Math.max(0, used);
     }
-    this.seen = seen;
+    // The pids no longer listed: their processes are gone.
+    for (const [pid, known] of this.tracked) if (known.seenIn !== round) this.forget(pid, known);
     this.previousAt = at;
     const result = new Map<string, RunUsage>();
     for (const [runId, entry] of byRun) {
@@ -222,6 +303,30 @@ export class UsageSampler {
       });
     }
     return result;
+  }
+
+  /** Closes every kept fd and forgets every process: the next sample starts afresh (its CPU % unknown). */
+  close(): void {
+    for (const [pid, known] of this.tracked) this.forget(pid, known);
+    this.previousAt = undefined;
+  }
+
+  private forget(pid: number, known: Tracked): void {
+    if (known.fd >= 0) {
+      this.closeFd(known.fd);
+      this.keptFds -= 1;
+      known.fd = -1;
+    }
+    this.tracked.delete(pid);
+  }
+
+  private closeFd(fd: number): void {
+    if (fd < 0) return;
+    try {
+      closeSync(fd);
+    } catch {
+      // Closed already: nothing to release.
+    }
   }
 
   /** The run token this process carries, or null (one environ read). A token of a run not wanted now is kept too: the next sample may want it. */

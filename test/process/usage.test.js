@@ -1,11 +1,12 @@
 // The resources of a run, read from /proc by its token: every process carrying it, whatever its group.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { runProcesses, systemUnits, treeOrder, UsageSampler } from '../../dist/process/usage.js';
 import { waitFor } from '../helpers/home.js';
-import { ProcessTracker, pidOf } from '../helpers/processes.js';
+import { isAlive, ProcessTracker, pidOf } from '../helpers/processes.js';
 
 /** A run: a shell that starts a busy child in another session and a sleeping one in its own group. @param {ProcessTracker} tracker */
 function startRun(tracker) {
@@ -60,4 +61,70 @@ test('treeOrder puts each process after its parent', () => {
 test('systemUnits reads CLK_TCK and the page size from the auxiliary vector, as getconf says them', () => {
   const getconf = (/** @type {string} */ name) => Number(execFileSync('getconf', [name], { encoding: 'utf8' }).trim());
   assert.deepEqual(systemUnits(), { ticksPerSecond: getconf('CLK_TCK'), pageBytes: getconf('PAGESIZE') });
+});
+
+/** A quiet run in its own group: `sleep 600`, or the command given. @param {ProcessTracker} tracker @param {string} runId */
+function startSleep(tracker, runId, command = ['sleep', '600']) {
+  const child = spawn(command[0] ?? 'sleep', command.slice(1), { detached: true, stdio: 'ignore', env: { ...process.env, COMMIT_RELAY_RUN_ID: runId } });
+  child.unref();
+  return tracker.group(pidOf(child));
+}
+
+const openFds = () => readdirSync('/proc/self/fd').length;
+
+test('the sampler keeps a /proc/PID/stat fd per process, reports what a sampler without them reports, and close() releases them', async (t) => {
+  const tracker = new ProcessTracker();
+  t.after(() => tracker.cleanup());
+  // Three processes, one group (tracker.cleanup() kills them all).
+  const run = { runId: randomUUID() };
+  startSleep(tracker, run.runId, ['sh', '-c', 'sleep 600 & sleep 600 & wait']);
+  const runs = new Set([run.runId]);
+  const kept = new UsageSampler();
+  const unkept = new UsageSampler(0);
+  await waitFor(() => kept.sample(runs).get(run.runId)?.processes.length === 3 || undefined, { what: 'the run\'s three processes' });
+  kept.close();
+  const before = openFds();
+  const withFds = kept.sample(runs).get(run.runId);
+  const during = openFds();
+  const withoutFds = unkept.sample(runs).get(run.runId);
+  assert.equal(openFds(), during, 'a sampler bound to no fds keeps none');
+  kept.close();
+  assert.equal(openFds(), before, 'close() releases every kept fd');
+  assert.ok(during >= before + 3, `an fd kept per process (${before} before, ${during} after)`);
+  const pids = (/** @type {import('../../dist/process/usage.js').RunUsage | undefined} */ usage) => usage?.processes.map((p) => p.pid);
+  assert.deepEqual(pids(withFds), pids(withoutFds), 'the same processes either way');
+  assert.deepEqual(pids(kept.sample(runs).get(run.runId)), pids(withoutFds), 'a sampler closed samples afresh');
+  kept.close();
+});
+
+test('a pid whose process is replaced (its kept fd reads nothing) is a new process, with its own run', async (t) => {
+  const tracker = new ProcessTracker();
+  t.after(() => tracker.cleanup());
+  const first = randomUUID();
+  const second = randomUUID();
+  const sampler = new UsageSampler();
+  t.after(() => sampler.close());
+  const pid = startSleep(tracker, first);
+  await waitFor(() => sampler.sample(new Set([first])).get(first)?.processes[0]?.pid === pid || undefined, { what: 'the first run\'s process' });
+  process.kill(pid, 'SIGKILL');
+  await waitFor(() => !isAlive(pid) || undefined, { what: 'the first process reaped' });
+  // The next process started gets the same pid (/proc/sys/kernel/ns_last_pid, root only); another process may take it first: again.
+  let reused;
+  for (let attempt = 0; attempt < 20 && reused === undefined; attempt += 1) {
+    try {
+      writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1));
+    } catch {
+      t.skip('the next pid cannot be chosen (ns_last_pid needs root)');
+      return;
+    }
+    const next = startSleep(tracker, second);
+    if (next === pid) reused = next;
+    else process.kill(next, 'SIGKILL');
+  }
+  assert.equal(reused, pid, 'the pid was reused');
+  const usage = await waitFor(() => {
+    const sample = sampler.sample(new Set([first, second]));
+    return sample.get(second)?.processes[0]?.pid === pid ? sample : undefined;
+  }, { what: 'the second run seen at the reused pid' });
+  assert.equal(usage.has(first), false, 'the first run is gone');
 });
