@@ -86,9 +86,12 @@ test('a permission prompt: health blocked, never stalled, a workers_blocked aler
   await waitFor(() => healthOf(t.home, id) === 'healthy', { what: 'the worker to be healthy again' });
   const resolved = await waitFor(() => alerts(t.home).find((a) => a.id === raised.id && a.status === 'resolved'), { what: 'the alert to be resolved' });
   assert.ok(resolved.resolved_at);
-  const log = readFileSync(coord(t.home, 'pm-activity.jsonl'), 'utf8');
+  // The event follows the alerts file's write (appended just after it, under the alerts lock): waited for, not raced.
+  const log = await waitFor(() => {
+    const text = readFileSync(coord(t.home, 'pm-activity.jsonl'), 'utf8');
+    return /"event":"alert_resolved".*"type":"workers_blocked"/.test(text) ? text : undefined;
+  }, { what: 'the alert_resolved event' });
   assert.match(log, /"event":"alert_raised".*"type":"workers_blocked"/);
-  assert.match(log, /"event":"alert_resolved".*"type":"workers_blocked"/);
 }));
 
 test('blocked past blocked_timeout_seconds: stopped and restarted as a stall, the reason says blocked too long', { timeout: 60_000 }, () => withHome({
