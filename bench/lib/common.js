@@ -481,3 +481,25 @@ export function figure(id, label, value, unit, goal) {
 
 export const below = (limit, unit) => ({ text: `< ${limit} ${unit}`, check: (v) => v < limit });
 export const equals = (expected) => ({ text: `= ${expected}`, check: (v) => v === expected });
+
+/**
+ * The daemon in this process, as pm-daemon runs it (its settings from the home and `flags`, the file logger, the pass
+ * hooks that keep the alerts), with `onPass` told of each pass's report first. `flush` writes out the log.
+ */
+export async function inProcessDaemon(paths, flags, onPass) {
+  const { Daemon } = await import(join(DIST, 'daemon', 'daemon.js'));
+  const { createFileLogger } = await import(join(DIST, 'log.js'));
+  const { createPassHooks } = await import(join(DIST, 'daemon', 'alerts-and-metrics.js'));
+  const { loadDaemonSettings } = await import(join(DIST, 'config', 'load.js'));
+  const settings = loadDaemonSettings(paths, {}, flags);
+  const { logger, flush } = createFileLogger(paths.daemonLog, settings.logLevel);
+  const inner = createPassHooks(paths, settings, logger);
+  const hooks = {
+    afterPass: (report) => {
+      onPass(report);
+      return inner.afterPass?.(report);
+    },
+    beforeStop: () => inner.beforeStop?.(),
+  };
+  return { daemon: new Daemon({ paths, env: {}, flags, logger, hooks }), flush };
+}

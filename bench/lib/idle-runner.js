@@ -6,17 +6,12 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
-import { benchEnv, bootId, cleanupAll, DIST, installExitHandlers, makeHome, makeSpec, procStartTicks, RESULTS, round, sleep, writeJsonAtomic } from './common.js';
+import { benchEnv, bootId, cleanupAll, inProcessDaemon, installExitHandlers, makeHome, makeSpec, procStartTicks, RESULTS, round, sleep, writeJsonAtomic } from './common.js';
 import { summarizeProfile } from './profile.js';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
 const { n = 1000, seconds = 20, profile = false } = cfg;
 installExitHandlers();
-
-const { Daemon } = await import(join(DIST, 'daemon', 'daemon.js'));
-const { createFileLogger } = await import(join(DIST, 'log.js'));
-const { createPassHooks } = await import(join(DIST, 'daemon', 'alerts-and-metrics.js'));
-const { loadDaemonSettings } = await import(join(DIST, 'config', 'load.js'));
 
 const TYPE = 'bench';
 const { paths } = await makeHome(`idle-${n}`, {
@@ -40,12 +35,8 @@ setInterval(() => { const k = i++ % n; const id = 'bench-idle-' + String(k).padS
 fs.writeFileSync(f + '.tmp', JSON.stringify({ worker_id: id, timestamp: new Date().toISOString(), status: 'in_progress', progress_pct: 10 + (i % 80), message: 'step', run_id: 'run-bench-' + k }) + '\\n');
 fs.renameSync(f + '.tmp', f); }, 60000 / n);`, paths.checkins, String(n)], { stdio: 'ignore' });
 
-const settings = loadDaemonSettings(paths, {}, { maxConcurrentWorkers: n });
-const { logger, flush } = createFileLogger(paths.daemonLog, settings.logLevel);
-const inner = createPassHooks(paths, settings, logger);
 let passes = 0;
-const hooks = { afterPass: (r) => { passes += 1; return inner.afterPass?.(r); }, beforeStop: () => inner.beforeStop?.() };
-const daemon = new Daemon({ paths, env: {}, flags: { maxConcurrentWorkers: n }, logger, hooks });
+const { daemon, flush } = await inProcessDaemon(paths, { maxConcurrentWorkers: n }, () => (passes += 1));
 let result;
 try {
   await daemon.start();

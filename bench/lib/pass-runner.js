@@ -14,18 +14,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
-import { benchEnv, bootId, cleanupAll, DIST, installExitHandlers, makeHome, makeSpec, procStartTicks, RESULTS, round, summarize, writeJsonAtomic } from './common.js';
+import { benchEnv, bootId, cleanupAll, inProcessDaemon, installExitHandlers, makeHome, makeSpec, procStartTicks, RESULTS, round, summarize, writeJsonAtomic } from './common.js';
 import { summarizeProfile } from './profile.js';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
 const { kind = 'pending', n = 1000, passes = 20, churn = 0, profile = false } = cfg;
 
 installExitHandlers();
-
-const { Daemon } = await import(join(DIST, 'daemon', 'daemon.js'));
-const { createFileLogger } = await import(join(DIST, 'log.js'));
-const { createPassHooks } = await import(join(DIST, 'daemon', 'alerts-and-metrics.js'));
-const { loadDaemonSettings } = await import(join(DIST, 'config', 'load.js'));
 
 const TYPE = 'bench';
 const { paths } = await makeHome(`pass-${kind}-${n}`, {
@@ -96,18 +91,10 @@ for (const [i, id] of ids.entries()) {
 }
 const setupMs = performance.now() - setupStarted;
 
-const settings = loadDaemonSettings(paths, {}, { maxConcurrentWorkers: 0 });
-const { logger, flush } = createFileLogger(paths.daemonLog, settings.logLevel);
-const inner = createPassHooks(paths, settings, logger);
 const reports = [];
-const hooks = {
-  afterPass: (r) => {
-    reports.push({ passMs: r.passMs, cpuMs: r.cpuMs, actions: r.plan.actions.length, events: r.plan.events.length + r.observation.newCheckins.length, workers: r.observation.workers.length });
-    return inner.afterPass?.(r);
-  },
-  beforeStop: () => inner.beforeStop?.(),
-};
-const daemon = new Daemon({ paths, env: {}, flags: { maxConcurrentWorkers: 0 }, logger, hooks });
+const { daemon, flush } = await inProcessDaemon(paths, { maxConcurrentWorkers: 0 }, (r) => {
+  reports.push({ passMs: r.passMs, cpuMs: r.cpuMs, actions: r.plan.actions.length, events: r.plan.events.length + r.observation.newCheckins.length, workers: r.observation.workers.length });
+});
 
 async function measure(fn) {
   const cpu0 = process.cpuUsage();
