@@ -47,6 +47,8 @@ export interface DaemonSettings {
   readonly massActionMin: number;
   /** Each running worker's CPU and memory are sampled this often (seconds); 0: never (no memory limits either). */
   readonly resourceSampleSeconds: number;
+  /** The daemon's starts are forked by its launcher (process/launcher.ts), not by the daemon itself. */
+  readonly launcher: boolean;
   readonly logLevel: NonNullable<DaemonConfigFile['log_level']>;
   readonly alerts: AlertThresholds;
   readonly alertHook: readonly string[] | undefined;
@@ -157,6 +159,7 @@ export function loadDaemonSettings(paths: HomePaths, env: NodeJS.ProcessEnv, fla
     checkinBatchMs: envNumber(env, 'PM_CHECKIN_BATCH_MS', count) ?? file.checkin_batch_ms ?? DEFAULTS.checkinBatchMs,
     massActionMin: file.mass_action_min ?? DEFAULTS.massActionMin,
     resourceSampleSeconds: file.resource_sample_seconds ?? DEFAULTS.resourceSampleSeconds,
+    launcher: envBoolean(env, 'PM_LAUNCHER') ?? file.launcher ?? false,
     logLevel: flags.logLevel ?? ((level !== undefined && level !== '' ? level : undefined) as DaemonSettings['logLevel'] | undefined) ?? file.log_level ?? DEFAULTS.logLevel,
     alerts: Object.freeze(alertThresholdsSchema.parse({ ...file.alerts, ...zombieThresholdFromEnv(env) })),
     alertHook: file.alert_hook ? Object.freeze([...file.alert_hook]) : undefined,

@@ -64,6 +64,8 @@ export const daemonConfigFileSchema = z.strictObject({
   mass_action_min: z.number().int().positive().optional(),
   /** How often the daemon samples each running worker's CPU and memory (whole run); 0 turns sampling (and memory limits) off. */
   resource_sample_seconds: z.number().nonnegative().optional(),
+  /** The daemon's starts forked by its launcher (scripts/lib/launcher.pl) rather than by itself. */
+  launcher: z.boolean().optional(),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   alerts: alertThresholdsSchema.partial().optional(),
   /** argv run with each raised or resolved alert as JSON on stdin. */

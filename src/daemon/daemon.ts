@@ -95,7 +95,7 @@ export class Daemon {
   private readonly children = new Map<string, WorkerChild>();
   /** Shims started ahead of workers' next runs (worker/standbys.ts). */
   private readonly standbys = new Standbys();
-  /** Forks the shims of the daemon's starts (process/launcher.ts): started at the first start. */
+  /** Forks the shims of the daemon's starts when settings.launcher (process/launcher.ts): started at the first start. */
   private readonly launcher = new Launcher((error) => this.events.reportError('the launcher (its unanswered starts are tried again)', error));
   /** The run of each child in `children` (for the orphan check when its spec leaves active/). */
   private readonly childRuns = new Map<string, Departed>();
@@ -451,7 +451,7 @@ export class Daemon {
       observer: this.observer,
       emit: (events) => this.emit(events),
       requestPass: () => this.requestPass(),
-      lifecycle: () => ({ paths: this.paths, workerTypes: this.inputs.workerTypes, emit: (events) => this.emit(events), standbys: this.standbys, launcher: this.launcher }),
+      lifecycle: () => ({ paths: this.paths, workerTypes: this.inputs.workerTypes, emit: (events) => this.emit(events), standbys: this.standbys, ...(this.settings.launcher ? { launcher: this.launcher } : {}) }),
       adoptChild: (id, child, run) => this.adoptChild(id, child, run),
       startedRun: (id) => (this.children.has(id) ? this.childRuns.get(id) : undefined),
       count: (name) => this.events.count(name),

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { events, eventsOf, pmState, stopDaemon } from '../helpers/daemon.js';
 import { QUICK, fixtureCommand as fixture, readJson, run, waitFor } from '../helpers/home.js';
-import { isAlive } from '../helpers/processes.js';
+import { isAlive, procStat } from '../helpers/processes.js';
 import { withHome } from '../helpers/scope.js';
 import { specPath } from '../helpers/specs.js';
 
@@ -51,23 +51,29 @@ describe('the daemon with real workers', () => {
     await waitFor(() => !execFileSync('ps', ['-eo', 'args']).toString().includes(workerId), { what: 'no process left' });
   }));
 
-  test('kill -9 of a whole group is a zombie, then a restart', () => withHome({ types: { steady: { command: fixture('checkin-loop.sh', '0.2'), ...quick, restart_backoff_seconds: 0 } } }, async ({ home, startDaemon }) => {
-    const { workerId } = await queue(home, 'steady');
-    await startDaemon();
-    const first = await waitFor(() => {
-      const spec = readJson(specPath(home, 'active', workerId));
-      return spec.status === 'running' && spec.execution.pid;
-    }, { what: 'worker running' });
-    process.kill(-first, 'SIGKILL');
-    await waitFor(() => eventsOf(home, workerId, 'zombie_detected').length === 1, { what: 'zombie_detected', timeoutMs: 5000 });
-    const second = await waitFor(() => {
-      const spec = readJson(specPath(home, 'active', workerId));
-      return spec.status === 'running' && spec.execution.pid !== first && spec.execution.pid;
-    }, { what: 'restarted worker' });
-    assert.ok(isAlive(second));
-    await waitFor(() => eventsOf(home, workerId, 'worker_restarted').length === 1, { what: 'worker_restarted' });
-    assert.equal(readJson(specPath(home, 'active', workerId)).execution.restart_count, 1);
-  }));
+  for (const launcher of [false, true]) {
+    const how = launcher ? ' (PM_LAUNCHER=1: each start forked by the launcher, whose child the shim is)' : '';
+    test(`kill -9 of a whole group is a zombie, then a restart${how}`, () => withHome({ types: { steady: { command: fixture('checkin-loop.sh', '0.2'), ...quick, restart_backoff_seconds: 0 } } }, async ({ home, startDaemon }) => {
+      const { workerId } = await queue(home, 'steady');
+      const daemon = await startDaemon(launcher ? { env: { PM_LAUNCHER: '1' } } : {});
+      const first = await waitFor(() => {
+        const spec = readJson(specPath(home, 'active', workerId));
+        return spec.status === 'running' && spec.execution.pid;
+      }, { what: 'worker running' });
+      const parent = procStat(first)?.ppid;
+      if (launcher) assert.match(readFileSync(`/proc/${parent}/cmdline`, 'latin1'), /launcher\.pl/, 'the launcher forked the shim');
+      else assert.equal(parent, daemon.child.pid, 'the daemon forked the shim');
+      process.kill(-first, 'SIGKILL');
+      await waitFor(() => eventsOf(home, workerId, 'zombie_detected').length === 1, { what: 'zombie_detected', timeoutMs: 5000 });
+      const second = await waitFor(() => {
+        const spec = readJson(specPath(home, 'active', workerId));
+        return spec.status === 'running' && spec.execution.pid !== first && spec.execution.pid;
+      }, { what: 'restarted worker' });
+      assert.ok(isAlive(second));
+      await waitFor(() => eventsOf(home, workerId, 'worker_restarted').length === 1, { what: 'worker_restarted' });
+      assert.equal(readJson(specPath(home, 'active', workerId)).execution.restart_count, 1);
+    }));
+  }
 
   test('a second daemon for the same home is refused, naming the first', () => withHome({}, async ({ home, startDaemon }) => {
     const daemon = await startDaemon();
