@@ -18,6 +18,7 @@ export const QUICK_SETTINGS_CHECKS: Readonly<Record<string, Check>> = {
   checkin_batch_ms: wholeAtLeast(0),
   mass_action_min: wholeAtLeast(1),
   resource_sample_seconds: atLeastZero,
+  launcher: isBoolean,
   log_level: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
   alert_hook: argv,
   alert_hook_timeout_seconds: positive,
