@@ -49,15 +49,12 @@ try {
     await session.post('Profiler.setSamplingInterval', { interval: 200 });
     await session.post('Profiler.start');
   }
-  // (An instrumented run, with --import of a script that times functions into globalThis.__t, counts the window only.)
-  if (globalThis.__t) for (const k of Object.keys(globalThis.__t)) delete globalThis.__t[k];
   const p0 = passes;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await sleep(seconds * 1000);
   const cpu = process.cpuUsage(cpu0);
   const ms = performance.now() - t0;
-  const timed = globalThis.__t ? JSON.parse(JSON.stringify(globalThis.__t)) : undefined;
   let top;
   if (session) {
     const { profile: data } = await session.post('Profiler.stop');
@@ -66,7 +63,7 @@ try {
     writeFileSync(file, JSON.stringify(data));
     top = { file, top: summarizeProfile(data, 25) };
   }
-  result = { n, seconds: round(ms / 1000, 1), cpu_pct: round(((cpu.user + cpu.system) / 1000 / ms) * 100, 2), passes: passes - p0, timed, rss_mb: round(process.memoryUsage().rss / 2 ** 20), profile: top };
+  result = { n, seconds: round(ms / 1000, 1), cpu_pct: round(((cpu.user + cpu.system) / 1000 / ms) * 100, 2), passes: passes - p0, rss_mb: round(process.memoryUsage().rss / 2 ** 20), profile: top };
   await daemon.stop('bench');
   flush();
 } finally {

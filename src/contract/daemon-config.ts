@@ -58,7 +58,7 @@ export const daemonConfigFileSchema = z.strictObject({
   max_concurrent_workers: z.number().int().nonnegative().optional(),
   /** Wait this long after the last event before a pass, to batch a burst of events. */
   debounce_ms: z.number().int().nonnegative().optional(),
-  /** Check-ins alone (no other change) ask for at most one pass per this many ms (default 1000). */
+  /** Check-ins alone (no other change) ask for at most one pass per this many ms (default 2000; longer in a big fleet). */
   checkin_batch_ms: z.number().int().nonnegative().optional(),
   /** The guard holds kills/death verdicts when one pass would act on at least this many workers and more than half the fleet. */
   mass_action_min: z.number().int().positive().optional(),

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { constants } from 'node:os';
 import { join } from 'node:path';
 import { RelayError } from '../errors.js';
+import { decodeStatus } from '../store/exits.js';
 import { projectRoot } from '../store/home.js';
 
 /**
@@ -49,24 +49,22 @@ export class LaunchedChild extends EventEmitter {
     if (!this.held && this.exitCode === null && this.signalCode === null) this.hold(1);
     this.held = true;
   }
-  /** Called with the wait status the launcher reported. */
+  /** Called with the wait status the launcher reported (as a shell status: the code, or 128 + the signal). */
   ended(status: number): void {
     if (this.exitCode !== null || this.signalCode !== null) return;
     this.unref();
     const signal = status & 0x7f;
-    if (signal !== 0) this.signalCode = (signalName(signal) ?? 'SIGKILL') as NodeJS.Signals;
-    else this.exitCode = (status >> 8) & 0xff;
+    const { exit_code, signal: name } = decodeStatus(signal !== 0 ? 128 + signal : (status >> 8) & 0xff);
+    this.exitCode = exit_code;
+    this.signalCode = name as NodeJS.Signals | null;
     this.emit('exit', this.exitCode, this.signalCode);
   }
 }
 
-const SIGNAL_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(constants.signals).map(([name, number]) => [number, name]));
-const signalName = (n: number): string | undefined => SIGNAL_NAMES.get(n);
-
 /** Ends reported before the pid's start was (a child that ended at once): kept for its start, a few at most. */
 const EARLY_EXITS_KEPT = 256;
 
-export const launcherPath = (): string => join(projectRoot(), 'scripts', 'lib', 'launcher.pl');
+const launcherPath = (): string => join(projectRoot(), 'scripts', 'lib', 'launcher.pl');
 
 export class Launcher {
   private process: ChildProcess | undefined;
@@ -88,9 +86,9 @@ export class Launcher {
     const launcher = this.ensure();
     const seq = (this.seq += 1);
     const out = request.output === 'pipe' ? '|' : request.output === null ? '' : `/proc/${process.pid}/fd/${request.output}`;
-    const env = Object.entries(request.env).filter((e): e is [string, string] => e[1] !== undefined && !e[0].includes('=') && !e[0].includes('\0') && !e[1].includes('\0'));
+    const env = Object.entries(request.env).filter((e): e is [string, string] => e[1] !== undefined);
     const fields = ['L', String(seq), request.cwd, out, String(env.length), ...env.map(([k, v]) => `${k}=${v}`), String(request.argv.length), ...request.argv];
-    if (fields.some((f) => f.includes('\0'))) return Promise.reject(new RelayError('SPAWN_FAILED', 'cannot start: an argument holds a NUL byte'));
+    if (fields.some((f) => f.includes('\0'))) return Promise.reject(new RelayError('SPAWN_FAILED', 'cannot start: an argument or environment variable holds a NUL byte'));
     return new Promise((resolve, reject) => {
       this.pending.set(seq, { resolve, reject });
       // While an answer is awaited, it keeps this process alive (else a daemon whose first pass starts workers would end).
