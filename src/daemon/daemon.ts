@@ -21,7 +21,7 @@ import { PassInputs } from './inputs.js';
 import { Observer, type Departed, type Observation } from './observer.js';
 import { departedRuns, findOrphansAtStart, OrphanGuard, stopOrphans } from './orphans.js';
 import { homePermissionWarnings } from './permissions.js';
-import { PassScheduler, type PassRequest } from './scheduler.js';
+import { PassScheduler, type PassCost, type PassRequest } from './scheduler.js';
 import { claimDaemonSlot, claimRestoredEvent, releaseDaemonSlot, restoreClaimIfLost, type DaemonClaim } from './singleton.js';
 import { PmStateText, type DaemonCounters } from './state.js';
 import { HomeWatch } from './home-watch.js';
@@ -151,7 +151,10 @@ export class Daemon {
       intervalMs: this.settings.loopIntervalSeconds * 1000,
       runPass: (request) => this.pass(request),
       onError: (error) => this.events.reportError('pass', error),
-      onTick: () => this.watch.ensure(),
+      // A folder whose watch was (re)started may have changed unseen: that tick's pass reads everything.
+      onTick: () => {
+        if (!this.watch.ensure()) this.scheduler.wantFull();
+      },
     });
     this.orphanGuard = new OrphanGuard(this.settings.massActionMin);
     this.housekeeping = new Housekeeping({
@@ -265,14 +268,16 @@ export class Daemon {
     return this.scheduler.runNow();
   }
 
-  /** One pass; answers its CPU time in ms (the scheduler paces check-in passes by it). */
-  private async pass(request: PassRequest): Promise<number> {
+  /** One pass; answers its CPU time in ms, and a full reading's (the scheduler paces check-in passes and full readings by them). */
+  private async pass(request: PassRequest): Promise<PassCost> {
     const cpuStart = process.cpuUsage();
     const started = performance.now();
     const reload = this.inputs.reloadWorkerTypesIfChanged();
     // Specs set aside for a type that was unknown are read again: the type may be there now.
     if (reload.changed) this.observer.recheckRejected();
+    const readingStart = process.cpuUsage();
     const observation = this.observer.observe(request.full || reload.changed ? undefined : request);
+    const reading = process.cpuUsage(readingStart);
     this.lastObservation = observation;
     this.watch.recheckExits(request.exits, observation);
     const events: EventInput[] = [...reload.events];
@@ -298,7 +303,7 @@ export class Daemon {
       this.logger.warn({ worker_id: ignored.workerId, reason: ignored.reason }, 'check-in ignored');
       events.push({ event: 'checkin_ignored', worker_id: ignored.workerId, data: { reason: ignored.reason } });
     }
-    if (request.full) await this.keepClaim();
+    if (request.full || request.periodic) await this.keepClaim();
     this.stopDeparted(observation);
 
     if (this.healthSeed !== undefined) seedHealth(this.observer, this.healthSeed, observation.workers);
@@ -348,14 +353,14 @@ export class Daemon {
       this.events.reportError('fleet leases', error);
     }
     // Now and then, the slow housekeeping (housekeeping.ts).
-    if (request.full) await this.housekeeping.afterFullPass(observation);
+    if (request.full || request.periodic) await this.housekeeping.afterSlowPass(observation);
     this.loops += 1;
     const passMs = performance.now() - started;
     this.writeState(observation, plan, queue.queued.length, passMs);
     const cpu = process.cpuUsage(cpuStart);
     const cpuMs = (cpu.user + cpu.system) / 1000;
     await this.options.hooks?.afterPass?.({ daemon: this, observation, plan, passMs, cpuMs, tasksQueued: queue.queued.length, rateLimitPauses: this.pauses.rateLimitPauses(), resources: this.resources.current(observation.workers), ...(this.fleet?.queueCounts !== undefined ? { queueJobs: this.fleet.queueCounts as Record<QueueJobState, number> } : {}) });
-    return cpuMs;
+    return { cpuMs, fullReadingMs: (reading.user + reading.system) / 1000 };
   }
 
   /** The rate-limit policies and compiled patterns of the worker types in force (rebuilt when they change). */

@@ -13,7 +13,8 @@ import { statSync, watch, type FSWatcher } from 'node:fs';
  * 100 idle workers that was most of the daemon's CPU. The daemon only needs to know that something changed.
  *
  * A folder that cannot be watched (missing, removed and re-created, inotify limit reached) is retried by
- * ensure(), which the daemon calls on every timed pass; until then the timed passes see its changes.
+ * ensure(), which the daemon calls at every periodic tick; until then every tick's pass reads everything (see
+ * PassScheduler: the reading of every file is otherwise paced).
  */
 export interface WatchTarget {
   readonly folder: string;
@@ -32,9 +33,14 @@ export class FolderWatcher {
     private readonly onError: (folder: string, error: unknown) => void,
   ) {}
 
-  /** Starts a watch on each folder that has none, or whose folder was replaced since. Never throws. */
-  ensure(): void {
-    if (this.closed) return;
+  /**
+   * Starts a watch on each folder that has none, or whose folder was replaced since. Never throws. Answers whether
+   * every folder was watched already (steady): false when one was (re)started or cannot be watched, so that changes
+   * made meanwhile may have gone unseen (the next pass must read everything).
+   */
+  ensure(): boolean {
+    if (this.closed) return false;
+    let steady = true;
     for (const { folder, accept } of this.targets) {
       let ino: number;
       try {
@@ -42,10 +48,12 @@ export class FolderWatcher {
       } catch (error) {
         this.unwatch(folder);
         this.fail(folder, error);
+        steady = false;
         continue;
       }
       const current = this.watched.get(folder);
       if (current !== undefined && current.ino === ino) continue;
+      steady = false;
       this.unwatch(folder);
       try {
         const watcher = watch(folder, { persistent: true }, (_event, name) => {
@@ -64,6 +72,7 @@ export class FolderWatcher {
         this.fail(folder, error);
       }
     }
+    return steady;
   }
 
   /** The folders being watched now. */

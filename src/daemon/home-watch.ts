@@ -57,9 +57,9 @@ export class HomeWatch {
     this.watcher.ensure();
   }
 
-  /** Re-establishes the watch on a folder that was replaced (at each periodic tick). */
-  ensure(): void {
-    this.watcher?.ensure();
+  /** Re-establishes the watch on a folder that was replaced (at each periodic tick); false unless every folder was watched already. */
+  ensure(): boolean {
+    return this.watcher?.ensure() ?? false;
   }
 
   close(): void {

@@ -18,13 +18,13 @@ export interface HousekeepingDeps {
 }
 
 /**
- * The daemon's slow housekeeping, at its start and now and then after a full pass: tasks a crash left
+ * The daemon's slow housekeeping, at its start and now and then after a periodic or full pass: tasks a crash left
  * unsettled (every 12th: a minute at the default interval), the events a killed writer left
  * unlogged (the first and every 12th after), leftover temp files (every 60th). None
  * of it is ever fatal: a failure is reported and the daemon goes on.
  */
 export class Housekeeping {
-  private fullPasses = 0;
+  private slowPasses = 0;
   private readonly outbox: OutboxRecovery;
 
   constructor(private readonly deps: HousekeepingDeps) {
@@ -36,10 +36,10 @@ export class Housekeeping {
     this.removeStaleTempFiles();
   }
 
-  async afterFullPass(observation: Observation): Promise<void> {
-    this.fullPasses += 1;
-    if (this.fullPasses % 12 === 0) await this.reconcile(new Set(observation.workers.map((w) => w.spec.worker_id)));
-    if (this.fullPasses % 12 === 1) {
+  async afterSlowPass(observation: Observation): Promise<void> {
+    this.slowPasses += 1;
+    if (this.slowPasses % 12 === 0) await this.reconcile(new Set(observation.workers.map((w) => w.spec.worker_id)));
+    if (this.slowPasses % 12 === 1) {
       try {
         this.outbox.recover(
           observation.workers.map((w) => w.spec),
@@ -49,7 +49,7 @@ export class Housekeeping {
         this.deps.reportError('log the events a killed writer left', error);
       }
     }
-    if (this.fullPasses % 60 === 0) this.removeStaleTempFiles();
+    if (this.slowPasses % 60 === 0) this.removeStaleTempFiles();
   }
 
   /** Temp files a killed writer left (older than STALE_TEMP_MS: never a live write's) are removed, one event each. */

@@ -3,6 +3,8 @@ import type { Clock, Timer } from '../core/clock.js';
 /** What the next pass must read: everything (full), or only these check-ins and process ends (incremental). */
 export interface PassRequest {
   readonly full: boolean;
+  /** The periodic tick asked for it (the daemon's slower duties ride on these passes: its claim, housekeeping). */
+  readonly periodic: boolean;
   readonly checkins: ReadonlySet<string>;
   readonly exits: ReadonlySet<string>;
 }
@@ -17,12 +19,21 @@ export interface SchedulerOptions {
   readonly intervalMs: number;
   /**
    * Runs one pass; the scheduler never calls it while the last call is running. A throw is handed to onError. It may
-   * answer the pass's CPU time in ms: the batching of check-ins keeps to a share of a core with it (see checkinBatch).
+   * answer what the pass cost in CPU time (ms; a number is the whole pass's): the batching of check-ins and the pace
+   * of full readings keep to a share of a core with it (see checkinBatch, fullReadingEvery).
    */
-  readonly runPass: (request: PassRequest) => Promise<number | void>;
+  readonly runPass: (request: PassRequest) => Promise<number | PassCost | void>;
   readonly onError: (error: unknown) => void;
   /** At each periodic tick, before the pass it asks for. */
   readonly onTick?: () => void;
+}
+
+/** What a pass cost, in ms of CPU time. */
+export interface PassCost {
+  /** The whole pass. */
+  readonly cpuMs: number;
+  /** Of a full pass, its full reading alone (listing and stat'ing every file): what pacing the full reading spares. */
+  readonly fullReadingMs?: number;
 }
 
 /** How a pass is asked for (see request). */
@@ -35,6 +46,11 @@ export interface RequestKind {
   readonly processEnded?: boolean;
   /** With processEnded: workers whose exit records appeared (their processes are checked in full). */
   readonly exits?: readonly string[];
+  /**
+   * Time alone asks (the periodic tick, a health deadline): nothing on disk is known to have changed, so the pass
+   * reads everything only when the full reading is due (see fullReadingEvery); else it reads what the watch named.
+   */
+  readonly timed?: 'tick' | 'deadline';
 }
 
 /**
@@ -43,6 +59,16 @@ export interface RequestKind {
  * pass's interval. 200 workers' passes fit in the 2 s default; 1,000 workers' pass of about 25 ms waits 5 s.
  */
 export const CHECKIN_PASS_SHARE = 0.005;
+
+/**
+ * The full reading (every spec and check-in listed and stat'ed, due identities re-read: the safety net for a missed
+ * event) at a pass time alone asked for keeps to this share of a core: it is made at every periodic tick while it
+ * costs less than this share of the interval (10 ms at 5 s: a hundred workers or so), else every few ticks, and at
+ * least every FULL_READING_MAX_TICKS (1,000 workers' reading of about 90 ms: every 45 s). A pass asked for by a
+ * change the watch did not name, or after a folder's watch was (re)started, reads in full whatever the cost.
+ */
+export const FULL_READING_SHARE = 0.002;
+export const FULL_READING_MAX_TICKS = 12;
 
 /**
  * When the daemon passes, and what each pass reads. Folder events, a child's exit, a health deadline and
@@ -64,6 +90,12 @@ export class PassScheduler {
   private again = false;
   /** The CPU time of passes that read check-ins alone, averaged (ms; undefined until one reported it). */
   private checkinPassMs: number | undefined;
+  /** The CPU time of full readings, averaged (ms; undefined until one reported it). */
+  private fullReadingMs: number | undefined;
+  /** When the last full pass was taken (clock ms; undefined: none yet). */
+  private lastFullAt: number | undefined;
+  /** What time asked for, since the last pass. */
+  private timedWanted: 'tick' | 'deadline' | undefined;
 
   constructor(private readonly options: SchedulerOptions) {}
 
@@ -78,7 +110,7 @@ export class PassScheduler {
       this.tickTimer = this.options.clock.setTimeout(() => {
         tick();
         this.options.onTick?.();
-        this.request();
+        this.request({ timed: 'tick' });
       }, this.options.intervalMs);
     };
     if (this.running && this.tickTimer === undefined) tick();
@@ -96,6 +128,11 @@ export class PassScheduler {
    */
   request(kind: RequestKind = {}): void {
     if (!this.running) return;
+    if (kind.timed !== undefined) {
+      if (this.timedWanted !== 'tick') this.timedWanted = kind.timed;
+      this.schedule(this.options.debounceMs);
+      return;
+    }
     if (kind.lazy === true) {
       for (const id of kind.checkins ?? []) this.checkins.add(id);
       if (kind.checkins === undefined) this.fullWanted = true;
@@ -133,6 +170,16 @@ export class PassScheduler {
     return Math.max(checkinBatchMs, Math.min(intervalMs, byCost));
   }
 
+  /**
+   * How often a time-asked pass reads everything: at every tick while a full reading costs under FULL_READING_SHARE of
+   * the interval, else as often as that share allows, and at least every FULL_READING_MAX_TICKS ticks.
+   */
+  fullReadingEvery(): number {
+    const { intervalMs } = this.options;
+    const byCost = this.fullReadingMs === undefined ? 0 : this.fullReadingMs / FULL_READING_SHARE;
+    return Math.max(intervalMs, Math.min(intervalMs * FULL_READING_MAX_TICKS, byCost));
+  }
+
   /** Looks at these workers' processes again after `ms` (a shim seen alive after writing its exit record). */
   recheckExits(ids: Iterable<string>, ms: number): void {
     for (const id of ids) this.exits.add(id);
@@ -153,7 +200,7 @@ export class PassScheduler {
     if (delay >= intervalMs) return;
     this.deadlineTimer = clock.setTimeout(() => {
       this.deadlineTimer = undefined;
-      this.request();
+      this.request({ timed: 'deadline' });
     }, delay);
   }
 
@@ -181,10 +228,13 @@ export class PassScheduler {
         this.again = false;
         const request = this.take();
         try {
-          const cpuMs = await this.options.runPass(request);
+          const cost = await this.options.runPass(request);
+          const cpuMs = typeof cost === 'number' ? cost : cost?.cpuMs;
+          const readingMs = typeof cost === 'number' ? cost : cost?.fullReadingMs;
           if (typeof cpuMs === 'number' && !request.full && request.exits.size === 0 && request.checkins.size > 0) {
             this.checkinPassMs = this.checkinPassMs === undefined ? cpuMs : 0.7 * this.checkinPassMs + 0.3 * cpuMs;
           }
+          if (typeof readingMs === 'number' && request.full) this.fullReadingMs = this.fullReadingMs === undefined ? readingMs : 0.7 * this.fullReadingMs + 0.3 * readingMs;
         } catch (error) {
           // What it was asked to read is read again, in full.
           this.fullWanted = true;
@@ -201,8 +251,14 @@ export class PassScheduler {
   }
 
   private take(): PassRequest {
-    const request = { full: this.fullWanted, checkins: this.checkins, exits: this.exits };
+    const now = this.options.clock.now();
+    // A tick's full reading is due a little early (half an interval): ticks come an interval apart, passes a little after them.
+    const due = this.lastFullAt === undefined || now - this.lastFullAt >= this.fullReadingEvery() - this.options.intervalMs / 2;
+    const full = this.fullWanted || (this.timedWanted !== undefined && due);
+    const request = { full, periodic: this.timedWanted === 'tick', checkins: this.checkins, exits: this.exits };
+    if (full) this.lastFullAt = now;
     this.fullWanted = false;
+    this.timedWanted = undefined;
     this.checkins = new Set();
     this.exits = new Set();
     return request;

@@ -85,7 +85,8 @@ describe('PassScheduler on mock timers', () => {
   test('check-in passes keep to a share of a core: a costly one makes the batch longer, up to the periodic pass', async () => {
     // 12.5 ms of CPU for a pass of check-ins alone: at 0.5 % of a core, one per 2.5 s (more than the 2 s floor).
     let cost = 12.5;
-    const { scheduler, passes } = makeScheduler({ cpuMs: () => cost });
+    // Full passes cost 1 ms: their own pacing (next test) stays at every tick.
+    const { scheduler, passes } = makeScheduler({ cpuMs: (request) => (request.full ? 1 : cost) });
     scheduler.start();
     scheduler.startTicking();
     await scheduler.runNow();
@@ -119,6 +120,59 @@ describe('PassScheduler on mock timers', () => {
     advance(1);
     await settle();
     assert.deepEqual(passes[5], { at: 10050, full: true, checkins: ['w4'], exits: [] }, 'the periodic pass took the check-in');
+    await scheduler.stop();
+  });
+
+  test('the full reading at the periodic pass keeps to a share of a core: a costly one is made every few ticks, at least every twelfth', async () => {
+    let cost = { cpuMs: 30, fullReadingMs: 10 };
+    const { scheduler, passes } = makeScheduler({ cpuMs: () => cost });
+    scheduler.start();
+    scheduler.startTicking();
+    await scheduler.runNow();
+    assert.equal(scheduler.fullReadingEvery(), 5000, '10 ms a full reading: 0.2 % of a core at every tick');
+    advance(5050);
+    await settle();
+    assert.deepEqual(passes[1], { at: 5050, full: true, checkins: [], exits: [] }, 'the tick reads everything');
+    // 160 ms a full reading: at 0.2 % of a core one per 80 s (averaged: the estimate climbs over a few passes); the
+    // rest of the pass (a spawn, say) does not count.
+    cost = { cpuMs: 500, fullReadingMs: 160 };
+    scheduler.request();
+    advance(50);
+    await settle();
+    assert.equal(passes[2].full, true, 'a change the watch did not name is read in full, whatever the cost');
+    const every = scheduler.fullReadingEvery();
+    assert.ok(every > 20_000 && every < 30_000, `between 20 and 30 s: ${every}`);
+    advance(5000);
+    await settle();
+    assert.deepEqual(passes[3], { at: 10050, full: false, checkins: [], exits: [] }, 'the tick reads only what the watch named');
+    // A tick after a folder's watch was restarted reads everything.
+    scheduler.wantFull();
+    advance(5000);
+    await settle();
+    assert.equal(passes[4].full, true);
+    for (let i = 0; i < 10; i += 1) {
+      scheduler.request();
+      advance(50);
+      await settle();
+    }
+    assert.equal(scheduler.fullReadingEvery(), 60_000, 'capped at twelve intervals');
+    const lastFull = passes.at(-1).at;
+    const before = passes.length;
+    // Mock time on, a second at a time, the passes settled in between.
+    const run = async (ms) => {
+      for (let t = 0; t < ms; t += 1000) {
+        advance(Math.min(1000, ms - t));
+        await settle();
+      }
+    };
+    await run(50_000);
+    // Ticks until then: incremental; a deadline's pass too.
+    scheduler.wakeAt(Date.now() + 1000);
+    await run(1100);
+    assert.ok(passes.length - before >= 10 && passes.slice(before).every((p) => !p.full), JSON.stringify(passes.slice(before)));
+    await run(14_000);
+    const next = passes.slice(before).find((p) => p.full);
+    assert.ok(next !== undefined && next.at - lastFull >= 57_500 && next.at - lastFull <= 65_050, JSON.stringify(passes.slice(before)));
     await scheduler.stop();
   });
 
