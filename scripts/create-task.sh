@@ -231,7 +231,12 @@ event="{\"timestamp\":\"$created_at\",\"event\":\"task_created\",\"task_id\":\"$
 # over it. Then the event, appended in one write (O_APPEND), after the lock is given back, as Node does.
 ck_write_atomic "$queue" "$queue_text" sync || fallback "$@"
 unlock
-{ printf '%s' "$event" >>"$coord/pm-activity.jsonl"; } 2>/dev/null || die 1 "cannot append to $coord/pm-activity.jsonl"
+if ! { printf '%s' "$event" >>"$coord/pm-activity.jsonl"; } 2>/dev/null; then
+  # The OS's reason: the shell's message for opening the file again to append nothing (its text after the last
+  # ": ", as "Permission denied"); when that open works, the write itself failed.
+  why=$({ : >>"$coord/pm-activity.jsonl"; } 2>&1) && why='the write failed (disk full?)'
+  die 1 "cannot append to $coord/pm-activity.jsonl: ${why##*: }"
+fi
 
 if [ -z "$json" ]; then
   printf '%s\n' "$id"

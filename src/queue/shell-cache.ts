@@ -4,7 +4,6 @@
 // mtime and ctime, as `stat -L --printf '%n|%d|%i|%s|%.9Y|%.9Z\n'` prints them). The shell compares its own
 // stat's output with these lines and hands off to Node on any difference.
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
 import { homeFromEnv } from '../cli/context.js';
 import { parseObject, passesChecks } from '../contract/quick-checks.js';
 import { readTextIfExists, writeDerivedTextSync } from '../store/atomic.js';
@@ -14,7 +13,7 @@ import { quickWorkerTypeNames } from './worker-type-names.js';
 
 export const SHELL_CACHE_HEADER = 'commit-relay create-task cache 1';
 
-export const shellCacheFile = (paths: HomePaths): string => join(paths.coordination, '.create-task-cache');
+export const shellCacheFile = (paths: HomePaths): string => paths.shellCache;
 
 const seconds = (ns: bigint): string => `${ns / 1_000_000_000n}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}`;
 

@@ -33,6 +33,8 @@ export interface HomePaths {
   readonly activity: string;
   readonly alerts: string;
   readonly daemonPidFile: string;
+  /** The Node entry's word on the worker types for create-task.sh (src/queue/shell-cache.ts). */
+  readonly shellCache: string;
   readonly logsRoot: string;
   readonly systemLogs: string;
   readonly daemonLog: string;
@@ -77,6 +79,7 @@ export function homePaths(home: string): HomePaths {
     activity: join(coordination, 'pm-activity.jsonl'),
     alerts: join(coordination, 'health-alerts.json'),
     daemonPidFile: join(coordination, 'pm-daemon.pid.json'),
+    shellCache: join(coordination, '.create-task-cache'),
     logsRoot,
     systemLogs: join(logsRoot, 'system'),
     daemonLog: join(logsRoot, 'system', 'pm-daemon.log'),

@@ -12,7 +12,7 @@ import type { HomePaths } from './home.js';
  * | writer | temp name |
  * | --- | --- |
  * | write-file-atomic (`writeJsonAtomic`: specs, the queue, alerts, the pid file, MANIFEST.json) | `<file>.<digits>` |
- * | `writeTextSync` (pm-state.json; create-task.sh's task-queue.json) | `<file>.<pid>.<n>.tmp` |
+ * | `writeTextSync` (pm-state.json, create-task.sh's cache `.create-task-cache`; create-task.sh's task-queue.json) | `<file>.<pid>.<n>.tmp` |
  * | `writeCheckin` (check-ins) | `<file>.tmp-<pid>-<ms>` |
  * | `scripts/lib/worker-shim.sh` (exit records) | `<file>.tmp.<pid>` |
  * | other tools (an editor, a hand-written script) | `<file>.tmp` |
@@ -21,7 +21,7 @@ import type { HomePaths } from './home.js';
  * purpose, `*.corrupt-<time>` and `*.invalid-<time>`, never do), and only a regular file: a link is never
  * followed, reported as a temp file or removed.
  */
-const TEMP_NAME = /^(.+\.json)(?:\.\d+|\.\d+\.\d+\.tmp|\.tmp-\d+-\d+|\.tmp\.\d+|\.tmp)$/;
+const TEMP_NAME = /^(.+\.json|\.create-task-cache)(?:\.\d+|\.\d+\.\d+\.tmp|\.tmp-\d+-\d+|\.tmp\.\d+|\.tmp)$/;
 
 /** A temp file older than this is a killed writer's: no live write takes anywhere near as long. */
 export const STALE_TEMP_MS = 10 * 60 * 1000;
@@ -44,7 +44,7 @@ const oneOf =
 /** The folders of a home that writers write into, each with the names of the files that belong in it. */
 function tempFolders(paths: HomePaths): { folder: string; belongs: (name: string) => boolean }[] {
   const folders = [
-    { folder: paths.coordination, belongs: oneOf(...[paths.taskQueue, paths.pmState, paths.alerts, paths.daemonPidFile].map((f) => basename(f))) },
+    { folder: paths.coordination, belongs: oneOf(...[paths.taskQueue, paths.pmState, paths.alerts, paths.daemonPidFile, paths.dispatchPauses, paths.shellCache].map((f) => basename(f))) },
     { folder: paths.config, belongs: oneOf(basename(paths.workerTypes), basename(paths.daemonConfig)) },
     ...SPEC_FOLDERS.map((f) => ({ folder: paths.specDir(f), belongs: idJson })),
     { folder: paths.checkins, belongs: idJson },

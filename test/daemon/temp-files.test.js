@@ -21,11 +21,14 @@ test('the daemon removes stale leftover temp files at start, one temp_file_remov
     aged(`${paths.pmState}.999.3.tmp`, 60),
     aged(`${paths.checkinFile('w-old')}.tmp-999-1700000000000`, 60),
     aged(`${join(paths.exits, 'w-old.json')}.tmp.999`, 60),
+    aged(`${paths.dispatchPauses}.31337`, 20),
+    aged(`${join(paths.coordination, '.create-task-cache')}.999.1.tmp`, 60), // the create-task.sh cache the Node entry writes
   ];
   const kept = [
     aged(`${paths.alerts}.77`, 1), // a write under way, for all we know
     aged(`${paths.alerts}.corrupt-2025-11-21T10-00-00-000Z`, 60), // set aside on purpose
     aged(join(paths.coordination, 'notes.json.5'), 60), // not a temp name of a file of ours
+    aged(join(paths.coordination, '.create-task-cache-old.1.2.tmp'), 60), // nor this
   ];
   const outside = join(makeHome(), 'victim.json');
   writeFileSync(outside, 'precious\n');

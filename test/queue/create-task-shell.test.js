@@ -169,3 +169,21 @@ test('create-task.sh decides the common case as the Node entry does (exit code, 
       writeFileSync(queueFile, kept);
     }
   }));
+
+test('create-task.sh names the OS reason when the event cannot be appended (the task is queued, as with the Node entry), in one line, exit 1', () =>
+  withHome({ types: TYPES }, async (t) => {
+    const coordination = join(t.home, 'coordination');
+    const first = await runOne(process.execPath, [NODE_ENTRY, '--description', 'first'], { COMMIT_RELAY_HOME: t.home });
+    assert.equal(first.code, 0, first.stderr);
+    const fakeBin = join(t.home, 'fake-bin');
+    mkdirSync(fakeBin);
+    writeFileSync(join(fakeBin, 'node'), '#!/bin/sh\necho "node called" >&2\nexit 99\n', { mode: 0o755 });
+    // The log cannot be opened for appending (a folder in its place: refused even to root).
+    const log = join(coordination, 'pm-activity.jsonl');
+    rmSync(log);
+    mkdirSync(log);
+    const sh = await runOne(join(SCRIPTS, 'create-task.sh'), ['--description', 'second'], { COMMIT_RELAY_HOME: t.home, PATH: `${fakeBin}:${process.env.PATH}` });
+    assert.deepEqual([sh.code, sh.stdout, sh.stderr], [1, '', `commit-relay: cannot append to ${log}: Is a directory\n`]);
+    const tasks = JSON.parse(readFileSync(join(coordination, 'task-queue.json'), 'utf8')).tasks;
+    assert.deepEqual(tasks.map((/** @type {{ description: string }} */ task) => task.description), ['first', 'second']);
+  }));
