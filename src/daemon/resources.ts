@@ -19,10 +19,23 @@ export interface WorkerResources {
 }
 
 /**
- * The daemon's resource sampling: every `resource_sample_seconds`, at the pass that finds it due, one pass
- * over /proc for all running workers (process/usage.ts UsageSampler); the latest sample of each worker kept
- * in memory, for the decision (the memory limit), pm-state.json's `resources` and /metrics. Nothing here
- * signals a process.
+ * Sampling keeps to this share of a core: a sample that costs more than this share of `resource_sample_seconds`
+ * (a fleet of a thousand workers' processes, about 150 ms of CPU, each new process's environment read) makes the
+ * next one wait longer, up to SAMPLE_MAX_STRETCH times the interval. A few hundred workers sample on time.
+ */
+export const SAMPLE_SHARE = 0.005;
+export const SAMPLE_MAX_STRETCH = 6;
+
+const processCpuMs = (): number => {
+  const cpu = process.cpuUsage();
+  return (cpu.user + cpu.system) / 1000;
+};
+
+/**
+ * The daemon's resource sampling: every `resource_sample_seconds` (stretched in a big fleet, see SAMPLE_SHARE),
+ * at the pass that finds it due, one pass over /proc for all running workers (process/usage.ts UsageSampler);
+ * the latest sample of each worker kept in memory, for the decision (the memory limit), pm-state.json's
+ * `resources` and /metrics. Nothing here signals a process.
  */
 export class ResourceSampling {
   private readonly sampler = new UsageSampler();
@@ -33,11 +46,24 @@ export class ResourceSampling {
   /** withMemory's workers, by the observer's object: the same one while neither it nor the sample changes. */
   private merged = new WeakMap<ObservedWorker, { readonly sample: WorkerResources; readonly worker: ObservedWorker }>();
 
-  /** `tickMs`: the scheduler's periodic pass; a sample interval no shorter rides on it and wakes no pass of its own. */
+  /** A sample's CPU time, averaged (ms; undefined until one was taken). */
+  private sampleMs: number | undefined;
+
+  /**
+   * `tickMs`: the scheduler's periodic pass; a sample interval no shorter rides on it and wakes no pass of its own.
+   * `cpuNow`: this process's CPU time in ms (what a sample costs is read from it).
+   */
   constructor(
     private readonly intervalMs: number,
     private readonly tickMs: number,
+    private readonly cpuNow: () => number = processCpuMs,
   ) {}
+
+  /** The time from one sample to the next: the interval, or longer while a sample costs over SAMPLE_SHARE of it. */
+  effectiveIntervalMs(): number {
+    const byCost = this.sampleMs === undefined ? 0 : this.sampleMs / SAMPLE_SHARE;
+    return Math.max(this.intervalMs, Math.min(this.intervalMs * SAMPLE_MAX_STRETCH, byCost));
+  }
 
   /** Samples the running workers when a sample is due; else keeps the last. */
   sampleIfDue(workers: readonly ObservedWorker[], now: number, wallNow: number): void {
@@ -57,7 +83,12 @@ export class ResourceSampling {
       return;
     }
     const sampledAt = nowIso(wallNow);
-    for (const [runId, usage] of this.sampler.sample(new Set(runs.keys()))) {
+    const cpuBefore = this.cpuNow();
+    const usages = this.sampler.sample(new Set(runs.keys()));
+    const cost = this.cpuNow() - cpuBefore;
+    this.sampleMs = this.sampleMs === undefined ? cost : 0.7 * this.sampleMs + 0.3 * cost;
+    this.dueAt = now + this.effectiveIntervalMs();
+    for (const [runId, usage] of usages) {
       const worker = runs.get(runId);
       if (worker === undefined) continue;
       const biggest = usage.processes.reduce<(typeof usage.processes)[number] | undefined>((max, p) => (max === undefined || p.rssBytes > max.rssBytes ? p : max), undefined);
