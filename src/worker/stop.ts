@@ -158,7 +158,8 @@ const settledFolder = (ctx: LifecycleContext, workerId: string): 'completed' | '
  * daemon pass racing the stop never restarts it nor counts a crash), then its run is stopped outside the
  * lock (the grace may be long) and how it ended recorded under it (recordStop). It stays stopped until
  * start-worker or restart-worker. A worker already stopped is left as it is ('already_stopped'); one
- * another command is failing is left to it ('being_failed', once that command is done).
+ * another command is failing is left to it ('being_failed', once that command is done); one another command
+ * claimed for failing during this stop is waited for, and `settled` says where it ended.
  */
 export async function stopWorker(ctx: LifecycleContext, workerId: string, reason: string): Promise<StopWorkerResult> {
   const claim = newHold('stop', reason, 'stop-worker', clock(ctx));
@@ -199,6 +200,11 @@ export async function stopWorker(ctx: LifecycleContext, workerId: string, reason
         ...(announce ? [stoppedEvent(e)] : []),
       ]);
     } else if (announce) emitEvents(ctx, [stoppedEvent(end)]);
+    // A fail-worker that claimed the worker during this stop (over this command's hold) ends it failed: wait for it,
+    // so that this command says so rather than "stays stopped".
+    const now = readSpec(ctx.paths, 'active', workerId);
+    const taken = now?.ok === true ? holdOf(now.spec) : null;
+    if (taken !== null && taken.action === 'fail' && !sameHold(taken, claim) && holderAlive(taken)) await waitForHolder(ctx, workerId, taken, waitForHolderMs(ctx, spec));
     const settled = settledFolder(ctx, workerId);
     return { ...base, outcome, ...end, hold: 'held', held_by: heldBy, settled };
   } finally {
