@@ -13,8 +13,8 @@ run_cli() {
 # 16 MB) keeps its resident memory about 15 MB lower, at the cost of more (and shorter) scavenges. A V8 flag is
 # read when the heap is made, so it must be on node's command line. Its garbage collection runs on its own thread
 # (--single-threaded-gc): V8's helper threads for concurrent marking cost more CPU in all than they spare a daemon
-# that is idle most of the time (1,000 idle workers: 3.3-3.5 % of a core -> 2.6-2.9 %), at the cost of pauses of a
-# few ms. (docs/benchmarks.md: the measurements.)
+# that is idle most of the time (1,000 idle workers: 3.3-3.5 % of a core -> 2.6-2.9 %); its pauses stay as short
+# (mark-compacts 3.0-3.7 ms with it, 1.5-5.6 ms without; scavenges at most 13-14 ms either way). (docs/benchmarks.md.)
 run_daemon() {
   exec node --max-semi-space-size=2 --single-threaded-gc "$relay_cli" pm-daemon "$@"
 }

@@ -277,7 +277,7 @@ export class Daemon {
     if (reload.changed) this.observer.recheckRejected();
     const readingStart = process.cpuUsage();
     const observation = this.observer.observe(request.full || reload.changed ? undefined : request);
-    const reading = process.cpuUsage(readingStart);
+    const reading = request.full ? process.cpuUsage(readingStart) : undefined;
     this.lastObservation = observation;
     this.watch.recheckExits(request.exits, observation);
     const events: EventInput[] = [...reload.events];
@@ -360,7 +360,7 @@ export class Daemon {
     const cpu = process.cpuUsage(cpuStart);
     const cpuMs = (cpu.user + cpu.system) / 1000;
     await this.options.hooks?.afterPass?.({ daemon: this, observation, plan, passMs, cpuMs, tasksQueued: queue.queued.length, rateLimitPauses: this.pauses.rateLimitPauses(), resources: this.resources.current(observation.workers), ...(this.fleet?.queueCounts !== undefined ? { queueJobs: this.fleet.queueCounts as Record<QueueJobState, number> } : {}) });
-    return { cpuMs, fullReadingMs: (reading.user + reading.system) / 1000 };
+    return reading === undefined ? { cpuMs } : { cpuMs, fullReadingMs: (reading.user + reading.system) / 1000 };
   }
 
   /** The rate-limit policies and compiled patterns of the worker types in force (rebuilt when they change). */

@@ -1,6 +1,7 @@
 import type { MonitoredWorker } from '../contract/pm-state.js';
 import { nowIso } from '../contract/time.js';
 import type { RunMemory } from '../core/health.js';
+import { CostPace } from '../core/pace.js';
 import { UsageSampler } from '../process/usage.js';
 import type { ObservedWorker } from './observation.js';
 
@@ -46,8 +47,8 @@ export class ResourceSampling {
   /** withMemory's workers, by the observer's object: the same one while neither it nor the sample changes. */
   private merged = new WeakMap<ObservedWorker, { readonly sample: WorkerResources; readonly worker: ObservedWorker }>();
 
-  /** A sample's CPU time, averaged (ms; undefined until one was taken). */
-  private sampleMs: number | undefined;
+  /** Samples, paced by their CPU time. */
+  private readonly pace = new CostPace(SAMPLE_SHARE);
 
   /**
    * `tickMs`: the scheduler's periodic pass; a sample interval no shorter rides on it and wakes no pass of its own.
@@ -61,8 +62,7 @@ export class ResourceSampling {
 
   /** The time from one sample to the next: the interval, or longer while a sample costs over SAMPLE_SHARE of it. */
   effectiveIntervalMs(): number {
-    const byCost = this.sampleMs === undefined ? 0 : this.sampleMs / SAMPLE_SHARE;
-    return Math.max(this.intervalMs, Math.min(this.intervalMs * SAMPLE_MAX_STRETCH, byCost));
+    return this.pace.spacing(this.intervalMs, this.intervalMs * SAMPLE_MAX_STRETCH);
   }
 
   /** Samples the running workers when a sample is due; else keeps the last. */
@@ -85,8 +85,7 @@ export class ResourceSampling {
     const sampledAt = nowIso(wallNow);
     const cpuBefore = this.cpuNow();
     const usages = this.sampler.sample(new Set(runs.keys()));
-    const cost = this.cpuNow() - cpuBefore;
-    this.sampleMs = this.sampleMs === undefined ? cost : 0.7 * this.sampleMs + 0.3 * cost;
+    this.pace.note(this.cpuNow() - cpuBefore);
     this.dueAt = now + this.effectiveIntervalMs();
     for (const [runId, usage] of usages) {
       const worker = runs.get(runId);

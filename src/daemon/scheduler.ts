@@ -1,4 +1,5 @@
 import type { Clock, Timer } from '../core/clock.js';
+import { CostPace } from '../core/pace.js';
 
 /** What the next pass must read: everything (full), or only these check-ins and process ends (incremental). */
 export interface PassRequest {
@@ -88,10 +89,10 @@ export class PassScheduler {
   private lastPassEndedAt = 0;
   private current: Promise<void> | undefined;
   private again = false;
-  /** The CPU time of passes that read check-ins alone, averaged (ms; undefined until one reported it). */
-  private checkinPassMs: number | undefined;
-  /** The CPU time of full readings, averaged (ms; undefined until one reported it). */
-  private fullReadingMs: number | undefined;
+  /** Passes that read check-ins alone, paced by their CPU time. */
+  private readonly checkinPace = new CostPace(CHECKIN_PASS_SHARE);
+  /** Full readings at time-asked passes, paced by their CPU time. */
+  private readonly fullReadingPace = new CostPace(FULL_READING_SHARE);
   /** When the last full pass was taken (clock ms; undefined: none yet). */
   private lastFullAt: number | undefined;
   /** What time asked for, since the last pass. */
@@ -166,8 +167,7 @@ export class PassScheduler {
    */
   checkinBatch(): number {
     const { checkinBatchMs, intervalMs } = this.options;
-    const byCost = this.checkinPassMs === undefined ? 0 : this.checkinPassMs / CHECKIN_PASS_SHARE;
-    return Math.max(checkinBatchMs, Math.min(intervalMs, byCost));
+    return this.checkinPace.spacing(checkinBatchMs, intervalMs);
   }
 
   /**
@@ -176,8 +176,7 @@ export class PassScheduler {
    */
   fullReadingEvery(): number {
     const { intervalMs } = this.options;
-    const byCost = this.fullReadingMs === undefined ? 0 : this.fullReadingMs / FULL_READING_SHARE;
-    return Math.max(intervalMs, Math.min(intervalMs * FULL_READING_MAX_TICKS, byCost));
+    return this.fullReadingPace.spacing(intervalMs, intervalMs * FULL_READING_MAX_TICKS);
   }
 
   /** Looks at these workers' processes again after `ms` (a shim seen alive after writing its exit record). */
@@ -231,10 +230,8 @@ export class PassScheduler {
           const cost = await this.options.runPass(request);
           const cpuMs = typeof cost === 'number' ? cost : cost?.cpuMs;
           const readingMs = typeof cost === 'number' ? cost : cost?.fullReadingMs;
-          if (typeof cpuMs === 'number' && !request.full && request.exits.size === 0 && request.checkins.size > 0) {
-            this.checkinPassMs = this.checkinPassMs === undefined ? cpuMs : 0.7 * this.checkinPassMs + 0.3 * cpuMs;
-          }
-          if (typeof readingMs === 'number' && request.full) this.fullReadingMs = this.fullReadingMs === undefined ? readingMs : 0.7 * this.fullReadingMs + 0.3 * readingMs;
+          if (typeof cpuMs === 'number' && !request.full && request.exits.size === 0 && request.checkins.size > 0) this.checkinPace.note(cpuMs);
+          if (typeof readingMs === 'number' && request.full) this.fullReadingPace.note(readingMs);
         } catch (error) {
           // What it was asked to read is read again, in full.
           this.fullWanted = true;

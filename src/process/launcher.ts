@@ -34,6 +34,7 @@ export class LaunchedChild extends EventEmitter {
   exitCode: number | null = null;
   signalCode: NodeJS.Signals | null = null;
   private held = true;
+  private ending = false;
   constructor(
     readonly pid: number,
     private readonly hold: (by: number) => void,
@@ -49,15 +50,22 @@ export class LaunchedChild extends EventEmitter {
     if (!this.held && this.exitCode === null && this.signalCode === null) this.hold(1);
     this.held = true;
   }
-  /** Called with the wait status the launcher reported (as a shell status: the code, or 128 + the signal). */
+  /**
+   * Called with the wait status the launcher reported (as a shell status: the code, or 128 + the signal). As a
+   * ChildProcess's, the `exit` comes on a later turn of the loop, never inside the answer that resolved the launch
+   * (the launcher may report a start and its end in one read): whoever awaited the launch listens first.
+   */
   ended(status: number): void {
-    if (this.exitCode !== null || this.signalCode !== null) return;
-    this.unref();
-    const signal = status & 0x7f;
-    const { exit_code, signal: name } = decodeStatus(signal !== 0 ? 128 + signal : (status >> 8) & 0xff);
-    this.exitCode = exit_code;
-    this.signalCode = name as NodeJS.Signals | null;
-    this.emit('exit', this.exitCode, this.signalCode);
+    if (this.ending) return;
+    this.ending = true;
+    setImmediate(() => {
+      this.unref();
+      const signal = status & 0x7f;
+      const { exit_code, signal: name } = decodeStatus(signal !== 0 ? 128 + signal : (status >> 8) & 0xff);
+      this.exitCode = exit_code;
+      this.signalCode = name as NodeJS.Signals | null;
+      this.emit('exit', this.exitCode, this.signalCode);
+    });
   }
 }
 
@@ -173,7 +181,7 @@ export class Launcher {
       waiting.resolve(child);
       if (early !== undefined) {
         this.earlyExits.delete(pid);
-        queueMicrotask(() => child.ended(early));
+        child.ended(early);
       } else this.children.set(pid, child);
     } else waiting.reject(new RelayError('SPAWN_FAILED', `cannot start: ${rest.join(' ')}`));
   }

@@ -202,9 +202,10 @@ export async function stopWorker(ctx: LifecycleContext, workerId: string, reason
     } else if (announce) emitEvents(ctx, [stoppedEvent(end)]);
     // A fail-worker that claimed the worker during this stop (over this command's hold) ends it failed: wait for it,
     // so that this command says so rather than "stays stopped".
-    const now = readSpec(ctx.paths, 'active', workerId);
-    const taken = now?.ok === true ? holdOf(now.spec) : null;
-    if (taken !== null && taken.action === 'fail' && !sameHold(taken, claim) && holderAlive(taken)) await waitForHolder(ctx, workerId, taken, waitForHolderMs(ctx, spec));
+    const current = readSpec(ctx.paths, 'active', workerId);
+    const taken = current?.ok === true ? holdOf(current.spec) : null;
+    // (waitForHolder returns at once when its holder is gone.)
+    if (taken?.action === 'fail') await waitForHolder(ctx, workerId, taken, waitForHolderMs(ctx, spec));
     const settled = settledFolder(ctx, workerId);
     return { ...base, outcome, ...end, hold: 'held', held_by: heldBy, settled };
   } finally {

@@ -66,3 +66,16 @@ test('the launcher starts exactly the argv, folder and environment given, in a s
   await waitFor(() => last === undefined || !isAlive(last), { what: 'the launcher to exit' });
   assert.ok(isAlive(again.pid), 'a worker outlives the launcher');
 });
+
+test("a start and its end in one read of the launcher's answers: the exit reaches whoever awaited the launch", async () => {
+  // No perl here: the answers are fed to the launcher's reader as one chunk, as a child that ended at once can give them.
+  const launcher = /** @type {any} */ (new Launcher());
+  const started = new Promise((resolve, reject) => launcher.pending.set(1, { resolve, reject }));
+  launcher.read(`S 1 4242\nX 4242 ${3 << 8}\n`);
+  const child = /** @type {import('node:events').EventEmitter} */ (await started);
+  assert.deepEqual(await ended(child), { code: 3, signal: null });
+  // And in the other order (the end read before the start): the same.
+  const second = new Promise((resolve, reject) => launcher.pending.set(2, { resolve, reject }));
+  launcher.read(`X 4343 9\nS 2 4343\n`);
+  assert.deepEqual(await ended(/** @type {import('node:events').EventEmitter} */ (await second)), { code: null, signal: 'SIGKILL' });
+});
