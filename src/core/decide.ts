@@ -36,6 +36,11 @@ export interface PassInput {
   readonly rateLimitPausedProviders?: ReadonlySet<string>;
   /** The health assessments of earlier passes, reused where the view and the limits are the same objects (HealthMemo). */
   readonly healthMemo?: HealthMemo;
+  /**
+   * Each run's memory at the last resource sample, by worker id, when it is not in the view (`WorkerView.memory`): a
+   * sample then leaves the views as they were, and with them every memoized health assessment.
+   */
+  readonly memoryOf?: (workerId: string) => RunMemory | null | undefined;
 }
 
 /** A worker seen rate limited lately, for the provider's count. */
@@ -96,7 +101,7 @@ export function decidePass(input: PassInput): PassPlan {
     health.set(view.workerId, assessment);
     // Healthy, starting or waiting, with no warning due and no memory over its limit: nothing to decide for it
     // (what starts is planStarts'), and no event (none of these states is logged as a change).
-    if (QUIET_STATES.has(assessment.state) && assessment.warningsDue.length === 0 && (view.status === 'pending' || (view.status === 'running' && view.exit === null && (view.stopping || overMemoryLimit(view, limits) === undefined)))) continue;
+    if (QUIET_STATES.has(assessment.state) && assessment.warningsDue.length === 0 && (view.status === 'pending' || (view.status === 'running' && view.exit === null && (view.stopping || overMemoryLimit(view, limits, input.memoryOf) === undefined)))) continue;
     const ids = { worker_id: view.workerId, task_id: view.taskId };
     const workerActions: Action[] = [];
     const workerEvents: EventInput[] = [];
@@ -114,7 +119,7 @@ export function decidePass(input: PassInput): PassPlan {
       workerActions.push({ kind: 'record_warnings', workerId: view.workerId, pcts: assessment.warningsDue, events: warnings });
     }
 
-    const overMemory = view.status === 'running' && !view.stopping ? overMemoryLimit(view, limits) : undefined;
+    const overMemory = view.status === 'running' && !view.stopping ? overMemoryLimit(view, limits, input.memoryOf) : undefined;
     if (view.status === 'completed' || view.status === 'failed') {
       workerActions.push({ kind: 'finalize', workerId: view.workerId, status: view.status });
     } else if (view.held === true) {
@@ -302,11 +307,11 @@ function describeExit(exit: WorkerView['exit'], limits: Limits): string {
 }
 
 /** A live run whose last sampled resident memory is over its type's limit: the sample and the limit; else undefined. */
-function overMemoryLimit(view: WorkerView, limits: Limits): { memory: RunMemory; limit: number } | undefined {
-  const memory = view.memory ?? null;
+function overMemoryLimit(view: WorkerView, limits: Limits, memoryOf: PassInput['memoryOf']): { memory: RunMemory; limit: number } | undefined {
   const limit = limits.memoryLimitBytes ?? null;
-  if (memory === null || limit === null || view.process !== 'alive' || view.exit !== null) return undefined;
-  return memory.rssBytes > limit ? { memory, limit } : undefined;
+  if (limit === null || view.process !== 'alive' || view.exit !== null) return undefined;
+  const memory = view.memory ?? memoryOf?.(view.workerId) ?? null;
+  return memory !== null && memory.rssBytes > limit ? { memory, limit } : undefined;
 }
 
 const mib = (bytes: number): number => Math.round((bytes / MIB) * 10) / 10;

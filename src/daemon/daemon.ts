@@ -298,7 +298,7 @@ export class Daemon {
     const rateLimits = this.rateLimits();
     // When due, one sample of every running worker's processes: its memory goes into its view (the type's memory_limit_mb).
     this.resources.sampleIfDue(observation.workers, this.clock.now(), this.clock.wallNow());
-    const workers = this.resources.withMemory(withOutputRateLimits(this.paths, this.clock, observation.workers, (type) => rateLimits.patterns.get(type)));
+    const workers = withOutputRateLimits(this.paths, this.clock, observation.workers, (type) => rateLimits.patterns.get(type));
     for (const ignored of observation.ignoredCheckins) {
       this.logger.warn({ worker_id: ignored.workerId, reason: ignored.reason }, 'check-in ignored');
       events.push({ event: 'checkin_ignored', worker_id: ignored.workerId, data: { reason: ignored.reason } });
@@ -324,6 +324,7 @@ export class Daemon {
       massActionMin: this.settings.massActionMin,
       rand: Math.random,
       healthMemo: this.healthMemo,
+      memoryOf: this.resources.memoryLookup(observation.workers),
     });
     this.heldLastPass = plan.held;
     const wakes = [plan.nextDeadline, this.pauses.nextEndAt(), this.resources.nextSampleAt(observation.workers)].filter((t): t is number => t !== null);
@@ -404,7 +405,7 @@ export class Daemon {
 
   private writeState(observation: Observation, plan: PassPlan, tasksQueued: number, passMs: number): void {
     if (this.claim === undefined) return;
-    const { bytes, changed } = this.stateText.render({
+    const { parts, changed } = this.stateText.render({
       self: this.claim.record,
       lastLoopWall: this.clock.wallNow(),
       loops: this.loops,
@@ -427,7 +428,7 @@ export class Daemon {
     const now = this.clock.now();
     if (!changed && this.stateWrittenAt !== undefined && now - this.stateWrittenAt < (this.settings.loopIntervalSeconds * 1000) / 2) return;
     try {
-      writeDerivedTextSync(this.paths.pmState, bytes());
+      writeDerivedTextSync(this.paths.pmState, parts());
       this.stateWrittenAt = now;
     } catch (error) {
       this.events.reportError('write pm-state.json', error);

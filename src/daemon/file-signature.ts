@@ -1,12 +1,13 @@
-import { lstatSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, statSync } from 'node:fs';
 import { errnoCode } from '../errors.js';
+import { signatureOf } from '../store/atomic.js';
 
 /**
- * A file's version as the daemon's caches see it: (inode, size, mtime). A rename over it (every writer
- * here replaces files whole) changes the inode, an edit in place the size or mtime; the same signature
- * means the cached reading is still the file's content.
+ * A file's version as the daemon's caches see it: signatureOf, (inode, size, mtime). A rename over it (every writer
+ * here replaces files whole) changes the inode, an edit in place the size or mtime; the same signature means the
+ * cached reading is still the file's content.
  */
-export const signatureOf = (stat: Stats): string => `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+export { signatureOf };
 
 /** The signature of the file itself (a link is not followed); null when it does not exist. */
 export function lstatSignature(file: string): string | null {

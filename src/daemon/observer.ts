@@ -7,7 +7,7 @@ import { limitsOf, recordedTypeLimits, type Limits } from '../core/limits.js';
 import { describeError } from '../errors.js';
 import { pidExists, type ProcessIdentity } from '../process/identity.js';
 import { workerLogFile } from '../process/spawn.js';
-import { readCheckin } from '../store/checkins.js';
+import { readCheckinIfChanged } from '../store/checkins.js';
 import type { HomePaths } from '../store/home.js';
 import { listSpecIds, readSpec } from '../store/specs.js';
 import { runStateOfSpec } from '../worker/spec-process.js';
@@ -226,11 +226,11 @@ export class Observer {
   }
 
   private readNewCheckin(id: string, spec: WorkerSpec, memory: Memory, now: number, wallNow: number, out: NewCheckin[], ignored: { workerId: string; reason: string }[]): void {
-    const sig = lstatSignature(this.paths.checkinFile(id));
-    if (sig === null || sig === memory.checkinSig) return;
-    memory.checkinSig = sig;
-    const read = readCheckin(this.paths, id);
-    if (read === undefined) return;
+    // One open and fstat tell the file's version; it is read only when that changed.
+    const got = readCheckinIfChanged(this.paths, id, memory.checkinSig);
+    if (got === undefined || got.read === undefined) return;
+    memory.checkinSig = got.signature;
+    const read = got.read;
     if (!read.ok) {
       ignored.push({ workerId: id, reason: read.reason });
       return;

@@ -44,8 +44,6 @@ export class ResourceSampling {
   private latest = new Map<string, WorkerResources>();
   /** When the next sample is due, on the daemon clock (null: at the next pass). */
   private dueAt: number | null = null;
-  /** withMemory's workers, by the observer's object: the same one while neither it nor the sample changes. */
-  private merged = new WeakMap<ObservedWorker, { readonly sample: WorkerResources; readonly worker: ObservedWorker }>();
 
   /** Samples, paced by their CPU time. */
   private readonly pace = new CostPace(SAMPLE_SHARE);
@@ -116,19 +114,18 @@ export class ResourceSampling {
   }
 
   /**
-   * The workers with the sample of their current run's memory in their view (what the decision core reads). A worker
-   * the observer did not see change (the same object) with the same sample gets the same object as at the last pass.
+   * The sampled memory of each worker's current run, by worker id (what the decision core reads beside the views: a
+   * sample must not make every view new, or every memoized health assessment would be worked out again). Undefined
+   * while there is no sample.
    */
-  withMemory(workers: readonly ObservedWorker[]): ObservedWorker[] {
-    return workers.map((worker) => {
-      const sample = this.of(worker);
-      if (sample === undefined) return worker;
-      const known = this.merged.get(worker);
-      if (known?.sample === sample) return known.worker;
-      const merged = { ...worker, view: { ...worker.view, memory: sample.memory } };
-      this.merged.set(worker, { sample, worker: merged });
-      return merged;
-    });
+  memoryLookup(workers: readonly ObservedWorker[]): ((workerId: string) => RunMemory | undefined) | undefined {
+    if (this.latest.size === 0) return undefined;
+    let byId: Map<string, ObservedWorker> | undefined;
+    return (workerId) => {
+      byId ??= new Map(workers.map((w) => [w.view.workerId, w]));
+      const worker = byId.get(workerId);
+      return worker === undefined ? undefined : this.of(worker)?.memory;
+    };
   }
 
   /** Releases the sampler's kept /proc fds (the daemon stops); a later sample would start afresh. */

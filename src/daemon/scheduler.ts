@@ -72,6 +72,16 @@ export const FULL_READING_SHARE = 0.002;
 export const FULL_READING_MAX_TICKS = 12;
 
 /**
+ * The periodic pass itself (the safety net between events: every process asked whether it lives, the claim kept, the
+ * check-ins of the batch taken) keeps to this share of a core: at every tick while it costs less than this share of
+ * the interval (25 ms at 5 s: several hundred workers), else every other tick. Never rarer: the health check calls
+ * the daemon's passes stopped after three intervals (ops/daemon-health.ts). A tick that must read in full (a folder's
+ * watch restarted), a health deadline, a change or a process end still get their pass at once.
+ */
+export const PERIODIC_PASS_SHARE = 0.005;
+export const PERIODIC_MAX_TICKS = 2;
+
+/**
  * When the daemon passes, and what each pass reads. Folder events, a child's exit, a health deadline and
  * the periodic tick only *ask* for a pass; passes never overlap, and a request during one runs one more
  * right after it. Every timer is the clock's and is owned here, so stop() leaves none behind.
@@ -93,6 +103,10 @@ export class PassScheduler {
   private readonly checkinPace = new CostPace(CHECKIN_PASS_SHARE);
   /** Full readings at time-asked passes, paced by their CPU time. */
   private readonly fullReadingPace = new CostPace(FULL_READING_SHARE);
+  /** Periodic passes that read incrementally, paced by their CPU time. */
+  private readonly periodicPace = new CostPace(PERIODIC_PASS_SHARE);
+  /** When the last periodic pass was taken (clock ms; undefined: none yet). */
+  private lastPeriodicAt: number | undefined;
   /** When the last full pass was taken (clock ms; undefined: none yet). */
   private lastFullAt: number | undefined;
   /** What time asked for, since the last pass. */
@@ -111,7 +125,7 @@ export class PassScheduler {
       this.tickTimer = this.options.clock.setTimeout(() => {
         tick();
         this.options.onTick?.();
-        this.request({ timed: 'tick' });
+        if (this.fullWanted || this.periodicDue()) this.request({ timed: 'tick' });
       }, this.options.intervalMs);
     };
     if (this.running && this.tickTimer === undefined) tick();
@@ -179,6 +193,17 @@ export class PassScheduler {
     return this.fullReadingPace.spacing(intervalMs, intervalMs * FULL_READING_MAX_TICKS);
   }
 
+  /** How often the periodic pass runs: at every tick while it costs under PERIODIC_PASS_SHARE of the interval, else every PERIODIC_MAX_TICKS. */
+  periodicEvery(): number {
+    const { intervalMs } = this.options;
+    return this.periodicPace.spacing(intervalMs, intervalMs * PERIODIC_MAX_TICKS);
+  }
+
+  /** Whether a tick now asks for its pass (due a little early, half an interval: ticks come an interval apart). */
+  private periodicDue(): boolean {
+    return this.lastPeriodicAt === undefined || this.options.clock.now() - this.lastPeriodicAt >= this.periodicEvery() - this.options.intervalMs / 2;
+  }
+
   /** Looks at these workers' processes again after `ms` (a shim seen alive after writing its exit record). */
   recheckExits(ids: Iterable<string>, ms: number): void {
     for (const id of ids) this.exits.add(id);
@@ -232,6 +257,7 @@ export class PassScheduler {
           const readingMs = typeof cost === 'number' ? cost : cost?.fullReadingMs;
           if (typeof cpuMs === 'number' && !request.full && request.exits.size === 0 && request.checkins.size > 0) this.checkinPace.note(cpuMs);
           if (typeof readingMs === 'number' && request.full) this.fullReadingPace.note(readingMs);
+          if (typeof cpuMs === 'number' && request.periodic && !request.full) this.periodicPace.note(cpuMs);
         } catch (error) {
           // What it was asked to read is read again, in full.
           this.fullWanted = true;
@@ -254,6 +280,7 @@ export class PassScheduler {
     const full = this.fullWanted || (this.timedWanted !== undefined && due);
     const request = { full, periodic: this.timedWanted === 'tick', checkins: this.checkins, exits: this.exits };
     if (full) this.lastFullAt = now;
+    if (request.periodic) this.lastPeriodicAt = now;
     this.fullWanted = false;
     this.timedWanted = undefined;
     this.checkins = new Set();

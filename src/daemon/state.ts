@@ -299,11 +299,14 @@ function stateAround(input: StateInput, monitored: Record<string, MonitoredWorke
 export class PmStateText {
   private readonly memo = new PmStateMemo();
   private previousRest: string | undefined;
-  /** monitored_workers' text as last made, and its workers in order: made again only when an entry or the order changed. */
-  private monitored: { readonly ids: readonly string[]; readonly bytes: Buffer } | undefined;
+  /** monitored_workers' parts as last made, and its workers in order: made again only when an entry or the order changed. */
+  private monitored: { readonly ids: readonly string[]; readonly parts: readonly Buffer[] } | undefined;
 
-  /** The state after a pass: whether it changed, and its text or bytes (made only when asked for: a write). */
-  render(input: StateInput): { readonly changed: boolean; text(): string; bytes(): Buffer } {
+  /**
+   * The state after a pass: whether it changed, and its text, bytes, or the parts its bytes are made of (each worker's
+   * line one of them: written with writev, never joined), made only when asked for (a write).
+   */
+  render(input: StateInput): { readonly changed: boolean; text(): string; bytes(): Buffer; parts(): Buffer[] } {
     const { ids, byHealth } = memoEntries(input, this.memo);
     // Workers no longer monitored are forgotten (and their going is a change).
     let gone = false;
@@ -323,29 +326,30 @@ export class PmStateText {
     const changed = this.memo.built > 0 || gone || rest !== this.previousRest;
     this.previousRest = rest;
     if (this.memo.built > 0 || gone) this.monitored = undefined;
-    const bytes = (): Buffer => {
+    const parts = (): Buffer[] => {
       // The placeholder keeps monitored_workers where JSON.stringify puts it (after pm_daemon, whose strings hold no NUL).
       const placeholder = JSON.stringify('\u0000monitored_workers');
       const around = `${JSON.stringify({ ...state, monitored_workers: '\u0000monitored_workers' }, null, 2)}\n`;
       const at = around.indexOf(placeholder);
-      return Buffer.concat([Buffer.from(around.slice(0, at)), this.monitoredBytes(ids), Buffer.from(around.slice(at + placeholder.length))]);
+      return [Buffer.from(around.slice(0, at)), ...this.monitoredParts(ids), Buffer.from(around.slice(at + placeholder.length))];
     };
-    return { changed, bytes, text: () => bytes().toString('utf8') };
+    const bytes = (): Buffer => Buffer.concat(parts());
+    return { changed, parts, bytes, text: () => bytes().toString('utf8') };
   }
 
-  /** monitored_workers' bytes: the entries' lines joined, made again only when an entry or the order changed. */
-  private monitoredBytes(ids: readonly string[]): Buffer {
+  /** monitored_workers' parts: `{`, the entries' lines (each ending in `,` but the last), `}`; made again only when an entry or the order changed. */
+  private monitoredParts(ids: readonly string[]): readonly Buffer[] {
     const known = this.monitored;
-    if (known !== undefined && known.ids.length === ids.length && known.ids.every((id, i) => id === ids[i])) return known.bytes;
+    if (known !== undefined && known.ids.length === ids.length && known.ids.every((id, i) => id === ids[i])) return known.parts;
     const entries = this.memo.entries;
-    const parts: Buffer[] = [OPEN];
+    const parts: Buffer[] = ids.length === 0 ? [EMPTY] : [OPEN];
     for (const [i, id] of ids.entries()) {
       if (i > 0) parts.push(BETWEEN);
       parts.push((entries.get(id) as MemoEntry).line);
     }
-    const bytes = ids.length === 0 ? EMPTY : Buffer.concat([...parts, CLOSE]);
-    this.monitored = { ids, bytes };
-    return bytes;
+    if (ids.length > 0) parts.push(CLOSE);
+    this.monitored = { ids, parts };
+    return parts;
   }
 }
 

@@ -63,6 +63,14 @@ export function homePaths(home: string): HomePaths {
   const checkins = join(coordination, 'worker-checkins');
   const exits = join(coordination, 'worker-exits');
   const logsRoot = join(home, 'agents', 'logs');
+  // A valid id is one plain file name (no separator, no "..", never "." alone): appended to an already normal folder
+  // it gives what join() would, without join's normalizing (the daemon builds these paths at every check-in and pass).
+  const specDirs = new Map<string, string>();
+  const specDir = (folder: SpecFolder): string => {
+    let dir = specDirs.get(folder);
+    if (dir === undefined) specDirs.set(folder, (dir = join(specsRoot, folder)));
+    return dir;
+  };
   return {
     home,
     coordination,
@@ -84,14 +92,14 @@ export function homePaths(home: string): HomePaths {
     systemLogs: join(logsRoot, 'system'),
     daemonLog: join(logsRoot, 'system', 'pm-daemon.log'),
     workspacesRoot: join(home, 'workspaces'),
-    specDir: (folder) => join(specsRoot, folder),
-    specFile: (folder, workerId) => join(specsRoot, folder, `${assertValidId(workerId)}.json`),
+    specDir,
+    specFile: (folder, workerId) => `${specDir(folder)}/${assertValidId(workerId)}.json`,
     archivedDir: (batch) => (batch === undefined ? join(specsRoot, 'archived') : join(specsRoot, 'archived', assertValidId(batch, 'batch'))),
-    checkinFile: (workerId) => join(checkins, `${assertValidId(workerId)}.json`),
-    exitFile: (workerId) => join(exits, `${assertValidId(workerId)}.json`),
-    workerLogDir: (workerId) => join(logsRoot, assertValidId(workerId)),
-    workerLogFile: (workerId) => join(logsRoot, assertValidId(workerId), 'output.log'),
-    workerRotatedLogFile: (workerId) => join(logsRoot, assertValidId(workerId), 'output.log.1'),
+    checkinFile: (workerId) => `${checkins}/${assertValidId(workerId)}.json`,
+    exitFile: (workerId) => `${exits}/${assertValidId(workerId)}.json`,
+    workerLogDir: (workerId) => `${logsRoot}/${assertValidId(workerId)}`,
+    workerLogFile: (workerId) => `${logsRoot}/${assertValidId(workerId)}/output.log`,
+    workerRotatedLogFile: (workerId) => `${logsRoot}/${assertValidId(workerId)}/output.log.1`,
     workspaceDir: (workerId) => join(home, 'workspaces', assertValidId(workerId)),
   };
 }

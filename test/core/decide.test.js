@@ -83,6 +83,18 @@ describe('decidePass: remediation of one worker', () => {
     assert.deepEqual(dataOf(plan.events[0]), { rss_bytes: 60 * MIB, limit_bytes: 50 * MIB, processes: 3, biggest_pid: 42, biggest_command: 'node hog.js', biggest_rss_bytes: 58 * MIB });
   });
 
+  test('memory given beside the views (memoryOf): the same stop, and the views and their memoized health stay as they were', () => {
+    const limits = { implementation: { ...L, memoryLimitBytes: 50 * MIB } };
+    const view = runningView();
+    const memo = new HealthMemo();
+    const under = decidePass(passInput({ workers: [view], maxConcurrent: 0, limits, healthMemo: memo, memoryOf: () => hogMemory(40) }));
+    assert.deepEqual(under.actions, []);
+    const over = decidePass(passInput({ workers: [view], maxConcurrent: 0, limits, healthMemo: memo, memoryOf: (id) => (id === 'w1' ? hogMemory(60) : undefined) }));
+    assert.deepEqual(eventNames(over.events), ['memory_limit_exceeded']);
+    assert.equal(over.health.get('w1'), under.health.get('w1'), 'the assessment is the memoized one: a sample did not make the view new');
+    assert.deepEqual(over.actions.map((a) => [a.kind, a.kind === 'stop' ? a.reason : null]), [['stop', 'memory_limit']]);
+  });
+
   test('a pending spec of a removed type is not started, even with slots free', () => {
     const plan = decidePass(passInput({ workers: [pendingView({ workerType: 'gone' })], retiredLimits: { gone: L } }));
     assert.deepEqual(plan.actions, []);

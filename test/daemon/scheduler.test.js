@@ -125,7 +125,8 @@ describe('PassScheduler on mock timers', () => {
 
   test('the full reading at the periodic pass keeps to a share of a core: a costly one is made every few ticks, at least every twelfth', async () => {
     let cost = { cpuMs: 30, fullReadingMs: 10 };
-    const { scheduler, passes } = makeScheduler({ cpuMs: () => cost });
+    // The incremental passes cost little: the periodic pass's own pacing (tested below) stays at every tick.
+    const { scheduler, passes } = makeScheduler({ cpuMs: (request) => (request.full ? cost : { cpuMs: 5 }) });
     scheduler.start();
     scheduler.startTicking();
     await scheduler.runNow();
@@ -173,6 +174,44 @@ describe('PassScheduler on mock timers', () => {
     await run(14_000);
     const next = passes.slice(before).find((p) => p.full);
     assert.ok(next !== undefined && next.at - lastFull >= 57_500 && next.at - lastFull <= 65_050, JSON.stringify(passes.slice(before)));
+    await scheduler.stop();
+  });
+
+  test('the periodic pass keeps to a share of a core: a costly one comes every other tick, never rarer; a tick that must read in full, or a deadline, still passes', async () => {
+    let incremental = 10;
+    // A full reading of 1 s: due only every twelfth tick, so the ticks here read incrementally.
+    const { scheduler, passes } = makeScheduler({ cpuMs: (request) => (request.full ? { cpuMs: 1000, fullReadingMs: 1000 } : { cpuMs: incremental }) });
+    scheduler.start();
+    scheduler.startTicking();
+    await scheduler.runNow();
+    const run = async (ms) => {
+      for (let t = 0; t < ms; t += 1000) {
+        advance(Math.min(1000, ms - t));
+        await settle();
+      }
+    };
+    await run(15_100);
+    assert.deepEqual(passes.slice(1).map((p) => [p.at, p.full]), [[5050, false], [10050, false], [15050, false]], '10 ms a pass: 0.2 % of a core at every tick');
+    assert.equal(scheduler.periodicEvery(), 5000);
+    incremental = 200;
+    await run(25_000);
+    assert.deepEqual(passes.slice(4).map((p) => p.at), [20050, 30050, 40050], '200 ms a pass: every other tick, never rarer');
+    assert.equal(scheduler.periodicEvery(), 10_000);
+    // A folder's watch restarted at a tick that would have been skipped: that tick passes, in full.
+    scheduler.wantFull();
+    await run(5000);
+    assert.deepEqual(passes.slice(7).map((p) => [p.at, p.full]), [[45050, true]]);
+    // A deadline between periodic passes gets its pass on time.
+    const deadlineAt = Date.now() - START + 2000;
+    scheduler.wakeAt(Date.now() + 2000);
+    await run(4000);
+    // 5 ms after the deadline, then the debounce.
+    assert.deepEqual(passes.slice(8).map((p) => [p.at, p.full]), [[deadlineAt + 55, false]]);
+    // Cheap again: at every tick once the average comes down.
+    incremental = 1;
+    await run(60_000);
+    const last = passes.slice(-3).map((p) => p.at);
+    assert.deepEqual([last[1] - last[0], last[2] - last[1]], [5000, 5000], JSON.stringify(passes.slice(8)));
     await scheduler.stop();
   });
 

@@ -200,6 +200,14 @@ describe('writeDerivedTextSync', () => {
     assert.deepEqual(readdirSync(join(home, 'coordination')).filter((n) => n.includes('.tmp')), []);
   });
 
+  test('written in parts (pm-state.json: a part per worker, more than one writev holds), the file is the parts in order', () => {
+    const file = join(home, 'coordination', 'pm-state.json');
+    const parts = Array.from({ length: 2500 }, (_, i) => Buffer.from(i % 7 === 0 ? '' : `part ${i} ${'é'.repeat(i % 50)}\n`));
+    writeDerivedTextSync(file, parts);
+    assert.equal(readFileSync(file, 'utf8'), Buffer.concat(parts).toString('utf8'));
+    assert.deepEqual(readdirSync(join(home, 'coordination')).filter((n) => n.includes('.tmp')), []);
+  });
+
   test('a failed write is IO_FAILED naming the file, keeps the old file and leaves no temp file', () => {
     const dir = join(home, 'coordination', 'state-dir');
     mkdirSync(dir);

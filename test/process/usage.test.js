@@ -109,9 +109,11 @@ test('a pid whose process is replaced (its kept fd reads nothing) is a new proce
   await waitFor(() => sampler.sample(new Set([first])).get(first)?.processes[0]?.pid === pid || undefined, { what: 'the first run\'s process' });
   process.kill(pid, 'SIGKILL');
   await waitFor(() => !isAlive(pid) || undefined, { what: 'the first process reaped' });
-  // The next process started gets the same pid (/proc/sys/kernel/ns_last_pid, root only); another process may take it first: again.
+  // The next process started gets the same pid (/proc/sys/kernel/ns_last_pid, root only); another process may take it
+  // first (the suite's other tests start hundreds at times): again, up to 200 times or 15 s.
   let reused;
-  for (let attempt = 0; attempt < 20 && reused === undefined; attempt += 1) {
+  const until = Date.now() + 15_000;
+  for (let attempt = 0; attempt < 200 && reused === undefined && Date.now() < until; attempt += 1) {
     try {
       writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1));
     } catch {

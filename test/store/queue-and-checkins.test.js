@@ -1,9 +1,10 @@
 // task-queue.json and check-ins: a file that does not parse is reported with its path and reason and left
 // byte-identical; good ones read back as written.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { listCheckinIds, readCheckin } from '../../dist/store/checkins.js';
+import { listCheckinIds, readCheckin, readCheckinIfChanged } from '../../dist/store/checkins.js';
 import { buildTask, enqueueTask, newTaskId, readTaskQueue, updateTaskQueue } from '../../dist/store/tasks.js';
 import { withHome } from '../helpers/scope.js';
 import { failedRead } from '../helpers/specs.js';
@@ -55,4 +56,31 @@ test('a check-in reads back; a broken one is reported with its path and left byt
   assert.match(failedRead(readCheckin(paths, 'w-3')).reason, /worker_id "w-other" does not match the file name/);
   assert.deepEqual(listCheckinIds(paths).sort(), ['w-1', 'w-2', 'w-3']);
   assert.throws(() => readCheckin(paths, '../w'), { code: 'INVALID_ID' });
+}));
+
+test('readCheckinIfChanged reads a check-in only when its version changed; a link or a FIFO is refused, once per version, without blocking', () => withHome({}, async ({ paths, home }) => {
+  const file = paths.checkinFile('w-1');
+  const first = { worker_id: 'w-1', timestamp: T, status: 'in_progress', progress_pct: 40 };
+  writeFileSync(file, JSON.stringify(first));
+  const a = readCheckinIfChanged(paths, 'w-1', undefined);
+  assert.deepEqual(a?.read, { ok: true, checkin: first });
+  assert.deepEqual(readCheckinIfChanged(paths, 'w-1', a?.signature), { signature: a?.signature }, 'the same version: nothing read');
+  // Replaced by a rename, as checkin.sh does: a new version.
+  writeFileSync(`${file}.tmp`, JSON.stringify({ ...first, progress_pct: 50 }));
+  renameSync(`${file}.tmp`, file);
+  const b = readCheckinIfChanged(paths, 'w-1', a?.signature);
+  assert.notEqual(b?.signature, a?.signature);
+  assert.equal(b?.read?.ok === true && b.read.checkin.progress_pct, 50);
+  assert.equal(readCheckinIfChanged(paths, 'w-none', undefined), undefined);
+  // A link: refused with the link's own version, so it is reported once.
+  const target = `${home}/target.json`;
+  writeFileSync(target, JSON.stringify({ ...first, worker_id: 'w-2' }));
+  symlinkSync(target, paths.checkinFile('w-2'));
+  const link = readCheckinIfChanged(paths, 'w-2', undefined);
+  assert.match(link?.read?.ok === false ? link.read.reason : '', /is a symbolic link, which is not followed/);
+  assert.deepEqual(readCheckinIfChanged(paths, 'w-2', link?.signature), { signature: link?.signature });
+  // A FIFO: refused at once (nobody writes to it).
+  execFileSync('mkfifo', [paths.checkinFile('w-3')]);
+  const fifo = readCheckinIfChanged(paths, 'w-3', undefined);
+  assert.match(fifo?.read?.ok === false ? fifo.read.reason : '', /not a regular file/);
 }));
