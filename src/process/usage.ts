@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import os from 'node:os';
 import { carriesRunToken } from './group.js';
 import { isLiveState, keptStatAlive, openProcStat, procPids, readCmdline, readKeptStat, readProcStat, type ProcStat } from './identity.js';
@@ -39,6 +39,18 @@ interface SystemUnits {
 }
 
 const TOKEN = 'COMMIT_RELAY_RUN_ID=';
+const TOKEN_BYTES = Buffer.from(TOKEN, 'latin1');
+const ENTRY_TOKEN_BYTES = Buffer.from(`\0${TOKEN}`, 'latin1');
+
+/** The run token in an environ's bytes (NUL-separated NAME=value entries), or null. */
+export function tokenIn(environ: Buffer): string | null {
+  const at = environ.subarray(0, TOKEN_BYTES.length).equals(TOKEN_BYTES) ? 0 : environ.indexOf(ENTRY_TOKEN_BYTES);
+  if (at < 0) return null;
+  const start = at === 0 ? TOKEN_BYTES.length : at + ENTRY_TOKEN_BYTES.length;
+  const end = environ.indexOf(0, start);
+  const runId = environ.toString('latin1', start, end < 0 ? environ.length : end);
+  return runId === '' ? null : runId;
+}
 
 let units: SystemUnits | undefined;
 
@@ -207,6 +219,8 @@ interface Tracked {
 export class UsageSampler {
   /** pid → the process seen with it. */
   private tracked = new Map<number, Tracked>();
+  /** Where environs are read (grown for a bigger one, kept). */
+  private environ = Buffer.allocUnsafe(64 * 1024);
   private keptFds = 0;
   private samples = 0;
   private previousAt: number | undefined;
@@ -329,18 +343,35 @@ export class UsageSampler {
     }
   }
 
-  /** The run token this process carries, or null (one environ read). A token of a run not wanted now is kept too: the next sample may want it. */
+  /**
+   * The run token this process carries, or null (one environ read, into a buffer kept from call to call, searched as
+   * bytes: a fleet's sample meets thousands of new processes a minute). A token of a run not wanted now is kept too:
+   * the next sample may want it.
+   */
   private tokenOf(pid: number): string | null {
-    let environ: string;
+    let fd: number;
     try {
-      environ = readFileSync(`/proc/${pid}/environ`, 'latin1');
+      fd = openSync(`/proc/${pid}/environ`, 'r');
     } catch {
       return null;
     }
-    const entry = environ.startsWith(TOKEN) ? 0 : environ.indexOf(`\0${TOKEN}`) + 1;
-    if (entry <= 0 && !environ.startsWith(TOKEN)) return null;
-    const end = environ.indexOf('\0', entry);
-    const runId = environ.slice(entry + TOKEN.length, end < 0 ? undefined : end);
-    return runId === '' ? null : runId;
+    let length = 0;
+    try {
+      for (;;) {
+        const n = readSync(fd, this.environ, length, this.environ.length - length, null);
+        if (n === 0) break;
+        length += n;
+        if (length === this.environ.length) {
+          const bigger = Buffer.allocUnsafe(this.environ.length * 2);
+          this.environ.copy(bigger, 0, 0, length);
+          this.environ = bigger;
+        }
+      }
+    } catch {
+      return null;
+    } finally {
+      closeSync(fd);
+    }
+    return tokenIn(this.environ.subarray(0, length));
   }
 }

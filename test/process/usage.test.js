@@ -4,7 +4,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
-import { runProcesses, systemUnits, treeOrder, UsageSampler } from '../../dist/process/usage.js';
+import { UsageSampler, runProcesses, systemUnits, tokenIn, treeOrder } from '../../dist/process/usage.js';
 import { waitFor } from '../helpers/home.js';
 import { isAlive, ProcessTracker, pidOf } from '../helpers/processes.js';
 
@@ -130,4 +130,15 @@ test('a pid whose process is replaced (its kept fd reads nothing) is a new proce
     return sample.get(second)?.processes[0]?.pid === pid ? sample : undefined;
   }, { what: 'the second run seen at the reused pid' });
   assert.equal(usage.has(first), false, 'the first run is gone');
+});
+
+test('tokenIn finds the run token in an environ\'s bytes: first, in the middle, last, absent, empty, or only as part of another name', () => {
+  const env = (...entries) => Buffer.from(entries.join('\0') + '\0', 'latin1');
+  assert.equal(tokenIn(env('COMMIT_RELAY_RUN_ID=r1', 'PATH=/bin')), 'r1');
+  assert.equal(tokenIn(env('PATH=/bin', 'COMMIT_RELAY_RUN_ID=r-2', 'HOME=/x')), 'r-2');
+  assert.equal(tokenIn(Buffer.from('PATH=/bin\0COMMIT_RELAY_RUN_ID=r3', 'latin1')), 'r3', 'the last entry, without its NUL');
+  assert.equal(tokenIn(env('PATH=/bin')), null);
+  assert.equal(tokenIn(env('COMMIT_RELAY_RUN_ID=')), null);
+  assert.equal(tokenIn(env('XCOMMIT_RELAY_RUN_ID=r4', 'PATH=/bin')), null);
+  assert.equal(tokenIn(Buffer.alloc(0)), null);
 });
