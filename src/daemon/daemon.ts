@@ -21,7 +21,7 @@ import { PassInputs } from './inputs.js';
 import { Observer, type Departed, type Observation } from './observer.js';
 import { departedRuns, findOrphansAtStart, OrphanGuard, stopOrphans } from './orphans.js';
 import { homePermissionWarnings } from './permissions.js';
-import { PassScheduler, type PassCost, type PassRequest } from './scheduler.js';
+import { PassScheduler, PERIODIC_MAX_TICKS, type PassCost, type PassRequest } from './scheduler.js';
 import { claimDaemonSlot, claimRestoredEvent, releaseDaemonSlot, restoreClaimIfLost, type DaemonClaim } from './singleton.js';
 import { PmStateText, type DaemonCounters } from './state.js';
 import { HomeWatch } from './home-watch.js';
@@ -129,7 +129,8 @@ export class Daemon {
     this.clock = options.clock ?? systemClock();
     this.settings = loadDaemonSettings(this.paths, options.env, options.flags);
     this.activityFeed = new ActivityFeed(this.paths);
-    this.resources = new ResourceSampling(this.settings.resourceSampleSeconds * 1000, this.settings.loopIntervalSeconds * 1000);
+    // The longest between two periodic passes (a paced tick may be skipped): a sample due sooner wakes a pass of its own.
+    this.resources = new ResourceSampling(this.settings.resourceSampleSeconds * 1000, this.settings.loopIntervalSeconds * 1000 * PERIODIC_MAX_TICKS);
     this.events = new DaemonEvents(this.paths, this.logger, this.clock, options.onEvent);
     if (this.settings.notifications !== undefined) {
       const notifier = new Notifier({ paths: this.paths, settings: this.settings.notifications, logger: this.logger, emit: (events) => this.emit(events) });

@@ -49,7 +49,7 @@ export class ResourceSampling {
   private readonly pace = new CostPace(SAMPLE_SHARE);
 
   /**
-   * `tickMs`: the scheduler's periodic pass; a sample interval no shorter rides on it and wakes no pass of its own.
+   * `tickMs`: the longest between two of the scheduler's periodic passes; a sample interval no shorter rides on them and wakes no pass of its own.
    * `cpuNow`: this process's CPU time in ms (what a sample costs is read from it).
    */
   constructor(

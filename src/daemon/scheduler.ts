@@ -214,14 +214,18 @@ export class PassScheduler {
     }, ms);
   }
 
-  /** A deadline sooner than the next periodic pass (a check-in timeout, a restart time) gets a pass of its own, on time. */
+  /**
+   * A deadline sooner than the next periodic pass can be (a check-in timeout, a restart time) gets a pass of its own, on
+   * time: one within PERIODIC_MAX_TICKS intervals, since a paced tick may be skipped. A later one is armed again by a
+   * periodic pass before it falls due.
+   */
   wakeAt(deadline: number | null): void {
     const { clock, intervalMs } = this.options;
     if (this.deadlineTimer !== undefined) clock.clearTimeout(this.deadlineTimer);
     this.deadlineTimer = undefined;
     if (deadline === null || !this.running) return;
     const delay = Math.max(0, deadline - clock.now()) + 5;
-    if (delay >= intervalMs) return;
+    if (delay >= intervalMs * PERIODIC_MAX_TICKS) return;
     this.deadlineTimer = clock.setTimeout(() => {
       this.deadlineTimer = undefined;
       this.request({ timed: 'deadline' });

@@ -44,9 +44,10 @@ const ENTRY_TOKEN_BYTES = Buffer.from(`\0${TOKEN}`, 'latin1');
 
 /** The run token in an environ's bytes (NUL-separated NAME=value entries), or null. */
 export function tokenIn(environ: Buffer): string | null {
-  const at = environ.subarray(0, TOKEN_BYTES.length).equals(TOKEN_BYTES) ? 0 : environ.indexOf(ENTRY_TOKEN_BYTES);
+  const first = environ.subarray(0, TOKEN_BYTES.length).equals(TOKEN_BYTES);
+  const at = first ? 0 : environ.indexOf(ENTRY_TOKEN_BYTES);
   if (at < 0) return null;
-  const start = at === 0 ? TOKEN_BYTES.length : at + ENTRY_TOKEN_BYTES.length;
+  const start = first ? TOKEN_BYTES.length : at + ENTRY_TOKEN_BYTES.length;
   const end = environ.indexOf(0, start);
   const runId = environ.toString('latin1', start, end < 0 ? environ.length : end);
   return runId === '' ? null : runId;

@@ -61,14 +61,19 @@ function appendAnyEvents(paths: HomePaths, inputs: readonly AnyEventInput[]): vo
   if (inputs.length === 0) return;
   const lines = inputs.map(formatEventLine);
   // Several lines go in one write when they fit, else one write each.
+  // (The bytes counted line by line: measuring the joined text again at each line flattened it each time, quadratic.)
   const chunks: string[] = [];
   let current = '';
+  let currentBytes = 0;
   for (const line of lines) {
-    if (current.length > 0 && Buffer.byteLength(current) + Buffer.byteLength(line) > MAX_LINE_BYTES) {
+    const lineBytes = Buffer.byteLength(line);
+    if (current.length > 0 && currentBytes + lineBytes > MAX_LINE_BYTES) {
       chunks.push(current);
       current = '';
+      currentBytes = 0;
     }
     current += line;
+    currentBytes += lineBytes;
   }
   if (current.length > 0) chunks.push(current);
   let fd: number;

@@ -141,4 +141,7 @@ test('tokenIn finds the run token in an environ\'s bytes: first, in the middle, 
   assert.equal(tokenIn(env('COMMIT_RELAY_RUN_ID=')), null);
   assert.equal(tokenIn(env('XCOMMIT_RELAY_RUN_ID=r4', 'PATH=/bin')), null);
   assert.equal(tokenIn(Buffer.alloc(0)), null);
+  // An empty first entry (execve with "" first): the token follows a NUL at index 0.
+  assert.equal(tokenIn(Buffer.from('\0COMMIT_RELAY_RUN_ID=r5\0PATH=/bin\0', 'latin1')), 'r5');
+  assert.equal(tokenIn(Buffer.from('\0COMMIT_RELAY_RUN_ID=\0', 'latin1')), null);
 });

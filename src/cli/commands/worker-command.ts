@@ -30,6 +30,8 @@ export function describeStop(result: Pick<StopResult, 'outcome' | 'pid' | 'exit_
   const pid = result.pid === null ? '' : ` (pid ${result.pid})`;
   switch (result.outcome) {
     case 'terminated':
+      // Another signal may have ended it within the grace (a second command's SIGKILL, the kernel's OOM killer): its exit record says which.
+      if (result.signal !== null && result.signal !== 'SIGTERM') return `stopped${pid}: after SIGTERM it ended by ${result.signal}`;
       return `stopped${pid} by SIGTERM${result.exit_code !== null ? `, exit code ${result.exit_code}` : ''}`;
     case 'killed':
       return `killed${pid} with SIGKILL after the grace period`;
