@@ -37,8 +37,9 @@ export interface PassInput {
   /** The health assessments of earlier passes, reused where the view and the limits are the same objects (HealthMemo). */
   readonly healthMemo?: HealthMemo;
   /**
-   * Each run's memory at the last resource sample, by worker id, when it is not in the view (`WorkerView.memory`): a
-   * sample then leaves the views as they were, and with them every memoized health assessment.
+   * Each running worker's memory at the last resource sample (every process carrying its run's token), by worker id;
+   * absent or null: not sampled. Beside the views, not in them: a sample leaves the views as they were, and with them
+   * every memoized health assessment.
    */
   readonly memoryOf?: (workerId: string) => RunMemory | null | undefined;
 }
@@ -310,7 +311,7 @@ function describeExit(exit: WorkerView['exit'], limits: Limits): string {
 function overMemoryLimit(view: WorkerView, limits: Limits, memoryOf: PassInput['memoryOf']): { memory: RunMemory; limit: number } | undefined {
   const limit = limits.memoryLimitBytes ?? null;
   if (limit === null || view.process !== 'alive' || view.exit !== null) return undefined;
-  const memory = view.memory ?? memoryOf?.(view.workerId) ?? null;
+  const memory = memoryOf?.(view.workerId) ?? null;
   return memory !== null && memory.rssBytes > limit ? { memory, limit } : undefined;
 }
 

@@ -50,8 +50,6 @@ export interface WorkerView {
   readonly rateLimitWaits?: number;
   /** When its last rate limit was seen (`execution.rate_limited_at`), on the daemon clock. */
   readonly rateLimitedAt?: number | null;
-  /** The run's resident memory at the daemon's last resource sample (every process carrying its token); absent or null: not sampled. */
-  readonly memory?: RunMemory | null;
   /** Its run ended and the end of its output matched a rate-limit pattern (resetAt: daemon clock, when the match gave one). */
   readonly outputRateLimit?: { readonly resetAt: number | null } | null;
 }

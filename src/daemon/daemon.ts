@@ -297,7 +297,7 @@ export class Daemon {
       this.events.reportError('end expired dispatch pauses', error);
     }
     const rateLimits = this.rateLimits();
-    // When due, one sample of every running worker's processes: its memory goes into its view (the type's memory_limit_mb).
+    // When due, one sample of every running worker's processes: its memory goes to the decision beside the views (memoryLookup; the type's memory_limit_mb).
     this.resources.sampleIfDue(observation.workers, this.clock.now(), this.clock.wallNow());
     const workers = withOutputRateLimits(this.paths, this.clock, observation.workers, (type) => rateLimits.patterns.get(type));
     for (const ignored of observation.ignoredCheckins) {

@@ -3,13 +3,9 @@ import { errnoCode } from '../errors.js';
 import { signatureOf } from '../store/atomic.js';
 
 /**
- * A file's version as the daemon's caches see it: signatureOf, (inode, size, mtime). A rename over it (every writer
- * here replaces files whole) changes the inode, an edit in place the size or mtime; the same signature means the
- * cached reading is still the file's content.
+ * The signature of the file itself (a link is not followed; store/atomic.ts signatureOf: inode, size, mtime, the
+ * version the daemon's caches see); null when it does not exist.
  */
-export { signatureOf };
-
-/** The signature of the file itself (a link is not followed); null when it does not exist. */
 export function lstatSignature(file: string): string | null {
   try {
     return signatureOf(lstatSync(file));

@@ -138,7 +138,11 @@ export interface ReadOptions {
 
 export const DEFAULT_MAX_READ_BYTES = 8 * 1024 * 1024;
 
-/** A file's version as the daemon's caches see it: (inode, size, mtime). A rename over it changes the inode, an edit in place the size or mtime. */
+/**
+ * A file's version as the daemon's caches see it: (inode, size, mtime). A rename over it (every writer here replaces
+ * files whole) changes the inode, an edit in place the size or mtime; the same signature means the cached reading is
+ * still the file's content.
+ */
 export const signatureOf = (stat: { readonly ino: number; readonly size: number; readonly mtimeMs: number }): string => `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
 
 /** What readTextIfChanged found: the file's version, and its text, or that it is the version known, or why it cannot be read. */

@@ -49,9 +49,9 @@ describe('decidePass: remediation of one worker', () => {
     { name: 'exit recorded while the stop is still in flight: wait for the stop', view: runningView({ exit: exitOf(null, 'SIGTERM', 'stalled'), stopping: true }), actions: [] },
     { name: 'zombie while a stop is in flight: wait for the stop', view: runningView({ process: 'gone', stopping: true }), actions: [] },
     // memory_limit_mb: the run's last sampled resident memory (every process with its token).
-    { name: 'over the memory limit: stop as memory_limit', view: runningView({ memory: hogMemory(60) }), limits: { ...L, memoryLimitBytes: 50 * MIB }, actions: [{ kind: 'stop', workerId: 'w1', reason: 'memory_limit', detail: 'resident memory 60 MiB over 3 processes is over its memory limit of 50 MiB' }] },
-    { name: 'under the memory limit, or no limit: nothing', view: runningView({ memory: hogMemory(40) }), limits: { ...L, memoryLimitBytes: 50 * MIB }, actions: [] },
-    { name: 'over the memory limit with a stop in flight: no second stop', view: runningView({ memory: hogMemory(60), stopping: true }), limits: { ...L, memoryLimitBytes: 50 * MIB }, actions: [] },
+    { name: 'over the memory limit: stop as memory_limit', view: runningView(), input: { memoryOf: () => hogMemory(60) }, limits: { ...L, memoryLimitBytes: 50 * MIB }, actions: [{ kind: 'stop', workerId: 'w1', reason: 'memory_limit', detail: 'resident memory 60 MiB over 3 processes is over its memory limit of 50 MiB' }] },
+    { name: 'under the memory limit, or no limit: nothing', view: runningView(), input: { memoryOf: () => hogMemory(40) }, limits: { ...L, memoryLimitBytes: 50 * MIB }, actions: [] },
+    { name: 'over the memory limit with a stop in flight: no second stop', view: runningView({ stopping: true }), input: { memoryOf: () => hogMemory(60) }, limits: { ...L, memoryLimitBytes: 50 * MIB }, actions: [] },
     { name: 'stopped for memory, out of restarts: fail, the error names the limit', view: runningView({ exit: exitOf(null, 'SIGTERM', 'memory_limit'), restartCount: 2 }), limits: { ...L, memoryLimitBytes: 50 * MIB }, actions: [fail({ cause: 'stopped: over its memory limit (memory_limit_mb 50)', error: 'stopped: over its memory limit (memory_limit_mb 50); gave up after 2 restarts (max_restarts 2)' })] },
     { name: 'healthy: nothing', view: runningView(), actions: [] },
     { name: 'late: nothing (only an event)', view: runningView({ lastCheckinAt: NOW - L.checkinTimeoutMs }), actions: [] },
@@ -78,7 +78,7 @@ describe('decidePass: remediation of one worker', () => {
   }
 
   test('over the memory limit: memory_limit_exceeded with the sample and its biggest process', () => {
-    const plan = decidePass(passInput({ workers: [runningView({ memory: hogMemory(60) })], maxConcurrent: 0, limits: { implementation: { ...L, memoryLimitBytes: 50 * MIB } } }));
+    const plan = decidePass(passInput({ workers: [runningView()], memoryOf: () => hogMemory(60), maxConcurrent: 0, limits: { implementation: { ...L, memoryLimitBytes: 50 * MIB } } }));
     assert.deepEqual(eventNames(plan.events), ['memory_limit_exceeded']);
     assert.deepEqual(dataOf(plan.events[0]), { rss_bytes: 60 * MIB, limit_bytes: 50 * MIB, processes: 3, biggest_pid: 42, biggest_command: 'node hog.js', biggest_rss_bytes: 58 * MIB });
   });
