@@ -56,7 +56,6 @@ else
 fi
 coord=$home/coordination
 [ -f "$coord/worker-specs/active/$WORKER_ID.json" ] || fail "no worker \"$WORKER_ID\" in $coord/worker-specs/active"
-command -v jq >/dev/null 2>&1 || fail 'jq is not installed: no check-in recorded'
 
 dir=$coord/worker-checkins
 file=$dir/$WORKER_ID.json
@@ -93,6 +92,9 @@ case ${1:-} in
     fi
     ;;
 esac
+
+# The fast path above needs no jq; every other event does.
+command -v jq >/dev/null 2>&1 || fail 'jq is not installed: no check-in recorded'
 
 # One jq: the hook JSON on stdin, the check-in (or nothing, for an event it does not record) on stdout.
 if ! error=$(jq -n -c \

@@ -48,8 +48,8 @@ export function sessionOfCheckin(spec: WorkerSpec, checkin: Checkin | null | und
 }
 
 /**
- * Whether the last run resumed a session and failed at once: it ended, not by a stop signal, within the
- * type's startup grace of its start (before it could have done anything). Its session, or null.
+ * Whether the last run resumed a session and failed at once: it ended, not by a stop signal nor on a rate
+ * limit, within the type's startup grace of its start (before it could have done anything). Its session, or null.
  */
 export function failedResume(spec: WorkerSpec, startupGraceSeconds: number): string | null {
   const execution = spec.execution;
@@ -60,6 +60,10 @@ export function failedResume(spec: WorkerSpec, startupGraceSeconds: number): str
   const ranMs = Date.parse(endedAt) - Date.parse(startedAt);
   if (!Number.isFinite(ranMs) || ranMs < 0) return null;
   if (execution?.exit_code === 0 || STOP_SIGNALS.has(execution?.signal ?? '')) return null;
+  // A resumed run that ends on a rate limit (still limited, or a provider's 529) did not fail to resume:
+  // its session is kept for the restart after the wait.
+  const limitedAt = Date.parse(execution?.rate_limited_at ?? '');
+  if (Number.isFinite(limitedAt) && limitedAt >= Date.parse(startedAt)) return null;
   return ranMs < startupGraceSeconds * 1000 ? resumed : null;
 }
 

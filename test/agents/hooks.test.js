@@ -1,7 +1,7 @@
 // scripts/hooks/claude-code.sh run by hand with Claude Code's hook JSON, `commit-relay hooks claude-code`, and
 // the fake agent that calls them as Claude Code would.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { checkinSchema } from '../../dist/contract/checkin.js';
@@ -92,6 +92,18 @@ test('the fast path (the event as the first argument, as the printed settings do
   assert.equal((await runWith(HOOK, ['PostToolUse'], { env })).code, 0);
   assert.equal(readCheckinOf(t, id).progress_pct, 0);
   assert.deepEqual(readdirSync(t.paths.checkins), [`${id}.json`], 'no temp file left');
+  // Without jq on the PATH the fast path still records; an event that needs jq says so and changes nothing.
+  const bin = join(t.home, 'bin-without-jq');
+  mkdirSync(bin);
+  for (const name of readdirSync('/usr/bin')) if (name !== 'jq') symlinkSync(join('/usr/bin', name), join(bin, name));
+  const noJq = { ...env, PATH: bin };
+  const fast = await runWith(HOOK, ['PreToolUse'], { env: noJq });
+  assert.deepEqual([fast.code, fast.stderr, readCheckinOf(t, id).activity], [0, '', 'PreToolUse'], 'a tool call needs no jq');
+  const before = readFileSync(t.paths.checkinFile(id), 'utf8');
+  const slow = await runWith(HOOK, ['SessionStart'], { env: noJq, input: JSON.stringify({ ...common, hook_event_name: 'SessionStart', source: 'startup' }) });
+  assert.equal(slow.code, 0);
+  assert.match(slow.stderr, /jq is not installed/);
+  assert.equal(readFileSync(t.paths.checkinFile(id), 'utf8'), before, 'nothing changed');
 }));
 
 test('outside a worker the hook does nothing and exits 0', () => withHome(SCOPE, async (t) => {

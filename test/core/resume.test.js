@@ -57,6 +57,8 @@ test('sessionOfCheckin and failedResume at their edges', () => {
   assert.equal(failedResume(spec({ resumed_session: 's', last_exit_at: at(-5), exit_code: 1 }), 10), null, 'an end before the start belongs to an earlier run');
   assert.equal(failedResume(spec({ resumed_session: 's', last_exit_at: at(1), exit_code: 0 }), 10), null, 'exit 0 is no failure');
   assert.equal(failedResume(spec({ resumed_session: 's', last_exit_at: at(9.9), exit_code: 2 }), 10), 's');
+  assert.equal(failedResume(spec({ resumed_session: 's', last_exit_at: at(1), exit_code: 75, rate_limited_at: at(1) }), 10), null, 'a run rate limited at once did not fail to resume');
+  assert.equal(failedResume(spec({ resumed_session: 's', last_exit_at: at(1), exit_code: 2, rate_limited_at: at(-30) }), 10), 's', 'a rate limit of an earlier run does not count');
 });
 
 test('a session id that could read as an option, or carries a space, is never put into the argv', () => {

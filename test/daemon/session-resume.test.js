@@ -76,6 +76,22 @@ test('a resume that dies at once: the next restart runs the fresh command, and t
     assert.deepEqual(started.map((e) => e.data.resumed), [false, true, false]);
   }));
 
+test('a resumed run that is rate limited at once keeps its session: the restart after the wait resumes it again', () =>
+  withHome({ types: { agent: { ...AGENT, env: { RESUME_LIMITED: '1' }, rate_limit_exit_codes: [75] } } }, async (t) => {
+    writePendingSpec(t.home, 'w-limited', { workerType: 'agent' });
+    await t.startDaemon();
+    const done = await waitFor(() => readSpecFile(t.home, 'completed', 'w-limited'), { what: 'the worker to complete after its second resume', timeoutMs: 30_000 });
+    const runs = runsOf(t.home, 'w-limited');
+    const session = /^fresh (sess-\S+)$/.exec(runs[0] ?? '')?.[1];
+    assert.ok(session, runs.join('\n'));
+    assert.deepEqual(runs, [`fresh ${session}`, `resumed ${session}`, `resumed ${session}`], 'a rate limit is not a failed resume');
+    assert.equal(done.execution.resume_failed_session, null);
+    assert.equal(done.execution.rate_limit_waits, 1);
+    assert.equal(done.execution.restart_count, 1, 'the wait is not a restart of the count');
+    const started = eventsOf(t.home, 'w-limited', 'worker_started');
+    assert.deepEqual(started.map((e) => [e.data.resumed, e.data.session_id]), [[false, null], [true, session], [true, session]]);
+  }));
+
 test('restart-worker (no daemon) follows the same rule: it resumes the session of the last check-in', () =>
   // Without a daemon nobody copied the session into the spec: the run's last check-in (which carries it, as the
   // Claude Code hook's do) is read at the start.
