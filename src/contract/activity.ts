@@ -23,6 +23,7 @@ export const KNOWN_EVENTS = [
   'worker_failed',
   'worker_zombie_cleaned',
   'worker_orphan_stopped',
+  'spec_restored',
   'process_not_ours',
   'worker_archived',
   'worker_recovered',

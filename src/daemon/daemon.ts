@@ -19,7 +19,7 @@ import { Notifier } from './notifications.js';
 import type { PassHooks } from './hooks.js';
 import { PassInputs } from './inputs.js';
 import { Observer, type Departed, type Observation } from './observer.js';
-import { departedRuns, findOrphansAtStart, OrphanGuard, stopOrphans } from './orphans.js';
+import { departedRuns, findOrphansAtStart, OrphanGuard, restoreSpecs, stopOrphans, VanishedSpecs } from './orphans.js';
 import { homePermissionWarnings } from './permissions.js';
 import { PassScheduler, PERIODIC_MAX_TICKS, type PassCost, type PassRequest } from './scheduler.js';
 import { claimDaemonSlot, claimRestoredEvent, releaseDaemonSlot, restoreClaimIfLost, type DaemonClaim } from './singleton.js';
@@ -89,6 +89,8 @@ export class Daemon {
   private state: Lifecycle = 'new';
   private claim: DaemonClaim | undefined;
   private readonly orphanGuard: OrphanGuard;
+  /** Workers whose spec vanished while they ran: restored when active/ itself went, else orphans (VanishedSpecs). */
+  private readonly vanished = new VanishedSpecs();
   private readonly watch: HomeWatch;
   private loops = 0;
   private heldLastPass = false;
@@ -383,8 +385,24 @@ export class Daemon {
 
   /** Orphans (workers whose specs left active/ while they run) are stopped, the guard permitting (OrphanGuard). */
   private stopDeparted(observation: Observation): void {
+    let left = observation.departed;
+    if (observation.full) {
+      const { restore, orphans, holding } = this.vanished.sort(this.paths, observation.departed, observation.activeReplaced === true);
+      left = orphans;
+      if (restore.length > 0) {
+        const { events, failed, errors } = restoreSpecs(this.paths, restore);
+        this.emit(events);
+        for (const error of errors) this.events.reportError('restore the specs of running workers', new Error(error));
+        this.vanished.holdAgain(failed);
+      }
+      // The restored specs are read (and their workers supervised) at once; those held are looked at again soon.
+      if (restore.length > 0 || holding) {
+        this.scheduler.wantFull();
+        this.scheduler.request();
+      }
+    }
     const running = observation.workers.filter((w) => w.view.status === 'running').length;
-    const departed = observation.departed.length === 0 ? observation.departed : departedRuns(this.paths, observation.departed, (id) => (this.children.has(id) ? this.childRuns.get(id) : undefined));
+    const departed = left.length === 0 ? left : departedRuns(this.paths, left, (id) => (this.children.has(id) ? this.childRuns.get(id) : undefined));
     const { stop, held } = this.orphanGuard.decide(departed, running);
     if (held !== undefined) {
       this.emit([held]);

@@ -67,6 +67,8 @@ export interface Departed {
   /** Its process as last seen alive (and carrying the run's token), if it was. */
   readonly identity: ProcessIdentity | null;
   readonly runId: string | null;
+  /** Its spec as the daemon last read it (a worker that departed from a pass's view). */
+  readonly spec?: WorkerSpec | null;
 }
 
 export interface Observation {
@@ -76,8 +78,15 @@ export interface Observation {
   readonly invalidCount: number;
   readonly newCheckins: NewCheckin[];
   readonly ignoredCheckins: { workerId: string; reason: string }[];
+  /** A full reading (every spec listed): only such a reading tells who departed. */
+  readonly full: boolean;
   /** Workers that left active/ since the last pass. */
   readonly departed: Departed[];
+  /**
+   * active/ itself was removed or replaced (another inode) at this full reading or the one before: its workers
+   * left with the folder (coordination/ removed while the daemon ran), not one by one.
+   */
+  readonly activeReplaced?: boolean;
 }
 
 export function blankMemory(): Memory {

@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync } from 'node:fs';
+import { lstatSync, readdirSync, statSync } from 'node:fs';
 import type { HealthState } from '../contract/pm-state.js';
 import { holdOf, type WorkerSpec } from '../contract/worker-spec.js';
 import { placeOnDaemonClock, wallToDaemonClock, type Clock } from '../core/clock.js';
@@ -26,6 +26,9 @@ export class Observer {
   private readonly healthOf = new Map<string, HealthState>();
   /** Check-ins read as they arrived (readCheckinNow), handed to the next observation. */
   private arrived: NewCheckin[] = [];
+  /** The inode of active/ at the last full reading (null: it was missing), and for how many more full readings its replacement is news. */
+  private activeIno: number | null | undefined;
+  private activeReplacedReadings = 0;
   private arrivedIgnored: { workerId: string; reason: string }[] = [];
 
   constructor(
@@ -159,13 +162,31 @@ export class Observer {
     if (seen !== undefined) {
       for (const [id, memory] of this.memory) {
         if (!seen.has(id)) {
-          departed.push({ workerId: id, identity: memory.identity, runId: memory.runId });
+          departed.push({ workerId: id, identity: memory.identity, runId: memory.runId, spec: memory.spec });
           this.memory.delete(id);
           this.healthOf.delete(id);
         }
       }
     }
-    return { workers, invalid, invalidCount, newCheckins, ignoredCheckins, departed };
+    // Stated after the listing: a folder replaced before or during it is seen now; one replaced after it, at the next
+    // full reading, which still counts it (twice is how long the news lasts).
+    const activeReplaced = full && this.noteActiveFolder();
+    return { workers, invalid, invalidCount, newCheckins, ignoredCheckins, full, departed, ...(activeReplaced ? { activeReplaced } : {}) };
+  }
+
+  /** At a full reading: whether active/ was removed or replaced (another inode, or none) at this reading or the one before. */
+  private noteActiveFolder(): boolean {
+    let ino: number | null;
+    try {
+      ino = statSync(this.paths.specDir('active')).ino;
+    } catch {
+      ino = null;
+    }
+    if (this.activeIno !== undefined && ino !== this.activeIno) this.activeReplacedReadings = 2;
+    this.activeIno = ino;
+    if (this.activeReplacedReadings === 0) return false;
+    this.activeReplacedReadings -= 1;
+    return true;
   }
 
   /**

@@ -1,6 +1,9 @@
+import { mkdirSync } from 'node:fs';
 import type { SpecFolder } from '../contract/worker-spec.js';
+import { describeError } from '../errors.js';
 import { checkRun, type ProcessIdentity } from '../process/identity.js';
 import { stopProcess } from '../process/terminate.js';
+import { createJsonIfAbsentSync } from '../store/atomic.js';
 import type { HomePaths } from '../store/home.js';
 import { findSpec, listSpecIds, readSpec } from '../store/specs.js';
 import { stopGraceMs } from '../worker/context.js';
@@ -108,4 +111,82 @@ export class OrphanGuard {
     }
     return { stop: [...before, ...orphans] };
   }
+}
+
+/** A departed worker whose spec is in no folder of the home (removed, not moved) while its run still lives, ours. */
+function vanishedWhileLive(paths: HomePaths, d: Departed): boolean {
+  if (d.spec === undefined || d.spec === null || d.identity === null) return false;
+  if (checkRun({ ...d.identity, runId: d.runId }) !== 'alive') return false;
+  try {
+    return findSpec(paths, d.workerId) === undefined;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Workers whose spec vanished (in no folder at all) while their run lives. coordination/ removed while the daemon
+ * runs (the README's "start over" at the wrong moment) is not a reason to stop the fleet, nor to leave it
+ * unsupervised: when active/ itself was removed or replaced, their specs are written again from the daemon's last
+ * reading (restoreSpecs). A spec removed by hand from a folder that stayed is an orphan as before, stopped. Such a
+ * worker is held for one full reading first: `rm -rf` removes the files before their folder, so the reading that
+ * sees the first of them gone may come before the folder is gone.
+ */
+export class VanishedSpecs {
+  private held: Departed[] = [];
+
+  /** At a full reading: which departed workers to restore, which go on to the orphan stops; `holding` when some wait for the next reading. */
+  sort(paths: HomePaths, departed: readonly Departed[], activeReplaced: boolean): { restore: Departed[]; orphans: Departed[]; holding: boolean } {
+    const before = this.held;
+    this.held = [];
+    const restore: Departed[] = [];
+    const orphans: Departed[] = [];
+    for (const d of before) (activeReplaced && vanishedWhileLive(paths, d) ? restore : orphans).push(d);
+    for (const d of departed) {
+      if (!vanishedWhileLive(paths, d)) orphans.push(d);
+      else if (activeReplaced) restore.push(d);
+      else this.held.push(d);
+    }
+    return { restore, orphans, holding: this.held.length > 0 };
+  }
+
+  /** A restore that failed is tried again at the next full reading. */
+  holdAgain(departed: readonly Departed[]): void {
+    this.held.push(...departed);
+  }
+}
+
+const RESTORE_REASON = "worker-specs/active/ was removed or replaced while its worker ran: its spec is written again from the daemon's last reading";
+
+/**
+ * Writes each vanished worker's spec into active/ again, as the daemon last read it, only where no file of that name
+ * is there (never over what someone put back). Returns the events, and the workers whose spec could not be written.
+ */
+export function restoreSpecs(paths: HomePaths, vanished: readonly Departed[]): { events: EventInput[]; failed: Departed[]; errors: string[] } {
+  const events: EventInput[] = [];
+  const failed: Departed[] = [];
+  const errors: string[] = [];
+  try {
+    // Only what a running worker needs: its spec's folder, and where its check-ins and its end are written.
+    for (const dir of [paths.specDir('active'), paths.checkins, paths.exits]) mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    return { events, failed: [...vanished], errors: [`cannot create the folders of ${paths.coordination}: ${describeError(error)}`] };
+  }
+  for (const d of vanished) {
+    const spec = d.spec;
+    if (spec === undefined || spec === null) continue;
+    try {
+      if (!createJsonIfAbsentSync(paths.specFile('active', d.workerId), spec)) continue;
+      events.push({
+        event: 'spec_restored',
+        worker_id: d.workerId,
+        task_id: spec.task_id,
+        data: { pid: d.identity?.pid ?? null, run_id: d.runId, status: spec.status, reason: RESTORE_REASON },
+      });
+    } catch (error) {
+      failed.push(d);
+      errors.push(describeError(error));
+    }
+  }
+  return { events, failed, errors };
 }

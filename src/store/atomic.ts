@@ -1,4 +1,4 @@
-import { closeSync, constants as fsConstants, fstatSync, fsyncSync, lstatSync, openSync, readSync, renameSync, rmSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, fsyncSync, linkSync, lstatSync, openSync, readSync, renameSync, rmSync, writeSync, writevSync } from 'node:fs';
 import { errnoCode, RelayError, describeError } from '../errors.js';
 
 export interface WriteOptions {
@@ -71,6 +71,29 @@ export function replaceJsonIfPresentSync(file: string, value: unknown, options: 
   } catch (error) {
     rmSync(temp, { force: true });
     throw new RelayError('IO_FAILED', `cannot write ${file}: ${describeError(error)}`, { cause: error, details: { file, errno: errnoCode(error) } });
+  }
+}
+
+/**
+ * Creates `file` whole (a temp file, fsynced, then linked to its name) only if nothing has that name: false, with
+ * nothing changed, when something does. A reader sees no file or the whole file, and an existing file (or a link
+ * planted under the name) is never replaced or written through.
+ */
+export function createJsonIfAbsentSync(file: string, value: unknown): boolean {
+  const temp = tempName(file);
+  try {
+    writeTempJson(temp, value, true);
+    try {
+      linkSync(temp, file);
+    } catch (error) {
+      if (errnoCode(error) === 'EEXIST') return false;
+      throw error;
+    }
+    return true;
+  } catch (error) {
+    throw new RelayError('IO_FAILED', `cannot create ${file}: ${describeError(error)}`, { cause: error, details: { file, errno: errnoCode(error) } });
+  } finally {
+    rmSync(temp, { force: true });
   }
 }
 

@@ -2,24 +2,32 @@
 // README's "start over" step at the wrong moment) and its config restored. The pid file comes back, the
 // health check finds the daemon, and a second daemon is refused; the workers are not all stopped at once.
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { coord, readJson, run, waitFor } from '../helpers/home.js';
-import { events, pmState } from '../helpers/daemon.js';
+import { events, morePasses, pmState } from '../helpers/daemon.js';
 import { isAlive, pidOf } from '../helpers/processes.js';
 import { withHome } from '../helpers/scope.js';
+
+/**
+ * The README's "start over" under a running daemon: coordination/ removed, then its config put back.
+ * @param {string} home
+ */
+function removeCoordinationKeepingConfig(home) {
+  const config = join(home, 'config-backup');
+  cpSync(coord(home, 'config'), config, { recursive: true });
+  // Gone in one step (the daemon keeps writing into it meanwhile, so rm -rf races it), then removed.
+  renameSync(coord(home), join(home, 'gone'));
+  rmSync(join(home, 'gone'), { recursive: true, force: true, maxRetries: 20, retryDelay: 10 });
+  mkdirSync(coord(home), { recursive: true });
+  cpSync(config, coord(home, 'config'), { recursive: true });
+}
 
 test('coordination/ removed and its config restored under a running daemon: the claim is restored and a second daemon refused', () => withHome({}, async (t) => {
   const pidFile = coord(t.home, 'pm-daemon.pid.json');
   const daemon = await t.startDaemon();
-  const config = join(t.home, 'config-backup');
-  cpSync(coord(t.home, 'config'), config, { recursive: true });
-  // Gone in one step (the daemon keeps writing into it meanwhile, so rm -rf races it), then removed.
-  renameSync(coord(t.home), join(t.home, 'gone'));
-  rmSync(join(t.home, 'gone'), { recursive: true, force: true, maxRetries: 20, retryDelay: 10 });
-  mkdirSync(coord(t.home), { recursive: true });
-  cpSync(config, coord(t.home, 'config'), { recursive: true });
+  removeCoordinationKeepingConfig(t.home);
 
   // Before the daemon restores its pid file, and after: a second daemon is refused either way.
   const early = await run(t.home, ['pm-daemon', '--once']);
@@ -56,14 +64,49 @@ test('the specs of most of the fleet vanishing at once holds the orphan stops fo
     await waitFor(() => Object.values(monitored()).filter((w) => w.pid).length === 3, { what: 'three workers running', timeoutMs: 20_000 });
     const pids = Object.values(monitored()).map((w) => /** @type {number} */ (w.pid));
     for (const pid of pids) t.tracker.group(pid);
+    // Moved out of the folder, which stays (a folder removed or replaced is the next test's case).
     const aside = join(t.home, 'aside');
-    cpSync(active, aside, { recursive: true });
-    rmSync(active, { recursive: true, force: true });
-    mkdirSync(active);
+    mkdirSync(aside);
+    const names = readdirSync(active);
+    for (const name of names) renameSync(join(active, name), join(aside, name));
     await waitFor(() => events(t.home).some((e) => e.event === 'actions_held' && /left active\//.test(e.data.reason)), { what: 'the orphan stops held', timeoutMs: 10_000 });
-    // Put back in one step (a rename over the empty folder: no moment without it), as a restore from a backup would.
-    renameSync(aside, active);
+    for (const name of names) renameSync(join(aside, name), join(active, name));
     await waitFor(() => Object.keys(monitored()).length === 3, { what: 'the specs seen again', timeoutMs: 10_000 });
     assert.ok(pids.every(isAlive), 'no worker was stopped');
     assert.equal(events(t.home).filter((e) => e.event === 'worker_orphan_stopped').length, 0);
+  }));
+
+test('coordination/ removed while workers run (any fleet size): their specs are written again from the daemon\'s reading, and they stay supervised', () =>
+  withHome({}, async (t) => {
+    for (const description of ['tree-1', 'tree-2', 'tree-3']) {
+      const created = await run(t.home, ['create-task', '--description', description, '--worker-type', 'fixture']);
+      assert.equal(created.code, 0, created.stderr);
+    }
+    await t.startDaemon({ env: { PM_LOOP_INTERVAL: '2' } });
+    const active = coord(t.home, 'worker-specs', 'active');
+    /** @returns {Record<string, { pid?: number | null }>} */
+    const monitored = () => (existsSync(coord(t.home, 'pm-state.json')) ? pmState(t.home).monitored_workers ?? {} : {});
+    await waitFor(() => Object.values(monitored()).filter((w) => w.pid).length === 3, { what: 'three workers running', timeoutMs: 20_000 });
+    const workers = Object.entries(monitored()).map(([id, w]) => ({ id, pid: /** @type {number} */ (w.pid) }));
+    for (const { pid } of workers) t.tracker.group(pid);
+    removeCoordinationKeepingConfig(t.home);
+
+    await waitFor(() => workers.every(({ id }) => existsSync(join(active, `${id}.json`))), { what: 'the specs written again', timeoutMs: 15_000 });
+    await waitFor(() => Object.keys(monitored()).length === 3, { what: 'the workers supervised again', timeoutMs: 15_000 });
+    await morePasses(t.home, 3);
+    assert.ok(workers.every(({ pid }) => isAlive(pid)), 'no worker was stopped');
+    const log = events(t.home);
+    assert.equal(log.filter((e) => e.event === 'worker_orphan_stopped').length, 0);
+    const restored = log.filter((e) => e.event === 'spec_restored');
+    assert.deepEqual(restored.map((e) => e.worker_id).sort(), workers.map((w) => w.id).sort(), 'each spec restored once');
+    for (const e of restored) assert.match(String(e.data.reason), /removed or replaced while its worker ran/);
+    for (const { id, pid } of workers) {
+      const spec = readJson(join(active, `${id}.json`));
+      assert.deepEqual([spec.status, spec.execution.pid], ['running', pid]);
+    }
+    // Supervised: a worker killed now is seen, as any crash is.
+    const [first] = workers;
+    assert.ok(first);
+    process.kill(-first.pid, 'SIGKILL');
+    await waitFor(() => events(t.home).some((e) => e.worker_id === first.id && (e.event === 'worker_exited' || e.event === 'zombie_detected')), { what: 'the daemon to see the killed worker', timeoutMs: 15_000 });
   }));

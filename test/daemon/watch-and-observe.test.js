@@ -171,6 +171,24 @@ describe('Observer: incremental readings', () => {
     assert.deepEqual(observer.observe().ignoredCheckins, [], 'once per version of the file');
   });
 
+  test('active/ removed or replaced is news for two full readings (the second sees what a reading between the listing and the stat missed), with the specs it held', () => {
+    const a = sleeper();
+    writeSpecFile(runningSpec('wa', a.pid));
+    const observer = new Observer(paths, systemClock(), (spec) => spec.worker_type === 'fixture');
+    assert.equal(observer.observe().activeReplaced, undefined, 'the first reading only notes the folder');
+    const active = paths.specDir('active');
+    renameSync(active, `${active}.gone`);
+    const missing = observer.observe();
+    assert.equal(missing.activeReplaced, true, 'a missing folder');
+    assert.deepEqual(missing.departed.map((d) => [d.workerId, d.spec?.worker_id, d.identity?.pid]), [['wa', 'wa', a.pid]], 'departed with its spec as last read');
+    mkdirSync(active);
+    assert.equal(observer.observe().activeReplaced, true, 'a new folder');
+    assert.equal(observer.observe().activeReplaced, true, 'news for one more full reading');
+    assert.equal(observer.observe().activeReplaced, undefined);
+    assert.equal(observer.observe({ checkins: new Set() }).activeReplaced, undefined, 'an incremental reading never tells');
+    rmSync(`${active}.gone`, { recursive: true, force: true });
+  });
+
   test('a spec the daemon rewrote (invalidated) is read again by an incremental reading; a vanished one is only departed in a full one', () => {
     const a = sleeper();
     const spec = runningSpec('wa', a.pid);
