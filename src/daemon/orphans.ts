@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import type { SpecFolder } from '../contract/worker-spec.js';
 import { describeError } from '../errors.js';
 import { checkRun, type ProcessIdentity } from '../process/identity.js';
-import { stopProcess } from '../process/terminate.js';
+import { stopRun } from '../process/terminate.js';
 import { createJsonIfAbsentSync } from '../store/atomic.js';
 import type { HomePaths } from '../store/home.js';
 import { findSpec, listSpecIds, readSpec } from '../store/specs.js';
@@ -74,7 +74,8 @@ export async function stopOrphans(ctx: ApplyContext, orphans: readonly Departed[
       if (identity === null || checkRun({ ...identity, runId }) !== 'alive') return;
       const where = findSpec(ctx.paths, workerId);
       if (where?.folder === 'active') return;
-      const outcome = await stopProcess({ ...identity, runId }, stopGraceMs(ctx.lifecycle(), where?.ok === true ? where.spec : undefined));
+      // Its group, and what escaped it (setsid) carrying the token, within one grace.
+      const { outcome } = await stopRun({ ...identity, runId }, stopGraceMs(ctx.lifecycle(), where?.ok === true ? where.spec : undefined), { everywhere: true });
       ctx.emit([
         {
           event: 'worker_orphan_stopped',

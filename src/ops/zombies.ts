@@ -101,7 +101,8 @@ export async function cleanZombie(paths: HomePaths, workerId: string, now: numbe
     // Only the leader may have died (its group may still run the worker), or the pid may name another
     // process now: what carries this run's token is stopped, never the recorded process itself.
     const recorded = recordedProcess(spec);
-    if (recorded !== undefined) await stopRun(recorded, 1000);
+    // Wherever it runs: also what escaped the group (setsid) carrying the token.
+    if (recorded !== undefined) await stopRun(recorded, 1000, { everywhere: true });
     const zombie = verdict.zombie;
     // Its event is written with the failed spec (worker/outbox.ts): logged once, even if this command is killed.
     const at = nowIso(now);

@@ -110,25 +110,30 @@ export interface RunStop {
  * /proc. A process without the token is never signalled.
  */
 export async function stopRun(recorded: RecordedRun, graceMs: number, options: StopOptions & { everywhere?: boolean } = {}): Promise<RunStop> {
-  const first = await stopProcess(recorded, graceMs, options);
-  const notOurs = first === 'not_ours' ? recorded.pid : null;
   const runId = recorded.runId;
+  // What escaped the group is stopped beside it, within the same grace (one after the other, a stubborn escapee
+  // would double the stop, and it may hold the log pipe the group's split waits on).
+  const escaped = runId !== null && runId !== undefined && options.everywhere === true ? groupsOfRun(runId).filter((pgid) => pgid !== recorded.pid) : [];
+  const [first, ...beside] = await Promise.all([stopProcess(recorded, graceMs, options), ...escaped.map((pgid) => stopRunRemnants(pgid, runId as string, graceMs, options))]);
+  const notOurs = first === 'not_ours' ? recorded.pid : null;
   if (runId === null || runId === undefined) return { outcome: first, notOurs };
   let outcome: StopOutcome = first;
-  // The common case (the shim ended on its own) costs one look at the old group, no scan of /proc.
-  const groups = first === 'not_ours' || options.everywhere === true ? groupsOfRun(runId) : first === 'gone' ? [recorded.pid] : [];
-  for (const pgid of groups) {
-    const remnants = await stopRunRemnants(pgid, runId, graceMs, options);
+  const note = (remnants: RemnantsOutcome | StopOutcome): void => {
     if ((remnants === 'terminated' || remnants === 'killed') && outcome !== 'terminated' && outcome !== 'killed') outcome = remnants;
-  }
+  };
+  beside.forEach(note);
+  // Then what is left: the common case (the shim ended on its own) costs one look at the old group, no scan of
+  // /proc; a recorded process that was not the run's, or a sweep everywhere, looks for the token in every group.
+  const groups = first === 'not_ours' || options.everywhere === true ? groupsOfRun(runId) : first === 'gone' ? [recorded.pid] : [];
+  for (const remnants of await Promise.all(groups.map((pgid) => stopRunRemnants(pgid, runId, graceMs, options)))) note(remnants);
   return { outcome, notOurs };
 }
 
 /** Stops whatever still carries the run's token, in any group (a scan of /proc): what escaped a finished run. */
 export async function stopRunEverywhere(runId: string, graceMs: number, options: StopOptions = {}): Promise<RemnantsOutcome> {
   let outcome: RemnantsOutcome = 'none';
-  for (const pgid of groupsOfRun(runId)) {
-    const remnants = await stopRunRemnants(pgid, runId, graceMs, options);
+  // Every group at once, within one grace.
+  for (const remnants of await Promise.all(groupsOfRun(runId).map((pgid) => stopRunRemnants(pgid, runId, graceMs, options)))) {
     if (remnants !== 'none' && outcome !== 'killed') outcome = remnants;
   }
   return outcome;
