@@ -52,6 +52,8 @@ export interface SpawnResult {
   readonly workspace: WorkspaceRecord | null;
   /** The shim's ChildProcess (or the launcher's report of it): keep it to hear its exit, or unref() it to let this process exit first. */
   readonly child: WorkerChild;
+  /** Why this run's log has no pipe and so no bound (no FIFO could be had: the worker writes to output.log itself), else absent. */
+  readonly logUnbounded?: string;
 }
 
 /** What a starter watches of a shim it started: its end. */
@@ -273,7 +275,8 @@ export function spawnWorker(paths: HomePaths, launch: WorkerLaunch): SpawnResult
     closeRunOutput(output);
   }
   const { pid, startTicks, bootId } = spawned(child);
-  return { pid, startTicks, bootId, runId: prepared.runId, startedAt: prepared.startedAt, argv: prepared.command, logFile: output.log.file, workspace: prepared.workspace, child };
+  const unbounded = 'error' in output.pipe ? { logUnbounded: output.pipe.error } : {};
+  return { pid, startTicks, bootId, runId: prepared.runId, startedAt: prepared.startedAt, argv: prepared.command, logFile: output.log.file, workspace: prepared.workspace, child, ...unbounded };
 }
 
 /**

@@ -172,6 +172,15 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
         ...(holdOf(spec) === null ? {} : { was_stopped: true, stop_cleared: holdOf(spec) }),
       }),
       ...(options.startedEvents?.(result, launch) ?? []),
+      ...(result.logUnbounded === undefined
+        ? []
+        : [
+            workerEvent('daemon_warning', spec, {
+              warning: 'log_unbounded',
+              log_file: result.logFile,
+              message: `no log pipe for this run (${result.logUnbounded}): the worker writes to its log directly, and log_max_bytes does not bound it until its next start`,
+            }),
+          ]),
     ],
     at,
   );

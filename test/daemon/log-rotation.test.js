@@ -152,7 +152,24 @@ test('the log pipes\' pool: one mkfifo makes 32, each start claims its own and r
       const started = spawnWorker(paths, { workerId: 'w-nopipe', taskId: null, description: 'x', workerType, restartCount: 0, baseEnv: { ...process.env, PATH: savedPath } });
       await new Promise((resolve) => started.child.once('exit', () => resolve(undefined)));
       assert.match(readFileSync(workerLogFile(paths, 'w-nopipe'), 'utf8'), /\(no log pipe: .*mkfifo.*; this run's log is not bounded\)\nunpiped\n$/);
+      assert.match(String(started.logUnbounded), /mkfifo/, 'the start says why its log is not bounded');
     } finally {
       process.env.PATH = savedPath;
     }
+  }));
+
+test('a start that gets no log pipe says so where operators look: a daemon_warning log_unbounded with the reason', () =>
+  withHome({}, async (t) => {
+    const { startWorker } = await import('../../dist/worker/index.js');
+    const { writePendingSpec } = await import('../helpers/specs.js');
+    // The pool's folder is a file: no FIFO can be had.
+    writeFileSync(join(t.home, 'coordination', '.log-pipes'), 'not a folder\n');
+    writePendingSpec(t.home, 'w-unbounded');
+    const started = await startWorker(t.ctx(), 'w-unbounded');
+    t.tracker.group(started.pid);
+    const warning = eventsOf(t.home, 'w-unbounded', 'daemon_warning');
+    assert.equal(warning.length, 1, JSON.stringify(warning));
+    assert.equal(warning[0]?.data.warning, 'log_unbounded');
+    assert.match(String(warning[0]?.data.message), /no log pipe for this run \(.*\.log-pipes.*\): the worker writes to its log directly/);
+    assert.equal(eventsOf(t.home, 'w-unbounded', 'worker_started').length, 1);
   }));
