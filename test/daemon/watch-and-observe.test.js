@@ -12,7 +12,7 @@ import { Observer } from '../../dist/daemon/observer.js';
 import { reconcileTasks } from '../../dist/daemon/task-specs.js';
 import { currentBootId, readIdentity } from '../../dist/process/identity.js';
 import { writeDerivedTextSync } from '../../dist/store/atomic.js';
-import { events } from '../helpers/daemon.js';
+import { events, morePasses } from '../helpers/daemon.js';
 import { defined, FIXTURES, readJson, run, waitFor } from '../helpers/home.js';
 import { isAlive } from '../helpers/processes.js';
 import { openScope, withHome } from '../helpers/scope.js';
@@ -305,3 +305,28 @@ describe('the daemon between timed passes (loop interval 60 s: every reaction he
     assert.equal(ends.length, 2);
   }));
 });
+
+test('a running daemon given a check-in dated 1970: one checkin_ignored with the reason, never a stall from it, and the dashboard shows its age plainly', () => withHome({}, async (t) => {
+  const created = await run(t.home, ['create-task', '--description', 'clock', '--worker-type', 'fixture']);
+  assert.equal(created.code, 0, created.stderr);
+  await t.startDaemon({ env: { PM_LOOP_INTERVAL: '2' } });
+  const active = () => readdirSync(t.paths.specDir('active'));
+  const file = await waitFor(() => active()[0], { what: 'the worker spec', timeoutMs: 15_000 });
+  const id = file.slice(0, -'.json'.length);
+  const spec = await waitFor(() => {
+    const read = readJson(join(t.paths.specDir('active'), file));
+    return read.execution?.pid ? read : undefined;
+  }, { what: 'the worker running', timeoutMs: 15_000 });
+  t.tracker.group(spec.execution.pid);
+  writeDerivedTextSync(t.paths.checkinFile(id), JSON.stringify({ worker_id: id, timestamp: '1970-01-01T00:00:05.000Z', status: 'in_progress', progress_pct: 5, run_id: spec.execution.run_id }));
+  const ignored = await waitFor(() => events(t.home).find((e) => e.event === 'checkin_ignored' && e.worker_id === id), { what: 'checkin_ignored', timeoutMs: 15_000 });
+  assert.match(String(ignored.data.reason), /check-in dated 1970-01-01T00:00:05.000Z is older than the run's start/);
+  await morePasses(t.home, 2);
+  assert.equal(events(t.home).filter((e) => e.event === 'checkin_ignored' && e.worker_id === id).length, 1, 'once per version of the file');
+  assert.equal(events(t.home).filter((e) => e.worker_id === id && (e.event === 'worker_stalled' || e.event === 'worker_killed')).length, 0);
+  const board = await run(t.home, ['--status'], { script: 'dashboards/daemon-monitor.sh' });
+  assert.equal(board.code, 0, board.stderr);
+  const line = board.stdout.split('\n').find((l) => l.includes(id)) ?? '';
+  assert.match(line, /\b5\dy\b/, `the check-in's age in years: ${line}`);
+  assert.doesNotMatch(board.stdout, /NaN|-\d+[smhd]\b/);
+}));

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { applyExitRecordIfAny, startWorker } from '../../dist/worker/index.js';
 import { withHome } from '../helpers/scope.js';
-import { FIXTURES, ROOT, waitFor, JQ_SKIP } from '../helpers/home.js';
+import { FIXTURES, ROOT, run, waitFor, JQ_SKIP } from '../helpers/home.js';
 import { childrenOf, isLive, shimPidsOf } from '../helpers/processes.js';
 import { readSpecFile, uniqueId, writePendingSpec } from '../helpers/specs.js';
 
@@ -94,4 +94,30 @@ test('D. Force Fail Worker (pkill -f, jq, mv), then E. Recover Task (create-task
   assert.equal(task.worker_type, 'named');
   assert.equal(task.priority, 'high');
   assert.deepEqual(task.metadata, { retry_of: 'task-rb-1' });
+}));
+
+test('B. Clean Up Zombie Worker by hand, then C. archive-failed-workers.sh: the next daemon settles the worker\'s task as failed', { skip }, () => withHome(SCOPE, async (t) => {
+  const created = await run(t.home, ['create-task', '--description', 'zombie soon', '--worker-type', 'plain']);
+  assert.equal(created.code, 0, created.stderr);
+  const taskId = created.stdout.trim();
+  // One pass dispatches the task and starts its worker; the daemon exits, the worker runs on.
+  const first = await run(t.home, ['pm-daemon', '--once', '--quiet']);
+  assert.equal(first.code, 0, first.stderr);
+  const task = () => JSON.parse(readFileSync(t.paths.taskQueue, 'utf8')).tasks.find((/** @type {{ task_id: string }} */ x) => x.task_id === taskId);
+  assert.equal(task().status, 'assigned');
+  const id = task().worker_id;
+  const pid = readSpecFile(t.home, 'active', id).execution.pid;
+  t.tracker.group(pid);
+  // A zombie: its process is gone.
+  process.kill(-pid, 'SIGKILL');
+  await waitFor(() => !isLive(pid), { what: 'the worker gone' });
+  const b = await procedure(t, 'B', id);
+  assert.equal(b.code, 0, b.stderr);
+  const archived = await run(t.home, [], { script: 'archive-failed-workers.sh' });
+  assert.equal(archived.code, 0, archived.stderr);
+  assert.equal(existsSync(join(t.paths.specDir('failed'), `${id}.json`)), false, 'archived');
+  assert.equal(task().status, 'assigned', 'nothing settled it yet');
+  const next = await run(t.home, ['pm-daemon', '--once', '--quiet']);
+  assert.equal(next.code, 0, next.stderr);
+  assert.deepEqual([task().status, task().error], ['failed', 'Zombie worker - no process found'], 'settled from the archived spec');
 }));
