@@ -1,26 +1,20 @@
-import { createHash } from 'node:crypto';
-import { realpathSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { errnoCode } from '../errors.js';
+import { homeAnchorName } from '../store/daemon-pid.js';
 
 /**
  * One daemon per home, whatever happens to the home's files. The daemon holds an abstract Unix socket
  * (Linux: a name in the kernel, no file) named after the home's real path; the kernel frees it when the
  * process ends, however it ends, and no rm of coordination/ can take it away. A second daemon on the same
- * home cannot bind it. The pid file remains the record people and the health check read.
+ * home cannot bind it. The pid file remains the record people read; the health check also looks for the
+ * anchor (store/daemon-pid.ts isHomeAnchorHeld), so a daemon whose pid file was removed is not called gone.
  */
 export class HomeAnchor {
   private constructor(private readonly server: Server) {}
 
   /** The socket name of a home: the same for every path that resolves to it. */
   static nameOf(home: string): string {
-    let real = home;
-    try {
-      real = realpathSync(home);
-    } catch {
-      /* a home that does not resolve is named by its path */
-    }
-    return `\0commit-relay/${createHash('sha256').update(real).digest('hex').slice(0, 40)}`;
+    return homeAnchorName(home);
   }
 
   /** Holds the home's anchor; 'held' when another live process holds it already. */

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, realpathSync } from 'node:fs';
 import { z } from 'zod';
 import { parseJsonWith } from '../contract/parse.js';
 import { isoTimestamp } from '../contract/time.js';
@@ -41,4 +43,40 @@ export function daemonLiveness(paths: HomePaths): DaemonLiveness {
   const record = readDaemonPid(paths);
   if (record === undefined) return { record, process: 'absent' };
   return { record, process: checkIdentity({ pid: record.pid, startTicks: record.process_start_ticks, bootId: record.boot_id }) };
+}
+
+/**
+ * The name of a home's anchor, the abstract Unix socket its daemon holds while it lives (daemon/home-anchor.ts):
+ * the same for every path that resolves to the home.
+ */
+export function homeAnchorName(home: string): string {
+  let real = home;
+  try {
+    real = realpathSync(home);
+  } catch {
+    /* a home that does not resolve is named by its path */
+  }
+  return `\0commit-relay/${createHash('sha256').update(real).digest('hex').slice(0, 40)}`;
+}
+
+/**
+ * Whether a live process holds the home's anchor, whatever became of the pid file: the kernel's list of Unix
+ * sockets (/proc/net/unix, abstract names shown with a leading @, NULs as @) names it while its daemon lives. False when
+ * the list cannot be read.
+ */
+export function isHomeAnchorHeld(home: string): boolean {
+  const wanted = ` @${homeAnchorName(home).slice(1)}`;
+  let table: string;
+  try {
+    table = readFileSync('/proc/net/unix', 'latin1');
+  } catch {
+    return false;
+  }
+  for (let at = table.indexOf(wanted); at !== -1; at = table.indexOf(wanted, at + 1)) {
+    // Node binds an abstract name padded with NULs to the whole sun_path, which the list shows as @ too.
+    let end = at + wanted.length;
+    while (table[end] === '@') end += 1;
+    if (end === table.length || table[end] === '\n') return true;
+  }
+  return false;
 }

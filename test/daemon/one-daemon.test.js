@@ -29,7 +29,9 @@ test('coordination/ removed and its config restored under a running daemon: the 
   const daemon = await t.startDaemon();
   removeCoordinationKeepingConfig(t.home);
 
-  // Before the daemon restores its pid file, and after: a second daemon is refused either way.
+  // Before the daemon restores its pid file, and after: the health check never says it is gone, and a second daemon is refused.
+  const meanwhile = await run(t.home, [], { script: 'health-check-pm-daemon.sh' });
+  assert.ok(meanwhile.code === 0 || meanwhile.code === 1, `never "not running" (exit 3): ${meanwhile.code}: ${meanwhile.stdout}`);
   const early = await run(t.home, ['pm-daemon', '--once']);
   assert.notEqual(early.code, 0, 'a second daemon is refused at once');
   assert.match(early.stderr, /already runs/);
@@ -110,3 +112,28 @@ test('coordination/ removed while workers run (any fleet size): their specs are 
     process.kill(-first.pid, 'SIGKILL');
     await waitFor(() => events(t.home).some((e) => e.worker_id === first.id && (e.event === 'worker_exited' || e.event === 'zombie_detected')), { what: 'the daemon to see the killed worker', timeoutMs: 15_000 });
   }));
+
+test('the health check finds a daemon by the home\'s anchor when its pid file is gone: running, exit 1, and --restart starts no second one', () => withHome({}, async (t) => {
+  const { HomeAnchor } = await import('../../dist/daemon/home-anchor.js');
+  const { isHomeAnchorHeld } = await import('../../dist/store/daemon-pid.js');
+  assert.equal(isHomeAnchorHeld(t.home), false);
+  const anchor = await HomeAnchor.take(t.home);
+  assert.notEqual(anchor, 'held');
+  if (anchor === 'held') return;
+  try {
+    assert.equal(isHomeAnchorHeld(t.home), true);
+    assert.equal(isHomeAnchorHeld(join(t.home, 'config-backup')), false, 'another home');
+    const health = await run(t.home, ['--json'], { script: 'health-check-pm-daemon.sh' });
+    assert.equal(health.code, 1, health.stdout + health.stderr);
+    const report = JSON.parse(health.stdout);
+    assert.deepEqual([report.state, report.running], ['pid_file_missing', true]);
+    assert.match(report.message, /pm-daemon runs \(it holds this home\) but its pid file is missing/);
+    const restart = await run(t.home, ['--restart'], { script: 'health-check-pm-daemon.sh' });
+    assert.equal(restart.code, 1, restart.stdout + restart.stderr);
+    assert.equal(existsSync(coord(t.home, 'pm-daemon.pid.json')), false, 'no daemon was started');
+  } finally {
+    await anchor.release();
+  }
+  assert.equal(isHomeAnchorHeld(t.home), false);
+  assert.equal((await run(t.home, [], { script: 'health-check-pm-daemon.sh' })).code, 3);
+}));
