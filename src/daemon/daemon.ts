@@ -387,19 +387,20 @@ export class Daemon {
   private stopDeparted(observation: Observation): void {
     let left = observation.departed;
     if (observation.full) {
-      const { restore, orphans, holding } = this.vanished.sort(this.paths, observation.departed, observation.activeReplaced === true);
+      const now = this.clock.now();
+      const { restore, orphans } = this.vanished.sort(this.paths, observation.departed, observation.activeReplaced === true, now);
       left = orphans;
       if (restore.length > 0) {
-        const { events, failed, errors } = restoreSpecs(this.paths, restore);
+        const { events, restored, later, errors } = restoreSpecs(this.paths, restore);
         this.emit(events);
         for (const error of errors) this.events.reportError('restore the specs of running workers', new Error(error));
-        this.vanished.holdAgain(failed);
+        // What the daemon knew of each (its check-ins, its health) is kept: a restored worker is judged as before.
+        for (const d of restored) if (d.memory !== undefined) this.observer.readopt(d.workerId, d.memory);
+        this.vanished.holdForRestore(later, now);
+        if (restored.length > 0) this.scheduler.request();
       }
-      // The restored specs are read (and their workers supervised) at once; those held are looked at again soon.
-      if (restore.length > 0 || holding) {
-        this.scheduler.wantFull();
-        this.scheduler.request();
-      }
+      const again = this.vanished.lookAgainInMs(now);
+      if (again !== null) this.scheduler.fullPassIn(again);
     }
     const running = observation.workers.filter((w) => w.view.status === 'running').length;
     const departed = left.length === 0 ? left : departedRuns(this.paths, left, (id) => (this.children.has(id) ? this.childRuns.get(id) : undefined));
@@ -530,8 +531,9 @@ export class Daemon {
     for (const child of this.children.values()) child.unref();
     this.standbys.dropAll();
     this.launcher.close();
-    // No pass runs any more: the resource sampler's kept /proc fds are released.
+    // No pass runs any more: the resource sampler's kept /proc fds, and the observer's fd on active/, are released.
     this.resources.close();
+    this.observer.close();
     await this.fleet?.stop().catch((error: unknown) => this.events.reportError('stop the fleet leases', error));
     await this.options.hooks?.beforeStop?.();
     this.emit([{ event: 'pm_stopped', data: { graceful: true, reason, loops_completed: this.loops, workers_left_running: this.children.size + this.runningCount() } }]);

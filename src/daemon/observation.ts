@@ -67,8 +67,8 @@ export interface Departed {
   /** Its process as last seen alive (and carrying the run's token), if it was. */
   readonly identity: ProcessIdentity | null;
   readonly runId: string | null;
-  /** Its spec as the daemon last read it (a worker that departed from a pass's view). */
-  readonly spec?: WorkerSpec | null;
+  /** What the daemon knew of it when it departed from a pass's view (its spec as last read, its check-ins): kept if its spec is written back. */
+  readonly memory?: Memory;
 }
 
 export interface Observation {

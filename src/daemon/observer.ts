@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readdirSync, statSync } from 'node:fs';
 import type { HealthState } from '../contract/pm-state.js';
 import { holdOf, type WorkerSpec } from '../contract/worker-spec.js';
 import { placeOnDaemonClock, wallToDaemonClock, type Clock } from '../core/clock.js';
@@ -26,8 +26,9 @@ export class Observer {
   private readonly healthOf = new Map<string, HealthState>();
   /** Check-ins read as they arrived (readCheckinNow), handed to the next observation. */
   private arrived: NewCheckin[] = [];
-  /** The inode of active/ at the last full reading (null: it was missing), and for how many more full readings its replacement is news. */
-  private activeIno: number | null | undefined;
+  /** An fd on active/ as the last full reading found it (undefined: none, or it was missing), and for how many more full readings its replacement is news. */
+  private activeFd: number | undefined;
+  private activeSeen = false;
   private activeReplacedReadings = 0;
   private arrivedIgnored: { workerId: string; reason: string }[] = [];
 
@@ -162,7 +163,7 @@ export class Observer {
     if (seen !== undefined) {
       for (const [id, memory] of this.memory) {
         if (!seen.has(id)) {
-          departed.push({ workerId: id, identity: memory.identity, runId: memory.runId, spec: memory.spec });
+          departed.push({ workerId: id, identity: memory.identity, runId: memory.runId, memory });
           this.memory.delete(id);
           this.healthOf.delete(id);
         }
@@ -174,20 +175,62 @@ export class Observer {
     return { workers, invalid, invalidCount, newCheckins, ignoredCheckins, full, departed, ...(activeReplaced ? { activeReplaced } : {}) };
   }
 
-  /** At a full reading: whether active/ was removed or replaced (another inode, or none) at this reading or the one before. */
+  /**
+   * A departed worker whose spec was written back (daemon/orphans.ts VanishedSpecs): what the daemon knew of it
+   * (its run, check-ins, health) is kept, as if it had never left; its spec is read again at the next reading.
+   */
+  readopt(workerId: string, memory: Memory): void {
+    if (this.memory.has(workerId)) return;
+    memory.specSig = '';
+    memory.observed = null;
+    this.memory.set(workerId, memory);
+    if (memory.health !== null) this.healthOf.set(workerId, memory.health);
+  }
+
+  /**
+   * At a full reading: whether active/ was removed or replaced at this reading or the one before. The folder is
+   * known by an fd kept open on it (inode numbers are handed out again soon after a removal, so a number alone
+   * could miss a replacement): removed, it has no links left; replaced, its path names another folder.
+   */
   private noteActiveFolder(): boolean {
-    let ino: number | null;
+    const dir = this.paths.specDir('active');
+    let current: number | null;
     try {
-      ino = statSync(this.paths.specDir('active')).ino;
+      current = statSync(dir).ino;
     } catch {
-      ino = null;
+      current = null;
     }
-    if (this.activeIno !== undefined && ino !== this.activeIno) this.activeReplacedReadings = 2;
-    this.activeIno = ino;
+    let replaced = false;
+    if (this.activeFd !== undefined) {
+      try {
+        const held = fstatSync(this.activeFd);
+        replaced = held.nlink === 0 || held.ino !== current;
+      } catch {
+        replaced = true;
+      }
+    } else if (this.activeSeen) replaced = current !== null;
+    if (replaced || this.activeFd === undefined) {
+      if (this.activeFd !== undefined) closeSync(this.activeFd);
+      this.activeFd = undefined;
+      try {
+        this.activeFd = openSync(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+      } catch {
+        // Missing now: its coming back is a replacement too.
+      }
+    }
+    this.activeSeen = true;
+    if (replaced) this.activeReplacedReadings = 2;
     if (this.activeReplacedReadings === 0) return false;
     this.activeReplacedReadings -= 1;
     return true;
   }
+
+  /** Lets go of the fd kept on active/. */
+  close(): void {
+    if (this.activeFd !== undefined) closeSync(this.activeFd);
+    this.activeFd = undefined;
+  }
+
 
   /**
    * Reads one worker's check-in file as soon as the watch says it changed, so that a check-in

@@ -1,11 +1,11 @@
-import { mkdirSync } from 'node:fs';
-import type { SpecFolder } from '../contract/worker-spec.js';
-import { describeError } from '../errors.js';
+import { existsSync, mkdirSync } from 'node:fs';
+import { SPEC_FOLDERS, type SpecFolder } from '../contract/worker-spec.js';
+import { describeError, errnoCode } from '../errors.js';
 import { checkRun, type ProcessIdentity } from '../process/identity.js';
 import { stopRun } from '../process/terminate.js';
 import { createJsonIfAbsentSync } from '../store/atomic.js';
 import type { HomePaths } from '../store/home.js';
-import { findSpec, listSpecIds, readSpec } from '../store/specs.js';
+import { findArchivedSpecWithBatch, findSpec, listSpecIds, readSpec } from '../store/specs.js';
 import { stopGraceMs } from '../worker/context.js';
 import type { EventInput } from '../store/activity-log.js';
 import type { ApplyContext } from './apply.js';
@@ -114,70 +114,114 @@ export class OrphanGuard {
   }
 }
 
-/** A departed worker whose spec is in no folder of the home (removed, not moved) while its run still lives, ours. */
+/**
+ * A departed worker whose spec is in no folder of the home (removed, not moved: not in active/, completed/,
+ * failed/, nor archived/ with its run) while its run still lives, ours.
+ */
 function vanishedWhileLive(paths: HomePaths, d: Departed): boolean {
-  if (d.spec === undefined || d.spec === null || d.identity === null) return false;
+  if (d.memory?.spec === undefined || d.memory.spec === null || d.identity === null) return false;
   if (checkRun({ ...d.identity, runId: d.runId }) !== 'alive') return false;
   try {
-    return findSpec(paths, d.workerId) === undefined;
+    if (findSpec(paths, d.workerId) !== undefined) return false;
+    const archived = findArchivedSpecWithBatch(paths, d.workerId);
+    return archived === undefined || (archived.spec.execution?.run_id ?? null) !== d.runId;
   } catch {
     return false;
   }
+}
+
+/** How long a vanished spec's worker is held before it is taken for an orphan (rm -rf removes a folder's files before the folder). */
+export const VANISHED_HOLD_MS = 1000;
+
+interface Held {
+  readonly departed: Departed;
+  /** When it was first held (daemon clock). */
+  readonly since: number;
+  /** active/ was found removed or replaced while it was held: it is to be restored, however long that takes. */
+  readonly replaced: boolean;
 }
 
 /**
  * Workers whose spec vanished (in no folder at all) while their run lives. coordination/ removed while the daemon
  * runs (the README's "start over" at the wrong moment) is not a reason to stop the fleet, nor to leave it
  * unsupervised: when active/ itself was removed or replaced, their specs are written again from the daemon's last
- * reading (restoreSpecs). A spec removed by hand from a folder that stayed is an orphan as before, stopped. Such a
- * worker is held for one full reading first: `rm -rf` removes the files before their folder, so the reading that
- * sees the first of them gone may come before the folder is gone.
+ * reading (restoreSpecs), as soon as coordination/ is there to hold them. A spec removed by hand from a folder that
+ * stays is an orphan as before, stopped, but only after VANISHED_HOLD_MS and a full reading: `rm -rf` removes the
+ * files before their folder, so the reading that sees the first of them gone may come before the folder is gone.
  */
 export class VanishedSpecs {
-  private held: Departed[] = [];
+  private held: Held[] = [];
 
-  /** At a full reading: which departed workers to restore, which go on to the orphan stops; `holding` when some wait for the next reading. */
-  sort(paths: HomePaths, departed: readonly Departed[], activeReplaced: boolean): { restore: Departed[]; orphans: Departed[]; holding: boolean } {
+  /**
+   * At a full reading: which departed workers (this reading's, and those held before) to restore, and which go on to
+   * the orphan stops; the others stay held.
+   */
+  sort(paths: HomePaths, departed: readonly Departed[], activeReplaced: boolean, now: number): { restore: Departed[]; orphans: Departed[] } {
     const before = this.held;
     this.held = [];
     const restore: Departed[] = [];
     const orphans: Departed[] = [];
-    for (const d of before) (activeReplaced && vanishedWhileLive(paths, d) ? restore : orphans).push(d);
+    for (const h of before) {
+      if (!vanishedWhileLive(paths, h.departed)) orphans.push(h.departed);
+      else if (h.replaced || activeReplaced) restore.push(h.departed);
+      else if (now - h.since < VANISHED_HOLD_MS) this.held.push(h);
+      else orphans.push(h.departed);
+    }
     for (const d of departed) {
       if (!vanishedWhileLive(paths, d)) orphans.push(d);
       else if (activeReplaced) restore.push(d);
-      else this.held.push(d);
+      else this.held.push({ departed: d, since: now, replaced: false });
     }
-    return { restore, orphans, holding: this.held.length > 0 };
+    return { restore, orphans };
   }
 
-  /** A restore that failed is tried again at the next full reading. */
-  holdAgain(departed: readonly Departed[]): void {
-    this.held.push(...departed);
+  /** When to look again for those held (a full reading), in ms from now; null when none is. */
+  lookAgainInMs(now: number): number | null {
+    if (this.held.length === 0) return null;
+    return Math.min(...this.held.map((h) => (h.replaced ? VANISHED_HOLD_MS : Math.max(0, h.since + VANISHED_HOLD_MS - now)))) + 10;
+  }
+
+  /** Workers whose restore could not be made yet (coordination/ missing, a write failed): restored at a later reading. */
+  holdForRestore(departed: readonly Departed[], now: number): void {
+    for (const d of departed) this.held.push({ departed: d, since: now, replaced: true });
   }
 }
 
 const RESTORE_REASON = "worker-specs/active/ was removed or replaced while its worker ran: its spec is written again from the daemon's last reading";
 
+/** Makes a folder, not its parents; one already there is fine. */
+function makeFolder(dir: string): void {
+  try {
+    mkdirSync(dir);
+  } catch (error) {
+    if (errnoCode(error) !== 'EEXIST') throw error;
+  }
+}
+
 /**
  * Writes each vanished worker's spec into active/ again, as the daemon last read it, only where no file of that name
- * is there (never over what someone put back). Returns the events, and the workers whose spec could not be written.
+ * is there (never over what someone put back), after the spec folders it will move through and the folders of its
+ * check-ins and its end. coordination/ itself is never made (an operator restoring a copy of it puts it there):
+ * without it, every one is left to be tried again. Returns the events, the workers restored, and those to try again.
  */
-export function restoreSpecs(paths: HomePaths, vanished: readonly Departed[]): { events: EventInput[]; failed: Departed[]; errors: string[] } {
+export function restoreSpecs(paths: HomePaths, vanished: readonly Departed[]): { events: EventInput[]; restored: Departed[]; later: Departed[]; errors: string[] } {
   const events: EventInput[] = [];
-  const failed: Departed[] = [];
-  const errors: string[] = [];
+  const restored: Departed[] = [];
+  if (!existsSync(paths.coordination)) return { events, restored, later: [...vanished], errors: [] };
   try {
-    // Only what a running worker needs: its spec's folder, and where its check-ins and its end are written.
-    for (const dir of [paths.specDir('active'), paths.checkins, paths.exits]) mkdirSync(dir, { recursive: true });
+    for (const dir of [paths.specsRoot, ...SPEC_FOLDERS.map((f) => paths.specDir(f)), paths.archivedDir(), paths.checkins, paths.exits]) makeFolder(dir);
   } catch (error) {
-    return { events, failed: [...vanished], errors: [`cannot create the folders of ${paths.coordination}: ${describeError(error)}`] };
+    return { events, restored, later: [...vanished], errors: [`cannot make the folders under ${paths.coordination}: ${describeError(error)}`] };
   }
+  const later: Departed[] = [];
+  const errors: string[] = [];
   for (const d of vanished) {
-    const spec = d.spec;
+    const spec = d.memory?.spec;
     if (spec === undefined || spec === null) continue;
     try {
+      // false: a file of that name is there now (put back by someone): the next reading reads it.
       if (!createJsonIfAbsentSync(paths.specFile('active', d.workerId), spec)) continue;
+      restored.push(d);
       events.push({
         event: 'spec_restored',
         worker_id: d.workerId,
@@ -185,9 +229,9 @@ export function restoreSpecs(paths: HomePaths, vanished: readonly Departed[]): {
         data: { pid: d.identity?.pid ?? null, run_id: d.runId, status: spec.status, reason: RESTORE_REASON },
       });
     } catch (error) {
-      failed.push(d);
+      later.push(d);
       errors.push(describeError(error));
     }
   }
-  return { events, failed, errors };
+  return { events, restored, later, errors };
 }

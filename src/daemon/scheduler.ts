@@ -93,6 +93,7 @@ export class PassScheduler {
   private deadlineTimer: Timer | undefined;
   private tickTimer: Timer | undefined;
   private recheckTimer: Timer | undefined;
+  private fullTimer: Timer | undefined;
   private fullWanted = true;
   private checkins = new Set<string>();
   private exits = new Set<string>();
@@ -214,6 +215,16 @@ export class PassScheduler {
     }, ms);
   }
 
+  /** A full pass in `ms` (a decision waiting for time to pass: a vanished spec's hold); one such timer at a time. */
+  fullPassIn(ms: number): void {
+    if (!this.running || this.fullTimer !== undefined) return;
+    this.fullTimer = this.options.clock.setTimeout(() => {
+      this.fullTimer = undefined;
+      this.fullWanted = true;
+      this.request();
+    }, ms);
+  }
+
   /**
    * A deadline sooner than the next periodic pass can be (a check-in timeout, a restart time) gets a pass of its own, on
    * time: one within PERIODIC_MAX_TICKS intervals, since a paced tick may be skipped. A later one is armed again by a
@@ -296,8 +307,8 @@ export class PassScheduler {
   async stop(): Promise<void> {
     this.running = false;
     const { clock } = this.options;
-    for (const timer of [this.passTimer, this.lazyTimer, this.deadlineTimer, this.tickTimer, this.recheckTimer]) if (timer !== undefined) clock.clearTimeout(timer);
-    this.passTimer = this.lazyTimer = this.deadlineTimer = this.tickTimer = this.recheckTimer = undefined;
+    for (const timer of [this.passTimer, this.lazyTimer, this.deadlineTimer, this.tickTimer, this.recheckTimer, this.fullTimer]) if (timer !== undefined) clock.clearTimeout(timer);
+    this.passTimer = this.lazyTimer = this.deadlineTimer = this.tickTimer = this.recheckTimer = this.fullTimer = undefined;
     if (this.current !== undefined) await this.current.catch(() => undefined);
   }
 }

@@ -95,7 +95,14 @@ test('the fast path (the event as the first argument, as the printed settings do
   // Without jq on the PATH the fast path still records; an event that needs jq says so and changes nothing.
   const bin = join(t.home, 'bin-without-jq');
   mkdirSync(bin);
-  for (const name of readdirSync('/usr/bin')) if (name !== 'jq') symlinkSync(join('/usr/bin', name), join(bin, name));
+  const linked = new Set(['jq']);
+  for (const dir of ['/usr/bin', '/bin']) {
+    for (const name of readdirSync(dir)) {
+      if (linked.has(name)) continue;
+      linked.add(name);
+      symlinkSync(join(dir, name), join(bin, name));
+    }
+  }
   const noJq = { ...env, PATH: bin };
   const fast = await runWith(HOOK, ['PreToolUse'], { env: noJq });
   assert.deepEqual([fast.code, fast.stderr, readCheckinOf(t, id).activity], [0, '', 'PreToolUse'], 'a tool call needs no jq');
