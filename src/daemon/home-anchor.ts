@@ -12,17 +12,12 @@ import { homeAnchorName } from '../store/daemon-pid.js';
 export class HomeAnchor {
   private constructor(private readonly server: Server) {}
 
-  /** The socket name of a home: the same for every path that resolves to it. */
-  static nameOf(home: string): string {
-    return homeAnchorName(home);
-  }
-
   /** Holds the home's anchor; 'held' when another live process holds it already. */
   static async take(home: string): Promise<HomeAnchor | 'held'> {
     const server = createServer((socket) => socket.destroy());
     const outcome = await new Promise<'ok' | 'held' | Error>((resolve) => {
       server.once('error', (error) => resolve(errnoCode(error) === 'EADDRINUSE' ? 'held' : error));
-      server.listen(HomeAnchor.nameOf(home), () => resolve('ok'));
+      server.listen(homeAnchorName(home), () => resolve('ok'));
     });
     if (outcome === 'held') return 'held';
     if (outcome instanceof Error) throw outcome;

@@ -231,7 +231,6 @@ export class Observer {
     this.activeFd = undefined;
   }
 
-
   /**
    * Reads one worker's check-in file as soon as the watch says it changed, so that a check-in
    * overwritten before the next pass is still counted and logged (passes for check-ins are batched).

@@ -1,10 +1,9 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { SPEC_FOLDERS, type SpecFolder } from '../contract/worker-spec.js';
-import { describeError, errnoCode } from '../errors.js';
+import type { SpecFolder } from '../contract/worker-spec.js';
+import { describeError } from '../errors.js';
 import { checkRun, type ProcessIdentity } from '../process/identity.js';
 import { stopRun } from '../process/terminate.js';
 import { createJsonIfAbsentSync } from '../store/atomic.js';
-import type { HomePaths } from '../store/home.js';
+import { ensureWorkingFolders, type HomePaths } from '../store/home.js';
 import { findArchivedSpecWithBatch, findSpec, listSpecIds, readSpec } from '../store/specs.js';
 import { stopGraceMs } from '../worker/context.js';
 import type { EventInput } from '../store/activity-log.js';
@@ -189,15 +188,6 @@ export class VanishedSpecs {
 
 const RESTORE_REASON = "worker-specs/active/ was removed or replaced while its worker ran: its spec is written again from the daemon's last reading";
 
-/** Makes a folder, not its parents; one already there is fine. */
-function makeFolder(dir: string): void {
-  try {
-    mkdirSync(dir);
-  } catch (error) {
-    if (errnoCode(error) !== 'EEXIST') throw error;
-  }
-}
-
 /**
  * Writes each vanished worker's spec into active/ again, as the daemon last read it, only where no file of that name
  * is there (never over what someone put back), after the spec folders it will move through and the folders of its
@@ -207,11 +197,10 @@ function makeFolder(dir: string): void {
 export function restoreSpecs(paths: HomePaths, vanished: readonly Departed[]): { events: EventInput[]; restored: Departed[]; later: Departed[]; errors: string[] } {
   const events: EventInput[] = [];
   const restored: Departed[] = [];
-  if (!existsSync(paths.coordination)) return { events, restored, later: [...vanished], errors: [] };
   try {
-    for (const dir of [paths.specsRoot, ...SPEC_FOLDERS.map((f) => paths.specDir(f)), paths.archivedDir(), paths.checkins, paths.exits]) makeFolder(dir);
+    if (!ensureWorkingFolders(paths)) return { events, restored, later: [...vanished], errors: [] };
   } catch (error) {
-    return { events, restored, later: [...vanished], errors: [`cannot make the folders under ${paths.coordination}: ${describeError(error)}`] };
+    return { events, restored, later: [...vanished], errors: [describeError(error)] };
   }
   const later: Departed[] = [];
   const errors: string[] = [];

@@ -1,7 +1,7 @@
 import { describePauses, readPausesInForce, type PauseRow } from './dispatch-pauses-view.js';
 import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
-import { daemonLiveness, isHomeAnchorHeld, type DaemonLiveness } from '../store/daemon-pid.js';
+import { daemonLiveness, type DaemonLiveness } from '../store/daemon-pid.js';
 import type { HomePaths } from '../store/home.js';
 import { ageSeconds, formatDuration } from './format.js';
 import { parseTime, readPmStateView, type PmStateView } from './pm-state-view.js';
@@ -65,8 +65,6 @@ export interface DaemonHealthInput {
   readonly now: number;
   /** How to name the pid file in messages. */
   readonly pidFileName: string;
-  /** A live process holds the home's anchor (the daemon runs, whatever its pid file says); asked only when the pid file names no live daemon. */
-  readonly anchorHeld?: boolean;
 }
 
 /** Is this home's daemon up and passing? A pure function of the pid record's liveness, pm-state and now. */
@@ -85,7 +83,7 @@ export function assessDaemonHealth(input: DaemonHealthInput): DaemonHealth {
     last_pass_ms: pmState?.daemon.last_pass_ms ?? null,
     worker_types_file: null,
   };
-  if (input.anchorHeld === true && (record === undefined || liveness.process !== 'alive')) {
+  if (liveness.anchorHeld === true && liveness.process !== 'alive') {
     // Removed with coordination/, or overwritten: the daemon writes it again at its next periodic pass.
     const what = record === undefined ? (input.pidFileExists ? 'is unreadable' : 'is missing') : 'names another process';
     return { ok: false, state: 'pid_file_missing', running: true, message: `pm-daemon runs (it holds this home) but its pid file ${what} (${input.pidFileName}): it writes it again at its next pass`, ...empty, pid: null, started_at: null };
@@ -171,10 +169,8 @@ function workerTypesFileOf(configuration: Readonly<Record<string, unknown>>): Wo
 
 /** Reads the pid file, the process table and pm-state.json, and assesses the daemon. Never writes. */
 export function checkDaemonHealth(paths: HomePaths, now: number = Date.now()): DaemonHealth {
-  const liveness = daemonLiveness(paths);
   const health = assessDaemonHealth({
-    liveness,
-    anchorHeld: liveness.process !== 'alive' && isHomeAnchorHeld(paths.home),
+    liveness: daemonLiveness(paths),
     pidFileExists: existsSync(paths.daemonPidFile),
     pmState: readPmStateView(paths).state,
     now,

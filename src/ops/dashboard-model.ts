@@ -9,7 +9,7 @@ import { holdOf, type WorkerSpec } from '../contract/worker-spec.js';
 import { describeError } from '../errors.js';
 import { checkRecordedRun } from '../process/identity.js';
 import { readCheckin } from '../store/checkins.js';
-import { daemonLiveness, isHomeAnchorHeld } from '../store/daemon-pid.js';
+import { daemonLiveness } from '../store/daemon-pid.js';
 import type { HomePaths } from '../store/home.js';
 import { listSpecIds, readSpec } from '../store/specs.js';
 import { readTaskQueue } from '../store/tasks.js';
@@ -291,10 +291,8 @@ export function collectDashboardModel(paths: HomePaths, now: number = Date.now()
   if (pmRead.problem !== undefined) problems.push(pmRead.problem);
   let daemon: DaemonHealth;
   try {
-    const liveness = daemonLiveness(paths);
     daemon = assessDaemonHealth({
-      liveness,
-      anchorHeld: liveness.process !== 'alive' && isHomeAnchorHeld(paths.home),
+      liveness: daemonLiveness(paths),
       pidFileExists: existsSync(paths.daemonPidFile),
       pmState: pmRead.state,
       now,

@@ -124,7 +124,9 @@ function daemonLines(model: DashboardModel, width: number, paint: Paint): string
           ? 'running, config invalid'
           : d.state === 'redis_unavailable'
             ? 'running, redis unavailable'
-            : 'running, passes stopped'
+            : d.state === 'pid_file_missing'
+              ? 'running, pid file missing'
+              : 'running, passes stopped'
     : 'stopped';
   const color = d.state === 'healthy' ? ANSI.green : d.running ? ANSI.yellow : ANSI.red;
   const parts = [state];

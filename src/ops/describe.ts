@@ -5,7 +5,7 @@ import type { WorkerSpec } from '../contract/worker-spec.js';
 import { RelayError } from '../errors.js';
 import { runProcesses } from '../process/usage.js';
 import { readCheckin } from '../store/checkins.js';
-import { daemonLiveness } from '../store/daemon-pid.js';
+import { daemonLiveness, daemonRuns } from '../store/daemon-pid.js';
 import type { HomePaths } from '../store/home.js';
 import { findArchivedSpecWithBatch, findSpec } from '../store/specs.js';
 import { buildWorkerRow } from './dashboard-model.js';
@@ -127,7 +127,7 @@ export function describeWorker(paths: HomePaths, workerId: string, now: number =
       state: active ? row.health_state : null,
       reason: active ? row.health_reason : null,
       as_of: pm.state?.daemon.last_loop ?? null,
-      daemon_running: daemonLiveness(paths).process === 'alive',
+      daemon_running: daemonRuns(daemonLiveness(paths)),
     },
     restarts: row.restarts,
     next_restart_at: row.next_restart_at,

@@ -5,7 +5,7 @@ import { readProcStat } from '../process/identity.js';
 import { stopRun } from '../process/terminate.js';
 import { readTextIfExists, writeJsonAtomic } from '../store/atomic.js';
 import { readCheckin } from '../store/checkins.js';
-import { daemonLiveness } from '../store/daemon-pid.js';
+import { daemonLiveness, daemonRuns } from '../store/daemon-pid.js';
 import type { HomePaths } from '../store/home.js';
 import { listSpecIds, readSpec, withSpecLock } from '../store/specs.js';
 import { toFailed } from '../core/transitions.js';
@@ -118,7 +118,7 @@ export async function cleanZombie(paths: HomePaths, workerId: string, now: numbe
 
 /** With no daemon running, nobody else writes pm-state.json: drop the cleaned workers from its monitoring. */
 export async function forgetInPmState(paths: HomePaths, workerIds: readonly string[]): Promise<void> {
-  if (workerIds.length === 0 || daemonLiveness(paths).process === 'alive') return;
+  if (workerIds.length === 0 || daemonRuns(daemonLiveness(paths))) return;
   const text = readTextIfExists(paths.pmState);
   if (text === undefined) return;
   let state: { monitored_workers?: Record<string, unknown> };

@@ -36,14 +36,25 @@ export interface DaemonLiveness {
   readonly record: DaemonPid | undefined;
   /** alive: that very process runs; gone/reused: the record is stale; absent: no record. */
   readonly process: ProcessCheck | 'absent';
+  /**
+   * The record names no live daemon, yet a live process holds the home's anchor: a daemon runs whose pid file was
+   * removed or overwritten (it writes it again at its next periodic pass). Absent: not looked at.
+   */
+  readonly anchorHeld?: boolean;
 }
 
-/** Is this home's daemon running? Identity (pid + start ticks + boot id), never the pid alone. */
+/**
+ * Is this home's daemon running? Identity (pid + start ticks + boot id), never the pid alone; and when the pid file
+ * names no live daemon, the home's anchor (isHomeAnchorHeld).
+ */
 export function daemonLiveness(paths: HomePaths): DaemonLiveness {
   const record = readDaemonPid(paths);
-  if (record === undefined) return { record, process: 'absent' };
-  return { record, process: checkIdentity({ pid: record.pid, startTicks: record.process_start_ticks, bootId: record.boot_id }) };
+  const process = record === undefined ? 'absent' : checkIdentity({ pid: record.pid, startTicks: record.process_start_ticks, bootId: record.boot_id });
+  return { record, process, anchorHeld: process !== 'alive' && isHomeAnchorHeld(paths.home) };
 }
+
+/** A daemon runs for the home: the process its pid file names, or the holder of its anchor. */
+export const daemonRuns = (live: DaemonLiveness): boolean => live.process === 'alive' || live.anchorHeld === true;
 
 /**
  * The name of a home's anchor, the abstract Unix socket its daemon holds while it lives (daemon/home-anchor.ts):

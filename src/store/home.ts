@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assertValidId } from '../contract/ids.js';
 import type { SpecFolder } from '../contract/worker-spec.js';
-import { RelayError, describeError } from '../errors.js';
+import { errnoCode, RelayError, describeError } from '../errors.js';
 
 /** The folder with package.json that holds this code: the home when COMMIT_RELAY_HOME is unset. */
 export function projectRoot(): string {
@@ -115,25 +115,47 @@ export function assertHomeUsable(paths: HomePaths): void {
   if (!isDir) throw new RelayError('HOME_UNUSABLE', `home ${paths.home} is not a folder`);
 }
 
+/** The folders under coordination/ that its writers need, parents first (not config/: that is the operator's). */
+const workingFolders = (paths: HomePaths): string[] => [
+  paths.specsRoot,
+  paths.specDir('active'),
+  paths.specDir('completed'),
+  paths.specDir('failed'),
+  paths.archivedDir(),
+  paths.checkins,
+  paths.exits,
+  paths.locks,
+];
+
 /** Creates the folders a home needs (idempotent). The home itself must exist and be a folder. */
 export function ensureLayout(paths: HomePaths): void {
   assertHomeUsable(paths);
-  const dirs = [
-    paths.config,
-    paths.specDir('active'),
-    paths.specDir('completed'),
-    paths.specDir('failed'),
-    paths.archivedDir(),
-    paths.checkins,
-    paths.exits,
-    paths.locks,
-    paths.systemLogs,
-  ];
   try {
-    for (const dir of dirs) mkdirSync(dir, { recursive: true });
+    for (const dir of [paths.config, ...workingFolders(paths), paths.systemLogs]) mkdirSync(dir, { recursive: true });
   } catch (error) {
     throw new RelayError('HOME_UNUSABLE', `cannot create the layout under ${paths.home}: ${describeError(error)}`, { cause: error });
   }
+}
+
+/**
+ * Makes the working folders again under a coordination/ that exists (after it was removed and made again while the
+ * daemon ran), never coordination/ itself nor config/: an operator restoring a copy of coordination/ puts it there.
+ * False, with nothing made, when coordination/ is not there.
+ */
+export function ensureWorkingFolders(paths: HomePaths): boolean {
+  if (!existsSync(paths.coordination)) return false;
+  try {
+    for (const dir of workingFolders(paths)) {
+      try {
+        mkdirSync(dir);
+      } catch (error) {
+        if (errnoCode(error) !== 'EEXIST') throw error;
+      }
+    }
+  } catch (error) {
+    throw new RelayError('IO_FAILED', `cannot make the folders under ${paths.coordination}: ${describeError(error)}`, { cause: error });
+  }
+  return true;
 }
 
 /** Resolves the home, checks it, creates its layout: what every command does first. */

@@ -132,6 +132,10 @@ test('the health check finds a daemon by the home\'s anchor when its pid file is
     const report = JSON.parse(health.stdout);
     assert.deepEqual([report.state, report.running], ['pid_file_missing', true]);
     assert.match(report.message, /pm-daemon runs \(it holds this home\) but its pid file is missing/);
+    const board = await run(t.home, ['--status'], { script: 'dashboards/daemon-monitor.sh' });
+    assert.equal(board.code, 0, board.stderr);
+    assert.match(board.stdout, /daemon\s+running, pid file missing/);
+    assert.match(board.stdout, /pm-daemon runs \(it holds this home\)/);
     const restart = await run(t.home, ['--restart'], { script: 'health-check-pm-daemon.sh' });
     assert.equal(restart.code, 1, restart.stdout + restart.stderr);
     assert.equal(existsSync(coord(t.home, 'pm-daemon.pid.json')), false, 'no daemon was started');
