@@ -15,6 +15,8 @@ run_cli() {
 # (--single-threaded-gc): V8's helper threads for concurrent marking cost more CPU in all than they spare a daemon
 # that is idle most of the time (1,000 idle workers: 3.3-3.5 % of a core -> 2.6-2.9 %); its pauses stay as short
 # (mark-compacts 3.0-3.7 ms with it, 1.5-5.6 ms without; scavenges at most 13-14 ms either way). (docs/benchmarks.md.)
+# It runs the lean entry, dist/bin/pm-daemon.js: the pm-daemon command without yargs and the other commands' modules
+# (the daemon's start about 65 ms sooner), with the same flags and errors.
 run_daemon() {
-  exec node --max-semi-space-size=2 --single-threaded-gc "$relay_cli" pm-daemon "$@"
+  exec node --max-semi-space-size=2 --single-threaded-gc "$relay_root/dist/bin/pm-daemon.js" "$@"
 }

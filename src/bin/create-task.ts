@@ -5,6 +5,7 @@
 import { describeError, exitCodeFor, RelayError } from '../errors.js';
 import { runCreateTask } from '../queue/create-task-input.js';
 import { refreshShellCache } from '../queue/shell-cache.js';
+import { flagValue } from './flags.js';
 
 const HELP = `Usage: create-task.sh --description D [--priority P] [--worker-type T] [--metadata JSON] [--task-id ID] [--json]
        create-task.sh --from-file FILE [--json]
@@ -55,15 +56,8 @@ function parseArgs(argv: readonly string[]): Parsed | 'help' | 'version' {
       json = eq < 0 || arg.slice(eq + 1) === 'true';
       continue;
     }
-    let value: string | undefined;
-    if (eq > 0) value = arg.slice(eq + 1);
-    else {
-      value = argv[i + 1];
-      // Like yargs's requiresArg: a next word that is a flag is not this flag's value.
-      if (value !== undefined && value.startsWith('--')) value = undefined;
-      else i += 1;
-    }
-    if (value === undefined) throw new RelayError('USAGE', `Not enough arguments following: ${name}`);
+    const { value, last } = flagValue(argv, i, eq, name);
+    i = last;
     if (values[name] !== undefined) throw new RelayError('USAGE', `--${name} was given more than once`);
     values[name] = value;
   }

@@ -1,7 +1,8 @@
 // The daemon's console (pm-daemon.sh in a terminal): one line per event with what a person needs; and --version on every command.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { formatEventForConsole } from '../../dist/daemon/console.js';
 import { CLI, removeHome, makeHome, ROOT, run, waitFor } from '../helpers/home.js';
@@ -49,8 +50,39 @@ test('--version on every command and script prints the package version, exit 0',
       run(home, ['--version'], { script: 'dashboards/daemon-monitor.sh' }),
       run(home, ['--version'], { script: 'checkin.sh' }),
       run(home, ['--version'], { script: 'hooks/claude-code.sh' }),
+      run(home, ['--version'], { script: 'pm-daemon.sh' }),
     ]);
     for (const r of runs) assert.deepEqual([r.code, r.stdout, r.stderr], [0, `${version}\n`, '']);
+  } finally {
+    removeHome(home);
+  }
+});
+
+test('pm-daemon.sh (the lean entry, dist/bin/pm-daemon.js) refuses bad flags as `commit-relay pm-daemon` does, one line, exit 2, nothing made', async () => {
+  const home = makeHome();
+  try {
+    const bad = [['--interval', 'abc'], ['--interval'], ['--interval=0'], ['--concurrency', '1.5'], ['--concurrency', '--once'], ['--bogus'], ['extra'], ['--interval', '2', '--interval', '3']];
+    for (const args of bad) {
+      const [lean, full] = await Promise.all([run(home, args, { script: 'pm-daemon.sh' }), run(home, ['pm-daemon', ...args])]);
+      assert.equal(lean.code, 2, `${args.join(' ')}: ${lean.stderr}`);
+      assert.match(lean.stderr, /^commit-relay: [^\n]+\n$/, args.join(' '));
+      assert.deepEqual([lean.code, lean.stdout, lean.stderr], [full.code, full.stdout, full.stderr], args.join(' '));
+    }
+    // Stricter than yargs, which takes the last of a repeated switch and any word after '=' as true.
+    for (const args of [['--once', '--once'], ['--quiet=maybe']]) {
+      const lean = await run(home, args, { script: 'pm-daemon.sh' });
+      assert.deepEqual([lean.code, lean.stdout], [2, ''], args.join(' '));
+      assert.match(lean.stderr, /^commit-relay: --(once was given more than once|quiet takes no value, got --quiet=maybe)\n$/);
+    }
+    assert.ok(!existsSync(join(home, 'coordination', 'pm-daemon.pid.json')), 'no daemon claimed the home');
+    const help = await run(home, ['--help'], { script: 'pm-daemon.sh' });
+    assert.equal(help.code, 0);
+    for (const flag of ['--once', '--demo', '--quiet', '--interval', '--concurrency']) assert.ok(help.stdout.includes(flag), flag);
+    // One full pass and out, through the lean entry: --no-quiet prints the events, --once ends it with exit 0.
+    const once = await run(home, ['--once', '--no-quiet', '--concurrency=0'], { script: 'pm-daemon.sh' });
+    assert.equal(once.code, 0, once.stderr);
+    assert.match(once.stdout, /pm_started /);
+    assert.match(once.stdout, /pm_stopped /);
   } finally {
     removeHome(home);
   }
