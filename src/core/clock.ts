@@ -26,7 +26,15 @@ export interface Clock {
   /** The daemon's timers go through its clock, so a test drives them (node's mock timers) without sleeping. */
   setTimeout(fn: () => void, ms: number): Timer;
   clearTimeout(timer: Timer): void;
+  /**
+   * Runs fn once the loop has done the I/O at hand (setImmediate), where setTimeout(fn, 0) waits for the timers' next
+   * turn, a millisecond or more; clearSoon cancels it. Without them, a clock's setTimeout(fn, 0) stands in.
+   */
+  soon?(fn: () => void): Soon;
+  clearSoon?(handle: Soon): void;
 }
+
+export type Soon = ReturnType<typeof setImmediate>;
 
 export function systemClock(): Clock {
   const wallAtStart = Date.now();
@@ -37,5 +45,7 @@ export function systemClock(): Clock {
     // Looked up at each call: node's mock timers replace the globals after this clock is made.
     setTimeout: (fn, ms) => setTimeout(fn, ms),
     clearTimeout: (timer) => clearTimeout(timer),
+    soon: (fn) => setImmediate(fn),
+    clearSoon: (handle) => clearImmediate(handle),
   };
 }

@@ -168,7 +168,13 @@ export class Daemon {
       emit: (events) => this.emit(events),
       reportError: (where, error) => this.events.reportError(where, error),
     });
-    this.watch = new HomeWatch(this.paths, this.observer, this.scheduler, (where, error) => this.events.reportError(where, error));
+    this.watch = new HomeWatch(
+      this.paths,
+      this.observer,
+      this.scheduler,
+      (where, error) => this.events.reportError(where, error),
+      (workerId) => this.children.has(workerId),
+    );
   }
 
   get counters(): Readonly<DaemonCounters> {

@@ -1,4 +1,4 @@
-import type { Clock, Timer } from '../core/clock.js';
+import type { Clock, Soon, Timer } from '../core/clock.js';
 import { CostPace } from '../core/pace.js';
 
 /** What the next pass must read: everything (full), or only these check-ins and process ends (incremental). */
@@ -89,6 +89,8 @@ export const PERIODIC_MAX_TICKS = 2;
 export class PassScheduler {
   private running = false;
   private passTimer: Timer | undefined;
+  /** A pass asked for at once (a process end), on the clock's `soon` where it has one. */
+  private passSoon: Soon | undefined;
   private lazyTimer: Timer | undefined;
   private deadlineTimer: Timer | undefined;
   private tickTimer: Timer | undefined;
@@ -152,7 +154,7 @@ export class PassScheduler {
     if (kind.lazy === true) {
       for (const id of kind.checkins ?? []) this.checkins.add(id);
       if (kind.checkins === undefined) this.fullWanted = true;
-      if (this.lazyTimer !== undefined || this.passTimer !== undefined) return;
+      if (this.lazyTimer !== undefined || this.passTimer !== undefined || this.passSoon !== undefined) return;
       const { clock, debounceMs, intervalMs } = this.options;
       const batch = this.checkinBatch();
       // As long as the periodic pass's interval: that pass reads them.
@@ -249,8 +251,20 @@ export class PassScheduler {
       this.again = true;
       return;
     }
+    if (this.passSoon !== undefined) return;
+    const { clock } = this.options;
+    if (delayMs === 0 && clock.soon !== undefined) {
+      // At once means now, not at the timers' next turn: a pending debounced pass is taken into this one.
+      if (this.passTimer !== undefined) clock.clearTimeout(this.passTimer);
+      this.passTimer = undefined;
+      this.passSoon = clock.soon(() => {
+        this.passSoon = undefined;
+        void this.runNow();
+      });
+      return;
+    }
     if (this.passTimer !== undefined) return;
-    this.passTimer = this.options.clock.setTimeout(() => {
+    this.passTimer = clock.setTimeout(() => {
       this.passTimer = undefined;
       void this.runNow();
     }, delayMs);
@@ -309,6 +323,8 @@ export class PassScheduler {
     const { clock } = this.options;
     for (const timer of [this.passTimer, this.lazyTimer, this.deadlineTimer, this.tickTimer, this.recheckTimer, this.fullTimer]) if (timer !== undefined) clock.clearTimeout(timer);
     this.passTimer = this.lazyTimer = this.deadlineTimer = this.tickTimer = this.recheckTimer = this.fullTimer = undefined;
+    if (this.passSoon !== undefined) clock.clearSoon?.(this.passSoon);
+    this.passSoon = undefined;
     if (this.current !== undefined) await this.current.catch(() => undefined);
   }
 }

@@ -2,7 +2,7 @@
 // command, all-or-nothing bulk queueing, and the zod-free quick checks that only ever vouch for what the
 // schemas accept.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { workerTypeSchema, workerTypesFileSchema } from '../../dist/contract/worker-types.js';
@@ -201,6 +201,36 @@ describe('withQuickLock and withLock exclude each other', () => {
         await Promise.all([held, waiting]);
         assert.deepEqual(order, ['first in', 'first out', 'second in']);
       }
+    } finally {
+      removeHome(home);
+    }
+  });
+});
+
+describe('withLock', () => {
+  test('a held lock is waited for, then refused with LOCK_HELD naming it; one released by a throw is free again', async () => {
+    const { home, paths } = await makeSeededHome();
+    try {
+      /** @type {() => void} */
+      let letGo = () => undefined;
+      let inside = false;
+      const held = withLock(paths, 'task-queue', async () => {
+        inside = true;
+        await new Promise((resolve) => (letGo = () => resolve(undefined)));
+      });
+      while (!inside) await new Promise((r) => setTimeout(r, 5));
+      const started = Date.now();
+      await assert.rejects(withLock(paths, 'task-queue', () => undefined, { waitMs: 150 }), (error) => {
+        assert.equal(/** @type {any} */ (error).code, 'LOCK_HELD');
+        assert.match(/** @type {Error} */ (error).message, /^lock task-queue is held by another process \(waited 150 ms\)$/);
+        return true;
+      });
+      assert.ok(Date.now() - started >= 150, 'it waited');
+      letGo();
+      await held;
+      await assert.rejects(withLock(paths, 'task-queue', () => { throw new Error('inside'); }), /inside/);
+      assert.equal(await withLock(paths, 'task-queue', () => 'free', { waitMs: 0 }), 'free');
+      assert.equal(existsSync(join(paths.locks, 'task-queue.lock')), false, 'released');
     } finally {
       removeHome(home);
     }

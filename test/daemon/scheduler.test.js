@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, mock, test } from 'node:test';
 import { PassScheduler } from '../../dist/daemon/scheduler.js';
+import { defined } from '../helpers/home.js';
 
 const START = 1_000_000;
 
@@ -229,6 +230,25 @@ describe('PassScheduler on mock timers', () => {
     mock.timers.tick(0);
     await settle();
     assert.deepEqual(passes[1], { at: 0, full: false, checkins: [], exits: ['w9'] });
+    await scheduler.stop();
+  });
+
+  test('with a clock that runs things soon (setImmediate), a process end runs its pass then, taking a pending debounced pass into it', async () => {
+    /** @type {(() => void)[]} */
+    const soon = [];
+    const { scheduler, passes } = makeScheduler({ options: { clock: { ...mockClock(), soon: (/** @type {() => void} */ fn) => soon.push(fn), clearSoon: () => undefined } } });
+    scheduler.start();
+    await scheduler.runNow();
+    scheduler.request();
+    scheduler.request({ processEnded: true, exits: ['w3'] });
+    scheduler.request({ processEnded: true, exits: ['w4'] });
+    assert.equal(soon.length, 1, 'one pass asked for');
+    advance(100);
+    await settle();
+    assert.equal(passes.length, 1, 'the debounce timer was cleared: nothing on the timers');
+    defined(soon.shift(), 'soon')();
+    await settle();
+    assert.deepEqual(passes[1], { at: 100, full: true, checkins: [], exits: ['w3', 'w4'] });
     await scheduler.stop();
   });
 

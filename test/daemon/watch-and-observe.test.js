@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { systemClock } from '../../dist/core/clock.js';
 import { FolderWatcher } from '../../dist/daemon/folder-watch.js';
+import { HomeWatch } from '../../dist/daemon/home-watch.js';
 import { Observer } from '../../dist/daemon/observer.js';
 import { reconcileTasks } from '../../dist/daemon/task-specs.js';
 import { currentBootId, readIdentity } from '../../dist/process/identity.js';
@@ -26,6 +27,28 @@ beforeEach(() => {
   ({ home, paths, tracker } = scope);
 });
 afterEach(() => scope.close());
+
+describe('HomeWatch', () => {
+  test('an exit record asks for a pass at once, except one whose shim is the daemon\'s running child (its exit asks)', async () => {
+    /** @type {any[]} */
+    const requests = [];
+    const scheduler = /** @type {any} */ ({ request: (/** @type {any} */ kind) => requests.push(kind), recheckExits: () => undefined });
+    const watch = new HomeWatch(paths, /** @type {any} */ ({}), scheduler, () => undefined, (/** @type {string} */ id) => id === 'w-child');
+    watch.start();
+    try {
+      const record = (/** @type {string} */ id) => {
+        writeFileSync(join(paths.exits, `${id}.json.tmp`), JSON.stringify({ worker_id: id, run_id: 'r', status: 1 }));
+        renameSync(join(paths.exits, `${id}.json.tmp`), join(paths.exits, `${id}.json`));
+      };
+      record('w-child');
+      record('w-adopted');
+      await waitFor(() => requests.some((r) => r.exits?.includes('w-adopted')), { what: 'a pass asked for w-adopted' });
+      assert.deepEqual(requests, [{ processEnded: true, exits: ['w-adopted'] }], 'none for w-child, whose record came first');
+    } finally {
+      watch.close();
+    }
+  });
+});
 
 describe('FolderWatcher', () => {
   test('reports the accepted names that change, and nothing for the others', async () => {
