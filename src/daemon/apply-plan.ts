@@ -1,7 +1,7 @@
 import type { Task } from '../contract/task-queue.js';
 import type { PassPlan } from '../core/decide.js';
 import { applyAction, runDeferred, type ApplyContext } from './apply.js';
-import { mapInTurn } from './in-turn.js';
+import { InTurn } from './in-turn.js';
 import { createSpecsForTasks, type DispatchAction } from './task-specs.js';
 
 /** How many of a pass's new workers are being started at once. */
@@ -9,7 +9,7 @@ const START_CONCURRENCY = 4;
 
 /**
  * Applies a pass's plan: each action in order (a failure is reported and the rest go on), then the
- * dispatches as one batch (new specs, one queue update), each new worker started. Returns whether the
+ * dispatches in a few batches (new specs, one queue update each), each new worker started once its batch is written. Returns whether the
  * queue was changed (the caller reads it again next pass). The background work the actions deferred starts last.
  */
 export async function applyPlan(
@@ -33,13 +33,15 @@ async function applyActions(ctx: ApplyContext, plan: PassPlan, tasks: ReadonlyMa
     else await applyAction(ctx, action).catch((error: unknown) => reportError(`${action.kind} ${action.workerId}`, error, action.workerId));
   }
   if (dispatches.length === 0) return false;
+  // A few at once, in dispatch order: each start waits on its lock and writes between its synchronous spawn, and those
+  // waits overlap the next starts' work. Each start holds its own worker's spec lock. They begin as soon as the first
+  // specs are written (createSpecsForTasks's chunks): the later specs' fsyncs overlap the first starts.
+  const starts = new InTurn<string>(START_CONCURRENCY, (workerId) => applyAction(ctx, { kind: 'start', workerId, restart: false }).catch((error: unknown) => reportError(`start ${workerId}`, error, workerId)));
   try {
-    const ready = await createSpecsForTasks(ctx.paths, dispatches, tasks, ctx.clock.wallNow(), (events) => ctx.emit(events));
-    // A few at once, in dispatch order: each start waits on its lock and writes between its synchronous spawn,
-    // and those waits overlap the next starts' work. Each start holds its own worker's spec lock.
-    await mapInTurn(ready, START_CONCURRENCY, (workerId) => applyAction(ctx, { kind: 'start', workerId, restart: false }).catch((error: unknown) => reportError(`start ${workerId}`, error, workerId)));
+    await createSpecsForTasks(ctx.paths, dispatches, tasks, ctx.clock.wallNow(), (events) => ctx.emit(events), (ready) => starts.push(ready));
   } catch (error) {
     reportError('dispatch', error);
   }
+  await starts.done();
   return true;
 }

@@ -15,3 +15,38 @@ export async function mapInTurn<T, R>(items: readonly T[], limit: number, fn: (i
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
   return results;
 }
+
+/**
+ * mapInTurn for items that arrive over time: `push` hands more to the lanes (at most `limit` calls under way, started in
+ * the order pushed), `done` resolves once every item pushed so far has been handled. fn reports its own errors (a rejection is
+ * ignored).
+ */
+export class InTurn<T> {
+  private readonly queue: T[] = [];
+  private running = 0;
+  private readonly idle: (() => void)[] = [];
+
+  constructor(
+    private readonly limit: number,
+    private readonly fn: (item: T) => Promise<void>,
+  ) {}
+
+  push(items: Iterable<T>): void {
+    for (const item of items) this.queue.push(item);
+    while (this.running < Math.max(1, this.limit) && this.queue.length > 0) {
+      this.running += 1;
+      void this.lane();
+    }
+  }
+
+  done(): Promise<void> {
+    if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  private async lane(): Promise<void> {
+    while (this.queue.length > 0) await this.fn(this.queue.shift() as T).catch(() => undefined);
+    this.running -= 1;
+    if (this.running === 0) for (const resolve of this.idle.splice(0)) resolve();
+  }
+}

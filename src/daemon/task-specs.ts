@@ -31,11 +31,30 @@ export function specForTask(task: Task, workerId: string, now: number): WorkerSp
 }
 
 /**
- * Turns queued tasks into pending specs, then marks them assigned in one queue update. A crash between
- * the two leaves a spec whose task is still queued; the next pass finds the spec and only assigns it.
- * Returns the worker ids now ready to start.
+ * Turns queued tasks into pending specs, then marks them assigned in one queue update, in chunks (the first
+ * SPEC_WRITES_AT_ONCE, then twice as many each time, up to four times that), so that the first workers can start while
+ * the next specs are written: `onAssigned` hears each chunk's workers once their specs and tasks are written (a start
+ * is CPU work in the daemon, a spec write mostly a wait on its fsync). A crash between the two writes leaves a spec
+ * whose task is still queued; the next pass finds the spec and only assigns it. Returns the worker ids made ready.
  */
-export async function createSpecsForTasks(paths: HomePaths, actions: readonly DispatchAction[], tasks: ReadonlyMap<string, Task>, now: number, emit: (events: EventInput[]) => void): Promise<string[]> {
+export async function createSpecsForTasks(
+  paths: HomePaths,
+  actions: readonly DispatchAction[],
+  tasks: ReadonlyMap<string, Task>,
+  now: number,
+  emit: (events: EventInput[]) => void,
+  onAssigned: (workerIds: readonly string[]) => void = () => undefined,
+): Promise<string[]> {
+  const ready: string[] = [];
+  for (let from = 0, size = SPEC_WRITES_AT_ONCE; from < actions.length; from += size, size = Math.min(size * 2, SPEC_WRITES_AT_ONCE * 4)) {
+    const assigned = await createChunk(paths, actions.slice(from, from + size), tasks, now, emit);
+    ready.push(...assigned);
+    if (assigned.length > 0) onAssigned(assigned);
+  }
+  return ready;
+}
+
+async function createChunk(paths: HomePaths, actions: readonly DispatchAction[], tasks: ReadonlyMap<string, Task>, now: number, emit: (events: EventInput[]) => void): Promise<string[]> {
   // Eight at once (each under its own spec lock): the specs' fsyncs overlap in the thread pool. Results and events
   // are kept in dispatch order.
   const outcomes = await mapInTurn(actions, SPEC_WRITES_AT_ONCE, async (action) => {
