@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { mkdirSync, rmdirSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { RelayError, describeError, errnoCode, quote } from '../errors.js';
@@ -23,12 +24,34 @@ function lockTarget(paths: HomePaths, name: string): string {
 }
 
 /**
+ * The file calls proper-lockfile makes (mkdir, stat, utimes, rmdir, realpath), each done synchronously and its callback
+ * called at once: a lock that is free is then taken without a trip through libuv's thread pool. One object for the
+ * process, so that the library's probe of the file system's mtime precision, which it keeps on this object, is made
+ * once (its own lockSync wraps a new copy of the whole fs module at each call, and probes again).
+ */
+const syncCallbackFs: Record<string, unknown> = (() => {
+  const callSync =
+    (name: 'mkdir' | 'realpath' | 'stat' | 'rmdir' | 'utimes') =>
+    (...args: unknown[]): void => {
+      const callback = args.pop() as (error: unknown, result?: unknown) => void;
+      let result: unknown;
+      try {
+        result = (fs[`${name}Sync`] as (...a: unknown[]) => unknown)(...args);
+      } catch (error) {
+        callback(error);
+        return;
+      }
+      callback(null, result);
+    };
+  return { ...fs, mkdir: callSync('mkdir'), realpath: callSync('realpath'), stat: callSync('stat'), rmdir: callSync('rmdir'), utimes: callSync('utimes') };
+})();
+
+/**
  * Runs fn while holding the named lock of this home. Locks are not re-entrant.
  *
- * Each try is proper-lockfile's synchronous lock (one mkdir, then the mtime probe; a stale holder's lock taken over),
- * and the waits between tries are timers, so a lock that is free costs no trip through libuv's thread pool: its
- * asynchronous lock made about five (mkdir, stat, utimes, ... each queued to a worker thread and back), 0.8-2.2 ms
- * on a daemon's restart path where the synchronous calls take a few tens of microseconds (docs/benchmarks.md).
+ * Each try is proper-lockfile's lock over synchronous file calls (one mkdir and one stat when the lock is free; a stale
+ * holder's lock taken over), and the waits between tries are timers: its asynchronous lock over graceful-fs queued
+ * each call to a worker thread and back, 0.8-2.2 ms on a daemon's restart path where these take tens of microseconds.
  */
 export async function withLock<T>(paths: HomePaths, name: string, fn: () => Promise<T> | T, options: LockOptions = {}): Promise<T> {
   const target = lockTarget(paths, name);
@@ -36,10 +59,10 @@ export async function withLock<T>(paths: HomePaths, name: string, fn: () => Prom
   const waitMs = options.waitMs ?? LOCK_STALE_MS * 3;
   const deadline = Date.now() + waitMs;
   const { default: lockfile } = await import('proper-lockfile');
-  let release: (() => void) | undefined;
+  let release: (() => Promise<void>) | undefined;
   for (let delay = 5; release === undefined; delay = Math.min(60, delay * 1.3)) {
     try {
-      release = lockfile.lockSync(target, { realpath: false, stale: LOCK_STALE_MS, update: LOCK_UPDATE_MS, lockfilePath: `${target}.lock`, onCompromised: () => undefined });
+      release = await lockfile.lock(target, { realpath: false, stale: LOCK_STALE_MS, update: LOCK_UPDATE_MS, lockfilePath: `${target}.lock`, retries: 0, fs: syncCallbackFs, onCompromised: () => undefined });
     } catch (error) {
       if (errnoCode(error) !== 'ELOCKED') throw new RelayError('IO_FAILED', `cannot take lock ${name}: ${describeError(error)}`, { cause: error });
       if (Date.now() > deadline) throw new RelayError('LOCK_HELD', `lock ${name} is held by another process (waited ${waitMs} ms)`, { cause: error });
@@ -49,11 +72,7 @@ export async function withLock<T>(paths: HomePaths, name: string, fn: () => Prom
   try {
     return await fn();
   } finally {
-    try {
-      release();
-    } catch {
-      /* already gone (taken over as stale, or removed by hand): nothing of ours to remove */
-    }
+    await release().catch(() => undefined);
   }
 }
 
