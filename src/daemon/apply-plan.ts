@@ -38,7 +38,7 @@ async function applyActions(ctx: ApplyContext, plan: PassPlan, tasks: ReadonlyMa
   // specs are written (createSpecsForTasks's chunks): the later specs' fsyncs overlap the first starts.
   const starts = new InTurn<string>(START_CONCURRENCY, (workerId) => applyAction(ctx, { kind: 'start', workerId, restart: false }).catch((error: unknown) => reportError(`start ${workerId}`, error, workerId)));
   try {
-    await createSpecsForTasks(ctx.paths, dispatches, tasks, ctx.clock.wallNow(), (events) => ctx.emit(events), (ready) => starts.push(ready));
+    await createSpecsForTasks(ctx.paths, dispatches, tasks, ctx.clock.wallNow(), (events) => ctx.emit(events), (ready) => starts.push(ready), ctx.lifecycle().freshLaunches);
   } catch (error) {
     reportError('dispatch', error);
   }

@@ -12,6 +12,7 @@ import { Launcher } from '../process/launcher.js';
 import { spawnStandby, type WorkerChild } from '../process/spawn.js';
 import { holdOf } from '../contract/worker-spec.js';
 import { Standbys } from '../worker/standbys.js';
+import { FreshLaunches } from '../worker/fresh-launches.js';
 import { recordSessions, sessionsToRecord, type ApplyContext } from './apply.js';
 import { ActivityFeed } from './activity-feed.js';
 import { DaemonEvents } from './event-log.js';
@@ -97,6 +98,8 @@ export class Daemon {
   private readonly children = new Map<string, WorkerChild>();
   /** Shims started ahead of workers' next runs (worker/standbys.ts). */
   private readonly standbys = new Standbys();
+  /** The launch tokens written into the specs this daemon made from tasks, unused yet. */
+  private readonly freshLaunches = new FreshLaunches();
   /** Forks the shims of the daemon's starts when settings.launcher (process/launcher.ts): started at the first start. */
   private readonly launcher = new Launcher((error) => this.events.reportError('the launcher (its unanswered starts are tried again)', error));
   /** The run of each child in `children` (for the orphan check when its spec leaves active/). */
@@ -483,7 +486,7 @@ export class Daemon {
       observer: this.observer,
       emit: (events) => this.emit(events),
       requestPass: () => this.requestPass(),
-      lifecycle: () => ({ paths: this.paths, workerTypes: this.inputs.workerTypes, emit: (events) => this.emit(events), standbys: this.standbys, ...(this.settings.launcher ? { launcher: this.launcher } : {}) }),
+      lifecycle: () => ({ paths: this.paths, workerTypes: this.inputs.workerTypes, emit: (events) => this.emit(events), standbys: this.standbys, freshLaunches: this.freshLaunches, ...(this.settings.launcher ? { launcher: this.launcher } : {}) }),
       adoptChild: (id, child, run) => this.adoptChild(id, child, run),
       startedRun: (id) => (this.children.has(id) ? this.childRuns.get(id) : undefined),
       count: (name) => this.events.count(name),

@@ -10,14 +10,18 @@ import { findArchivedSpec, findSpec, withSpecLock, writeSpec } from '../store/sp
 import { readTaskQueue, settleTask, updateTaskQueue } from '../store/tasks.js';
 import { workerIdForTask } from '../core/dispatch.js';
 import { mapInTurn } from './in-turn.js';
+import type { FreshLaunches } from '../worker/fresh-launches.js';
 
 /** How many new specs are written at once. */
 const SPEC_WRITES_AT_ONCE = 8;
 
 export type DispatchAction = Extract<Action, { kind: 'dispatch' }>;
 
-/** The spec a queued task becomes: pending, in active/, carrying the task's description, priority and metadata. */
-export function specForTask(task: Task, workerId: string, now: number): WorkerSpec {
+/**
+ * The spec a queued task becomes: pending, in active/, carrying the task's description, priority and metadata; with
+ * `launchingRunId`, the token its first run will carry, recorded before it runs (worker/fresh-launches.ts).
+ */
+export function specForTask(task: Task, workerId: string, now: number, launchingRunId?: string): WorkerSpec {
   return {
     worker_id: workerId,
     worker_type: task.worker_type,
@@ -25,7 +29,7 @@ export function specForTask(task: Task, workerId: string, now: number): WorkerSp
     status: 'pending',
     created_at: nowIso(now),
     task: { description: task.description, priority: task.priority, metadata: task.metadata },
-    execution: { started_at: null, completed_at: null, pid: null, restart_count: 0, exit_code: null, signal: null },
+    execution: { started_at: null, completed_at: null, pid: null, restart_count: 0, exit_code: null, signal: null, ...(launchingRunId === undefined ? {} : { launching_run_id: launchingRunId }) },
     error: null,
   };
 }
@@ -44,17 +48,18 @@ export async function createSpecsForTasks(
   now: number,
   emit: (events: EventInput[]) => void,
   onAssigned: (workerIds: readonly string[]) => void = () => undefined,
+  freshLaunches?: FreshLaunches,
 ): Promise<string[]> {
   const ready: string[] = [];
   for (let from = 0, size = SPEC_WRITES_AT_ONCE; from < actions.length; from += size, size = Math.min(size * 2, SPEC_WRITES_AT_ONCE * 4)) {
-    const assigned = await createChunk(paths, actions.slice(from, from + size), tasks, now, emit);
+    const assigned = await createChunk(paths, actions.slice(from, from + size), tasks, now, emit, freshLaunches);
     ready.push(...assigned);
     if (assigned.length > 0) onAssigned(assigned);
   }
   return ready;
 }
 
-async function createChunk(paths: HomePaths, actions: readonly DispatchAction[], tasks: ReadonlyMap<string, Task>, now: number, emit: (events: EventInput[]) => void): Promise<string[]> {
+async function createChunk(paths: HomePaths, actions: readonly DispatchAction[], tasks: ReadonlyMap<string, Task>, now: number, emit: (events: EventInput[]) => void, freshLaunches: FreshLaunches | undefined): Promise<string[]> {
   // Eight at once (each under its own spec lock): the specs' fsyncs overlap in the thread pool. Results and events
   // are kept in dispatch order.
   const outcomes = await mapInTurn(actions, SPEC_WRITES_AT_ONCE, async (action) => {
@@ -74,7 +79,13 @@ async function createChunk(paths: HomePaths, actions: readonly DispatchAction[],
         }
         return true;
       }
-      await writeSpec(paths, 'active', specForTask(task, action.workerId, now));
+      const token = freshLaunches?.issue(action.workerId);
+      try {
+        await writeSpec(paths, 'active', specForTask(task, action.workerId, now, token));
+      } catch (error) {
+        freshLaunches?.forget(action.workerId);
+        throw error;
+      }
       events.push({ event: 'worker_registered', worker_id: action.workerId, task_id: task.task_id, data: { worker_type: task.worker_type, priority: task.priority } });
       return true;
     }).catch((error: unknown) => {

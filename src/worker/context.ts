@@ -6,6 +6,7 @@ import type { EventInput } from '../store/activity-log.js';
 import type { HomePaths } from '../store/home.js';
 import type { Launcher } from '../process/launcher.js';
 import type { Standbys } from './standbys.js';
+import type { FreshLaunches } from './fresh-launches.js';
 
 /** What the lifecycle operations need; the CLI builds one per command, the daemon one per home. */
 export interface LifecycleContext {
@@ -21,6 +22,8 @@ export interface LifecycleContext {
   readonly standbys?: Standbys;
   /** The daemon's launcher (process/launcher.ts): starts fork there, not here (without one, or when perl is missing, here). */
   readonly launcher?: Launcher;
+  /** The launch tokens the daemon wrote into the specs it made, unused yet (worker/fresh-launches.ts). */
+  readonly freshLaunches?: FreshLaunches;
 }
 
 /** What emitting events and settling a finished worker need: no worker types. */

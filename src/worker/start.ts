@@ -99,9 +99,13 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   // the worker never runs twice.
   await stopEndedRun(ctx, spec);
   // A launch that was recorded but never confirmed (the starter died between spawn and record) may have
-  // left a live run no spec names: stop it, so the worker never runs twice.
+  // left a live run no spec names: stop it, so the worker never runs twice. Unless it is the token this daemon wrote
+  // into the spec when it made it, never used since (worker/fresh-launches.ts): nothing ran with it, and the spec
+  // already records it, so it is this run's token and launch record.
   const launching = typeof execution.launching_run_id === 'string' ? execution.launching_run_id : null;
-  if (launching !== null) {
+  // (Only for a spec as it is on disk: a change carried in memory, such as a restart's, is written by the launch record.)
+  const freshToken = launching !== null && spec.status === 'pending' && options.logged === undefined && ctx.freshLaunches?.take(spec.worker_id, launching) === true ? launching : null;
+  if (launching !== null && freshToken === null) {
     for (const pgid of groupsOfRun(launching)) await stopRunRemnants(pgid, launching, stopGraceMs(ctx, spec));
   }
   const now = clock(ctx);
@@ -136,8 +140,8 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
       // the token guards against the starter being killed, and a killed process's writes are in the page
       // cache; a power cut that loses the write also ends every process the token could name. (A standby
       // needs no such record: it runs nothing until the run is recorded whole, below.)
-      const runId = newRunId();
-      await writeSpec(ctx.paths, 'active', withLaunchRecorded(spec, runId), { fsync: false, existing: true });
+      const runId = freshToken ?? newRunId();
+      if (freshToken === null) await writeSpec(ctx.paths, 'active', withLaunchRecorded(spec, runId), { fsync: false, existing: true });
       // Whatever exit record is left belongs to an earlier run (removed once the spec no longer needs it).
       removeExitRecord(ctx.paths, spec.worker_id);
       if (options.logged !== undefined) emitEvents(ctx, options.logged);

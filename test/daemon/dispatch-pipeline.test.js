@@ -5,6 +5,10 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { InTurn } from '../../dist/daemon/in-turn.js';
 import { createSpecsForTasks } from '../../dist/daemon/task-specs.js';
+import { FreshLaunches } from '../../dist/worker/fresh-launches.js';
+import { startWorker } from '../../dist/worker/index.js';
+import { FIXTURES } from '../helpers/home.js';
+import { join } from 'node:path';
 import { readJson } from '../helpers/home.js';
 import { withHome } from '../helpers/scope.js';
 
@@ -72,4 +76,28 @@ test('createSpecsForTasks writes in growing chunks and hands each on once its sp
     assert.deepEqual(chunks.map((c) => c.length), [8, 16, 6]);
     assert.deepEqual(ready, actions.map((a) => a.workerId));
     assert.deepEqual(chunks.flat(), ready, 'in dispatch order');
+  }));
+
+test('a spec made from a task carries its first run\'s token; the daemon that made it starts it with that token and no launch record of its own; any other starter treats the token as a launch that may have run', () =>
+  withHome({ types: { fixture: { command: ['sh', join(FIXTURES, 'forever.sh'), '{worker_id}'], stop_grace_seconds: 1 } } }, async (t) => {
+    const tasks = ['task-f1', 'task-f2'].map((task_id, i) => ({ task_id, description: task_id, priority: 'medium', worker_type: 'fixture', status: 'queued', created_at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(), metadata: {}, worker_id: null, assigned_at: null, completed_at: null, error: null }));
+    writeFileSync(t.paths.taskQueue, JSON.stringify({ tasks }, null, 2));
+    const fresh = new FreshLaunches();
+    const actions = tasks.map((task) => ({ kind: /** @type {const} */ ('dispatch'), taskId: task.task_id, workerId: `w-${task.task_id}`, workerType: 'fixture' }));
+    await createSpecsForTasks(t.paths, actions, /** @type {Map<string, any>} */ (new Map(tasks.map((task) => [task.task_id, task]))), Date.now(), () => undefined, () => undefined, fresh);
+    const [first, second] = actions.map((a) => readJson(t.paths.specFile('active', a.workerId)));
+    assert.equal(first.status, 'pending');
+    assert.match(first.execution.launching_run_id, /^run-/, 'the token is on disk before anything runs');
+    // The daemon that made it: its run carries that token.
+    const mine = await startWorker(t.ctx({ freshLaunches: fresh }), first.worker_id);
+    t.tracker.group(mine.pid);
+    assert.equal(mine.runId, first.execution.launching_run_id);
+    const running = readJson(t.paths.specFile('active', first.worker_id));
+    assert.deepEqual([running.status, running.execution.run_id, running.execution.launching_run_id], ['running', mine.runId, null]);
+    assert.equal(fresh.take(first.worker_id, mine.runId), false, 'a token is used once');
+    // Another starter (start-worker, another daemon) does not know the token: a new one, the old one looked for first.
+    const other = await startWorker(t.ctx(), second.worker_id);
+    t.tracker.group(other.pid);
+    assert.notEqual(other.runId, second.execution.launching_run_id);
+    assert.equal(fresh.take(second.worker_id, second.execution.launching_run_id), true, 'still unused in the daemon that made it');
   }));
