@@ -18,5 +18,9 @@ run_cli() {
 # It runs the lean entry, dist/bin/pm-daemon.js: the pm-daemon command without yargs and the other commands' modules
 # (the daemon's start about 65 ms sooner), with the same flags and errors.
 run_daemon() {
+  if [ ! -f "$relay_root/dist/bin/pm-daemon.js" ]; then
+    echo "commit-relay is not built: run 'npm install' (or 'npm run build') in $relay_root" >&2
+    exit 1
+  fi
   exec node --max-semi-space-size=2 --single-threaded-gc "$relay_root/dist/bin/pm-daemon.js" "$@"
 }

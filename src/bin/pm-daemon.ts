@@ -33,31 +33,45 @@ const isNumber = (name: string): name is NumberFlag => (NUMBER_FLAGS as readonly
  * `--flag value` or `--flag=value` for the numbers; each at most once. Returns 'help' or 'version' for those.
  */
 function parseDaemonArgs(argv: readonly string[]): DaemonRunOptions | 'help' | 'version' {
+  // As yargs: --help or --version anywhere wins over anything wrong around it.
+  if (argv.includes('--help') || argv.includes('-h')) return 'help';
+  if (argv.includes('--version')) return 'version';
   const switches: Partial<Record<BooleanFlag, boolean>> = {};
   const numbers: Partial<Record<NumberFlag, number>> = {};
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i] as string;
-    if (arg === '--help' || arg === '-h') return 'help';
-    if (arg === '--version') return 'version';
     const eq = arg.indexOf('=');
     const word = arg.startsWith('--') ? arg.slice(2, eq > 0 ? eq : undefined) : '';
     const negated = word.startsWith('no-') && isBoolean(word.slice(3));
     const name = negated ? word.slice(3) : word;
     if (isBoolean(name)) {
       if (switches[name] !== undefined) throw new RelayError('USAGE', `--${name} was given more than once`);
-      const value = eq > 0 ? arg.slice(eq + 1) : undefined;
+      let value = eq > 0 ? arg.slice(eq + 1) : undefined;
+      // As yargs: a following word true or false is the switch's value (--quiet false).
+      const next = argv[i + 1];
+      if (value === undefined && !negated && (next === 'true' || next === 'false')) {
+        value = next;
+        i += 1;
+      }
       if (value !== undefined && (negated || (value !== 'true' && value !== 'false'))) throw new RelayError('USAGE', `--${name} takes no value, got ${arg}`);
       switches[name] = negated ? false : value !== 'false';
       continue;
     }
     if (!isNumber(name)) throw new RelayError('USAGE', `Unknown argument: ${arg.replace(/^-+/, '').replace(/=.*$/, '')}`);
     const { value, last } = flagValue(argv, i, eq, name);
+    // As yargs: a next word like -x is a flag, not this flag's value (a negative number is a value).
+    if (last > i && value.startsWith('-') && Number.isNaN(Number(value))) throw new RelayError('USAGE', `Not enough arguments following: ${name}`);
     i = last;
     if (numbers[name] !== undefined) throw new RelayError('USAGE', `--${name} was given more than once`);
-    numbers[name] = value.trim() === '' ? Number.NaN : Number(value);
+    numbers[name] = Number(value);
   }
   return { once: switches.once ?? false, demo: switches.demo ?? false, quiet: switches.quiet ?? false, interval: numbers.interval, concurrency: numbers.concurrency };
 }
+
+// A reader that goes away (`pm-daemon.sh | head`) only ends the printing: the daemon's files are what matter.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+});
 
 async function main(argv: readonly string[]): Promise<number> {
   try {

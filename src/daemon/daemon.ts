@@ -176,7 +176,7 @@ export class Daemon {
       this.observer,
       this.scheduler,
       (where, error) => this.events.reportError(where, error),
-      (workerId) => this.children.has(workerId),
+      (workerId) => this.endReported(workerId),
     );
   }
 
@@ -462,6 +462,12 @@ export class Daemon {
     } catch (error) {
       this.events.reportError('write pm-state.json', error);
     }
+  }
+
+  /** Whether the worker's shim is a child of the daemon whose exit will be reported (then its exit asks for the pass). */
+  private endReported(workerId: string): boolean {
+    const child = this.children.get(workerId);
+    return child !== undefined && child.orphaned !== true && child.exitCode === null && child.signalCode === null;
   }
 
   /** A child the daemon started: its exit asks for a pass at once, which reads the shim's exit record. */

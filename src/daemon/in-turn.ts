@@ -45,7 +45,13 @@ export class InTurn<T> {
   }
 
   private async lane(): Promise<void> {
-    while (this.queue.length > 0) await this.fn(this.queue.shift() as T).catch(() => undefined);
+    while (this.queue.length > 0) {
+      try {
+        await this.fn(this.queue.shift() as T);
+      } catch {
+        // fn reports its own errors; one it did not must not stop the lane.
+      }
+    }
     this.running -= 1;
     if (this.running === 0) for (const resolve of this.idle.splice(0)) resolve();
   }

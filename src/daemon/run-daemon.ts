@@ -88,21 +88,29 @@ export async function runDaemon(options: DaemonRunOptions): Promise<void> {
   process.on('SIGHUP', onSignal);
   // Claim the home first: a second daemon is refused before it queues, listens or writes anything.
   await daemon.start();
-  if (received === undefined) {
-    await seedDemo();
-    const endpoint = await hooks.start({ activity: daemon.activityFeed });
-    if (endpoint !== undefined) {
-      daemon.metricsEndpoint = endpoint;
-      const origin = `http://${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`;
-      if (print) process.stdout.write(`dashboard on ${origin}/ (metrics on ${origin}/metrics and /health)\n`);
+  // What fails once the daemon runs (the demo tasks, the metrics listener's port) stops it, as a signal would, and is
+  // then reported: a daemon is never left running with its signals caught and nothing to wake.
+  let failure: { readonly error: unknown } | undefined;
+  try {
+    if (received === undefined) {
+      await seedDemo();
+      const endpoint = await hooks.start({ activity: daemon.activityFeed });
+      if (endpoint !== undefined) {
+        daemon.metricsEndpoint = endpoint;
+        const origin = `http://${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`;
+        if (print) process.stdout.write(`dashboard on ${origin}/ (metrics on ${origin}/metrics and /health)\n`);
+      }
+      if (print) process.stdout.write(`pm-daemon running for ${paths.home} (pid ${process.pid}); Ctrl-C stops it and leaves the workers running\n`);
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        if (received !== undefined) resolve();
+      });
     }
-    if (print) process.stdout.write(`pm-daemon running for ${paths.home} (pid ${process.pid}); Ctrl-C stops it and leaves the workers running\n`);
-    await new Promise<void>((resolve) => {
-      wake = resolve;
-      if (received !== undefined) resolve();
-    });
+  } catch (error) {
+    failure = { error };
   }
-  await daemon.stop(received ?? 'signal').catch((error: unknown) => logger.error({ err: error }, `stop failed: ${describeError(error)}`));
+  await daemon.stop(failure !== undefined ? 'error' : (received ?? 'signal')).catch((error: unknown) => logger.error({ err: error }, `stop failed: ${describeError(error)}`));
   await hooks.close();
   flush();
+  if (failure !== undefined) throw failure.error;
 }

@@ -259,7 +259,7 @@ export class PassScheduler {
       this.passTimer = undefined;
       this.passSoon = clock.soon(() => {
         this.passSoon = undefined;
-        void this.runNow();
+        if (this.running) void this.runNow();
       });
       return;
     }

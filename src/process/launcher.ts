@@ -33,6 +33,8 @@ export interface LaunchRequest {
 export class LaunchedChild extends EventEmitter {
   exitCode: number | null = null;
   signalCode: NodeJS.Signals | null = null;
+  /** Its launcher died: its end will not be reported (no `exit` comes). */
+  orphaned = false;
   private held = true;
   private ending = false;
   constructor(
@@ -195,7 +197,10 @@ export class Launcher {
     for (const [, waiting] of this.pending) waiting.reject(new RelayError('IO_FAILED', `the launcher ended before answering: ${error.message}`));
     this.pending.clear();
     // Their ends will not be reported: they no longer keep this process alive.
-    for (const orphan of this.children.values()) orphan.unref();
+    for (const orphan of this.children.values()) {
+      orphan.orphaned = true;
+      orphan.unref();
+    }
     this.children.clear();
     this.earlyExits.clear();
     if (!this.closed) this.onError(error);

@@ -60,6 +60,8 @@ export interface SpawnResult {
 export interface WorkerChild {
   readonly exitCode: number | null;
   readonly signalCode: NodeJS.Signals | null;
+  /** True when its end will not be reported after all (a launched shim whose launcher died): no `exit` comes. */
+  readonly orphaned?: boolean;
   once(event: 'exit', listener: () => void): unknown;
   unref(): void;
   ref(): void;

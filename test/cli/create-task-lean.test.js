@@ -2,7 +2,7 @@
 // command, all-or-nothing bulk queueing, and the zod-free quick checks that only ever vouch for what the
 // schemas accept.
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { workerTypeSchema, workerTypesFileSchema } from '../../dist/contract/worker-types.js';
@@ -13,7 +13,7 @@ import { daemonConfigFileSchema } from '../../dist/contract/daemon-config.js';
 import { withLock, withQuickLock } from '../../dist/store/lock.js';
 import { enqueueTasks } from '../../dist/store/task-batch.js';
 import { makeSeededHome, runRefused } from './support.js';
-import { readJson, readJsonl, removeHome, run } from '../helpers/home.js';
+import { readJson, readJsonl, removeHome, run, waitFor } from '../helpers/home.js';
 
 const SCRIPT = { script: 'create-task.sh' };
 
@@ -231,6 +231,12 @@ describe('withLock', () => {
       await assert.rejects(withLock(paths, 'task-queue', () => { throw new Error('inside'); }), /inside/);
       assert.equal(await withLock(paths, 'task-queue', () => 'free', { waitMs: 0 }), 'free');
       assert.equal(existsSync(join(paths.locks, 'task-queue.lock')), false, 'released');
+      // A holder refreshes its lock's mtime (every second), so a lock held long is never taken as stale.
+      const lockDir = join(paths.locks, 'task-queue.lock');
+      await withLock(paths, 'task-queue', async () => {
+        const first = statSync(lockDir).mtimeMs;
+        await waitFor(() => statSync(lockDir).mtimeMs > first, { what: 'the mtime refreshed', timeoutMs: 5000, intervalMs: 50 });
+      });
     } finally {
       removeHome(home);
     }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { describe, test } from 'node:test';
 import { formatEventForConsole } from '../../dist/daemon/console.js';
 import { CLI, removeHome, makeHome, ROOT, run, waitFor } from '../helpers/home.js';
@@ -61,7 +62,7 @@ test('--version on every command and script prints the package version, exit 0',
 test('pm-daemon.sh (the lean entry, dist/bin/pm-daemon.js) refuses bad flags as `commit-relay pm-daemon` does, one line, exit 2, nothing made', async () => {
   const home = makeHome();
   try {
-    const bad = [['--interval', 'abc'], ['--interval'], ['--interval=0'], ['--concurrency', '1.5'], ['--concurrency', '--once'], ['--bogus'], ['extra'], ['--interval', '2', '--interval', '3']];
+    const bad = [['--interval', 'abc'], ['--interval'], ['--interval=0'], ['--interval', ''], ['--interval', '-x'], ['--concurrency', '1.5'], ['--concurrency', '--once'], ['--bogus'], ['extra'], ['--interval', '2', '--interval', '3'], ['--once', 'true', 'extra']];
     for (const args of bad) {
       const [lean, full] = await Promise.all([run(home, args, { script: 'pm-daemon.sh' }), run(home, ['pm-daemon', ...args])]);
       assert.equal(lean.code, 2, `${args.join(' ')}: ${lean.stderr}`);
@@ -75,15 +76,34 @@ test('pm-daemon.sh (the lean entry, dist/bin/pm-daemon.js) refuses bad flags as 
       assert.match(lean.stderr, /^commit-relay: --(once was given more than once|quiet takes no value, got --quiet=maybe)\n$/);
     }
     assert.ok(!existsSync(join(home, 'coordination', 'pm-daemon.pid.json')), 'no daemon claimed the home');
-    const help = await run(home, ['--help'], { script: 'pm-daemon.sh' });
+    const help = await run(home, ['--bogus', '--help'], { script: 'pm-daemon.sh' });
     assert.equal(help.code, 0);
     for (const flag of ['--once', '--demo', '--quiet', '--interval', '--concurrency']) assert.ok(help.stdout.includes(flag), flag);
-    // One full pass and out, through the lean entry: --no-quiet prints the events, --once ends it with exit 0.
-    const once = await run(home, ['--once', '--no-quiet', '--concurrency=0'], { script: 'pm-daemon.sh' });
+    // One full pass and out, through the lean entry: --quiet false prints the events, --once true ends it with exit 0.
+    const once = await run(home, ['--once', 'true', '--quiet', 'false', '--concurrency=0'], { script: 'pm-daemon.sh' });
     assert.equal(once.code, 0, once.stderr);
     assert.match(once.stdout, /pm_started /);
     assert.match(once.stdout, /pm_stopped /);
   } finally {
+    removeHome(home);
+  }
+});
+
+test('a daemon whose metrics port is taken stops (pm_stopped, the home released) and says why in one line, exit non-zero', async () => {
+  const blocker = createServer();
+  await new Promise((resolve) => blocker.listen(0, '127.0.0.1', () => resolve(undefined)));
+  const port = /** @type {import('node:net').AddressInfo} */ (blocker.address()).port;
+  const home = makeHome(undefined, { daemonConfig: { metrics: { enabled: true, port } } });
+  try {
+    const result = await run(home, ['--quiet'], { script: 'pm-daemon.sh', timeoutMs: 20_000 });
+    assert.equal(result.signal, null, 'it ended by itself');
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /^commit-relay: [^\n]*in use[^\n]*\n$/);
+    const stopped = readFileSync(join(home, 'coordination', 'pm-activity.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.event === 'pm_stopped');
+    assert.equal(stopped.length, 1);
+    assert.ok(!existsSync(join(home, 'coordination', 'pm-daemon.pid.json')), 'the home is released');
+  } finally {
+    blocker.close();
     removeHome(home);
   }
 });

@@ -4,8 +4,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { events, eventsOf, pmState, stopDaemon } from '../helpers/daemon.js';
-import { QUICK, fixtureCommand as fixture, readJson, run, waitFor } from '../helpers/home.js';
-import { isAlive, procStat } from '../helpers/processes.js';
+import { QUICK, defined, fixtureCommand as fixture, readJson, run, waitFor } from '../helpers/home.js';
+import { childrenOf, isAlive, procStat } from '../helpers/processes.js';
 import { withHome } from '../helpers/scope.js';
 import { specPath } from '../helpers/specs.js';
 
@@ -74,6 +74,28 @@ describe('the daemon with real workers', () => {
       assert.equal(readJson(specPath(home, 'active', workerId)).execution.restart_count, 1);
     }));
   }
+
+  test('a worker whose launcher died is still restarted at once when its shim writes its exit record (no exit event will come)', () =>
+    withHome({ types: { steady: { command: fixture('checkin-loop.sh', '0.2'), ...quick, restart_backoff_seconds: 0 } } }, async ({ home, startDaemon }) => {
+      const { workerId } = await queue(home, 'steady');
+      // Passes a minute apart: only the exit record's watch can bring the restart within seconds.
+      await startDaemon({ env: { PM_LAUNCHER: '1', PM_LOOP_INTERVAL: '60' } });
+      const first = await waitFor(() => {
+        const spec = readJson(specPath(home, 'active', workerId));
+        return spec.status === 'running' && spec.execution.pid;
+      }, { what: 'worker running' });
+      const launcher = defined(procStat(first)?.ppid, 'launcher pid');
+      assert.match(readFileSync(`/proc/${launcher}/cmdline`, 'latin1'), /launcher\.pl/);
+      process.kill(launcher, 'SIGKILL');
+      await waitFor(() => !isAlive(launcher) || procStat(launcher)?.state === 'Z', { what: 'the launcher gone' });
+      // The worker's own process ends: the shim (now an orphan of the launcher) records it and exits.
+      const command = await waitFor(() => childrenOf(first)[0], { what: "the shim's child" });
+      process.kill(command, 'SIGKILL');
+      await waitFor(() => eventsOf(home, workerId, 'worker_restarted').length === 1, { what: 'restarted on its exit record', timeoutMs: 10_000 });
+      const spec = readJson(specPath(home, 'active', workerId));
+      assert.notEqual(spec.execution.pid, first);
+      assert.equal(spec.execution.restart_count, 1);
+    }));
 
   test('a second daemon for the same home is refused, naming the first', () => withHome({}, async ({ home, startDaemon }) => {
     const daemon = await startDaemon();

@@ -7,7 +7,8 @@ import { InTurn } from '../../dist/daemon/in-turn.js';
 import { createSpecsForTasks } from '../../dist/daemon/task-specs.js';
 import { FreshLaunches } from '../../dist/worker/fresh-launches.js';
 import { startWorker } from '../../dist/worker/index.js';
-import { FIXTURES } from '../helpers/home.js';
+import { defined, FIXTURES, waitFor } from '../helpers/home.js';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { readJson } from '../helpers/home.js';
 import { withHome } from '../helpers/scope.js';
@@ -95,9 +96,13 @@ test('a spec made from a task carries its first run\'s token; the daemon that ma
     const running = readJson(t.paths.specFile('active', first.worker_id));
     assert.deepEqual([running.status, running.execution.run_id, running.execution.launching_run_id], ['running', mine.runId, null]);
     assert.equal(fresh.take(first.worker_id, mine.runId), false, 'a token is used once');
-    // Another starter (start-worker, another daemon) does not know the token: a new one, the old one looked for first.
+    // Another starter (start-worker, another daemon) does not know the token: a process carrying it may be a run that
+    // started (its starter killed before recording it), so it is stopped first, and the new run gets a new token.
+    const leftover = spawn('sleep', ['60'], { detached: true, stdio: 'ignore', env: { ...process.env, COMMIT_RELAY_RUN_ID: second.execution.launching_run_id } });
+    t.tracker.group(defined(leftover.pid, 'leftover pid'));
     const other = await startWorker(t.ctx(), second.worker_id);
     t.tracker.group(other.pid);
     assert.notEqual(other.runId, second.execution.launching_run_id);
+    await waitFor(() => leftover.exitCode !== null || leftover.signalCode !== null, { what: 'the process carrying the unknown token stopped' });
     assert.equal(fresh.take(second.worker_id, second.execution.launching_run_id), true, 'still unused in the daemon that made it');
   }));

@@ -236,7 +236,8 @@ describe('PassScheduler on mock timers', () => {
   test('with a clock that runs things soon (setImmediate), a process end runs its pass then, taking a pending debounced pass into it', async () => {
     /** @type {(() => void)[]} */
     const soon = [];
-    const { scheduler, passes } = makeScheduler({ options: { clock: { ...mockClock(), soon: (/** @type {() => void} */ fn) => soon.push(fn), clearSoon: () => undefined } } });
+    let cleared = 0;
+    const { scheduler, passes } = makeScheduler({ options: { clock: { ...mockClock(), soon: (/** @type {() => void} */ fn) => soon.push(fn), clearSoon: () => void (cleared += 1) } } });
     scheduler.start();
     await scheduler.runNow();
     scheduler.request();
@@ -249,7 +250,13 @@ describe('PassScheduler on mock timers', () => {
     defined(soon.shift(), 'soon')();
     await settle();
     assert.deepEqual(passes[1], { at: 100, full: true, checkins: [], exits: ['w3', 'w4'] });
+    // One asked for and then stopped: cleared, and no pass even if the clock ran it anyway.
+    scheduler.request({ processEnded: true, exits: ['w5'] });
     await scheduler.stop();
+    defined(soon.shift(), 'soon')();
+    await settle();
+    assert.equal(passes.length, 2);
+    assert.equal(cleared, 1);
   });
 
   test('a deadline sooner than the periodic pass gets a pass of its own; a later one is left to the tick', async () => {
