@@ -159,7 +159,7 @@ export function loadDaemonSettings(paths: HomePaths, env: NodeJS.ProcessEnv, fla
     checkinBatchMs: envNumber(env, 'PM_CHECKIN_BATCH_MS', count) ?? file.checkin_batch_ms ?? DEFAULTS.checkinBatchMs,
     massActionMin: file.mass_action_min ?? DEFAULTS.massActionMin,
     resourceSampleSeconds: file.resource_sample_seconds ?? DEFAULTS.resourceSampleSeconds,
-    launcher: envBoolean(env, 'PM_LAUNCHER') ?? file.launcher ?? false,
+    launcher: envBoolean(env, 'PM_LAUNCHER') ?? file.launcher ?? true,
     logLevel: flags.logLevel ?? ((level !== undefined && level !== '' ? level : undefined) as DaemonSettings['logLevel'] | undefined) ?? file.log_level ?? DEFAULTS.logLevel,
     alerts: Object.freeze(alertThresholdsSchema.parse({ ...file.alerts, ...zombieThresholdFromEnv(env) })),
     alertHook: file.alert_hook ? Object.freeze([...file.alert_hook]) : undefined,

@@ -52,10 +52,10 @@ describe('the daemon with real workers', () => {
   }));
 
   for (const launcher of [false, true]) {
-    const how = launcher ? ' (PM_LAUNCHER=1: each start forked by the launcher, whose child the shim is)' : '';
+    const how = launcher ? ' (the launcher, by default: each start forked by it, whose child the shim is)' : ' (PM_LAUNCHER=0: the daemon forks)';
     test(`kill -9 of a whole group is a zombie, then a restart${how}`, () => withHome({ types: { steady: { command: fixture('checkin-loop.sh', '0.2'), ...quick, restart_backoff_seconds: 0 } } }, async ({ home, startDaemon }) => {
       const { workerId } = await queue(home, 'steady');
-      const daemon = await startDaemon(launcher ? { env: { PM_LAUNCHER: '1' } } : {});
+      const daemon = await startDaemon(launcher ? {} : { env: { PM_LAUNCHER: '0' } });
       const first = await waitFor(() => {
         const spec = readJson(specPath(home, 'active', workerId));
         return spec.status === 'running' && spec.execution.pid;
