@@ -29,8 +29,9 @@ const isBoolean = (name: string): name is BooleanFlag => (BOOLEAN_FLAGS as reado
 const isNumber = (name: string): name is NumberFlag => (NUMBER_FLAGS as readonly string[]).includes(name);
 
 /**
- * Hand-parsed flags with the yargs command's errors: `--flag`, `--flag=true|false` and `--no-flag` for the switches,
- * `--flag value` or `--flag=value` for the numbers; each at most once. Returns 'help' or 'version' for those.
+ * Hand-parsed flags with the yargs command's errors: `--flag`, `--flag=true|false`, `--flag true|false` and `--no-flag`
+ * for the switches, `--flag value` or `--flag=value` for the numbers; each at most once (yargs takes the last of a
+ * repeated switch; here it is an error). Returns 'help' or 'version' for those, wherever they are.
  */
 function parseDaemonArgs(argv: readonly string[]): DaemonRunOptions | 'help' | 'version' {
   // As yargs: --help or --version anywhere wins over anything wrong around it.
