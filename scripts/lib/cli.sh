@@ -2,10 +2,13 @@
 # The wrappers work from any working directory; the home is COMMIT_RELAY_HOME, else this project.
 relay_root=$(CDPATH= cd -- "$(dirname -- "$0")" && while [ ! -f package.json ] && [ "$(pwd)" != / ]; do cd ..; done; pwd)
 relay_cli="$relay_root/dist/cli/main.js"
-if [ ! -f "$relay_cli" ]; then
-  echo "commit-relay is not built: run 'npm install' (or 'npm run build') in $relay_root" >&2
-  exit 1
-fi
+require_built() {
+  if [ ! -f "$1" ]; then
+    echo "commit-relay is not built: run 'npm install' (or 'npm run build') in $relay_root" >&2
+    exit 1
+  fi
+}
+require_built "$relay_cli"
 run_cli() {
   exec node "$relay_cli" "$@"
 }
@@ -18,9 +21,6 @@ run_cli() {
 # It runs the lean entry, dist/bin/pm-daemon.js: the pm-daemon command without yargs and the other commands' modules
 # (the daemon's start about 65 ms sooner), with the same flags and errors.
 run_daemon() {
-  if [ ! -f "$relay_root/dist/bin/pm-daemon.js" ]; then
-    echo "commit-relay is not built: run 'npm install' (or 'npm run build') in $relay_root" >&2
-    exit 1
-  fi
+  require_built "$relay_root/dist/bin/pm-daemon.js"
   exec node --max-semi-space-size=2 --single-threaded-gc "$relay_root/dist/bin/pm-daemon.js" "$@"
 }

@@ -35,10 +35,11 @@ export class HomeWatch {
     private readonly scheduler: PassScheduler,
     private readonly reportError: (where: string, error: unknown) => void,
     /**
-     * Whether the worker's shim is the daemon's own child, still running: its exit (the child's 'exit', which the daemon
-     * turns into a pass) comes right after its record, and a pass asked for by the record would find the shim alive.
+     * Whether the worker's shim is the daemon's own child, still running, whose exit will be reported: that exit (which
+     * the daemon turns into a pass) comes right after its record, and a pass asked for by the record would find the
+     * shim alive.
      */
-    private readonly endWatched: (workerId: string) => boolean = () => false,
+    private readonly endReported: (workerId: string) => boolean = () => false,
   ) {}
 
   start(): void {
@@ -95,7 +96,7 @@ export class HomeWatch {
 
   /** An exit record was written (a shim is ending) or removed (by the daemon or a command: nothing to see). */
   private exitRecordChanged(workerId: string): void {
-    if (!isValidId(workerId) || this.endWatched(workerId) || !existsSync(this.paths.exitFile(workerId))) return;
+    if (!isValidId(workerId) || this.endReported(workerId) || !existsSync(this.paths.exitFile(workerId))) return;
     this.scheduler.request({ processEnded: true, exits: [workerId] });
   }
 

@@ -58,10 +58,12 @@ export async function withLock<T>(paths: HomePaths, name: string, fn: () => Prom
   mkdirSync(paths.locks, { recursive: true });
   const waitMs = options.waitMs ?? LOCK_STALE_MS * 3;
   const deadline = Date.now() + waitMs;
+  // Loaded when first used: withQuickLock's callers (create-task.sh) never pay for it.
   const { default: lockfile } = await import('proper-lockfile');
   let release: (() => Promise<void>) | undefined;
   for (let delay = 5; release === undefined; delay = Math.min(60, delay * 1.3)) {
     try {
+      // A compromised lock (its folder removed or taken over under us) must not crash the process from a timer.
       release = await lockfile.lock(target, { realpath: false, stale: LOCK_STALE_MS, update: LOCK_UPDATE_MS, lockfilePath: `${target}.lock`, retries: 0, fs: syncCallbackFs, onCompromised: () => undefined });
     } catch (error) {
       if (errnoCode(error) !== 'ELOCKED') throw new RelayError('IO_FAILED', `cannot take lock ${name}: ${describeError(error)}`, { cause: error });

@@ -1,5 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
-import { checkDaemonFlags, runDaemon } from '../../daemon/run-daemon.js';
+import { runDaemon } from '../../daemon/run-daemon.js';
 
 interface Args {
   once: boolean;
@@ -18,11 +18,8 @@ export const pmDaemonCommand: CommandModule<object, Args> = {
       .option('demo', { type: 'boolean', default: false, describe: 'queue the demo tasks when the queue has never held a task' })
       .option('quiet', { type: 'boolean', default: false, describe: 'print no event lines on stdout (the log and pm-activity.jsonl still get them)' })
       .option('interval', { type: 'number', describe: 'seconds between full passes (overrides PM_LOOP_INTERVAL and pm-daemon.json)', requiresArg: true })
-      .option('concurrency', { type: 'number', describe: 'workers running at once (overrides WORKER_CONCURRENCY)', requiresArg: true })
-      .check((argv) => {
-        checkDaemonFlags(argv);
-        return true;
-      }) as unknown as Argv<Args>,
+      // runDaemon checks their values (checkDaemonFlags), for this command and the lean entry alike.
+      .option('concurrency', { type: 'number', describe: 'workers running at once (overrides WORKER_CONCURRENCY)', requiresArg: true }) as unknown as Argv<Args>,
   handler: async (argv) => {
     await runDaemon(argv);
   },
