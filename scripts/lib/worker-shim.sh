@@ -14,6 +14,11 @@
 #   the child was killed by a signal), then exits with N. So how a run ended is on disk even
 #   when no daemon watches. A SIGKILL to this shell itself leaves no record: whoever sent it
 #   (src/process/terminate.ts) records the outcome instead.
+#   The rename is left to the spawner when COMMIT_RELAY_EXIT_REAPER (environment, removed before COMMAND runs) names
+#   this shell's parent and that parent is still its parent at the end: the record stays at its temp name,
+#   EXIT_FILE.tmp.PID, and the parent renames it as it reaps this shell (src/store/exits.ts settleExitRecord). That
+#   saves a `mv`, a fork and an exec, on every end (a restart waits for it). A parent that dies before reaping it leaves
+#   the record at its temp name, where every reader looks too (settleLeftExitRecord).
 # - A standby (src/process/spawn.ts spawnStandby) is started ahead of a run as
 #     /bin/sh worker-shim.sh --standby -- COMMAND [ARG...]
 #   with the worker's environment, COMMIT_RELAY_STANDBY=1 and COMMIT_RELAY_EXIT_FILE. Its argv does not carry the
@@ -103,6 +108,8 @@ worker_id=$1
 run_id=$2
 exit_file=$3
 shift 4
+reaper=${COMMIT_RELAY_EXIT_REAPER:-}
+unset COMMIT_RELAY_EXIT_REAPER
 
 split_pid=
 if [ -n "${COMMIT_RELAY_SPLIT_PID:-}" ]; then
@@ -174,7 +181,17 @@ tmp="$exit_file.tmp.$$"
 if [ -e "$tmp" ] || [ -L "$tmp" ]; then rm -f "$tmp"; fi
 set -C
 if printf '{"worker_id":"%s","run_id":"%s","status":%d}\n' "$worker_id" "$run_id" "$status" >"$tmp"; then
-  mv -f "$tmp" "$exit_file" || rm -f "$tmp"
+  # This shell's parent now (field 4 of /proc/PID/stat, after the command name's closing parenthesis): the reaper
+  # that said it would rename the record, still there? (A builtin read: no process is started.)
+  parent=
+  if [ -n "$reaper" ] && { read -r _stat <"/proc/$$/stat"; } 2>/dev/null; then
+    parent=${_stat##*) }
+    parent=${parent#* }
+    parent=${parent%% *}
+  fi
+  if [ -z "$parent" ] || [ "$parent" != "$reaper" ] || [ "$parent" = 1 ]; then
+    mv -f "$tmp" "$exit_file" || rm -f "$tmp"
+  fi
 else
   rm -f "$tmp"
 fi

@@ -107,6 +107,14 @@ export class Launcher {
     });
   }
 
+  /** The pid of the launcher that will fork the next launch (the shims' parent), started if it is not running. */
+  parentPid(): number {
+    const pid = this.ensure().pid;
+    // (Not a spawn failure, as a launcher that dies under a launch is not: the start is tried again, without it if it is unavailable.)
+    if (pid === undefined) throw new RelayError('IO_FAILED', 'the launcher could not be started');
+    return pid;
+  }
+
   /** The launcher's pid while it runs (for a look in /proc). */
   get pid(): number | undefined {
     return this.process?.pid;

@@ -5,6 +5,7 @@ import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { nowIso } from '../contract/time.js';
 import { WORKER_TYPE_DEFAULTS, type WorkerType } from '../contract/worker-types.js';
 import { RelayError, describeError, errnoCode } from '../errors.js';
+import { settleExitRecord } from '../store/exits.js';
 import { projectRoot, type HomePaths } from '../store/home.js';
 import { currentBootId, readProcStat } from './identity.js';
 import type { Launcher } from './launcher.js';
@@ -209,11 +210,15 @@ function prepareLaunch(paths: HomePaths, launch: WorkerLaunch, runId: string): P
   return { runId, startedAt, workspace, env, command, cwd: workspace?.path ?? paths.home, header, maxBytes };
 }
 
-/** The shim's argv and environment for a run (a standby's, or the run's own), with the log pipe or without. */
-function shimCommand(paths: HomePaths, workerId: string, prepared: PreparedLaunch, logFile: string, piped: boolean, standby: boolean): { argv: string[]; env: NodeJS.ProcessEnv } {
+/**
+ * The shim's argv and environment for a run (a standby's, or the run's own), with the log pipe or without. `reaper`
+ * is the pid of the shim's parent to be, which renames the shim's exit record into place as it reaps it (see
+ * reapExitRecord and worker-shim.sh).
+ */
+function shimCommand(paths: HomePaths, workerId: string, prepared: PreparedLaunch, logFile: string, piped: boolean, standby: boolean, reaper: number): { argv: string[]; env: NodeJS.ProcessEnv } {
   // A standby's argv does not name the worker (runbook A's `ps aux | grep ID` must find the run alone): the id and the
   // exit record's path reach it through its environment, and it execs the shim with them once told to go.
-  const extra: NodeJS.ProcessEnv = standby ? { COMMIT_RELAY_STANDBY: '1', COMMIT_RELAY_EXIT_FILE: paths.exitFile(workerId) } : {};
+  const extra: NodeJS.ProcessEnv = { COMMIT_RELAY_EXIT_REAPER: String(reaper), ...(standby ? { COMMIT_RELAY_STANDBY: '1', COMMIT_RELAY_EXIT_FILE: paths.exitFile(workerId) } : {}) };
   const head = standby ? ['--standby'] : [workerId, prepared.runId, paths.exitFile(workerId)];
   const env = piped ? { ...prepared.env, ...extra, COMMIT_RELAY_LOG_FILE: logFile, COMMIT_RELAY_LOG_MAX: String(prepared.maxBytes) } : { ...prepared.env, ...extra };
   return { argv: ['/bin/sh', shimPath(), ...head, '--', ...prepared.command], env };
@@ -227,13 +232,24 @@ function shimCommand(paths: HomePaths, workerId: string, prepared: PreparedLaunc
 function spawnShim(paths: HomePaths, workerId: string, prepared: PreparedLaunch, logFile: string, pipe: LogPipe | { readonly error: string }, logFd: number | null, standby: boolean): ChildProcess {
   const stdin = standby ? 'pipe' : 'ignore';
   const piped = !('error' in pipe);
-  const { argv, env } = shimCommand(paths, workerId, prepared, logFile, piped, standby);
-  return spawn(argv[0] ?? '/bin/sh', argv.slice(1), {
+  const { argv, env } = shimCommand(paths, workerId, prepared, logFile, piped, standby, process.pid);
+  const child = spawn(argv[0] ?? '/bin/sh', argv.slice(1), {
     cwd: prepared.cwd,
     detached: true,
     env,
     stdio: piped ? [stdin, pipe.write, pipe.write, pipe.read] : [stdin, logFd ?? 'ignore', logFd ?? 'ignore'],
   });
+  reapExitRecord(paths, workerId, child);
+  return child;
+}
+
+/**
+ * As the shim's parent (its reaper: COMMIT_RELAY_EXIT_REAPER), moves the exit record it left at its temp name into
+ * place when it ends: the first of its `exit` listeners, so whoever hears the end after finds the record there.
+ */
+function reapExitRecord(paths: HomePaths, workerId: string, child: { readonly pid?: number | undefined; once(event: 'exit', listener: () => void): unknown }): void {
+  const pid = child.pid;
+  if (pid !== undefined) child.once('exit', () => settleExitRecord(paths.exitFile(workerId), pid));
 }
 
 /** The spawned shim's identity; throws SPAWN_FAILED when the system made no process. */
@@ -290,8 +306,10 @@ export async function launchWorker(paths: HomePaths, launch: WorkerLaunch, launc
   // The launcher makes the log pipe itself (a plain pipe: no FIFO from the pool, no mkfifo).
   const log = openLog(paths, launch.workerId, prepared.header, prepared.maxBytes);
   closeSync(log.fd);
-  const { argv, env } = shimCommand(paths, launch.workerId, prepared, log.file, true, false);
+  // The launcher forks the shim and reaps it; this process renames its exit record on hearing its end.
+  const { argv, env } = shimCommand(paths, launch.workerId, prepared, log.file, true, false, launcher.parentPid());
   const child = await launcher.launch({ argv, env, cwd: prepared.cwd, output: 'pipe' });
+  reapExitRecord(paths, launch.workerId, child);
   // The launcher answers once the shim has exec'd; it reaps it, so one that ended at once may be gone (no start ticks).
   const stat = readProcStat(child.pid);
   return { pid: child.pid, startTicks: stat?.startTicks ?? null, bootId: currentBootId(), runId: prepared.runId, startedAt: prepared.startedAt, argv: prepared.command, logFile: log.file, workspace: prepared.workspace, child };

@@ -1,7 +1,9 @@
 import { constants } from 'node:os';
-import { renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, readdirSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { nowIso } from '../contract/time.js';
 import { describeError, errnoCode } from '../errors.js';
+import { readCmdline } from '../process/identity.js';
 import { readTextIfExists } from './atomic.js';
 import type { HomePaths } from './home.js';
 
@@ -9,6 +11,12 @@ import type { HomePaths } from './home.js';
  * Exit records: coordination/worker-exits/<worker_id>.json, one JSON line written by
  * scripts/lib/worker-shim.sh when a worker's process ends ({"worker_id","run_id","status"}).
  * This module reads and removes them; only the shim writes them.
+ *
+ * The shim writes its record under a temp name, `<file>.tmp.<shim pid>`, then renames it into place, except when the
+ * process that started it is still its parent and said it would (COMMIT_RELAY_EXIT_REAPER, see src/process/spawn.ts):
+ * then that parent renames it when it reaps the shim (settleExitRecord), which spares the shim a `mv` (a fork and an
+ * exec) on every worker's end. Should the parent die in between, the record stays at its temp name: every read here
+ * settles such a record first (settleLeftExitRecord), so a run's end is never lost.
  */
 export interface ExitRecord {
   readonly worker_id: string;
@@ -37,6 +45,76 @@ export function decodeStatus(status: number): DecodedStatus {
   return { exit_code: status, signal: null };
 }
 
+/** The temp name a shim writes its exit record under: `<file>.tmp.<its pid>`. */
+export const exitTempFile = (exitFile: string, pid: number): string => `${exitFile}.tmp.${pid}`;
+
+/**
+ * The reaper's part (see above): moves the record the shim with this pid left at its temp name into place, once the
+ * shim is reaped. False when it left none (it renamed its record itself, or was killed before writing one) or the
+ * rename failed (a later read settles it). Never throws.
+ */
+export function settleExitRecord(exitFile: string, pid: number): boolean {
+  try {
+    renameSync(exitTempFile(exitFile, pid), exitFile);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the shim with this pid runs yet (it may still be writing its record): its argv names the record's file. */
+function shimRuns(pid: number, exitFile: string): boolean {
+  return readCmdline(pid)?.includes(exitFile) === true;
+}
+
+/**
+ * A record left at its temp name by a shim that has ended while no reaper settled it (its parent died between the
+ * shim's look and its end): moved into place when there is no record there, the newest whole one when there are
+ * several. Only a regular file holding one whole line counts (a shim killed while writing leaves a part, which the
+ * temp-file sweep removes in time); never over a record that is there (a link, not a rename, so one that appears
+ * meanwhile is not replaced). True when a record was moved into place.
+ */
+export function settleLeftExitRecord(paths: HomePaths, workerId: string): boolean {
+  const file = paths.exitFile(workerId);
+  const prefix = `${basename(file)}.tmp.`;
+  let names: string[];
+  try {
+    names = readdirSync(paths.exits).filter((name) => name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length)));
+  } catch {
+    return false;
+  }
+  let newest: { temp: string; mtimeMs: number } | undefined;
+  for (const name of names) {
+    const temp = join(paths.exits, name);
+    try {
+      const stat = lstatSync(temp);
+      if (!stat.isFile() || (newest !== undefined && stat.mtimeMs < newest.mtimeMs)) continue;
+      if (shimRuns(Number(name.slice(prefix.length)), file)) continue;
+      if (!readTextIfExists(temp)?.endsWith('}\n')) continue;
+      newest = { temp, mtimeMs: stat.mtimeMs };
+    } catch {
+      // gone meanwhile (its reaper settled it), or unreadable: not this one
+    }
+  }
+  if (newest === undefined || existsSync(file)) return false;
+  try {
+    linkSync(newest.temp, file);
+  } catch {
+    return false;
+  }
+  try {
+    unlinkSync(newest.temp);
+  } catch {
+    // settled by another reader meanwhile
+  }
+  return true;
+}
+
+/** Whether the worker has an exit record (one left at a temp name is settled first). */
+export function hasExitRecord(paths: HomePaths, workerId: string): boolean {
+  return existsSync(paths.exitFile(workerId)) || settleLeftExitRecord(paths, workerId);
+}
+
 export type ExitRecordRead = { readonly ok: true; readonly record: ExitRecord } | { readonly ok: false; readonly reason: string; readonly file: string };
 
 /** The exit record of a worker, `ok: false` with the reason when the file is not a valid record, undefined when there is none. */
@@ -46,6 +124,7 @@ export function readExitRecordResult(paths: HomePaths, workerId: string): ExitRe
   let mtimeMs: number;
   try {
     text = readTextIfExists(file);
+    if (text === undefined && settleLeftExitRecord(paths, workerId)) text = readTextIfExists(file);
     if (text === undefined) return undefined;
     mtimeMs = statSync(file).mtimeMs;
   } catch (error) {

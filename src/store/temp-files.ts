@@ -1,8 +1,9 @@
 import { lstatSync, readdirSync, unlinkSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { isValidId } from '../contract/ids.js';
 import { SPEC_FOLDERS } from '../contract/worker-spec.js';
 import { errnoCode } from '../errors.js';
+import { settleLeftExitRecord } from './exits.js';
 import type { HomePaths } from './home.js';
 
 /**
@@ -14,7 +15,7 @@ import type { HomePaths } from './home.js';
  * | write-file-atomic (`writeJsonAtomic`: specs, the queue, alerts, the pid file, MANIFEST.json) | `<file>.<digits>` |
  * | `writeTextSync` (pm-state.json, create-task.sh's cache `.create-task-cache`; create-task.sh's task-queue.json) | `<file>.<pid>.<n>.tmp` |
  * | `writeCheckin` (check-ins) | `<file>.tmp-<pid>-<ms>` |
- * | `scripts/lib/worker-shim.sh` (exit records) | `<file>.tmp.<pid>` |
+ * | `scripts/lib/worker-shim.sh` (exit records; a whole one may be left for its reaper, see src/store/exits.ts) | `<file>.tmp.<pid>` |
  * | other tools (an editor, a hand-written script) | `<file>.tmp` |
  *
  * Only a name that is such a suffix on a file name that belongs in its folder counts (the files set aside on
@@ -107,8 +108,12 @@ export function findTempFiles(paths: HomePaths, nowMs: number): TempFile[] {
 export function removeStaleTempFiles(paths: HomePaths, nowMs: number, olderThanMs = STALE_TEMP_MS): { removed: TempFile[]; failed: { temp: TempFile; error: unknown }[] } {
   const removed: TempFile[] = [];
   const failed: { temp: TempFile; error: unknown }[] = [];
-  for (const temp of findTempFiles(paths, nowMs)) {
-    if (temp.ageMs < olderThanMs) continue;
+  const stale = findTempFiles(paths, nowMs).filter((temp) => temp.ageMs >= olderThanMs);
+  // An exit record its shim left for a reaper that died is a run's end, not a killed writer's part: moved into place
+  // first (when there is none there; see src/store/exits.ts), never removed as a temp file.
+  const exitsOf = new Set(stale.filter((temp) => dirname(temp.of) === paths.exits && /\.tmp\.\d+$/.test(temp.file)).map((temp) => basename(temp.of, '.json')));
+  for (const workerId of exitsOf) settleLeftExitRecord(paths, workerId);
+  for (const temp of stale) {
     try {
       unlinkSync(temp.file);
       removed.push(temp);

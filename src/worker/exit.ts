@@ -1,9 +1,8 @@
-import { existsSync } from 'node:fs';
 import { nowIso } from '../contract/time.js';
 import type { WorkerSpec } from '../contract/worker-spec.js';
 import { toCompleted, withRunEnded } from '../core/transitions.js';
 import { RelayError } from '../errors.js';
-import { readExitRecordResult, removeExitRecord, setAsideExitRecord, type ExitRecord } from '../store/exits.js';
+import { hasExitRecord, readExitRecordResult, removeExitRecord, setAsideExitRecord, type ExitRecord } from '../store/exits.js';
 import { findSpec, readSpec, withSpecLock, writeSpec } from '../store/specs.js';
 import { clock, type LifecycleContext } from './context.js';
 import { emitEvents, workerEvent } from './events.js';
@@ -131,7 +130,7 @@ export async function handleExit(ctx: LifecycleContext, workerId: string, exit: 
  * spec still says running, so a run that ended while no daemon watched is recorded, never run again.
  */
 export async function applyExitRecordIfAny(ctx: LifecycleContext, workerId: string): Promise<ApplyResult> {
-  if (!existsSync(ctx.paths.exitFile(workerId))) return { outcome: 'none' };
+  if (!hasExitRecord(ctx.paths, workerId)) return { outcome: 'none' };
   const read = readExitRecordResult(ctx.paths, workerId);
   if (read === undefined) return { outcome: 'none' };
   if (!read.ok) {
