@@ -492,7 +492,7 @@ export class Daemon {
       observer: this.observer,
       emit: (events) => this.emit(events),
       requestPass: () => this.requestPass(),
-      lifecycle: () => ({ paths: this.paths, workerTypes: this.inputs.workerTypes, emit: (events) => this.emit(events), standbys: this.standbys, freshLaunches: this.freshLaunches, ...(this.settings.launcher ? { launcher: this.launcher } : {}) }),
+      lifecycle: () => ({ paths: this.paths, workerTypes: this.inputs.workerTypes, emit: (events) => this.emit(events), standbys: this.standbys, freshLaunches: this.freshLaunches, reapsExitRecords: true, ...(this.settings.launcher ? { launcher: this.launcher } : {}) }),
       adoptChild: (id, child, run) => this.adoptChild(id, child, run),
       startedRun: (id) => (this.children.has(id) ? this.childRuns.get(id) : undefined),
       count: (name) => this.events.count(name),

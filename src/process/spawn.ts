@@ -37,6 +37,12 @@ export interface WorkerLaunch {
   readonly sessionId?: string | null;
   /** The worker's worktree, made or checked by the caller (src/workspace/worktree.ts), required with a type's `workspace`. */
   readonly workspace?: WorkspaceRecord | null;
+  /**
+   * This process will be there to reap the shim (the daemon): the shim leaves its exit record for it to rename
+   * (reapExitRecord). Without it (a command, which exits after its start) the shim renames its record itself. A launch
+   * through the launcher or a standby is always the daemon's.
+   */
+  readonly reapsExitRecord?: boolean;
 }
 
 export interface SpawnResult {
@@ -212,13 +218,13 @@ function prepareLaunch(paths: HomePaths, launch: WorkerLaunch, runId: string): P
 
 /**
  * The shim's argv and environment for a run (a standby's, or the run's own), with the log pipe or without. `reaper`
- * is the pid of the shim's parent to be, which renames the shim's exit record into place as it reaps it (see
- * reapExitRecord and worker-shim.sh).
+ * is the pid of the shim's parent to be, when that parent renames the shim's exit record into place as it reaps it
+ * (see reapExitRecord and worker-shim.sh), else null.
  */
-function shimCommand(paths: HomePaths, workerId: string, prepared: PreparedLaunch, logFile: string, piped: boolean, standby: boolean, reaper: number): { argv: string[]; env: NodeJS.ProcessEnv } {
+function shimCommand(paths: HomePaths, workerId: string, prepared: PreparedLaunch, logFile: string, piped: boolean, standby: boolean, reaper: number | null): { argv: string[]; env: NodeJS.ProcessEnv } {
   // A standby's argv does not name the worker (runbook A's `ps aux | grep ID` must find the run alone): the id and the
   // exit record's path reach it through its environment, and it execs the shim with them once told to go.
-  const extra: NodeJS.ProcessEnv = { COMMIT_RELAY_EXIT_REAPER: String(reaper), ...(standby ? { COMMIT_RELAY_STANDBY: '1', COMMIT_RELAY_EXIT_FILE: paths.exitFile(workerId) } : {}) };
+  const extra: NodeJS.ProcessEnv = { ...(reaper === null ? {} : { COMMIT_RELAY_EXIT_REAPER: String(reaper) }), ...(standby ? { COMMIT_RELAY_STANDBY: '1', COMMIT_RELAY_EXIT_FILE: paths.exitFile(workerId) } : {}) };
   const head = standby ? ['--standby'] : [workerId, prepared.runId, paths.exitFile(workerId)];
   const env = piped ? { ...prepared.env, ...extra, COMMIT_RELAY_LOG_FILE: logFile, COMMIT_RELAY_LOG_MAX: String(prepared.maxBytes) } : { ...prepared.env, ...extra };
   return { argv: ['/bin/sh', shimPath(), ...head, '--', ...prepared.command], env };
@@ -229,10 +235,10 @@ function shimCommand(paths: HomePaths, workerId: string, prepared: PreparedLaunc
  * split); the log's path and cap reach the shim through its environment, never argv (see worker-shim.sh), and it
  * removes them from the worker's. A standby's stdin is a pipe from this process (the shim waits on it for "go").
  */
-function spawnShim(paths: HomePaths, workerId: string, prepared: PreparedLaunch, logFile: string, pipe: LogPipe | { readonly error: string }, logFd: number | null, standby: boolean): ChildProcess {
+function spawnShim(paths: HomePaths, workerId: string, prepared: PreparedLaunch, logFile: string, pipe: LogPipe | { readonly error: string }, logFd: number | null, standby: boolean, reaps: boolean): ChildProcess {
   const stdin = standby ? 'pipe' : 'ignore';
   const piped = !('error' in pipe);
-  const { argv, env } = shimCommand(paths, workerId, prepared, logFile, piped, standby, process.pid);
+  const { argv, env } = shimCommand(paths, workerId, prepared, logFile, piped, standby, reaps ? process.pid : null);
   const child = spawn(argv[0] ?? '/bin/sh', argv.slice(1), {
     cwd: prepared.cwd,
     detached: true,
@@ -286,7 +292,7 @@ export function spawnWorker(paths: HomePaths, launch: WorkerLaunch): SpawnResult
   const output = openRunOutput(paths, launch.workerId, prepared);
   let child: ChildProcess;
   try {
-    child = spawnShim(paths, launch.workerId, prepared, output.log.file, output.pipe, output.log.fd, false);
+    child = spawnShim(paths, launch.workerId, prepared, output.log.file, output.pipe, output.log.fd, false, launch.reapsExitRecord === true);
   } catch (error) {
     throw new RelayError('SPAWN_FAILED', `cannot start: ${describeError(error)}`, { cause: error });
   } finally {
@@ -348,7 +354,7 @@ export function spawnStandby(paths: HomePaths, launch: WorkerLaunch): Standby {
   if ('error' in pipe) throw new RelayError('SPAWN_FAILED', `cannot prepare a standby: ${pipe.error}`);
   let child: ChildProcess;
   try {
-    child = spawnShim(paths, launch.workerId, prepared, workerLogFile(paths, launch.workerId), pipe, null, true);
+    child = spawnShim(paths, launch.workerId, prepared, workerLogFile(paths, launch.workerId), pipe, null, true, true);
   } catch (error) {
     throw new RelayError('SPAWN_FAILED', `cannot prepare a standby: ${describeError(error)}`, { cause: error });
   } finally {

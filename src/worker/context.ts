@@ -24,6 +24,12 @@ export interface LifecycleContext {
   readonly launcher?: Launcher;
   /** The launch tokens the daemon wrote into the specs it made, unused yet (worker/fresh-launches.ts). */
   readonly freshLaunches?: FreshLaunches;
+  /**
+   * This process stays to hear the ends of the shims it starts (the daemon): they leave their exit records for it to
+   * rename into place (process/spawn.ts, worker-shim.sh). Not for a command, which exits after its start: a shim that
+   * ended before it would leave its record at a temp name for the next reader.
+   */
+  readonly reapsExitRecords?: boolean;
 }
 
 /** What emitting events and settling a finished worker need: no worker types. */

@@ -121,6 +121,7 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
     runId,
     command: launch.command,
     sessionId: launch.sessionId,
+    reapsExitRecord: ctx.reapsExitRecords === true,
     ...(ctx.baseEnv === undefined ? {} : { baseEnv: ctx.baseEnv }),
   });
   // The daemon's standby for this worker, when it was made for this very launch: no spawn on the start's path.

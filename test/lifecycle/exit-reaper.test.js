@@ -14,7 +14,7 @@ import { FIXTURES, waitFor } from '../helpers/home.js';
 import { withHome } from '../helpers/scope.js';
 import { uniqueId, writePendingSpec } from '../helpers/specs.js';
 
-const SCOPE = { types: { three: { command: ['sh', join(FIXTURES, 'exit-with.sh'), '3'] } } };
+const SCOPE = { types: { three: { command: ['sh', join(FIXTURES, 'exit-with.sh'), '3'] }, forever: { command: ['sh', join(FIXTURES, 'forever.sh')], stop_grace_seconds: 1 } } };
 
 /** The names in worker-exits/ that are temp names of WORKER_ID's record. */
 const temps = (/** @type {{ exits: string }} */ paths, /** @type {string} */ workerId) => readdirSync(paths.exits).filter((name) => name.startsWith(`${workerId}.json.tmp.`));
@@ -72,7 +72,7 @@ test('a shim whose reaper died before its end renames its record itself', () => 
 test('the daemon\'s spawn is the reaper: the record is in place when the shim\'s end is heard, and the worker never sees the variable', () => withHome(SCOPE, async (t) => {
   const id = uniqueId('spawned');
   writePendingSpec(t.home, id, { workerType: 'three' });
-  const started = await startWorker(t.ctx(), id);
+  const started = await startWorker(t.ctx({ reapsExitRecords: true }), id);
   t.tracker.group(started.pid);
   const child = started.child;
   // (startWorker lets it go: held again, so this process waits for its end.)
@@ -137,4 +137,16 @@ test('the stale temp-file sweep moves a whole record left for a dead reaper into
   assert.deepEqual(removed.map((r) => r.file), [part]);
   assert.equal(readExitRecord(t.paths, id)?.run_id, 'run-swept');
   assert.deepEqual(temps(t.paths, id), []);
+}));
+
+test('only a starter that stays names itself the reaper: a command\'s shim renames its own record', () => withHome(SCOPE, async (t) => {
+  for (const reaps of [false, true]) {
+    const id = uniqueId('who-reaps');
+    writePendingSpec(t.home, id, { workerType: 'forever' });
+    const started = await startWorker(t.ctx(reaps ? { reapsExitRecords: true } : {}), id);
+    t.tracker.group(started.pid);
+    const environ = readFileSync(`/proc/${started.pid}/environ`, 'latin1').split('\0');
+    assert.equal(environ.find((v) => v.startsWith('COMMIT_RELAY_EXIT_REAPER=')), reaps ? `COMMIT_RELAY_EXIT_REAPER=${process.pid}` : undefined);
+    process.kill(-started.pid, 'SIGKILL');
+  }
 }));
