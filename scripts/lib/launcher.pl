@@ -31,11 +31,17 @@ binmode STDOUT;
 
 sub answer { syswrite STDOUT, $_[0] . "\n" }
 
-# Reaps every ended child and says so; runs at a safe point (perl's deferred signals), one line per write.
-$SIG{CHLD} = sub {
+# Reaps every ended child and says so, one line per write.
+sub reap {
   local ($!, $?);
   while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) { answer("X $pid $?") }
-};
+}
+# SIGCHLD interrupts the select below, and the handler reaps, at a safe point (perl's deferred signals). A signal that
+# lands between perl's last look for one and the select call does not interrupt it, though (select would wait on for
+# the next request), so the select also times out (REAP_EVERY seconds), and every wakeup reaps: an end is reported
+# within that time at worst, at once as a rule.
+$SIG{CHLD} = \&reap;
+use constant REAP_EVERY => 0.25;
 
 # Requests are taken from stdin as they come, without waiting for earlier children's execs: each child's
 # close-on-exec pipe is watched along with stdin, and answered when it closes.
@@ -115,8 +121,9 @@ while (1) {
   my $rin = '';
   vec($rin, fileno(STDIN), 1) = 1;
   vec($rin, $_, 1) = 1 for keys %readying;
-  my $n = select(my $rout = $rin, undef, undef, undef);
-  next if $n < 0;    # interrupted (a child ended): look again
+  my $n = select(my $rout = $rin, undef, undef, REAP_EVERY);
+  reap();
+  next if $n <= 0;    # interrupted (a child ended) or timed out: look again
   for my $fd (keys %readying) {
     next unless vec($rout, $fd, 1);
     my $entry = $readying{$fd};

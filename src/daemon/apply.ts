@@ -48,6 +48,8 @@ export interface ApplyContext {
   readonly deferred: (() => Promise<unknown>)[];
   /** A standby for this worker's next run (worker/standbys.ts), made off the path of the pass. */
   prepareStandby(workerId: string): void;
+  /** The run the daemon last started for this worker (startedRun) is stopped: it is forgotten, if it is still that run. */
+  forgetStartedRun(workerId: string, runId: string): void;
 }
 
 /** Reads the active spec under its lock and hands it to fn; a missing or broken spec skips the action. */
@@ -135,6 +137,7 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
           started = await startLocked(ctx.lifecycle(), withOutbox(pending, events, at), {
             reason: 'restart',
             keepChild: true,
+            nextStandby: true,
             logged: events,
             startedEvents: (result, launch) => [restartedEvent(pending, result, launch)],
           });
@@ -186,7 +189,7 @@ export async function applyAction(ctx: ApplyContext, action: Action): Promise<vo
       if (before?.status === 'pending' && mine?.identity != null && mine.runId !== null && mine.runId !== (before.execution?.run_id ?? null)) {
         const { pid, startTicks, bootId } = mine.identity;
         const unrecorded = { ...before, execution: { ...before.execution, pid, process_start_ticks: startTicks, boot_id: bootId, run_id: mine.runId } };
-        return stopLivePending(ctx, unrecorded, 'its spec was rewritten by hand without the run this daemon had started, which still ran: stopped before a new run starts');
+        return stopLivePending(ctx, unrecorded, 'its spec was rewritten by hand without the run this daemon had started, which still ran: stopped before a new run starts', mine.runId);
       }
       return startPending(ctx, action.workerId, action.restart, before);
     }
@@ -264,7 +267,7 @@ async function startPending(ctx: ApplyContext, workerId: string, restart: boolea
       reason: restart ? 'restart' : 'start',
       keepChild: true,
       respectHold: true,
-      ...(restart && before !== undefined ? { startedEvents: (r: SpawnResult, launch: LaunchChoice) => [restartedEvent(before, r, launch)] } : {}),
+      ...(restart && before !== undefined ? { nextStandby: true, startedEvents: (r: SpawnResult, launch: LaunchChoice) => [restartedEvent(before, r, launch)] } : {}),
     });
     ctx.observer.invalidate(workerId);
     noteStarted(ctx, workerId, result, restart && before !== undefined);
@@ -306,10 +309,13 @@ function startFailed(ctx: ApplyContext, workerId: string, error: unknown): void 
 }
 
 /** The live run of a pending spec, stopped in the background (one event), then a pass to start the new run. */
-function stopLivePending(ctx: ApplyContext, spec: WorkerSpec, message: string): Promise<void> {
+function stopLivePending(ctx: ApplyContext, spec: WorkerSpec, message: string, startedRun?: string): Promise<void> {
   ctx.observer.setStopping(spec.worker_id, true);
   inBackground(ctx, spec.worker_id, async () => {
     const outcome = await stopRun(ctx.lifecycle(), spec);
+    // The daemon's own run it stopped is no longer one to stop: the next pass starts the worker (not waiting for the
+    // stopped shim's exit to reach the daemon, which would stop it again, and again).
+    if (startedRun !== undefined) ctx.forgetStartedRun(spec.worker_id, startedRun);
     ctx.count('stops');
     ctx.emit([workerEvent('worker_killed', spec, { reason: 'pending_with_live_process', outcome, pid: spec.execution?.pid ?? null, run_id: spec.execution?.run_id ?? null, message })]);
   });

@@ -11,7 +11,7 @@ import { checkRecordedRun } from '../process/identity.js';
 import { Launcher } from '../process/launcher.js';
 import { spawnStandby, type WorkerChild } from '../process/spawn.js';
 import { holdOf } from '../contract/worker-spec.js';
-import { Standbys } from '../worker/standbys.js';
+import { standbyFits, Standbys } from '../worker/standbys.js';
 import { FreshLaunches } from '../worker/fresh-launches.js';
 import { recordSessions, sessionsToRecord, type ApplyContext } from './apply.js';
 import { ActivityFeed } from './activity-feed.js';
@@ -495,6 +495,11 @@ export class Daemon {
       lifecycle: () => ({ paths: this.paths, workerTypes: this.inputs.workerTypes, emit: (events) => this.emit(events), standbys: this.standbys, freshLaunches: this.freshLaunches, reapsExitRecords: true, ...(this.settings.launcher ? { launcher: this.launcher } : {}) }),
       adoptChild: (id, child, run) => this.adoptChild(id, child, run),
       startedRun: (id) => (this.children.has(id) ? this.childRuns.get(id) : undefined),
+      forgetStartedRun: (id, runId) => {
+        if (this.childRuns.get(id)?.runId !== runId) return;
+        this.children.delete(id);
+        this.childRuns.delete(id);
+      },
       count: (name) => this.events.count(name),
       pauseProvider: async (action) => this.emit(await this.pauses.pauseProvider(action)),
       inflight: this.inflight,
@@ -507,6 +512,8 @@ export class Daemon {
   /**
    * A standby for a running worker's next run: only for a type whose next start is known now (no resume_command,
    * no workspace) and only while the daemon runs. A program that cannot be started gets none (its restart says why).
+   * It carries the token the restart recorded for it in the spec when this daemon issued that token and nothing used
+   * it (then its run goes before its spec is written: worker/start.ts), else a new one.
    */
   private prepareStandby(workerId: string): void {
     if (this.state !== 'running' || this.standbys.has(workerId)) return;
@@ -514,10 +521,12 @@ export class Daemon {
     if (read === undefined || !read.ok || read.spec.status !== 'running' || holdOf(read.spec) !== null) return;
     const spec = read.spec;
     const type = this.inputs.workerTypes.types[spec.worker_type];
-    if (type === undefined || type.resume_command !== undefined || type.workspace !== undefined) return;
+    if (type === undefined || !standbyFits(type)) return;
+    const recorded = spec.execution?.launching_run_id;
+    const token = typeof recorded === 'string' && this.freshLaunches.has(workerId, recorded) ? recorded : undefined;
     try {
       this.standbys.add(
-        spawnStandby(this.paths, { workerId, taskId: spec.task_id, description: spec.task.description, workerType: type, restartCount: spec.execution?.restart_count ?? 0 }),
+        spawnStandby(this.paths, { workerId, taskId: spec.task_id, description: spec.task.description, workerType: type, restartCount: spec.execution?.restart_count ?? 0, ...(token === undefined ? {} : { runId: token }) }),
       );
     } catch (error) {
       this.logger.debug({ worker_id: workerId, err: error }, 'no standby');

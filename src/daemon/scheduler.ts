@@ -293,6 +293,10 @@ export class PassScheduler {
           this.options.onError(error);
         }
         this.lastPassEndedAt = this.options.clock.now();
+        // One more pass was asked for meanwhile: it runs after a turn of the event loop, so that what came in is read
+        // first (a child's end, the launcher's answers, a watch event). Back to back in one chain of promises, passes
+        // that each ask for the next (a stop that finds its process already gone) would starve them.
+        if (this.again && this.running) await new Promise<void>((resolve) => setImmediate(resolve));
       } while (this.again && this.running);
     })();
     try {

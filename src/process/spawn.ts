@@ -345,11 +345,11 @@ function standbyKey(prepared: PreparedLaunch): string {
 }
 
 /**
- * Spawns a standby for a worker's next run (a new run token), holding its log pipe's ends (the shim starts `split` once
+ * Spawns a standby for a worker's next run (the launch's runId, else a new run token), holding its log pipe's ends (the shim starts `split` once
  * told to go); the run header is written at "go". The child is unref()ed: a standby never keeps this process alive.
  */
 export function spawnStandby(paths: HomePaths, launch: WorkerLaunch): Standby {
-  const prepared = prepareLaunch(paths, launch, newRunId());
+  const prepared = prepareLaunch(paths, launch, launch.runId ?? newRunId());
   const pipe = openLogPipe(paths);
   if ('error' in pipe) throw new RelayError('SPAWN_FAILED', `cannot prepare a standby: ${pipe.error}`);
   let child: ChildProcess;

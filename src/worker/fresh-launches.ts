@@ -4,11 +4,13 @@ import { newRunId } from '../process/spawn.js';
 const MAX_UNUSED = 10_000;
 
 /**
- * The launch tokens a daemon wrote into the pending specs it made from queued tasks (their `launching_run_id`, on disk,
- * fsynced with the spec, before anything runs), not used for a spawn yet. A start whose spec carries one of these knows
- * that nothing ever ran with it, so it neither looks for what carries it nor writes a launch record of its own: the
- * spec's first write was its launch record. A token this daemon did not issue (a spec made by another daemon, or one it
- * forgot) is a launch that may have run, and is handled as one (src/worker/start.ts).
+ * The launch tokens a daemon wrote into specs (their `launching_run_id`, on disk before anything runs with them), not
+ * used for a run yet: a pending spec's it made from a queued task (fsynced with the spec), or the one a restart records
+ * for the worker's next standby (src/worker/start.ts `nextStandby`; that standby carries it, but runs nothing until told
+ * to go). A start whose spec carries one of these knows that nothing ever ran with it, so it does not look for what
+ * carries it; a new spec's start writes no launch record of its own (the spec's first write was it), and a standby made
+ * with its token goes before its spec is written. A token this daemon did not issue (a spec made by another daemon, or
+ * one it forgot) is a launch that may have run, and is handled as one.
  */
 export class FreshLaunches {
   private readonly tokens = new Map<string, string>();
@@ -19,6 +21,11 @@ export class FreshLaunches {
     const token = newRunId();
     this.tokens.set(workerId, token);
     return token;
+  }
+
+  /** Whether `token` is this worker's unused token, which stays unused. */
+  has(workerId: string, token: string): boolean {
+    return this.tokens.get(workerId) === token;
   }
 
   /** Whether `token` is this worker's unused token; it is used from now on (true once at most). */

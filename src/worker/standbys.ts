@@ -1,4 +1,8 @@
+import type { WorkerType } from '../contract/worker-types.js';
 import { dropStandby, type Standby } from '../process/spawn.js';
+
+/** Whether a type's next start is known in advance, so a standby can be made for it: no resume_command, no workspace. */
+export const standbyFits = (type: WorkerType): boolean => type.resume_command === undefined && type.workspace === undefined;
 
 /**
  * The daemon's standbys (src/process/spawn.ts spawnStandby): at most one per worker, for its next run. A worker

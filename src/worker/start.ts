@@ -7,6 +7,7 @@ import { toFailed, toRunning, withLaunchRecorded } from '../core/transitions.js'
 import { RelayError } from '../errors.js';
 import { checkRun, currentHost } from '../process/identity.js';
 import { dropStandby, goStandby, launchWorker, newRunId, readyStandby, spawnWorker, type SpawnResult, type WorkerLaunch } from '../process/spawn.js';
+import { standbyFits } from './standbys.js';
 import { ensureWorkspace } from '../workspace/worktree.js';
 import { groupsOfRun } from '../process/group.js';
 import { stopProcess, stopRunRemnants } from '../process/terminate.js';
@@ -40,6 +41,12 @@ export interface StartOptions {
   readonly startedEvents?: (result: SpawnResult, launch: LaunchChoice) => readonly EventInput[];
   /** The daemon's starts: a spec held by an operator (stop-worker, fail-worker) is never started (WRONG_STATE). */
   readonly respectHold?: boolean;
+  /**
+   * The daemon makes a standby for this worker's next run after this start (a restart: worker/standbys.ts): its token
+   * is chosen now and recorded with this run (`launching_run_id`, one of the daemon's fresh launches), so that the
+   * standby's run can be told to go before its spec is written.
+   */
+  readonly nextStandby?: boolean;
 }
 
 /** A spawn failure: the spec went to failed/; the task is settled and the event emitted once the spec lock is released. */
@@ -103,11 +110,15 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   // into the spec when it made it, never used since (worker/fresh-launches.ts): nothing ran with it, and the spec
   // already records it, so it is this run's token and launch record.
   const launching = typeof execution.launching_run_id === 'string' ? execution.launching_run_id : null;
+  // A token this daemon issued and nothing went with: a new spec's, or the one recorded for the next run's standby.
+  const unused = launching !== null && ctx.freshLaunches?.take(spec.worker_id, launching) === true;
   // (Only for a spec as it is on disk: a change carried in memory, such as a restart's, is written by the launch record.)
-  const freshToken = launching !== null && spec.status === 'pending' && options.logged === undefined && ctx.freshLaunches?.take(spec.worker_id, launching) === true ? launching : null;
-  if (launching !== null && freshToken === null) {
+  const freshToken = unused && spec.status === 'pending' && options.logged === undefined ? launching : null;
+  if (launching !== null && !unused) {
     for (const pgid of groupsOfRun(launching)) await stopRunRemnants(pgid, launching, stopGraceMs(ctx, spec));
   }
+  // The token of the standby the daemon will make for the next run, recorded with this one.
+  const nextToken = options.nextStandby === true && standbyFits(type) ? (ctx.freshLaunches?.issue(spec.worker_id) ?? null) : null;
   const now = clock(ctx);
   const launchOf = async (runId: string): Promise<WorkerLaunch> => ({
     // The worker's worktree, made before its first start and reused after (a failure is a spawn failure).
@@ -124,8 +135,11 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
     reapsExitRecord: ctx.reapsExitRecords === true,
     ...(ctx.baseEnv === undefined ? {} : { baseEnv: ctx.baseEnv }),
   });
-  // The daemon's standby for this worker, when it was made for this very launch: no spawn on the start's path.
+  // The daemon's standby for this worker, when it was made for this very launch: no spawn on the start's path. Made
+  // with the token the spec records already (the last start's nextToken), it goes before its spec is written: were this
+  // daemon to die in between, the next start would find that token and stop its run first (above).
   let standby = ctx.standbys?.take(spec.worker_id);
+  const tokenOnDisk = standby !== undefined && unused && standby.runId === launching;
   let result: SpawnResult | undefined;
   let logged = false;
   try {
@@ -194,21 +208,29 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   // From a standby, nothing was written yet: the events of the change that led here go into this write's outbox
   // too, and are logged once it is on disk (as the launch record's write does otherwise).
   const fromStandby = standby !== undefined && options.logged !== undefined ? options.logged : [];
-  const next = withOutbox(result.workspace === null ? running : { ...running, workspace: { ...result.workspace } }, [...fromStandby, ...events], at);
+  const recorded = withOutbox(result.workspace === null ? running : { ...running, workspace: { ...result.workspace } }, [...fromStandby, ...events], at);
+  const next = nextToken === null ? recorded : withLaunchRecorded(recorded, nextToken);
+  // A standby whose token the spec records already goes now, before the write (a restart waits on it no longer). Any
+  // other is told once its run is recorded whole. One that cannot be told (it ended meanwhile) is a run that ended at
+  // once, which the next pass finds as such (its process gone, no exit record).
+  let told = false;
+  if (standby !== undefined && tokenOnDisk) {
+    told = goStandby(standby, execution.restart_count);
+    if (!told) dropStandby(standby);
+  }
   try {
     // Not fsynced either, for the launch record's reason: a power cut that loses this write also ended the
     // process it records, and the launch token already on disk makes the next start stop whatever is left.
     await writeSpec(ctx.paths, 'active', next, { existing: true, fsync: false });
   } catch (error) {
-    // A process the spec does not record would be an orphan: take it down again (a standby was told nothing yet).
-    if (standby !== undefined) dropStandby(standby);
+    if (nextToken !== null) ctx.freshLaunches?.forget(spec.worker_id);
+    // A process the spec does not record would be an orphan: take it down again (a standby not told yet is let go).
+    if (standby !== undefined && !told) dropStandby(standby);
     else await stopProcess({ pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, runId: result.runId }, 0).catch(() => undefined);
     throw error;
   }
   if (standby !== undefined) removeExitRecord(ctx.paths, spec.worker_id);
-  // Recorded: the standby may run. One that cannot be told (it ended meanwhile) is a run that ended at once,
-  // which the next pass finds as such (its process gone, no exit record).
-  if (standby !== undefined && !goStandby(standby, execution.restart_count)) dropStandby(standby);
+  if (standby !== undefined && !tokenOnDisk && !goStandby(standby, execution.restart_count)) dropStandby(standby);
   emitEvents(ctx, fromStandby);
   if (options.keepChild !== true) result.child.unref();
   emitEvents(ctx, events);

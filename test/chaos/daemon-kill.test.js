@@ -154,6 +154,8 @@ test(`the daemon SIGKILLed ${ROUNDS} times at random moments loses, duplicates a
         // A finished status left in active/ would never move on: not worth waiting for (the checks below report it).
         const unfinished = found.place === 'active' && (found.spec.status === 'pending' || found.spec.status === 'running');
         if (type === 'chatty' ? found.spec.status !== 'running' || !isAlive(found.spec.execution.pid) : unfinished) return false;
+        // A spec in completed/ or failed/ settles its task an instant later (after its lock, by design): wait for that too.
+        if (found.place !== 'active' && queue.tasks.find((task) => task.task_id === taskId)?.status === 'assigned') return false;
       }
       return true;
     },

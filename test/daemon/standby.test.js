@@ -3,6 +3,7 @@
 // standby that no longer fits the launch (the type changed) is dropped and the restart is a cold one; a standby
 // never outlives the daemon and never writes an exit record.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -45,6 +46,9 @@ test('a restarted worker gets a standby: the next restart runs in it (same pid, 
     t.tracker.group(standby);
     const standbyRun = envOf(standby)?.COMMIT_RELAY_RUN_ID;
     assert.ok(standbyRun !== undefined && standbyRun !== second.run_id, 'it carries a token of its own');
+    // That token was recorded with the run before it (launching_run_id): the standby's run may go before its own spec
+    // write, since a daemon killed in between leaves the token for the next start to stop what carries it.
+    assert.equal(spec()?.execution.launching_run_id, standbyRun);
     assert.equal(envFile(env).COMMIT_RELAY_RUN_ID, second.run_id, 'it ran nothing');
     // Runbook A's `ps aux | grep "$WORKER_ID"` finds the run alone: the standby's argv does not name the worker.
     const argv = (/** @type {number} */ pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8');
@@ -69,6 +73,7 @@ test('a restarted worker gets a standby: the next restart runs in it (same pid, 
     // A new standby, then the type changes: it no longer fits, is dropped, and the restart is a cold one.
     const [next] = await waitFor(() => (standbysOf(id, third.pid).length === 1 ? standbysOf(id, third.pid) : undefined), { what: 'the next standby', timeoutMs: 10_000 });
     t.tracker.group(next);
+    assert.equal(envOf(next)?.COMMIT_RELAY_RUN_ID, spec()?.execution.launching_run_id, 'its token is on disk before it could go');
     const typesFile = coord(t.home, 'config', 'worker-types.json');
     const version = () => pmState(t.home).configuration.worker_types_file?.version;
     const before = version();
@@ -94,4 +99,38 @@ test('a restarted worker gets a standby: the next restart runs in it (same pid, 
     await waitFor(() => !isLive(last), { what: 'the standby to end with the daemon' });
     assert.equal(existsSync(t.paths.exitFile(id)), false, 'no exit record');
     assert.ok(isLive(fourth.pid), 'the worker itself runs on (detached)');
+  }));
+
+test('a standby run told to go whose spec was not written yet (the daemon killed in between) is stopped by the next start: never two runs', () =>
+  withHome({ types: { steady: { command: fixtureCommand('env-then-wait.sh', '{home}/env'), ...QUICK, max_restarts: 10 } } }, async (t) => {
+    const created = await run(t.home, ['create-task', '--description', 'steady', '--worker-type', 'steady']);
+    assert.equal(created.code, 0, created.stderr);
+    const id = `worker-steady-${created.stdout.trim().slice(5)}`;
+    const specFile = coord(t.home, 'worker-specs', 'active', `${id}.json`);
+    const daemon = await t.startDaemon();
+    const first = await waitFor(() => (readSpecFile(t.home, 'active', id)?.status === 'running' ? readSpecFile(t.home, 'active', id).execution : undefined), { what: 'the first run' });
+    t.tracker.group(first.pid);
+    daemon.child.kill('SIGKILL');
+    await waitFor(() => daemon.child.exitCode !== null || daemon.child.signalCode !== null, { what: 'the daemon to die' });
+    // What such a daemon leaves: the spec records the ended run and the next run's token (launching_run_id); the run
+    // that went with that token lives, recorded nowhere else.
+    process.kill(-first.pid, 'SIGKILL');
+    await waitFor(() => !isLive(first.pid), { what: 'the first run to end' });
+    const token = 'run-told-to-go';
+    const spec = JSON.parse(readFileSync(specFile, 'utf8'));
+    spec.execution.launching_run_id = token;
+    writeFileSync(`${specFile}.edit`, JSON.stringify(spec));
+    renameSync(`${specFile}.edit`, specFile);
+    const told = spawn('sh', ['-c', 'exec sleep 60'], { detached: true, stdio: 'ignore', env: { ...process.env, WORKER_ID: id, COMMIT_RELAY_HOME: t.home, COMMIT_RELAY_RUN_ID: token } });
+    const toldPid = told.pid;
+    assert.ok(toldPid !== undefined);
+    t.tracker.group(toldPid);
+    await t.startDaemon();
+    const next = await waitFor(() => {
+      const e = readSpecFile(t.home, 'active', id)?.execution;
+      return e?.run_id !== first.run_id && e?.pid !== null && isLive(e?.pid ?? 0) ? e : undefined;
+    }, { what: 'the next run', timeoutMs: 15_000 });
+    t.tracker.group(next.pid);
+    assert.notEqual(next.run_id, token);
+    await waitFor(() => !isLive(toldPid), { what: 'the unrecorded run to be stopped' });
   }));
