@@ -4,6 +4,7 @@ import type { Action } from '../core/actions.js';
 import type { Clock } from '../core/clock.js';
 import { describeError, isRelayError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { groupsOfRun } from '../process/group.js';
 import { stopRunEverywhere, type StopOutcome } from '../process/terminate.js';
 import type { EventInput } from '../store/activity-log.js';
 import { removeExitRecord } from '../store/exits.js';
@@ -313,9 +314,9 @@ function stopLivePending(ctx: ApplyContext, spec: WorkerSpec, message: string, s
   ctx.observer.setStopping(spec.worker_id, true);
   inBackground(ctx, spec.worker_id, async () => {
     const outcome = await stopRun(ctx.lifecycle(), spec);
-    // The daemon's own run it stopped is no longer one to stop: the next pass starts the worker (not waiting for the
-    // stopped shim's exit to reach the daemon, which would stop it again, and again).
-    if (startedRun !== undefined) ctx.forgetStartedRun(spec.worker_id, startedRun);
+    // The daemon's own run it stopped, once nothing carries its token any more, is no longer one to stop: the next pass
+    // starts the worker (not waiting for the stopped shim's exit to reach the daemon, which would stop it again).
+    if (startedRun !== undefined && groupsOfRun(startedRun).length === 0) ctx.forgetStartedRun(spec.worker_id, startedRun);
     ctx.count('stops');
     ctx.emit([workerEvent('worker_killed', spec, { reason: 'pending_with_live_process', outcome, pid: spec.execution?.pid ?? null, run_id: spec.execution?.run_id ?? null, message })]);
   });

@@ -10,7 +10,7 @@ import type { HomePaths } from './home.js';
 /**
  * Exit records: coordination/worker-exits/<worker_id>.json, one JSON line written by
  * scripts/lib/worker-shim.sh when a worker's process ends ({"worker_id","run_id","status"}).
- * This module reads and removes them; only the shim writes them.
+ * This module reads, removes and moves them; only the shim writes them.
  *
  * The shim writes its record under a temp name, `<file>.tmp.<shim pid>`, then renames it into place, except when the
  * process that started it is still its parent and said it would (COMMIT_RELAY_EXIT_REAPER, see src/process/spawn.ts):
@@ -50,12 +50,16 @@ export const exitTempFile = (exitFile: string, pid: number): string => `${exitFi
 
 /**
  * The reaper's part (see above): moves the record the shim with this pid left at its temp name into place, once the
- * shim is reaped. False when it left none (it renamed its record itself, or was killed before writing one) or the
- * rename failed (a later read settles it). Never throws.
+ * shim is reaped, unless a newer record is there (the end of a later run, put in place before this older shim's end
+ * was heard: the newer one stands, and the older one is left to the temp-file sweep). False when it left none (it
+ * renamed its record itself, or was killed before writing one) or it was not moved. Never throws.
  */
 export function settleExitRecord(exitFile: string, pid: number): boolean {
+  const temp = exitTempFile(exitFile, pid);
   try {
-    renameSync(exitTempFile(exitFile, pid), exitFile);
+    const there = statSync(exitFile, { throwIfNoEntry: false });
+    if (there !== undefined && there.mtimeMs > statSync(temp).mtimeMs) return false;
+    renameSync(temp, exitFile);
     return true;
   } catch {
     return false;

@@ -110,7 +110,8 @@ export function removeStaleTempFiles(paths: HomePaths, nowMs: number, olderThanM
   const failed: { temp: TempFile; error: unknown }[] = [];
   const stale = findTempFiles(paths, nowMs).filter((temp) => temp.ageMs >= olderThanMs);
   // An exit record its shim left for a reaper that died is a run's end, not a killed writer's part: moved into place
-  // first (when there is none there; see src/store/exits.ts), never removed as a temp file.
+  // first when there is none there (src/store/exits.ts). One that a record in place supersedes (a later run's end), or a
+  // second one of older runs, is removed with the other stale temp files.
   const exitsOf = new Set(stale.filter((temp) => dirname(temp.of) === paths.exits && /\.tmp\.\d+$/.test(temp.file)).map((temp) => basename(temp.of, '.json')));
   for (const workerId of exitsOf) settleLeftExitRecord(paths, workerId);
   for (const temp of stale) {

@@ -1,6 +1,6 @@
 import { newRunId } from '../process/spawn.js';
 
-/** More than this many unused tokens (specs made but never started by this daemon) and they are all forgotten. */
+/** More than this many unused tokens (a worker's stays until its next start, or until it is forgotten) and the oldest is forgotten. */
 const MAX_UNUSED = 10_000;
 
 /**
@@ -17,8 +17,10 @@ export class FreshLaunches {
 
   /** A new token for the spec about to be made for this worker. */
   issue(workerId: string): string {
-    if (this.tokens.size >= MAX_UNUSED) this.tokens.clear();
     const token = newRunId();
+    // (Set anew, the worker's token is the newest: the first in the map is the oldest.)
+    this.tokens.delete(workerId);
+    if (this.tokens.size >= MAX_UNUSED) this.tokens.delete(this.tokens.keys().next().value as string);
     this.tokens.set(workerId, token);
     return token;
   }

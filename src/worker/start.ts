@@ -215,6 +215,8 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   // once, which the next pass finds as such (its process gone, no exit record).
   let told = false;
   if (standby !== undefined && tokenOnDisk) {
+    // The ended run's record goes first: once told, the new run may end (and its record be put in place) at any time.
+    removeExitRecord(ctx.paths, spec.worker_id);
     told = goStandby(standby, execution.restart_count);
     if (!told) dropStandby(standby);
   }
@@ -229,8 +231,10 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
     else await stopProcess({ pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, runId: result.runId }, 0).catch(() => undefined);
     throw error;
   }
-  if (standby !== undefined) removeExitRecord(ctx.paths, spec.worker_id);
-  if (standby !== undefined && !tokenOnDisk && !goStandby(standby, execution.restart_count)) dropStandby(standby);
+  if (standby !== undefined && !tokenOnDisk) {
+    removeExitRecord(ctx.paths, spec.worker_id);
+    if (!goStandby(standby, execution.restart_count)) dropStandby(standby);
+  }
   emitEvents(ctx, fromStandby);
   if (options.keepChild !== true) result.child.unref();
   emitEvents(ctx, events);

@@ -2,7 +2,7 @@ import { nowIso } from '../contract/time.js';
 import { holdOf, type StopHold, type WorkerSpec } from '../contract/worker-spec.js';
 import { toFailed, withRunEnded, withStopHold } from '../core/transitions.js';
 import { RelayError } from '../errors.js';
-import { stopRun as stopRecordedRun, type StopOutcome } from '../process/terminate.js';
+import { stopRunEverywhere, stopRun as stopRecordedRun, type StopOutcome } from '../process/terminate.js';
 import { readExitRecord, removeExitRecord } from '../store/exits.js';
 import { findSpec, readSpec, withSpecLock, writeSpec } from '../store/specs.js';
 import { clock, stopGraceMs, type LifecycleContext } from './context.js';
@@ -37,6 +37,10 @@ export const stopped = (outcome: StopOutcome): boolean => outcome === 'terminate
  * pid, or a stranger written into the spec) is never signalled, and is reported: event process_not_ours.
  */
 export async function stopRun(ctx: LifecycleContext, spec: WorkerSpec, options: { everywhere?: boolean } = {}): Promise<StopOutcome> {
+  // A launch the spec records that this process did not issue unused may have run (a daemon killed after telling a
+  // standby to go, before recording its run): whatever carries its token is stopped too, never left running.
+  const launching = spec.execution?.launching_run_id;
+  if (typeof launching === 'string' && ctx.freshLaunches?.has(spec.worker_id, launching) !== true) await stopRunEverywhere(launching, stopGraceMs(ctx, spec));
   const recorded = recordedProcess(spec);
   if (recorded === undefined) return 'gone';
   // By default also what escaped the run's group (setsid) but carries its token.

@@ -134,6 +134,10 @@ describe('validate', { concurrency: 3 }, () => {
         [old(`${join(paths.exits, 'w-ok.json')}.tmp.4242`), join(paths.exits, 'w-ok.json'), /^leftover temp file/],
         [old(`${paths.workerTypes}.tmp`), paths.workerTypes, /^leftover temp file/],
       ];
+      // A whole exit record left at its temp name (its daemon died as its shim ended) is a run's end: not to be removed.
+      const whole = `${join(paths.exits, 'w-done.json')}.tmp.4343`;
+      writeFileSync(whole, '{"worker_id":"w-done","run_id":"run-1","status":0}\n');
+      temps.push([whole, join(paths.exits, 'w-done.json'), /^exit record of .*w-done\.json left at its temp name, \d+s old \(.*keep it\)$/]);
       // A fresh one (a write under way) is listed too, as such; files set aside on purpose, other names and links are not.
       const fresh = `${paths.alerts}.99`;
       writeFileSync(fresh, '{');
@@ -145,7 +149,7 @@ describe('validate', { concurrency: 3 }, () => {
       const result = await run(home, ['validate']);
       assert.equal(result.code, 0, result.stdout + result.stderr);
       const lines = result.stdout.trimEnd().split('\n');
-      assert.match(defined(lines.at(-1), 'the last line'), /^\d+ file\(s\) checked, 0 problem\(s\), 7 warning\(s\)$/);
+      assert.match(defined(lines.at(-1), 'the last line'), /^\d+ file\(s\) checked, 0 problem\(s\), 8 warning\(s\)$/);
       for (const [file, of, what] of temps) {
         const line = defined(lines.find((l) => l.startsWith(`${file}: warning: `)), `a line for ${file} in:\n${result.stdout}`);
         assert.ok(line.includes(of), line);
@@ -155,7 +159,7 @@ describe('validate', { concurrency: 3 }, () => {
       assert.deepEqual(snapshotTree(home), before);
       const report = JSON.parse((await run(home, ['validate', '--json'])).stdout);
       assert.equal(report.problems.length, 0);
-      assert.equal(report.warnings.length, 7);
+      assert.equal(report.warnings.length, 8);
     } finally {
       removeHome(home);
     }

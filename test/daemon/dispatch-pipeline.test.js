@@ -7,6 +7,8 @@ import { InTurn } from '../../dist/daemon/in-turn.js';
 import { createSpecsForTasks } from '../../dist/daemon/task-specs.js';
 import { FreshLaunches } from '../../dist/worker/fresh-launches.js';
 import { startWorker } from '../../dist/worker/index.js';
+import { stopRun } from '../../dist/worker/stop.js';
+import { isLive } from '../helpers/processes.js';
 import { defined, FIXTURES, waitFor } from '../helpers/home.js';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -106,3 +108,51 @@ test('a spec made from a task carries its first run\'s token; the daemon that ma
     await waitFor(() => leftover.exitCode !== null || leftover.signalCode !== null, { what: 'the process carrying the unknown token stopped' });
     assert.equal(fresh.take(second.worker_id, second.execution.launching_run_id), true, 'still unused in the daemon that made it');
   }));
+
+test('a stop of a run whose spec records a launch token the stopper did not issue also stops what carries it (a standby told to go by a daemon killed before its write); the daemon\'s own unused token is left alone', () =>
+  withHome({ types: { fixture: { command: ['sh', join(FIXTURES, 'forever.sh'), '{worker_id}'], stop_grace_seconds: 1 } } }, async (t) => {
+    const id = 'w-launch-stop';
+    writeFileSync(t.paths.specFile('active', id), JSON.stringify({ worker_id: id, worker_type: 'fixture', task_id: null, status: 'pending', created_at: new Date().toISOString(), task: { description: 'd', priority: 'medium', metadata: {} }, execution: { started_at: null, completed_at: null, pid: null, restart_count: 0, exit_code: null, signal: null } }, null, 2));
+    const started = await startWorker(t.ctx(), id);
+    t.tracker.group(started.pid);
+    const fresh = new FreshLaunches();
+    const mine = fresh.issue(id);
+    const carrying = (/** @type {string} */ token) => {
+      const child = spawn('sleep', ['60'], { detached: true, stdio: 'ignore', env: { ...process.env, COMMIT_RELAY_RUN_ID: token } });
+      t.tracker.group(defined(child.pid, 'pid'));
+      return child;
+    };
+    const record = (/** @type {string} */ token) => {
+      const spec = readJson(t.paths.specFile('active', id));
+      spec.execution.launching_run_id = token;
+      writeFileSync(t.paths.specFile('active', id), JSON.stringify(spec, null, 2));
+    };
+    // The daemon's own token, unused: its standby carries it and is left alone.
+    record(mine);
+    const standby = carrying(mine);
+    assert.equal(await stopRun(t.ctx({ freshLaunches: fresh }), readJson(t.paths.specFile('active', id))), 'terminated');
+    assert.ok(isLive(defined(standby.pid, 'pid')), 'the daemon\'s own standby is not stopped');
+    // Another's token: whatever carries it is stopped with the run.
+    const again = await startWorker(t.ctx(), id, {});
+    t.tracker.group(again.pid);
+    record('run-went-unrecorded');
+    const went = carrying('run-went-unrecorded');
+    await stopRun(t.ctx(), readJson(t.paths.specFile('active', id)));
+    await waitFor(() => went.exitCode !== null || went.signalCode !== null, { what: 'the run that went unrecorded, stopped' });
+  }));
+
+test('FreshLaunches: one token per worker, the newest kept; past 10,000 the oldest is forgotten, not all', () => {
+  const fresh = new FreshLaunches();
+  const first = fresh.issue('w-0');
+  const tokens = [first];
+  for (let i = 1; i < 10_000; i += 1) tokens.push(fresh.issue(`w-${i}`));
+  assert.equal(fresh.has('w-0', first), true);
+  fresh.issue('w-10000');
+  assert.equal(fresh.has('w-0', first), false, 'the oldest forgotten');
+  assert.equal(fresh.has('w-1', tokens[1]), true, 'the others kept');
+  const renewed = fresh.issue('w-1');
+  assert.equal(fresh.has('w-1', tokens[1]), false);
+  fresh.issue('w-10001');
+  assert.equal(fresh.has('w-1', renewed), true, 'a renewed token is the newest');
+  assert.equal(fresh.has('w-2', tokens[2]), false);
+});

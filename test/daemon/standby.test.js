@@ -134,3 +134,22 @@ test('a standby run told to go whose spec was not written yet (the daemon killed
     assert.notEqual(next.run_id, token);
     await waitFor(() => !isLive(toldPid), { what: 'the unrecorded run to be stopped' });
   }));
+
+test('a run started in a standby that ends at once is recorded as it ended: told to go before its spec is written, its exit record is not taken for the last run\'s', () =>
+  withHome({ types: { thrice: { command: ['sh', '-c', 'n=$(cat "$0" 2>/dev/null || echo 0); echo $((n + 1)) >"$0"; if [ "$n" -lt 2 ]; then sleep 1; exit 3; fi; exit 0', '{home}/count'], ...QUICK, max_restarts: 10 } } }, async (t) => {
+    const created = await run(t.home, ['create-task', '--description', 'thrice', '--worker-type', 'thrice']);
+    assert.equal(created.code, 0, created.stderr);
+    const id = `worker-thrice-${created.stdout.trim().slice(5)}`;
+    await t.startDaemon();
+    // Runs 1 and 2 end with 3 after a second (the second restart runs in the standby made after the first); run 3,
+    // in the standby made after the second, exits 0 at once.
+    await waitFor(() => readSpecFile(t.home, 'completed', id) !== undefined, { what: 'the worker completed', timeoutMs: 20_000 });
+    const spec = readSpecFile(t.home, 'completed', id);
+    assert.equal(spec.execution.exit_code, 0);
+    assert.equal(spec.execution.restart_count, 2);
+    const started = eventsOf(t.home, id, 'worker_started');
+    assert.equal(started.length, 3);
+    assert.equal(started[2]?.data.run_id, spec.execution.run_id);
+    assert.equal(eventsOf(t.home, id, 'worker_completed').length, 1);
+    assert.equal(eventsOf(t.home, id, 'zombie_detected').length, 0, 'no end taken for a vanished run');
+  }));

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { shimPath } from '../../dist/process/spawn.js';
-import { exitTempFile, hasExitRecord, readExitRecord } from '../../dist/store/exits.js';
+import { exitTempFile, hasExitRecord, readExitRecord, settleExitRecord } from '../../dist/store/exits.js';
 import { removeStaleTempFiles } from '../../dist/store/temp-files.js';
 import { startWorker } from '../../dist/worker/index.js';
 import { FIXTURES, waitFor } from '../helpers/home.js';
@@ -149,4 +149,21 @@ test('only a starter that stays names itself the reaper: a command\'s shim renam
     assert.equal(environ.find((v) => v.startsWith('COMMIT_RELAY_EXIT_REAPER=')), reaps ? `COMMIT_RELAY_EXIT_REAPER=${process.pid}` : undefined);
     process.kill(-started.pid, 'SIGKILL');
   }
+}));
+
+test('the reaper\'s rename never puts an older record over a newer one in place', () => withHome({}, async (t) => {
+  const id = uniqueId('order');
+  const file = t.paths.exitFile(id);
+  const line = (/** @type {string} */ run) => `${JSON.stringify({ worker_id: id, run_id: run, status: 0 })}\n`;
+  writeFileSync(file, line('run-newer'));
+  writeFileSync(exitTempFile(file, 999_999_021), line('run-older'));
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(exitTempFile(file, 999_999_021), old, old);
+  assert.equal(settleExitRecord(file, 999_999_021), false);
+  assert.equal(readExitRecord(t.paths, id)?.run_id, 'run-newer');
+  writeFileSync(exitTempFile(file, 999_999_022), line('run-newest'));
+  utimesSync(file, old, old);
+  assert.equal(settleExitRecord(file, 999_999_022), true);
+  assert.equal(readExitRecord(t.paths, id)?.run_id, 'run-newest');
+  assert.equal(settleExitRecord(file, 999_999_023), false, 'none left: nothing to do');
 }));

@@ -5,6 +5,7 @@ import { parseJsonWith } from '../../contract/parse.js';
 import { pmStateSchema } from '../../contract/pm-state.js';
 import { SPEC_FOLDERS } from '../../contract/worker-spec.js';
 import { loadDaemonSettings, loadWorkerTypes } from '../../config/load.js';
+import { dirname } from 'node:path';
 import { describeError } from '../../errors.js';
 import { readTextIfExists } from '../../store/atomic.js';
 import { listCheckinIds, readCheckin } from '../../store/checkins.js';
@@ -25,10 +26,24 @@ export interface Problem {
  * Temp files a writer left (see src/store/temp-files.ts), one warning each: never a problem, since one may be a
  * write under way. One older than STALE_TEMP_MS is a killed writer's, which the daemon removes.
  */
+/** Whether a file holds one whole line (an exit record its shim finished writing), read without following a link. */
+function wholeLine(file: string): boolean {
+  try {
+    return readTextIfExists(file)?.endsWith('}\n') === true;
+  } catch {
+    return false;
+  }
+}
+
 export function tempFileWarnings(paths: HomePaths, nowMs: number): Problem[] {
   return findTempFiles(paths, nowMs).map((t) => {
     const age = formatDuration(t.ageMs / 1000);
-    const what = t.ageMs >= STALE_TEMP_MS ? `leftover temp file of ${t.of}, ${age} old (a writer was killed; the daemon removes it)` : `temp file of ${t.of}, ${age} old (a write under way, or a writer just killed)`;
+    const exitRecord = /\.tmp\.\d+$/.test(t.file) && dirname(t.of) === paths.exits && wholeLine(t.file);
+    const what = exitRecord
+      ? `exit record of ${t.of} left at its temp name, ${age} old (the daemon moves it into place as it hears its shim end, or the next reader does; keep it)`
+      : t.ageMs >= STALE_TEMP_MS
+        ? `leftover temp file of ${t.of}, ${age} old (a writer was killed; the daemon removes it)`
+        : `temp file of ${t.of}, ${age} old (a write under way, or a writer just killed)`;
     return { file: t.file, problem: what };
   });
 }
