@@ -46,6 +46,8 @@ const syncCallbackFs: Record<string, unknown> = (() => {
   return { ...fs, mkdir: callSync('mkdir'), realpath: callSync('realpath'), stat: callSync('stat'), rmdir: callSync('rmdir'), utimes: callSync('utimes') };
 })();
 
+let lockfile: typeof import('proper-lockfile') | undefined;
+
 /**
  * Runs fn while holding the named lock of this home. Locks are not re-entrant.
  *
@@ -58,8 +60,9 @@ export async function withLock<T>(paths: HomePaths, name: string, fn: () => Prom
   mkdirSync(paths.locks, { recursive: true });
   const waitMs = options.waitMs ?? LOCK_STALE_MS * 3;
   const deadline = Date.now() + waitMs;
-  // Loaded when first used: withQuickLock's callers (create-task.sh) never pay for it.
-  const { default: lockfile } = await import('proper-lockfile');
+  // Loaded when first used (withQuickLock's callers, create-task.sh, never pay for it), then kept: an import() of a
+  // module already loaded still goes through the module loader's promises, 0.1-0.2 ms on a daemon's restart path.
+  lockfile ??= (await import('proper-lockfile')).default;
   let release: (() => Promise<void>) | undefined;
   for (let delay = 5; release === undefined; delay = Math.min(60, delay * 1.3)) {
     try {

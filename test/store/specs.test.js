@@ -155,3 +155,20 @@ for (const id of badIds) {
     if (id === '' || /[/\0]/.test(id)) assert.throws(() => readSpec(paths, 'active', id), invalid);
   }));
 }
+
+test('a spec read again with the same text is the same spec, each read a copy of its own; changed text is checked again', () => withHome({}, async ({ paths }) => {
+  const file = paths.specFile('active', 'w-again');
+  writeFileSync(file, JSON.stringify(spec('w-again')));
+  const first = requireSpec(paths, 'active', 'w-again');
+  first.status = 'failed';
+  first.task.description = 'changed by its reader';
+  const second = requireSpec(paths, 'active', 'w-again');
+  assert.notEqual(second, first);
+  assert.deepEqual([second.status, second.task.description], [spec('w-again').status, spec('w-again').task.description], 'a reader\'s change is its own');
+  // The same file with other text is validated again: a broken one is reported, never the last good one handed out.
+  writeFileSync(file, JSON.stringify({ ...spec('w-again'), status: 'sideways' }));
+  const broken = readSpec(paths, 'active', 'w-again');
+  assert.equal(broken?.ok, false);
+  writeFileSync(file, JSON.stringify({ ...spec('w-again'), worker_type: 'other' }));
+  assert.equal(requireSpec(paths, 'active', 'w-again').worker_type, 'other');
+}));
