@@ -12,7 +12,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**/*.js', 'bench/**/*.js', 'agents/**/*.js', 'scripts/**/*.js', 'scripts/**/*.mjs'],
+    files: ['test/**/*.js', 'bench/**/*.js', 'agents/**/*.js', 'scripts/**/*.js', 'scripts/**/*.mjs', 'build/**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', Buffer: 'readonly', URL: 'readonly', performance: 'readonly', fetch: 'readonly', AbortController: 'readonly' } },
   },
 );

@@ -1,14 +1,13 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { nowIso } from '../contract/time.js';
 import { RelayError, describeError } from '../errors.js';
-import type { HomePaths } from '../store/home.js';
+import { projectRoot, type HomePaths } from '../store/home.js';
 import { checkDaemonHealth, type DaemonHealth } from './daemon-health.js';
 
-/** This build's CLI entry point (dist/cli/main.js beside dist/ops/). */
-export const cliEntry = (): string => fileURLToPath(new URL('../cli/main.js', import.meta.url));
+/** This build's CLI entry point (dist/cli/main.js of the project, wherever this module was bundled). */
+export const cliEntry = (): string => join(projectRoot(), 'dist', 'cli', 'main.js');
 
 export const daemonOutFile = (paths: HomePaths): string => join(paths.systemLogs, 'pm-daemon.out');
 

@@ -127,3 +127,19 @@ test('the console prints every event of pm-activity.jsonl, whoever appended it (
     assert.equal(out.match(/ pm_stopped /g)?.length, 1, out);
     assert.match(out, /notification_failed +error=the webhook post failed: .* sink=webhook for_event=dispatch_paused$/m);
   }));
+
+test('pm-daemon.sh runs the bundled daemon (dist/bundle/pm-daemon.js, made by the build) when it is there', () =>
+  withHome({}, async (t) => {
+    assert.ok(existsSync(join(ROOT, 'dist', 'bundle', 'pm-daemon.js')), 'the build made the bundle (esbuild is a devDependency)');
+    const child = spawn('/bin/sh', [join(ROOT, 'scripts', 'pm-daemon.sh'), '--quiet'], { env: { ...process.env, COMMIT_RELAY_HOME: t.home }, stdio: ['ignore', 'ignore', 'pipe'] });
+    t.tracker.pid(child.pid);
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    await waitFor(() => existsSync(join(t.home, 'coordination', 'pm-state.json')), { what: 'the daemon\'s first pass' });
+    // pm-daemon.sh execs node: the same pid runs the bundle.
+    const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
+    assert.ok(argv.includes(join(ROOT, 'dist', 'bundle', 'pm-daemon.js')), argv.join(' '));
+    child.kill('SIGTERM');
+    await exited;
+    const events = readFileSync(join(t.home, 'coordination', 'pm-activity.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).event);
+    assert.deepEqual([events.includes('pm_started'), events.at(-1)], [true, 'pm_stopped']);
+  }));
