@@ -24,6 +24,10 @@ run_cli() {
 run_daemon() {
   require_built "$relay_root/dist/bin/pm-daemon.js"
   daemon_entry=$relay_root/dist/bin/pm-daemon.js
-  if [ -f "$relay_root/dist/bundle/pm-daemon.js" ]; then daemon_entry=$relay_root/dist/bundle/pm-daemon.js; fi
+  # The bundle only while nothing in dist/ is newer (a rebuild by tsc alone, tsc -w say, leaves an old bundle behind).
+  bundle=$relay_root/dist/bundle/pm-daemon.js
+  if [ -f "$bundle" ] && [ -z "$(find "$relay_root/dist" -name '*.js' -newer "$bundle" ! -path "$relay_root/dist/bundle/*" 2>/dev/null | head -n 1)" ]; then
+    daemon_entry=$bundle
+  fi
   exec node --max-semi-space-size=2 --single-threaded-gc "$daemon_entry" "$@"
 }

@@ -232,9 +232,22 @@ async function stopRemnants(ctx: ApplyContext, spec: WorkerSpec): Promise<void> 
   if (outcome === 'terminated' || outcome === 'killed') ctx.logger.warn({ worker_id: spec.worker_id, pid: spec.execution?.pid, outcome }, 'stopped what was left of a finished run');
   // What escaped the group (setsid) but carries the run's token is looked for in the background: a scan
   // of /proc, kept off the path of a restart. A new run has a new token, so it is never touched.
+  const graceMs = stopGraceMs(ctx.lifecycle(), spec);
+  // A launch the spec records that this daemon did not issue unused (a daemon killed after telling a standby to go,
+  // before recording its run: worker/start.ts) may run: whatever carries its token is stopped too, in the same sweep.
+  const launching = spec.execution?.launching_run_id;
+  if (typeof launching === 'string' && ctx.lifecycle().freshLaunches?.has(spec.worker_id, launching) !== true) {
+    ctx.deferred.push(() =>
+      stopRunEverywhere(launching, graceMs).then(
+        (swept) => {
+          if (swept === 'terminated' || swept === 'killed') ctx.emit([workerEvent('worker_killed', spec, { reason: 'unrecorded_launch', outcome: swept, run_id: launching, message: 'a launch the spec recorded, whose run it never recorded, was stopped' })]);
+        },
+        (error: unknown) => ctx.logger.error({ worker_id: spec.worker_id, err: error }, `cannot stop an unrecorded launch: ${describeError(error)}`),
+      ),
+    );
+  }
   const runId = spec.execution?.run_id ?? null;
   if (runId === null) return;
-  const graceMs = stopGraceMs(ctx.lifecycle(), spec);
   // Started once the pass's actions are done (applyPlan's runDeferred): the scan is synchronous, and a
   // restart under way must not wait for it.
   ctx.deferred.push(() =>

@@ -166,6 +166,12 @@ export function removeExitRecord(paths: HomePaths, workerId: string): void {
   rmSync(paths.exitFile(workerId), { force: true });
 }
 
+/** Removes the worker's exit record only when it is this run's (a later run's, or one that cannot be read, stays). */
+export function removeExitRecordOf(paths: HomePaths, workerId: string, runId: string): void {
+  const read = readExitRecordResult(paths, workerId);
+  if (read?.ok === true && read.record.run_id === runId) removeExitRecord(paths, workerId);
+}
+
 /** Sets an invalid record aside (never deletes data) so it is reported once; returns the new path. */
 export function setAsideExitRecord(paths: HomePaths, workerId: string, now: number = Date.now()): string | undefined {
   const file = paths.exitFile(workerId);

@@ -33,7 +33,7 @@ export interface LifecycleContext {
 }
 
 /** What emitting events and settling a finished worker need: no worker types. */
-export type SettleContext = Pick<LifecycleContext, 'paths' | 'now' | 'emit'>;
+export type SettleContext = Pick<LifecycleContext, 'paths' | 'now' | 'emit' | 'freshLaunches'>;
 
 export const clock = (ctx: SettleContext): number => (ctx.now ?? Date.now)();
 

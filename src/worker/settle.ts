@@ -32,6 +32,8 @@ export async function finalizeLocked(ctx: SettleContext, final: WorkerSpec): Pro
  * events are emitted, followed by the task's (task_completed / task_failed, or task_settle_failed).
  */
 export async function settleAfterLock(ctx: SettleContext, final: WorkerSpec, workerEvents: readonly EventInput[]): Promise<void> {
+  // A finished worker starts no more: a launch token the daemon issued for it is forgotten.
+  if (final.status === 'completed' || final.status === 'failed') ctx.freshLaunches?.forget(final.worker_id);
   emitEvents(ctx, [...workerEvents, ...(await settleTaskOf(ctx, final))]);
 }
 

@@ -11,7 +11,7 @@ import { standbyFits } from './standbys.js';
 import { ensureWorkspace } from '../workspace/worktree.js';
 import { groupsOfRun } from '../process/group.js';
 import { stopProcess, stopRunRemnants } from '../process/terminate.js';
-import { removeExitRecord } from '../store/exits.js';
+import { removeExitRecord, removeExitRecordOf } from '../store/exits.js';
 import { withSpecLock, writeSpec } from '../store/specs.js';
 import { requireActiveSpec } from './active-spec.js';
 import { clock, stopGraceMs, type LifecycleContext } from './context.js';
@@ -215,8 +215,6 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   // once, which the next pass finds as such (its process gone, no exit record).
   let told = false;
   if (standby !== undefined && tokenOnDisk) {
-    // The ended run's record goes first: once told, the new run may end (and its record be put in place) at any time.
-    removeExitRecord(ctx.paths, spec.worker_id);
     told = goStandby(standby, execution.restart_count);
     if (!told) dropStandby(standby);
   }
@@ -231,6 +229,10 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
     else await stopProcess({ pid: result.pid, startTicks: result.startTicks, bootId: result.bootId, runId: result.runId }, 0).catch(() => undefined);
     throw error;
   }
+  // The ended run's record, once the run that follows it is recorded (a write that fails leaves it to be read again);
+  // only that run's: once told, the new run may end, and its record be put in place, at any time.
+  const endedRunId = spec.execution?.run_id ?? null;
+  if (standby !== undefined && tokenOnDisk && endedRunId !== null) removeExitRecordOf(ctx.paths, spec.worker_id, endedRunId);
   if (standby !== undefined && !tokenOnDisk) {
     removeExitRecord(ctx.paths, spec.worker_id);
     if (!goStandby(standby, execution.restart_count)) dropStandby(standby);

@@ -37,21 +37,30 @@ export const stopped = (outcome: StopOutcome): boolean => outcome === 'terminate
  * pid, or a stranger written into the spec) is never signalled, and is reported: event process_not_ours.
  */
 export async function stopRun(ctx: LifecycleContext, spec: WorkerSpec, options: { everywhere?: boolean } = {}): Promise<StopOutcome> {
-  // A launch the spec records that this process did not issue unused may have run (a daemon killed after telling a
-  // standby to go, before recording its run): whatever carries its token is stopped too, never left running.
-  const launching = spec.execution?.launching_run_id;
-  if (typeof launching === 'string' && ctx.freshLaunches?.has(spec.worker_id, launching) !== true) await stopRunEverywhere(launching, stopGraceMs(ctx, spec));
+  const everywhere = options.everywhere ?? true;
   const recorded = recordedProcess(spec);
-  if (recorded === undefined) return 'gone';
-  // By default also what escaped the run's group (setsid) but carries its token.
-  const { outcome, notOurs } = await stopRecordedRun(recorded, stopGraceMs(ctx, spec), { everywhere: options.everywhere ?? true });
-  if (notOurs !== null) {
-    emitWorkerEvent(ctx, 'process_not_ours', spec, {
-      pid: notOurs,
-      run_id: recorded.runId ?? null,
-      outcome,
-      message: `pid ${notOurs} is not this run's process (it does not carry the run's token): left alone`,
-    });
+  let outcome: StopOutcome = 'gone';
+  if (recorded !== undefined) {
+    // By default also what escaped the run's group (setsid) but carries its token.
+    const stop = await stopRecordedRun(recorded, stopGraceMs(ctx, spec), { everywhere });
+    outcome = stop.outcome;
+    if (stop.notOurs !== null) {
+      emitWorkerEvent(ctx, 'process_not_ours', spec, {
+        pid: stop.notOurs,
+        run_id: recorded.runId ?? null,
+        outcome,
+        message: `pid ${stop.notOurs} is not this run's process (it does not carry the run's token): left alone`,
+      });
+    }
+  }
+  // A launch the spec records that this process did not issue unused may have run (a daemon killed after telling a
+  // standby to go, before recording its run): whatever carries its token is stopped too, never left running, and said
+  // (a run found only so is the run stopped). The daemon's own stops (everywhere: false) leave this to the background
+  // sweep after the pass (daemon/apply.ts stopRemnants), off a restart's path.
+  const launching = spec.execution?.launching_run_id;
+  if (everywhere && typeof launching === 'string' && launching !== recorded?.runId && ctx.freshLaunches?.has(spec.worker_id, launching) !== true) {
+    const swept = await stopRunEverywhere(launching, stopGraceMs(ctx, spec));
+    if (outcome === 'gone' && (swept === 'terminated' || swept === 'killed')) outcome = swept;
   }
   return outcome;
 }

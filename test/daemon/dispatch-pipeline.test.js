@@ -137,8 +137,15 @@ test('a stop of a run whose spec records a launch token the stopper did not issu
     t.tracker.group(again.pid);
     record('run-went-unrecorded');
     const went = carrying('run-went-unrecorded');
-    await stopRun(t.ctx(), readJson(t.paths.specFile('active', id)));
+    // The recorded run is gone (the daemon that recorded the launch died): the stop's outcome is the sweep's.
+    process.kill(-again.pid, 'SIGKILL');
+    await waitFor(() => !isLive(again.pid), { what: 'the recorded run gone' });
+    assert.equal(await stopRun(t.ctx(), readJson(t.paths.specFile('active', id))), 'terminated');
     await waitFor(() => went.exitCode !== null || went.signalCode !== null, { what: 'the run that went unrecorded, stopped' });
+    // The daemon's own stops leave it to the sweep after the pass (everywhere: false): nothing is stopped here.
+    const later = carrying('run-went-unrecorded');
+    assert.equal(await stopRun(t.ctx(), readJson(t.paths.specFile('active', id)), { everywhere: false }), 'gone');
+    assert.ok(isLive(defined(later.pid, 'pid')));
   }));
 
 test('FreshLaunches: one token per worker, the newest kept; past 10,000 the oldest is forgotten, not all', () => {

@@ -1,9 +1,17 @@
 // A real pm-daemon process for tests, and the files it writes: pm-state.json, the activity log, its pid file.
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { readIdentity } from '../../dist/process/identity.js';
-import { CLI, coord, readJson, readJsonl, waitFor } from './home.js';
+import { CLI, coord, readJson, readJsonl, ROOT, waitFor } from './home.js';
+
+/**
+ * The daemon as operators run it (scripts/pm-daemon.sh, npm start): the bundle the build makes (build/bundle.mjs), else
+ * the `pm-daemon` command (a build without esbuild). The yargs command's flags and errors are the same (console.test.js).
+ */
+const BUNDLE = join(ROOT, 'dist', 'bundle', 'pm-daemon.js');
+const DAEMON_ENTRY = existsSync(BUNDLE) ? [BUNDLE] : [CLI, 'pm-daemon'];
 
 /**
  * @typedef {import('./processes.js').ProcessTracker} ProcessTracker
@@ -19,7 +27,7 @@ import { CLI, coord, readJson, readJsonl, waitFor } from './home.js';
  * @returns {DaemonProcess}
  */
 export function spawnDaemon(home, { args = [], env = {}, tracker } = {}) {
-  const child = spawn(process.execPath, [CLI, 'pm-daemon', '--quiet', ...args], {
+  const child = spawn(process.execPath, [...DAEMON_ENTRY, '--quiet', ...args], {
     env: { ...process.env, COMMIT_RELAY_HOME: home, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

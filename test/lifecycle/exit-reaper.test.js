@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { shimPath } from '../../dist/process/spawn.js';
-import { exitTempFile, hasExitRecord, readExitRecord, settleExitRecord } from '../../dist/store/exits.js';
+import { exitTempFile, hasExitRecord, readExitRecord, removeExitRecordOf, settleExitRecord } from '../../dist/store/exits.js';
 import { removeStaleTempFiles } from '../../dist/store/temp-files.js';
 import { startWorker } from '../../dist/worker/index.js';
 import { FIXTURES, waitFor } from '../helpers/home.js';
@@ -166,4 +166,9 @@ test('the reaper\'s rename never puts an older record over a newer one in place'
   assert.equal(settleExitRecord(file, 999_999_022), true);
   assert.equal(readExitRecord(t.paths, id)?.run_id, 'run-newest');
   assert.equal(settleExitRecord(file, 999_999_023), false, 'none left: nothing to do');
+  // Only the named run's record is removed.
+  removeExitRecordOf(t.paths, id, 'run-older');
+  assert.equal(readExitRecord(t.paths, id)?.run_id, 'run-newest');
+  removeExitRecordOf(t.paths, id, 'run-newest');
+  assert.equal(existsSync(file), false);
 }));

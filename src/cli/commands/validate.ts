@@ -22,10 +22,6 @@ export interface Problem {
   readonly problem: string;
 }
 
-/**
- * Temp files a writer left (see src/store/temp-files.ts), one warning each: never a problem, since one may be a
- * write under way. One older than STALE_TEMP_MS is a killed writer's, which the daemon removes.
- */
 /** Whether a file holds one whole line (an exit record its shim finished writing), read without following a link. */
 function wholeLine(file: string): boolean {
   try {
@@ -35,6 +31,10 @@ function wholeLine(file: string): boolean {
   }
 }
 
+/**
+ * Temp files a writer left (see src/store/temp-files.ts), one warning each: never a problem, since one may be a
+ * write under way. One older than STALE_TEMP_MS is a killed writer's, which the daemon removes.
+ */
 export function tempFileWarnings(paths: HomePaths, nowMs: number): Problem[] {
   return findTempFiles(paths, nowMs).map((t) => {
     const age = formatDuration(t.ageMs / 1000);
