@@ -143,7 +143,8 @@ test('a run started in a standby that ends at once is recorded as it ended: told
     await t.startDaemon();
     // Runs 1 and 2 end with 3 after a second (the second restart runs in the standby made after the first); run 3,
     // in the standby made after the second, exits 0 at once.
-    await waitFor(() => readSpecFile(t.home, 'completed', id) !== undefined, { what: 'the worker completed', timeoutMs: 20_000 });
+    // (Its events are logged an instant after the spec is in completed/: waited for too.)
+    await waitFor(() => readSpecFile(t.home, 'completed', id) !== undefined && eventsOf(t.home, id, 'worker_completed').length > 0, { what: 'the worker completed', timeoutMs: 20_000 });
     const spec = readSpecFile(t.home, 'completed', id);
     assert.equal(spec.execution.exit_code, 0);
     assert.equal(spec.execution.restart_count, 2);
