@@ -139,6 +139,12 @@ export async function startLocked(ctx: LifecycleContext, spec: WorkerSpec, optio
   // with the token the spec records already (the last start's nextToken), it goes before its spec is written: were this
   // daemon to die in between, the next start would find that token and stop its run first (above).
   let standby = ctx.standbys?.take(spec.worker_id);
+  // One made with the token the spec records, which this daemon no longer holds unused (forgotten), was just stopped
+  // with whatever else carries it (above): let go.
+  if (standby !== undefined && !unused && standby.runId === launching) {
+    dropStandby(standby);
+    standby = undefined;
+  }
   const tokenOnDisk = standby !== undefined && unused && standby.runId === launching;
   let result: SpawnResult | undefined;
   let logged = false;
