@@ -124,6 +124,14 @@ test(`${RACES} workers that exit on their own just as the daemon stops them each
     // Let anything in flight (a background stop recording its end, a task being settled) finish before judging.
     await waitFor(() => workerProcesses(home).length === 0, { what: 'every racer process to be gone', timeoutMs: 10_000 });
     await waitFor(() => readQueue(home).tasks.every((task) => task.status !== 'queued' && task.status !== 'assigned'), { what: `batch ${batch}'s tasks to be settled`, timeoutMs: 5_000 }).catch((error) => problems.push(error.message));
+    // A finished worker's events are appended an instant after its task is settled (one append, worker's then task's).
+    await waitFor(
+      () => {
+        const ended = new Set(events(home).filter((ev) => ev.event === 'worker_completed' || ev.event === 'worker_failed').map((ev) => ev.worker_id));
+        return racers.every(({ workerId }) => ended.has(workerId));
+      },
+      { what: `batch ${batch}'s end events`, timeoutMs: 5_000 },
+    ).catch(() => undefined);
     const queue = new Map(readQueue(home).tasks.map((task) => [task.task_id, task]));
     const log = events(home);
     const stallAfter = [];
