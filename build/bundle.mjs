@@ -1,7 +1,7 @@
 // After tsc: the daemon's lean entry (dist/bin/pm-daemon.js) bundled into dist/bundle/ with esbuild, which
-// scripts/pm-daemon.sh runs when it is there. Node's loader then reads a few dozen files where it read about 260
-// (the daemon's modules and zod, pino, proper-lockfile, write-file-atomic), and the daemon's start is about 55 ms
-// sooner (docs/benchmarks.md). What the daemon loads only when it is asked for stays in chunks of its own (split at each
+// scripts/pm-daemon.sh runs when it is there. Its 259 modules (the daemon's own, zod, pino, proper-lockfile,
+// write-file-atomic) become 46 files, of which node's loader reads those the run needs, and the daemon's start is
+// about 55 ms sooner (docs/benchmarks.md). What the daemon loads only when it is asked for stays in chunks of its own (split at each
 // import()), and the packages it loads only for the redis backend, metrics or an alert hook stay in node_modules
 // (external). Not minified: stack traces keep their names and lines. Without esbuild, or when it cannot run here,
 // nothing is bundled, and pm-daemon.sh runs dist/bin/pm-daemon.js as it is; so it does when dist/ has anything newer

@@ -21,6 +21,7 @@ import type { LifecycleContext } from '../worker/context.js';
 import { startLocked, startWorker, withStartLock } from '../worker/start.js';
 import { recordStop, stopEndedRun, stopRun, stopped } from '../worker/stop.js';
 import { stopGraceMs } from '../worker/context.js';
+import { unownedLaunch } from '../worker/fresh-launches.js';
 import type { SpawnResult, WorkerChild } from '../process/spawn.js';
 import type { CounterName } from './event-log.js';
 import type { Departed, Observation, Observer } from './observer.js';
@@ -235,29 +236,24 @@ async function stopRemnants(ctx: ApplyContext, spec: WorkerSpec): Promise<void> 
   const graceMs = stopGraceMs(ctx.lifecycle(), spec);
   // A launch the spec records that this daemon did not issue unused (a daemon killed after telling a standby to go,
   // before recording its run: worker/start.ts) may run: whatever carries its token is stopped too, in the same sweep.
-  const launching = spec.execution?.launching_run_id;
-  if (typeof launching === 'string' && ctx.lifecycle().freshLaunches?.has(spec.worker_id, launching) !== true) {
-    ctx.deferred.push(() =>
-      stopRunEverywhere(launching, graceMs).then(
-        (swept) => {
-          if (swept === 'terminated' || swept === 'killed') ctx.emit([workerEvent('worker_killed', spec, { reason: 'unrecorded_launch', outcome: swept, run_id: launching, message: 'a launch the spec recorded, whose run it never recorded, was stopped' })]);
-        },
-        (error: unknown) => ctx.logger.error({ worker_id: spec.worker_id, err: error }, `cannot stop an unrecorded launch: ${describeError(error)}`),
-      ),
-    );
-  }
-  const runId = spec.execution?.run_id ?? null;
-  if (runId === null) return;
   // Started once the pass's actions are done (applyPlan's runDeferred): the scan is synchronous, and a
   // restart under way must not wait for it.
-  ctx.deferred.push(() =>
-    stopRunEverywhere(runId, graceMs).then(
-      (swept) => {
-        if (swept === 'terminated' || swept === 'killed') ctx.emit([workerEvent('worker_killed', spec, { reason: 'escaped_run', outcome: swept, run_id: runId, message: 'processes of the ended run outside its process group were stopped' })]);
-      },
-      (error: unknown) => ctx.logger.error({ worker_id: spec.worker_id, err: error }, `cannot stop what escaped the run: ${describeError(error)}`),
-    ),
-  );
+  const sweep = (runId: string, reason: string, message: string): void => {
+    ctx.deferred.push(() =>
+      stopRunEverywhere(runId, graceMs).then(
+        (swept) => {
+          if (swept === 'terminated' || swept === 'killed') ctx.emit([workerEvent('worker_killed', spec, { reason, outcome: swept, run_id: runId, message })]);
+        },
+        (error: unknown) => ctx.logger.error({ worker_id: spec.worker_id, err: error }, `cannot stop ${reason}: ${describeError(error)}`),
+      ),
+    );
+  };
+  // A launch the spec records that this daemon did not issue unused (a daemon killed after telling a standby to go,
+  // before recording its run: worker/start.ts) may run: whatever carries its token is stopped too.
+  const launching = unownedLaunch(spec, ctx.lifecycle().freshLaunches);
+  if (launching !== null) sweep(launching, 'unrecorded_launch', 'a launch the spec recorded, whose run it never recorded, was stopped');
+  const runId = spec.execution?.run_id ?? null;
+  if (runId !== null) sweep(runId, 'escaped_run', 'processes of the ended run outside its process group were stopped');
 }
 
 /** Starts the background work the pass's actions left for after them (tracked in inflight); applyPlan calls it last. */

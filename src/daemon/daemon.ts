@@ -476,12 +476,14 @@ export class Daemon {
     if (run === undefined) this.childRuns.delete(workerId);
     else this.childRuns.set(workerId, run);
     child.once('exit', () => {
-      if (this.children.get(workerId) === child) {
-        this.children.delete(workerId);
-        this.childRuns.delete(workerId);
-      }
+      if (this.children.get(workerId) === child) this.forgetChild(workerId);
       this.scheduler.request({ processEnded: true });
     });
+  }
+
+  private forgetChild(workerId: string): void {
+    this.children.delete(workerId);
+    this.childRuns.delete(workerId);
   }
 
   private applyContext(): ApplyContext {
@@ -496,9 +498,7 @@ export class Daemon {
       adoptChild: (id, child, run) => this.adoptChild(id, child, run),
       startedRun: (id) => (this.children.has(id) ? this.childRuns.get(id) : undefined),
       forgetStartedRun: (id, runId) => {
-        if (this.childRuns.get(id)?.runId !== runId) return;
-        this.children.delete(id);
-        this.childRuns.delete(id);
+        if (this.childRuns.get(id)?.runId === runId) this.forgetChild(id);
       },
       count: (name) => this.events.count(name),
       pauseProvider: async (action) => this.emit(await this.pauses.pauseProvider(action)),

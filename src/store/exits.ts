@@ -66,6 +66,15 @@ export function settleExitRecord(exitFile: string, pid: number): boolean {
   }
 }
 
+/** Whether a file holds a whole record (the shim's one line, finished), read without following a link. */
+export function isWholeRecord(file: string): boolean {
+  try {
+    return readTextIfExists(file)?.endsWith('}\n') === true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether the shim with this pid runs yet (it may still be writing its record): its argv names the record's file. */
 function shimRuns(pid: number, exitFile: string): boolean {
   return readCmdline(pid)?.includes(exitFile) === true;
@@ -93,8 +102,7 @@ export function settleLeftExitRecord(paths: HomePaths, workerId: string): boolea
     try {
       const stat = lstatSync(temp);
       if (!stat.isFile() || (newest !== undefined && stat.mtimeMs < newest.mtimeMs)) continue;
-      if (shimRuns(Number(name.slice(prefix.length)), file)) continue;
-      if (!readTextIfExists(temp)?.endsWith('}\n')) continue;
+      if (shimRuns(Number(name.slice(prefix.length)), file) || !isWholeRecord(temp)) continue;
       newest = { temp, mtimeMs: stat.mtimeMs };
     } catch {
       // gone meanwhile (its reaper settled it), or unreadable: not this one

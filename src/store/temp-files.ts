@@ -101,6 +101,9 @@ export function findTempFiles(paths: HomePaths, nowMs: number): TempFile[] {
   return found;
 }
 
+/** Whether a temp file is an exit record at the shim's temp name (`worker-exits/<id>.json.tmp.<pid>`). */
+export const isExitRecordTemp = (paths: HomePaths, temp: TempFile): boolean => dirname(temp.of) === paths.exits && /\.tmp\.\d+$/.test(temp.file);
+
 /**
  * Removes the temp files older than `olderThanMs` (a live writer's is seconds old at most) and returns them.
  * unlink removes a name, never what a link points to; a file that went away meanwhile is skipped.
@@ -112,7 +115,7 @@ export function removeStaleTempFiles(paths: HomePaths, nowMs: number, olderThanM
   // An exit record its shim left for a reaper that died is a run's end, not a killed writer's part: moved into place
   // first when there is none there (src/store/exits.ts). One that a record in place supersedes (a later run's end), or a
   // second one of older runs, is removed with the other stale temp files.
-  const exitsOf = new Set(stale.filter((temp) => dirname(temp.of) === paths.exits && /\.tmp\.\d+$/.test(temp.file)).map((temp) => basename(temp.of, '.json')));
+  const exitsOf = new Set(stale.filter((temp) => isExitRecordTemp(paths, temp)).map((temp) => basename(temp.of, '.json')));
   for (const workerId of exitsOf) settleLeftExitRecord(paths, workerId);
   for (const temp of stale) {
     try {

@@ -1,3 +1,4 @@
+import type { WorkerSpec } from '../contract/worker-spec.js';
 import { newRunId } from '../process/spawn.js';
 
 /** More than this many unused tokens (a worker's stays until its next start, or until it is forgotten) and the oldest is forgotten. */
@@ -41,4 +42,13 @@ export class FreshLaunches {
   forget(workerId: string): void {
     this.tokens.delete(workerId);
   }
+}
+
+/**
+ * The launch token a spec records that `fresh` (the daemon's; a command has none) does not hold unused: a launch that
+ * may have run, whose run the spec may not record. Null when the spec records none, or it is one of `fresh`'s own.
+ */
+export function unownedLaunch(spec: WorkerSpec, fresh: FreshLaunches | undefined): string | null {
+  const launching = spec.execution?.launching_run_id;
+  return typeof launching === 'string' && fresh?.has(spec.worker_id, launching) !== true ? launching : null;
 }

@@ -7,6 +7,7 @@ import { readExitRecord, removeExitRecord } from '../store/exits.js';
 import { findSpec, readSpec, withSpecLock, writeSpec } from '../store/specs.js';
 import { clock, stopGraceMs, type LifecycleContext } from './context.js';
 import { emitEvents, emitWorkerEvent, workerEvent } from './events.js';
+import { unownedLaunch } from './fresh-launches.js';
 import { stampEvents, withOutbox, type LoggedEvent } from './outbox.js';
 import type { EventInput } from '../store/activity-log.js';
 import { finalizeLocked, settleAfterLock } from './settle.js';
@@ -57,8 +58,8 @@ export async function stopRun(ctx: LifecycleContext, spec: WorkerSpec, options: 
   // standby to go, before recording its run): whatever carries its token is stopped too, never left running, and said
   // (a run found only so is the run stopped). The daemon's own stops (everywhere: false) leave this to the background
   // sweep after the pass (daemon/apply.ts stopRemnants), off a restart's path.
-  const launching = spec.execution?.launching_run_id;
-  if (everywhere && typeof launching === 'string' && launching !== recorded?.runId && ctx.freshLaunches?.has(spec.worker_id, launching) !== true) {
+  const launching = unownedLaunch(spec, ctx.freshLaunches);
+  if (everywhere && launching !== null && launching !== recorded?.runId) {
     const swept = await stopRunEverywhere(launching, stopGraceMs(ctx, spec));
     if (outcome === 'gone' && (swept === 'terminated' || swept === 'killed')) outcome = swept;
   }

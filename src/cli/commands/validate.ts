@@ -5,7 +5,6 @@ import { parseJsonWith } from '../../contract/parse.js';
 import { pmStateSchema } from '../../contract/pm-state.js';
 import { SPEC_FOLDERS } from '../../contract/worker-spec.js';
 import { loadDaemonSettings, loadWorkerTypes } from '../../config/load.js';
-import { dirname } from 'node:path';
 import { describeError } from '../../errors.js';
 import { readTextIfExists } from '../../store/atomic.js';
 import { listCheckinIds, readCheckin } from '../../store/checkins.js';
@@ -13,22 +12,14 @@ import type { HomePaths } from '../../store/home.js';
 import { listSpecIds, readSpec } from '../../store/specs.js';
 import { readTaskQueue } from '../../store/tasks.js';
 import { readDispatchPauses } from '../../store/dispatch-pauses.js';
-import { findTempFiles, STALE_TEMP_MS } from '../../store/temp-files.js';
+import { isWholeRecord } from '../../store/exits.js';
+import { findTempFiles, isExitRecordTemp, STALE_TEMP_MS } from '../../store/temp-files.js';
 import { formatDuration } from '../../ops/format.js';
 import { homeFromEnv, printJson } from '../context.js';
 
 export interface Problem {
   readonly file: string;
   readonly problem: string;
-}
-
-/** Whether a file holds one whole line (an exit record its shim finished writing), read without following a link. */
-function wholeLine(file: string): boolean {
-  try {
-    return readTextIfExists(file)?.endsWith('}\n') === true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -38,7 +29,7 @@ function wholeLine(file: string): boolean {
 export function tempFileWarnings(paths: HomePaths, nowMs: number): Problem[] {
   return findTempFiles(paths, nowMs).map((t) => {
     const age = formatDuration(t.ageMs / 1000);
-    const exitRecord = /\.tmp\.\d+$/.test(t.file) && dirname(t.of) === paths.exits && wholeLine(t.file);
+    const exitRecord = isExitRecordTemp(paths, t) && isWholeRecord(t.file);
     const what = exitRecord
       ? `exit record of ${t.of} left at its temp name, ${age} old (the daemon moves it into place as it hears its shim end, or the next reader does; keep it)`
       : t.ageMs >= STALE_TEMP_MS
