@@ -21,11 +21,18 @@
 #   the record at its temp name, where every reader looks too (settleLeftExitRecord).
 # - A standby (src/process/spawn.ts spawnStandby) is started ahead of a run as
 #     /bin/sh worker-shim.sh --standby -- COMMAND [ARG...]
-#   with the worker's environment, COMMIT_RELAY_STANDBY=1 and COMMIT_RELAY_EXIT_FILE. Its argv does not carry the
-#   worker id, so `ps aux | grep WORKER_ID` (runbook A) finds only the run. It waits on its stdin (a pipe from the
-#   daemon) for one line "go RESTART_COUNT", then execs this script as above (the same process: its pid and start
-#   time, the run's identity, do not change; its argv then carries the id). Anything else, or the end of its stdin
-#   (the daemon let it go, or died), ends it at once with status 0 and no exit record: it ran nothing.
+#   with the worker's environment, COMMIT_RELAY_STANDBY=1 and COMMIT_RELAY_EXIT_FILE, its stdin a pipe from the daemon
+#   and fds 4 and 5 the read and write ends of a pipe of its own (the relay's). Its argv does not carry the worker id,
+#   so `ps aux | grep WORKER_ID` (runbook A) finds only the run. It starts its split, and a relay:
+#     /bin/sh worker-shim.sh --relay -- COMMAND [ARG...]
+#   which forks the run's process at once. That process waits on the daemon's pipe for one line "go RESTART_COUNT",
+#   says so to the standby (fd 5) and execs COMMAND: at "go", COMMAND starts with one exec and no fork. Meanwhile the
+#   standby execs this script as above (the same process: its pid and start time, the run's identity, do not change;
+#   its argv then carries the id), which supervises COMMAND as it would its own child: it forwards signals to it, and
+#   learns its status from the relay (its parent, which waits for it), then writes the exit record. Anything but
+#   "go", or the end of the daemon's pipe (the daemon let it go, or died), ends all three at once with status 0 and no
+#   exit record: nothing ran. A relay that ends without saying COMMAND's status (killed) ends the run's shim with
+#   status 1 and no record, as a shim killed itself would (whatever is left carries the run's token).
 # Data is never interpolated into a shell string: the command runs as "$@".
 
 # The log pipe (when the spawner passes COMMIT_RELAY_LOG_FILE and COMMIT_RELAY_LOG_MAX in the environment, never in
@@ -71,28 +78,107 @@ start_split() {
   split_pid=$!
 }
 
+# The supervision of COMMAND ($child), by the shim proper and by a standby's relay. forward: a signal on to COMMAND,
+# noting that the wait it interrupted must go on. forward_signals: TERM and HUP forwarded, INT as TERM (see above); set
+# only after the forks (a child forked while this shell catches a signal would swallow that signal until it resets the
+# inherited traps just before its exec; before the traps, a signal to the group ends this shell and the child alike, by
+# default action). wait_child: COMMAND, this shell's child, waited for, its status in $status; a trapped signal
+# interrupts `wait` (status > 128) while the child lives on: wait again; if the child had already been reaped, the
+# second wait answers 127: keep the status we had.
+forward() {
+  interrupted=1
+  kill "-$1" "$child" 2>/dev/null
+}
+forward_signals() {
+  interrupted=0
+  trap 'forward TERM' TERM
+  trap 'forward HUP' HUP
+  trap 'forward TERM' INT
+}
+wait_child() {
+  status=
+  while :; do
+    interrupted=0
+    wait "$child"
+    s=$?
+    if [ "$s" -eq 127 ] && [ -n "$status" ]; then break; fi
+    status=$s
+    [ "$interrupted" = 1 ] || break
+  done
+}
+
 if [ "${1:-}" = --standby ]; then
-  if [ "$#" -lt 3 ] || [ "$2" != "--" ] || [ -z "${WORKER_ID:-}" ] || [ -z "${COMMIT_RELAY_RUN_ID:-}" ] || [ -z "${COMMIT_RELAY_EXIT_FILE:-}" ]; then
-    echo "usage: worker-shim.sh --standby -- COMMAND [ARG...] (with WORKER_ID, COMMIT_RELAY_RUN_ID, COMMIT_RELAY_EXIT_FILE)" >&2
+  if [ "$#" -lt 3 ] || [ "$2" != "--" ] || [ -z "${WORKER_ID:-}" ] || [ -z "${COMMIT_RELAY_RUN_ID:-}" ] || [ -z "${COMMIT_RELAY_EXIT_FILE:-}" ] || ! { true <&4 && true >&5; } 2>/dev/null; then
+    echo "usage: worker-shim.sh --standby -- COMMAND [ARG...] (with WORKER_ID, COMMIT_RELAY_RUN_ID, COMMIT_RELAY_EXIT_FILE, and the relay's pipe on fds 4 and 5)" >&2
     exit 64
   fi
   shift 2
   standby_exit_file=$COMMIT_RELAY_EXIT_FILE
-  unset COMMIT_RELAY_STANDBY COMMIT_RELAY_EXIT_FILE
+  standby_reaper=${COMMIT_RELAY_EXIT_REAPER:-}
+  unset COMMIT_RELAY_EXIT_FILE COMMIT_RELAY_EXIT_REAPER
   # Its split starts while it waits (off the restart's path); the shim proper it execs inherits it, by its pid.
+  split_pid=
   if [ -n "${COMMIT_RELAY_LOG_FILE:-}" ] && [ -n "${COMMIT_RELAY_LOG_MAX:-}" ]; then
     start_split
     exec 3<&-
+  fi
+  # The relay gets the daemon's pipe as fd 6 (an asynchronous command's stdin is /dev/null), and holds the log pipe's
+  # write end only until its fork has it: then only COMMAND holds it. It keeps COMMIT_RELAY_STANDBY=1, as its child
+  # does until its exec: what runs nothing yet says so (the child's COMMAND does not carry it).
+  exec 6<&0
+  /bin/sh "$0" --relay -- "$@" 4<&- &
+  unset COMMIT_RELAY_STANDBY
+  exec 5>&- 6<&- 0</dev/null >/dev/null 2>&1
+  worker=
+  count=
+  while [ -z "$worker" ] || [ -z "$count" ]; do
+    IFS= read -r line <&4 || exit 0
+    case $line in
+      "pid "*) worker=${line#pid } ;;
+      "go "*) count=${line#go } ;;
+      *) exit 0 ;;
+    esac
+  done
+  case $worker$count in *[!0-9]*) exit 0 ;; esac
+  COMMIT_RELAY_CHILD_PID=$worker
+  COMMIT_RELAY_RESTART_COUNT=$count
+  export COMMIT_RELAY_CHILD_PID COMMIT_RELAY_RESTART_COUNT
+  if [ -n "$split_pid" ]; then
     COMMIT_RELAY_SPLIT_PID=$split_pid
     export COMMIT_RELAY_SPLIT_PID
   fi
-  IFS= read -r go || exit 0
-  count=${go#go }
-  case $go in "go "*) ;; *) exit 0 ;; esac
-  case $count in '' | *[!0-9]*) exit 0 ;; esac
-  COMMIT_RELAY_RESTART_COUNT=$count
-  export COMMIT_RELAY_RESTART_COUNT
+  if [ -n "$standby_reaper" ]; then
+    COMMIT_RELAY_EXIT_REAPER=$standby_reaper
+    export COMMIT_RELAY_EXIT_REAPER
+  fi
   exec /bin/sh "$0" "$WORKER_ID" "$COMMIT_RELAY_RUN_ID" "$standby_exit_file" -- "$@" </dev/null
+fi
+# The relay (see --standby above): fd 6 the daemon's pipe, fd 5 the standby's. It forks the run's process, which waits
+# for "go" and becomes COMMAND; it says that process's pid, then its status once it ended (the process is its child).
+if [ "${1:-}" = --relay ]; then
+  if [ "$#" -lt 3 ] || [ "$2" != "--" ]; then
+    echo "usage: worker-shim.sh --relay -- COMMAND [ARG...] (started by a standby, never by hand)" >&2
+    exit 64
+  fi
+  shift 2
+  (
+    IFS= read -r go <&6 || exit 0
+    count=${go#go }
+    case $go in "go "*) ;; *) exit 0 ;; esac
+    case $count in '' | *[!0-9]*) exit 0 ;; esac
+    COMMIT_RELAY_RESTART_COUNT=$count
+    export COMMIT_RELAY_RESTART_COUNT
+    unset COMMIT_RELAY_STANDBY
+    printf 'go %s\n' "$count" >&5 || exit 0
+    exec "$@" </dev/null 5>&- 6<&-
+  ) &
+  child=$!
+  exec 6<&- 0</dev/null >/dev/null 2>&1
+  printf 'pid %s\n' "$child" >&5
+  forward_signals
+  wait_child
+  printf 'status %s\n' "$status" >&5
+  exit 0
 fi
 if [ "$#" -lt 5 ] || [ "$4" != "--" ]; then
   echo "usage: worker-shim.sh WORKER_ID RUN_ID EXIT_FILE -- COMMAND [ARG...]" >&2
@@ -112,12 +198,15 @@ reaper=${COMMIT_RELAY_EXIT_REAPER:-}
 unset COMMIT_RELAY_EXIT_REAPER
 
 split_pid=
-if [ -n "${COMMIT_RELAY_SPLIT_PID:-}" ]; then
-  # Told to go as a standby: its split runs already, a child of this process (the same process before its exec).
-  case $COMMIT_RELAY_SPLIT_PID in *[!0-9]*) ;; *) split_pid=$COMMIT_RELAY_SPLIT_PID ;; esac
-  unset COMMIT_RELAY_SPLIT_PID
-  "$@" &
-  child=$!
+relayed=
+if [ -n "${COMMIT_RELAY_CHILD_PID:-}" ]; then
+  # Told to go as a standby: COMMAND runs already, started by the relay (which reports its status on fd 4), and so does
+  # its split, a child of this process (the same process before its exec).
+  case $COMMIT_RELAY_CHILD_PID in *[!0-9]*) exit 1 ;; esac
+  child=$COMMIT_RELAY_CHILD_PID
+  case ${COMMIT_RELAY_SPLIT_PID:-} in '' | *[!0-9]*) ;; *) split_pid=$COMMIT_RELAY_SPLIT_PID ;; esac
+  unset COMMIT_RELAY_CHILD_PID COMMIT_RELAY_SPLIT_PID
+  relayed=1
   exec >/dev/null 2>&1
 elif [ -n "${COMMIT_RELAY_LOG_FILE:-}" ] && [ -n "${COMMIT_RELAY_LOG_MAX:-}" ]; then
   # COMMAND first (it starts at once; what it writes waits in the pipe), without the read end.
@@ -131,29 +220,23 @@ else
   child=$!
 fi
 
-# The traps are set only after the forks: a child forked while this shell catches a signal would
-# swallow that signal until it resets the inherited traps just before its exec. Before the traps, a
-# signal to the group ends this shell and the child alike, by default action.
-interrupted=0
-forward() {
-  interrupted=1
-  kill "-$1" "$child" 2>/dev/null
-}
-trap 'forward TERM' TERM
-trap 'forward HUP' HUP
-trap 'forward TERM' INT
-
-# A trapped signal interrupts `wait` (status > 128) while the child lives on: wait again.
-# If the child had already been reaped, the second wait answers 127; keep the status we had.
+# The traps, only after the forks (see forward_signals).
+forward_signals
 status=
-while :; do
-  interrupted=0
-  wait "$child"
-  s=$?
-  if [ "$s" -eq 127 ] && [ -n "$status" ]; then break; fi
-  status=$s
-  [ "$interrupted" = 1 ] || break
-done
+if [ -n "$relayed" ]; then
+  # COMMAND is the relay's child: its status comes from the relay. A trapped signal interrupts the read: read again.
+  while :; do
+    interrupted=0
+    if IFS= read -r line <&4; then
+      case $line in "status "*) status=${line#status } && break ;; esac
+    elif [ "$interrupted" = 0 ]; then
+      break
+    fi
+  done
+  case $status in '' | *[!0-9]*) exit 1 ;; esac
+else
+  wait_child
+fi
 
 # The last lines COMMAND wrote reach the log before the exit record: wait for split to drain the pipe and end,
 # but for at most half a second (a grandchild still holding the pipe must not delay the record; split then ends with

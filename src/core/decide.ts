@@ -75,7 +75,6 @@ const QUIET_STATES: ReadonlySet<HealthState> = new Set<HealthState>(['healthy', 
 
 /** One pass of decisions: health, remediation, dispatch and the guard. Pure: same input, same plan. */
 export function decidePass(input: PassInput): PassPlan {
-  const { now } = input;
   const health = new Map<string, HealthAssessment>();
   const actions: Action[] = [];
   const events: EventInput[] = [];
@@ -95,129 +94,13 @@ export function decidePass(input: PassInput): PassPlan {
     // A worker held by an operator whose process is gone holds no slot.
     const heldAndGone = view.held === true && view.process !== 'alive';
     if ((view.status === 'running' && !heldAndGone) || (view.status === 'pending' && view.stopping)) running += 1;
-    const current = input.limits[view.workerType];
-    const typeRemoved = current === undefined;
-    const limits = current ?? view.startedLimits ?? input.retiredLimits?.[view.workerType] ?? DEFAULT_LIMITS;
-    const assessment = memo === undefined ? assessHealth(view, limits, now) : memo.assess(view, limits, now);
-    health.set(view.workerId, assessment);
-    // Healthy, starting or waiting, with no warning due and no memory over its limit: nothing to decide for it
-    // (what starts is planStarts'), and no event (none of these states is logged as a change).
-    if (QUIET_STATES.has(assessment.state) && assessment.warningsDue.length === 0 && (view.status === 'pending' || (view.status === 'running' && view.exit === null && (view.stopping || overMemoryLimit(view, limits, input.memoryOf) === undefined)))) continue;
-    const ids = { worker_id: view.workerId, task_id: view.taskId };
-    const workerActions: Action[] = [];
-    const workerEvents: EventInput[] = [];
-    let isDestructive = false;
-
-    const previous = input.previousHealth.get(view.workerId);
-    const transition = TRANSITION_EVENTS[assessment.state];
-    if (transition !== undefined && previous !== assessment.state) {
-      const event = assessment.timeLimitExceeded ? 'timeout_exceeded' : transition;
-      workerEvents.push({ event, ...ids, data: { health_state: assessment.state, previous_state: previous ?? null, reason: assessment.reason } });
-    }
-    if (assessment.warningsDue.length > 0 && !assessment.timeLimitExceeded) {
-      // Logged with the write that records them given (once, across daemon restarts).
-      const warnings: EventInput[] = assessment.warningsDue.map((pct) => ({ event: 'timeout_warning', ...ids, data: { percent: pct, elapsed_seconds: Math.round((now - (view.startedAt ?? now)) / 1000), limit_seconds: Math.round(limits.timeLimitMs / 1000), reason: assessment.reason } }));
-      workerActions.push({ kind: 'record_warnings', workerId: view.workerId, pcts: assessment.warningsDue, events: warnings });
-    }
-
-    const overMemory = view.status === 'running' && !view.stopping ? overMemoryLimit(view, limits, input.memoryOf) : undefined;
-    if (view.status === 'completed' || view.status === 'failed') {
-      workerActions.push({ kind: 'finalize', workerId: view.workerId, status: view.status });
-    } else if (view.held === true) {
-      // The operator's hold: nothing is started, stopped, restarted or failed. Only a run that finished
-      // on its own with exit 0 (before the signal reached it) is completed: the worker's own word.
-      const exit = view.exit;
-      if (view.status === 'running' && exit !== null && exit.exitCode === 0 && exit.signal === null && !view.stopping) {
-        workerActions.push({ kind: 'complete', workerId: view.workerId, events: [{ event: 'worker_exited', ...ids, data: { exit_code: 0, signal: null, decision: 'complete' } }] });
-      }
-    } else if (overMemory !== undefined) {
-      // Like PM2's max_memory_restart, for the whole run: stopped, then its end is a crash (restart with backoff, max_restarts).
-      const { memory, limit } = overMemory;
-      const biggest = memory.biggest;
-      workerEvents.push({
-        event: 'memory_limit_exceeded',
-        ...ids,
-        data: { rss_bytes: memory.rssBytes, limit_bytes: limit, processes: memory.processes, biggest_pid: biggest?.pid ?? null, biggest_command: biggest?.command ?? null, biggest_rss_bytes: biggest?.rssBytes ?? null },
-      });
-      const detail = `resident memory ${mib(memory.rssBytes)} MiB over ${processesWord(memory.processes)} is over its memory limit of ${mib(limit)} MiB`;
-      workerActions.push({ kind: 'stop', workerId: view.workerId, reason: 'memory_limit', detail });
-      isDestructive = true;
-    } else if (view.status === 'running' && assessment.state === 'stalled' && !view.stopping) {
-      workerActions.push({ kind: 'stop', workerId: view.workerId, reason: assessment.timeLimitExceeded ? 'time_limit' : 'stalled', detail: assessment.reason });
-      isDestructive = true;
-    } else if (view.status === 'running' && (assessment.state === 'exited' || assessment.zombie) && !view.stopping) {
-      const exit = view.exit;
-      // The exit code is the worker's own word: 0 with no signal is success, even if a stop was on its way
-      // (it finished before the signal reached it). A worker interrupted by TERM exits non-zero or by the signal.
-      if (exit !== null && exit.exitCode === 0 && exit.signal === null) {
-        workerActions.push({ kind: 'complete', workerId: view.workerId, events: [{ event: 'worker_exited', ...ids, data: { exit_code: 0, signal: null, decision: 'complete' } }] });
-      } else {
-        const cause = assessment.zombie ? assessment.reason : describeExit(exit, limits);
-        const policy = typeRemoved ? undefined : input.rateLimits?.[view.workerType];
-        const limited = policy === undefined || assessment.zombie ? null : rateLimitOfEnd(view, policy);
-        if (policy !== undefined && limited !== null) {
-          // A rate limit is not a crash: the restart waits for the reset (else its own backoff) and max_restarts is left alone.
-          const waits = (view.rateLimitWaits ?? 0) + 1;
-          const rateLimitData = { rate_limited: true, source: limited.source, rate_limit_waits: waits, max_rate_limit_waits: policy.maxWaits };
-          if (waits > policy.maxWaits) {
-            const error = `${cause}; rate limited ${waits} times, more than max_rate_limit_waits ${policy.maxWaits}`;
-            const changeEvents: EventInput[] = [{ event: 'worker_exited', ...ids, data: { exit_code: exit?.exitCode ?? null, signal: exit?.signal ?? null, stop_reason: null, cause, ...rateLimitData, decision: 'fail', error } }];
-            workerActions.push({ kind: 'fail', workerId: view.workerId, cause, zombie: false, error, events: changeEvents });
-          } else {
-            const delayMs = limited.resetAt !== null ? Math.max(0, Math.round(limited.resetAt - now)) : backoffDelayMs(waits - 1, limits.backoffBaseMs, limits.backoffMaxMs, input.rand());
-            const changeEvents: EventInput[] = [{ event: 'worker_exited', ...ids, data: { exit_code: exit?.exitCode ?? null, signal: exit?.signal ?? null, stop_reason: null, cause, ...rateLimitData, decision: 'rate_limit_wait', restart_count: view.restartCount, delay_ms: delayMs } }];
-            workerActions.push({
-              kind: 'schedule_restart',
-              workerId: view.workerId,
-              cause: `rate limited (${limited.source}): ${cause}`,
-              zombie: false,
-              restartCount: view.restartCount,
-              delayMs,
-              countWasReset: false,
-              events: changeEvents,
-              ...(isPaused(view.workerType) ? { paused: true } : {}),
-              rateLimit: { source: limited.source, waits, resetKnown: limited.resetAt !== null },
-            });
-            recentLimits.push({ provider: policy.provider, workerId: view.workerId, resetAt: now + delayMs });
-          }
-          actions.push(...workerActions);
-          events.push(...workerEvents);
-          continue;
-        }
-        const runMs = view.startedAt === null ? null : now - view.startedAt;
-        const verdict = decideRestart(view.restartCount, runMs, limits, input.rand());
-        const error = typeRemoved
-          ? `${cause}; not restarted: worker type "${view.workerType}" is no longer in worker-types.json`
-          : `${cause}; gave up after ${verdict.restartCount} restart${verdict.restartCount === 1 ? '' : 's'} (max_restarts ${limits.maxRestarts})`;
-        // Once its type is gone there is nothing to restart it with: the run is over, and so is the worker.
-        const giveUp = typeRemoved || verdict.kind === 'give_up';
-        const decision =
-          giveUp
-            ? { decision: 'fail', error }
-            : { decision: 'restart', restart_count: verdict.restartCount, delay_ms: verdict.delayMs, count_was_reset: verdict.countWasReset };
-        // The event that says what was decided is logged with the change that carries the decision out: a
-        // zombie's zombie_detected (taken from this pass's health events), else worker_exited.
-        const changeEvents: EventInput[] = [];
-        if (assessment.zombie) {
-          const at = workerEvents.findIndex((e) => e.event === 'zombie_detected');
-          if (at >= 0) workerEvents.splice(at, 1);
-          changeEvents.push({ event: 'zombie_detected', ...ids, data: { health_state: assessment.state, previous_state: previous ?? null, reason: assessment.reason, ...decision } });
-        } else {
-          changeEvents.push({ event: 'worker_exited', ...ids, data: { exit_code: exit?.exitCode ?? null, signal: exit?.signal ?? null, stop_reason: exit?.stopReason ?? null, cause, ...decision } });
-        }
-        if (giveUp) {
-          workerActions.push({ kind: 'fail', workerId: view.workerId, cause, zombie: assessment.zombie, error, events: changeEvents });
-        } else {
-          workerActions.push({ kind: 'schedule_restart', workerId: view.workerId, cause, zombie: assessment.zombie, restartCount: verdict.restartCount, delayMs: verdict.delayMs, countWasReset: verdict.countWasReset, events: changeEvents, ...(isPaused(view.workerType) ? { paused: true } : {}) });
-        }
-        isDestructive = assessment.zombie;
-      }
-    }
-
-    if (isDestructive) destructive.set(view.workerId, { actions: workerActions, events: workerEvents });
+    const decided = decideWorker(view, input, isPaused);
+    health.set(view.workerId, decided.assessment);
+    if (decided.rateLimited !== undefined) recentLimits.push(decided.rateLimited);
+    if (decided.destructive) destructive.set(view.workerId, { actions: decided.actions, events: decided.events });
     else {
-      actions.push(...workerActions);
-      events.push(...workerEvents);
+      actions.push(...decided.actions);
+      events.push(...decided.events);
     }
   }
 
@@ -253,6 +136,148 @@ export function decidePass(input: PassInput): PassPlan {
     if (assessment.nextChangeAt !== null && (nextDeadline === null || assessment.nextChangeAt < nextDeadline)) nextDeadline = assessment.nextChangeAt;
   }
   return { health, actions, events, heldWorkerIds, held, nextDeadline };
+}
+
+/** What one pass decides for one worker: its health, its actions and events (destructive ones are the guard's to hold). */
+export interface WorkerDecision {
+  readonly assessment: HealthAssessment;
+  readonly actions: Action[];
+  readonly events: EventInput[];
+  /** Stops and declarations of death, which the mass-action guard may hold (decidePass). */
+  readonly destructive: boolean;
+  /** A rate-limited end decided now, for its provider's count (planProviderPauses). */
+  readonly rateLimited?: RecentLimit;
+}
+
+/**
+ * One worker's part of a pass (decidePass): its health, and what to do about it. Pure. The fleet's part (the slots, the
+ * mass-action guard, provider pauses, starts) is decidePass's; a worker decided alone is decided as the pass would.
+ */
+export function decideWorker(
+  view: PassInput['workers'][number],
+  input: Pick<PassInput, 'now' | 'limits' | 'retiredLimits' | 'previousHealth' | 'rand' | 'rateLimits' | 'healthMemo' | 'memoryOf'>,
+  isPaused: (type: string) => boolean,
+): WorkerDecision {
+  const { now } = input;
+  const current = input.limits[view.workerType];
+  const typeRemoved = current === undefined;
+  const limits = current ?? view.startedLimits ?? input.retiredLimits?.[view.workerType] ?? DEFAULT_LIMITS;
+  const memo = input.healthMemo;
+  const assessment = memo === undefined ? assessHealth(view, limits, now) : memo.assess(view, limits, now);
+  // Healthy, starting or waiting, with no warning due and no memory over its limit: nothing to decide for it
+  // (what starts is planStarts'), and no event (none of these states is logged as a change).
+  if (QUIET_STATES.has(assessment.state) && assessment.warningsDue.length === 0 && (view.status === 'pending' || (view.status === 'running' && view.exit === null && (view.stopping || overMemoryLimit(view, limits, input.memoryOf) === undefined)))) return { assessment, actions: [], events: [], destructive: false };
+  const ids = { worker_id: view.workerId, task_id: view.taskId };
+  const workerActions: Action[] = [];
+  const workerEvents: EventInput[] = [];
+  let isDestructive = false;
+
+  const previous = input.previousHealth.get(view.workerId);
+  const transition = TRANSITION_EVENTS[assessment.state];
+  if (transition !== undefined && previous !== assessment.state) {
+    const event = assessment.timeLimitExceeded ? 'timeout_exceeded' : transition;
+    workerEvents.push({ event, ...ids, data: { health_state: assessment.state, previous_state: previous ?? null, reason: assessment.reason } });
+  }
+  if (assessment.warningsDue.length > 0 && !assessment.timeLimitExceeded) {
+    // Logged with the write that records them given (once, across daemon restarts).
+    const warnings: EventInput[] = assessment.warningsDue.map((pct) => ({ event: 'timeout_warning', ...ids, data: { percent: pct, elapsed_seconds: Math.round((now - (view.startedAt ?? now)) / 1000), limit_seconds: Math.round(limits.timeLimitMs / 1000), reason: assessment.reason } }));
+    workerActions.push({ kind: 'record_warnings', workerId: view.workerId, pcts: assessment.warningsDue, events: warnings });
+  }
+
+  const overMemory = view.status === 'running' && !view.stopping ? overMemoryLimit(view, limits, input.memoryOf) : undefined;
+  if (view.status === 'completed' || view.status === 'failed') {
+    workerActions.push({ kind: 'finalize', workerId: view.workerId, status: view.status });
+  } else if (view.held === true) {
+    // The operator's hold: nothing is started, stopped, restarted or failed. Only a run that finished
+    // on its own with exit 0 (before the signal reached it) is completed: the worker's own word.
+    const exit = view.exit;
+    if (view.status === 'running' && exit !== null && exit.exitCode === 0 && exit.signal === null && !view.stopping) {
+      workerActions.push({ kind: 'complete', workerId: view.workerId, events: [{ event: 'worker_exited', ...ids, data: { exit_code: 0, signal: null, decision: 'complete' } }] });
+    }
+  } else if (overMemory !== undefined) {
+    // Like PM2's max_memory_restart, for the whole run: stopped, then its end is a crash (restart with backoff, max_restarts).
+    const { memory, limit } = overMemory;
+    const biggest = memory.biggest;
+    workerEvents.push({
+      event: 'memory_limit_exceeded',
+      ...ids,
+      data: { rss_bytes: memory.rssBytes, limit_bytes: limit, processes: memory.processes, biggest_pid: biggest?.pid ?? null, biggest_command: biggest?.command ?? null, biggest_rss_bytes: biggest?.rssBytes ?? null },
+    });
+    const detail = `resident memory ${mib(memory.rssBytes)} MiB over ${processesWord(memory.processes)} is over its memory limit of ${mib(limit)} MiB`;
+    workerActions.push({ kind: 'stop', workerId: view.workerId, reason: 'memory_limit', detail });
+    isDestructive = true;
+  } else if (view.status === 'running' && assessment.state === 'stalled' && !view.stopping) {
+    workerActions.push({ kind: 'stop', workerId: view.workerId, reason: assessment.timeLimitExceeded ? 'time_limit' : 'stalled', detail: assessment.reason });
+    isDestructive = true;
+  } else if (view.status === 'running' && (assessment.state === 'exited' || assessment.zombie) && !view.stopping) {
+    const exit = view.exit;
+    // The exit code is the worker's own word: 0 with no signal is success, even if a stop was on its way
+    // (it finished before the signal reached it). A worker interrupted by TERM exits non-zero or by the signal.
+    if (exit !== null && exit.exitCode === 0 && exit.signal === null) {
+      workerActions.push({ kind: 'complete', workerId: view.workerId, events: [{ event: 'worker_exited', ...ids, data: { exit_code: 0, signal: null, decision: 'complete' } }] });
+    } else {
+      const cause = assessment.zombie ? assessment.reason : describeExit(exit, limits);
+      const policy = typeRemoved ? undefined : input.rateLimits?.[view.workerType];
+      const limited = policy === undefined || assessment.zombie ? null : rateLimitOfEnd(view, policy);
+      if (policy !== undefined && limited !== null) {
+        let rateLimited: RecentLimit | undefined;
+        // A rate limit is not a crash: the restart waits for the reset (else its own backoff) and max_restarts is left alone.
+        const waits = (view.rateLimitWaits ?? 0) + 1;
+        const rateLimitData = { rate_limited: true, source: limited.source, rate_limit_waits: waits, max_rate_limit_waits: policy.maxWaits };
+        if (waits > policy.maxWaits) {
+          const error = `${cause}; rate limited ${waits} times, more than max_rate_limit_waits ${policy.maxWaits}`;
+          const changeEvents: EventInput[] = [{ event: 'worker_exited', ...ids, data: { exit_code: exit?.exitCode ?? null, signal: exit?.signal ?? null, stop_reason: null, cause, ...rateLimitData, decision: 'fail', error } }];
+          workerActions.push({ kind: 'fail', workerId: view.workerId, cause, zombie: false, error, events: changeEvents });
+        } else {
+          const delayMs = limited.resetAt !== null ? Math.max(0, Math.round(limited.resetAt - now)) : backoffDelayMs(waits - 1, limits.backoffBaseMs, limits.backoffMaxMs, input.rand());
+          const changeEvents: EventInput[] = [{ event: 'worker_exited', ...ids, data: { exit_code: exit?.exitCode ?? null, signal: exit?.signal ?? null, stop_reason: null, cause, ...rateLimitData, decision: 'rate_limit_wait', restart_count: view.restartCount, delay_ms: delayMs } }];
+          workerActions.push({
+            kind: 'schedule_restart',
+            workerId: view.workerId,
+            cause: `rate limited (${limited.source}): ${cause}`,
+            zombie: false,
+            restartCount: view.restartCount,
+            delayMs,
+            countWasReset: false,
+            events: changeEvents,
+            ...(isPaused(view.workerType) ? { paused: true } : {}),
+            rateLimit: { source: limited.source, waits, resetKnown: limited.resetAt !== null },
+          });
+          rateLimited = { provider: policy.provider, workerId: view.workerId, resetAt: now + delayMs };
+        }
+        return { assessment, actions: workerActions, events: workerEvents, destructive: false, ...(rateLimited === undefined ? {} : { rateLimited }) };
+      }
+      const runMs = view.startedAt === null ? null : now - view.startedAt;
+      const verdict = decideRestart(view.restartCount, runMs, limits, input.rand());
+      const error = typeRemoved
+        ? `${cause}; not restarted: worker type "${view.workerType}" is no longer in worker-types.json`
+        : `${cause}; gave up after ${verdict.restartCount} restart${verdict.restartCount === 1 ? '' : 's'} (max_restarts ${limits.maxRestarts})`;
+      // Once its type is gone there is nothing to restart it with: the run is over, and so is the worker.
+      const giveUp = typeRemoved || verdict.kind === 'give_up';
+      const decision =
+        giveUp
+          ? { decision: 'fail', error }
+          : { decision: 'restart', restart_count: verdict.restartCount, delay_ms: verdict.delayMs, count_was_reset: verdict.countWasReset };
+      // The event that says what was decided is logged with the change that carries the decision out: a
+      // zombie's zombie_detected (taken from this pass's health events), else worker_exited.
+      const changeEvents: EventInput[] = [];
+      if (assessment.zombie) {
+        const at = workerEvents.findIndex((e) => e.event === 'zombie_detected');
+        if (at >= 0) workerEvents.splice(at, 1);
+        changeEvents.push({ event: 'zombie_detected', ...ids, data: { health_state: assessment.state, previous_state: previous ?? null, reason: assessment.reason, ...decision } });
+      } else {
+        changeEvents.push({ event: 'worker_exited', ...ids, data: { exit_code: exit?.exitCode ?? null, signal: exit?.signal ?? null, stop_reason: exit?.stopReason ?? null, cause, ...decision } });
+      }
+      if (giveUp) {
+        workerActions.push({ kind: 'fail', workerId: view.workerId, cause, zombie: assessment.zombie, error, events: changeEvents });
+      } else {
+        workerActions.push({ kind: 'schedule_restart', workerId: view.workerId, cause, zombie: assessment.zombie, restartCount: verdict.restartCount, delayMs: verdict.delayMs, countWasReset: verdict.countWasReset, events: changeEvents, ...(isPaused(view.workerType) ? { paused: true } : {}) });
+      }
+      isDestructive = assessment.zombie;
+    }
+  }
+
+  return { assessment, actions: workerActions, events: workerEvents, destructive: isDestructive };
 }
 
 /**

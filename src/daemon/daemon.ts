@@ -1,6 +1,7 @@
 import { loadDaemonSettings, type DaemonFlags, type DaemonSettings } from '../config/load.js';
 import { systemClock, type Clock } from '../core/clock.js';
-import { decidePass, type PassPlan } from '../core/decide.js';
+import { decidePass, decideWorker, type PassPlan } from '../core/decide.js';
+import type { Action } from '../core/actions.js';
 import { HealthMemo } from '../core/health.js';
 import type { Logger } from '../log.js';
 import type { EventInput } from '../store/activity-log.js';
@@ -13,7 +14,7 @@ import { spawnStandby, type WorkerChild } from '../process/spawn.js';
 import { holdOf } from '../contract/worker-spec.js';
 import { standbyFits, Standbys } from '../worker/standbys.js';
 import { FreshLaunches } from '../worker/fresh-launches.js';
-import { recordSessions, sessionsToRecord, type ApplyContext } from './apply.js';
+import { applyAction, recordSessions, runDeferred, sessionsToRecord, type ApplyContext } from './apply.js';
 import { ActivityFeed } from './activity-feed.js';
 import { DaemonEvents } from './event-log.js';
 import { Notifier } from './notifications.js';
@@ -470,15 +471,74 @@ export class Daemon {
     return child !== undefined && child.orphaned !== true && child.exitCode === null && child.signalCode === null;
   }
 
-  /** A child the daemon started: its exit asks for a pass at once, which reads the shim's exit record. */
+  /**
+   * A child the daemon started: its exit asks for a pass at once, which reads the shim's exit record. A worker with a
+   * standby is decided at once instead, in the passes' place (restartAtOnce), when no pass is under way.
+   */
   adoptChild(workerId: string, child: WorkerChild, run?: Departed): void {
     this.children.set(workerId, child);
     if (run === undefined) this.childRuns.delete(workerId);
     else this.childRuns.set(workerId, run);
     child.once('exit', () => {
-      if (this.children.get(workerId) === child) this.forgetChild(workerId);
-      this.scheduler.request({ processEnded: true });
+      const current = this.children.get(workerId) === child;
+      if (current) this.forgetChild(workerId);
+      if (!(current && this.standbys.has(workerId) && this.scheduler.runAlone(() => this.restartAtOnce(workerId)))) this.scheduler.request({ processEnded: true });
     });
+  }
+
+  /**
+   * A child's end, for a worker whose next run waits in a standby: what the pass would decide for that worker (the same
+   * reading, Observer.observeOne, and the same decision, core/decide.ts decideWorker) is decided now. A plain restart
+   * (no backoff, pause or rate limit; under max_restarts) is applied as the pass applies it: its lock, its checks under
+   * the lock, the standby told to go. Anything else (a completion, a failure, a wait), and anything this worker's
+   * reading does not settle (worker-types.json changed, the spec rewritten since it was read), is the next pass's, which
+   * follows at once either way and reads what a pass reads. Saves a restart the pass's reading of the whole fleet.
+   */
+  private async restartAtOnce(workerId: string): Promise<void> {
+    try {
+      const action = this.plainRestart(workerId);
+      if (action === undefined) return;
+      const ctx = this.applyContext();
+      try {
+        await applyAction(ctx, action);
+      } catch (error) {
+        this.events.reportError(`${action.kind} ${workerId}`, error, workerId);
+      } finally {
+        runDeferred(ctx);
+      }
+    } finally {
+      this.scheduler.request({ processEnded: true });
+    }
+  }
+
+  /** The restart the pass would decide now for this worker whose child ended, when it is a plain one (see restartAtOnce). */
+  private plainRestart(workerId: string): Extract<Action, { kind: 'schedule_restart' }> | undefined {
+    if (this.state !== 'running' || this.inputs.workerTypesFileChanged()) return undefined;
+    const observed = this.observer.observeOne(workerId);
+    if (observed === undefined || observed.view.status !== 'running' || observed.view.process === 'alive') return undefined;
+    this.pauses.refresh();
+    const { pausedTypes } = this.pauses.forDecision();
+    const rateLimits = this.rateLimits();
+    const [worker] = withOutputRateLimits(this.paths, this.clock, [observed], (type) => rateLimits.patterns.get(type));
+    if (worker === undefined) return undefined;
+    const decided = decideWorker(
+      worker.view,
+      {
+        now: this.clock.now(),
+        limits: this.inputs.limits,
+        retiredLimits: this.inputs.retiredLimits,
+        previousHealth: this.observer.previousHealth(),
+        rand: Math.random,
+        rateLimits: rateLimits.policies,
+        memoryOf: this.resources.memoryLookup([worker]),
+      },
+      (type) => pausedTypes.all || pausedTypes.types.has(type),
+    );
+    const [action] = decided.actions;
+    if (decided.actions.length !== 1 || decided.events.length > 0 || decided.destructive || decided.rateLimited !== undefined) return undefined;
+    if (action?.kind !== 'schedule_restart' || action.delayMs > 0 || action.paused === true || action.rateLimit !== undefined || action.zombie) return undefined;
+    this.observer.setHealth(workerId, decided.assessment.state);
+    return action;
   }
 
   private forgetChild(workerId: string): void {

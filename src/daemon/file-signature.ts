@@ -22,15 +22,23 @@ export class WatchedFile {
   constructor(private readonly file: string) {}
 
   changed(): boolean {
-    let sig: string;
-    try {
-      sig = signatureOf(statSync(this.file));
-    } catch {
-      sig = 'absent';
-    }
+    const sig = this.current();
     if (sig === this.last) return false;
     this.last = sig;
     return true;
+  }
+
+  /** Whether the file changed since the last changed() (which is left to say so). */
+  differs(): boolean {
+    return this.current() !== this.last;
+  }
+
+  private current(): string {
+    try {
+      return signatureOf(statSync(this.file));
+    } catch {
+      return 'absent';
+    }
   }
 
   /** The next changed() says yes (the daemon itself just wrote the file). */

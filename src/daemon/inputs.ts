@@ -124,6 +124,11 @@ export class PassInputs {
     };
   }
 
+  /** Whether worker-types.json changed since the last pass looked (that pass's reloadWorkerTypesIfChanged is left to load it). */
+  workerTypesFileChanged(): boolean {
+    return this.typesFile.differs();
+  }
+
   /**
    * worker-types.json is re-read when it changed. Returns the events to log: `config_invalid` once per
    * content that does not load (the last good version stays in force), `config_reloaded` when a new good

@@ -176,6 +176,27 @@ export class Observer {
   }
 
   /**
+   * One worker as an incremental reading that names its process would see it (an exit record appeared): its check-in
+   * read if it changed (handed to the next observation, as readCheckinNow's), its process read in full, its spec read
+   * again if its process is gone and the file changed (an operator's hold is written before the signal). For the
+   * daemon's decision on a child's end, taken before the pass. Undefined when the daemon does not hold this worker's
+   * valid spec as it is on disk (unknown, invalid, or rewritten by the daemon since it was read): the pass reads it.
+   */
+  observeOne(id: string): ObservedWorker | undefined {
+    const memory = this.memory.get(id);
+    if (memory === undefined || memory.spec === null || memory.specSig === '') return undefined;
+    const now = this.clock.now();
+    const wallNow = this.clock.wallNow();
+    this.readNewCheckin(id, memory.spec, memory, now, wallNow, this.arrived, this.arrivedIgnored);
+    let observed = this.viewOf(id, memory.spec, memory, 'always');
+    if (observed.view.process !== 'alive' && memory.spec.status === 'running' && holdOf(memory.spec) === null) {
+      const fresh = this.rereadIfChanged(id, memory, now, wallNow);
+      if (fresh !== undefined) observed = this.viewOf(id, fresh, memory, 'always');
+    }
+    return observed;
+  }
+
+  /**
    * A departed worker whose spec was written back (daemon/orphans.ts VanishedSpecs): what the daemon knew of it
    * (its run, check-ins, health) is kept, as if it had never left; its spec is read again at the next reading.
    */

@@ -271,12 +271,37 @@ export class PassScheduler {
   }
 
   /** Runs a pass now (or, when one runs, one more right after it) and resolves when they are done. Never throws. */
-  async runNow(): Promise<void> {
+  runNow(): Promise<void> {
+    return this.exclusive(undefined);
+  }
+
+  /**
+   * Runs `work` now, in the passes' place (no pass runs meanwhile; one asked for meanwhile runs right after it), when
+   * no pass is under way; false, and nothing run, when one is. A throw is handed to onError, and the next pass reads in
+   * full. For the daemon's restart of a worker on its child's end, which is a pass's decision for that worker alone.
+   */
+  runAlone(work: () => Promise<void>): boolean {
+    if (!this.running || this.current !== undefined) return false;
+    void this.exclusive(work);
+    return true;
+  }
+
+  private async exclusive(first: (() => Promise<void>) | undefined): Promise<void> {
     if (this.current !== undefined) {
       this.again = true;
       return this.current;
     }
     this.current = (async () => {
+      if (first !== undefined) {
+        try {
+          await first();
+        } catch (error) {
+          this.fullWanted = true;
+          this.options.onError(error);
+        }
+        if (!this.again || !this.running) return;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       do {
         this.again = false;
         const request = this.take();

@@ -211,9 +211,31 @@ function prepareLaunch(paths: HomePaths, launch: WorkerLaunch, runId: string): P
   const [program, ...args] = argv;
   const resolved = resolveProgram(program ?? '', paths.home, env);
   const command = [resolved, ...args];
-  const header = `=== ${startedAt} run ${runId} of ${launch.workerId} (restart ${launch.restartCount}): ${JSON.stringify(command)}\n`;
   const maxBytes = launch.workerType.log_max_bytes ?? WORKER_TYPE_DEFAULTS.log_max_bytes;
-  return { runId, startedAt, workspace, env, command, cwd: workspace?.path ?? paths.home, header, maxBytes };
+  return { runId, startedAt, workspace, env, command, cwd: workspace?.path ?? paths.home, header: runHeader(startedAt, runId, launch, command), maxBytes };
+}
+
+const runHeader = (startedAt: string, runId: string, launch: WorkerLaunch, command: readonly string[]): string => `=== ${startedAt} run ${runId} of ${launch.workerId} (restart ${launch.restartCount}): ${JSON.stringify(command)}\n`;
+
+/**
+ * Whether two launches of a worker are made of the same parts, all but the time and the restart count: then what
+ * prepareLaunch makes of them differs only in those (the environment's restart count, the start time, the header).
+ */
+function sameParts(a: WorkerLaunch, b: WorkerLaunch): boolean {
+  const argv = (l: WorkerLaunch): readonly string[] => l.command ?? l.workerType.command;
+  const [x, y] = [argv(a), argv(b)];
+  return (
+    a.workerId === b.workerId &&
+    a.taskId === b.taskId &&
+    a.description === b.description &&
+    a.workerType === b.workerType &&
+    a.baseEnv === b.baseEnv &&
+    (a.sessionId ?? null) === (b.sessionId ?? null) &&
+    (a.workspace ?? null) === null &&
+    (b.workspace ?? null) === null &&
+    x.length === y.length &&
+    x.every((part, i) => part === y[i])
+  );
 }
 
 /**
@@ -233,9 +255,11 @@ function shimCommand(paths: HomePaths, workerId: string, prepared: PreparedLaunc
 /**
  * Spawns the shim. With the log pipe, stdout and stderr are its write end and fd 3 its read end (for the shim's
  * split); the log's path and cap reach the shim through its environment, never argv (see worker-shim.sh), and it
- * removes them from the worker's. A standby's stdin is a pipe from this process (the shim waits on it for "go").
+ * removes them from the worker's. A standby (`relay`: a pipe of its own, for its relay, on fds 4 and 5) has as its
+ * stdin a pipe from this process, on which its relay's child waits for "go".
  */
-function spawnShim(paths: HomePaths, workerId: string, prepared: PreparedLaunch, logFile: string, pipe: LogPipe | { readonly error: string }, logFd: number | null, standby: boolean, reaps: boolean): ChildProcess {
+function spawnShim(paths: HomePaths, workerId: string, prepared: PreparedLaunch, logFile: string, pipe: LogPipe | { readonly error: string }, logFd: number | null, relay: LogPipe | null, reaps: boolean): ChildProcess {
+  const standby = relay !== null;
   const stdin = standby ? 'pipe' : 'ignore';
   const piped = !('error' in pipe);
   const { argv, env } = shimCommand(paths, workerId, prepared, logFile, piped, standby, reaps ? process.pid : null);
@@ -243,7 +267,7 @@ function spawnShim(paths: HomePaths, workerId: string, prepared: PreparedLaunch,
     cwd: prepared.cwd,
     detached: true,
     env,
-    stdio: piped ? [stdin, pipe.write, pipe.write, pipe.read] : [stdin, logFd ?? 'ignore', logFd ?? 'ignore'],
+    stdio: piped ? [stdin, pipe.write, pipe.write, pipe.read, ...(relay === null ? [] : [relay.read, relay.write])] : [stdin, logFd ?? 'ignore', logFd ?? 'ignore'],
   });
   reapExitRecord(paths, workerId, child);
   return child;
@@ -292,7 +316,7 @@ export function spawnWorker(paths: HomePaths, launch: WorkerLaunch): SpawnResult
   const output = openRunOutput(paths, launch.workerId, prepared);
   let child: ChildProcess;
   try {
-    child = spawnShim(paths, launch.workerId, prepared, output.log.file, output.pipe, output.log.fd, false, launch.reapsExitRecord === true);
+    child = spawnShim(paths, launch.workerId, prepared, output.log.file, output.pipe, output.log.fd, null, launch.reapsExitRecord === true);
   } catch (error) {
     throw new RelayError('SPAWN_FAILED', `cannot start: ${describeError(error)}`, { cause: error });
   } finally {
@@ -330,6 +354,9 @@ export async function launchWorker(paths: HomePaths, launch: WorkerLaunch, launc
 export interface Standby {
   readonly workerId: string;
   readonly runId: string;
+  /** The launch it was made for, and what was made of it. */
+  readonly launch: WorkerLaunch;
+  readonly prepared: PreparedLaunch;
   readonly pid: number;
   readonly startTicks: number | null;
   readonly bootId: string;
@@ -352,19 +379,26 @@ export function spawnStandby(paths: HomePaths, launch: WorkerLaunch): Standby {
   const prepared = prepareLaunch(paths, launch, launch.runId ?? newRunId());
   const pipe = openLogPipe(paths);
   if ('error' in pipe) throw new RelayError('SPAWN_FAILED', `cannot prepare a standby: ${pipe.error}`);
+  // The relay's pipe (worker-shim.sh --standby): a FIFO of the same pool.
+  const relay = openLogPipe(paths);
+  if ('error' in relay) {
+    closeLogPipe(pipe);
+    throw new RelayError('SPAWN_FAILED', `cannot prepare a standby: ${relay.error}`);
+  }
   let child: ChildProcess;
   try {
-    child = spawnShim(paths, launch.workerId, prepared, workerLogFile(paths, launch.workerId), pipe, null, true, true);
+    child = spawnShim(paths, launch.workerId, prepared, workerLogFile(paths, launch.workerId), pipe, null, relay, true);
   } catch (error) {
     throw new RelayError('SPAWN_FAILED', `cannot prepare a standby: ${describeError(error)}`, { cause: error });
   } finally {
     closeLogPipe(pipe);
+    closeLogPipe(relay);
   }
   const { pid, startTicks, bootId } = spawned(child);
   child.stdin?.on('error', () => undefined);
   child.unref();
   (child.stdin as { unref?: () => void } | null)?.unref?.();
-  return { workerId: launch.workerId, runId: prepared.runId, pid, startTicks, bootId, child, key: standbyKey(prepared) };
+  return { workerId: launch.workerId, runId: prepared.runId, launch, prepared, pid, startTicks, bootId, child, key: standbyKey(prepared) };
 }
 
 /**
@@ -373,8 +407,19 @@ export function spawnStandby(paths: HomePaths, launch: WorkerLaunch): Standby {
  */
 export function readyStandby(paths: HomePaths, standby: Standby, launch: WorkerLaunch): SpawnResult | undefined {
   if (standby.child.exitCode !== null || standby.child.signalCode !== null || standby.startTicks === null) return undefined;
-  const prepared = prepareLaunch(paths, launch, standby.runId);
-  if (standbyKey(prepared) !== standby.key) return undefined;
+  let prepared: PreparedLaunch;
+  if (sameParts(standby.launch, launch)) {
+    // Made of the same parts: only the time and the header are new (the restart count goes with "go"). The program is
+    // still looked for, as a start would (one that is gone fails the start, rather than the run).
+    const made = standby.prepared;
+    const [program] = launch.command ?? launch.workerType.command;
+    resolveProgram(program ?? '', paths.home, made.env);
+    const startedAt = nowIso(launch.now ?? Date.now());
+    prepared = { ...made, startedAt, header: runHeader(startedAt, standby.runId, launch, made.command) };
+  } else {
+    prepared = prepareLaunch(paths, launch, standby.runId);
+    if (standbyKey(prepared) !== standby.key) return undefined;
+  }
   const log = openLog(paths, launch.workerId, prepared.header, prepared.maxBytes);
   closeSync(log.fd);
   return { pid: standby.pid, startTicks: standby.startTicks, bootId: standby.bootId, runId: standby.runId, startedAt: prepared.startedAt, argv: prepared.command, logFile: log.file, workspace: prepared.workspace, child: standby.child };

@@ -302,6 +302,60 @@ describe('PassScheduler on mock timers', () => {
     await scheduler.stop();
   });
 
+  test('runAlone runs its work in the passes\' place: refused while a pass runs; no pass beside it; one asked for meanwhile follows it; a throw is reported and the next pass is full', async () => {
+    const { scheduler, passes, errors, release } = makeScheduler({ hold: true });
+    scheduler.start();
+    const first = scheduler.runNow();
+    await settle();
+    assert.equal(scheduler.runAlone(async () => assert.fail('ran beside a pass')), false, 'refused while a pass runs');
+    release();
+    await first;
+
+    /** @type {(() => void) | undefined} */
+    let finish;
+    const order = [];
+    assert.equal(
+      scheduler.runAlone(async () => {
+        order.push('work');
+        await new Promise((resolve) => (finish = () => resolve(undefined)));
+        scheduler.request({ processEnded: true, exits: ['w1'] });
+      }),
+      true,
+    );
+    assert.deepEqual(order, ['work'], 'started at once, in the caller\'s turn');
+    scheduler.request({ processEnded: true, exits: ['w2'] });
+    const awaited = scheduler.runNow();
+    mock.timers.tick(0);
+    await settle();
+    assert.equal(passes.length, 1, 'no pass while the work runs');
+    defined(finish, 'the work waits')();
+    await settle();
+    await nextTurn();
+    await settle();
+    assert.equal(passes.length, 2, 'the passes asked for meanwhile: one, right after');
+    assert.deepEqual(passes[1].exits, ['w1', 'w2']);
+    release();
+    await awaited;
+
+    assert.equal(
+      scheduler.runAlone(async () => {
+        throw new Error('alone');
+      }),
+      true,
+    );
+    await settle();
+    assert.deepEqual(errors, ['alone']);
+    scheduler.request({ processEnded: true });
+    mock.timers.tick(0);
+    await settle();
+    assert.equal(passes.length, 3);
+    assert.equal(passes[2].full, true, 'after a throw, the next pass reads in full');
+    release();
+    await settle();
+    await scheduler.stop();
+    assert.equal(scheduler.runAlone(async () => assert.fail('ran after stop')), false, 'refused once stopped');
+  });
+
   test('a failed pass is reported, and the next pass is full', async () => {
     const { scheduler, passes, errors } = makeScheduler({ fail: (n) => n === 2 });
     scheduler.start();

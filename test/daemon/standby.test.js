@@ -154,3 +154,51 @@ test('a run started in a standby that ends at once is recorded as it ended: told
     assert.equal(eventsOf(t.home, id, 'worker_completed').length, 1);
     assert.equal(eventsOf(t.home, id, 'zombie_detected').length, 0, 'no end taken for a vanished run');
   }));
+
+test('a worker whose next run waits in a standby is restarted at once, as the pass decides: each end logged once and in order, max_restarts kept, a backoff waited out', () =>
+  withHome(
+    {
+      types: {
+        // Each run lasts 0.6 s (a standby is made 0.2 s after a restart), then exits 3.
+        bouncy: { command: ['sh', '-c', 'sleep 0.6; exit 3'], ...QUICK, max_restarts: 3 },
+        // The same, with a backoff of 1.5 s before each restart.
+        patient: { command: ['sh', '-c', 'echo "$COMMIT_RELAY_RUN_ID $(date +%s%N)" >>"$0"; sleep 0.6; exit 3', '{home}/patient-runs'], ...QUICK, restart_backoff_seconds: 1.5, restart_backoff_max_seconds: 1.5, max_restarts: 3 },
+      },
+    },
+    async (t) => {
+      const ids = [];
+      for (const type of ['bouncy', 'patient']) {
+        const created = await run(t.home, ['create-task', '--description', type, '--worker-type', type]);
+        assert.equal(created.code, 0, created.stderr);
+        ids.push(`worker-${type}-${created.stdout.trim().slice(5)}`);
+      }
+      const [bouncy, patient] = /** @type {[string, string]} */ (ids);
+      await t.startDaemon();
+      await waitFor(() => readSpecFile(t.home, 'failed', bouncy) !== undefined && eventsOf(t.home, bouncy, 'worker_failed').length > 0, { what: 'bouncy to fail', timeoutMs: 20_000 });
+      const failed = readSpecFile(t.home, 'failed', bouncy);
+      assert.equal(failed.execution.restart_count, 3);
+      assert.match(failed.error, /gave up after 3 restarts/);
+      // Four runs, three restarts (the last two in standbys), the fourth end failing it: each event once, in this order.
+      const kinds = eventsOf(t.home, bouncy).map((e) => e.event).filter((e) => ['worker_started', 'worker_exited', 'worker_restarted', 'worker_failed'].includes(e));
+      assert.deepEqual(kinds, ['worker_started', ...Array(3).fill(['worker_exited', 'worker_started', 'worker_restarted']).flat(), 'worker_exited', 'worker_failed']);
+      const exited = eventsOf(t.home, bouncy, 'worker_exited');
+      assert.deepEqual(exited.map((e) => e.data.decision), ['restart', 'restart', 'restart', 'fail']);
+      assert.deepEqual(exited.map((e) => e.data.restart_count ?? null), [1, 2, 3, null]);
+      const started = eventsOf(t.home, bouncy, 'worker_started');
+      assert.deepEqual(started.map((e) => e.data.restart_count), [0, 1, 2, 3]);
+      assert.equal(new Set(started.map((e) => e.data.run_id)).size, 4, 'four runs, four tokens');
+
+      // The backoff is waited out whether or not a standby waits: each restart comes 1.5 s (jitter aside) after the end.
+      await waitFor(() => readSpecFile(t.home, 'failed', patient) !== undefined, { what: 'patient to fail', timeoutMs: 30_000 });
+      const decided = eventsOf(t.home, patient, 'worker_exited').filter((e) => e.data.decision === 'restart');
+      assert.equal(decided.length, 3);
+      for (const e of decided) assert.ok(Number(e.data.delay_ms) > 0, `a restart with a backoff waits (${JSON.stringify(e.data)})`);
+      const runs = readFileSync(join(t.home, 'patient-runs'), 'utf8').trim().split('\n').map((l) => Number(l.split(' ')[1]) / 1e6);
+      assert.equal(runs.length, 4);
+      for (let i = 1; i < runs.length; i += 1) {
+        const gap = /** @type {number} */ (runs[i]) - /** @type {number} */ (runs[i - 1]);
+        // A run of 0.6 s, then the backoff (0.75 s at the least with full jitter aside: see core/backoff.ts).
+        assert.ok(gap >= 600 + Number(decided[i - 1]?.data.delay_ms) - 50, `run ${i + 1} started ${gap.toFixed(0)} ms after run ${i}, its delay ${decided[i - 1]?.data.delay_ms} ms`);
+      }
+    },
+  ));

@@ -147,6 +147,33 @@ describe('Observer: incremental readings', () => {
     assert.equal(defined(after.workers.find((w) => w.view.workerId === 'wb'), 'wb').view.process, 'alive');
   });
 
+  test('observeOne reads one worker as a pass naming its process would: its process in full, its changed spec (an operator\'s hold) again, its check-in handed to the next pass; nothing for a worker it does not hold as it is on disk', async () => {
+    const a = sleeper();
+    const spec = runningSpec('wa', a.pid);
+    writeSpecFile(spec);
+    const observer = new Observer(paths, systemClock(), (s) => s.worker_type === 'fixture');
+    assert.equal(observer.observeOne('wa'), undefined, 'not read yet');
+    observer.observe();
+    assert.equal(observer.observeOne('wa')?.view.process, 'alive');
+    assert.equal(observer.observeOne('nobody'), undefined);
+
+    writeCheckin('wa', 40);
+    a.kill('SIGKILL');
+    await waitFor(() => observer.observeOne('wa')?.view.process === 'gone', { what: 'the end seen' });
+    const next = observer.observe({ checkins: new Set() });
+    assert.deepEqual(next.newCheckins.map((c) => [c.workerId, c.checkin.progress_pct]), [['wa', 40]], 'the check-in it read goes to the next pass');
+
+    // An operator's hold written after the spec was read (stop-worker writes it before its signal): read again, not a crash.
+    const held = { ...spec, execution: { ...spec.execution, stopped: { at: new Date().toISOString(), action: 'stop', reason: 'r', by: 'test', pid: process.pid, process_start_ticks: null } } };
+    writeFileSync(`${paths.specFile('active', 'wa')}.tmp`, `${JSON.stringify(held)} `);
+    renameSync(`${paths.specFile('active', 'wa')}.tmp`, paths.specFile('active', 'wa'));
+    assert.equal(observer.observeOne('wa')?.view.held, true);
+
+    // Rewritten by the daemon since it was read (invalidate): left to the pass.
+    observer.invalidate('wa');
+    assert.equal(observer.observeOne('wa'), undefined);
+  });
+
   test('check-ins read as they arrive are all counted, though a later one overwrote the file before the pass', () => {
     const a = sleeper();
     writeSpecFile(runningSpec('wa', a.pid));
