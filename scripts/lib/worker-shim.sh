@@ -28,12 +28,62 @@
 #   which forks the run's process at once. That process waits on the daemon's pipe for one line "go RESTART_COUNT",
 #   says so to the standby (fd 5) and execs COMMAND: at "go", COMMAND starts with one exec and no fork. Meanwhile the
 #   standby execs this script as above (the same process: its pid and start time, the run's identity, do not change;
-#   its argv then carries the id), which supervises COMMAND as it would its own child: it forwards signals to it, and
-#   learns its status from the relay (its parent, which waits for it), then writes the exit record. Anything but
-#   "go", or the end of the daemon's pipe (the daemon let it go, or died), ends all three at once with status 0 and no
-#   exit record: nothing ran. A relay that ends without saying COMMAND's status (killed) ends the run's shim with
-#   status 1 and no record, as a shim killed itself would (whatever is left carries the run's token).
+#   its argv then carries the id), which supervises COMMAND through the relay: the signals it is sent go to the relay
+#   (its child), which forwards them to COMMAND (its own child, whose status it reports on the pipe); then the exit
+#   record as above. The standby forwards them to the relay too, from the relay's start: a TERM before "go" ends the
+#   relay's child with nothing run, after it the run. Only while the standby's exec of this script is under way (a
+#   fraction of a millisecond after "go") does a signal to its pid alone end it by default action, COMMAND running on:
+#   the daemon then finds the run's shim gone with no record and stops what carries its token. Anything but "go", or
+#   the end of the daemon's pipe (the daemon let it go, or died), ends all three at once with status 0 and no exit
+#   record: nothing ran. A relay that ends without saying COMMAND's status (killed) ends the run's shim with status 1
+#   and no record, as a shim killed itself would (whatever is left carries the run's token).
 # Data is never interpolated into a shell string: the command runs as "$@".
+
+# The supervision of COMMAND, by the shim proper and by a standby's relay ($child: COMMAND, or for a shim told to go
+# as a standby, its relay, which forwards to COMMAND in turn). forward: a signal on to $child, noting that the wait it
+# interrupted must go on. forward_signals: TERM and HUP forwarded, INT as TERM (see above); set
+# only after the forks (a child forked while this shell catches a signal would swallow that signal until it resets the
+# inherited traps just before its exec; before the traps, a signal to the group ends this shell and the child alike, by
+# default action). wait_child: COMMAND, this shell's child, waited for, its status in $status; a trapped signal
+# interrupts `wait` (status > 128) while the child lives on: wait again; if the child had already been reaped, the
+# second wait answers 127: keep the status we had.
+forward() {
+  interrupted=1
+  kill "-$1" "$child" 2>/dev/null
+}
+forward_signals() {
+  interrupted=0
+  trap 'forward TERM' TERM
+  trap 'forward HUP' HUP
+  trap 'forward TERM' INT
+}
+wait_child() {
+  status=
+  while :; do
+    interrupted=0
+    wait "$child"
+    s=$?
+    if [ "$s" -eq 127 ] && [ -n "$status" ]; then break; fi
+    status=$s
+    [ "$interrupted" = 1 ] || break
+  done
+}
+
+# A shim told to go as a standby (see --standby below): COMMAND runs already, so from this shell's first lines the
+# signals sent to it go on to its relay (its child: never reaped before this shell ends, so its pid is never another's).
+relayed=
+case ${1:-} in
+  --standby | --relay) ;;
+  *)
+    if [ -n "${COMMIT_RELAY_RELAY_PID:-}" ]; then
+      case $COMMIT_RELAY_RELAY_PID in *[!0-9]*) exit 1 ;; esac
+      child=$COMMIT_RELAY_RELAY_PID
+      relayed=1
+      unset COMMIT_RELAY_RELAY_PID
+      forward_signals
+    fi
+    ;;
+esac
 
 # The log pipe (when the spawner passes COMMIT_RELAY_LOG_FILE and COMMIT_RELAY_LOG_MAX in the environment, never in
 # argv): this shell's stdout and stderr are a pipe's write end and fd 3 its read end (src/process/log-pipe.ts). COMMAND
@@ -74,37 +124,8 @@ start_split() {
     trap '' TERM HUP INT
     export LOG="$log_file" MAX="$log_max" SHELL=/bin/sh
     exec split --numeric-suffixes -C "$log_max" --filter="$log_filter" -
-  ) <&3 3<&- >/dev/null 2>&1 &
+  ) <&3 3<&- 4<&- 5>&- >/dev/null 2>&1 &
   split_pid=$!
-}
-
-# The supervision of COMMAND ($child), by the shim proper and by a standby's relay. forward: a signal on to COMMAND,
-# noting that the wait it interrupted must go on. forward_signals: TERM and HUP forwarded, INT as TERM (see above); set
-# only after the forks (a child forked while this shell catches a signal would swallow that signal until it resets the
-# inherited traps just before its exec; before the traps, a signal to the group ends this shell and the child alike, by
-# default action). wait_child: COMMAND, this shell's child, waited for, its status in $status; a trapped signal
-# interrupts `wait` (status > 128) while the child lives on: wait again; if the child had already been reaped, the
-# second wait answers 127: keep the status we had.
-forward() {
-  interrupted=1
-  kill "-$1" "$child" 2>/dev/null
-}
-forward_signals() {
-  interrupted=0
-  trap 'forward TERM' TERM
-  trap 'forward HUP' HUP
-  trap 'forward TERM' INT
-}
-wait_child() {
-  status=
-  while :; do
-    interrupted=0
-    wait "$child"
-    s=$?
-    if [ "$s" -eq 127 ] && [ -n "$status" ]; then break; fi
-    status=$s
-    [ "$interrupted" = 1 ] || break
-  done
 }
 
 if [ "${1:-}" = --standby ]; then
@@ -115,7 +136,7 @@ if [ "${1:-}" = --standby ]; then
   shift 2
   standby_exit_file=$COMMIT_RELAY_EXIT_FILE
   standby_reaper=${COMMIT_RELAY_EXIT_REAPER:-}
-  unset COMMIT_RELAY_EXIT_FILE COMMIT_RELAY_EXIT_REAPER
+  unset COMMIT_RELAY_STANDBY COMMIT_RELAY_EXIT_FILE COMMIT_RELAY_EXIT_REAPER
   # Its split starts while it waits (off the restart's path); the shim proper it execs inherits it, by its pid.
   split_pid=
   if [ -n "${COMMIT_RELAY_LOG_FILE:-}" ] && [ -n "${COMMIT_RELAY_LOG_MAX:-}" ]; then
@@ -123,26 +144,28 @@ if [ "${1:-}" = --standby ]; then
     exec 3<&-
   fi
   # The relay gets the daemon's pipe as fd 6 (an asynchronous command's stdin is /dev/null), and holds the log pipe's
-  # write end only until its fork has it: then only COMMAND holds it. It keeps COMMIT_RELAY_STANDBY=1, as its child
-  # does until its exec: what runs nothing yet says so (the child's COMMAND does not carry it).
+  # write end only until its fork has it: then only COMMAND holds it. It, and its child until "go", carry
+  # COMMIT_RELAY_STANDBY=1: what runs nothing yet says so (COMMAND does not carry it).
   exec 6<&0
-  /bin/sh "$0" --relay -- "$@" 4<&- &
-  unset COMMIT_RELAY_STANDBY
+  COMMIT_RELAY_STANDBY=1 /bin/sh "$0" --relay -- "$@" 4<&- &
+  relay=$!
   exec 5>&- 6<&- 0</dev/null >/dev/null 2>&1
-  worker=
+  # A signal sent to this shell from here on goes to the relay (then to its child: one that has not gone yet ends).
+  child=$relay
+  forward_signals
   count=
-  while [ -z "$worker" ] || [ -z "$count" ]; do
-    IFS= read -r line <&4 || exit 0
-    case $line in
-      "pid "*) worker=${line#pid } ;;
-      "go "*) count=${line#go } ;;
-      *) exit 0 ;;
-    esac
+  while [ -z "$count" ]; do
+    interrupted=0
+    if IFS= read -r line <&4; then
+      case $line in "go "*) count=${line#go } ;; *) exit 0 ;; esac
+    elif [ "$interrupted" = 0 ]; then
+      exit 0
+    fi
   done
-  case $worker$count in *[!0-9]*) exit 0 ;; esac
-  COMMIT_RELAY_CHILD_PID=$worker
+  case $count in *[!0-9]*) exit 0 ;; esac
+  COMMIT_RELAY_RELAY_PID=$relay
   COMMIT_RELAY_RESTART_COUNT=$count
-  export COMMIT_RELAY_CHILD_PID COMMIT_RELAY_RESTART_COUNT
+  export COMMIT_RELAY_RELAY_PID COMMIT_RELAY_RESTART_COUNT
   if [ -n "$split_pid" ]; then
     COMMIT_RELAY_SPLIT_PID=$split_pid
     export COMMIT_RELAY_SPLIT_PID
@@ -154,7 +177,8 @@ if [ "${1:-}" = --standby ]; then
   exec /bin/sh "$0" "$WORKER_ID" "$COMMIT_RELAY_RUN_ID" "$standby_exit_file" -- "$@" </dev/null
 fi
 # The relay (see --standby above): fd 6 the daemon's pipe, fd 5 the standby's. It forks the run's process, which waits
-# for "go" and becomes COMMAND; it says that process's pid, then its status once it ended (the process is its child).
+# for "go", says so and becomes COMMAND; the relay forwards signals to it and says its status once it ended (it is the
+# relay's child).
 if [ "${1:-}" = --relay ]; then
   if [ "$#" -lt 3 ] || [ "$2" != "--" ]; then
     echo "usage: worker-shim.sh --relay -- COMMAND [ARG...] (started by a standby, never by hand)" >&2
@@ -166,6 +190,10 @@ if [ "${1:-}" = --relay ]; then
     count=${go#go }
     case $go in "go "*) ;; *) exit 0 ;; esac
     case $count in '' | *[!0-9]*) exit 0 ;; esac
+    # The standby (the relay's parent, $PPID) must be there to supervise the run: one killed meanwhile (its end is being
+    # reported to the daemon) runs nothing; the "go" written to it fails too once it is gone (no reader is left).
+    { read -r _stat <"/proc/$PPID/stat"; } 2>/dev/null || exit 0
+    case ${_stat##*) } in Z* | X*) exit 0 ;; esac
     COMMIT_RELAY_RESTART_COUNT=$count
     export COMMIT_RELAY_RESTART_COUNT
     unset COMMIT_RELAY_STANDBY
@@ -174,7 +202,6 @@ if [ "${1:-}" = --relay ]; then
   ) &
   child=$!
   exec 6<&- 0</dev/null >/dev/null 2>&1
-  printf 'pid %s\n' "$child" >&5
   forward_signals
   wait_child
   printf 'status %s\n' "$status" >&5
@@ -198,15 +225,11 @@ reaper=${COMMIT_RELAY_EXIT_REAPER:-}
 unset COMMIT_RELAY_EXIT_REAPER
 
 split_pid=
-relayed=
-if [ -n "${COMMIT_RELAY_CHILD_PID:-}" ]; then
-  # Told to go as a standby: COMMAND runs already, started by the relay (which reports its status on fd 4), and so does
+if [ -n "$relayed" ]; then
+  # Told to go as a standby: COMMAND runs already, the relay's child (the relay reports its status on fd 4), and so does
   # its split, a child of this process (the same process before its exec).
-  case $COMMIT_RELAY_CHILD_PID in *[!0-9]*) exit 1 ;; esac
-  child=$COMMIT_RELAY_CHILD_PID
   case ${COMMIT_RELAY_SPLIT_PID:-} in '' | *[!0-9]*) ;; *) split_pid=$COMMIT_RELAY_SPLIT_PID ;; esac
-  unset COMMIT_RELAY_CHILD_PID COMMIT_RELAY_SPLIT_PID
-  relayed=1
+  unset COMMIT_RELAY_SPLIT_PID
   exec >/dev/null 2>&1
 elif [ -n "${COMMIT_RELAY_LOG_FILE:-}" ] && [ -n "${COMMIT_RELAY_LOG_MAX:-}" ]; then
   # COMMAND first (it starts at once; what it writes waits in the pipe), without the read end.
@@ -220,8 +243,8 @@ else
   child=$!
 fi
 
-# The traps, only after the forks (see forward_signals).
-forward_signals
+# The traps, only after the forks (see forward_signals); a relayed shim's are set from its first lines.
+[ -n "$relayed" ] || forward_signals
 status=
 if [ -n "$relayed" ]; then
   # COMMAND is the relay's child: its status comes from the relay. A trapped signal interrupts the read: read again.

@@ -20,7 +20,7 @@ import { DaemonEvents } from './event-log.js';
 import { Notifier } from './notifications.js';
 import type { PassHooks } from './hooks.js';
 import { PassInputs } from './inputs.js';
-import { Observer, type Departed, type Observation } from './observer.js';
+import { Observer, type Departed, type Observation, type ObservedWorker } from './observer.js';
 import { departedRuns, findOrphansAtStart, OrphanGuard, restoreSpecs, stopOrphans, VanishedSpecs } from './orphans.js';
 import { homePermissionWarnings } from './permissions.js';
 import { PassScheduler, PERIODIC_MAX_TICKS, type PassCost, type PassRequest } from './scheduler.js';
@@ -298,10 +298,7 @@ export class Daemon {
       this.events.count('spec_invalid');
       events.push({ event: 'spec_invalid', worker_id: bad.workerId, data: { file: bad.file, reason: bad.reason } });
     }
-    for (const { workerId, taskId, checkin } of observation.newCheckins) {
-      events.push({ event: 'checkin_received', worker_id: workerId, task_id: taskId, data: { status: checkin.status, progress_pct: checkin.progress_pct, message: checkin.message ?? null } });
-      if (checkin.status === 'rate_limited') events.push({ event: 'worker_rate_limited', worker_id: workerId, task_id: taskId, data: { source: 'checkin', reset_at: checkin.retry_at ?? null, message: checkin.message ?? null } });
-    }
+    events.push(...this.checkinEvents(observation.newCheckins, []));
     this.pauses.refresh();
     try {
       events.push(...(await this.pauses.expire()));
@@ -312,10 +309,7 @@ export class Daemon {
     // When due, one sample of every running worker's processes: its memory goes to the decision beside the views (memoryLookup; the type's memory_limit_mb).
     this.resources.sampleIfDue(observation.workers, this.clock.now(), this.clock.wallNow());
     const workers = withOutputRateLimits(this.paths, this.clock, observation.workers, (type) => rateLimits.patterns.get(type));
-    for (const ignored of observation.ignoredCheckins) {
-      this.logger.warn({ worker_id: ignored.workerId, reason: ignored.reason }, 'check-in ignored');
-      events.push({ event: 'checkin_ignored', worker_id: ignored.workerId, data: { reason: ignored.reason } });
-    }
+    events.push(...this.checkinEvents([], observation.ignoredCheckins));
     if (request.full || request.periodic) await this.keepClaim();
     this.stopDeparted(observation);
 
@@ -375,6 +369,20 @@ export class Daemon {
     const cpuMs = (cpu.user + cpu.system) / 1000;
     await this.options.hooks?.afterPass?.({ daemon: this, observation, plan, passMs, cpuMs, tasksQueued: queue.queued.length, rateLimitPauses: this.pauses.rateLimitPauses(), resources: this.resources.current(observation.workers), ...(this.fleet?.queueCounts !== undefined ? { queueJobs: this.fleet.queueCounts as Record<QueueJobState, number> } : {}) });
     return reading === undefined ? { cpuMs } : { cpuMs, fullReadingMs: (reading.user + reading.system) / 1000 };
+  }
+
+  /** The events of check-ins read (a rate-limited one says so), and of those ignored (logged as a warning too). */
+  private checkinEvents(read: Observation['newCheckins'], ignored: Observation['ignoredCheckins']): EventInput[] {
+    const events: EventInput[] = [];
+    for (const { workerId, taskId, checkin } of read) {
+      events.push({ event: 'checkin_received', worker_id: workerId, task_id: taskId, data: { status: checkin.status, progress_pct: checkin.progress_pct, message: checkin.message ?? null } });
+      if (checkin.status === 'rate_limited') events.push({ event: 'worker_rate_limited', worker_id: workerId, task_id: taskId, data: { source: 'checkin', reset_at: checkin.retry_at ?? null, message: checkin.message ?? null } });
+    }
+    for (const { workerId, reason } of ignored) {
+      this.logger.warn({ worker_id: workerId, reason }, 'check-in ignored');
+      events.push({ event: 'checkin_ignored', worker_id: workerId, data: { reason } });
+    }
+    return events;
   }
 
   /** The rate-limit policies and compiled patterns of the worker types in force (rebuilt when they change). */
@@ -496,9 +504,20 @@ export class Daemon {
    */
   private async restartAtOnce(workerId: string): Promise<void> {
     try {
-      const action = this.plainRestart(workerId);
-      if (action === undefined) return;
+      const decided = this.plainRestart(workerId);
+      if (decided === undefined) return;
+      const { action, worker } = decided;
       const ctx = this.applyContext();
+      // As the pass would: the check-ins of this worker read since the last pass logged first, then the session one of
+      // them named recorded (the restart then resumes it), then the restart.
+      const { read, ignored } = this.observer.takeArrived(workerId);
+      this.emit(this.checkinEvents(read, ignored));
+      const sessions = sessionsToRecord({ newCheckins: read, workers: [worker] });
+      try {
+        if (sessions.length > 0) await recordSessions(ctx, sessions);
+      } catch (error) {
+        this.events.reportError('record a session', error);
+      }
       try {
         await applyAction(ctx, action);
       } catch (error) {
@@ -512,7 +531,7 @@ export class Daemon {
   }
 
   /** The restart the pass would decide now for this worker whose child ended, when it is a plain one (see restartAtOnce). */
-  private plainRestart(workerId: string): Extract<Action, { kind: 'schedule_restart' }> | undefined {
+  private plainRestart(workerId: string): { action: Extract<Action, { kind: 'schedule_restart' }>; worker: ObservedWorker } | undefined {
     if (this.state !== 'running' || this.inputs.workerTypesFileChanged()) return undefined;
     const observed = this.observer.observeOne(workerId);
     if (observed === undefined || observed.view.status !== 'running' || observed.view.process === 'alive') return undefined;
@@ -538,7 +557,7 @@ export class Daemon {
     if (decided.actions.length !== 1 || decided.events.length > 0 || decided.destructive || decided.rateLimited !== undefined) return undefined;
     if (action?.kind !== 'schedule_restart' || action.delayMs > 0 || action.paused === true || action.rateLimit !== undefined || action.zombie) return undefined;
     this.observer.setHealth(workerId, decided.assessment.state);
-    return action;
+    return { action, worker };
   }
 
   private forgetChild(workerId: string): void {

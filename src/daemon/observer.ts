@@ -196,6 +196,15 @@ export class Observer {
     return observed;
   }
 
+  /** The check-ins of one worker read since the last observation (readCheckinNow, observeOne), taken from it. */
+  takeArrived(workerId: string): { read: NewCheckin[]; ignored: { workerId: string; reason: string }[] } {
+    const read = this.arrived.filter((c) => c.workerId === workerId);
+    const ignored = this.arrivedIgnored.filter((c) => c.workerId === workerId);
+    if (read.length > 0) this.arrived = this.arrived.filter((c) => c.workerId !== workerId);
+    if (ignored.length > 0) this.arrivedIgnored = this.arrivedIgnored.filter((c) => c.workerId !== workerId);
+    return { read, ignored };
+  }
+
   /**
    * A departed worker whose spec was written back (daemon/orphans.ts VanishedSpecs): what the daemon knew of it
    * (its run, check-ins, health) is kept, as if it had never left; its spec is read again at the next reading.

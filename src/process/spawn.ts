@@ -137,10 +137,17 @@ export function resolveProgram(program: string, home: string, env: NodeJS.Proces
 /** The check-in interval a worker is asked for: the type's, else a third of its check-in timeout. */
 export const checkinIntervalSeconds = (type: WorkerType): number => type.checkin_interval_seconds ?? Math.max(1, Math.round(type.checkin_timeout_seconds / 3));
 
+/**
+ * The shim's own variables (worker-shim.sh): set by the spawner or by the shim itself for the process it execs, never
+ * taken from the environment a worker inherits or its type's `env` (a shim would take them for its own).
+ */
+const SHIM_VARIABLES = ['COMMIT_RELAY_STANDBY', 'COMMIT_RELAY_EXIT_FILE', 'COMMIT_RELAY_EXIT_REAPER', 'COMMIT_RELAY_LOG_FILE', 'COMMIT_RELAY_LOG_MAX', 'COMMIT_RELAY_SPLIT_PID', 'COMMIT_RELAY_RELAY_PID'];
+
 export function workerEnv(launch: WorkerLaunch, paths: HomePaths, runId: string, workspace: WorkspaceRecord | null = null): NodeJS.ProcessEnv {
+  const inherited: NodeJS.ProcessEnv = { ...(launch.baseEnv ?? process.env), ...launch.workerType.env };
+  for (const name of SHIM_VARIABLES) delete inherited[name];
   return {
-    ...(launch.baseEnv ?? process.env),
-    ...launch.workerType.env,
+    ...inherited,
     WORKER_ID: launch.workerId,
     TASK_ID: launch.taskId ?? '',
     COMMIT_RELAY_HOME: paths.home,
@@ -412,8 +419,7 @@ export function readyStandby(paths: HomePaths, standby: Standby, launch: WorkerL
     // Made of the same parts: only the time and the header are new (the restart count goes with "go"). The program is
     // still looked for, as a start would (one that is gone fails the start, rather than the run).
     const made = standby.prepared;
-    const [program] = launch.command ?? launch.workerType.command;
-    resolveProgram(program ?? '', paths.home, made.env);
+    resolveProgram(made.command[0] ?? '', paths.home, made.env);
     const startedAt = nowIso(launch.now ?? Date.now());
     prepared = { ...made, startedAt, header: runHeader(startedAt, standby.runId, launch, made.command) };
   } else {

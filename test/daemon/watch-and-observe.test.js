@@ -162,6 +162,15 @@ describe('Observer: incremental readings', () => {
     await waitFor(() => observer.observeOne('wa')?.view.process === 'gone', { what: 'the end seen' });
     const next = observer.observe({ checkins: new Set() });
     assert.deepEqual(next.newCheckins.map((c) => [c.workerId, c.checkin.progress_pct]), [['wa', 40]], 'the check-in it read goes to the next pass');
+    // Or to whoever takes it first (the daemon's restart at once logs it before the restart's events).
+    // A new version (a new file, another size and timestamp: as real check-ins differ).
+    const later = { worker_id: 'wa', timestamp: new Date(Date.now() + 5).toISOString(), status: 'in_progress', progress_pct: 45, run_id: 'run-wa', message: 'later' };
+    writeFileSync(`${paths.checkinFile('wa')}.tmp`, JSON.stringify(later));
+    renameSync(`${paths.checkinFile('wa')}.tmp`, paths.checkinFile('wa'));
+    observer.observeOne('wa');
+    assert.deepEqual(observer.takeArrived('wb').read, []);
+    assert.deepEqual(observer.takeArrived('wa').read.map((c) => c.checkin.progress_pct), [45]);
+    assert.deepEqual(observer.observe({ checkins: new Set() }).newCheckins, [], 'taken once');
 
     // An operator's hold written after the spec was read (stop-worker writes it before its signal): read again, not a crash.
     const held = { ...spec, execution: { ...spec.execution, stopped: { at: new Date().toISOString(), action: 'stop', reason: 'r', by: 'test', pid: process.pid, process_start_ticks: null } } };

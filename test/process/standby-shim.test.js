@@ -1,0 +1,91 @@
+// The standby's protocol (scripts/lib/worker-shim.sh --standby, --relay), driven by src/process/spawn.ts as the daemon
+// drives it: "go" starts COMMAND once, through the relay; the run's shim records COMMAND's status and forwards the
+// signals sent to its pid alone; a standby dropped, or killed before "go", runs nothing and leaves nothing; a relay
+// killed under a run ends the run's shim at once, with no record.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadWorkerTypes } from '../../dist/config/load.js';
+import { dropStandby, goStandby, readyStandby, spawnStandby } from '../../dist/process/spawn.js';
+import { waitFor } from '../helpers/home.js';
+import { isLive, pidsWithEnv } from '../helpers/processes.js';
+import { withHome } from '../helpers/scope.js';
+
+/** COMMAND: writes "ran" to $0, says so on TERM (then ends its sleep and exits 5), else exits with $1 after $2 seconds. */
+const SCRIPT = 'echo ran >>"$0"; trap \'echo term >>"$0"; kill $! 2>/dev/null; exit 5\' TERM; sleep "$2" & wait $!; exit "$1"';
+const TYPES = { probe: { command: ['sh', '-c', SCRIPT, '{home}/ran', '{description}', '30'], stop_grace_seconds: 1 } };
+
+/**
+ * A standby of worker `id`, made as the daemon makes one (its launch; `code` the exit code COMMAND ends with).
+ * @param {import('../helpers/scope.js').Scope} t @param {string} id @param {string} code
+ */
+function standbyOf(t, id, code) {
+  const launch = { workerId: id, taskId: null, description: code, workerType: loadWorkerTypes(t.paths).get('probe'), restartCount: 0, reapsExitRecord: true };
+  const standby = spawnStandby(t.paths, launch);
+  t.tracker.group(standby.pid);
+  return { standby, launch };
+}
+
+/** The processes carrying this run's token, alive. @param {string} runId */
+const carriers = (runId) => pidsWithEnv('COMMIT_RELAY_RUN_ID', runId).filter((pid) => isLive(pid));
+
+/** The shim's end: its exit code, or its signal. @param {import('node:child_process').ChildProcess} child */
+const ended = (child) => (child.exitCode !== null || child.signalCode !== null ? { code: child.exitCode, signal: child.signalCode } : undefined);
+
+test('told to go, a standby runs COMMAND once; the run\'s shim records its status, and forwards a TERM sent to its pid alone', () =>
+  withHome({ types: TYPES }, async (t) => {
+    const ranFile = join(t.home, 'ran');
+    const { standby, launch } = standbyOf(t, 'w-exit', '7');
+    // Ready (the header written), told to go with the restart count: COMMAND runs, and ends with its own code.
+    await waitFor(() => carriers(standby.runId).length >= 4, { what: 'the standby, its split, its relay and the relay\'s child' });
+    assert.equal(existsSync(ranFile), false, 'nothing runs before "go"');
+    const ready = readyStandby(t.paths, standby, { ...launch, restartCount: 2 });
+    assert.ok(ready !== undefined);
+    assert.equal(goStandby(standby, 2), true);
+    await waitFor(() => existsSync(ranFile), { what: 'COMMAND to run' });
+    // Its argv now names the worker (runbook A's grep).
+    await waitFor(() => readFileSync(`/proc/${standby.pid}/cmdline`, 'utf8').includes('w-exit'), { what: 'the shim proper' });
+    process.kill(standby.pid, 'SIGTERM');
+    const end = await waitFor(() => ended(standby.child), { what: 'the run\'s end' });
+    assert.deepEqual(end, { code: 5, signal: null }, 'the TERM reached COMMAND, and the shim ends with its status');
+    assert.deepEqual(readFileSync(ranFile, 'utf8').trim().split('\n'), ['ran', 'term'], 'COMMAND ran once');
+    const record = JSON.parse(readFileSync(t.paths.exitFile('w-exit'), 'utf8'));
+    assert.deepEqual(record, { worker_id: 'w-exit', run_id: standby.runId, status: 5 });
+    await waitFor(() => carriers(standby.runId).length === 0, { what: 'nothing left of the run' });
+  }));
+
+test('a standby dropped, or killed before "go" (then told go), runs nothing and leaves no record and no process', () =>
+  withHome({ types: TYPES }, async (t) => {
+    const ranFile = join(t.home, 'ran');
+    const dropped = standbyOf(t, 'w-drop', '0').standby;
+    const killed = standbyOf(t, 'w-kill', '0').standby;
+    await waitFor(() => carriers(dropped.runId).length >= 4 && carriers(killed.runId).length >= 4, { what: 'both standbys up' });
+    dropStandby(dropped);
+    // Killed by someone else, then told "go" (its stdin is still open: the relay's child holds it): nothing starts.
+    process.kill(killed.pid, 'SIGKILL');
+    await waitFor(() => ended(dropped.child) && ended(killed.child), { what: 'both ended' });
+    killed.child.stdin?.write('go 1\n');
+    assert.deepEqual(ended(dropped.child), { code: 0, signal: null });
+    await waitFor(() => carriers(dropped.runId).length === 0 && carriers(killed.runId).length === 0, { what: 'their processes gone' });
+    assert.equal(existsSync(ranFile), false, 'COMMAND never ran');
+    assert.equal(existsSync(t.paths.exitFile('w-drop')), false);
+    assert.equal(existsSync(t.paths.exitFile('w-kill')), false);
+  }));
+
+test('a relay killed under a run ends the run\'s shim at once with status 1 and no record (what carries the token is the sweep\'s)', () =>
+  withHome({ types: TYPES }, async (t) => {
+    const { standby, launch } = standbyOf(t, 'w-relay', '0');
+    await waitFor(() => carriers(standby.runId).length >= 4, { what: 'the standby up' });
+    assert.ok(readyStandby(t.paths, standby, launch) !== undefined);
+    assert.equal(goStandby(standby, 1), true);
+    await waitFor(() => existsSync(join(t.home, 'ran')) && readFileSync(`/proc/${standby.pid}/cmdline`, 'utf8').includes('w-relay'), { what: 'the run' });
+    const relay = carriers(standby.runId).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--relay') && readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1] === String(standby.pid));
+    assert.ok(relay !== undefined, 'the relay, a child of the run\'s shim');
+    const started = Date.now();
+    process.kill(relay, 'SIGKILL');
+    const end = await waitFor(() => ended(standby.child), { what: 'the shim\'s end', timeoutMs: 5000 });
+    assert.deepEqual(end, { code: 1, signal: null });
+    assert.ok(Date.now() - started < 2000, `at once, not when COMMAND ends (${Date.now() - started} ms)`);
+    assert.equal(existsSync(t.paths.exitFile('w-relay')), false, 'no record');
+  }));
