@@ -30,26 +30,38 @@
 #   standby execs this script as above (the same process: its pid and start time, the run's identity, do not change;
 #   its argv then carries the id), which supervises COMMAND through the relay: the signals it is sent go to the relay
 #   (its child), which forwards them to COMMAND (its own child, whose status it reports on the pipe); then the exit
-#   record as above. The standby forwards them to the relay too, from the relay's start: a TERM before "go" ends the
-#   relay's child with nothing run, after it the run. Only while the standby's exec of this script is under way (a
-#   fraction of a millisecond after "go") does a signal to its pid alone end it by default action, COMMAND running on:
-#   the daemon then finds the run's shim gone with no record and stops what carries its token. Anything but "go", or
+#   record as above. The standby forwards them to the relay too, once the relay says it is ready: a TERM before "go"
+#   ends the relay's child with nothing run, after it the run. Only while the standby's exec of this script is under
+#   way (a fraction of a millisecond after "go"), or before its relay is ready (a millisecond after the standby's
+#   start), does a signal to its pid alone end it by default action: the daemon then finds the run's shim gone with no
+#   record and stops what carries its token (before "go", a standby gone is let go, and nothing runs). Anything but "go", or
 #   the end of the daemon's pipe (the daemon let it go, or died), ends all three at once with status 0 and no exit
 #   record: nothing ran. A relay that ends without saying COMMAND's status (killed) ends the run's shim with status 1
 #   and no record, as a shim killed itself would (whatever is left carries the run's token).
 # Data is never interpolated into a shell string: the command runs as "$@".
 
-# The supervision of COMMAND, by the shim proper and by a standby's relay ($child: COMMAND, or for a shim told to go
-# as a standby, its relay, which forwards to COMMAND in turn). forward: a signal on to $child, noting that the wait it
-# interrupted must go on. forward_signals: TERM and HUP forwarded, INT as TERM (see above); set
-# only after the forks (a child forked while this shell catches a signal would swallow that signal until it resets the
-# inherited traps just before its exec; before the traps, a signal to the group ends this shell and the child alike, by
-# default action). wait_child: COMMAND, this shell's child, waited for, its status in $status; a trapped signal
-# interrupts `wait` (status > 128) while the child lives on: wait again; if the child had already been reaped, the
-# second wait answers 127: keep the status we had.
-forward() {
+# The supervision of COMMAND, by the shim proper and by a standby's relay ($child: COMMAND, this shell's own child; or,
+# for a standby and the shim it becomes, the relay, which forwards to COMMAND in turn).
+# - noted: a trapped signal noted: the wait it interrupted must go on, and whether $child was still there to be waited
+#   for when it came (running, or ended and not reaped).
+# - forward SIGNAL: noted, and SIGNAL sent on to $child while it is there to be signalled (emptied once reaped: never a
+#   pid that may be another's by then).
+# - forward_signals: TERM and HUP forwarded, INT as TERM (see above). Set only after the forks: a child forked while
+#   this shell catches a signal would swallow that signal until it resets the inherited traps just before its exec;
+#   before the traps, a signal to the group ends this shell and the child alike, by default action.
+# - forward_to_relay: the same for a standby and the shim it becomes, to their relay as USR1 (TERM, INT) and USR2
+#   (HUP): the relay forwards those to COMMAND, and takes no action of its own on a TERM, HUP or INT sent to the whole
+#   group (COMMAND had it too), so COMMAND gets a group's TERM twice at most, as from a shim that is its parent.
+# - wait_child: $child waited for, its status in $status. A trapped signal interrupts `wait` (status > 128) while the
+#   child lives on: wait again, and take what that wait answers when the child was still there as the signal came
+#   (127 is then its own code); else the first wait took its status, and a second one answers 127: keep the first.
+noted() {
   interrupted=1
-  kill "-$1" "$child" 2>/dev/null
+  if [ -n "$child" ] && [ -e "/proc/$child" ]; then there=1; fi
+}
+forward() {
+  noted
+  [ -z "$child" ] || kill "-$1" "$child" 2>/dev/null
 }
 forward_signals() {
   interrupted=0
@@ -57,20 +69,28 @@ forward_signals() {
   trap 'forward HUP' HUP
   trap 'forward TERM' INT
 }
+forward_to_relay() {
+  interrupted=0
+  trap 'forward USR1' TERM
+  trap 'forward USR2' HUP
+  trap 'forward USR1' INT
+}
 wait_child() {
   status=
+  there=
   while :; do
     interrupted=0
     wait "$child"
     s=$?
-    if [ "$s" -eq 127 ] && [ -n "$status" ]; then break; fi
+    if [ "$s" -eq 127 ] && [ -n "$status" ] && [ -z "$there" ]; then break; fi
     status=$s
     [ "$interrupted" = 1 ] || break
   done
+  child=
 }
 
 # A shim told to go as a standby (see --standby below): COMMAND runs already, so from this shell's first lines the
-# signals sent to it go on to its relay (its child: never reaped before this shell ends, so its pid is never another's).
+# signals sent to it go on to its relay (its child, not reaped while it runs).
 relayed=
 case ${1:-} in
   --standby | --relay) ;;
@@ -80,7 +100,7 @@ case ${1:-} in
       child=$COMMIT_RELAY_RELAY_PID
       relayed=1
       unset COMMIT_RELAY_RELAY_PID
-      forward_signals
+      forward_to_relay
     fi
     ;;
 esac
@@ -150,14 +170,22 @@ if [ "${1:-}" = --standby ]; then
   COMMIT_RELAY_STANDBY=1 /bin/sh "$0" --relay -- "$@" 4<&- &
   relay=$!
   exec 5>&- 6<&- 0</dev/null >/dev/null 2>&1
-  # A signal sent to this shell from here on goes to the relay (then to its child: one that has not gone yet ends).
+  # Once the relay says it is ready (its traps set), a signal sent to this shell goes to it (then to its child: one
+  # that has not gone yet ends, running nothing); before, it ends this shell, and the daemon lets the rest go.
   child=$relay
-  forward_signals
+  ready=
   count=
-  while [ -z "$count" ]; do
+  while [ -z "$ready" ] || [ -z "$count" ]; do
     interrupted=0
     if IFS= read -r line <&4; then
-      case $line in "go "*) count=${line#go } ;; *) exit 0 ;; esac
+      case $line in
+        ready)
+          ready=1
+          forward_to_relay
+          ;;
+        "go "*) count=${line#go } ;;
+        *) exit 0 ;;
+      esac
     elif [ "$interrupted" = 0 ]; then
       exit 0
     fi
@@ -177,8 +205,9 @@ if [ "${1:-}" = --standby ]; then
   exec /bin/sh "$0" "$WORKER_ID" "$COMMIT_RELAY_RUN_ID" "$standby_exit_file" -- "$@" </dev/null
 fi
 # The relay (see --standby above): fd 6 the daemon's pipe, fd 5 the standby's. It forks the run's process, which waits
-# for "go", says so and becomes COMMAND; the relay forwards signals to it and says its status once it ended (it is the
-# relay's child).
+# for "go", says so and becomes COMMAND; the relay says it is ready once its traps are set, forwards to COMMAND the
+# signals the standby (then the run's shim) passes on (USR1: TERM, USR2: HUP; a TERM, HUP or INT sent to the group
+# reached COMMAND already: only noted), and says COMMAND's status once it ended (it is the relay's child).
 if [ "${1:-}" = --relay ]; then
   if [ "$#" -lt 3 ] || [ "$2" != "--" ]; then
     echo "usage: worker-shim.sh --relay -- COMMAND [ARG...] (started by a standby, never by hand)" >&2
@@ -190,10 +219,14 @@ if [ "${1:-}" = --relay ]; then
     count=${go#go }
     case $go in "go "*) ;; *) exit 0 ;; esac
     case $count in '' | *[!0-9]*) exit 0 ;; esac
-    # The standby (the relay's parent, $PPID) must be there to supervise the run: one killed meanwhile (its end is being
-    # reported to the daemon) runs nothing; the "go" written to it fails too once it is gone (no reader is left).
-    { read -r _stat <"/proc/$PPID/stat"; } 2>/dev/null || exit 0
-    case ${_stat##*) } in Z* | X*) exit 0 ;; esac
+    # The standby must be there to supervise the run: still the relay's parent (field 4 of the relay's /proc/PID/stat;
+    # $$ is the relay's pid in this subshell, $PPID its parent when it started). One that died meanwhile (its end is being
+    # reported to the daemon) runs nothing; the "go" written to it fails too once it is gone (no reader is left). One
+    # killed at this very instant leaves a run whose shim is gone: the daemon stops it by its token, as any such run.
+    { read -r _stat <"/proc/$$/stat"; } 2>/dev/null || exit 0
+    _parent=${_stat##*) }
+    _parent=${_parent#* }
+    [ "${_parent%% *}" = "$PPID" ] || exit 0
     COMMIT_RELAY_RESTART_COUNT=$count
     export COMMIT_RELAY_RESTART_COUNT
     unset COMMIT_RELAY_STANDBY
@@ -202,7 +235,11 @@ if [ "${1:-}" = --relay ]; then
   ) &
   child=$!
   exec 6<&- 0</dev/null >/dev/null 2>&1
-  forward_signals
+  interrupted=0
+  trap noted TERM HUP INT
+  trap 'forward TERM' USR1
+  trap 'forward HUP' USR2
+  printf 'ready\n' >&5
   wait_child
   printf 'status %s\n' "$status" >&5
   exit 0
@@ -256,6 +293,8 @@ if [ -n "$relayed" ]; then
       break
     fi
   done
+  # The relay is ending (or gone): no more signals to it.
+  child=
   case $status in '' | *[!0-9]*) exit 1 ;; esac
 else
   wait_child

@@ -536,6 +536,9 @@ export class Daemon {
     const observed = this.observer.observeOne(workerId);
     if (observed === undefined || observed.view.status !== 'running' || observed.view.process === 'alive') return undefined;
     this.pauses.refresh();
+    // What the pass plans from the whole fleet first: a provider paused by the rate-limited check-ins it has not seen
+    // yet (its restarts then wait), a pause's end (dispatch_resumed, logged before what it lets start).
+    if (this.observer.rateLimitArrived() || this.pauses.endedUnlogged()) return undefined;
     const { pausedTypes } = this.pauses.forDecision();
     const rateLimits = this.rateLimits();
     const [worker] = withOutputRateLimits(this.paths, this.clock, [observed], (type) => rateLimits.patterns.get(type));

@@ -79,9 +79,15 @@ export class DaemonDispatchPauses {
   }
 
   /** Removes the pauses whose `until` has passed; returns their dispatch_resumed events. */
+  /** Whether a pause has ended that the next pass is still to remove (expire): its dispatch_resumed is yet to be logged. */
+  endedUnlogged(): boolean {
+    const wallNow = this.clock.wallNow();
+    return this.pauses.some((p) => !pauseInForce(p, wallNow));
+  }
+
   async expire(): Promise<EventInput[]> {
     const wallNow = this.clock.wallNow();
-    if (!this.pauses.some((p) => !pauseInForce(p, wallNow))) return [];
+    if (!this.endedUnlogged()) return [];
     const ended = await updateDispatchPauses(this.paths, (file) => {
       const gone = file.pauses.filter((p) => !pauseInForce(p, wallNow));
       file.pauses = file.pauses.filter((p) => pauseInForce(p, wallNow));

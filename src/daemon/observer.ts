@@ -196,6 +196,11 @@ export class Observer {
     return observed;
   }
 
+  /** Whether a check-in read since the last observation says rate_limited (it may pause its provider: the pass's to plan). */
+  rateLimitArrived(): boolean {
+    return this.arrived.some((c) => c.checkin.status === 'rate_limited');
+  }
+
   /** The check-ins of one worker read since the last observation (readCheckinNow, observeOne), taken from it. */
   takeArrived(workerId: string): { read: NewCheckin[]; ignored: { workerId: string; reason: string }[] } {
     const read = this.arrived.filter((c) => c.workerId === workerId);

@@ -171,6 +171,15 @@ describe('Observer: incremental readings', () => {
     assert.deepEqual(observer.takeArrived('wb').read, []);
     assert.deepEqual(observer.takeArrived('wa').read.map((c) => c.checkin.progress_pct), [45]);
     assert.deepEqual(observer.observe({ checkins: new Set() }).newCheckins, [], 'taken once');
+    // A rate-limited one not passed yet is news for the whole provider: the pass's to plan (rateLimitArrived).
+    const limited = { ...later, timestamp: new Date(Date.now() + 10).toISOString(), status: 'rate_limited', retry_at: new Date(Date.now() + 60_000).toISOString(), message: 'limited now' };
+    writeFileSync(`${paths.checkinFile('wa')}.tmp`, JSON.stringify(limited));
+    renameSync(`${paths.checkinFile('wa')}.tmp`, paths.checkinFile('wa'));
+    assert.equal(observer.rateLimitArrived(), false);
+    observer.observeOne('wa');
+    assert.equal(observer.rateLimitArrived(), true);
+    observer.observe({ checkins: new Set() });
+    assert.equal(observer.rateLimitArrived(), false, 'passed');
 
     // An operator's hold written after the spec was read (stop-worker writes it before its signal): read again, not a crash.
     const held = { ...spec, execution: { ...spec.execution, stopped: { at: new Date().toISOString(), action: 'stop', reason: 'r', by: 'test', pid: process.pid, process_start_ticks: null } } };

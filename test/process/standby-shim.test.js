@@ -7,21 +7,27 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadWorkerTypes } from '../../dist/config/load.js';
-import { dropStandby, goStandby, readyStandby, spawnStandby } from '../../dist/process/spawn.js';
+import { dropStandby, goStandby, readyStandby, spawnStandby, spawnWorker } from '../../dist/process/spawn.js';
 import { waitFor } from '../helpers/home.js';
 import { isLive, pidsWithEnv } from '../helpers/processes.js';
 import { withHome } from '../helpers/scope.js';
 
 /** COMMAND: writes "ran" to $0, says so on TERM (then ends its sleep and exits 5), else exits with $1 after $2 seconds. */
 const SCRIPT = 'echo ran >>"$0"; trap \'echo term >>"$0"; kill $! 2>/dev/null; exit 5\' TERM; sleep "$2" & wait $!; exit "$1"';
-const TYPES = { probe: { command: ['sh', '-c', SCRIPT, '{home}/ran', '{description}', '30'], stop_grace_seconds: 1 } };
+const TYPES = {
+  probe: { command: ['sh', '-c', SCRIPT, '{home}/ran', '{description}', '30'], stop_grace_seconds: 1 },
+  // Exits 127 on TERM: an exit code that is also what `wait` answers for a child already waited for.
+  code127: { command: ['sh', '-c', 'echo ran >>"$0"; trap \'kill $! 2>/dev/null; exit 127\' TERM; sleep 30 & wait $!', '{home}/ran127'], stop_grace_seconds: 1 },
+  // Counts the TERMs it gets over about 1.5 s, then exits 3.
+  counter: { command: ['sh', '-c', 'echo ran >>"$0"; trap \'echo term >>"$0"\' TERM; i=0; while [ "$i" -lt 30 ]; do sleep 0.05; i=$((i + 1)); done; exit 3', '{home}/terms'], stop_grace_seconds: 1 },
+};
 
 /**
  * A standby of worker `id`, made as the daemon makes one (its launch; `code` the exit code COMMAND ends with).
  * @param {import('../helpers/scope.js').Scope} t @param {string} id @param {string} code
  */
-function standbyOf(t, id, code) {
-  const launch = { workerId: id, taskId: null, description: code, workerType: loadWorkerTypes(t.paths).get('probe'), restartCount: 0, reapsExitRecord: true };
+function standbyOf(t, id, code, type = 'probe') {
+  const launch = { workerId: id, taskId: null, description: code, workerType: loadWorkerTypes(t.paths).get(type), restartCount: 0, reapsExitRecord: true };
   const standby = spawnStandby(t.paths, launch);
   t.tracker.group(standby.pid);
   return { standby, launch };
@@ -88,4 +94,43 @@ test('a relay killed under a run ends the run\'s shim at once with status 1 and 
     assert.deepEqual(end, { code: 1, signal: null });
     assert.ok(Date.now() - started < 2000, `at once, not when COMMAND ends (${Date.now() - started} ms)`);
     assert.equal(existsSync(t.paths.exitFile('w-relay')), false, 'no record');
+  }));
+
+/**
+ * A run started in a standby, running: its shim's argv names the worker, COMMAND has written to `file`.
+ * @param {import('../helpers/scope.js').Scope} t @param {string} id @param {string} type @param {string} file
+ */
+async function relayedRun(t, id, type, file) {
+  const { standby, launch } = standbyOf(t, id, '0', type);
+  await waitFor(() => carriers(standby.runId).length >= 4, { what: 'the standby up' });
+  assert.ok(readyStandby(t.paths, standby, launch) !== undefined);
+  assert.equal(goStandby(standby, 1), true);
+  await waitFor(() => existsSync(file) && readFileSync(`/proc/${standby.pid}/cmdline`, 'utf8').includes(id), { what: 'the run' });
+  return standby;
+}
+
+test('an exit code of 127 after a forwarded TERM is recorded as 127 (not as the interrupted wait\'s 143), run by a shim or by a relay', () =>
+  withHome({ types: TYPES }, async (t) => {
+    const file = join(t.home, 'ran127');
+    const cold = spawnWorker(t.paths, { workerId: 'w-cold', taskId: null, description: 'x', workerType: loadWorkerTypes(t.paths).get('code127'), restartCount: 0 });
+    t.tracker.group(cold.pid);
+    await waitFor(() => existsSync(file), { what: 'the cold run' });
+    process.kill(cold.pid, 'SIGTERM');
+    await waitFor(() => existsSync(t.paths.exitFile('w-cold')), { what: 'its record' });
+    assert.equal(JSON.parse(readFileSync(t.paths.exitFile('w-cold'), 'utf8')).status, 127);
+    const relayed = await relayedRun(t, 'w-relayed', 'code127', file);
+    process.kill(relayed.pid, 'SIGTERM');
+    assert.deepEqual(await waitFor(() => ended(relayed.child), { what: 'the relayed run\'s end' }), { code: 127, signal: null });
+    assert.equal(JSON.parse(readFileSync(t.paths.exitFile('w-relayed'), 'utf8')).status, 127);
+  }));
+
+test('a TERM to a relayed run\'s whole group reaches COMMAND twice at most (as from a shim that is its parent), and the run ends with its code', () =>
+  withHome({ types: TYPES }, async (t) => {
+    const file = join(t.home, 'terms');
+    const standby = await relayedRun(t, 'w-group', 'counter', file);
+    process.kill(-standby.pid, 'SIGTERM');
+    assert.deepEqual(await waitFor(() => ended(standby.child), { what: 'the run\'s end', timeoutMs: 5000 }), { code: 3, signal: null });
+    const terms = readFileSync(file, 'utf8').trim().split('\n').filter((l) => l === 'term').length;
+    assert.ok(terms >= 1 && terms <= 2, `COMMAND got ${terms} TERMs`);
+    assert.equal(JSON.parse(readFileSync(t.paths.exitFile('w-group'), 'utf8')).status, 3);
   }));
