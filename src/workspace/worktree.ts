@@ -83,12 +83,28 @@ async function addWorktree(repo: string, dir: string, branch: string, base: stri
     const baseIsBranch = (await git(['show-ref', '--verify', '--quiet', `refs/heads/${base}`], { cwd: repo })).ok;
     const args = branchExists ? ['worktree', 'add', dir, branch] : ['worktree', 'add', ...(baseIsBranch ? ['--track'] : []), '-b', branch, dir, base];
     const added = await git(args, { cwd: repo });
-    if (added.ok) return;
+    if (added.ok) {
+      // A retry after `--track` made the branch but could not write its upstream (the config's lock was another's) adds
+      // the worktree without it: the upstream is set here, as on a first try.
+      if (baseIsBranch) await ensureUpstream(repo, branch, base);
+      return;
+    }
     const stale = STALE_REGISTRATION.test(added.stderr);
     const retry = stale || LOCK_BUSY.test(added.stderr) || REGISTRATION_GONE.test(added.stderr);
     if (attempt >= 5 || !retry || existsSync(dir)) throw failed(`git worktree add failed: ${gitReason(added)}`);
     if (stale) await git(['worktree', 'prune'], { cwd: repo });
     else await sleep(50 * attempt + Math.floor(Math.random() * 50));
+  }
+}
+
+/** The branch's upstream is the base branch: set when it is not, tried again while another holds the config's lock. */
+async function ensureUpstream(repo: string, branch: string, base: string): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    if ((await gitOutput(['rev-parse', '--abbrev-ref', `${branch}@{upstream}`], { cwd: repo })) !== undefined) return;
+    const set = await git(['branch', `--set-upstream-to=${base}`, branch], { cwd: repo });
+    if (set.ok) return;
+    if (attempt >= 5 || !LOCK_BUSY.test(set.stderr)) throw failed(`cannot set the upstream of ${branch} to ${base}: ${gitReason(set)}`);
+    await sleep(50 * attempt + Math.floor(Math.random() * 50));
   }
 }
 

@@ -98,6 +98,22 @@ test('workspaces: workers started at once, in one process and in several, each g
   }
 }));
 
+test('workspaces: an add whose upstream could not be written (the config\'s lock another\'s) is tried again and still gets its upstream', () => withHome(SCOPE, async (t) => {
+  const repo = makeRepo(t.home);
+  const id = uniqueId('ws-lock');
+  writePendingSpec(t.home, id, { workerType: 'agent', description: 'wait' });
+  // Another git holds the config's lock: the first `worktree add --track -b` makes the branch, then fails on the upstream.
+  const lock = join(repo, '.git', 'config.lock');
+  writeFileSync(lock, '');
+  const starting = startWorker(t.ctx(), id);
+  await waitFor(() => existsSync(join(repo, '.git', 'refs', 'heads', 'relay', id)), { what: 'the branch made by the first try', intervalMs: 2 });
+  rmSync(lock);
+  const started = await starting;
+  t.tracker.group(started.pid);
+  await waitFor(() => whereOf(t.home, id), { what: `where-${id}.txt` });
+  assert.equal(git(repo, 'rev-parse', '--abbrev-ref', `relay/${id}@{upstream}`), 'base', 'its upstream is the base');
+}));
+
 test('workspaces: a restart keeps the same worktree and the uncommitted file the worker left there', () => withHome(SCOPE, async (t) => {
   makeRepo(t.home);
   const id = uniqueId('ws-keep');
