@@ -12,12 +12,16 @@ import { waitFor } from '../helpers/home.js';
 import { isLive, pidsWithEnv } from '../helpers/processes.js';
 import { withHome } from '../helpers/scope.js';
 
-/** COMMAND: writes "ran" to $0, says so on TERM (then ends its sleep and exits 5), else exits with $1 after $2 seconds. */
-const SCRIPT = 'echo ran >>"$0"; trap \'echo term >>"$0"; kill $! 2>/dev/null; exit 5\' TERM; sleep "$2" & wait $!; exit "$1"';
+/**
+ * COMMAND: writes "ran" to $0, says so on TERM and exits 5, else exits with $1 after $2 seconds. It sleeps in the
+ * foreground, a short sleep at a time (a background sleep killed from the trap could be caught between its fork and its
+ * exec, and swallow the signal: it would outlive the run).
+ */
+const SCRIPT = 'echo ran >>"$0"; trap \'echo term >>"$0"; exit 5\' TERM; i=0; while [ "$i" -lt $(($2 * 20)) ]; do sleep 0.05; i=$((i + 1)); done; exit "$1"';
 const TYPES = {
   probe: { command: ['sh', '-c', SCRIPT, '{home}/ran', '{description}', '30'], stop_grace_seconds: 1 },
   // Exits 127 on TERM: an exit code that is also what `wait` answers for a child already waited for.
-  code127: { command: ['sh', '-c', 'echo ran >>"$0"; trap \'kill $! 2>/dev/null; exit 127\' TERM; sleep 30 & wait $!', '{home}/ran127'], stop_grace_seconds: 1 },
+  code127: { command: ['sh', '-c', 'echo ran >>"$0"; trap \'exit 127\' TERM; while :; do sleep 0.05; done', '{home}/ran127'], stop_grace_seconds: 1 },
   // Counts the TERMs it gets over about 1.5 s, then exits 3.
   counter: { command: ['sh', '-c', 'echo ran >>"$0"; trap \'echo term >>"$0"\' TERM; i=0; while [ "$i" -lt 30 ]; do sleep 0.05; i=$((i + 1)); done; exit 3', '{home}/terms'], stop_grace_seconds: 1 },
 };
