@@ -75,6 +75,15 @@ forward_to_relay() {
   trap 'forward USR2' HUP
   trap 'forward USR1' INT
 }
+# parent_now: this shell's parent now, in $parent (field 4 of /proc/$$/stat, after the command name's closing
+# parenthesis; $$ is the shell's pid, a subshell's too), empty when it cannot be read. A builtin read: no process.
+parent_now() {
+  parent=
+  { read -r _stat <"/proc/$$/stat"; } 2>/dev/null || return 0
+  parent=${_stat##*) }
+  parent=${parent#* }
+  parent=${parent%% *}
+}
 wait_child() {
   status=
   there=
@@ -219,14 +228,12 @@ if [ "${1:-}" = --relay ]; then
     count=${go#go }
     case $go in "go "*) ;; *) exit 0 ;; esac
     case $count in '' | *[!0-9]*) exit 0 ;; esac
-    # The standby must be there to supervise the run: still the relay's parent (field 4 of the relay's /proc/PID/stat;
-    # $$ is the relay's pid in this subshell, $PPID its parent when it started). One that died meanwhile (its end is being
-    # reported to the daemon) runs nothing; the "go" written to it fails too once it is gone (no reader is left). One
-    # killed at this very instant leaves a run whose shim is gone: the daemon stops it by its token, as any such run.
-    { read -r _stat <"/proc/$$/stat"; } 2>/dev/null || exit 0
-    _parent=${_stat##*) }
-    _parent=${_parent#* }
-    [ "${_parent%% *}" = "$PPID" ] || exit 0
+    # The standby must be there to supervise the run: still the relay's parent ($$ is the relay's pid in this subshell,
+    # $PPID the relay's parent when it started). One that died meanwhile (its end is being reported to the daemon) runs
+    # nothing; the "go" written to it fails too once it is gone (no reader is left). One killed at this very instant
+    # leaves a run whose shim is gone: the daemon stops it by its token, as any such run.
+    parent_now
+    [ "$parent" = "$PPID" ] || exit 0
     COMMIT_RELAY_RESTART_COUNT=$count
     export COMMIT_RELAY_RESTART_COUNT
     unset COMMIT_RELAY_STANDBY
@@ -326,14 +333,9 @@ tmp="$exit_file.tmp.$$"
 if [ -e "$tmp" ] || [ -L "$tmp" ]; then rm -f "$tmp"; fi
 set -C
 if printf '{"worker_id":"%s","run_id":"%s","status":%d}\n' "$worker_id" "$run_id" "$status" >"$tmp"; then
-  # This shell's parent now (field 4 of /proc/PID/stat, after the command name's closing parenthesis): the reaper
-  # that said it would rename the record, still there? (A builtin read: no process is started.)
+  # The reaper that said it would rename the record, still this shell's parent?
   parent=
-  if [ -n "$reaper" ] && { read -r _stat <"/proc/$$/stat"; } 2>/dev/null; then
-    parent=${_stat##*) }
-    parent=${parent#* }
-    parent=${parent%% *}
-  fi
+  if [ -n "$reaper" ]; then parent_now; fi
   if [ -z "$parent" ] || [ "$parent" != "$reaper" ] || [ "$parent" = 1 ]; then
     mv -f "$tmp" "$exit_file" || rm -f "$tmp"
   fi

@@ -234,8 +234,6 @@ async function stopRemnants(ctx: ApplyContext, spec: WorkerSpec): Promise<void> 
   // What escaped the group (setsid) but carries the run's token is looked for in the background: a scan
   // of /proc, kept off the path of a restart. A new run has a new token, so it is never touched.
   const graceMs = stopGraceMs(ctx.lifecycle(), spec);
-  // A launch the spec records that this daemon did not issue unused (a daemon killed after telling a standby to go,
-  // before recording its run: worker/start.ts) may run: whatever carries its token is stopped too, in the same sweep.
   // Started once the pass's actions are done (applyPlan's runDeferred): the scan is synchronous, and a
   // restart under way must not wait for it.
   const sweep = (runId: string, reason: string, message: string): void => {

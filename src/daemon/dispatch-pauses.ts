@@ -78,13 +78,13 @@ export class DaemonDispatchPauses {
     return this.clock.now() + (Math.min(...ends) - wallNow) + 5;
   }
 
-  /** Removes the pauses whose `until` has passed; returns their dispatch_resumed events. */
   /** Whether a pause has ended that the next pass is still to remove (expire): its dispatch_resumed is yet to be logged. */
   endedUnlogged(): boolean {
     const wallNow = this.clock.wallNow();
     return this.pauses.some((p) => !pauseInForce(p, wallNow));
   }
 
+  /** Removes the pauses whose `until` has passed; returns their dispatch_resumed events. */
   async expire(): Promise<EventInput[]> {
     const wallNow = this.clock.wallNow();
     if (!this.endedUnlogged()) return [];

@@ -148,15 +148,7 @@ export class Observer {
       }
       if (checkinIds.has(id)) this.readNewCheckin(id, spec, memory, now, wallNow, newCheckins, ignoredCheckins);
       // A full reading reads the identity of a process proven alive only when its re-read is due; one named by an exit record, always.
-      let observed = this.viewOf(id, spec, memory, incremental?.exits?.has(id) === true ? 'always' : full ? 'when due' : 'never');
-      if (observed.view.process !== 'alive' && spec.status === 'running' && holdOf(spec) === null) {
-        // The process was checked after the spec was read: an operator's hold is written before the
-        // signal, so a spec changed since (one lstat tells) may hold it. Read again: a stop by an
-        // operator is never taken for a crash.
-        const fresh = this.rereadIfChanged(id, memory, now, wallNow);
-        if (fresh !== undefined) observed = this.viewOf(id, fresh, memory, 'always');
-      }
-      workers.push(observed);
+      workers.push(this.viewHeld(id, spec, memory, incremental?.exits?.has(id) === true ? 'always' : full ? 'when due' : 'never', now, wallNow));
     }
 
     const departed: Departed[] = [];
@@ -188,12 +180,19 @@ export class Observer {
     const now = this.clock.now();
     const wallNow = this.clock.wallNow();
     this.readNewCheckin(id, memory.spec, memory, now, wallNow, this.arrived, this.arrivedIgnored);
-    let observed = this.viewOf(id, memory.spec, memory, 'always');
-    if (observed.view.process !== 'alive' && memory.spec.status === 'running' && holdOf(memory.spec) === null) {
-      const fresh = this.rereadIfChanged(id, memory, now, wallNow);
-      if (fresh !== undefined) observed = this.viewOf(id, fresh, memory, 'always');
-    }
-    return observed;
+    return this.viewHeld(id, memory.spec, memory, 'always', now, wallNow);
+  }
+
+  /**
+   * The worker's view (viewOf). The process was checked after the spec was read: an operator's hold is written before
+   * the signal, so when a running spec's process is gone, a spec changed since (one lstat tells) may hold it. Read
+   * again: a stop by an operator is never taken for a crash.
+   */
+  private viewHeld(id: string, spec: WorkerSpec, memory: Memory, readIdentity: 'always' | 'when due' | 'never', now: number, wallNow: number): ObservedWorker {
+    const observed = this.viewOf(id, spec, memory, readIdentity);
+    if (observed.view.process === 'alive' || spec.status !== 'running' || holdOf(spec) !== null) return observed;
+    const fresh = this.rereadIfChanged(id, memory, now, wallNow);
+    return fresh === undefined ? observed : this.viewOf(id, fresh, memory, 'always');
   }
 
   /** Whether a check-in read since the last observation says rate_limited (it may pause its provider: the pass's to plan). */

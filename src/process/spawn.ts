@@ -379,8 +379,9 @@ function standbyKey(prepared: PreparedLaunch): string {
 }
 
 /**
- * Spawns a standby for a worker's next run (the launch's runId, else a new run token), holding its log pipe's ends (the shim starts `split` once
- * told to go); the run header is written at "go". The child is unref()ed: a standby never keeps this process alive.
+ * Spawns a standby for a worker's next run (the launch's runId, else a new run token) with its log pipe (the standby
+ * starts its `split` and its relay at once, worker-shim.sh); the run header is written at "go" (readyStandby). The
+ * child is unref()ed: a standby never keeps this process alive.
  */
 export function spawnStandby(paths: HomePaths, launch: WorkerLaunch): Standby {
   const prepared = prepareLaunch(paths, launch, launch.runId ?? newRunId());

@@ -40,6 +40,16 @@ function standbyOf(t, id, code, type = 'probe') {
 /** The processes carrying this run's token, alive. @param {string} runId */
 const carriers = (runId) => pidsWithEnv('COMMIT_RELAY_RUN_ID', runId).filter((pid) => isLive(pid));
 
+/**
+ * Whether a process catches TERM (its SigCgt mask in /proc/PID/status): the run's shim, exec'd by the standby, has set
+ * its traps (before that, a TERM to it ends it by default action: the short window the shim's comments tell).
+ * @param {number} pid
+ */
+const catchesTerm = (pid) => {
+  const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return mask !== undefined && (BigInt(`0x${mask}`) & (1n << 14n)) !== 0n;
+};
+
 /** The shim's end: its exit code, or its signal. @param {import('node:child_process').ChildProcess} child */
 const ended = (child) => (child.exitCode !== null || child.signalCode !== null ? { code: child.exitCode, signal: child.signalCode } : undefined);
 
@@ -55,7 +65,7 @@ test('told to go, a standby runs COMMAND once; the run\'s shim records its statu
     assert.equal(goStandby(standby, 2), true);
     await waitFor(() => existsSync(ranFile), { what: 'COMMAND to run' });
     // Its argv now names the worker (runbook A's grep).
-    await waitFor(() => readFileSync(`/proc/${standby.pid}/cmdline`, 'utf8').includes('w-exit'), { what: 'the shim proper' });
+    await waitFor(() => readFileSync(`/proc/${standby.pid}/cmdline`, 'utf8').includes('w-exit') && catchesTerm(standby.pid), { what: 'the shim proper, its traps set' });
     process.kill(standby.pid, 'SIGTERM');
     const end = await waitFor(() => ended(standby.child), { what: 'the run\'s end' });
     assert.deepEqual(end, { code: 5, signal: null }, 'the TERM reached COMMAND, and the shim ends with its status');
@@ -109,7 +119,7 @@ async function relayedRun(t, id, type, file) {
   await waitFor(() => carriers(standby.runId).length >= 4, { what: 'the standby up' });
   assert.ok(readyStandby(t.paths, standby, launch) !== undefined);
   assert.equal(goStandby(standby, 1), true);
-  await waitFor(() => existsSync(file) && readFileSync(`/proc/${standby.pid}/cmdline`, 'utf8').includes(id), { what: 'the run' });
+  await waitFor(() => existsSync(file) && readFileSync(`/proc/${standby.pid}/cmdline`, 'utf8').includes(id) && catchesTerm(standby.pid), { what: 'the run, its shim\'s traps set' });
   return standby;
 }
 

@@ -34,8 +34,8 @@ test('runProcesses finds every process of the run, the escaped one too, with mem
   // and the escaped one out of the group: forked in it, it leaves it only when `setsid` runs.
   const processes = await waitFor(() => {
     const found = runProcesses(run.runId);
-    return found.length === 3 && found.every((p) => p.rssBytes > 0) && found.some((p) => p.pgrp !== run.pid) ? found : undefined;
-  }, { what: 'the run\'s three processes, each with a resident set, one escaped from the group by setsid' });
+    return found.length === 3 && found.every((p) => p.rssBytes > 0) && found.some((p) => p.pgrp !== run.pid) && found.some((p) => p.command.startsWith('sleep 600')) ? found : undefined;
+  }, { what: 'the run\'s three processes, each with a resident set, one escaped from the group by setsid, the sleep exec\'d' });
   assert.equal(processes[0]?.pid, run.pid, 'the root comes first');
   assert.ok(processes.every((p) => p.rssBytes > 0), 'each has a resident set');
   assert.ok(processes.some((p) => p.pgrp !== run.pid), 'the setsid child is found by its token');
